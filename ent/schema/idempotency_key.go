@@ -1,0 +1,51 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+	"github.com/tenantd/tenantd/ent/privacy"
+)
+
+// IdempotencyKey remembers the answer to an effectful mutation, keyed by the
+// caller's scope and the client's key, with Stripe's semantics.
+type IdempotencyKey struct{ ent.Schema }
+
+// Mixin of the IdempotencyKey.
+func (IdempotencyKey) Mixin() []ent.Mixin { return []ent.Mixin{IDMixin{}, TimeMixin{}} }
+
+// Fields of the IdempotencyKey.
+func (IdempotencyKey) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("scope").Immutable().Comment("operation name and caller"),
+		field.String("key").Immutable().MaxLen(255),
+		field.String("request_hash").Immutable().Comment("hex SHA-256 of the canonical input"),
+		field.Enum("status").Values("IN_PROGRESS", "COMPLETED").Default("IN_PROGRESS"),
+		field.Bytes("response").Optional().Comment("the stored answer (JSON), errors included"),
+		field.Time("locked_until").Comment("an IN_PROGRESS key older than this was abandoned"),
+		field.Time("expires_at"),
+	}
+}
+
+// Indexes of the IdempotencyKey.
+func (IdempotencyKey) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("scope", "key").Unique(),
+		index.Fields("expires_at"),
+	}
+}
+
+// Annotations of the IdempotencyKey.
+func (IdempotencyKey) Annotations() []schema.Annotation {
+	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+}
+
+// Policy of the IdempotencyKey.
+func (IdempotencyKey) Policy() ent.Policy {
+	return privacy.Policy{
+		Query:    privacy.QueryPolicy{allowSystem(), allowOperators(), privacy.AlwaysDenyRule()},
+		Mutation: privacy.MutationPolicy{allowSystem(), privacy.AlwaysDenyRule()},
+	}
+}

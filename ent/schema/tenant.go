@@ -1,0 +1,92 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+	"github.com/google/uuid"
+
+	"github.com/tenantd/tenantd"
+)
+
+// Tenant is a customer workspace and its lifecycle state. Only
+// internal/lifecycle writes state, state_before_deletion and the history
+// head fields; a schema hook rejects any other writer.
+type Tenant struct{ ent.Schema }
+
+// Mixin of the Tenant.
+func (Tenant) Mixin() []ent.Mixin { return []ent.Mixin{IDMixin{}, TimeMixin{}} }
+
+// Fields of the Tenant.
+func (Tenant) Fields() []ent.Field {
+	return []ent.Field{
+		field.String("name").MaxLen(200).
+			Annotations(entgql.OrderField("NAME")).
+			Comment("display name; wiped when the tenant is purged"),
+		field.String("slug").Optional().Nillable().Unique().MaxLen(63).
+			Annotations(entgql.OrderField("SLUG")).
+			Comment("URL name; nil once purged (the tombstone keeps slug_hash)"),
+		field.String("slug_hash").Immutable().
+			Comment("hex SHA-256 of the slug, kept in the tombstone").
+			Annotations(entgql.Skip()),
+		field.String("email").Optional().Nillable().MaxLen(254).
+			Comment("owner's email; wiped when the tenant is purged"),
+		field.Enum("state").GoType(tenantd.State("")).Default(string(tenantd.StatePending)).
+			Annotations(entgql.Type("TenantState"), entgql.OrderField("STATE")),
+		field.Enum("state_before_deletion").GoType(tenantd.State("")).Optional().Nillable().
+			Annotations(entgql.Type("TenantState")).
+			Comment("where restore returns to"),
+		field.Time("state_changed_at").Default(Now).
+			Annotations(entgql.OrderField("STATE_CHANGED_AT")),
+		field.UUID("plan_id", uuid.UUID{}),
+		field.Int("history_seq").Default(0).NonNegative().
+			Comment("seq of the newest state_transitions row of this tenant").
+			Annotations(entgql.Skip()),
+		field.String("history_head").Default("").
+			Comment("hash of the newest state_transitions row of this tenant").
+			Annotations(entgql.Skip()),
+		field.String("billing_customer_id").Optional().Nillable().Annotations(entgql.Skip()),
+		field.String("billing_subscription_id").Optional().Nillable().Annotations(entgql.Skip()),
+		field.Time("purge_after").Optional().Nillable().
+			Comment("end of the retention window while PENDING_DELETION"),
+		field.Time("purged_at").Optional().Nillable(),
+	}
+}
+
+// Edges of the Tenant.
+func (Tenant) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.To("plan", Plan.Type).Field("plan_id").Unique().Required(),
+		edge.To("transitions", StateTransition.Type).
+			Annotations(entgql.RelayConnection()),
+		edge.To("operations", Operation.Type).
+			Annotations(entgql.RelayConnection()),
+		edge.To("api_keys", APIKey.Type).
+			Annotations(entgql.RelayConnection()),
+	}
+}
+
+// Indexes of the Tenant.
+func (Tenant) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("state"),
+		index.Fields("created_at"),
+		index.Fields("plan_id"),
+	}
+}
+
+// Annotations of the Tenant.
+func (Tenant) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entgql.RelayConnection(),
+		entgql.QueryField("tenants").Description("Tenants visible to the caller, newest first unless orderBy says otherwise."),
+	}
+}
+
+// Policy of the Tenant.
+func (Tenant) Policy() ent.Policy {
+	return tenantScopedPolicy()
+}

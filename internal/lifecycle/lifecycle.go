@@ -1,0 +1,384 @@
+// Package lifecycle is the tenant state machine and the only writer of a
+// tenant's state and history. One call moves a tenant, appends the hash-chained
+// StateTransition row, keeps the per-state counts and, when asked, inserts the
+// Operation with its River job — all in one transaction.
+package lifecycle
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/tenantd/tenantd"
+	"github.com/tenantd/tenantd/ent"
+	"github.com/tenantd/tenantd/ent/schema"
+	"github.com/tenantd/tenantd/ent/tenant"
+	"github.com/tenantd/tenantd/internal/events"
+	"github.com/tenantd/tenantd/internal/store"
+)
+
+// JobInserter inserts River jobs in a transaction; *river.Client[*sql.Tx]
+// is one.
+type JobInserter interface {
+	InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+}
+
+// Machine fires lifecycle events.
+type Machine struct {
+	db     *store.DB
+	jobs   JobInserter
+	events *events.Publisher
+	// transitions counts committed transitions by event; nil disables it.
+	transitions *prometheus.CounterVec
+}
+
+// Config wires a Machine.
+type Config struct {
+	DB *store.DB
+	// Jobs inserts the River jobs of operations; required only for requests
+	// that carry an Operation.
+	Jobs JobInserter
+	// Events publishes change notices; nil publishes nothing.
+	Events *events.Publisher
+	// Transitions, if set, counts committed transitions by event.
+	Transitions *prometheus.CounterVec
+}
+
+// New returns a Machine.
+func New(cfg Config) *Machine {
+	return &Machine{db: cfg.DB, jobs: cfg.Jobs, events: cfg.Events, transitions: cfg.Transitions}
+}
+
+// Actor says who causes a transition, for the audit trail.
+type Actor struct {
+	By   tenantd.Trigger
+	Name string // e.g. "admin:tda_1a2b3c4d", "worker:provisioning"; never personal data
+}
+
+// ActorOf returns the actor of the viewer in ctx. SYSTEM viewers and
+// contexts without a viewer are tenantd itself.
+func ActorOf(ctx context.Context) Actor {
+	v, ok := tenantd.ViewerFrom(ctx)
+	if !ok {
+		return Actor{By: tenantd.TriggerSystem, Name: "system"}
+	}
+	switch v.Role {
+	case tenantd.RoleAdmin, tenantd.RolePartner:
+		return Actor{By: tenantd.TriggerAdmin, Name: v.Actor}
+	case tenantd.RoleTenant:
+		return Actor{By: tenantd.TriggerUser, Name: v.Actor}
+	default:
+		name := v.Actor
+		if name == "" {
+			name = "system"
+		}
+		return Actor{By: tenantd.TriggerSystem, Name: name}
+	}
+}
+
+// Request asks for one transition.
+type Request struct {
+	TenantID uuid.UUID
+	Event    tenantd.Event
+	Actor    Actor
+	Reason   string
+	Metadata map[string]any
+	// Operation, if set, is created with its River job in the same transaction.
+	Operation *OperationSpec
+	// Update adds field changes to the tenant's row in the same statement as
+	// the state change (for example the new plan of change_plan).
+	Update func(*ent.TenantUpdateOne)
+}
+
+// OperationSpec describes the operation a transition starts.
+type OperationSpec struct {
+	Kind           tenantd.OperationKind
+	Steps          []string
+	Params         map[string]any
+	IdempotencyKey string
+	// Job builds the River job that carries the operation.
+	Job        func(operationID uuid.UUID) river.JobArgs
+	InsertOpts *river.InsertOpts
+}
+
+// Result is what a transition wrote.
+type Result struct {
+	Tenant     *ent.Tenant
+	Transition *ent.StateTransition
+	Operation  *ent.Operation // nil unless the request asked for one
+}
+
+// Fire runs req in its own transaction.
+//
+// Returns NOT_FOUND if the tenant does not exist or the caller in ctx cannot
+// see it, INVALID_TRANSITION if the event is illegal in the tenant's state,
+// and FORBIDDEN if the actor may not cause the event.
+func (m *Machine) Fire(ctx context.Context, req Request) (*Result, error) {
+	var res *Result
+	err := m.db.InTx(ctx, func(ctx context.Context, tx *store.Tx) error {
+		var err error
+		res, err = m.FireTx(ctx, tx, req)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// FireTx runs req inside tx; see Fire. The caller commits.
+func (m *Machine) FireTx(ctx context.Context, tx *store.Tx, req Request) (*Result, error) {
+	r, ok := rule(req.Event)
+	if !ok || req.Event == tenantd.EventSignup {
+		return nil, tenantd.Invalid("event", "%q is not an event that can be fired on an existing tenant", req.Event)
+	}
+	if err := checkActor(r, req.Actor); err != nil {
+		return nil, err
+	}
+	meta, err := normalizeMetadata(req.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	// Visibility is the caller's: a tenant viewer asking about another tenant
+	// gets NOT_FOUND. Everything after that is tenantd's own write.
+	t, err := m.lockTenant(ctx, tx, req.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	sys := tenantd.SystemContext(ctx)
+	to, ok := Target(t.State, req.Event, t.StateBeforeDeletion)
+	if !ok {
+		return nil, invalidTransition(t.State, req.Event)
+	}
+	now := schema.Now()
+	from := t.State
+	seq := t.HistorySeq + 1
+	hash, err := Hash(t.HistoryHead, Link{
+		TenantID: t.ID, Seq: seq, Event: req.Event, From: &from, To: to,
+		TriggeredBy: req.Actor.By, Actor: req.Actor.Name, Reason: req.Reason,
+		Metadata: meta, OccurredAt: now,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	upd := tx.Ent.Tenant.UpdateOne(t).
+		Where(tenant.HistorySeq(t.HistorySeq)). // the chain cannot fork: seq moves by one
+		SetHistorySeq(seq).
+		SetHistoryHead(hash)
+	if to != from {
+		upd.SetState(to).SetStateChangedAt(now)
+	}
+	switch req.Event {
+	case tenantd.EventRequestDeletion:
+		upd.SetStateBeforeDeletion(from)
+	case tenantd.EventRestore:
+		upd.ClearStateBeforeDeletion().ClearPurgeAfter()
+	}
+	if req.Update != nil {
+		req.Update(upd)
+	}
+	t2, err := upd.Save(sys)
+	if ent.IsNotFound(err) {
+		return nil, tenantd.Errorf(tenantd.ECONFLICT, "tenant %s changed while this %s was being applied; retry", t.ID, req.Event)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s tenant %s: update: %w", req.Event, t.ID, err)
+	}
+	tr, err := tx.Ent.StateTransition.Create().
+		SetTenantID(t.ID).SetSeq(seq).SetEvent(req.Event).
+		SetFromState(from).SetToState(to).
+		SetTriggeredBy(req.Actor.By).SetActor(req.Actor.Name).SetReason(req.Reason).
+		SetMetadata(meta).SetOccurredAt(now).
+		SetPrevHash(t.HistoryHead).SetHash(hash).
+		Save(sys)
+	if err != nil {
+		return nil, fmt.Errorf("%s tenant %s: append history: %w", req.Event, t.ID, err)
+	}
+	if to != from {
+		if err := moveCount(sys, tx, t.ID, &from, to); err != nil {
+			return nil, err
+		}
+	}
+	res := &Result{Tenant: t2, Transition: tr}
+	if req.Operation != nil {
+		if res.Operation, err = m.startOperation(sys, tx, t.ID, req.Actor, req.Operation); err != nil {
+			return nil, err
+		}
+	}
+	if err := m.events.PublishTx(ctx, tx, events.Event{Kind: events.KindTransition, TenantID: t.ID, Seq: seq}); err != nil {
+		return nil, err
+	}
+	m.countOnCommit(tx, req.Event)
+	return res, nil
+}
+
+// NewTenant is the signup of a tenant.
+type NewTenant struct {
+	Name     string
+	Slug     string
+	SlugHash string
+	Email    string
+	PlanID   uuid.UUID
+	Actor    Actor
+	Reason   string
+	Metadata map[string]any
+	// Customize sets further fields on the new row (for example billing ids).
+	Customize func(*ent.TenantCreate)
+}
+
+// CreateTx fires signup: it inserts the tenant in PENDING with the first
+// history row. The caller validates the input and commits.
+func (m *Machine) CreateTx(ctx context.Context, tx *store.Tx, nt NewTenant) (*Result, error) {
+	r, _ := rule(tenantd.EventSignup)
+	if err := checkActor(r, nt.Actor); err != nil {
+		return nil, err
+	}
+	meta, err := normalizeMetadata(nt.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	sys := tenantd.SystemContext(ctx)
+	id := schema.NewID()
+	now := schema.Now()
+	hash, err := Hash("", Link{
+		TenantID: id, Seq: 1, Event: tenantd.EventSignup, To: tenantd.StatePending,
+		TriggeredBy: nt.Actor.By, Actor: nt.Actor.Name, Reason: nt.Reason,
+		Metadata: meta, OccurredAt: now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	create := tx.Ent.Tenant.Create().
+		SetID(id).SetName(nt.Name).SetSlug(nt.Slug).SetSlugHash(nt.SlugHash).
+		SetPlanID(nt.PlanID).
+		SetState(tenantd.StatePending).SetStateChangedAt(now).
+		SetHistorySeq(1).SetHistoryHead(hash).
+		SetCreatedAt(now).SetUpdatedAt(now)
+	if nt.Email != "" {
+		create.SetEmail(nt.Email)
+	}
+	if nt.Customize != nil {
+		nt.Customize(create)
+	}
+	t, err := create.Save(sys)
+	if err != nil {
+		if ent.IsConstraintError(err) && strings.Contains(err.Error(), "slug") {
+			return nil, tenantd.Invalid("slug", "the slug %q is taken; choose another", nt.Slug)
+		}
+		return nil, fmt.Errorf("signup: insert tenant: %w", err)
+	}
+	tr, err := tx.Ent.StateTransition.Create().
+		SetTenantID(id).SetSeq(1).SetEvent(tenantd.EventSignup).SetToState(tenantd.StatePending).
+		SetTriggeredBy(nt.Actor.By).SetActor(nt.Actor.Name).SetReason(nt.Reason).
+		SetMetadata(meta).SetOccurredAt(now).SetPrevHash("").SetHash(hash).
+		Save(sys)
+	if err != nil {
+		return nil, fmt.Errorf("signup: append history: %w", err)
+	}
+	if err := moveCount(sys, tx, id, nil, tenantd.StatePending); err != nil {
+		return nil, err
+	}
+	if err := m.events.PublishTx(ctx, tx, events.Event{Kind: events.KindTransition, TenantID: id, Seq: 1}); err != nil {
+		return nil, err
+	}
+	m.countOnCommit(tx, tenantd.EventSignup)
+	return &Result{Tenant: t, Transition: tr}, nil
+}
+
+// lockTenant reads the tenant for update. On PostgreSQL the row lock makes
+// concurrent transitions of one tenant wait for each other; on SQLite every
+// transaction already holds the database's write lock (BEGIN IMMEDIATE).
+func (m *Machine) lockTenant(ctx context.Context, tx *store.Tx, id uuid.UUID) (*ent.Tenant, error) {
+	q := tx.Ent.Tenant.Query().Where(tenant.ID(id))
+	if tx.IsPostgres() {
+		q = q.ForUpdate()
+	}
+	t, err := q.Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, tenantd.Errorf(tenantd.ENOTFOUND, "tenant %s not found", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load tenant %s: %w", id, err)
+	}
+	return t, nil
+}
+
+func (m *Machine) startOperation(ctx context.Context, tx *store.Tx, tenantID uuid.UUID, actor Actor, spec *OperationSpec) (*ent.Operation, error) {
+	if m.jobs == nil || spec.Job == nil {
+		return nil, errors.New("lifecycle: an operation needs a job inserter and a job")
+	}
+	opID := schema.NewID()
+	job, err := m.jobs.InsertTx(ctx, tx.SQL, spec.Job(opID), spec.InsertOpts)
+	if err != nil {
+		return nil, fmt.Errorf("enqueue %s job: %w", spec.Kind, err)
+	}
+	steps := make([]tenantd.OperationStep, len(spec.Steps))
+	for i, name := range spec.Steps {
+		steps[i] = tenantd.OperationStep{Name: name, Status: tenantd.StepPending}
+	}
+	create := tx.Ent.Operation.Create().
+		SetID(opID).SetTenantID(tenantID).SetKind(spec.Kind).
+		SetStatus(tenantd.OpQueued).SetSteps(steps).SetProgressTotal(len(steps)).
+		SetParams(spec.Params).SetRequestedBy(actor.Name).SetJobID(job.Job.ID)
+	if spec.IdempotencyKey != "" {
+		create.SetIdempotencyKey(spec.IdempotencyKey)
+	}
+	op, err := create.Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("create %s operation: %w", spec.Kind, err)
+	}
+	if err := m.events.PublishTx(ctx, tx, events.Event{Kind: events.KindOperation, TenantID: tenantID, OperationID: opID}); err != nil {
+		return nil, err
+	}
+	return op, nil
+}
+
+func (m *Machine) countOnCommit(tx *store.Tx, ev tenantd.Event) {
+	if m.transitions == nil {
+		return
+	}
+	tx.OnCommit(func() { m.transitions.WithLabelValues(string(ev)).Inc() })
+}
+
+func checkActor(r Rule, a Actor) error {
+	for _, by := range r.By {
+		if by == a.By {
+			return nil
+		}
+	}
+	return tenantd.Errorf(tenantd.EFORBIDDEN, "%s may not be caused by %s (allowed: %s)", r.Event, a.By, joinTriggers(r.By))
+}
+
+func invalidTransition(s tenantd.State, ev tenantd.Event) error {
+	allowed := AllowedEvents(s)
+	names := make([]string, len(allowed))
+	for i, e := range allowed {
+		names[i] = string(e)
+	}
+	list := strings.Join(names, ", ")
+	if list == "" {
+		list = "none: " + string(s) + " is final"
+	}
+	return &tenantd.Error{
+		Code:    tenantd.EINVALIDTRANSITION,
+		Message: fmt.Sprintf("cannot %s a tenant in state %s; allowed events from %s: %s", ev, s, s, list),
+		Extra:   map[string]any{"state": string(s), "event": string(ev), "allowedEvents": names},
+	}
+}
+
+func joinTriggers(ts []tenantd.Trigger) string {
+	s := make([]string, len(ts))
+	for i, t := range ts {
+		s[i] = string(t)
+	}
+	return strings.Join(s, ", ")
+}
+

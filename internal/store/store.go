@@ -1,0 +1,253 @@
+// Package store opens tenantd's database — embedded SQLite by default,
+// PostgreSQL when a URL is given — and runs work in transactions that ent and
+// River share, so that a state change, its history row, its operation and its
+// job commit together or not at all.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/tenantd/tenantd/ent"
+	_ "github.com/tenantd/tenantd/ent/runtime" // registers hooks and privacy policies
+)
+
+// Options say which database to open.
+type Options struct {
+	// DatabaseURL selects PostgreSQL (postgres:// or postgresql://). Empty
+	// selects the embedded SQLite database in DataDir.
+	DatabaseURL string
+	// DataDir holds the SQLite database file.
+	DataDir string
+	// MaxConns caps the PostgreSQL pool (default 20).
+	MaxConns int32
+	Logger   *slog.Logger
+}
+
+// DB is an open tenantd database.
+type DB struct {
+	// SQL is the database/sql handle shared by ent, River and goose.
+	SQL *sql.DB
+	// Ent is the ent client over SQL.
+	Ent *ent.Client
+	// Pool is the pgx pool under SQL on PostgreSQL; nil on SQLite.
+	Pool *pgxpool.Pool
+	// Dialect is ent's dialect name: dialect.Postgres or dialect.SQLite.
+	Dialect string
+	// Path is the SQLite file; empty on PostgreSQL.
+	Path string
+
+	listenerPool *pgxpool.Pool
+	log          *slog.Logger
+}
+
+// Open opens (and, for SQLite, creates) the database. It does not migrate.
+func Open(ctx context.Context, opts Options) (*DB, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.DatabaseURL != "" {
+		return openPostgres(ctx, opts)
+	}
+	return openSQLite(ctx, opts)
+}
+
+// IsPostgresURL reports whether u names a PostgreSQL database.
+func IsPostgresURL(u string) bool {
+	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
+}
+
+func openPostgres(ctx context.Context, opts Options) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(opts.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	cfg.MaxConns = 20
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres pool: %w", err)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to postgres at %s: %w", redactURL(opts.DatabaseURL), err)
+	}
+	// River keeps one hijacked connection per client for LISTEN; a separate
+	// small pool keeps it from eating into the request pool.
+	lcfg := cfg.Copy()
+	lcfg.MaxConns, lcfg.MinConns = 2, 0
+	listenerPool, err := pgxpool.NewWithConfig(ctx, lcfg)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres listener pool: %w", err)
+	}
+	sqlDB := stdlib.OpenDBFromPool(pool)
+	return &DB{
+		SQL:          sqlDB,
+		Ent:          ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, sqlDB))),
+		Pool:         pool,
+		Dialect:      dialect.Postgres,
+		listenerPool: listenerPool,
+		log:          opts.Logger,
+	}, nil
+}
+
+// SQLiteDSN returns the modernc.org/sqlite DSN tenantd uses for a file: WAL
+// so readers never wait for the writer, foreign keys on, a busy timeout, and
+// BEGIN IMMEDIATE so that every transaction takes the write lock up front and
+// waits for it instead of failing when it upgrades from reader to writer.
+func SQLiteDSN(path string) string {
+	return "file:" + path + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)" +
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+}
+
+func openSQLite(ctx context.Context, opts Options) (*DB, error) {
+	dir := opts.DataDir
+	if dir == "" {
+		dir = "./data"
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir %s: %w", dir, err)
+	}
+	path := filepath.Join(dir, "tenantd.db")
+	sqlDB, err := sql.Open("sqlite", SQLiteDSN(path))
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	// SQLite has one writer at a time; a few connections let readers run
+	// beside it (WAL) without piling up waiters on the write lock.
+	sqlDB.SetMaxOpenConns(4)
+	sqlDB.SetConnMaxIdleTime(0)
+	if err := sqlDB.PingContext(ctx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	return &DB{
+		SQL:     sqlDB,
+		Ent:     ent.NewClient(ent.Driver(entsql.OpenDB(dialect.SQLite, sqlDB))),
+		Dialect: dialect.SQLite,
+		Path:    path,
+		log:     opts.Logger,
+	}, nil
+}
+
+// IsPostgres reports whether the database is PostgreSQL.
+func (db *DB) IsPostgres() bool { return db.Dialect == dialect.Postgres }
+
+// RiverDriver returns the River driver over the same database/sql handle, so
+// that River jobs can be inserted in tenantd's transactions.
+func (db *DB) RiverDriver() riverdriver.Driver[*sql.Tx] {
+	if db.IsPostgres() {
+		return riverdatabasesql.NewWithPgxListener(db.SQL, db.listenerPool)
+	}
+	return riversqlite.New(db.SQL)
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error { return db.SQL.PingContext(ctx) }
+
+// Close closes the database.
+func (db *DB) Close() error {
+	err := db.SQL.Close()
+	if db.Pool != nil {
+		db.Pool.Close()
+	}
+	if db.listenerPool != nil {
+		db.listenerPool.Close()
+	}
+	return err
+}
+
+// Tx is a transaction shared by ent and River.
+type Tx struct {
+	// SQL is the transaction; River's InsertTx takes it.
+	SQL *sql.Tx
+	// Ent is an ent client bound to SQL.
+	Ent     *ent.Client
+	Dialect string
+
+	onCommit []func()
+}
+
+// OnCommit registers f to run after the transaction commits, for work that
+// must only happen once the data is visible (for example an in-process event).
+func (tx *Tx) OnCommit(f func()) { tx.onCommit = append(tx.onCommit, f) }
+
+// IsPostgres reports whether the transaction runs on PostgreSQL.
+func (tx *Tx) IsPostgres() bool { return tx.Dialect == dialect.Postgres }
+
+// InTx runs fn in a transaction and commits if fn returns nil. Any error or
+// panic rolls everything back: rows, history and River jobs alike.
+func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) (err error) {
+	sqlTx, err := db.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	tx := &Tx{
+		SQL:     sqlTx,
+		Ent:     ent.NewClient(ent.Driver(txDriver{entsql.NewDriver(db.Dialect, entsql.Conn{ExecQuerier: sqlTx})})),
+		Dialect: db.Dialect,
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = sqlTx.Rollback()
+			panic(p)
+		}
+	}()
+	if err := fn(ctx, tx); err != nil {
+		if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
+			db.log.Warn("rollback failed", "err", rbErr)
+		}
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	for _, f := range tx.onCommit {
+		f()
+	}
+	return nil
+}
+
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// txDriver is an ent driver bound to an open *sql.Tx. ent opens a transaction
+// of its own for multi-statement writes; inside ours that becomes a no-op
+// wrapper, so every statement runs in (and commits or rolls back with) the
+// shared transaction.
+type txDriver struct{ *entsql.Driver }
+
+func (d txDriver) Tx(context.Context) (dialect.Tx, error) { return dialect.NopTx(d.Driver), nil }
+
+func (d txDriver) BeginTx(context.Context, *sql.TxOptions) (dialect.Tx, error) {
+	return dialect.NopTx(d.Driver), nil
+}
+
+func (d txDriver) Close() error { return nil }
