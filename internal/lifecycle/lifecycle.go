@@ -381,4 +381,3 @@ func joinTriggers(ts []tenantd.Trigger) string {
 	}
 	return strings.Join(s, ", ")
 }
-

@@ -422,4 +422,3 @@ func rebind(db *store.DB, q string) string {
 	}
 	return string(out)
 }
-

@@ -123,4 +123,3 @@ func (db *DB) lockMigrations(ctx context.Context) (func(), error) {
 		conn.Close()
 	}, nil
 }
-
