@@ -2,7 +2,7 @@
 
 // entc.go drives ent's code generation with the entgql extension: it writes
 // the ent client under ent/ and the GraphQL schema schema/ent.graphql.
-// Run it through `make generate` (go generate ./ent), never by hand.
+// Run it from the repository root through `make generate`.
 package main
 
 import (
@@ -16,14 +16,14 @@ import (
 func main() {
 	ex, err := entgql.NewExtension(
 		entgql.WithSchemaGenerator(),
-		entgql.WithSchemaPath("../schema/ent.graphql"),
-		entgql.WithConfigPath("../gqlgen.yml"),
+		entgql.WithSchemaPath("schema/ent.graphql"),
+		entgql.WithConfigPath("gqlgen.yml"),
 		entgql.WithWhereInputs(true),
 	)
 	if err != nil {
 		log.Fatalf("creating entgql extension: %v", err)
 	}
-	err = entc.Generate("./schema", &gen.Config{
+	err = entc.Generate("./ent/schema", &gen.Config{
 		Features: []gen.Feature{
 			gen.FeaturePrivacy,
 			gen.FeatureEntQL,

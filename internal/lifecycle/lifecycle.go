@@ -130,10 +130,22 @@ func (m *Machine) Fire(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return res, nil
+	return res.Unwrap(), nil
 }
 
-// FireTx runs req inside tx; see Fire. The caller commits.
+// Unwrap points the entities of a result written in a transaction back at
+// the database, for use after commit.
+func (r *Result) Unwrap() *Result {
+	r.Tenant = r.Tenant.Unwrap()
+	r.Transition = r.Transition.Unwrap()
+	if r.Operation != nil {
+		r.Operation = r.Operation.Unwrap()
+	}
+	return r
+}
+
+// FireTx runs req inside tx; see Fire. The caller commits, then calls
+// Result.Unwrap if it uses the entities afterwards.
 func (m *Machine) FireTx(ctx context.Context, tx *store.Tx, req Request) (*Result, error) {
 	r, ok := rule(req.Event)
 	if !ok || req.Event == tenantd.EventSignup {

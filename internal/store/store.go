@@ -105,7 +105,7 @@ func openPostgres(ctx context.Context, opts Options) (*DB, error) {
 	sqlDB := stdlib.OpenDBFromPool(pool)
 	return &DB{
 		SQL:          sqlDB,
-		Ent:          ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, sqlDB))),
+		Ent:          newClient(dialect.Postgres, sqlDB),
 		Pool:         pool,
 		Dialect:      dialect.Postgres,
 		listenerPool: listenerPool,
@@ -145,7 +145,7 @@ func openSQLite(ctx context.Context, opts Options) (*DB, error) {
 	}
 	return &DB{
 		SQL:     sqlDB,
-		Ent:     ent.NewClient(ent.Driver(entsql.OpenDB(dialect.SQLite, sqlDB))),
+		Ent:     newClient(dialect.SQLite, sqlDB),
 		Dialect: dialect.SQLite,
 		Path:    path,
 		log:     opts.Logger,
@@ -183,7 +183,8 @@ func (db *DB) Close() error {
 type Tx struct {
 	// SQL is the transaction; River's InsertTx takes it.
 	SQL *sql.Tx
-	// Ent is an ent client bound to SQL.
+	// Ent is the ent client of the transaction. Entities it returns are
+	// transactional: call Unwrap on those used after commit.
 	Ent     *ent.Client
 	Dialect string
 
@@ -200,34 +201,63 @@ func (tx *Tx) IsPostgres() bool { return tx.Dialect == dialect.Postgres }
 // InTx runs fn in a transaction and commits if fn returns nil. Any error or
 // panic rolls everything back: rows, history and River jobs alike.
 func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) (err error) {
-	sqlTx, err := db.SQL.BeginTx(ctx, nil)
+	var captured txCapture
+	etx, err := db.Ent.BeginTx(context.WithValue(ctx, txCaptureKey{}, &captured), nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	tx := &Tx{
-		SQL:     sqlTx,
-		Ent:     ent.NewClient(ent.Driver(txDriver{entsql.NewDriver(db.Dialect, entsql.Conn{ExecQuerier: sqlTx})})),
-		Dialect: db.Dialect,
+	if captured.tx == nil {
+		_ = etx.Rollback()
+		return errors.New("begin transaction: the driver did not expose its *sql.Tx")
 	}
+	tx := &Tx{SQL: captured.tx, Ent: etx.Client(), Dialect: db.Dialect}
 	defer func() {
 		if p := recover(); p != nil {
-			_ = sqlTx.Rollback()
+			_ = etx.Rollback()
 			panic(p)
 		}
 	}()
 	if err := fn(ctx, tx); err != nil {
-		if rbErr := sqlTx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
+		if rbErr := etx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
 			db.log.Warn("rollback failed", "err", rbErr)
 		}
 		return err
 	}
-	if err := sqlTx.Commit(); err != nil {
+	if err := etx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	for _, f := range tx.onCommit {
 		f()
 	}
 	return nil
+}
+
+// newClient returns an ent client whose transactions expose their *sql.Tx,
+// so that River can insert jobs into them.
+func newClient(dialectName string, db *sql.DB) *ent.Client {
+	return ent.NewClient(ent.Driver(captureDriver{entsql.OpenDB(dialectName, db)}))
+}
+
+type txCaptureKey struct{}
+
+type txCapture struct{ tx *sql.Tx }
+
+// captureDriver is ent's SQL driver, except that BeginTx hands the *sql.Tx it
+// opens to the txCapture in the context. ent's own transaction then carries
+// ent's semantics (hooks, Unwrap) while River writes into the same *sql.Tx.
+type captureDriver struct{ *entsql.Driver }
+
+func (d captureDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialect.Tx, error) {
+	tx, err := d.Driver.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	if c, ok := ctx.Value(txCaptureKey{}).(*txCapture); ok {
+		if etx, ok := tx.(*entsql.Tx); ok {
+			c.tx, _ = etx.Tx.(*sql.Tx)
+		}
+	}
+	return tx, nil
 }
 
 func redactURL(s string) string {
@@ -237,17 +267,3 @@ func redactURL(s string) string {
 	}
 	return u.Redacted()
 }
-
-// txDriver is an ent driver bound to an open *sql.Tx. ent opens a transaction
-// of its own for multi-statement writes; inside ours that becomes a no-op
-// wrapper, so every statement runs in (and commits or rolls back with) the
-// shared transaction.
-type txDriver struct{ *entsql.Driver }
-
-func (d txDriver) Tx(context.Context) (dialect.Tx, error) { return dialect.NopTx(d.Driver), nil }
-
-func (d txDriver) BeginTx(context.Context, *sql.TxOptions) (dialect.Tx, error) {
-	return dialect.NopTx(d.Driver), nil
-}
-
-func (d txDriver) Close() error { return nil }

@@ -1,0 +1,172 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+
+	"entgo.io/contrib/entgql"
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/google/uuid"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/tenantd/tenantd"
+	"github.com/tenantd/tenantd/ent"
+)
+
+const (
+	// maxPage caps first/last of every connection and the ids of nodes.
+	maxPage = 100
+	// defaultPageSize is the page size of a connection asked without
+	// first or last: never "everything".
+	defaultPageSize = 20
+)
+
+// defaultPage fills in first when neither first nor last is given.
+func defaultPage(first, last *int) *int {
+	if first == nil && last == nil {
+		n := defaultPageSize
+		return &n
+	}
+	return first
+}
+
+func pageTooLarge(arg string, n int) error {
+	return tenantd.Invalid(arg, "%s is %d; the most one request may ask for is %d", arg, n, maxPage)
+}
+
+// pageCost is the number of items a connection field may return.
+func pageCost(first, last *int) int {
+	switch {
+	case first != nil:
+		return max(*first, 1)
+	case last != nil:
+		return max(*last, 1)
+	default:
+		return defaultPageSize
+	}
+}
+
+// setComplexity makes a connection cost its page size times the cost of
+// one item, so a query's complexity approximates the rows it reads.
+func setComplexity(c *ComplexityRoot) {
+	c.Query.Tenants = func(child int, _ *entgql.Cursor[uuid.UUID], first *int, _ *entgql.Cursor[uuid.UUID], last *int, _ *ent.TenantOrder, _ *ent.TenantWhereInput) int {
+		return 1 + pageCost(first, last)*child
+	}
+	c.Query.Nodes = func(child int, ids []uuid.UUID) int { return 1 + max(len(ids), 1)*child }
+	c.Tenant.Transitions = func(child int, _ *entgql.Cursor[uuid.UUID], first *int, _ *entgql.Cursor[uuid.UUID], last *int, _ *ent.StateTransitionOrder, _ *ent.StateTransitionWhereInput) int {
+		return 1 + pageCost(first, last)*child
+	}
+	c.Tenant.Operations = func(child int, _ *entgql.Cursor[uuid.UUID], first *int, _ *entgql.Cursor[uuid.UUID], last *int, _ *ent.OperationOrder, _ *ent.OperationWhereInput) int {
+		return 1 + pageCost(first, last)*child
+	}
+	c.Tenant.APIKeys = func(child int, _ *entgql.Cursor[uuid.UUID], first *int, _ *entgql.Cursor[uuid.UUID], last *int, _ *ent.APIKeyOrder, _ *ent.APIKeyWhereInput) int {
+		return 1 + pageCost(first, last)*child
+	}
+}
+
+// Limits rejects, before anything runs, operations nested deeper than
+// MaxDepth and connection arguments first/last outside 0..maxPage. gqlgen
+// has no depth limit of its own.
+type Limits struct {
+	MaxDepth int
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = Limits{}
+
+// ExtensionName implements graphql.HandlerExtension.
+func (Limits) ExtensionName() string { return "Limits" }
+
+// Validate implements graphql.HandlerExtension.
+func (l Limits) Validate(graphql.ExecutableSchema) error {
+	if l.MaxDepth < 1 {
+		return fmt.Errorf("limits: MaxDepth must be positive")
+	}
+	return nil
+}
+
+// MutateOperationContext implements graphql.OperationContextMutator.
+func (l Limits) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if oc.Operation == nil {
+		return nil
+	}
+	return l.walk(oc, oc.Operation.SelectionSet, 1)
+}
+
+func (l Limits) walk(oc *graphql.OperationContext, set ast.SelectionSet, depth int) *gqlerror.Error {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if len(s.SelectionSet) > 0 && depth >= l.MaxDepth {
+				return limitError(fmt.Sprintf("the query nests deeper than %d levels (at %q); split it into smaller queries", l.MaxDepth, s.Name), "")
+			}
+			if err := checkPageArgs(oc, s); err != nil {
+				return err
+			}
+			if err := l.walk(oc, s.SelectionSet, depth+1); err != nil {
+				return err
+			}
+		case *ast.InlineFragment:
+			if err := l.walk(oc, s.SelectionSet, depth); err != nil {
+				return err
+			}
+		case *ast.FragmentSpread:
+			if s.Definition != nil {
+				if err := l.walk(oc, s.Definition.SelectionSet, depth); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func checkPageArgs(oc *graphql.OperationContext, f *ast.Field) *gqlerror.Error {
+	if f.Definition == nil {
+		return nil
+	}
+	args := f.ArgumentMap(oc.Variables)
+	for _, name := range []string{"first", "last"} {
+		v, ok := args[name]
+		if !ok || v == nil {
+			continue
+		}
+		n, ok := asInt(v)
+		if !ok {
+			continue
+		}
+		if n < 0 {
+			return limitError(fmt.Sprintf("%s on %q is %d; it must not be negative", name, f.Name, n), name)
+		}
+		if n > maxPage {
+			return limitError(fmt.Sprintf("%s on %q is %d; the largest page is %d — page with after/before", name, f.Name, n, maxPage), name)
+		}
+	}
+	return nil
+}
+
+func asInt(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int:
+		return int64(n), true
+	case int64:
+		return n, true
+	case float64:
+		return int64(n), true
+	case interface{ Int64() (int64, error) }: // json.Number
+		i, err := n.Int64()
+		return i, err == nil
+	}
+	return 0, false
+}
+
+func limitError(msg, field string) *gqlerror.Error {
+	ext := map[string]any{"code": tenantd.EINVALID}
+	if field != "" {
+		ext["field"] = field
+	}
+	return &gqlerror.Error{Message: msg, Extensions: ext}
+}

@@ -1,0 +1,29 @@
+// Package graph is tenantd's GraphQL layer: gqlgen resolvers over ent. A
+// resolver authorizes the caller, translates the input, calls one capability
+// function and returns; the error presenter (errors.go) turns errors into the
+// contract's extensions.code.
+package graph
+
+import (
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/tenantd/tenantd/ent"
+	"github.com/tenantd/tenantd/internal/lifecycle"
+	"github.com/tenantd/tenantd/internal/store"
+)
+
+// Resolver is the root resolver and holds the dependencies of all resolvers.
+type Resolver struct {
+	DB        *store.DB
+	Lifecycle *lifecycle.Machine
+}
+
+func (r *Resolver) client() *ent.Client { return r.DB.Ent }
+
+// NewSchema returns the executable schema over r, with the complexity rules
+// that make a connection cost its page size times its contents.
+func NewSchema(r *Resolver) graphql.ExecutableSchema {
+	cfg := Config{Resolvers: r}
+	setComplexity(&cfg.Complexity)
+	return NewExecutableSchema(cfg)
+}

@@ -1,0 +1,188 @@
+// Package auth issues and checks tenantd's bearer tokens: admin tokens
+// (role ADMIN or PARTNER) and tenant API keys. Only a SHA-256 of each secret is
+// stored — the secrets are 160 bits of randomness, so a slow password hash
+// would add nothing but latency — and a short prefix is kept for display.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tenantd/tenantd"
+	"github.com/tenantd/tenantd/ent"
+	"github.com/tenantd/tenantd/ent/admintoken"
+	"github.com/tenantd/tenantd/ent/apikey"
+	"github.com/tenantd/tenantd/ent/schema"
+)
+
+// Token prefixes tell the two kinds apart at a glance and in secret scanners.
+const (
+	AdminPrefix  = "tda_"
+	APIKeyPrefix = "tdk_"
+	// displayLen is how much of a token is kept in clear for display.
+	displayLen = 12
+	secretLen  = 32
+)
+
+// touchEvery bounds how often last_used_at is written for one token.
+const touchEvery = time.Minute
+
+// Service authenticates callers and issues tokens.
+type Service struct {
+	client *ent.Client
+}
+
+// New returns a Service over client.
+func New(client *ent.Client) *Service { return &Service{client: client} }
+
+// Hash returns the stored form of a token.
+func Hash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// Display returns the part of a token kept for display.
+func Display(token string) string {
+	if len(token) <= displayLen {
+		return token
+	}
+	return token[:displayLen]
+}
+
+const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+// newSecret returns prefix followed by secretLen random base62 characters
+// (about 190 bits).
+func newSecret(prefix string) (string, error) {
+	var b strings.Builder
+	b.WriteString(prefix)
+	max := big.NewInt(int64(len(alphabet)))
+	for range secretLen {
+		n, err := rand.Int(rand.Reader, max)
+		if err != nil {
+			return "", fmt.Errorf("generate token: %w", err)
+		}
+		b.WriteByte(alphabet[n.Int64()])
+	}
+	return b.String(), nil
+}
+
+// Authenticate returns the viewer a bearer token stands for.
+//
+// Returns UNAUTHENTICATED if the token is unknown or revoked.
+func (s *Service) Authenticate(ctx context.Context, token string) (tenantd.Viewer, error) {
+	sys := tenantd.SystemContext(ctx)
+	hash := Hash(token)
+	switch {
+	case strings.HasPrefix(token, AdminPrefix) || !strings.HasPrefix(token, APIKeyPrefix):
+		// Bootstrap tokens from TENANTD_ADMIN_TOKEN may have any form.
+		t, err := s.client.AdminToken.Query().Where(admintoken.SecretHash(hash)).Only(sys)
+		if ent.IsNotFound(err) {
+			return tenantd.Viewer{}, tenantd.Errorf(tenantd.EUNAUTHENTICATED, "the bearer token is not valid")
+		}
+		if err != nil {
+			return tenantd.Viewer{}, fmt.Errorf("look up admin token: %w", err)
+		}
+		if t.RevokedAt != nil {
+			return tenantd.Viewer{}, tenantd.Errorf(tenantd.EUNAUTHENTICATED, "the token %s… was revoked", t.Prefix)
+		}
+		s.touchAdmin(sys, t)
+		role := tenantd.RoleAdmin
+		if t.Role == admintoken.RolePARTNER {
+			role = tenantd.RolePartner
+		}
+		return tenantd.Viewer{Role: role, TokenID: t.ID, Actor: strings.ToLower(string(role)) + ":" + t.Prefix}, nil
+	default:
+		k, err := s.client.APIKey.Query().Where(apikey.SecretHash(hash)).Only(sys)
+		if ent.IsNotFound(err) {
+			return tenantd.Viewer{}, tenantd.Errorf(tenantd.EUNAUTHENTICATED, "the API key is not valid")
+		}
+		if err != nil {
+			return tenantd.Viewer{}, fmt.Errorf("look up API key: %w", err)
+		}
+		if k.RevokedAt != nil {
+			return tenantd.Viewer{}, tenantd.Errorf(tenantd.EUNAUTHENTICATED, "the API key %s… was revoked", k.Prefix)
+		}
+		s.touchKey(sys, k)
+		return tenantd.Viewer{Role: tenantd.RoleTenant, TenantID: k.TenantID, TokenID: k.ID, Actor: "key:" + k.Prefix}, nil
+	}
+}
+
+func (s *Service) touchAdmin(ctx context.Context, t *ent.AdminToken) {
+	now := schema.Now()
+	if t.LastUsedAt != nil && now.Sub(*t.LastUsedAt) < touchEvery {
+		return
+	}
+	// Best effort: a failed touch must not fail the request.
+	_ = s.client.AdminToken.UpdateOneID(t.ID).SetLastUsedAt(now).Exec(ctx)
+}
+
+func (s *Service) touchKey(ctx context.Context, k *ent.APIKey) {
+	now := schema.Now()
+	if k.LastUsedAt != nil && now.Sub(*k.LastUsedAt) < touchEvery {
+		return
+	}
+	_ = s.client.APIKey.UpdateOneID(k.ID).SetLastUsedAt(now).Exec(ctx)
+}
+
+// CreateAdminToken issues a new admin token and returns its secret, which is
+// shown once and never stored.
+func (s *Service) CreateAdminToken(ctx context.Context, role admintoken.Role, name string) (string, *ent.AdminToken, error) {
+	if err := admintoken.RoleValidator(role); err != nil {
+		return "", nil, tenantd.Invalid("role", "role must be ADMIN or PARTNER, not %q", role)
+	}
+	if name == "" {
+		name = strings.ToLower(string(role)) + " token"
+	}
+	secret, err := newSecret(AdminPrefix)
+	if err != nil {
+		return "", nil, err
+	}
+	t, err := s.client.AdminToken.Create().
+		SetRole(role).SetName(name).SetPrefix(Display(secret)).SetSecretHash(Hash(secret)).
+		Save(tenantd.SystemContext(ctx))
+	if err != nil {
+		return "", nil, fmt.Errorf("create admin token: %w", err)
+	}
+	return secret, t, nil
+}
+
+// EnsureAdminToken registers a given secret (TENANTD_ADMIN_TOKEN) as an
+// ADMIN token. It is idempotent.
+func (s *Service) EnsureAdminToken(ctx context.Context, secret, name string) error {
+	err := s.client.AdminToken.Create().
+		SetRole(admintoken.RoleADMIN).SetName(name).SetPrefix(Display(secret)).SetSecretHash(Hash(secret)).
+		OnConflictColumns(admintoken.FieldSecretHash).DoNothing().
+		Exec(tenantd.SystemContext(ctx))
+	if err != nil && !errors.Is(err, sql.ErrNoRows) { // DO NOTHING returns no row on PostgreSQL
+		return fmt.Errorf("register bootstrap admin token: %w", err)
+	}
+	return nil
+}
+
+// IssueAPIKey creates an API key for a tenant with client (which may be bound
+// to a transaction) and returns its secret, shown once.
+func IssueAPIKey(ctx context.Context, client *ent.Client, tenantID uuid.UUID, name, createdBy string) (string, *ent.APIKey, error) {
+	secret, err := newSecret(APIKeyPrefix)
+	if err != nil {
+		return "", nil, err
+	}
+	k, err := client.APIKey.Create().
+		SetTenantID(tenantID).SetName(name).SetPrefix(Display(secret)).SetSecretHash(Hash(secret)).
+		SetCreatedBy(createdBy).
+		Save(tenantd.SystemContext(ctx))
+	if err != nil {
+		return "", nil, fmt.Errorf("issue API key: %w", err)
+	}
+	return secret, k, nil
+}

@@ -1,0 +1,283 @@
+// Package config loads tenantd's configuration from the environment and from
+// flags (a flag wins over its variable), fills defaults and validates every
+// value, naming the variable at fault.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Environments.
+const (
+	Development = "development"
+	Production  = "production"
+)
+
+// Config is tenantd's configuration. Each field comes from the variable
+// named in its tag and may be overridden by the flag of the same name.
+type Config struct {
+	Addr           string        `env:"TENANTD_ADDR" flag:"addr"`
+	DataDir        string        `env:"TENANTD_DATA_DIR" flag:"data-dir"`
+	DatabaseURL    string        `env:"DATABASE_URL" flag:"database-url"`
+	Env            string        `env:"TENANTD_ENV" flag:"env"`
+	AdminToken     string        `env:"TENANTD_ADMIN_TOKEN" flag:"admin-token"`
+	AllowedOrigins []string      `env:"TENANTD_ALLOWED_ORIGINS" flag:"allowed-origins"`
+	SweepInterval  time.Duration `env:"TENANTD_SWEEP_INTERVAL" flag:"sweep-interval"`
+	LogLevel       slog.Level    `env:"TENANTD_LOG_LEVEL" flag:"log-level"`
+	LogFormat      string        `env:"TENANTD_LOG_FORMAT" flag:"log-format"`
+
+	StripeSecretKey     string `env:"STRIPE_SECRET_KEY" flag:"stripe-secret-key"`
+	StripeAPIBase       string `env:"STRIPE_API_BASE" flag:"stripe-api-base"`
+	StripeWebhookSecret string `env:"STRIPE_WEBHOOK_SECRET" flag:"stripe-webhook-secret"`
+	SMTPURL             string `env:"SMTP_URL" flag:"smtp-url"`
+}
+
+// variable describes one setting.
+type variable struct {
+	env, flag, usage, def string
+	secret                bool
+	set                   func(c *Config, v string) error
+	get                   func(c *Config) string
+}
+
+var variables = []variable{
+	{env: "TENANTD_ADDR", flag: "addr", def: "127.0.0.1:8080", usage: "address to listen on (host:port)",
+		set: func(c *Config, v string) error {
+			if _, _, err := net.SplitHostPort(v); err != nil {
+				return fmt.Errorf("want host:port, e.g. 127.0.0.1:8080: %v", err)
+			}
+			c.Addr = v
+			return nil
+		}, get: func(c *Config) string { return c.Addr }},
+	{env: "TENANTD_DATA_DIR", flag: "data-dir", def: "./data", usage: "directory for the SQLite database, exports and the outbox",
+		set: func(c *Config, v string) error {
+			if strings.TrimSpace(v) == "" {
+				return errors.New("must not be empty")
+			}
+			c.DataDir = v
+			return nil
+		}, get: func(c *Config) string { return c.DataDir }},
+	{env: "DATABASE_URL", flag: "database-url", secret: true, usage: "postgres://… selects PostgreSQL; empty uses embedded SQLite",
+		set: func(c *Config, v string) error {
+			if v == "" {
+				c.DatabaseURL = ""
+				return nil
+			}
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+				return errors.New("want a PostgreSQL URL like postgres://user@host:5432/db (leave it empty for embedded SQLite)")
+			}
+			c.DatabaseURL = v
+			return nil
+		}, get: func(c *Config) string { return c.DatabaseURL }},
+	{env: "TENANTD_ENV", flag: "env", def: Development, usage: "development (GraphiQL, introspection) or production",
+		set: func(c *Config, v string) error {
+			if v != Development && v != Production {
+				return fmt.Errorf("want %q or %q", Development, Production)
+			}
+			c.Env = v
+			return nil
+		}, get: func(c *Config) string { return c.Env }},
+	{env: "TENANTD_ADMIN_TOKEN", flag: "admin-token", secret: true, usage: "bootstrap admin token (at least 20 characters)",
+		set: func(c *Config, v string) error {
+			if v != "" && len(v) < 20 {
+				return errors.New("must be at least 20 characters long; generate one with `tenantd token create --role admin` or openssl rand -hex 20")
+			}
+			c.AdminToken = v
+			return nil
+		}, get: func(c *Config) string { return c.AdminToken }},
+	{env: "TENANTD_ALLOWED_ORIGINS", flag: "allowed-origins", usage: "comma-separated origins allowed for browsers and WebSockets, e.g. https://app.example.com",
+		set: func(c *Config, v string) error {
+			c.AllowedOrigins = nil
+			for _, o := range strings.Split(v, ",") {
+				o = strings.TrimSpace(o)
+				if o == "" {
+					continue
+				}
+				u, err := url.Parse(o)
+				if o != "*" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/")) {
+					return fmt.Errorf("%q is not an origin; want scheme://host[:port], e.g. https://app.example.com", o)
+				}
+				c.AllowedOrigins = append(c.AllowedOrigins, strings.TrimSuffix(o, "/"))
+			}
+			return nil
+		}, get: func(c *Config) string { return strings.Join(c.AllowedOrigins, ",") }},
+	{env: "TENANTD_SWEEP_INTERVAL", flag: "sweep-interval", def: "1m", usage: "how often retention, export-expiry and win-back sweeps run",
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < time.Second {
+				return errors.New("want a duration of at least 1s, e.g. 1m or 30s")
+			}
+			c.SweepInterval = d
+			return nil
+		}, get: func(c *Config) string { return c.SweepInterval.String() }},
+	{env: "TENANTD_LOG_LEVEL", flag: "log-level", def: "info", usage: "debug, info, warn or error",
+		set: func(c *Config, v string) error {
+			if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+				return errors.New("want debug, info, warn or error")
+			}
+			return nil
+		}, get: func(c *Config) string { return strings.ToLower(c.LogLevel.String()) }},
+	{env: "TENANTD_LOG_FORMAT", flag: "log-format", def: "text", usage: "text or json",
+		set: func(c *Config, v string) error {
+			if v != "text" && v != "json" {
+				return errors.New(`want "text" or "json"`)
+			}
+			c.LogFormat = v
+			return nil
+		}, get: func(c *Config) string { return c.LogFormat }},
+	{env: "STRIPE_SECRET_KEY", flag: "stripe-secret-key", secret: true, usage: "Stripe secret key; empty uses the built-in test billing provider",
+		set: func(c *Config, v string) error {
+			if v != "" && !strings.HasPrefix(v, "sk_") && !strings.HasPrefix(v, "rk_") {
+				return errors.New("want a Stripe secret key (sk_… or rk_…)")
+			}
+			c.StripeSecretKey = v
+			return nil
+		}, get: func(c *Config) string { return c.StripeSecretKey }},
+	{env: "STRIPE_API_BASE", flag: "stripe-api-base", usage: "Stripe API base URL (for stripe-mock in tests)",
+		set: func(c *Config, v string) error {
+			if v != "" {
+				if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					return errors.New("want an http(s) URL like http://127.0.0.1:12111")
+				}
+			}
+			c.StripeAPIBase = v
+			return nil
+		}, get: func(c *Config) string { return c.StripeAPIBase }},
+	{env: "STRIPE_WEBHOOK_SECRET", flag: "stripe-webhook-secret", secret: true, usage: "signing secret of the Stripe webhook endpoint (whsec_…)",
+		set: func(c *Config, v string) error {
+			if v != "" && !strings.HasPrefix(v, "whsec_") {
+				return errors.New("want a webhook signing secret (whsec_…)")
+			}
+			c.StripeWebhookSecret = v
+			return nil
+		}, get: func(c *Config) string { return c.StripeWebhookSecret }},
+	{env: "SMTP_URL", flag: "smtp-url", secret: true, usage: "smtp://[user:pass@]host:port (smtps:// for implicit TLS); empty writes .eml files to the data dir",
+		set: func(c *Config, v string) error {
+			if v != "" {
+				u, err := url.Parse(v)
+				if err != nil || (u.Scheme != "smtp" && u.Scheme != "smtps") || u.Hostname() == "" || u.Port() == "" {
+					return errors.New("want smtp://host:port or smtps://host:port")
+				}
+			}
+			c.SMTPURL = v
+			return nil
+		}, get: func(c *Config) string { return c.SMTPURL }},
+}
+
+// FlagSet returns a flag set carrying every configuration flag, for a
+// command that adds flags of its own. Call Load with it after Parse.
+func FlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	for _, v := range variables {
+		def := v.def
+		fs.String(v.flag, "", fmt.Sprintf("%s (env %s, default %q)", v.usage, v.env, def))
+	}
+	return fs
+}
+
+// Load builds the configuration from environ (os.Environ() form) and the
+// parsed flags of fs (which may be nil). Unknown TENANTD_* variables and
+// malformed values are errors that name the variable.
+func Load(environ []string, fs *flag.FlagSet) (*Config, error) {
+	env := map[string]string{}
+	for _, kv := range environ {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	known := map[string]bool{}
+	for _, v := range variables {
+		known[v.env] = true
+	}
+	var unknown []string
+	for k := range env {
+		if strings.HasPrefix(k, "TENANTD_") && !known[k] && !strings.HasPrefix(k, "TENANTD_TEST_") && !strings.HasPrefix(k, "TENANTD_DEV_") {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return nil, fmt.Errorf("unknown variable %s; tenantd knows %s", strings.Join(unknown, ", "), strings.Join(envNames(), ", "))
+	}
+	flagged := map[string]string{}
+	if fs != nil {
+		fs.Visit(func(f *flag.Flag) { flagged[f.Name] = f.Value.String() })
+	}
+	c := &Config{}
+	for _, v := range variables {
+		val, src := v.def, v.env
+		if e, ok := env[v.env]; ok && e != "" {
+			val = e
+		}
+		if f, ok := flagged[v.flag]; ok {
+			val, src = f, "--"+v.flag
+		}
+		if err := v.set(c, val); err != nil {
+			return nil, fmt.Errorf("invalid %s: %w", src, err)
+		}
+	}
+	if c.Env == Production && c.StripeSecretKey == "" && c.StripeAPIBase != "" {
+		return nil, errors.New("invalid STRIPE_API_BASE: set only together with STRIPE_SECRET_KEY")
+	}
+	return c, nil
+}
+
+// FromEnv loads the configuration from the process environment alone.
+func FromEnv() (*Config, error) { return Load(os.Environ(), nil) }
+
+func envNames() []string {
+	var out []string
+	for _, v := range variables {
+		out = append(out, v.env)
+	}
+	return out
+}
+
+// IsDevelopment reports whether tenantd runs in development mode.
+func (c *Config) IsDevelopment() bool { return c.Env == Development }
+
+// LogValue implements slog.LogValuer: the configuration with secrets redacted.
+func (c *Config) LogValue() slog.Value {
+	var attrs []slog.Attr
+	for _, v := range variables {
+		val := v.get(c)
+		if v.secret && val != "" {
+			val = redact(v.env, val)
+		}
+		attrs = append(attrs, slog.String(v.env, val))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+func redact(name, val string) string {
+	if slices.Contains([]string{"DATABASE_URL", "SMTP_URL"}, name) {
+		if u, err := url.Parse(val); err == nil {
+			return u.Redacted()
+		}
+	}
+	return "[redacted]"
+}
+
+// Usage describes every variable, for --help.
+func Usage() string {
+	var b strings.Builder
+	b.WriteString("Configuration (environment variable, or the flag of the same name):\n")
+	for _, v := range variables {
+		def := ""
+		if v.def != "" {
+			def = fmt.Sprintf(" (default %s)", v.def)
+		}
+		fmt.Fprintf(&b, "  %-24s --%-22s %s%s\n", v.env, v.flag, v.usage, def)
+	}
+	return b.String()
+}

@@ -1,0 +1,314 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/tenantd/tenantd"
+	"github.com/tenantd/tenantd/graph"
+)
+
+// Limits of the GraphQL endpoint.
+const (
+	maxBodyBytes     = 1 << 20 // a GraphQL request body; uploads have their own limit
+	maxComplexity    = 1000
+	maxDepth         = 10
+	parserTokenLimit = 10_000
+)
+
+// routes builds the HTTP handler.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", s.graphqlEndpoint())
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
+	if s.cfg.IsDevelopment() {
+		mux.Handle("GET /graphiql", playground.Handler("tenantd", "/graphql"))
+	}
+	return s.logRequests(s.cors(mux))
+}
+
+func (s *Server) graphqlHandler() *handler.Server {
+	srv := handler.New(graph.NewSchema(s.resolver))
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	srv.Use(graph.Limits{MaxDepth: maxDepth})
+	srv.Use(extension.FixedComplexityLimit(maxComplexity))
+	srv.Use(getOnlyQueries{})
+	if s.cfg.IsDevelopment() {
+		srv.Use(extension.Introspection{})
+	}
+	srv.SetParserTokenLimit(parserTokenLimit)
+	srv.SetDisableSuggestion(!s.cfg.IsDevelopment())
+	srv.SetErrorPresenter(graph.ErrorPresenter(s.log, func(code string) { s.metrics.Errors.WithLabelValues(code).Inc() }))
+	srv.SetRecoverFunc(graph.Recover(s.log))
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		if info, ok := ctx.Value(opInfoKey{}).(*opInfo); ok {
+			oc := graphql.GetOperationContext(ctx)
+			info.name = oc.OperationName
+			if info.name == "" && oc.Operation != nil {
+				info.name = rootFields(oc.Operation)
+			}
+		}
+		return next(ctx)
+	})
+	return srv
+}
+
+// graphqlEndpoint guards gqlgen: it admits queries over GET and POST with a
+// JSON body only, caps the body, authenticates the bearer token, and times
+// the request by operation.
+func (s *Server) graphqlEndpoint() http.Handler {
+	gql := s.graphqlHandler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		switch r.Method {
+		case http.MethodOptions:
+			gql.ServeHTTP(w, r)
+			return
+		case http.MethodGet:
+			if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+				// Subscriptions: the WebSocket transport authenticates in
+				// connection_init.
+				gql.ServeHTTP(w, r)
+				return
+			}
+			if r.URL.Query().Get("query") == "" && r.URL.Query().Get("extensions") == "" {
+				writeError(w, http.StatusBadRequest, tenantd.EINVALID, "GET /graphql needs a query parameter; send mutations as POST with a JSON body")
+				return
+			}
+			body, err := getAsJSON(r.URL.Query())
+			if err != nil {
+				writeError(w, http.StatusBadRequest, tenantd.EINVALID, err.Error())
+				return
+			}
+			r = r.Clone(context.WithValue(r.Context(), viaGETKey{}, true))
+			r.Method = http.MethodPost
+			r.Header.Set("Content-Type", "application/json")
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		case http.MethodPost:
+			mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+			if err != nil || mt != "application/json" {
+				writeError(w, http.StatusUnsupportedMediaType, tenantd.EINVALID,
+					"send GraphQL requests as JSON: Content-Type: application/json with a body like {\"query\": \"…\"}")
+				return
+			}
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				writeError(w, http.StatusRequestEntityTooLarge, tenantd.EINVALID,
+					"the request body is larger than 1 MiB; send smaller queries or use variables")
+				return
+			}
+			if err != nil {
+				writeError(w, http.StatusBadRequest, tenantd.EINVALID, "could not read the request body")
+				return
+			}
+			if !json.Valid(body) {
+				writeError(w, http.StatusBadRequest, tenantd.EINVALID, "the request body is not valid JSON")
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		default:
+			w.Header().Set("Allow", "GET, POST, OPTIONS")
+			writeError(w, http.StatusMethodNotAllowed, tenantd.EINVALID, "use POST with a JSON body (or GET for queries)")
+			return
+		}
+		ctx, err := s.authenticate(r)
+		if err != nil {
+			code := tenantd.ErrorCode(err)
+			status := http.StatusUnauthorized
+			if code == tenantd.EINTERNAL {
+				s.log.Error("authenticate", "err", err)
+				status = http.StatusInternalServerError
+			}
+			writeError(w, status, code, tenantd.ErrorMessage(err))
+			return
+		}
+		info := &opInfo{}
+		ctx = context.WithValue(ctx, opInfoKey{}, info)
+		gql.ServeHTTP(w, r.WithContext(ctx))
+		s.metrics.RequestDuration.WithLabelValues(s.metrics.operationLabel(info.name)).Observe(time.Since(start).Seconds())
+	})
+}
+
+// authenticate returns the request's context with the viewer of its bearer
+// token, or unchanged if it has none.
+func (s *Server) authenticate(r *http.Request) (context.Context, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return r.Context(), nil
+	}
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+		return nil, tenantd.Errorf(tenantd.EUNAUTHENTICATED, "the Authorization header must be \"Bearer <token>\"")
+	}
+	v, err := s.auth.Authenticate(r.Context(), strings.TrimSpace(token))
+	if err != nil {
+		return nil, err
+	}
+	return tenantd.NewContext(r.Context(), v), nil
+}
+
+type viaGETKey struct{}
+
+// getOnlyQueries refuses mutations and subscriptions that came over GET.
+type getOnlyQueries struct{}
+
+func (getOnlyQueries) ExtensionName() string                   { return "GETOnlyQueries" }
+func (getOnlyQueries) Validate(graphql.ExecutableSchema) error { return nil }
+func (getOnlyQueries) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if via, _ := ctx.Value(viaGETKey{}).(bool); via && oc.Operation != nil && oc.Operation.Operation != ast.Query {
+		return &gqlerror.Error{
+			Message:    string(oc.Operation.Operation) + " operations need POST with a JSON body; GET carries queries only",
+			Extensions: map[string]any{"code": tenantd.EINVALID},
+		}
+	}
+	return nil
+}
+
+// getAsJSON turns GET parameters into the JSON body the POST transport reads.
+func getAsJSON(q url.Values) ([]byte, error) {
+	req := map[string]any{"query": q.Get("query")}
+	if name := q.Get("operationName"); name != "" {
+		req["operationName"] = name
+	}
+	for _, k := range []string{"variables", "extensions"} {
+		if raw := q.Get(k); raw != "" {
+			var v map[string]any
+			if err := json.Unmarshal([]byte(raw), &v); err != nil {
+				return nil, errors.New("the " + k + " parameter is not a JSON object")
+			}
+			req[k] = v
+		}
+	}
+	return json.Marshal(req)
+}
+
+type opInfoKey struct{}
+
+type opInfo struct{ name string }
+
+func rootFields(op *ast.OperationDefinition) string {
+	var names []string
+	for _, sel := range op.SelectionSet {
+		if f, ok := sel.(*ast.Field); ok {
+			names = append(names, f.Name)
+		}
+	}
+	return strings.Join(names, "+")
+}
+
+// readyz answers 200 when the database answers and every migration is applied.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	if err := s.db.Ping(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": "database unreachable"})
+		return
+	}
+	if err := s.db.MigrationsCurrent(ctx); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// cors lets the configured origins call the API from browsers.
+func (s *Server) cors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin != "" && s.originAllowed(origin) {
+			h := w.Header()
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Add("Vary", "Origin")
+			h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
+			h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+			h.Set("Access-Control-Max-Age", "600")
+			if r.Method == http.MethodOptions {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) originAllowed(origin string) bool {
+	return slices.Contains(s.cfg.AllowedOrigins, "*") || slices.Contains(s.cfg.AllowedOrigins, origin)
+}
+
+// logRequests logs each request once it is done.
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		level := slog.LevelInfo
+		switch r.URL.Path {
+		case "/healthz", "/readyz", "/metrics":
+			level = slog.LevelDebug
+		}
+		if rec.status >= 500 {
+			level = slog.LevelError
+		}
+		s.log.Log(r.Context(), level, "http request", "method", r.Method, "path", r.URL.Path,
+			"status", rec.status, "bytes", rec.bytes, "duration", time.Since(start).Round(time.Microsecond), "remote", r.RemoteAddr)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (r *statusRecorder) WriteHeader(code int) { r.status = code; r.ResponseWriter.WriteHeader(code) }
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += n
+	return n, err
+}
+
+// Unwrap lets http.ResponseController and the WebSocket upgrade reach the
+// underlying writer.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// writeError answers with a GraphQL-shaped error carrying the contract's code.
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]any{
+		"errors": []map[string]any{{"message": msg, "extensions": map[string]any{"code": code}}},
+		"data":   nil,
+	})
+}
