@@ -39,7 +39,8 @@ func ErrorPresenter(log *slog.Logger, observe ErrorObserver) graphql.ErrorPresen
 		code, msg, ext := classify(err, gqlErr)
 		if code == tenantd.EINTERNAL {
 			attrs := []any{"err", err.Error(), "path", gqlErr.Path.String()}
-			if oc := graphql.GetOperationContext(ctx); oc != nil {
+			if graphql.HasOperationContext(ctx) {
+				oc := graphql.GetOperationContext(ctx)
 				attrs = append(attrs, "operation", oc.OperationName)
 			}
 			log.ErrorContext(ctx, "graphql internal error", attrs...)

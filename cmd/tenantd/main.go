@@ -19,6 +19,7 @@ import (
 	"github.com/tenantd/tenantd/internal/auth"
 	"github.com/tenantd/tenantd/internal/config"
 	"github.com/tenantd/tenantd/internal/lifecycle"
+	"github.com/tenantd/tenantd/internal/plans"
 	"github.com/tenantd/tenantd/internal/server"
 	"github.com/tenantd/tenantd/internal/store"
 )
@@ -182,6 +183,9 @@ func migrate(ctx context.Context, c *cli) int {
 	}
 	defer db.Close()
 	res, err := db.Migrate(ctx)
+	if err == nil {
+		err = plans.Seed(ctx, db.Ent)
+	}
 	if err != nil {
 		c.log.Error("migrate", "err", err)
 		return 1

@@ -23,23 +23,23 @@ const (
 	Production  = "production"
 )
 
-// Config is tenantd's configuration. Each field comes from the variable
-// named in its tag and may be overridden by the flag of the same name.
+// Config is tenantd's configuration. Each field comes from one variable of
+// the table below and may be overridden by the flag of the same name.
 type Config struct {
-	Addr           string        `env:"TENANTD_ADDR" flag:"addr"`
-	DataDir        string        `env:"TENANTD_DATA_DIR" flag:"data-dir"`
-	DatabaseURL    string        `env:"DATABASE_URL" flag:"database-url"`
-	Env            string        `env:"TENANTD_ENV" flag:"env"`
-	AdminToken     string        `env:"TENANTD_ADMIN_TOKEN" flag:"admin-token"`
-	AllowedOrigins []string      `env:"TENANTD_ALLOWED_ORIGINS" flag:"allowed-origins"`
-	SweepInterval  time.Duration `env:"TENANTD_SWEEP_INTERVAL" flag:"sweep-interval"`
-	LogLevel       slog.Level    `env:"TENANTD_LOG_LEVEL" flag:"log-level"`
-	LogFormat      string        `env:"TENANTD_LOG_FORMAT" flag:"log-format"`
+	Addr           string
+	DataDir        string
+	DatabaseURL    string
+	Env            string
+	AdminToken     string
+	AllowedOrigins []string
+	SweepInterval  time.Duration
+	LogLevel       slog.Level
+	LogFormat      string
 
-	StripeSecretKey     string `env:"STRIPE_SECRET_KEY" flag:"stripe-secret-key"`
-	StripeAPIBase       string `env:"STRIPE_API_BASE" flag:"stripe-api-base"`
-	StripeWebhookSecret string `env:"STRIPE_WEBHOOK_SECRET" flag:"stripe-webhook-secret"`
-	SMTPURL             string `env:"SMTP_URL" flag:"smtp-url"`
+	StripeSecretKey     string
+	StripeAPIBase       string
+	StripeWebhookSecret string
+	SMTPURL             string
 }
 
 // variable describes one setting.

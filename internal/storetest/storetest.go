@@ -108,9 +108,21 @@ func NewPostgresDatabase(t testing.TB) string {
 	templateOnce.Do(func() { templateName, templateErr = ensureTemplate() })
 	require.NoError(t, templateErr)
 
+	return createDatabase(t, templateName)
+}
+
+// NewEmptyPostgresDatabase creates an empty PostgreSQL database (nothing
+// migrated) for the test and returns its URL.
+func NewEmptyPostgresDatabase(t testing.TB) string {
+	t.Helper()
+	return createDatabase(t, "template0")
+}
+
+func createDatabase(t testing.TB, template string) string {
+	t.Helper()
 	admin := openAdmin(t)
 	name := "tenantd_t_" + randomHex(6)
-	_, err := admin.Exec("CREATE DATABASE " + name + " TEMPLATE " + templateName)
+	_, err := admin.Exec("CREATE DATABASE " + name + " TEMPLATE " + template)
 	require.NoError(t, err, "create test database")
 	t.Cleanup(func() {
 		if _, err := admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"); err != nil {
