@@ -14,12 +14,18 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/tenantd/tenantd/ent/admintoken"
 	"github.com/tenantd/tenantd/ent/apikey"
+	"github.com/tenantd/tenantd/ent/charge"
 	"github.com/tenantd/tenantd/ent/idempotencykey"
+	"github.com/tenantd/tenantd/ent/keyset"
+	"github.com/tenantd/tenantd/ent/milestone"
 	"github.com/tenantd/tenantd/ent/operation"
+	"github.com/tenantd/tenantd/ent/outboxmessage"
 	"github.com/tenantd/tenantd/ent/plan"
 	"github.com/tenantd/tenantd/ent/statetransition"
 	"github.com/tenantd/tenantd/ent/tenant"
 	"github.com/tenantd/tenantd/ent/tenantstatecount"
+	"github.com/tenantd/tenantd/ent/webhookevent"
+	"github.com/tenantd/tenantd/ent/workspace"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -82,12 +88,18 @@ func checkColumn(t, c string) error {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			apikey.Table:           apikey.ValidColumn,
 			admintoken.Table:       admintoken.ValidColumn,
+			charge.Table:           charge.ValidColumn,
 			idempotencykey.Table:   idempotencykey.ValidColumn,
+			keyset.Table:           keyset.ValidColumn,
+			milestone.Table:        milestone.ValidColumn,
 			operation.Table:        operation.ValidColumn,
+			outboxmessage.Table:    outboxmessage.ValidColumn,
 			plan.Table:             plan.ValidColumn,
 			statetransition.Table:  statetransition.ValidColumn,
 			tenant.Table:           tenant.ValidColumn,
 			tenantstatecount.Table: tenantstatecount.ValidColumn,
+			webhookevent.Table:     webhookevent.ValidColumn,
+			workspace.Table:        workspace.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

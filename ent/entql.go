@@ -5,13 +5,19 @@ package ent
 import (
 	"github.com/tenantd/tenantd/ent/admintoken"
 	"github.com/tenantd/tenantd/ent/apikey"
+	"github.com/tenantd/tenantd/ent/charge"
 	"github.com/tenantd/tenantd/ent/idempotencykey"
+	"github.com/tenantd/tenantd/ent/keyset"
+	"github.com/tenantd/tenantd/ent/milestone"
 	"github.com/tenantd/tenantd/ent/operation"
+	"github.com/tenantd/tenantd/ent/outboxmessage"
 	"github.com/tenantd/tenantd/ent/plan"
 	"github.com/tenantd/tenantd/ent/predicate"
 	"github.com/tenantd/tenantd/ent/statetransition"
 	"github.com/tenantd/tenantd/ent/tenant"
 	"github.com/tenantd/tenantd/ent/tenantstatecount"
+	"github.com/tenantd/tenantd/ent/webhookevent"
+	"github.com/tenantd/tenantd/ent/workspace"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -21,7 +27,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 8)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 14)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -67,6 +73,27 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[2] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   charge.Table,
+			Columns: charge.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeUUID,
+				Column: charge.FieldID,
+			},
+		},
+		Type: "Charge",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			charge.FieldCreatedAt:      {Type: field.TypeTime, Column: charge.FieldCreatedAt},
+			charge.FieldUpdatedAt:      {Type: field.TypeTime, Column: charge.FieldUpdatedAt},
+			charge.FieldProvider:       {Type: field.TypeString, Column: charge.FieldProvider},
+			charge.FieldIdempotencyKey: {Type: field.TypeString, Column: charge.FieldIdempotencyKey},
+			charge.FieldCustomerID:     {Type: field.TypeString, Column: charge.FieldCustomerID},
+			charge.FieldSubscriptionID: {Type: field.TypeString, Column: charge.FieldSubscriptionID},
+			charge.FieldPlanKey:        {Type: field.TypeString, Column: charge.FieldPlanKey},
+			charge.FieldAmountCents:    {Type: field.TypeInt, Column: charge.FieldAmountCents},
+		},
+	}
+	graph.Nodes[3] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   idempotencykey.Table,
 			Columns: idempotencykey.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -78,8 +105,8 @@ var schemaGraph = func() *sqlgraph.Schema {
 		Fields: map[string]*sqlgraph.FieldSpec{
 			idempotencykey.FieldCreatedAt:   {Type: field.TypeTime, Column: idempotencykey.FieldCreatedAt},
 			idempotencykey.FieldUpdatedAt:   {Type: field.TypeTime, Column: idempotencykey.FieldUpdatedAt},
+			idempotencykey.FieldKeyHash:     {Type: field.TypeString, Column: idempotencykey.FieldKeyHash},
 			idempotencykey.FieldScope:       {Type: field.TypeString, Column: idempotencykey.FieldScope},
-			idempotencykey.FieldKey:         {Type: field.TypeString, Column: idempotencykey.FieldKey},
 			idempotencykey.FieldRequestHash: {Type: field.TypeString, Column: idempotencykey.FieldRequestHash},
 			idempotencykey.FieldStatus:      {Type: field.TypeEnum, Column: idempotencykey.FieldStatus},
 			idempotencykey.FieldResponse:    {Type: field.TypeBytes, Column: idempotencykey.FieldResponse},
@@ -87,7 +114,40 @@ var schemaGraph = func() *sqlgraph.Schema {
 			idempotencykey.FieldExpiresAt:   {Type: field.TypeTime, Column: idempotencykey.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[4] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   keyset.Table,
+			Columns: keyset.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeUUID,
+				Column: keyset.FieldID,
+			},
+		},
+		Type: "KeySet",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			keyset.FieldCreatedAt:  {Type: field.TypeTime, Column: keyset.FieldCreatedAt},
+			keyset.FieldUpdatedAt:  {Type: field.TypeTime, Column: keyset.FieldUpdatedAt},
+			keyset.FieldTenantID:   {Type: field.TypeUUID, Column: keyset.FieldTenantID},
+			keyset.FieldSigningKey: {Type: field.TypeBytes, Column: keyset.FieldSigningKey},
+		},
+	}
+	graph.Nodes[5] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   milestone.Table,
+			Columns: milestone.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeUUID,
+				Column: milestone.FieldID,
+			},
+		},
+		Type: "Milestone",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			milestone.FieldTenantID:   {Type: field.TypeUUID, Column: milestone.FieldTenantID},
+			milestone.FieldName:       {Type: field.TypeEnum, Column: milestone.FieldName},
+			milestone.FieldOccurredAt: {Type: field.TypeTime, Column: milestone.FieldOccurredAt},
+		},
+	}
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   operation.Table,
 			Columns: operation.Columns,
@@ -118,7 +178,33 @@ var schemaGraph = func() *sqlgraph.Schema {
 			operation.FieldFinishedAt:     {Type: field.TypeTime, Column: operation.FieldFinishedAt},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   outboxmessage.Table,
+			Columns: outboxmessage.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeUUID,
+				Column: outboxmessage.FieldID,
+			},
+		},
+		Type: "OutboxMessage",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			outboxmessage.FieldCreatedAt: {Type: field.TypeTime, Column: outboxmessage.FieldCreatedAt},
+			outboxmessage.FieldUpdatedAt: {Type: field.TypeTime, Column: outboxmessage.FieldUpdatedAt},
+			outboxmessage.FieldTenantID:  {Type: field.TypeUUID, Column: outboxmessage.FieldTenantID},
+			outboxmessage.FieldKind:      {Type: field.TypeString, Column: outboxmessage.FieldKind},
+			outboxmessage.FieldDedupeKey: {Type: field.TypeString, Column: outboxmessage.FieldDedupeKey},
+			outboxmessage.FieldMessageID: {Type: field.TypeString, Column: outboxmessage.FieldMessageID},
+			outboxmessage.FieldToAddress: {Type: field.TypeString, Column: outboxmessage.FieldToAddress},
+			outboxmessage.FieldSubject:   {Type: field.TypeString, Column: outboxmessage.FieldSubject},
+			outboxmessage.FieldTextBody:  {Type: field.TypeString, Column: outboxmessage.FieldTextBody},
+			outboxmessage.FieldStatus:    {Type: field.TypeEnum, Column: outboxmessage.FieldStatus},
+			outboxmessage.FieldAttempts:  {Type: field.TypeInt, Column: outboxmessage.FieldAttempts},
+			outboxmessage.FieldLastError: {Type: field.TypeString, Column: outboxmessage.FieldLastError},
+			outboxmessage.FieldSentAt:    {Type: field.TypeTime, Column: outboxmessage.FieldSentAt},
+		},
+	}
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   plan.Table,
 			Columns: plan.Columns,
@@ -141,7 +227,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			plan.FieldMaxQueriesPerMonth: {Type: field.TypeInt, Column: plan.FieldMaxQueriesPerMonth},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   statetransition.Table,
 			Columns: statetransition.Columns,
@@ -166,7 +252,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			statetransition.FieldHash:        {Type: field.TypeString, Column: statetransition.FieldHash},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tenant.Table,
 			Columns: tenant.Columns,
@@ -195,7 +281,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tenant.FieldPurgedAt:              {Type: field.TypeTime, Column: tenant.FieldPurgedAt},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tenantstatecount.Table,
 			Columns: tenantstatecount.Columns,
@@ -209,6 +295,42 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tenantstatecount.FieldState: {Type: field.TypeEnum, Column: tenantstatecount.FieldState},
 			tenantstatecount.FieldSlot:  {Type: field.TypeInt, Column: tenantstatecount.FieldSlot},
 			tenantstatecount.FieldCount: {Type: field.TypeInt64, Column: tenantstatecount.FieldCount},
+		},
+	}
+	graph.Nodes[12] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   webhookevent.Table,
+			Columns: webhookevent.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeString,
+				Column: webhookevent.FieldID,
+			},
+		},
+		Type: "WebhookEvent",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			webhookevent.FieldProvider:   {Type: field.TypeString, Column: webhookevent.FieldProvider},
+			webhookevent.FieldType:       {Type: field.TypeString, Column: webhookevent.FieldType},
+			webhookevent.FieldOutcome:    {Type: field.TypeString, Column: webhookevent.FieldOutcome},
+			webhookevent.FieldReceivedAt: {Type: field.TypeTime, Column: webhookevent.FieldReceivedAt},
+		},
+	}
+	graph.Nodes[13] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   workspace.Table,
+			Columns: workspace.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeUUID,
+				Column: workspace.FieldID,
+			},
+		},
+		Type: "Workspace",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			workspace.FieldCreatedAt:   {Type: field.TypeTime, Column: workspace.FieldCreatedAt},
+			workspace.FieldUpdatedAt:   {Type: field.TypeTime, Column: workspace.FieldUpdatedAt},
+			workspace.FieldTenantID:    {Type: field.TypeUUID, Column: workspace.FieldTenantID},
+			workspace.FieldIsolation:   {Type: field.TypeEnum, Column: workspace.FieldIsolation},
+			workspace.FieldLocation:    {Type: field.TypeString, Column: workspace.FieldLocation},
+			workspace.FieldDestroyedAt: {Type: field.TypeTime, Column: workspace.FieldDestroyedAt},
 		},
 	}
 	graph.MustAddE(
@@ -496,6 +618,86 @@ func (f *AdminTokenFilter) WhereRevokedAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ChargeQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ChargeQuery builder.
+func (_q *ChargeQuery) Filter() *ChargeFilter {
+	return &ChargeFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ChargeMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ChargeMutation builder.
+func (m *ChargeMutation) Filter() *ChargeFilter {
+	return &ChargeFilter{config: m.config, predicateAdder: m}
+}
+
+// ChargeFilter provides a generic filtering capability at runtime for ChargeQuery.
+type ChargeFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ChargeFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql [16]byte predicate on the id field.
+func (f *ChargeFilter) WhereID(p entql.ValueP) {
+	f.Where(p.Field(charge.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ChargeFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(charge.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ChargeFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(charge.FieldUpdatedAt))
+}
+
+// WhereProvider applies the entql string predicate on the provider field.
+func (f *ChargeFilter) WhereProvider(p entql.StringP) {
+	f.Where(p.Field(charge.FieldProvider))
+}
+
+// WhereIdempotencyKey applies the entql string predicate on the idempotency_key field.
+func (f *ChargeFilter) WhereIdempotencyKey(p entql.StringP) {
+	f.Where(p.Field(charge.FieldIdempotencyKey))
+}
+
+// WhereCustomerID applies the entql string predicate on the customer_id field.
+func (f *ChargeFilter) WhereCustomerID(p entql.StringP) {
+	f.Where(p.Field(charge.FieldCustomerID))
+}
+
+// WhereSubscriptionID applies the entql string predicate on the subscription_id field.
+func (f *ChargeFilter) WhereSubscriptionID(p entql.StringP) {
+	f.Where(p.Field(charge.FieldSubscriptionID))
+}
+
+// WherePlanKey applies the entql string predicate on the plan_key field.
+func (f *ChargeFilter) WherePlanKey(p entql.StringP) {
+	f.Where(p.Field(charge.FieldPlanKey))
+}
+
+// WhereAmountCents applies the entql int predicate on the amount_cents field.
+func (f *ChargeFilter) WhereAmountCents(p entql.IntP) {
+	f.Where(p.Field(charge.FieldAmountCents))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *IdempotencyKeyQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -524,7 +726,7 @@ type IdempotencyKeyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *IdempotencyKeyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -545,14 +747,14 @@ func (f *IdempotencyKeyFilter) WhereUpdatedAt(p entql.TimeP) {
 	f.Where(p.Field(idempotencykey.FieldUpdatedAt))
 }
 
+// WhereKeyHash applies the entql string predicate on the key_hash field.
+func (f *IdempotencyKeyFilter) WhereKeyHash(p entql.StringP) {
+	f.Where(p.Field(idempotencykey.FieldKeyHash))
+}
+
 // WhereScope applies the entql string predicate on the scope field.
 func (f *IdempotencyKeyFilter) WhereScope(p entql.StringP) {
 	f.Where(p.Field(idempotencykey.FieldScope))
-}
-
-// WhereKey applies the entql string predicate on the key field.
-func (f *IdempotencyKeyFilter) WhereKey(p entql.StringP) {
-	f.Where(p.Field(idempotencykey.FieldKey))
 }
 
 // WhereRequestHash applies the entql string predicate on the request_hash field.
@@ -578,6 +780,121 @@ func (f *IdempotencyKeyFilter) WhereLockedUntil(p entql.TimeP) {
 // WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
 func (f *IdempotencyKeyFilter) WhereExpiresAt(p entql.TimeP) {
 	f.Where(p.Field(idempotencykey.FieldExpiresAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *KeySetQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the KeySetQuery builder.
+func (_q *KeySetQuery) Filter() *KeySetFilter {
+	return &KeySetFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *KeySetMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the KeySetMutation builder.
+func (m *KeySetMutation) Filter() *KeySetFilter {
+	return &KeySetFilter{config: m.config, predicateAdder: m}
+}
+
+// KeySetFilter provides a generic filtering capability at runtime for KeySetQuery.
+type KeySetFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *KeySetFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql [16]byte predicate on the id field.
+func (f *KeySetFilter) WhereID(p entql.ValueP) {
+	f.Where(p.Field(keyset.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *KeySetFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(keyset.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *KeySetFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(keyset.FieldUpdatedAt))
+}
+
+// WhereTenantID applies the entql [16]byte predicate on the tenant_id field.
+func (f *KeySetFilter) WhereTenantID(p entql.ValueP) {
+	f.Where(p.Field(keyset.FieldTenantID))
+}
+
+// WhereSigningKey applies the entql []byte predicate on the signing_key field.
+func (f *KeySetFilter) WhereSigningKey(p entql.BytesP) {
+	f.Where(p.Field(keyset.FieldSigningKey))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *MilestoneQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the MilestoneQuery builder.
+func (_q *MilestoneQuery) Filter() *MilestoneFilter {
+	return &MilestoneFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *MilestoneMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the MilestoneMutation builder.
+func (m *MilestoneMutation) Filter() *MilestoneFilter {
+	return &MilestoneFilter{config: m.config, predicateAdder: m}
+}
+
+// MilestoneFilter provides a generic filtering capability at runtime for MilestoneQuery.
+type MilestoneFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *MilestoneFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql [16]byte predicate on the id field.
+func (f *MilestoneFilter) WhereID(p entql.ValueP) {
+	f.Where(p.Field(milestone.FieldID))
+}
+
+// WhereTenantID applies the entql [16]byte predicate on the tenant_id field.
+func (f *MilestoneFilter) WhereTenantID(p entql.ValueP) {
+	f.Where(p.Field(milestone.FieldTenantID))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *MilestoneFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(milestone.FieldName))
+}
+
+// WhereOccurredAt applies the entql time.Time predicate on the occurred_at field.
+func (f *MilestoneFilter) WhereOccurredAt(p entql.TimeP) {
+	f.Where(p.Field(milestone.FieldOccurredAt))
 }
 
 // addPredicate implements the predicateAdder interface.
@@ -609,7 +926,7 @@ type OperationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OperationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -725,6 +1042,111 @@ func (f *OperationFilter) WhereHasTenantWith(preds ...predicate.Tenant) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *OutboxMessageQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the OutboxMessageQuery builder.
+func (_q *OutboxMessageQuery) Filter() *OutboxMessageFilter {
+	return &OutboxMessageFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *OutboxMessageMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the OutboxMessageMutation builder.
+func (m *OutboxMessageMutation) Filter() *OutboxMessageFilter {
+	return &OutboxMessageFilter{config: m.config, predicateAdder: m}
+}
+
+// OutboxMessageFilter provides a generic filtering capability at runtime for OutboxMessageQuery.
+type OutboxMessageFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *OutboxMessageFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql [16]byte predicate on the id field.
+func (f *OutboxMessageFilter) WhereID(p entql.ValueP) {
+	f.Where(p.Field(outboxmessage.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *OutboxMessageFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(outboxmessage.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *OutboxMessageFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(outboxmessage.FieldUpdatedAt))
+}
+
+// WhereTenantID applies the entql [16]byte predicate on the tenant_id field.
+func (f *OutboxMessageFilter) WhereTenantID(p entql.ValueP) {
+	f.Where(p.Field(outboxmessage.FieldTenantID))
+}
+
+// WhereKind applies the entql string predicate on the kind field.
+func (f *OutboxMessageFilter) WhereKind(p entql.StringP) {
+	f.Where(p.Field(outboxmessage.FieldKind))
+}
+
+// WhereDedupeKey applies the entql string predicate on the dedupe_key field.
+func (f *OutboxMessageFilter) WhereDedupeKey(p entql.StringP) {
+	f.Where(p.Field(outboxmessage.FieldDedupeKey))
+}
+
+// WhereMessageID applies the entql string predicate on the message_id field.
+func (f *OutboxMessageFilter) WhereMessageID(p entql.StringP) {
+	f.Where(p.Field(outboxmessage.FieldMessageID))
+}
+
+// WhereToAddress applies the entql string predicate on the to_address field.
+func (f *OutboxMessageFilter) WhereToAddress(p entql.StringP) {
+	f.Where(p.Field(outboxmessage.FieldToAddress))
+}
+
+// WhereSubject applies the entql string predicate on the subject field.
+func (f *OutboxMessageFilter) WhereSubject(p entql.StringP) {
+	f.Where(p.Field(outboxmessage.FieldSubject))
+}
+
+// WhereTextBody applies the entql string predicate on the text_body field.
+func (f *OutboxMessageFilter) WhereTextBody(p entql.StringP) {
+	f.Where(p.Field(outboxmessage.FieldTextBody))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *OutboxMessageFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(outboxmessage.FieldStatus))
+}
+
+// WhereAttempts applies the entql int predicate on the attempts field.
+func (f *OutboxMessageFilter) WhereAttempts(p entql.IntP) {
+	f.Where(p.Field(outboxmessage.FieldAttempts))
+}
+
+// WhereLastError applies the entql string predicate on the last_error field.
+func (f *OutboxMessageFilter) WhereLastError(p entql.StringP) {
+	f.Where(p.Field(outboxmessage.FieldLastError))
+}
+
+// WhereSentAt applies the entql time.Time predicate on the sent_at field.
+func (f *OutboxMessageFilter) WhereSentAt(p entql.TimeP) {
+	f.Where(p.Field(outboxmessage.FieldSentAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *PlanQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -753,7 +1175,7 @@ type PlanFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PlanFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -857,7 +1279,7 @@ type StateTransitionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StateTransitionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -971,7 +1393,7 @@ type TenantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TenantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1147,7 +1569,7 @@ type TenantStateCountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TenantStateCountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1171,4 +1593,134 @@ func (f *TenantStateCountFilter) WhereSlot(p entql.IntP) {
 // WhereCount applies the entql int64 predicate on the count field.
 func (f *TenantStateCountFilter) WhereCount(p entql.Int64P) {
 	f.Where(p.Field(tenantstatecount.FieldCount))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *WebhookEventQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the WebhookEventQuery builder.
+func (_q *WebhookEventQuery) Filter() *WebhookEventFilter {
+	return &WebhookEventFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *WebhookEventMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the WebhookEventMutation builder.
+func (m *WebhookEventMutation) Filter() *WebhookEventFilter {
+	return &WebhookEventFilter{config: m.config, predicateAdder: m}
+}
+
+// WebhookEventFilter provides a generic filtering capability at runtime for WebhookEventQuery.
+type WebhookEventFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *WebhookEventFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql string predicate on the id field.
+func (f *WebhookEventFilter) WhereID(p entql.StringP) {
+	f.Where(p.Field(webhookevent.FieldID))
+}
+
+// WhereProvider applies the entql string predicate on the provider field.
+func (f *WebhookEventFilter) WhereProvider(p entql.StringP) {
+	f.Where(p.Field(webhookevent.FieldProvider))
+}
+
+// WhereType applies the entql string predicate on the type field.
+func (f *WebhookEventFilter) WhereType(p entql.StringP) {
+	f.Where(p.Field(webhookevent.FieldType))
+}
+
+// WhereOutcome applies the entql string predicate on the outcome field.
+func (f *WebhookEventFilter) WhereOutcome(p entql.StringP) {
+	f.Where(p.Field(webhookevent.FieldOutcome))
+}
+
+// WhereReceivedAt applies the entql time.Time predicate on the received_at field.
+func (f *WebhookEventFilter) WhereReceivedAt(p entql.TimeP) {
+	f.Where(p.Field(webhookevent.FieldReceivedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *WorkspaceQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the WorkspaceQuery builder.
+func (_q *WorkspaceQuery) Filter() *WorkspaceFilter {
+	return &WorkspaceFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *WorkspaceMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the WorkspaceMutation builder.
+func (m *WorkspaceMutation) Filter() *WorkspaceFilter {
+	return &WorkspaceFilter{config: m.config, predicateAdder: m}
+}
+
+// WorkspaceFilter provides a generic filtering capability at runtime for WorkspaceQuery.
+type WorkspaceFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *WorkspaceFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql [16]byte predicate on the id field.
+func (f *WorkspaceFilter) WhereID(p entql.ValueP) {
+	f.Where(p.Field(workspace.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *WorkspaceFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(workspace.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *WorkspaceFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(workspace.FieldUpdatedAt))
+}
+
+// WhereTenantID applies the entql [16]byte predicate on the tenant_id field.
+func (f *WorkspaceFilter) WhereTenantID(p entql.ValueP) {
+	f.Where(p.Field(workspace.FieldTenantID))
+}
+
+// WhereIsolation applies the entql string predicate on the isolation field.
+func (f *WorkspaceFilter) WhereIsolation(p entql.StringP) {
+	f.Where(p.Field(workspace.FieldIsolation))
+}
+
+// WhereLocation applies the entql string predicate on the location field.
+func (f *WorkspaceFilter) WhereLocation(p entql.StringP) {
+	f.Where(p.Field(workspace.FieldLocation))
+}
+
+// WhereDestroyedAt applies the entql time.Time predicate on the destroyed_at field.
+func (f *WorkspaceFilter) WhereDestroyedAt(p entql.TimeP) {
+	f.Where(p.Field(workspace.FieldDestroyedAt))
 }

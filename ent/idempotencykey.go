@@ -22,15 +22,15 @@ type IdempotencyKey struct {
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// UpdatedAt holds the value of the "updated_at" field.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
-	// operation name and caller
+	// hex SHA-256 of scope and the client's key; the key itself is not stored
+	KeyHash string `json:"key_hash,omitempty"`
+	// mutation name and caller
 	Scope string `json:"scope,omitempty"`
-	// Key holds the value of the "key" field.
-	Key string `json:"key,omitempty"`
 	// hex SHA-256 of the canonical input
 	RequestHash string `json:"request_hash,omitempty"`
 	// Status holds the value of the "status" field.
 	Status idempotencykey.Status `json:"status,omitempty"`
-	// the stored answer (JSON), errors included
+	// the stored answer, errors included, sealed with a key derived from the client's key
 	Response []byte `json:"response,omitempty"`
 	// an IN_PROGRESS key older than this was abandoned
 	LockedUntil time.Time `json:"locked_until,omitempty"`
@@ -46,7 +46,7 @@ func (*IdempotencyKey) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case idempotencykey.FieldResponse:
 			values[i] = new([]byte)
-		case idempotencykey.FieldScope, idempotencykey.FieldKey, idempotencykey.FieldRequestHash, idempotencykey.FieldStatus:
+		case idempotencykey.FieldKeyHash, idempotencykey.FieldScope, idempotencykey.FieldRequestHash, idempotencykey.FieldStatus:
 			values[i] = new(sql.NullString)
 		case idempotencykey.FieldCreatedAt, idempotencykey.FieldUpdatedAt, idempotencykey.FieldLockedUntil, idempotencykey.FieldExpiresAt:
 			values[i] = new(sql.NullTime)
@@ -85,17 +85,17 @@ func (_m *IdempotencyKey) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.UpdatedAt = value.Time
 			}
+		case idempotencykey.FieldKeyHash:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field key_hash", values[i])
+			} else if value.Valid {
+				_m.KeyHash = value.String
+			}
 		case idempotencykey.FieldScope:
 			if value, ok := values[i].(*sql.NullString); !ok {
 				return fmt.Errorf("unexpected type %T for field scope", values[i])
 			} else if value.Valid {
 				_m.Scope = value.String
-			}
-		case idempotencykey.FieldKey:
-			if value, ok := values[i].(*sql.NullString); !ok {
-				return fmt.Errorf("unexpected type %T for field key", values[i])
-			} else if value.Valid {
-				_m.Key = value.String
 			}
 		case idempotencykey.FieldRequestHash:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -169,11 +169,11 @@ func (_m *IdempotencyKey) String() string {
 	builder.WriteString("updated_at=")
 	builder.WriteString(_m.UpdatedAt.Format(time.ANSIC))
 	builder.WriteString(", ")
+	builder.WriteString("key_hash=")
+	builder.WriteString(_m.KeyHash)
+	builder.WriteString(", ")
 	builder.WriteString("scope=")
 	builder.WriteString(_m.Scope)
-	builder.WriteString(", ")
-	builder.WriteString("key=")
-	builder.WriteString(_m.Key)
 	builder.WriteString(", ")
 	builder.WriteString("request_hash=")
 	builder.WriteString(_m.RequestHash)

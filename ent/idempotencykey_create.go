@@ -52,15 +52,15 @@ func (_c *IdempotencyKeyCreate) SetNillableUpdatedAt(v *time.Time) *IdempotencyK
 	return _c
 }
 
-// SetScope sets the "scope" field.
-func (_c *IdempotencyKeyCreate) SetScope(v string) *IdempotencyKeyCreate {
-	_c.mutation.SetScope(v)
+// SetKeyHash sets the "key_hash" field.
+func (_c *IdempotencyKeyCreate) SetKeyHash(v string) *IdempotencyKeyCreate {
+	_c.mutation.SetKeyHash(v)
 	return _c
 }
 
-// SetKey sets the "key" field.
-func (_c *IdempotencyKeyCreate) SetKey(v string) *IdempotencyKeyCreate {
-	_c.mutation.SetKey(v)
+// SetScope sets the "scope" field.
+func (_c *IdempotencyKeyCreate) SetScope(v string) *IdempotencyKeyCreate {
+	_c.mutation.SetScope(v)
 	return _c
 }
 
@@ -189,16 +189,11 @@ func (_c *IdempotencyKeyCreate) check() error {
 	if _, ok := _c.mutation.UpdatedAt(); !ok {
 		return &ValidationError{Name: "updated_at", err: errors.New(`ent: missing required field "IdempotencyKey.updated_at"`)}
 	}
+	if _, ok := _c.mutation.KeyHash(); !ok {
+		return &ValidationError{Name: "key_hash", err: errors.New(`ent: missing required field "IdempotencyKey.key_hash"`)}
+	}
 	if _, ok := _c.mutation.Scope(); !ok {
 		return &ValidationError{Name: "scope", err: errors.New(`ent: missing required field "IdempotencyKey.scope"`)}
-	}
-	if _, ok := _c.mutation.Key(); !ok {
-		return &ValidationError{Name: "key", err: errors.New(`ent: missing required field "IdempotencyKey.key"`)}
-	}
-	if v, ok := _c.mutation.Key(); ok {
-		if err := idempotencykey.KeyValidator(v); err != nil {
-			return &ValidationError{Name: "key", err: fmt.Errorf(`ent: validator failed for field "IdempotencyKey.key": %w`, err)}
-		}
 	}
 	if _, ok := _c.mutation.RequestHash(); !ok {
 		return &ValidationError{Name: "request_hash", err: errors.New(`ent: missing required field "IdempotencyKey.request_hash"`)}
@@ -261,13 +256,13 @@ func (_c *IdempotencyKeyCreate) createSpec() (*IdempotencyKey, *sqlgraph.CreateS
 		_spec.SetField(idempotencykey.FieldUpdatedAt, field.TypeTime, value)
 		_node.UpdatedAt = value
 	}
+	if value, ok := _c.mutation.KeyHash(); ok {
+		_spec.SetField(idempotencykey.FieldKeyHash, field.TypeString, value)
+		_node.KeyHash = value
+	}
 	if value, ok := _c.mutation.Scope(); ok {
 		_spec.SetField(idempotencykey.FieldScope, field.TypeString, value)
 		_node.Scope = value
-	}
-	if value, ok := _c.mutation.Key(); ok {
-		_spec.SetField(idempotencykey.FieldKey, field.TypeString, value)
-		_node.Key = value
 	}
 	if value, ok := _c.mutation.RequestHash(); ok {
 		_spec.SetField(idempotencykey.FieldRequestHash, field.TypeString, value)
@@ -427,11 +422,11 @@ func (u *IdempotencyKeyUpsertOne) UpdateNewValues() *IdempotencyKeyUpsertOne {
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(idempotencykey.FieldCreatedAt)
 		}
+		if _, exists := u.create.mutation.KeyHash(); exists {
+			s.SetIgnore(idempotencykey.FieldKeyHash)
+		}
 		if _, exists := u.create.mutation.Scope(); exists {
 			s.SetIgnore(idempotencykey.FieldScope)
-		}
-		if _, exists := u.create.mutation.Key(); exists {
-			s.SetIgnore(idempotencykey.FieldKey)
 		}
 		if _, exists := u.create.mutation.RequestHash(); exists {
 			s.SetIgnore(idempotencykey.FieldRequestHash)
@@ -730,11 +725,11 @@ func (u *IdempotencyKeyUpsertBulk) UpdateNewValues() *IdempotencyKeyUpsertBulk {
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(idempotencykey.FieldCreatedAt)
 			}
+			if _, exists := b.mutation.KeyHash(); exists {
+				s.SetIgnore(idempotencykey.FieldKeyHash)
+			}
 			if _, exists := b.mutation.Scope(); exists {
 				s.SetIgnore(idempotencykey.FieldScope)
-			}
-			if _, exists := b.mutation.Key(); exists {
-				s.SetIgnore(idempotencykey.FieldKey)
 			}
 			if _, exists := b.mutation.RequestHash(); exists {
 				s.SetIgnore(idempotencykey.FieldRequestHash)

@@ -18,10 +18,18 @@ type Tx struct {
 	APIKey *APIKeyClient
 	// AdminToken is the client for interacting with the AdminToken builders.
 	AdminToken *AdminTokenClient
+	// Charge is the client for interacting with the Charge builders.
+	Charge *ChargeClient
 	// IdempotencyKey is the client for interacting with the IdempotencyKey builders.
 	IdempotencyKey *IdempotencyKeyClient
+	// KeySet is the client for interacting with the KeySet builders.
+	KeySet *KeySetClient
+	// Milestone is the client for interacting with the Milestone builders.
+	Milestone *MilestoneClient
 	// Operation is the client for interacting with the Operation builders.
 	Operation *OperationClient
+	// OutboxMessage is the client for interacting with the OutboxMessage builders.
+	OutboxMessage *OutboxMessageClient
 	// Plan is the client for interacting with the Plan builders.
 	Plan *PlanClient
 	// StateTransition is the client for interacting with the StateTransition builders.
@@ -30,6 +38,10 @@ type Tx struct {
 	Tenant *TenantClient
 	// TenantStateCount is the client for interacting with the TenantStateCount builders.
 	TenantStateCount *TenantStateCountClient
+	// WebhookEvent is the client for interacting with the WebhookEvent builders.
+	WebhookEvent *WebhookEventClient
+	// Workspace is the client for interacting with the Workspace builders.
+	Workspace *WorkspaceClient
 
 	// lazily loaded.
 	client     *Client
@@ -163,12 +175,18 @@ func (tx *Tx) Client() *Client {
 func (tx *Tx) init() {
 	tx.APIKey = NewAPIKeyClient(tx.config)
 	tx.AdminToken = NewAdminTokenClient(tx.config)
+	tx.Charge = NewChargeClient(tx.config)
 	tx.IdempotencyKey = NewIdempotencyKeyClient(tx.config)
+	tx.KeySet = NewKeySetClient(tx.config)
+	tx.Milestone = NewMilestoneClient(tx.config)
 	tx.Operation = NewOperationClient(tx.config)
+	tx.OutboxMessage = NewOutboxMessageClient(tx.config)
 	tx.Plan = NewPlanClient(tx.config)
 	tx.StateTransition = NewStateTransitionClient(tx.config)
 	tx.Tenant = NewTenantClient(tx.config)
 	tx.TenantStateCount = NewTenantStateCountClient(tx.config)
+	tx.WebhookEvent = NewWebhookEventClient(tx.config)
+	tx.Workspace = NewWorkspaceClient(tx.config)
 }
 
 // txDriver wraps the given dialect.Tx with a nop dialect.Driver implementation.

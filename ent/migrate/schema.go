@@ -60,13 +60,31 @@ var (
 		Columns:    AdminTokensColumns,
 		PrimaryKey: []*schema.Column{AdminTokensColumns[0]},
 	}
+	// ChargesColumns holds the columns for the "charges" table.
+	ChargesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "provider", Type: field.TypeString},
+		{Name: "idempotency_key", Type: field.TypeString, Unique: true},
+		{Name: "customer_id", Type: field.TypeString},
+		{Name: "subscription_id", Type: field.TypeString},
+		{Name: "plan_key", Type: field.TypeString},
+		{Name: "amount_cents", Type: field.TypeInt},
+	}
+	// ChargesTable holds the schema information for the "charges" table.
+	ChargesTable = &schema.Table{
+		Name:       "charges",
+		Columns:    ChargesColumns,
+		PrimaryKey: []*schema.Column{ChargesColumns[0]},
+	}
 	// IdempotencyKeysColumns holds the columns for the "idempotency_keys" table.
 	IdempotencyKeysColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "key_hash", Type: field.TypeString, Unique: true},
 		{Name: "scope", Type: field.TypeString},
-		{Name: "key", Type: field.TypeString, Size: 255},
 		{Name: "request_hash", Type: field.TypeString},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"IN_PROGRESS", "COMPLETED"}, Default: "IN_PROGRESS"},
 		{Name: "response", Type: field.TypeBytes, Nullable: true},
@@ -80,14 +98,48 @@ var (
 		PrimaryKey: []*schema.Column{IdempotencyKeysColumns[0]},
 		Indexes: []*schema.Index{
 			{
-				Name:    "idempotencykey_scope_key",
-				Unique:  true,
-				Columns: []*schema.Column{IdempotencyKeysColumns[3], IdempotencyKeysColumns[4]},
-			},
-			{
 				Name:    "idempotencykey_expires_at",
 				Unique:  false,
 				Columns: []*schema.Column{IdempotencyKeysColumns[9]},
+			},
+		},
+	}
+	// KeySetsColumns holds the columns for the "key_sets" table.
+	KeySetsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "tenant_id", Type: field.TypeUUID, Unique: true},
+		{Name: "signing_key", Type: field.TypeBytes},
+	}
+	// KeySetsTable holds the schema information for the "key_sets" table.
+	KeySetsTable = &schema.Table{
+		Name:       "key_sets",
+		Columns:    KeySetsColumns,
+		PrimaryKey: []*schema.Column{KeySetsColumns[0]},
+	}
+	// MilestonesColumns holds the columns for the "milestones" table.
+	MilestonesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "tenant_id", Type: field.TypeUUID},
+		{Name: "name", Type: field.TypeEnum, Enums: []string{"signed_up", "provisioned", "first_upload", "first_query"}},
+		{Name: "occurred_at", Type: field.TypeTime},
+	}
+	// MilestonesTable holds the schema information for the "milestones" table.
+	MilestonesTable = &schema.Table{
+		Name:       "milestones",
+		Columns:    MilestonesColumns,
+		PrimaryKey: []*schema.Column{MilestonesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "milestone_tenant_id_name",
+				Unique:  true,
+				Columns: []*schema.Column{MilestonesColumns[1], MilestonesColumns[2]},
+			},
+			{
+				Name:    "milestone_name_occurred_at",
+				Unique:  false,
+				Columns: []*schema.Column{MilestonesColumns[2], MilestonesColumns[3]},
 			},
 		},
 	}
@@ -136,6 +188,41 @@ var (
 				Name:    "operation_kind_status",
 				Unique:  false,
 				Columns: []*schema.Column{OperationsColumns[3], OperationsColumns[4]},
+			},
+		},
+	}
+	// OutboxMessagesColumns holds the columns for the "outbox_messages" table.
+	OutboxMessagesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "tenant_id", Type: field.TypeUUID, Nullable: true},
+		{Name: "kind", Type: field.TypeString},
+		{Name: "dedupe_key", Type: field.TypeString, Unique: true},
+		{Name: "message_id", Type: field.TypeString},
+		{Name: "to_address", Type: field.TypeString},
+		{Name: "subject", Type: field.TypeString},
+		{Name: "text_body", Type: field.TypeString, Size: 2147483647},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PENDING", "SENT", "FAILED"}, Default: "PENDING"},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "last_error", Type: field.TypeString, Nullable: true},
+		{Name: "sent_at", Type: field.TypeTime, Nullable: true},
+	}
+	// OutboxMessagesTable holds the schema information for the "outbox_messages" table.
+	OutboxMessagesTable = &schema.Table{
+		Name:       "outbox_messages",
+		Columns:    OutboxMessagesColumns,
+		PrimaryKey: []*schema.Column{OutboxMessagesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "outboxmessage_tenant_id",
+				Unique:  false,
+				Columns: []*schema.Column{OutboxMessagesColumns[3]},
+			},
+			{
+				Name:    "outboxmessage_status_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{OutboxMessagesColumns[10], OutboxMessagesColumns[1]},
 			},
 		},
 	}
@@ -272,16 +359,52 @@ var (
 			},
 		},
 	}
+	// WebhookEventsColumns holds the columns for the "webhook_events" table.
+	WebhookEventsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString},
+		{Name: "provider", Type: field.TypeString},
+		{Name: "type", Type: field.TypeString},
+		{Name: "outcome", Type: field.TypeString},
+		{Name: "received_at", Type: field.TypeTime},
+	}
+	// WebhookEventsTable holds the schema information for the "webhook_events" table.
+	WebhookEventsTable = &schema.Table{
+		Name:       "webhook_events",
+		Columns:    WebhookEventsColumns,
+		PrimaryKey: []*schema.Column{WebhookEventsColumns[0]},
+	}
+	// WorkspacesColumns holds the columns for the "workspaces" table.
+	WorkspacesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "tenant_id", Type: field.TypeUUID, Unique: true},
+		{Name: "isolation", Type: field.TypeEnum, Enums: []string{"POOL", "SILO"}},
+		{Name: "location", Type: field.TypeString},
+		{Name: "destroyed_at", Type: field.TypeTime, Nullable: true},
+	}
+	// WorkspacesTable holds the schema information for the "workspaces" table.
+	WorkspacesTable = &schema.Table{
+		Name:       "workspaces",
+		Columns:    WorkspacesColumns,
+		PrimaryKey: []*schema.Column{WorkspacesColumns[0]},
+	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		APIKeysTable,
 		AdminTokensTable,
+		ChargesTable,
 		IdempotencyKeysTable,
+		KeySetsTable,
+		MilestonesTable,
 		OperationsTable,
+		OutboxMessagesTable,
 		PlansTable,
 		StateTransitionsTable,
 		TenantsTable,
 		TenantStateCountsTable,
+		WebhookEventsTable,
+		WorkspacesTable,
 	}
 )
 

@@ -12,11 +12,23 @@ type APIKey func(*sql.Selector)
 // AdminToken is the predicate function for admintoken builders.
 type AdminToken func(*sql.Selector)
 
+// Charge is the predicate function for charge builders.
+type Charge func(*sql.Selector)
+
 // IdempotencyKey is the predicate function for idempotencykey builders.
 type IdempotencyKey func(*sql.Selector)
 
+// KeySet is the predicate function for keyset builders.
+type KeySet func(*sql.Selector)
+
+// Milestone is the predicate function for milestone builders.
+type Milestone func(*sql.Selector)
+
 // Operation is the predicate function for operation builders.
 type Operation func(*sql.Selector)
+
+// OutboxMessage is the predicate function for outboxmessage builders.
+type OutboxMessage func(*sql.Selector)
 
 // Plan is the predicate function for plan builders.
 type Plan func(*sql.Selector)
@@ -29,3 +41,9 @@ type Tenant func(*sql.Selector)
 
 // TenantStateCount is the predicate function for tenantstatecount builders.
 type TenantStateCount func(*sql.Selector)
+
+// WebhookEvent is the predicate function for webhookevent builders.
+type WebhookEvent func(*sql.Selector)
+
+// Workspace is the predicate function for workspace builders.
+type Workspace func(*sql.Selector)

@@ -159,6 +159,30 @@ func (f AdminTokenMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Muta
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AdminTokenMutation", m)
 }
 
+// The ChargeQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ChargeQueryRuleFunc func(context.Context, *ent.ChargeQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ChargeQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ChargeQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ChargeQuery", q)
+}
+
+// The ChargeMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ChargeMutationRuleFunc func(context.Context, *ent.ChargeMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ChargeMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ChargeMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ChargeMutation", m)
+}
+
 // The IdempotencyKeyQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type IdempotencyKeyQueryRuleFunc func(context.Context, *ent.IdempotencyKeyQuery) error
@@ -183,6 +207,54 @@ func (f IdempotencyKeyMutationRuleFunc) EvalMutation(ctx context.Context, m ent.
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.IdempotencyKeyMutation", m)
 }
 
+// The KeySetQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type KeySetQueryRuleFunc func(context.Context, *ent.KeySetQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f KeySetQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.KeySetQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.KeySetQuery", q)
+}
+
+// The KeySetMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type KeySetMutationRuleFunc func(context.Context, *ent.KeySetMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f KeySetMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.KeySetMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.KeySetMutation", m)
+}
+
+// The MilestoneQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type MilestoneQueryRuleFunc func(context.Context, *ent.MilestoneQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f MilestoneQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.MilestoneQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.MilestoneQuery", q)
+}
+
+// The MilestoneMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type MilestoneMutationRuleFunc func(context.Context, *ent.MilestoneMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f MilestoneMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.MilestoneMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.MilestoneMutation", m)
+}
+
 // The OperationQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type OperationQueryRuleFunc func(context.Context, *ent.OperationQuery) error
@@ -205,6 +277,30 @@ func (f OperationMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutat
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.OperationMutation", m)
+}
+
+// The OutboxMessageQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type OutboxMessageQueryRuleFunc func(context.Context, *ent.OutboxMessageQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f OutboxMessageQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.OutboxMessageQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.OutboxMessageQuery", q)
+}
+
+// The OutboxMessageMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type OutboxMessageMutationRuleFunc func(context.Context, *ent.OutboxMessageMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f OutboxMessageMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.OutboxMessageMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.OutboxMessageMutation", m)
 }
 
 // The PlanQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -303,6 +399,54 @@ func (f TenantStateCountMutationRuleFunc) EvalMutation(ctx context.Context, m en
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.TenantStateCountMutation", m)
 }
 
+// The WebhookEventQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type WebhookEventQueryRuleFunc func(context.Context, *ent.WebhookEventQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f WebhookEventQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.WebhookEventQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.WebhookEventQuery", q)
+}
+
+// The WebhookEventMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type WebhookEventMutationRuleFunc func(context.Context, *ent.WebhookEventMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f WebhookEventMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.WebhookEventMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.WebhookEventMutation", m)
+}
+
+// The WorkspaceQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type WorkspaceQueryRuleFunc func(context.Context, *ent.WorkspaceQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f WorkspaceQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.WorkspaceQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.WorkspaceQuery", q)
+}
+
+// The WorkspaceMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type WorkspaceMutationRuleFunc func(context.Context, *ent.WorkspaceMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f WorkspaceMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.WorkspaceMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.WorkspaceMutation", m)
+}
+
 type (
 	// Filter is the interface that wraps the Where function
 	// for filtering nodes in queries and mutations.
@@ -342,9 +486,17 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.AdminTokenQuery:
 		return q.Filter(), nil
+	case *ent.ChargeQuery:
+		return q.Filter(), nil
 	case *ent.IdempotencyKeyQuery:
 		return q.Filter(), nil
+	case *ent.KeySetQuery:
+		return q.Filter(), nil
+	case *ent.MilestoneQuery:
+		return q.Filter(), nil
 	case *ent.OperationQuery:
+		return q.Filter(), nil
+	case *ent.OutboxMessageQuery:
 		return q.Filter(), nil
 	case *ent.PlanQuery:
 		return q.Filter(), nil
@@ -353,6 +505,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 	case *ent.TenantQuery:
 		return q.Filter(), nil
 	case *ent.TenantStateCountQuery:
+		return q.Filter(), nil
+	case *ent.WebhookEventQuery:
+		return q.Filter(), nil
+	case *ent.WorkspaceQuery:
 		return q.Filter(), nil
 	default:
 		return nil, Denyf("ent/privacy: unexpected query type %T for query filter", q)
@@ -365,9 +521,17 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 		return m.Filter(), nil
 	case *ent.AdminTokenMutation:
 		return m.Filter(), nil
+	case *ent.ChargeMutation:
+		return m.Filter(), nil
 	case *ent.IdempotencyKeyMutation:
 		return m.Filter(), nil
+	case *ent.KeySetMutation:
+		return m.Filter(), nil
+	case *ent.MilestoneMutation:
+		return m.Filter(), nil
 	case *ent.OperationMutation:
+		return m.Filter(), nil
+	case *ent.OutboxMessageMutation:
 		return m.Filter(), nil
 	case *ent.PlanMutation:
 		return m.Filter(), nil
@@ -376,6 +540,10 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.TenantMutation:
 		return m.Filter(), nil
 	case *ent.TenantStateCountMutation:
+		return m.Filter(), nil
+	case *ent.WebhookEventMutation:
+		return m.Filter(), nil
+	case *ent.WorkspaceMutation:
 		return m.Filter(), nil
 	default:
 		return nil, Denyf("ent/privacy: unexpected mutation type %T for mutation filter", m)

@@ -9,13 +9,19 @@ import (
 	"github.com/google/uuid"
 	"github.com/tenantd/tenantd/ent/admintoken"
 	"github.com/tenantd/tenantd/ent/apikey"
+	"github.com/tenantd/tenantd/ent/charge"
 	"github.com/tenantd/tenantd/ent/idempotencykey"
+	"github.com/tenantd/tenantd/ent/keyset"
+	"github.com/tenantd/tenantd/ent/milestone"
 	"github.com/tenantd/tenantd/ent/operation"
+	"github.com/tenantd/tenantd/ent/outboxmessage"
 	"github.com/tenantd/tenantd/ent/plan"
 	"github.com/tenantd/tenantd/ent/schema"
 	"github.com/tenantd/tenantd/ent/statetransition"
 	"github.com/tenantd/tenantd/ent/tenant"
 	"github.com/tenantd/tenantd/ent/tenantstatecount"
+	"github.com/tenantd/tenantd/ent/webhookevent"
+	"github.com/tenantd/tenantd/ent/workspace"
 
 	"entgo.io/ent"
 	"entgo.io/ent/privacy"
@@ -93,6 +99,36 @@ func init() {
 	admintokenDescID := admintokenMixinFields0[0].Descriptor()
 	// admintoken.DefaultID holds the default value on creation for the id field.
 	admintoken.DefaultID = admintokenDescID.Default.(func() uuid.UUID)
+	chargeMixin := schema.Charge{}.Mixin()
+	charge.Policy = privacy.NewPolicies(schema.Charge{})
+	charge.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := charge.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	chargeMixinFields0 := chargeMixin[0].Fields()
+	_ = chargeMixinFields0
+	chargeMixinFields1 := chargeMixin[1].Fields()
+	_ = chargeMixinFields1
+	chargeFields := schema.Charge{}.Fields()
+	_ = chargeFields
+	// chargeDescCreatedAt is the schema descriptor for created_at field.
+	chargeDescCreatedAt := chargeMixinFields1[0].Descriptor()
+	// charge.DefaultCreatedAt holds the default value on creation for the created_at field.
+	charge.DefaultCreatedAt = chargeDescCreatedAt.Default.(func() time.Time)
+	// chargeDescUpdatedAt is the schema descriptor for updated_at field.
+	chargeDescUpdatedAt := chargeMixinFields1[1].Descriptor()
+	// charge.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	charge.DefaultUpdatedAt = chargeDescUpdatedAt.Default.(func() time.Time)
+	// charge.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	charge.UpdateDefaultUpdatedAt = chargeDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// chargeDescID is the schema descriptor for id field.
+	chargeDescID := chargeMixinFields0[0].Descriptor()
+	// charge.DefaultID holds the default value on creation for the id field.
+	charge.DefaultID = chargeDescID.Default.(func() uuid.UUID)
 	idempotencykeyMixin := schema.IdempotencyKey{}.Mixin()
 	idempotencykey.Policy = privacy.NewPolicies(schema.IdempotencyKey{})
 	idempotencykey.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -119,14 +155,62 @@ func init() {
 	idempotencykey.DefaultUpdatedAt = idempotencykeyDescUpdatedAt.Default.(func() time.Time)
 	// idempotencykey.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	idempotencykey.UpdateDefaultUpdatedAt = idempotencykeyDescUpdatedAt.UpdateDefault.(func() time.Time)
-	// idempotencykeyDescKey is the schema descriptor for key field.
-	idempotencykeyDescKey := idempotencykeyFields[1].Descriptor()
-	// idempotencykey.KeyValidator is a validator for the "key" field. It is called by the builders before save.
-	idempotencykey.KeyValidator = idempotencykeyDescKey.Validators[0].(func(string) error)
 	// idempotencykeyDescID is the schema descriptor for id field.
 	idempotencykeyDescID := idempotencykeyMixinFields0[0].Descriptor()
 	// idempotencykey.DefaultID holds the default value on creation for the id field.
 	idempotencykey.DefaultID = idempotencykeyDescID.Default.(func() uuid.UUID)
+	keysetMixin := schema.KeySet{}.Mixin()
+	keyset.Policy = privacy.NewPolicies(schema.KeySet{})
+	keyset.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := keyset.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	keysetMixinFields0 := keysetMixin[0].Fields()
+	_ = keysetMixinFields0
+	keysetMixinFields1 := keysetMixin[1].Fields()
+	_ = keysetMixinFields1
+	keysetFields := schema.KeySet{}.Fields()
+	_ = keysetFields
+	// keysetDescCreatedAt is the schema descriptor for created_at field.
+	keysetDescCreatedAt := keysetMixinFields1[0].Descriptor()
+	// keyset.DefaultCreatedAt holds the default value on creation for the created_at field.
+	keyset.DefaultCreatedAt = keysetDescCreatedAt.Default.(func() time.Time)
+	// keysetDescUpdatedAt is the schema descriptor for updated_at field.
+	keysetDescUpdatedAt := keysetMixinFields1[1].Descriptor()
+	// keyset.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	keyset.DefaultUpdatedAt = keysetDescUpdatedAt.Default.(func() time.Time)
+	// keyset.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	keyset.UpdateDefaultUpdatedAt = keysetDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// keysetDescID is the schema descriptor for id field.
+	keysetDescID := keysetMixinFields0[0].Descriptor()
+	// keyset.DefaultID holds the default value on creation for the id field.
+	keyset.DefaultID = keysetDescID.Default.(func() uuid.UUID)
+	milestoneMixin := schema.Milestone{}.Mixin()
+	milestone.Policy = privacy.NewPolicies(schema.Milestone{})
+	milestone.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := milestone.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	milestoneMixinFields0 := milestoneMixin[0].Fields()
+	_ = milestoneMixinFields0
+	milestoneFields := schema.Milestone{}.Fields()
+	_ = milestoneFields
+	// milestoneDescOccurredAt is the schema descriptor for occurred_at field.
+	milestoneDescOccurredAt := milestoneFields[2].Descriptor()
+	// milestone.DefaultOccurredAt holds the default value on creation for the occurred_at field.
+	milestone.DefaultOccurredAt = milestoneDescOccurredAt.Default.(func() time.Time)
+	// milestoneDescID is the schema descriptor for id field.
+	milestoneDescID := milestoneMixinFields0[0].Descriptor()
+	// milestone.DefaultID holds the default value on creation for the id field.
+	milestone.DefaultID = milestoneDescID.Default.(func() uuid.UUID)
 	operationMixin := schema.Operation{}.Mixin()
 	operation.Policy = privacy.NewPolicies(schema.Operation{})
 	operation.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -175,6 +259,42 @@ func init() {
 	operationDescID := operationMixinFields0[0].Descriptor()
 	// operation.DefaultID holds the default value on creation for the id field.
 	operation.DefaultID = operationDescID.Default.(func() uuid.UUID)
+	outboxmessageMixin := schema.OutboxMessage{}.Mixin()
+	outboxmessage.Policy = privacy.NewPolicies(schema.OutboxMessage{})
+	outboxmessage.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := outboxmessage.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	outboxmessageMixinFields0 := outboxmessageMixin[0].Fields()
+	_ = outboxmessageMixinFields0
+	outboxmessageMixinFields1 := outboxmessageMixin[1].Fields()
+	_ = outboxmessageMixinFields1
+	outboxmessageFields := schema.OutboxMessage{}.Fields()
+	_ = outboxmessageFields
+	// outboxmessageDescCreatedAt is the schema descriptor for created_at field.
+	outboxmessageDescCreatedAt := outboxmessageMixinFields1[0].Descriptor()
+	// outboxmessage.DefaultCreatedAt holds the default value on creation for the created_at field.
+	outboxmessage.DefaultCreatedAt = outboxmessageDescCreatedAt.Default.(func() time.Time)
+	// outboxmessageDescUpdatedAt is the schema descriptor for updated_at field.
+	outboxmessageDescUpdatedAt := outboxmessageMixinFields1[1].Descriptor()
+	// outboxmessage.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	outboxmessage.DefaultUpdatedAt = outboxmessageDescUpdatedAt.Default.(func() time.Time)
+	// outboxmessage.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	outboxmessage.UpdateDefaultUpdatedAt = outboxmessageDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// outboxmessageDescAttempts is the schema descriptor for attempts field.
+	outboxmessageDescAttempts := outboxmessageFields[8].Descriptor()
+	// outboxmessage.DefaultAttempts holds the default value on creation for the attempts field.
+	outboxmessage.DefaultAttempts = outboxmessageDescAttempts.Default.(int)
+	// outboxmessage.AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.
+	outboxmessage.AttemptsValidator = outboxmessageDescAttempts.Validators[0].(func(int) error)
+	// outboxmessageDescID is the schema descriptor for id field.
+	outboxmessageDescID := outboxmessageMixinFields0[0].Descriptor()
+	// outboxmessage.DefaultID holds the default value on creation for the id field.
+	outboxmessage.DefaultID = outboxmessageDescID.Default.(func() uuid.UUID)
 	planMixin := schema.Plan{}.Mixin()
 	plan.Policy = privacy.NewPolicies(schema.Plan{})
 	plan.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -328,6 +448,55 @@ func init() {
 	tenantstatecountDescCount := tenantstatecountFields[2].Descriptor()
 	// tenantstatecount.DefaultCount holds the default value on creation for the count field.
 	tenantstatecount.DefaultCount = tenantstatecountDescCount.Default.(int64)
+	webhookevent.Policy = privacy.NewPolicies(schema.WebhookEvent{})
+	webhookevent.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := webhookevent.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	webhookeventFields := schema.WebhookEvent{}.Fields()
+	_ = webhookeventFields
+	// webhookeventDescReceivedAt is the schema descriptor for received_at field.
+	webhookeventDescReceivedAt := webhookeventFields[4].Descriptor()
+	// webhookevent.DefaultReceivedAt holds the default value on creation for the received_at field.
+	webhookevent.DefaultReceivedAt = webhookeventDescReceivedAt.Default.(func() time.Time)
+	// webhookeventDescID is the schema descriptor for id field.
+	webhookeventDescID := webhookeventFields[0].Descriptor()
+	// webhookevent.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	webhookevent.IDValidator = webhookeventDescID.Validators[0].(func(string) error)
+	workspaceMixin := schema.Workspace{}.Mixin()
+	workspace.Policy = privacy.NewPolicies(schema.Workspace{})
+	workspace.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := workspace.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	workspaceMixinFields0 := workspaceMixin[0].Fields()
+	_ = workspaceMixinFields0
+	workspaceMixinFields1 := workspaceMixin[1].Fields()
+	_ = workspaceMixinFields1
+	workspaceFields := schema.Workspace{}.Fields()
+	_ = workspaceFields
+	// workspaceDescCreatedAt is the schema descriptor for created_at field.
+	workspaceDescCreatedAt := workspaceMixinFields1[0].Descriptor()
+	// workspace.DefaultCreatedAt holds the default value on creation for the created_at field.
+	workspace.DefaultCreatedAt = workspaceDescCreatedAt.Default.(func() time.Time)
+	// workspaceDescUpdatedAt is the schema descriptor for updated_at field.
+	workspaceDescUpdatedAt := workspaceMixinFields1[1].Descriptor()
+	// workspace.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	workspace.DefaultUpdatedAt = workspaceDescUpdatedAt.Default.(func() time.Time)
+	// workspace.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	workspace.UpdateDefaultUpdatedAt = workspaceDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// workspaceDescID is the schema descriptor for id field.
+	workspaceDescID := workspaceMixinFields0[0].Descriptor()
+	// workspace.DefaultID holds the default value on creation for the id field.
+	workspace.DefaultID = workspaceDescID.Default.(func() uuid.UUID)
 }
 
 const (

@@ -19,11 +19,13 @@ func (IdempotencyKey) Mixin() []ent.Mixin { return []ent.Mixin{IDMixin{}, TimeMi
 // Fields of the IdempotencyKey.
 func (IdempotencyKey) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("scope").Immutable().Comment("operation name and caller"),
-		field.String("key").Immutable().MaxLen(255),
+		field.String("key_hash").Unique().Immutable().
+			Comment("hex SHA-256 of scope and the client's key; the key itself is not stored"),
+		field.String("scope").Immutable().Comment("mutation name and caller"),
 		field.String("request_hash").Immutable().Comment("hex SHA-256 of the canonical input"),
 		field.Enum("status").Values("IN_PROGRESS", "COMPLETED").Default("IN_PROGRESS"),
-		field.Bytes("response").Optional().Comment("the stored answer (JSON), errors included"),
+		field.Bytes("response").Optional().
+			Comment("the stored answer, errors included, sealed with a key derived from the client's key"),
 		field.Time("locked_until").Comment("an IN_PROGRESS key older than this was abandoned"),
 		field.Time("expires_at"),
 	}
@@ -32,7 +34,6 @@ func (IdempotencyKey) Fields() []ent.Field {
 // Indexes of the IdempotencyKey.
 func (IdempotencyKey) Indexes() []ent.Index {
 	return []ent.Index{
-		index.Fields("scope", "key").Unique(),
 		index.Fields("expires_at"),
 	}
 }

@@ -86,3 +86,12 @@ func tenantScopedPolicy() privacy.Policy {
 
 // entQuery is the query argument of a generic rule.
 type entQuery = ent.Query
+
+// systemOnlyPolicy is the policy of tenantd's internal bookkeeping: only
+// tenantd itself reads or writes it.
+func systemOnlyPolicy() privacy.Policy {
+	return privacy.Policy{
+		Query:    privacy.QueryPolicy{allowSystem(), privacy.AlwaysDenyRule()},
+		Mutation: privacy.MutationPolicy{allowSystem(), privacy.AlwaysDenyRule()},
+	}
+}

@@ -1,18 +1,46 @@
 -- +goose Up
+-- create "webhook_events" table
+CREATE TABLE "webhook_events" ("id" character varying NOT NULL, "provider" character varying NOT NULL, "type" character varying NOT NULL, "outcome" character varying NOT NULL, "received_at" timestamptz NOT NULL, PRIMARY KEY ("id"));
 -- create "admin_tokens" table
 CREATE TABLE "admin_tokens" ("id" uuid NOT NULL, "created_at" timestamptz NOT NULL, "updated_at" timestamptz NOT NULL, "role" character varying NOT NULL, "name" character varying NOT NULL, "prefix" character varying NOT NULL, "secret_hash" character varying NOT NULL, "last_used_at" timestamptz NULL, "revoked_at" timestamptz NULL, PRIMARY KEY ("id"));
 -- create index "admin_tokens_secret_hash_key" to table: "admin_tokens"
 CREATE UNIQUE INDEX "admin_tokens_secret_hash_key" ON "admin_tokens" ("secret_hash");
+-- create "charges" table
+CREATE TABLE "charges" ("id" uuid NOT NULL, "created_at" timestamptz NOT NULL, "updated_at" timestamptz NOT NULL, "provider" character varying NOT NULL, "idempotency_key" character varying NOT NULL, "customer_id" character varying NOT NULL, "subscription_id" character varying NOT NULL, "plan_key" character varying NOT NULL, "amount_cents" bigint NOT NULL, PRIMARY KEY ("id"));
+-- create index "charges_idempotency_key_key" to table: "charges"
+CREATE UNIQUE INDEX "charges_idempotency_key_key" ON "charges" ("idempotency_key");
 -- create "idempotency_keys" table
-CREATE TABLE "idempotency_keys" ("id" uuid NOT NULL, "created_at" timestamptz NOT NULL, "updated_at" timestamptz NOT NULL, "scope" character varying NOT NULL, "key" character varying NOT NULL, "request_hash" character varying NOT NULL, "status" character varying NOT NULL DEFAULT 'IN_PROGRESS', "response" bytea NULL, "locked_until" timestamptz NOT NULL, "expires_at" timestamptz NOT NULL, PRIMARY KEY ("id"));
+CREATE TABLE "idempotency_keys" ("id" uuid NOT NULL, "created_at" timestamptz NOT NULL, "updated_at" timestamptz NOT NULL, "key_hash" character varying NOT NULL, "scope" character varying NOT NULL, "request_hash" character varying NOT NULL, "status" character varying NOT NULL DEFAULT 'IN_PROGRESS', "response" bytea NULL, "locked_until" timestamptz NOT NULL, "expires_at" timestamptz NOT NULL, PRIMARY KEY ("id"));
+-- create index "idempotency_keys_key_hash_key" to table: "idempotency_keys"
+CREATE UNIQUE INDEX "idempotency_keys_key_hash_key" ON "idempotency_keys" ("key_hash");
 -- create index "idempotencykey_expires_at" to table: "idempotency_keys"
 CREATE INDEX "idempotencykey_expires_at" ON "idempotency_keys" ("expires_at");
--- create index "idempotencykey_scope_key" to table: "idempotency_keys"
-CREATE UNIQUE INDEX "idempotencykey_scope_key" ON "idempotency_keys" ("scope", "key");
+-- create "key_sets" table
+CREATE TABLE "key_sets" ("id" uuid NOT NULL, "created_at" timestamptz NOT NULL, "updated_at" timestamptz NOT NULL, "tenant_id" uuid NOT NULL, "signing_key" bytea NOT NULL, PRIMARY KEY ("id"));
+-- create index "key_sets_tenant_id_key" to table: "key_sets"
+CREATE UNIQUE INDEX "key_sets_tenant_id_key" ON "key_sets" ("tenant_id");
+-- create "milestones" table
+CREATE TABLE "milestones" ("id" uuid NOT NULL, "tenant_id" uuid NOT NULL, "name" character varying NOT NULL, "occurred_at" timestamptz NOT NULL, PRIMARY KEY ("id"));
+-- create index "milestone_name_occurred_at" to table: "milestones"
+CREATE INDEX "milestone_name_occurred_at" ON "milestones" ("name", "occurred_at");
+-- create index "milestone_tenant_id_name" to table: "milestones"
+CREATE UNIQUE INDEX "milestone_tenant_id_name" ON "milestones" ("tenant_id", "name");
+-- create "outbox_messages" table
+CREATE TABLE "outbox_messages" ("id" uuid NOT NULL, "created_at" timestamptz NOT NULL, "updated_at" timestamptz NOT NULL, "tenant_id" uuid NULL, "kind" character varying NOT NULL, "dedupe_key" character varying NOT NULL, "message_id" character varying NOT NULL, "to_address" character varying NOT NULL, "subject" character varying NOT NULL, "text_body" text NOT NULL, "status" character varying NOT NULL DEFAULT 'PENDING', "attempts" bigint NOT NULL DEFAULT 0, "last_error" character varying NULL, "sent_at" timestamptz NULL, PRIMARY KEY ("id"));
+-- create index "outbox_messages_dedupe_key_key" to table: "outbox_messages"
+CREATE UNIQUE INDEX "outbox_messages_dedupe_key_key" ON "outbox_messages" ("dedupe_key");
+-- create index "outboxmessage_status_created_at" to table: "outbox_messages"
+CREATE INDEX "outboxmessage_status_created_at" ON "outbox_messages" ("status", "created_at");
+-- create index "outboxmessage_tenant_id" to table: "outbox_messages"
+CREATE INDEX "outboxmessage_tenant_id" ON "outbox_messages" ("tenant_id");
 -- create "plans" table
 CREATE TABLE "plans" ("id" uuid NOT NULL, "created_at" timestamptz NOT NULL, "updated_at" timestamptz NOT NULL, "key" character varying NOT NULL, "name" character varying NOT NULL, "isolation" character varying NOT NULL, "price_cents" bigint NOT NULL DEFAULT 0, "position" bigint NOT NULL DEFAULT 0, "max_documents" bigint NULL, "max_storage_bytes" bigint NULL, "max_queries_per_month" bigint NULL, PRIMARY KEY ("id"));
 -- create index "plans_key_key" to table: "plans"
 CREATE UNIQUE INDEX "plans_key_key" ON "plans" ("key");
+-- create "workspaces" table
+CREATE TABLE "workspaces" ("id" uuid NOT NULL, "created_at" timestamptz NOT NULL, "updated_at" timestamptz NOT NULL, "tenant_id" uuid NOT NULL, "isolation" character varying NOT NULL, "location" character varying NOT NULL, "destroyed_at" timestamptz NULL, PRIMARY KEY ("id"));
+-- create index "workspaces_tenant_id_key" to table: "workspaces"
+CREATE UNIQUE INDEX "workspaces_tenant_id_key" ON "workspaces" ("tenant_id");
 -- create "tenant_state_counts" table
 CREATE TABLE "tenant_state_counts" ("id" bigint NOT NULL GENERATED BY DEFAULT AS IDENTITY, "state" character varying NOT NULL, "slot" bigint NOT NULL, "count" bigint NOT NULL DEFAULT 0, PRIMARY KEY ("id"));
 -- create index "tenantstatecount_state_slot" to table: "tenant_state_counts"
@@ -79,17 +107,45 @@ DROP TABLE "tenants";
 DROP INDEX "tenantstatecount_state_slot";
 -- reverse: create "tenant_state_counts" table
 DROP TABLE "tenant_state_counts";
+-- reverse: create index "workspaces_tenant_id_key" to table: "workspaces"
+DROP INDEX "workspaces_tenant_id_key";
+-- reverse: create "workspaces" table
+DROP TABLE "workspaces";
 -- reverse: create index "plans_key_key" to table: "plans"
 DROP INDEX "plans_key_key";
 -- reverse: create "plans" table
 DROP TABLE "plans";
--- reverse: create index "idempotencykey_scope_key" to table: "idempotency_keys"
-DROP INDEX "idempotencykey_scope_key";
+-- reverse: create index "outboxmessage_tenant_id" to table: "outbox_messages"
+DROP INDEX "outboxmessage_tenant_id";
+-- reverse: create index "outboxmessage_status_created_at" to table: "outbox_messages"
+DROP INDEX "outboxmessage_status_created_at";
+-- reverse: create index "outbox_messages_dedupe_key_key" to table: "outbox_messages"
+DROP INDEX "outbox_messages_dedupe_key_key";
+-- reverse: create "outbox_messages" table
+DROP TABLE "outbox_messages";
+-- reverse: create index "milestone_tenant_id_name" to table: "milestones"
+DROP INDEX "milestone_tenant_id_name";
+-- reverse: create index "milestone_name_occurred_at" to table: "milestones"
+DROP INDEX "milestone_name_occurred_at";
+-- reverse: create "milestones" table
+DROP TABLE "milestones";
+-- reverse: create index "key_sets_tenant_id_key" to table: "key_sets"
+DROP INDEX "key_sets_tenant_id_key";
+-- reverse: create "key_sets" table
+DROP TABLE "key_sets";
 -- reverse: create index "idempotencykey_expires_at" to table: "idempotency_keys"
 DROP INDEX "idempotencykey_expires_at";
+-- reverse: create index "idempotency_keys_key_hash_key" to table: "idempotency_keys"
+DROP INDEX "idempotency_keys_key_hash_key";
 -- reverse: create "idempotency_keys" table
 DROP TABLE "idempotency_keys";
+-- reverse: create index "charges_idempotency_key_key" to table: "charges"
+DROP INDEX "charges_idempotency_key_key";
+-- reverse: create "charges" table
+DROP TABLE "charges";
 -- reverse: create index "admin_tokens_secret_hash_key" to table: "admin_tokens"
 DROP INDEX "admin_tokens_secret_hash_key";
 -- reverse: create "admin_tokens" table
 DROP TABLE "admin_tokens";
+-- reverse: create "webhook_events" table
+DROP TABLE "webhook_events";
