@@ -4,7 +4,7 @@ PKGS    ?= ./...
 TIMEOUT ?= 15m
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test test-race generate check-generated bench lint fmt clean
+.PHONY: help run build tools test test-race generate check-generated bench lint fmt clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -15,7 +15,20 @@ run: ## run tenantd on embedded SQLite in ./data (zero configuration)
 build: ## build bin/tenantd
 	$(GO) build -o bin/tenantd ./cmd/tenantd
 
-test: ## run the whole suite on SQLite and PostgreSQL (needs PostgreSQL at 127.0.0.1:5432)
+# Test peers, pinned: Stripe's own API mock and Mailpit (SMTP + HTTP API).
+STRIPE_MOCK_VERSION ?= v0.203.0
+MAILPIT_VERSION     ?= v1.33.1
+TOOLS := $(CURDIR)/bin/tools
+
+tools: $(TOOLS)/stripe-mock $(TOOLS)/mailpit ## install the pinned test peers into bin/tools
+
+$(TOOLS)/stripe-mock:
+	GOBIN=$(TOOLS) $(GO) install github.com/stripe/stripe-mock@$(STRIPE_MOCK_VERSION)
+
+$(TOOLS)/mailpit:
+	GOBIN=$(TOOLS) $(GO) install github.com/axllent/mailpit@$(MAILPIT_VERSION)
+
+test: tools ## run the whole suite on SQLite and PostgreSQL (needs PostgreSQL at 127.0.0.1:5432)
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout $(TIMEOUT) $(PKGS)
 

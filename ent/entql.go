@@ -110,6 +110,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			idempotencykey.FieldRequestHash: {Type: field.TypeString, Column: idempotencykey.FieldRequestHash},
 			idempotencykey.FieldStatus:      {Type: field.TypeEnum, Column: idempotencykey.FieldStatus},
 			idempotencykey.FieldResponse:    {Type: field.TypeBytes, Column: idempotencykey.FieldResponse},
+			idempotencykey.FieldOwner:       {Type: field.TypeString, Column: idempotencykey.FieldOwner},
 			idempotencykey.FieldLockedUntil: {Type: field.TypeTime, Column: idempotencykey.FieldLockedUntil},
 			idempotencykey.FieldExpiresAt:   {Type: field.TypeTime, Column: idempotencykey.FieldExpiresAt},
 		},
@@ -770,6 +771,11 @@ func (f *IdempotencyKeyFilter) WhereStatus(p entql.StringP) {
 // WhereResponse applies the entql []byte predicate on the response field.
 func (f *IdempotencyKeyFilter) WhereResponse(p entql.BytesP) {
 	f.Where(p.Field(idempotencykey.FieldResponse))
+}
+
+// WhereOwner applies the entql string predicate on the owner field.
+func (f *IdempotencyKeyFilter) WhereOwner(p entql.StringP) {
+	f.Where(p.Field(idempotencykey.FieldOwner))
 }
 
 // WhereLockedUntil applies the entql time.Time predicate on the locked_until field.

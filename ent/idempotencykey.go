@@ -32,6 +32,8 @@ type IdempotencyKey struct {
 	Status idempotencykey.Status `json:"status,omitempty"`
 	// the stored answer, errors included, sealed with a key derived from the client's key
 	Response []byte `json:"response,omitempty"`
+	// random token of the request that holds the key; only it may complete it
+	Owner string `json:"owner,omitempty"`
 	// an IN_PROGRESS key older than this was abandoned
 	LockedUntil time.Time `json:"locked_until,omitempty"`
 	// ExpiresAt holds the value of the "expires_at" field.
@@ -46,7 +48,7 @@ func (*IdempotencyKey) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case idempotencykey.FieldResponse:
 			values[i] = new([]byte)
-		case idempotencykey.FieldKeyHash, idempotencykey.FieldScope, idempotencykey.FieldRequestHash, idempotencykey.FieldStatus:
+		case idempotencykey.FieldKeyHash, idempotencykey.FieldScope, idempotencykey.FieldRequestHash, idempotencykey.FieldStatus, idempotencykey.FieldOwner:
 			values[i] = new(sql.NullString)
 		case idempotencykey.FieldCreatedAt, idempotencykey.FieldUpdatedAt, idempotencykey.FieldLockedUntil, idempotencykey.FieldExpiresAt:
 			values[i] = new(sql.NullTime)
@@ -114,6 +116,12 @@ func (_m *IdempotencyKey) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field response", values[i])
 			} else if value != nil {
 				_m.Response = *value
+			}
+		case idempotencykey.FieldOwner:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field owner", values[i])
+			} else if value.Valid {
+				_m.Owner = value.String
 			}
 		case idempotencykey.FieldLockedUntil:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -183,6 +191,9 @@ func (_m *IdempotencyKey) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("response=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Response))
+	builder.WriteString(", ")
+	builder.WriteString("owner=")
+	builder.WriteString(_m.Owner)
 	builder.WriteString(", ")
 	builder.WriteString("locked_until=")
 	builder.WriteString(_m.LockedUntil.Format(time.ANSIC))

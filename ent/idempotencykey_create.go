@@ -90,6 +90,12 @@ func (_c *IdempotencyKeyCreate) SetResponse(v []byte) *IdempotencyKeyCreate {
 	return _c
 }
 
+// SetOwner sets the "owner" field.
+func (_c *IdempotencyKeyCreate) SetOwner(v string) *IdempotencyKeyCreate {
+	_c.mutation.SetOwner(v)
+	return _c
+}
+
 // SetLockedUntil sets the "locked_until" field.
 func (_c *IdempotencyKeyCreate) SetLockedUntil(v time.Time) *IdempotencyKeyCreate {
 	_c.mutation.SetLockedUntil(v)
@@ -206,6 +212,9 @@ func (_c *IdempotencyKeyCreate) check() error {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "IdempotencyKey.status": %w`, err)}
 		}
 	}
+	if _, ok := _c.mutation.Owner(); !ok {
+		return &ValidationError{Name: "owner", err: errors.New(`ent: missing required field "IdempotencyKey.owner"`)}
+	}
 	if _, ok := _c.mutation.LockedUntil(); !ok {
 		return &ValidationError{Name: "locked_until", err: errors.New(`ent: missing required field "IdempotencyKey.locked_until"`)}
 	}
@@ -275,6 +284,10 @@ func (_c *IdempotencyKeyCreate) createSpec() (*IdempotencyKey, *sqlgraph.CreateS
 	if value, ok := _c.mutation.Response(); ok {
 		_spec.SetField(idempotencykey.FieldResponse, field.TypeBytes, value)
 		_node.Response = value
+	}
+	if value, ok := _c.mutation.Owner(); ok {
+		_spec.SetField(idempotencykey.FieldOwner, field.TypeString, value)
+		_node.Owner = value
 	}
 	if value, ok := _c.mutation.LockedUntil(); ok {
 		_spec.SetField(idempotencykey.FieldLockedUntil, field.TypeTime, value)
@@ -375,6 +388,18 @@ func (u *IdempotencyKeyUpsert) UpdateResponse() *IdempotencyKeyUpsert {
 // ClearResponse clears the value of the "response" field.
 func (u *IdempotencyKeyUpsert) ClearResponse() *IdempotencyKeyUpsert {
 	u.SetNull(idempotencykey.FieldResponse)
+	return u
+}
+
+// SetOwner sets the "owner" field.
+func (u *IdempotencyKeyUpsert) SetOwner(v string) *IdempotencyKeyUpsert {
+	u.Set(idempotencykey.FieldOwner, v)
+	return u
+}
+
+// UpdateOwner sets the "owner" field to the value that was provided on create.
+func (u *IdempotencyKeyUpsert) UpdateOwner() *IdempotencyKeyUpsert {
+	u.SetExcluded(idempotencykey.FieldOwner)
 	return u
 }
 
@@ -508,6 +533,20 @@ func (u *IdempotencyKeyUpsertOne) UpdateResponse() *IdempotencyKeyUpsertOne {
 func (u *IdempotencyKeyUpsertOne) ClearResponse() *IdempotencyKeyUpsertOne {
 	return u.Update(func(s *IdempotencyKeyUpsert) {
 		s.ClearResponse()
+	})
+}
+
+// SetOwner sets the "owner" field.
+func (u *IdempotencyKeyUpsertOne) SetOwner(v string) *IdempotencyKeyUpsertOne {
+	return u.Update(func(s *IdempotencyKeyUpsert) {
+		s.SetOwner(v)
+	})
+}
+
+// UpdateOwner sets the "owner" field to the value that was provided on create.
+func (u *IdempotencyKeyUpsertOne) UpdateOwner() *IdempotencyKeyUpsertOne {
+	return u.Update(func(s *IdempotencyKeyUpsert) {
+		s.UpdateOwner()
 	})
 }
 
@@ -812,6 +851,20 @@ func (u *IdempotencyKeyUpsertBulk) UpdateResponse() *IdempotencyKeyUpsertBulk {
 func (u *IdempotencyKeyUpsertBulk) ClearResponse() *IdempotencyKeyUpsertBulk {
 	return u.Update(func(s *IdempotencyKeyUpsert) {
 		s.ClearResponse()
+	})
+}
+
+// SetOwner sets the "owner" field.
+func (u *IdempotencyKeyUpsertBulk) SetOwner(v string) *IdempotencyKeyUpsertBulk {
+	return u.Update(func(s *IdempotencyKeyUpsert) {
+		s.SetOwner(v)
+	})
+}
+
+// UpdateOwner sets the "owner" field to the value that was provided on create.
+func (u *IdempotencyKeyUpsertBulk) UpdateOwner() *IdempotencyKeyUpsertBulk {
+	return u.Update(func(s *IdempotencyKeyUpsert) {
+		s.UpdateOwner()
 	})
 }
 

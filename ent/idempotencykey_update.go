@@ -61,6 +61,20 @@ func (_u *IdempotencyKeyUpdate) ClearResponse() *IdempotencyKeyUpdate {
 	return _u
 }
 
+// SetOwner sets the "owner" field.
+func (_u *IdempotencyKeyUpdate) SetOwner(v string) *IdempotencyKeyUpdate {
+	_u.mutation.SetOwner(v)
+	return _u
+}
+
+// SetNillableOwner sets the "owner" field if the given value is not nil.
+func (_u *IdempotencyKeyUpdate) SetNillableOwner(v *string) *IdempotencyKeyUpdate {
+	if v != nil {
+		_u.SetOwner(*v)
+	}
+	return _u
+}
+
 // SetLockedUntil sets the "locked_until" field.
 func (_u *IdempotencyKeyUpdate) SetLockedUntil(v time.Time) *IdempotencyKeyUpdate {
 	_u.mutation.SetLockedUntil(v)
@@ -176,6 +190,9 @@ func (_u *IdempotencyKeyUpdate) sqlSave(ctx context.Context) (_node int, err err
 	if _u.mutation.ResponseCleared() {
 		_spec.ClearField(idempotencykey.FieldResponse, field.TypeBytes)
 	}
+	if value, ok := _u.mutation.Owner(); ok {
+		_spec.SetField(idempotencykey.FieldOwner, field.TypeString, value)
+	}
 	if value, ok := _u.mutation.LockedUntil(); ok {
 		_spec.SetField(idempotencykey.FieldLockedUntil, field.TypeTime, value)
 	}
@@ -233,6 +250,20 @@ func (_u *IdempotencyKeyUpdateOne) SetResponse(v []byte) *IdempotencyKeyUpdateOn
 // ClearResponse clears the value of the "response" field.
 func (_u *IdempotencyKeyUpdateOne) ClearResponse() *IdempotencyKeyUpdateOne {
 	_u.mutation.ClearResponse()
+	return _u
+}
+
+// SetOwner sets the "owner" field.
+func (_u *IdempotencyKeyUpdateOne) SetOwner(v string) *IdempotencyKeyUpdateOne {
+	_u.mutation.SetOwner(v)
+	return _u
+}
+
+// SetNillableOwner sets the "owner" field if the given value is not nil.
+func (_u *IdempotencyKeyUpdateOne) SetNillableOwner(v *string) *IdempotencyKeyUpdateOne {
+	if v != nil {
+		_u.SetOwner(*v)
+	}
 	return _u
 }
 
@@ -380,6 +411,9 @@ func (_u *IdempotencyKeyUpdateOne) sqlSave(ctx context.Context) (_node *Idempote
 	}
 	if _u.mutation.ResponseCleared() {
 		_spec.ClearField(idempotencykey.FieldResponse, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.Owner(); ok {
+		_spec.SetField(idempotencykey.FieldOwner, field.TypeString, value)
 	}
 	if value, ok := _u.mutation.LockedUntil(); ok {
 		_spec.SetField(idempotencykey.FieldLockedUntil, field.TypeTime, value)

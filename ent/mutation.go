@@ -2424,6 +2424,7 @@ type IdempotencyKeyMutation struct {
 	request_hash  *string
 	status        *idempotencykey.Status
 	response      *[]byte
+	owner         *string
 	locked_until  *time.Time
 	expires_at    *time.Time
 	clearedFields map[string]struct{}
@@ -2801,6 +2802,42 @@ func (m *IdempotencyKeyMutation) ResetResponse() {
 	delete(m.clearedFields, idempotencykey.FieldResponse)
 }
 
+// SetOwner sets the "owner" field.
+func (m *IdempotencyKeyMutation) SetOwner(s string) {
+	m.owner = &s
+}
+
+// Owner returns the value of the "owner" field in the mutation.
+func (m *IdempotencyKeyMutation) Owner() (r string, exists bool) {
+	v := m.owner
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOwner returns the old "owner" field's value of the IdempotencyKey entity.
+// If the IdempotencyKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdempotencyKeyMutation) OldOwner(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOwner is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOwner requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOwner: %w", err)
+	}
+	return oldValue.Owner, nil
+}
+
+// ResetOwner resets all changes to the "owner" field.
+func (m *IdempotencyKeyMutation) ResetOwner() {
+	m.owner = nil
+}
+
 // SetLockedUntil sets the "locked_until" field.
 func (m *IdempotencyKeyMutation) SetLockedUntil(t time.Time) {
 	m.locked_until = &t
@@ -2907,7 +2944,7 @@ func (m *IdempotencyKeyMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *IdempotencyKeyMutation) Fields() []string {
-	fields := make([]string, 0, 9)
+	fields := make([]string, 0, 10)
 	if m.created_at != nil {
 		fields = append(fields, idempotencykey.FieldCreatedAt)
 	}
@@ -2928,6 +2965,9 @@ func (m *IdempotencyKeyMutation) Fields() []string {
 	}
 	if m.response != nil {
 		fields = append(fields, idempotencykey.FieldResponse)
+	}
+	if m.owner != nil {
+		fields = append(fields, idempotencykey.FieldOwner)
 	}
 	if m.locked_until != nil {
 		fields = append(fields, idempotencykey.FieldLockedUntil)
@@ -2957,6 +2997,8 @@ func (m *IdempotencyKeyMutation) Field(name string) (ent.Value, bool) {
 		return m.Status()
 	case idempotencykey.FieldResponse:
 		return m.Response()
+	case idempotencykey.FieldOwner:
+		return m.Owner()
 	case idempotencykey.FieldLockedUntil:
 		return m.LockedUntil()
 	case idempotencykey.FieldExpiresAt:
@@ -2984,6 +3026,8 @@ func (m *IdempotencyKeyMutation) OldField(ctx context.Context, name string) (ent
 		return m.OldStatus(ctx)
 	case idempotencykey.FieldResponse:
 		return m.OldResponse(ctx)
+	case idempotencykey.FieldOwner:
+		return m.OldOwner(ctx)
 	case idempotencykey.FieldLockedUntil:
 		return m.OldLockedUntil(ctx)
 	case idempotencykey.FieldExpiresAt:
@@ -3045,6 +3089,13 @@ func (m *IdempotencyKeyMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetResponse(v)
+		return nil
+	case idempotencykey.FieldOwner:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOwner(v)
 		return nil
 	case idempotencykey.FieldLockedUntil:
 		v, ok := value.(time.Time)
@@ -3138,6 +3189,9 @@ func (m *IdempotencyKeyMutation) ResetField(name string) error {
 		return nil
 	case idempotencykey.FieldResponse:
 		m.ResetResponse()
+		return nil
+	case idempotencykey.FieldOwner:
+		m.ResetOwner()
 		return nil
 	case idempotencykey.FieldLockedUntil:
 		m.ResetLockedUntil()

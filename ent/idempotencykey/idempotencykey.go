@@ -32,6 +32,8 @@ const (
 	FieldStatus = "status"
 	// FieldResponse holds the string denoting the response field in the database.
 	FieldResponse = "response"
+	// FieldOwner holds the string denoting the owner field in the database.
+	FieldOwner = "owner"
 	// FieldLockedUntil holds the string denoting the locked_until field in the database.
 	FieldLockedUntil = "locked_until"
 	// FieldExpiresAt holds the string denoting the expires_at field in the database.
@@ -50,6 +52,7 @@ var Columns = []string{
 	FieldRequestHash,
 	FieldStatus,
 	FieldResponse,
+	FieldOwner,
 	FieldLockedUntil,
 	FieldExpiresAt,
 }
@@ -144,6 +147,11 @@ func ByRequestHash(opts ...sql.OrderTermOption) OrderOption {
 // ByStatus orders the results by the status field.
 func ByStatus(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldStatus, opts...).ToFunc()
+}
+
+// ByOwner orders the results by the owner field.
+func ByOwner(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldOwner, opts...).ToFunc()
 }
 
 // ByLockedUntil orders the results by the locked_until field.

@@ -88,6 +88,7 @@ var (
 		{Name: "request_hash", Type: field.TypeString},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"IN_PROGRESS", "COMPLETED"}, Default: "IN_PROGRESS"},
 		{Name: "response", Type: field.TypeBytes, Nullable: true},
+		{Name: "owner", Type: field.TypeString},
 		{Name: "locked_until", Type: field.TypeTime},
 		{Name: "expires_at", Type: field.TypeTime},
 	}
@@ -100,7 +101,7 @@ var (
 			{
 				Name:    "idempotencykey_expires_at",
 				Unique:  false,
-				Columns: []*schema.Column{IdempotencyKeysColumns[9]},
+				Columns: []*schema.Column{IdempotencyKeysColumns[10]},
 			},
 		},
 	}

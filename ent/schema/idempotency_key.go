@@ -26,6 +26,7 @@ func (IdempotencyKey) Fields() []ent.Field {
 		field.Enum("status").Values("IN_PROGRESS", "COMPLETED").Default("IN_PROGRESS"),
 		field.Bytes("response").Optional().
 			Comment("the stored answer, errors included, sealed with a key derived from the client's key"),
+		field.String("owner").Comment("random token of the request that holds the key; only it may complete it"),
 		field.Time("locked_until").Comment("an IN_PROGRESS key older than this was abandoned"),
 		field.Time("expires_at"),
 	}
