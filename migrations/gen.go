@@ -21,6 +21,7 @@ import (
 	"time"
 
 	atlasmigrate "ariga.io/atlas/sql/migrate"
+	atlas "ariga.io/atlas/sql/schema"
 	"ariga.io/atlas/sql/sqltool"
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
@@ -84,7 +85,39 @@ func diff(ctx context.Context, path, dialectName string, db *sql.DB, name string
 		schema.WithFormatter(sqltool.GooseFormatter),
 		schema.WithDropColumn(true),
 		schema.WithDropIndex(true),
+		schema.WithDiffHook(keepHandWrittenTables),
 	)
+}
+
+// keepHandWrittenTables drops, from the diff, changes to tables that ent does
+// not model: the workspace tables (and SQLite's FTS5 shadow tables) written
+// by hand in their own migrations.
+func keepHandWrittenTables(next schema.Differ) schema.Differ {
+	entTables := map[string]bool{}
+	for _, t := range migrate.Tables {
+		entTables[t.Name] = true
+	}
+	return schema.DiffFunc(func(current, desired *atlas.Schema) ([]atlas.Change, error) {
+		changes, err := next.Diff(current, desired)
+		if err != nil {
+			return nil, err
+		}
+		kept := changes[:0]
+		for _, c := range changes {
+			switch c := c.(type) {
+			case *atlas.DropTable:
+				if !entTables[c.T.Name] {
+					continue
+				}
+			case *atlas.ModifyTable:
+				if !entTables[c.T.Name] {
+					continue
+				}
+			}
+			kept = append(kept, c)
+		}
+		return kept, nil
+	})
 }
 
 func scratchPostgres(ctx context.Context, serverURL string) (*sql.DB, func(), error) {

@@ -1,0 +1,25 @@
+-- A silo tenant's own schema on PostgreSQL. {{schema}} is replaced by the
+-- tenant's schema name. Every statement is idempotent: provisioning may run
+-- it again after a crash.
+CREATE SCHEMA IF NOT EXISTS {{schema}};
+CREATE TABLE IF NOT EXISTS {{schema}}.documents (
+  id         uuid PRIMARY KEY,
+  tenant_id  uuid NOT NULL,
+  title      text NOT NULL,
+  content    text NOT NULL,
+  size_bytes bigint NOT NULL,
+  created_at timestamptz NOT NULL,
+  search     tsvector GENERATED ALWAYS AS (
+    setweight(to_tsvector('english', title), 'A') || setweight(to_tsvector('english', content), 'B')
+  ) STORED
+);
+CREATE INDEX IF NOT EXISTS documents_search ON {{schema}}.documents USING gin (search);
+CREATE INDEX IF NOT EXISTS documents_created ON {{schema}}.documents (tenant_id, created_at, id);
+CREATE TABLE IF NOT EXISTS {{schema}}.query_log (
+  id         uuid PRIMARY KEY,
+  tenant_id  uuid NOT NULL,
+  query      text NOT NULL,
+  hits       integer NOT NULL,
+  created_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS query_log_created ON {{schema}}.query_log (tenant_id, created_at);

@@ -1,0 +1,28 @@
+-- A silo tenant's own SQLite database file. Every statement is idempotent:
+-- provisioning may run it again after a crash.
+CREATE TABLE IF NOT EXISTS documents (
+  id         TEXT PRIMARY KEY,
+  tenant_id  TEXT NOT NULL,
+  title      TEXT NOT NULL,
+  content    TEXT NOT NULL,
+  size_bytes INTEGER NOT NULL,
+  created_at DATETIME NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_created ON documents (tenant_id, created_at, id);
+CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
+  title, content, content='documents', content_rowid='rowid', tokenize='porter unicode61'
+);
+CREATE TRIGGER IF NOT EXISTS documents_fts_insert AFTER INSERT ON documents BEGIN
+  INSERT INTO documents_fts(rowid, title, content) VALUES (new.rowid, new.title, new.content);
+END;
+CREATE TRIGGER IF NOT EXISTS documents_fts_delete AFTER DELETE ON documents BEGIN
+  INSERT INTO documents_fts(documents_fts, rowid, title, content) VALUES ('delete', old.rowid, old.title, old.content);
+END;
+CREATE TABLE IF NOT EXISTS query_log (
+  id         TEXT PRIMARY KEY,
+  tenant_id  TEXT NOT NULL,
+  query      TEXT NOT NULL,
+  hits       INTEGER NOT NULL,
+  created_at DATETIME NOT NULL
+);
+CREATE INDEX IF NOT EXISTS query_log_created ON query_log (tenant_id, created_at);

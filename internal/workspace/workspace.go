@@ -1,0 +1,108 @@
+// Package workspace is the tenant data plane: each tenant's documents and
+// query log. Where they live follows the plan's isolation — pool tenants
+// share tables keyed by tenant_id, silo tenants get their own PostgreSQL
+// schema or SQLite file — and a Workspace row registers which.
+package workspace
+
+import (
+	"context"
+	"database/sql"
+	_ "embed"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/tenantd/tenantd"
+	"github.com/tenantd/tenantd/ent"
+	"github.com/tenantd/tenantd/ent/workspace"
+	"github.com/tenantd/tenantd/internal/store"
+)
+
+//go:embed sql/postgres_silo.sql
+var postgresSiloDDL string
+
+//go:embed sql/sqlite_silo.sql
+var sqliteSiloDDL string
+
+// PoolLocation is the location of every pool workspace: the shared tables.
+const PoolLocation = "pool"
+
+// Service creates and opens workspaces.
+type Service struct {
+	db      *store.DB
+	dataDir string
+}
+
+// New returns a Service. dataDir holds SQLite silo files.
+func New(db *store.DB, dataDir string) *Service {
+	return &Service{db: db, dataDir: dataDir}
+}
+
+// SchemaName returns the PostgreSQL schema of a silo tenant.
+func SchemaName(tenantID uuid.UUID) string {
+	return "ws_" + strings.ReplaceAll(tenantID.String(), "-", "")
+}
+
+// FilePath returns the SQLite file of a silo tenant.
+func (s *Service) FilePath(tenantID uuid.UUID) string {
+	return filepath.Join(s.dataDir, "workspaces", tenantID.String()+".db")
+}
+
+// CreateTx creates the tenant's workspace, registering it in tx. It is
+// idempotent: run again, it finds the workspace and creates nothing, so a
+// retried or resumed provisioning never makes a second one. On PostgreSQL a
+// silo schema is created inside tx (PostgreSQL DDL is transactional); an
+// SQLite silo file is created before, idempotently.
+func (s *Service) CreateTx(ctx context.Context, tx *store.Tx, tenantID uuid.UUID, iso tenantd.Isolation) (*ent.Workspace, error) {
+	sys := tenantd.SystemContext(ctx)
+	existing, err := tx.Ent.Workspace.Query().Where(workspace.TenantID(tenantID)).Only(sys)
+	if err == nil {
+		return existing, nil
+	}
+	if !ent.IsNotFound(err) {
+		return nil, fmt.Errorf("look up workspace: %w", err)
+	}
+	location := PoolLocation
+	if iso == tenantd.IsolationSilo {
+		if tx.IsPostgres() {
+			location = SchemaName(tenantID)
+			ddl := strings.ReplaceAll(postgresSiloDDL, "{{schema}}", pqIdent(location))
+			if _, err := tx.SQL.ExecContext(ctx, ddl); err != nil {
+				return nil, fmt.Errorf("create silo schema %s: %w", location, err)
+			}
+		} else {
+			location = s.FilePath(tenantID)
+			if err := s.createSQLiteSilo(ctx, location); err != nil {
+				return nil, err
+			}
+		}
+	}
+	ws, err := tx.Ent.Workspace.Create().
+		SetTenantID(tenantID).SetIsolation(iso).SetLocation(location).
+		Save(sys)
+	if err != nil {
+		return nil, fmt.Errorf("register workspace: %w", err)
+	}
+	return ws, nil
+}
+
+func (s *Service) createSQLiteSilo(ctx context.Context, path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create workspace dir: %w", err)
+	}
+	db, err := sql.Open("sqlite", store.SQLiteDSN(path))
+	if err != nil {
+		return fmt.Errorf("open silo %s: %w", path, err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, sqliteSiloDDL); err != nil {
+		return fmt.Errorf("create silo tables in %s: %w", path, err)
+	}
+	return nil
+}
+
+// pqIdent quotes a PostgreSQL identifier.
+func pqIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
