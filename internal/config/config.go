@@ -27,6 +27,7 @@ const (
 // the table below and may be overridden by the flag of the same name.
 type Config struct {
 	Addr           string
+	PublicURL      string
 	DataDir        string
 	DatabaseURL    string
 	Env            string
@@ -59,6 +60,19 @@ var variables = []variable{
 			c.Addr = v
 			return nil
 		}, get: func(c *Config) string { return c.Addr }},
+	{env: "TENANTD_PUBLIC_URL", flag: "public-url", usage: "the URL users reach tenantd at, for links in emails (default http://<TENANTD_ADDR>)",
+		set: func(c *Config, v string) error {
+			if v == "" {
+				c.PublicURL = ""
+				return nil
+			}
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return errors.New("want an http(s) URL like https://tenantd.example.com")
+			}
+			c.PublicURL = strings.TrimSuffix(v, "/")
+			return nil
+		}, get: func(c *Config) string { return c.PublicURL }},
 	{env: "TENANTD_DATA_DIR", flag: "data-dir", def: "./data", usage: "directory for the SQLite database, exports and the outbox",
 		set: func(c *Config, v string) error {
 			if strings.TrimSpace(v) == "" {
@@ -225,6 +239,9 @@ func Load(environ []string, fs *flag.FlagSet) (*Config, error) {
 		if err := v.set(c, val); err != nil {
 			return nil, fmt.Errorf("invalid %s: %w", src, err)
 		}
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = "http://" + c.Addr
 	}
 	if c.Env == Production && c.StripeSecretKey == "" && c.StripeAPIBase != "" {
 		return nil, errors.New("invalid STRIPE_API_BASE: set only together with STRIPE_SECRET_KEY")

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -56,6 +57,10 @@ type DB struct {
 
 	listenerPool *pgxpool.Pool
 	log          *slog.Logger
+	// writeMu queues SQLite write transactions in Go. SQLite has one writer;
+	// without this, waiting writers sleep in its busy handler (1, 2, 5 ms…)
+	// instead of taking the lock the moment it is free.
+	writeMu sync.Mutex
 }
 
 // Open opens (and, for SQLite, creates) the database. It does not migrate.
@@ -200,7 +205,14 @@ func (tx *Tx) IsPostgres() bool { return tx.Dialect == dialect.Postgres }
 
 // InTx runs fn in a transaction and commits if fn returns nil. Any error or
 // panic rolls everything back: rows, history and River jobs alike.
+//
+// InTx must not be called from inside fn: on SQLite transactions queue on one
+// lock.
 func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context, tx *Tx) error) (err error) {
+	if !db.IsPostgres() {
+		db.writeMu.Lock()
+		defer db.writeMu.Unlock()
+	}
 	var captured txCapture
 	etx, err := db.Ent.BeginTx(context.WithValue(ctx, txCaptureKey{}, &captured), nil)
 	if err != nil {
