@@ -4,7 +4,7 @@ PKGS    ?= ./...
 TIMEOUT ?= 15m
 
 .DEFAULT_GOAL := help
-.PHONY: help run build tools test test-race generate check-generated bench lint fmt clean
+.PHONY: help run build tools js-deps test test-race generate check-generated bench lint fmt clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -28,7 +28,12 @@ $(TOOLS)/stripe-mock:
 $(TOOLS)/mailpit:
 	GOBIN=$(TOOLS) $(GO) install github.com/axllent/mailpit@$(MAILPIT_VERSION)
 
-test: tools ## run the whole suite on SQLite and PostgreSQL (needs PostgreSQL at 127.0.0.1:5432)
+js-deps: clients/js/node_modules/.package-lock.json ## install the JavaScript test clients (npm ci)
+
+clients/js/node_modules/.package-lock.json: clients/js/package-lock.json
+	cd clients/js && npm ci --no-audit --no-fund
+
+test: tools js-deps ## run the whole suite on SQLite and PostgreSQL (needs PostgreSQL at 127.0.0.1:5432)
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout $(TIMEOUT) $(PKGS)
 

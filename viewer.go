@@ -3,6 +3,7 @@ package tenantd
 import (
 	"context"
 	"io"
+	"sync"
 
 	"github.com/google/uuid"
 )
@@ -62,8 +63,50 @@ func NewContext(ctx context.Context, v Viewer) context.Context {
 
 // ViewerFrom returns the viewer of ctx and whether there is one.
 func ViewerFrom(ctx context.Context) (Viewer, bool) {
-	v, ok := ctx.Value(viewerKey{}).(Viewer)
-	return v, ok
+	if v, ok := ctx.Value(viewerKey{}).(Viewer); ok {
+		return v, true
+	}
+	if slot, ok := ctx.Value(slotKey{}).(*viewerSlot); ok {
+		slot.mu.Lock()
+		defer slot.mu.Unlock()
+		if slot.v != nil {
+			return *slot.v, true
+		}
+	}
+	return Viewer{}, false
+}
+
+type slotKey struct{}
+
+type viewerSlot struct {
+	mu sync.Mutex
+	v  *Viewer
+}
+
+// WithViewerSlot returns a context for an anonymous request in which Assume
+// can later establish a viewer — the way a public signUp goes on as the
+// tenant it just created, so that the fields of its answer resolve.
+func WithViewerSlot(ctx context.Context) context.Context {
+	return context.WithValue(ctx, slotKey{}, &viewerSlot{})
+}
+
+// Assume makes v the viewer of an anonymous request (see WithViewerSlot) and
+// reports whether it did; a request that has a viewer keeps it.
+func Assume(ctx context.Context, v Viewer) bool {
+	if _, ok := ctx.Value(viewerKey{}).(Viewer); ok {
+		return false
+	}
+	slot, ok := ctx.Value(slotKey{}).(*viewerSlot)
+	if !ok {
+		return false
+	}
+	slot.mu.Lock()
+	defer slot.mu.Unlock()
+	if slot.v != nil {
+		return false
+	}
+	slot.v = &v
+	return true
 }
 
 // SystemContext returns ctx acting as tenantd itself. Capability functions use

@@ -20,6 +20,7 @@ import (
 	"github.com/tenantd/tenantd/ent"
 	"github.com/tenantd/tenantd/ent/admintoken"
 	"github.com/tenantd/tenantd/graph/scalar"
+	"github.com/tenantd/tenantd/internal/watch"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -37,6 +38,7 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	Operation() OperationResolver
 	Query() QueryResolver
+	Subscription() SubscriptionResolver
 	Tenant() TenantResolver
 }
 
@@ -79,10 +81,19 @@ type ComplexityRoot struct {
 		UpdatedAt  func(childComplexity int) int
 	}
 
+	CreateApiKeyPayload struct {
+		APIKey func(childComplexity int) int
+		Key    func(childComplexity int) int
+	}
+
 	Mutation struct {
 		CancelSubscription func(childComplexity int, input TenantTransitionInput) int
+		CreateAPIKey       func(childComplexity int, input CreateAPIKeyInput) int
 		ReactivateTenant   func(childComplexity int, input TenantTransitionInput) int
 		ResumeTenant       func(childComplexity int, input TenantTransitionInput) int
+		RetryProvisioning  func(childComplexity int, input TenantTransitionInput) int
+		RevokeAPIKey       func(childComplexity int, input RevokeAPIKeyInput) int
+		SignUp             func(childComplexity int, input SignUpInput) int
 		SuspendTenant      func(childComplexity int, input TenantTransitionInput) int
 	}
 
@@ -167,6 +178,16 @@ type ComplexityRoot struct {
 		Viewer            func(childComplexity int) int
 	}
 
+	RevokeApiKeyPayload struct {
+		Key func(childComplexity int) int
+	}
+
+	SignUpPayload struct {
+		APIKey    func(childComplexity int) int
+		Operation func(childComplexity int) int
+		Tenant    func(childComplexity int) int
+	}
+
 	StateCount struct {
 		Count func(childComplexity int) int
 		State func(childComplexity int) int
@@ -205,6 +226,11 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	Subscription struct {
+		OperationProgress func(childComplexity int, id uuid.UUID) int
+		TenantEvents      func(childComplexity int, tenantID *uuid.UUID) int
+	}
+
 	Tenant struct {
 		APIKeys             func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.APIKeyOrder, where *ent.APIKeyWhereInput) int
 		AllowedEvents       func(childComplexity int) int
@@ -236,6 +262,13 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	TenantEvent struct {
+		Kind       func(childComplexity int) int
+		Operation  func(childComplexity int) int
+		Tenant     func(childComplexity int) int
+		Transition func(childComplexity int) int
+	}
+
 	TenantTransitionPayload struct {
 		Operation  func(childComplexity int) int
 		Tenant     func(childComplexity int) int
@@ -258,6 +291,10 @@ type MutationResolver interface {
 	ResumeTenant(ctx context.Context, input TenantTransitionInput) (*TenantTransitionPayload, error)
 	CancelSubscription(ctx context.Context, input TenantTransitionInput) (*TenantTransitionPayload, error)
 	ReactivateTenant(ctx context.Context, input TenantTransitionInput) (*TenantTransitionPayload, error)
+	SignUp(ctx context.Context, input SignUpInput) (*SignUpPayload, error)
+	RetryProvisioning(ctx context.Context, input TenantTransitionInput) (*TenantTransitionPayload, error)
+	CreateAPIKey(ctx context.Context, input CreateAPIKeyInput) (*CreateAPIKeyPayload, error)
+	RevokeAPIKey(ctx context.Context, input RevokeAPIKeyInput) (*RevokeAPIKeyPayload, error)
 }
 type OperationResolver interface {
 	Progress(ctx context.Context, obj *ent.Operation) (*OperationProgress, error)
@@ -272,6 +309,10 @@ type QueryResolver interface {
 	Tenant(ctx context.Context, id uuid.UUID) (*ent.Tenant, error)
 	Operation(ctx context.Context, id uuid.UUID) (*ent.Operation, error)
 	TenantStateCounts(ctx context.Context) (*StateCounts, error)
+}
+type SubscriptionResolver interface {
+	OperationProgress(ctx context.Context, id uuid.UUID) (<-chan *ent.Operation, error)
+	TenantEvents(ctx context.Context, tenantID *uuid.UUID) (<-chan *watch.TenantEvent, error)
 }
 type TenantResolver interface {
 	Transitions(ctx context.Context, obj *ent.Tenant, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.StateTransitionOrder, where *ent.StateTransitionWhereInput) (*ent.StateTransitionConnection, error)
@@ -440,6 +481,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AdminToken.UpdatedAt(childComplexity), true
 
+	case "CreateApiKeyPayload.apiKey":
+		if e.ComplexityRoot.CreateApiKeyPayload.APIKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateApiKeyPayload.APIKey(childComplexity), true
+	case "CreateApiKeyPayload.key":
+		if e.ComplexityRoot.CreateApiKeyPayload.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreateApiKeyPayload.Key(childComplexity), true
+
 	case "Mutation.cancelSubscription":
 		if e.ComplexityRoot.Mutation.CancelSubscription == nil {
 			break
@@ -451,6 +505,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelSubscription(childComplexity, args["input"].(TenantTransitionInput)), true
+	case "Mutation.createApiKey":
+		if e.ComplexityRoot.Mutation.CreateAPIKey == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createApiKey_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateAPIKey(childComplexity, args["input"].(CreateAPIKeyInput)), true
 	case "Mutation.reactivateTenant":
 		if e.ComplexityRoot.Mutation.ReactivateTenant == nil {
 			break
@@ -473,6 +538,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ResumeTenant(childComplexity, args["input"].(TenantTransitionInput)), true
+	case "Mutation.retryProvisioning":
+		if e.ComplexityRoot.Mutation.RetryProvisioning == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_retryProvisioning_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RetryProvisioning(childComplexity, args["input"].(TenantTransitionInput)), true
+	case "Mutation.revokeApiKey":
+		if e.ComplexityRoot.Mutation.RevokeAPIKey == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_revokeApiKey_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RevokeAPIKey(childComplexity, args["input"].(RevokeAPIKeyInput)), true
+	case "Mutation.signUp":
+		if e.ComplexityRoot.Mutation.SignUp == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_signUp_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SignUp(childComplexity, args["input"].(SignUpInput)), true
 	case "Mutation.suspendTenant":
 		if e.ComplexityRoot.Mutation.SuspendTenant == nil {
 			break
@@ -843,6 +941,32 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
 
+	case "RevokeApiKeyPayload.key":
+		if e.ComplexityRoot.RevokeApiKeyPayload.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RevokeApiKeyPayload.Key(childComplexity), true
+
+	case "SignUpPayload.apiKey":
+		if e.ComplexityRoot.SignUpPayload.APIKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SignUpPayload.APIKey(childComplexity), true
+	case "SignUpPayload.operation":
+		if e.ComplexityRoot.SignUpPayload.Operation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SignUpPayload.Operation(childComplexity), true
+	case "SignUpPayload.tenant":
+		if e.ComplexityRoot.SignUpPayload.Tenant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SignUpPayload.Tenant(childComplexity), true
+
 	case "StateCount.count":
 		if e.ComplexityRoot.StateCount.Count == nil {
 			break
@@ -985,6 +1109,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.StateTransitionEdge.Node(childComplexity), true
+
+	case "Subscription.operationProgress":
+		if e.ComplexityRoot.Subscription.OperationProgress == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_operationProgress_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.OperationProgress(childComplexity, args["id"].(uuid.UUID)), true
+	case "Subscription.tenantEvents":
+		if e.ComplexityRoot.Subscription.TenantEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_tenantEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.TenantEvents(childComplexity, args["tenantId"].(*uuid.UUID)), true
 
 	case "Tenant.apiKeys":
 		if e.ComplexityRoot.Tenant.APIKeys == nil {
@@ -1136,6 +1283,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TenantEdge.Node(childComplexity), true
 
+	case "TenantEvent.kind":
+		if e.ComplexityRoot.TenantEvent.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TenantEvent.Kind(childComplexity), true
+	case "TenantEvent.operation":
+		if e.ComplexityRoot.TenantEvent.Operation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TenantEvent.Operation(childComplexity), true
+	case "TenantEvent.tenant":
+		if e.ComplexityRoot.TenantEvent.Tenant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TenantEvent.Tenant(childComplexity), true
+	case "TenantEvent.transition":
+		if e.ComplexityRoot.TenantEvent.Transition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TenantEvent.Transition(childComplexity), true
+
 	case "TenantTransitionPayload.operation":
 		if e.ComplexityRoot.TenantTransitionPayload.Operation == nil {
 			break
@@ -1187,10 +1359,13 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("APIKeyWhereInput", ec.unmarshalInputAPIKeyWhereInput),
 			graphql.NewInputUnmarshaler("AdminTokenOrder", ec.unmarshalInputAdminTokenOrder),
 			graphql.NewInputUnmarshaler("AdminTokenWhereInput", ec.unmarshalInputAdminTokenWhereInput),
+			graphql.NewInputUnmarshaler("CreateApiKeyInput", ec.unmarshalInputCreateApiKeyInput),
 			graphql.NewInputUnmarshaler("OperationOrder", ec.unmarshalInputOperationOrder),
 			graphql.NewInputUnmarshaler("OperationWhereInput", ec.unmarshalInputOperationWhereInput),
 			graphql.NewInputUnmarshaler("PlanOrder", ec.unmarshalInputPlanOrder),
 			graphql.NewInputUnmarshaler("PlanWhereInput", ec.unmarshalInputPlanWhereInput),
+			graphql.NewInputUnmarshaler("RevokeApiKeyInput", ec.unmarshalInputRevokeApiKeyInput),
+			graphql.NewInputUnmarshaler("SignUpInput", ec.unmarshalInputSignUpInput),
 			graphql.NewInputUnmarshaler("StateTransitionOrder", ec.unmarshalInputStateTransitionOrder),
 			graphql.NewInputUnmarshaler("StateTransitionWhereInput", ec.unmarshalInputStateTransitionWhereInput),
 			graphql.NewInputUnmarshaler("TenantOrder", ec.unmarshalInputTenantOrder),
@@ -1246,6 +1421,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 				Data: buf.Bytes(),
 			}
 		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 
 	default:
 		return graphql.OneShot(graphql.ErrorResponse(ctx, "unsupported GraphQL operation"))
@@ -1295,6 +1487,89 @@ type Mutation {
   cancelSubscription(input: TenantTransitionInput!): TenantTransitionPayload!
   "Reactivate a CANCELED tenant (admin, or the tenant itself)."
   reactivateTenant(input: TenantTransitionInput!): TenantTransitionPayload!
+  """
+  Sign up (public): validates everything, charges the payment method, creates
+  the tenant and starts its provisioning. Retry with the same idempotencyKey
+  to get the same answer — never a second charge.
+  """
+  signUp(input: SignUpInput!): SignUpPayload!
+  "Resume the provisioning of a PROVISIONING_FAILED tenant at its failed step (admin)."
+  retryProvisioning(input: TenantTransitionInput!): TenantTransitionPayload!
+  "Create an API key for a tenant (admin, or the tenant itself). The secret is shown once."
+  createApiKey(input: CreateApiKeyInput!): CreateApiKeyPayload!
+  "Revoke an API key (admin, or the tenant itself). Its open subscriptions end within seconds."
+  revokeApiKey(input: RevokeApiKeyInput!): RevokeApiKeyPayload!
+}
+
+type Subscription {
+  """
+  An operation's progress: first its current state, then every change; the
+  subscription completes after the final state (SUCCEEDED, FAILED, CANCELED).
+  """
+  operationProgress(id: ID!): Operation!
+  """
+  A tenant's lifecycle events: first a SNAPSHOT, then every transition (in seq
+  order, none missed) and operation change. An admin or partner may leave
+  tenantId out to follow every tenant (no snapshot then).
+  """
+  tenantEvents(tenantId: ID): TenantEvent!
+}
+
+input SignUpInput {
+  "Display name, 1 to 100 characters."
+  name: String!
+  "URL name: 3 to 63 lower-case letters, digits and hyphens."
+  slug: String!
+  email: String!
+  "free, starter, pro or enterprise."
+  plan: String!
+  "A payment method id; the built-in test provider takes pm_card_visa (succeeds) and pm_card_chargeDeclined (declined)."
+  paymentMethod: String!
+  "A fresh random string (a UUID) per signup, 8 to 255 characters."
+  idempotencyKey: String!
+}
+
+type SignUpPayload {
+  tenant: Tenant!
+  "The PROVISION operation: follow it with operationProgress."
+  operation: Operation!
+  "The owner's API key. Shown once: it is stored only as a hash."
+  apiKey: String!
+}
+
+input CreateApiKeyInput {
+  tenantId: ID!
+  name: String!
+  idempotencyKey: String
+}
+
+type CreateApiKeyPayload {
+  key: APIKey!
+  "The secret, shown once."
+  apiKey: String!
+}
+
+input RevokeApiKeyInput {
+  id: ID!
+}
+
+type RevokeApiKeyPayload {
+  key: APIKey!
+}
+
+enum TenantEventKind {
+  SNAPSHOT
+  TRANSITION
+  OPERATION
+}
+
+type TenantEvent {
+  kind: TenantEventKind!
+  tenant: Tenant!
+  "The transition reported (TRANSITION) or the latest one (SNAPSHOT)."
+  transition: StateTransition
+  "The operation that changed (OPERATION)."
+  operation: Operation
 }
 
 "The input of a lifecycle mutation."
@@ -1302,6 +1577,8 @@ input TenantTransitionInput {
   tenantId: ID!
   "Why, for the audit trail (at most 500 characters)."
   reason: String
+  "Makes the mutation safe to retry: the same key and input give the same answer."
+  idempotencyKey: String
 }
 
 "The answer of a lifecycle mutation."
@@ -2918,6 +3195,16 @@ func (ec *executionContext) childFields_APIKeyEdge(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type APIKeyEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_CreateApiKeyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_CreateApiKeyPayload_key(ctx, field)
+	case "apiKey":
+		return ec.fieldContext_CreateApiKeyPayload_apiKey(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreateApiKeyPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Operation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -3058,6 +3345,26 @@ func (ec *executionContext) childFields_Plan(ctx context.Context, field graphql.
 	return nil, fmt.Errorf("no field named %q was found under type Plan", field.Name)
 }
 
+func (ec *executionContext) childFields_RevokeApiKeyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_RevokeApiKeyPayload_key(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RevokeApiKeyPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SignUpPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "tenant":
+		return ec.fieldContext_SignUpPayload_tenant(ctx, field)
+	case "operation":
+		return ec.fieldContext_SignUpPayload_operation(ctx, field)
+	case "apiKey":
+		return ec.fieldContext_SignUpPayload_apiKey(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SignUpPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_StateCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "state":
@@ -3194,6 +3501,20 @@ func (ec *executionContext) childFields_TenantEdge(ctx context.Context, field gr
 		return ec.fieldContext_TenantEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TenantEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_TenantEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_TenantEvent_kind(ctx, field)
+	case "tenant":
+		return ec.fieldContext_TenantEvent_tenant(ctx, field)
+	case "transition":
+		return ec.fieldContext_TenantEvent_transition(ctx, field)
+	case "operation":
+		return ec.fieldContext_TenantEvent_operation(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TenantEvent", field.Name)
 }
 
 func (ec *executionContext) childFields_TenantTransitionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3350,6 +3671,20 @@ func (ec *executionContext) field_Mutation_cancelSubscription_args(ctx context.C
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createApiKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (CreateAPIKeyInput, error) {
+			return ec.unmarshalNCreateApiKeyInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCreateAPIKeyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_reactivateTenant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3370,6 +3705,48 @@ func (ec *executionContext) field_Mutation_resumeTenant_args(ctx context.Context
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (TenantTransitionInput, error) {
 			return ec.unmarshalNTenantTransitionInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐTenantTransitionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_retryProvisioning_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (TenantTransitionInput, error) {
+			return ec.unmarshalNTenantTransitionInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐTenantTransitionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_revokeApiKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (RevokeAPIKeyInput, error) {
+			return ec.unmarshalNRevokeApiKeyInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐRevokeAPIKeyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_signUp_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (SignUpInput, error) {
+			return ec.unmarshalNSignUpInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐSignUpInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -3513,6 +3890,34 @@ func (ec *executionContext) field_Query_tenants_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_operationProgress_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_tenantEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "tenantId",
+		func(ctx context.Context, v any) (*uuid.UUID, error) {
+			return ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["tenantId"] = arg0
 	return args, nil
 }
 
@@ -4317,6 +4722,61 @@ func (ec *executionContext) fieldContext_AdminToken_revokedAt(_ context.Context,
 	return graphql.NewScalarFieldContext("AdminToken", field, false, false, "Time")
 }
 
+func (ec *executionContext) _CreateApiKeyPayload_key(ctx context.Context, field graphql.CollectedField, obj *CreateAPIKeyPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateApiKeyPayload_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.APIKey) graphql.Marshaler {
+			return ec.marshalNAPIKey2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐAPIKey(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreateApiKeyPayload_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreateApiKeyPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_APIKey(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreateApiKeyPayload_apiKey(ctx context.Context, field graphql.CollectedField, obj *CreateAPIKeyPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreateApiKeyPayload_apiKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.APIKey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreateApiKeyPayload_apiKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreateApiKeyPayload", field, false, false, "String")
+}
+
 func (ec *executionContext) _Mutation_suspendTenant(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4487,6 +4947,182 @@ func (ec *executionContext) fieldContext_Mutation_reactivateTenant(ctx context.C
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_reactivateTenant_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_signUp(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_signUp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SignUp(ctx, fc.Args["input"].(SignUpInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *SignUpPayload) graphql.Marshaler {
+			return ec.marshalNSignUpPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐSignUpPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_signUp(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SignUpPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_signUp_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_retryProvisioning(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_retryProvisioning(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RetryProvisioning(ctx, fc.Args["input"].(TenantTransitionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *TenantTransitionPayload) graphql.Marshaler {
+			return ec.marshalNTenantTransitionPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐTenantTransitionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_retryProvisioning(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TenantTransitionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_retryProvisioning_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createApiKey(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createApiKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateAPIKey(ctx, fc.Args["input"].(CreateAPIKeyInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *CreateAPIKeyPayload) graphql.Marshaler {
+			return ec.marshalNCreateApiKeyPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCreateAPIKeyPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createApiKey(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreateApiKeyPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createApiKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_revokeApiKey(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_revokeApiKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RevokeAPIKey(ctx, fc.Args["input"].(RevokeAPIKeyInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *RevokeAPIKeyPayload) graphql.Marshaler {
+			return ec.marshalNRevokeApiKeyPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐRevokeAPIKeyPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_revokeApiKey(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RevokeApiKeyPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_revokeApiKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -6006,6 +6642,125 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _RevokeApiKeyPayload_key(ctx context.Context, field graphql.CollectedField, obj *RevokeAPIKeyPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RevokeApiKeyPayload_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.APIKey) graphql.Marshaler {
+			return ec.marshalNAPIKey2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐAPIKey(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RevokeApiKeyPayload_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RevokeApiKeyPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_APIKey(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SignUpPayload_tenant(ctx context.Context, field graphql.CollectedField, obj *SignUpPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SignUpPayload_tenant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tenant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Tenant) graphql.Marshaler {
+			return ec.marshalNTenant2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐTenant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SignUpPayload_tenant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SignUpPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Tenant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SignUpPayload_operation(ctx context.Context, field graphql.CollectedField, obj *SignUpPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SignUpPayload_operation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Operation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Operation) graphql.Marshaler {
+			return ec.marshalNOperation2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐOperation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SignUpPayload_operation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SignUpPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Operation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SignUpPayload_apiKey(ctx context.Context, field graphql.CollectedField, obj *SignUpPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SignUpPayload_apiKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.APIKey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SignUpPayload_apiKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SignUpPayload", field, false, false, "String")
+}
+
 func (ec *executionContext) _StateCount_state(ctx context.Context, field graphql.CollectedField, obj *StateCount) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6578,6 +7333,94 @@ func (ec *executionContext) _StateTransitionEdge_cursor(ctx context.Context, fie
 }
 func (ec *executionContext) fieldContext_StateTransitionEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("StateTransitionEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _Subscription_operationProgress(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_operationProgress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().OperationProgress(ctx, fc.Args["id"].(uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Operation) graphql.Marshaler {
+			return ec.marshalNOperation2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐOperation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_operationProgress(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Operation(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_operationProgress_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_tenantEvents(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_tenantEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().TenantEvents(ctx, fc.Args["tenantId"].(*uuid.UUID))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *watch.TenantEvent) graphql.Marshaler {
+			return ec.marshalNTenantEvent2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋwatchᚐTenantEvent(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_tenantEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TenantEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_tenantEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Tenant_id(ctx context.Context, field graphql.CollectedField, obj *ent.Tenant) (ret graphql.Marshaler) {
@@ -7183,6 +8026,125 @@ func (ec *executionContext) _TenantEdge_cursor(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_TenantEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TenantEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _TenantEvent_kind(ctx context.Context, field graphql.CollectedField, obj *watch.TenantEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TenantEvent_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v watch.EventKind) graphql.Marshaler {
+			return ec.marshalNTenantEventKind2githubᚗcomᚋtenantdᚋtenantdᚋinternalᚋwatchᚐEventKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TenantEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TenantEvent", field, false, false, "TenantEventKind")
+}
+
+func (ec *executionContext) _TenantEvent_tenant(ctx context.Context, field graphql.CollectedField, obj *watch.TenantEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TenantEvent_tenant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tenant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Tenant) graphql.Marshaler {
+			return ec.marshalNTenant2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐTenant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TenantEvent_tenant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TenantEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Tenant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TenantEvent_transition(ctx context.Context, field graphql.CollectedField, obj *watch.TenantEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TenantEvent_transition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Transition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.StateTransition) graphql.Marshaler {
+			return ec.marshalOStateTransition2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐStateTransition(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TenantEvent_transition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TenantEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StateTransition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TenantEvent_operation(ctx context.Context, field graphql.CollectedField, obj *watch.TenantEvent) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TenantEvent_operation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Operation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Operation) graphql.Marshaler {
+			return ec.marshalOOperation2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐOperation(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TenantEvent_operation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TenantEvent",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Operation(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _TenantTransitionPayload_tenant(ctx context.Context, field graphql.CollectedField, obj *TenantTransitionPayload) (ret graphql.Marshaler) {
@@ -9791,6 +10753,62 @@ func UnmarshalAdminTokenWhereInput(ctx context.Context, raw any) (ent.AdminToken
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateApiKeyInput(ctx context.Context, obj any) (CreateAPIKeyInput, error) {
+	var it CreateAPIKeyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"tenantId", "name", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "tenantId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenantId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenantID = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateApiKeyInput unmarshals raw into the CreateApiKeyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateApiKeyInput(ctx context.Context, raw any) (CreateAPIKeyInput, error) {
+	var out CreateAPIKeyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateApiKeyInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputOperationOrder(ctx context.Context, obj any) (ent.OperationOrder, error) {
 	var it ent.OperationOrder
 	if obj == nil {
@@ -11262,6 +12280,125 @@ func UnmarshalPlanWhereInput(ctx context.Context, raw any) (ent.PlanWhereInput, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRevokeApiKeyInput(ctx context.Context, obj any) (RevokeAPIKeyInput, error) {
+	var it RevokeAPIKeyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRevokeApiKeyInput unmarshals raw into the RevokeApiKeyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRevokeApiKeyInput(ctx context.Context, raw any) (RevokeAPIKeyInput, error) {
+	var out RevokeAPIKeyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RevokeApiKeyInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSignUpInput(ctx context.Context, obj any) (SignUpInput, error) {
+	var it SignUpInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "slug", "email", "plan", "paymentMethod", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "slug":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slug"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Slug = data
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		case "plan":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("plan"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Plan = data
+		case "paymentMethod":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("paymentMethod"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PaymentMethod = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSignUpInput unmarshals raw into the SignUpInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSignUpInput(ctx context.Context, raw any) (SignUpInput, error) {
+	var out SignUpInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SignUpInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputStateTransitionOrder(ctx context.Context, obj any) (ent.StateTransitionOrder, error) {
 	var it ent.StateTransitionOrder
 	if obj == nil {
@@ -12135,7 +13272,7 @@ func (ec *executionContext) unmarshalInputTenantTransitionInput(ctx context.Cont
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"tenantId", "reason"}
+	fieldsInOrder := [...]string{"tenantId", "reason", "idempotencyKey"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -12156,6 +13293,13 @@ func (ec *executionContext) unmarshalInputTenantTransitionInput(ctx context.Cont
 				return it, err
 			}
 			it.Reason = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
 		}
 	}
 	return it, nil
@@ -13327,6 +14471,44 @@ func (ec *executionContext) _AdminToken(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var createApiKeyPayloadImplementors = []string{"CreateApiKeyPayload"}
+
+func (ec *executionContext) _CreateApiKeyPayload(ctx context.Context, sel ast.SelectionSet, obj *CreateAPIKeyPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, createApiKeyPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreateApiKeyPayload")
+		case "key":
+			out.Values[i] = ec._CreateApiKeyPayload_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "apiKey":
+			out.Values[i] = ec._CreateApiKeyPayload_apiKey(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -13370,6 +14552,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "reactivateTenant":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_reactivateTenant(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "signUp":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_signUp(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "retryProvisioning":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_retryProvisioning(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createApiKey":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createApiKey(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "revokeApiKey":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_revokeApiKey(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -13946,6 +15156,82 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	return out
 }
 
+var revokeApiKeyPayloadImplementors = []string{"RevokeApiKeyPayload"}
+
+func (ec *executionContext) _RevokeApiKeyPayload(ctx context.Context, sel ast.SelectionSet, obj *RevokeAPIKeyPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, revokeApiKeyPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RevokeApiKeyPayload")
+		case "key":
+			out.Values[i] = ec._RevokeApiKeyPayload_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var signUpPayloadImplementors = []string{"SignUpPayload"}
+
+func (ec *executionContext) _SignUpPayload(ctx context.Context, sel ast.SelectionSet, obj *SignUpPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, signUpPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SignUpPayload")
+		case "tenant":
+			out.Values[i] = ec._SignUpPayload_tenant(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "operation":
+			out.Values[i] = ec._SignUpPayload_operation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "apiKey":
+			out.Values[i] = ec._SignUpPayload_apiKey(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var stateCountImplementors = []string{"StateCount"}
 
 func (ec *executionContext) _StateCount(ctx context.Context, sel ast.SelectionSet, obj *StateCount) graphql.Marshaler {
@@ -14202,6 +15488,28 @@ func (ec *executionContext) _StateTransitionEdge(ctx context.Context, sel ast.Se
 	return out
 }
 
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "operationProgress":
+		return ec._Subscription_operationProgress(ctx, fields[0])
+	case "tenantEvents":
+		return ec._Subscription_tenantEvents(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
+}
+
 var tenantImplementors = []string{"Tenant", "Node"}
 
 func (ec *executionContext) _Tenant(ctx context.Context, sel ast.SelectionSet, obj *ent.Tenant) graphql.Marshaler {
@@ -14382,6 +15690,54 @@ func (ec *executionContext) _TenantEdge(ctx context.Context, sel ast.SelectionSe
 		case "cursor":
 			out.Values[i] = ec._TenantEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var tenantEventImplementors = []string{"TenantEvent"}
+
+func (ec *executionContext) _TenantEvent(ctx context.Context, sel ast.SelectionSet, obj *watch.TenantEvent) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, tenantEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TenantEvent")
+		case "kind":
+			out.Values[i] = ec._TenantEvent_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tenant":
+			out.Values[i] = ec._TenantEvent_tenant(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "transition":
+			out.Values[i] = ec._TenantEvent_transition(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "operation":
+			out.Values[i] = ec._TenantEvent_operation(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -14849,6 +16205,14 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) marshalNAPIKey2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐAPIKey(ctx context.Context, sel ast.SelectionSet, v *ent.APIKey) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "APIKey!")
+		return graphql.Null
+	}
+	return ec._APIKey(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNAPIKeyConnection2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐAPIKeyConnection(ctx context.Context, sel ast.SelectionSet, v *ent.APIKeyConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "APIKeyConnection!")
@@ -14917,6 +16281,19 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 		graphql.AddInvalidNullFromMarshaler(ctx, "Boolean!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNCreateApiKeyInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCreateAPIKeyInput(ctx context.Context, v any) (CreateAPIKeyInput, error) {
+	res, err := ec.unmarshalInputCreateApiKeyInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCreateApiKeyPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCreateAPIKeyPayload(ctx context.Context, sel ast.SelectionSet, v *CreateAPIKeyPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CreateApiKeyPayload!")
+		return graphql.Null
+	}
+	return ec._CreateApiKeyPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (entgql.Cursor[uuid.UUID], error) {
@@ -15074,6 +16451,14 @@ func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋtenantdᚋtenantdᚋe
 	return ret
 }
 
+func (ec *executionContext) marshalNOperation2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐOperation(ctx context.Context, sel ast.SelectionSet, v *ent.Operation) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Operation!")
+		return graphql.Null
+	}
+	return ec._Operation(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNOperationConnection2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐOperationConnection(ctx context.Context, sel ast.SelectionSet, v *ent.OperationConnection) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "OperationConnection!")
@@ -15206,6 +16591,19 @@ func (ec *executionContext) unmarshalNPlanWhereInput2ᚖgithubᚗcomᚋtenantd�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNRevokeApiKeyInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐRevokeAPIKeyInput(ctx context.Context, v any) (RevokeAPIKeyInput, error) {
+	res, err := ec.unmarshalInputRevokeApiKeyInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRevokeApiKeyPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐRevokeAPIKeyPayload(ctx context.Context, sel ast.SelectionSet, v *RevokeAPIKeyPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RevokeApiKeyPayload!")
+		return graphql.Null
+	}
+	return ec._RevokeApiKeyPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNRole2githubᚗcomᚋtenantdᚋtenantdᚐRole(ctx context.Context, v any) (tenantd.Role, error) {
 	var res tenantd.Role
 	err := res.UnmarshalGQL(v)
@@ -15214,6 +16612,19 @@ func (ec *executionContext) unmarshalNRole2githubᚗcomᚋtenantdᚋtenantdᚐRo
 
 func (ec *executionContext) marshalNRole2githubᚗcomᚋtenantdᚋtenantdᚐRole(ctx context.Context, sel ast.SelectionSet, v tenantd.Role) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNSignUpInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐSignUpInput(ctx context.Context, v any) (SignUpInput, error) {
+	res, err := ec.unmarshalInputSignUpInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSignUpPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐSignUpPayload(ctx context.Context, sel ast.SelectionSet, v *SignUpPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SignUpPayload!")
+		return graphql.Null
+	}
+	return ec._SignUpPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNStateCount2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐStateCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*StateCount) graphql.Marshaler {
@@ -15321,6 +16732,24 @@ func (ec *executionContext) marshalNTenantConnection2ᚖgithubᚗcomᚋtenantd�
 		return graphql.Null
 	}
 	return ec._TenantConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTenantEvent2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋwatchᚐTenantEvent(ctx context.Context, sel ast.SelectionSet, v *watch.TenantEvent) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TenantEvent!")
+		return graphql.Null
+	}
+	return ec._TenantEvent(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNTenantEventKind2githubᚗcomᚋtenantdᚋtenantdᚋinternalᚋwatchᚐEventKind(ctx context.Context, v any) (watch.EventKind, error) {
+	var res watch.EventKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTenantEventKind2githubᚗcomᚋtenantdᚋtenantdᚋinternalᚋwatchᚐEventKind(ctx context.Context, sel ast.SelectionSet, v watch.EventKind) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNTenantOrderField2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐTenantOrderField(ctx context.Context, v any) (*ent.TenantOrderField, error) {

@@ -8,6 +8,18 @@ import (
 	"github.com/tenantd/tenantd/ent"
 )
 
+type CreateAPIKeyInput struct {
+	TenantID       uuid.UUID `json:"tenantId"`
+	Name           string    `json:"name"`
+	IdempotencyKey *string   `json:"idempotencyKey,omitempty"`
+}
+
+type CreateAPIKeyPayload struct {
+	Key *ent.APIKey `json:"key"`
+	// The secret, shown once.
+	APIKey string `json:"apiKey"`
+}
+
 type OperationError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
@@ -18,6 +30,36 @@ type OperationProgress struct {
 	Total int `json:"total"`
 	// done / total, 0 to 1.
 	Fraction float64 `json:"fraction"`
+}
+
+type RevokeAPIKeyInput struct {
+	ID uuid.UUID `json:"id"`
+}
+
+type RevokeAPIKeyPayload struct {
+	Key *ent.APIKey `json:"key"`
+}
+
+type SignUpInput struct {
+	// Display name, 1 to 100 characters.
+	Name string `json:"name"`
+	// URL name: 3 to 63 lower-case letters, digits and hyphens.
+	Slug  string `json:"slug"`
+	Email string `json:"email"`
+	// free, starter, pro or enterprise.
+	Plan string `json:"plan"`
+	// A payment method id; the built-in test provider takes pm_card_visa (succeeds) and pm_card_chargeDeclined (declined).
+	PaymentMethod string `json:"paymentMethod"`
+	// A fresh random string (a UUID) per signup, 8 to 255 characters.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+type SignUpPayload struct {
+	Tenant *ent.Tenant `json:"tenant"`
+	// The PROVISION operation: follow it with operationProgress.
+	Operation *ent.Operation `json:"operation"`
+	// The owner's API key. Shown once: it is stored only as a hash.
+	APIKey string `json:"apiKey"`
 }
 
 type StateCount struct {
@@ -31,11 +73,16 @@ type StateCounts struct {
 	States []*StateCount `json:"states"`
 }
 
+type Subscription struct {
+}
+
 // The input of a lifecycle mutation.
 type TenantTransitionInput struct {
 	TenantID uuid.UUID `json:"tenantId"`
 	// Why, for the audit trail (at most 500 characters).
 	Reason *string `json:"reason,omitempty"`
+	// Makes the mutation safe to retry: the same key and input give the same answer.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
 }
 
 // The answer of a lifecycle mutation.

@@ -8,14 +8,22 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/tenantd/tenantd/ent"
+	"github.com/tenantd/tenantd/internal/auth"
+	"github.com/tenantd/tenantd/internal/idempotency"
 	"github.com/tenantd/tenantd/internal/lifecycle"
+	"github.com/tenantd/tenantd/internal/provisioning"
 	"github.com/tenantd/tenantd/internal/store"
+	"github.com/tenantd/tenantd/internal/watch"
 )
 
 // Resolver is the root resolver and holds the dependencies of all resolvers.
 type Resolver struct {
-	DB        *store.DB
-	Lifecycle *lifecycle.Machine
+	DB           *store.DB
+	Lifecycle    *lifecycle.Machine
+	Provisioning *provisioning.Service
+	Idempotency  *idempotency.Store
+	Keys         *auth.Keys
+	Watch        *watch.Watcher
 }
 
 func (r *Resolver) client() *ent.Client { return r.DB.Ent }

@@ -11,7 +11,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
+	"github.com/tenantd/tenantd/internal/auth"
 	"github.com/tenantd/tenantd/internal/lifecycle"
+	"github.com/tenantd/tenantd/internal/provisioning"
+	"github.com/tenantd/tenantd/internal/watch"
 )
 
 // SuspendTenant is the resolver for the suspendTenant field.
@@ -44,6 +47,69 @@ func (r *mutationResolver) ReactivateTenant(ctx context.Context, input TenantTra
 		return nil, err
 	}
 	return r.transition(ctx, input, tenantd.EventReactivate)
+}
+
+// SignUp is the resolver for the signUp field.
+func (r *mutationResolver) SignUp(ctx context.Context, input SignUpInput) (*SignUpPayload, error) {
+	res, err := r.Provisioning.SignUp(ctx, provisioning.SignUpInput{
+		Name: input.Name, Slug: input.Slug, Email: input.Email, Plan: input.Plan,
+		PaymentMethod: input.PaymentMethod, IdempotencyKey: input.IdempotencyKey,
+	})
+	if err != nil {
+		return nil, err
+	}
+	// An anonymous caller goes on as the new tenant, so that the answer's
+	// fields (and later fields of this request) resolve for it.
+	tenantd.Assume(ctx, tenantd.Viewer{Role: tenantd.RoleTenant, TenantID: res.TenantID, TokenID: res.APIKeyID, Actor: "key:" + auth.Display(res.APIKey)})
+	t, err := r.client().Tenant.Get(ctx, res.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	op, err := r.client().Operation.Get(ctx, res.OperationID)
+	if err != nil {
+		return nil, err
+	}
+	return &SignUpPayload{Tenant: t, Operation: op, APIKey: res.APIKey}, nil
+}
+
+// RetryProvisioning is the resolver for the retryProvisioning field.
+func (r *mutationResolver) RetryProvisioning(ctx context.Context, input TenantTransitionInput) (*TenantTransitionPayload, error) {
+	if err := requireAdmin(ctx, input.TenantID); err != nil {
+		return nil, err
+	}
+	reason, err := reasonOf(input.Reason)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.Provisioning.Retry(ctx, input.TenantID, lifecycle.ActorOf(ctx), reason)
+	if err != nil {
+		return nil, err
+	}
+	return &TenantTransitionPayload{Tenant: res.Tenant, Transition: res.Transition, Operation: res.Operation}, nil
+}
+
+// CreateAPIKey is the resolver for the createApiKey field.
+func (r *mutationResolver) CreateAPIKey(ctx context.Context, input CreateAPIKeyInput) (*CreateAPIKeyPayload, error) {
+	if err := requireActor(ctx); err != nil {
+		return nil, err
+	}
+	secret, key, err := r.Keys.Create(ctx, input.TenantID, input.Name, lifecycle.ActorOf(ctx).Name)
+	if err != nil {
+		return nil, err
+	}
+	return &CreateAPIKeyPayload{Key: key, APIKey: secret}, nil
+}
+
+// RevokeAPIKey is the resolver for the revokeApiKey field.
+func (r *mutationResolver) RevokeAPIKey(ctx context.Context, input RevokeAPIKeyInput) (*RevokeAPIKeyPayload, error) {
+	if err := requireActor(ctx); err != nil {
+		return nil, err
+	}
+	key, err := r.Keys.Revoke(ctx, input.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &RevokeAPIKeyPayload{Key: key}, nil
 }
 
 // Progress is the resolver for the progress field.
@@ -117,6 +183,30 @@ func (r *queryResolver) TenantStateCounts(ctx context.Context) (*StateCounts, er
 	return out, nil
 }
 
+// OperationProgress is the resolver for the operationProgress field.
+func (r *subscriptionResolver) OperationProgress(ctx context.Context, id uuid.UUID) (<-chan *ent.Operation, error) {
+	if _, err := viewer(ctx); err != nil {
+		return nil, err
+	}
+	return r.Watch.Operation(ctx, id, subscriptionError(ctx))
+}
+
+// TenantEvents is the resolver for the tenantEvents field.
+func (r *subscriptionResolver) TenantEvents(ctx context.Context, tenantID *uuid.UUID) (<-chan *watch.TenantEvent, error) {
+	v, err := viewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if tenantID == nil {
+		if v.Role == tenantd.RoleTenant {
+			tenantID = &v.TenantID // a tenant key follows its own tenant
+		} else if err := requireOperator(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return r.Watch.Tenant(ctx, tenantID, subscriptionError(ctx))
+}
+
 // AllowedEvents is the resolver for the allowedEvents field.
 func (r *tenantResolver) AllowedEvents(ctx context.Context, obj *ent.Tenant) ([]tenantd.Event, error) {
 	return lifecycle.AllowedEvents(obj.State), nil
@@ -125,4 +215,10 @@ func (r *tenantResolver) AllowedEvents(ctx context.Context, obj *ent.Tenant) ([]
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
-type mutationResolver struct{ *Resolver }
+// Subscription returns SubscriptionResolver implementation.
+func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
+
+type (
+	mutationResolver     struct{ *Resolver }
+	subscriptionResolver struct{ *Resolver }
+)

@@ -118,6 +118,8 @@ func (s *Service) Authenticate(ctx context.Context, token string) (tenantd.Viewe
 	}
 }
 
+func nowUTC() time.Time { return schema.Now() }
+
 func (s *Service) touchAdmin(ctx context.Context, t *ent.AdminToken) {
 	now := schema.Now()
 	if t.LastUsedAt != nil && now.Sub(*t.LastUsedAt) < touchEvery {

@@ -20,6 +20,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/99designs/gqlgen/graphql/playground"
+	coderws "github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -44,6 +45,7 @@ func (s *Server) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("/webhooks/stripe", s.webhooks)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
 	if s.cfg.IsDevelopment() {
 		mux.Handle("GET /graphiql", playground.Handler("tenantd", "/graphql"))
@@ -53,6 +55,15 @@ func (s *Server) routes() http.Handler {
 
 func (s *Server) graphqlHandler() *handler.Server {
 	srv := handler.New(graph.NewSchema(s.resolver))
+	srv.AddTransport(transport.Websocket{
+		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{
+			OriginPatterns: s.originPatterns(),
+		}},
+		InitFunc:              s.websocketInit,
+		InitTimeout:           10 * time.Second,
+		KeepAlivePingInterval: 10 * time.Second, // legacy graphql-ws
+		PingPongInterval:      10 * time.Second, // graphql-transport-ws
+	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
@@ -157,12 +168,53 @@ func (s *Server) graphqlEndpoint() http.Handler {
 	})
 }
 
+// websocketInit authenticates a WebSocket connection from the
+// connection_init payload {"Authorization": "Bearer <token>"}: a missing token
+// closes the socket with 4401, a bad one with 4403, before any data.
+func (s *Server) websocketInit(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+	h := payload.Authorization()
+	if h == "" {
+		if v, ok := payload["authorization"].(string); ok {
+			h = v
+		}
+	}
+	if h == "" {
+		return transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, "missing token: send connectionParams {Authorization: \"Bearer <token>\"}"), 4401),
+			nil, errors.New("missing token")
+	}
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		token = h
+	}
+	v, err := s.auth.Authenticate(ctx, strings.TrimSpace(token))
+	if err != nil {
+		return transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, "forbidden: "+tenantd.ErrorMessage(err)), 4403),
+			nil, err
+	}
+	return tenantd.NewContext(ctx, v), nil, nil
+}
+
+// originPatterns are the Origin values allowed to open a WebSocket besides
+// the server's own host: the hosts of TENANTD_ALLOWED_ORIGINS.
+func (s *Server) originPatterns() []string {
+	var out []string
+	for _, o := range s.cfg.AllowedOrigins {
+		if o == "*" {
+			return []string{"*"}
+		}
+		if u, err := url.Parse(o); err == nil {
+			out = append(out, u.Host)
+		}
+	}
+	return out
+}
+
 // authenticate returns the request's context with the viewer of its bearer
 // token, or unchanged if it has none.
 func (s *Server) authenticate(r *http.Request) (context.Context, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return r.Context(), nil
+		return tenantd.WithViewerSlot(r.Context()), nil
 	}
 	scheme, token, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {

@@ -16,27 +16,38 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/tenantd/tenantd/graph"
 	"github.com/tenantd/tenantd/internal/auth"
+	"github.com/tenantd/tenantd/internal/billing"
 	"github.com/tenantd/tenantd/internal/config"
 	"github.com/tenantd/tenantd/internal/events"
+	"github.com/tenantd/tenantd/internal/idempotency"
 	"github.com/tenantd/tenantd/internal/lifecycle"
+	"github.com/tenantd/tenantd/internal/mail"
 	"github.com/tenantd/tenantd/internal/plans"
+	"github.com/tenantd/tenantd/internal/provisioning"
 	"github.com/tenantd/tenantd/internal/store"
+	"github.com/tenantd/tenantd/internal/watch"
+	"github.com/tenantd/tenantd/internal/webhooks"
+	"github.com/tenantd/tenantd/internal/workspace"
 )
 
 // Server is a running tenantd.
 type Server struct {
-	cfg      *config.Config
-	log      *slog.Logger
-	db       *store.DB
-	river    *river.Client[*sql.Tx]
-	workers  int
-	hub      *events.Hub
-	auth     *auth.Service
-	metrics  *Metrics
-	resolver *graph.Resolver
+	cfg          *config.Config
+	log          *slog.Logger
+	db           *store.DB
+	river        *river.Client[*sql.Tx]
+	hub          *events.Hub
+	auth         *auth.Service
+	metrics      *Metrics
+	resolver     *graph.Resolver
+	provisioning *provisioning.Service
+	webhooks     *webhooks.Stripe
+	stopListen   context.CancelFunc
+	listenDone   chan struct{}
 
 	httpServer *http.Server
 	listener   net.Listener
@@ -44,9 +55,32 @@ type Server struct {
 	AdminToken string
 }
 
+// Option adjusts a Server; the options exist for tests.
+type Option func(*options)
+
+type options struct {
+	provisioningHooks       provisioning.Hooks
+	provisioningMaxAttempts int
+}
+
+// WithProvisioningHooks injects failures into provisioning (tests).
+func WithProvisioningHooks(h provisioning.Hooks) Option {
+	return func(o *options) { o.provisioningHooks = h }
+}
+
+// WithProvisioningMaxAttempts sets how often a provisioning job runs before
+// the tenant is PROVISIONING_FAILED (tests).
+func WithProvisioningMaxAttempts(n int) Option {
+	return func(o *options) { o.provisioningMaxAttempts = n }
+}
+
 // Open opens the database, applies migrations, seeds the plans, registers the
 // bootstrap admin token and builds the services. It serves nothing yet.
-func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, err error) {
+func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Option) (_ *Server, err error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	s := &Server{cfg: cfg, log: log, metrics: NewMetrics(), hub: events.NewHub()}
 	s.db, err = store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logger: log})
 	if err != nil {
@@ -68,26 +102,106 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server,
 		return nil, err
 	}
 
-	workers := river.NewWorkers()
-	// Capability workers register here as they arrive.
-	riverCfg := &river.Config{Logger: log.With("component", "river"), Workers: workers}
-	s.river, err = river.NewClient(s.db.RiverDriver(), riverCfg)
-	if err != nil {
-		return nil, fmt.Errorf("river client: %w", err)
-	}
-
 	s.auth = auth.New(s.db.Ent)
 	if err := s.bootstrapAdmin(ctx); err != nil {
 		return nil, err
 	}
-	machine := lifecycle.New(lifecycle.Config{
-		DB:          s.db,
-		Jobs:        s.river,
-		Events:      events.NewPublisher(s.hub),
-		Transitions: s.metrics.Transitions,
+	provider, err := s.billingProvider()
+	if err != nil {
+		return nil, err
+	}
+	sender, err := s.mailSender()
+	if err != nil {
+		return nil, err
+	}
+
+	// Services take the River client as their job inserter; the client is
+	// made after the workers are registered, so they get it through jobs.
+	jobs := &jobInserter{}
+	pub := events.NewPublisher(s.hub)
+	machine := lifecycle.New(lifecycle.Config{DB: s.db, Jobs: jobs, Events: pub, Transitions: s.metrics.Transitions})
+	s.provisioning = provisioning.New(provisioning.Config{
+		DB: s.db, Lifecycle: machine, Jobs: jobs, Billing: provider,
+		Idempotency: idempotency.New(s.db), Workspaces: workspace.New(s.db, cfg.DataDir),
+		Events: pub, PublicURL: s.publicURL, Logger: log.With("component", "provisioning"),
+		MaxAttempts: o.provisioningMaxAttempts, Hooks: o.provisioningHooks,
 	})
-	s.resolver = &graph.Resolver{DB: s.db, Lifecycle: machine}
+	workers := river.NewWorkers()
+	provisioning.Register(workers, s.provisioning)
+	mail.Register(workers, mail.NewWorker(s.db.Ent, sender, mailFrom, log.With("component", "mail")))
+	s.river, err = river.NewClient(s.db.RiverDriver(), s.riverConfig(workers))
+	if err != nil {
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	jobs.client = s.river
+
+	s.webhooks = webhooks.NewStripe(s.db, machine, cfg.StripeWebhookSecret, log.With("component", "webhooks"))
+	s.resolver = &graph.Resolver{
+		DB: s.db, Lifecycle: machine, Provisioning: s.provisioning,
+		Idempotency: idempotency.New(s.db), Keys: auth.NewKeys(s.db, pub),
+		Watch: watch.New(s.db.Ent, s.hub, log.With("component", "watch")),
+	}
 	return s, nil
+}
+
+// mailFrom is the sender of tenantd's emails.
+const mailFrom = "tenantd <no-reply@tenantd.local>"
+
+// jobInserter hands River's InsertTx to services built before the client.
+type jobInserter struct{ client *river.Client[*sql.Tx] }
+
+func (j *jobInserter) InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error) {
+	return j.client.InsertTx(ctx, tx, args, opts)
+}
+
+// riverConfig sizes the queues and makes a job orphaned by a crash come back
+// within about a minute: jobs time out after 10 s and are rescued after 15 s.
+func (s *Server) riverConfig(workers *river.Workers) *river.Config {
+	cfg := &river.Config{
+		Logger:  s.log.With("component", "river"),
+		Workers: workers,
+		Queues: map[string]river.QueueConfig{
+			river.QueueDefault: {MaxWorkers: 5},
+			provisioning.Queue: {MaxWorkers: 10},
+			mail.Queue:         {MaxWorkers: 5},
+		},
+		JobTimeout:           10 * time.Second,
+		RescueStuckJobsAfter: 15 * time.Second,
+		FetchCooldown:        10 * time.Millisecond,
+		FetchPollInterval:    250 * time.Millisecond,
+	}
+	if !s.db.IsPostgres() {
+		// SQLite has no LISTEN; River polls. Poll often enough that a
+		// signup is picked up at once.
+		cfg.FetchPollInterval = 20 * time.Millisecond
+	}
+	return cfg
+}
+
+// billingProvider is Stripe when a key is configured, else the built-in
+// test provider.
+func (s *Server) billingProvider() (billing.Provider, error) {
+	if s.cfg.StripeSecretKey == "" {
+		return billing.NewTestProvider(s.db.Ent), nil
+	}
+	return billing.NewStripeProvider(billing.StripeConfig{SecretKey: s.cfg.StripeSecretKey, APIBase: s.cfg.StripeAPIBase}, s.db.Ent)
+}
+
+// mailSender is SMTP when SMTP_URL is set, else .eml files in the data dir.
+func (s *Server) mailSender() (mail.Sender, error) {
+	if s.cfg.SMTPURL == "" {
+		return mail.NewFileSender(filepath.Join(s.cfg.DataDir, "outbox")), nil
+	}
+	return mail.NewSMTPSender(s.cfg.SMTPURL, mailFrom)
+}
+
+// publicURL is the base of links in emails: TENANTD_PUBLIC_URL, or the
+// address actually listened on.
+func (s *Server) publicURL() string {
+	if s.cfg.PublicURL != "http://"+s.cfg.Addr || s.listener == nil {
+		return s.cfg.PublicURL
+	}
+	return s.URL()
 }
 
 // bootstrapAdmin registers TENANTD_ADMIN_TOKEN, or in development without it
@@ -129,11 +243,24 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("listen on %s (TENANTD_ADDR): %w", s.cfg.Addr, err)
 	}
 	s.listener = ln
-	if s.workers > 0 {
-		if err := s.river.Start(ctx); err != nil {
-			ln.Close()
-			return fmt.Errorf("start river: %w", err)
+	if s.db.IsPostgres() {
+		// Events of every replica arrive through LISTEN.
+		lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		s.stopListen, s.listenDone = cancel, make(chan struct{})
+		ready := make(chan struct{})
+		go func() {
+			defer close(s.listenDone)
+			events.Listen(lctx, s.db.Pool, s.hub, s.log.With("component", "events"), ready)
+		}()
+		select {
+		case <-ready:
+		case <-time.After(10 * time.Second):
+			s.log.Warn("event listener not ready after 10s; subscriptions may miss events until it is")
 		}
+	}
+	if err := s.river.Start(context.WithoutCancel(ctx)); err != nil {
+		ln.Close()
+		return fmt.Errorf("start river: %w", err)
 	}
 	s.httpServer = &http.Server{
 		Handler:           s.routes(),
@@ -177,13 +304,24 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("drain http: %w", err))
 		}
 	}
-	if s.workers > 0 {
-		if err := s.river.Stop(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("stop river: %w", err))
-		}
+	if err := s.river.Stop(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		errs = append(errs, fmt.Errorf("stop river: %w", err))
+	}
+	if s.stopListen != nil {
+		s.stopListen()
+		<-s.listenDone
 	}
 	if err := s.db.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close database: %w", err))
 	}
 	return errors.Join(errs...)
 }
+
+// River returns the server's River client.
+func (s *Server) River() *river.Client[*sql.Tx] { return s.river }
+
+// Provisioning returns the provisioning service.
+func (s *Server) Provisioning() *provisioning.Service { return s.provisioning }
+
+// DataDir returns the data directory.
+func (s *Server) DataDir() string { return s.cfg.DataDir }

@@ -36,6 +36,12 @@ type Server struct {
 // when the test ends.
 func Start(t testing.TB, k storetest.Kind, env ...string) *Server {
 	t.Helper()
+	return StartWith(t, k, env, nil)
+}
+
+// StartWith is Start with server options (test hooks).
+func StartWith(t testing.TB, k storetest.Kind, env []string, opts []server.Option) *Server {
+	t.Helper()
 	environ := []string{
 		"TENANTD_ADDR=127.0.0.1:0",
 		"TENANTD_DATA_DIR=" + t.TempDir(),
@@ -49,7 +55,7 @@ func Start(t testing.TB, k storetest.Kind, env ...string) *Server {
 	cfg, err := config.Load(environ, nil)
 	require.NoError(t, err)
 	ctx := context.Background()
-	srv, err := server.Open(ctx, cfg, Logger())
+	srv, err := server.Open(ctx, cfg, Logger(), opts...)
 	require.NoError(t, err)
 	require.NoError(t, srv.Start(ctx))
 	t.Cleanup(func() {

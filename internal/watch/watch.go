@@ -1,0 +1,309 @@
+// Package watch streams live state to subscribers: an operation's progress
+// and a tenant's events. Each stream first sends the current state, then
+// every change, reading the records from the database when the event hub says
+// something changed — so a late subscriber never misses the final state and a
+// lost or coalesced notice never leaves one with stale data.
+package watch
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"strconv"
+
+	"github.com/google/uuid"
+
+	"github.com/tenantd/tenantd"
+	"github.com/tenantd/tenantd/ent"
+	"github.com/tenantd/tenantd/ent/operation"
+	"github.com/tenantd/tenantd/ent/statetransition"
+	"github.com/tenantd/tenantd/internal/events"
+)
+
+// Watcher opens streams.
+type Watcher struct {
+	client *ent.Client
+	hub    *events.Hub
+	log    *slog.Logger
+}
+
+// New returns a Watcher reading through client and woken by hub.
+func New(client *ent.Client, hub *events.Hub, log *slog.Logger) *Watcher {
+	return &Watcher{client: client, hub: hub, log: log}
+}
+
+// buffer is how many notices a stream may fall behind before it is told to
+// re-read everything (which it does anyway on each notice).
+const buffer = 64
+
+// ErrRevoked ends the streams of a revoked API key.
+var ErrRevoked = tenantd.Errorf(tenantd.EUNAUTHENTICATED, "the API key of this subscription was revoked")
+
+// revoked reports whether ev revokes the viewer's key.
+func revoked(ctx context.Context, ev events.Event) bool {
+	v, _ := tenantd.ViewerFrom(ctx)
+	return ev.Kind == events.KindKeyRevoked && ev.KeyID == v.TokenID
+}
+
+// OnError is told why a stream ends early (a revoked key), just before its
+// channel closes.
+type OnError func(error)
+
+// Operation streams the operation with the given id, as the caller in ctx
+// sees it, and closes the stream after sending its final state.
+//
+// Returns NOT_FOUND if the caller cannot see the operation.
+func (w *Watcher) Operation(ctx context.Context, id uuid.UUID, onErr OnError) (<-chan *ent.Operation, error) {
+	v, _ := tenantd.ViewerFrom(ctx)
+	// Subscribe before the first read, so no change falls in between.
+	sub := w.hub.Subscribe(func(ev events.Event) bool {
+		return ev.OperationID == id || (ev.Kind == events.KindKeyRevoked && ev.KeyID == v.TokenID)
+	}, buffer)
+	op, err := w.client.Operation.Get(ctx, id)
+	if err != nil {
+		sub.Close()
+		if ent.IsNotFound(err) {
+			return nil, tenantd.Errorf(tenantd.ENOTFOUND, "no operation with id %s", id)
+		}
+		return nil, err
+	}
+	out := make(chan *ent.Operation, 1)
+	go func() {
+		defer close(out)
+		defer sub.Close()
+		last := fingerprint(op)
+		if !send(ctx, out, op) || op.Status.Done() {
+			return
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev := <-sub.C():
+				if revoked(ctx, ev) {
+					onErr(ErrRevoked)
+					return
+				}
+				op, err := w.client.Operation.Get(ctx, id)
+				if err != nil {
+					if ctx.Err() == nil {
+						w.log.Warn("watch operation: read failed", "operation", id, "err", err)
+					}
+					continue
+				}
+				if f := fingerprint(op); f != last {
+					last = f
+					if !send(ctx, out, op) {
+						return
+					}
+				}
+				if op.Status.Done() {
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+// EventKind says what a TenantEvent reports.
+type EventKind string
+
+// The kinds of tenant events.
+const (
+	// EventSnapshot is the first message of a single-tenant stream: the
+	// tenant as it is, with its latest transition.
+	EventSnapshot EventKind = "SNAPSHOT"
+	// EventTransition reports a new history row.
+	EventTransition EventKind = "TRANSITION"
+	// EventOperation reports an operation that changed.
+	EventOperation EventKind = "OPERATION"
+)
+
+// MarshalGQL implements graphql.Marshaler.
+func (k EventKind) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(k))) }
+
+// UnmarshalGQL implements graphql.Unmarshaler.
+func (k *EventKind) UnmarshalGQL(v any) error {
+	s, _ := v.(string)
+	switch EventKind(s) {
+	case EventSnapshot, EventTransition, EventOperation:
+		*k = EventKind(s)
+		return nil
+	}
+	return tenantd.Invalid("kind", "%q is not a TenantEventKind", s)
+}
+
+// TenantEvent is one message of a tenant stream.
+type TenantEvent struct {
+	Kind       EventKind
+	Tenant     *ent.Tenant
+	Transition *ent.StateTransition
+	Operation  *ent.Operation
+}
+
+// Tenant streams the events of one tenant (tenantID set) or, for operators,
+// of every tenant (tenantID nil). A single-tenant stream starts with a
+// SNAPSHOT; the all-tenants stream starts with the next change. Every new
+// history row is sent, in seq order, exactly once.
+//
+// Returns NOT_FOUND if the caller cannot see the tenant.
+func (w *Watcher) Tenant(ctx context.Context, tenantID *uuid.UUID, onErr OnError) (<-chan *TenantEvent, error) {
+	v, _ := tenantd.ViewerFrom(ctx)
+	sub := w.hub.Subscribe(func(ev events.Event) bool {
+		if ev.Kind == events.KindKeyRevoked {
+			return ev.KeyID == v.TokenID
+		}
+		return tenantID == nil || ev.TenantID == *tenantID
+	}, buffer)
+	s := &tenantStream{w: w, ctx: ctx, lastSeq: map[uuid.UUID]int{}, lastOp: map[uuid.UUID]string{}}
+	var first *TenantEvent
+	if tenantID != nil {
+		t, err := w.client.Tenant.Get(ctx, *tenantID)
+		if err != nil {
+			sub.Close()
+			if ent.IsNotFound(err) {
+				return nil, tenantd.Errorf(tenantd.ENOTFOUND, "no tenant with id %s", *tenantID)
+			}
+			return nil, err
+		}
+		latest, err := t.QueryTransitions().Where(statetransition.Seq(t.HistorySeq)).Only(ctx)
+		if err != nil && !ent.IsNotFound(err) {
+			sub.Close()
+			return nil, err
+		}
+		s.lastSeq[t.ID] = t.HistorySeq
+		first = &TenantEvent{Kind: EventSnapshot, Tenant: t, Transition: latest}
+	}
+	out := make(chan *TenantEvent, 1)
+	s.out = out
+	go func() {
+		defer close(out)
+		defer sub.Close()
+		if first != nil && !send(ctx, out, first) {
+			return
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case ev := <-sub.C():
+				if revoked(ctx, ev) {
+					onErr(ErrRevoked)
+					return
+				}
+				if !s.handle(ev, tenantID) {
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+type tenantStream struct {
+	w       *Watcher
+	ctx     context.Context
+	out     chan *TenantEvent
+	lastSeq map[uuid.UUID]int
+	lastOp  map[uuid.UUID]string
+}
+
+// handle turns a notice into messages; false ends the stream.
+func (s *tenantStream) handle(ev events.Event, only *uuid.UUID) bool {
+	switch ev.Kind {
+	case events.KindTransition:
+		return s.transitionsOf(ev.TenantID)
+	case events.KindOperation:
+		return s.operation(ev.OperationID)
+	case events.KindResync:
+		if only == nil {
+			return true // the all-tenants stream cannot re-read everything
+		}
+		if !s.transitionsOf(*only) {
+			return false
+		}
+		ops, err := s.w.client.Operation.Query().
+			Where(operation.TenantID(*only), operation.StatusIn(tenantd.OpQueued, tenantd.OpRunning)).All(s.ctx)
+		if err != nil {
+			return true
+		}
+		for _, op := range ops {
+			if !s.operation(op.ID) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// transitionsOf sends the tenant's history rows not sent yet.
+func (s *tenantStream) transitionsOf(tenantID uuid.UUID) bool {
+	last, known := s.lastSeq[tenantID]
+	q := s.w.client.StateTransition.Query().Where(statetransition.TenantID(tenantID)).Order(statetransition.BySeq())
+	if known {
+		q = q.Where(statetransition.SeqGT(last))
+	} else {
+		// First news of this tenant on an all-tenants stream: its newest row.
+		q = q.Order(ent.Desc(statetransition.FieldSeq)).Limit(1)
+	}
+	rows, err := q.All(s.ctx)
+	if err != nil || len(rows) == 0 {
+		return true
+	}
+	t, err := s.w.client.Tenant.Get(s.ctx, tenantID)
+	if err != nil {
+		return true
+	}
+	for _, r := range rows {
+		if r.Seq > s.lastSeq[tenantID] {
+			s.lastSeq[tenantID] = r.Seq
+		}
+		if !send(s.ctx, s.out, &TenantEvent{Kind: EventTransition, Tenant: t, Transition: r}) {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *tenantStream) operation(id uuid.UUID) bool {
+	op, err := s.w.client.Operation.Get(s.ctx, id)
+	if err != nil {
+		return true
+	}
+	f := fingerprint(op)
+	if s.lastOp[id] == f {
+		return true
+	}
+	s.lastOp[id] = f
+	if op.Status.Done() {
+		delete(s.lastOp, id) // keep the map to running operations
+	}
+	t, err := s.w.client.Tenant.Get(s.ctx, op.TenantID)
+	if err != nil {
+		return true
+	}
+	return send(s.ctx, s.out, &TenantEvent{Kind: EventOperation, Tenant: t, Operation: op})
+}
+
+// fingerprint identifies what a subscriber sees of an operation.
+func fingerprint(op *ent.Operation) string {
+	b, _ := json.Marshal(struct {
+		S  tenantd.OperationStatus
+		D  int
+		St []tenantd.OperationStep
+		E  *string
+		A  int
+	}{op.Status, op.ProgressDone, op.Steps, op.ErrorMessage, op.Attempt})
+	return string(b)
+}
+
+func send[T any](ctx context.Context, out chan<- T, v T) bool {
+	select {
+	case out <- v:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
