@@ -46,6 +46,7 @@ type Server struct {
 	resolver     *graph.Resolver
 	provisioning *provisioning.Service
 	webhooks     *webhooks.Stripe
+	noWorkers    bool
 	stopListen   context.CancelFunc
 	listenDone   chan struct{}
 
@@ -61,6 +62,13 @@ type Option func(*options)
 type options struct {
 	provisioningHooks       provisioning.Hooks
 	provisioningMaxAttempts int
+	noWorkers               bool
+}
+
+// WithoutWorkers makes a replica that serves the API and inserts jobs but
+// runs none; another replica on the same PostgreSQL works them.
+func WithoutWorkers() Option {
+	return func(o *options) { o.noWorkers = true }
 }
 
 // WithProvisioningHooks injects failures into provisioning (tests).
@@ -81,7 +89,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 	for _, opt := range opts {
 		opt(&o)
 	}
-	s := &Server{cfg: cfg, log: log, metrics: NewMetrics(), hub: events.NewHub()}
+	s := &Server{cfg: cfg, log: log, metrics: NewMetrics(), hub: events.NewHub(), noWorkers: o.noWorkers}
 	s.db, err = store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logger: log})
 	if err != nil {
 		return nil, err
@@ -129,7 +137,11 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 	workers := river.NewWorkers()
 	provisioning.Register(workers, s.provisioning)
 	mail.Register(workers, mail.NewWorker(s.db.Ent, sender, mailFrom, log.With("component", "mail")))
-	s.river, err = river.NewClient(s.db.RiverDriver(), s.riverConfig(workers))
+	rcfg := s.riverConfig(workers)
+	if o.noWorkers {
+		rcfg.Queues = nil // insert-only
+	}
+	s.river, err = river.NewClient(s.db.RiverDriver(), rcfg)
 	if err != nil {
 		return nil, fmt.Errorf("river client: %w", err)
 	}
@@ -258,9 +270,11 @@ func (s *Server) Start(ctx context.Context) error {
 			s.log.Warn("event listener not ready after 10s; subscriptions may miss events until it is")
 		}
 	}
-	if err := s.river.Start(context.WithoutCancel(ctx)); err != nil {
-		ln.Close()
-		return fmt.Errorf("start river: %w", err)
+	if s.runsWorkers() {
+		if err := s.river.Start(context.WithoutCancel(ctx)); err != nil {
+			ln.Close()
+			return fmt.Errorf("start river: %w", err)
+		}
 	}
 	s.httpServer = &http.Server{
 		Handler:           s.routes(),
@@ -304,8 +318,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("drain http: %w", err))
 		}
 	}
-	if err := s.river.Stop(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		errs = append(errs, fmt.Errorf("stop river: %w", err))
+	if s.runsWorkers() {
+		if err := s.river.Stop(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			errs = append(errs, fmt.Errorf("stop river: %w", err))
+		}
 	}
 	if s.stopListen != nil {
 		s.stopListen()
@@ -316,6 +332,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	return errors.Join(errs...)
 }
+
+func (s *Server) runsWorkers() bool { return !s.noWorkers }
 
 // River returns the server's River client.
 func (s *Server) River() *river.Client[*sql.Tx] { return s.river }

@@ -16,6 +16,7 @@ import (
 	"github.com/tenantd/tenantd/ent/charge"
 	"github.com/tenantd/tenantd/ent/outboxmessage"
 	"github.com/tenantd/tenantd/ent/tenant"
+	"github.com/tenantd/tenantd/internal/billing/stripemock"
 	"github.com/tenantd/tenantd/internal/gqlws"
 	"github.com/tenantd/tenantd/internal/mail/mailpittest"
 	"github.com/tenantd/tenantd/internal/servertest"
@@ -292,4 +293,24 @@ func TestSignUpIdempotency(t *testing.T) {
 			require.Equal(t, 1, charges, "never a second charge")
 		})
 	}
+}
+
+// TestSignUpWithStripe signs up through the Stripe provider, talking to
+// Stripe's own API mock (stateless: it proves the adapter speaks the API).
+func TestSignUpWithStripe(t *testing.T) {
+	t.Parallel()
+	base := stripemock.Start(t)
+	srv := servertest.Start(t, storetest.SQLite, "STRIPE_SECRET_KEY=sk_test_123", "STRIPE_API_BASE="+base)
+	var a signUpAnswer
+	srv.MustDo(t, "", signUpMutation, map[string]any{"in": signUpInput("stripe-paid", "pro")}, &a)
+	waitState(t, srv, a.SignUp.Tenant.ID, tenantd.StateActive)
+	sys := tenantd.SystemContext(context.Background())
+	tn, err := srv.DB().Ent.Tenant.Get(sys, a.SignUp.Tenant.ID)
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(*tn.BillingCustomerID, "cus_"))
+	require.True(t, strings.HasPrefix(*tn.BillingSubscriptionID, "sub_"))
+	ch, err := srv.DB().Ent.Charge.Query().Only(sys)
+	require.NoError(t, err)
+	require.Equal(t, "stripe", ch.Provider)
+	require.Equal(t, 9900, ch.AmountCents)
 }
