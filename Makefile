@@ -4,7 +4,7 @@ PKGS    ?= ./...
 TIMEOUT ?= 15m
 
 .DEFAULT_GOAL := help
-.PHONY: help run build tools js-deps test test-race generate check-generated bench lint fmt clean
+.PHONY: help run build tools js-deps bench-load test test-race generate check-generated bench lint fmt clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -49,8 +49,12 @@ check-generated: generate ## fail if generated code is not current
 	@git diff --exit-code --stat -- . || (echo "generated code is stale: run make generate and commit" && exit 1)
 	@test -z "$$(git status --porcelain --untracked-files=all -- ent graph schema migrations)" || (git status --short -- ent graph schema migrations; echo "make generate created files: commit them" && exit 1)
 
-bench: ## run the benchmarks (figures for the closing notes)
+bench: ## run the Go benchmarks and the load tool (figures for the closing notes)
 	$(GO) test -run '^$$' -bench . -benchtime 2s -timeout 60m ./internal/bench/...
+	./scripts/bench-load.sh
+
+bench-load: ## only the load tool against real processes (RATE, DURATION, SUBSCRIPTIONS)
+	./scripts/bench-load.sh
 
 lint: ## gofmt and go vet
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)

@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"github.com/tenantd/tenantd/internal/auth"
 	"github.com/tenantd/tenantd/internal/config"
 	"github.com/tenantd/tenantd/internal/lifecycle"
+	"github.com/tenantd/tenantd/internal/load"
 	"github.com/tenantd/tenantd/internal/plans"
 	"github.com/tenantd/tenantd/internal/server"
 	"github.com/tenantd/tenantd/internal/store"
@@ -37,6 +39,8 @@ Usage:
   tenantd migrate [flags]             apply database migrations, then exit
   tenantd token create --role R       create an admin or partner token and print it once
   tenantd audit verify [flags]        verify every tenant's hash-chained history
+  tenantd bench signup [flags]        load test: signups followed live to ACTIVE
+  tenantd bench subscriptions [flags] load test: 10,000 held subscriptions and event delivery
 
 Run "tenantd <command> --help" for a command's flags.
 `
@@ -67,6 +71,26 @@ var commands = []command{
 			fs.String("name", "", "a name to tell the token apart")
 		}, run: tokenCreate},
 	{name: "audit verify", about: "Walk every tenant's history chain; exit 1 and name the first broken row.", run: auditVerify},
+	{name: "bench signup", about: "Drive signups against a running tenantd, follow each to ACTIVE over a subscription,\nand report signup → ACTIVE latency (p50/p95/p99) and sustained signups per second.",
+		flags: func(fs *flag.FlagSet) {
+			fs.String("url", "", "tenantd to drive (default http://<TENANTD_ADDR>)")
+			fs.Float64("rate", 20, "signups started per second")
+			fs.Duration("duration", 30*time.Second, "how long to start signups")
+			fs.String("plans", "starter,pro", "comma-separated plans, run one after the other (starter: pool, pro: silo)")
+			fs.String("token", "", "admin token: follow operations over one shared WebSocket (default: one per signup, with its new API key)")
+			fs.Bool("json", false, "print the reports as JSON")
+		}, run: benchSignup},
+	{name: "bench subscriptions", about: "Hold many idle subscriptions on a running tenantd, report the server memory they\ntake, then fire transitions and report event delivery latency.",
+		flags: func(fs *flag.FlagSet) {
+			fs.String("url", "", "tenantd to drive (default http://<TENANTD_ADDR>)")
+			fs.String("token", "", "admin token (default TENANTD_ADMIN_TOKEN)")
+			fs.Int("subscriptions", 10_000, "subscriptions to hold")
+			fs.Int("per-conn", 100, "subscriptions per WebSocket")
+			fs.Int("tenants", 100, "tenants the subscriptions are spread over")
+			fs.Int("events", 200, "transitions to fire while they are held")
+			fs.Duration("interval", 50*time.Millisecond, "time between transitions")
+			fs.Bool("json", false, "print the report as JSON")
+		}, run: benchSubscriptions},
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -254,5 +278,64 @@ func auditVerify(ctx context.Context, c *cli) int {
 		return 1
 	}
 	fmt.Fprintf(c.stdout, "audit OK: %d tenants, %d history rows, every chain verifies\n", rep.Tenants, rep.Rows)
+	return 0
+}
+
+func flagString(fs *flag.FlagSet, name string) string { return fs.Lookup(name).Value.String() }
+
+func flagValue[T any](fs *flag.FlagSet, name string) T {
+	return fs.Lookup(name).Value.(flag.Getter).Get().(T)
+}
+
+func benchURL(c *cli) string {
+	if u := flagString(c.fs, "url"); u != "" {
+		return strings.TrimSuffix(u, "/")
+	}
+	return "http://" + c.cfg.Addr
+}
+
+func printReport(c *cli, rep any) {
+	if flagValue[bool](c.fs, "json") {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		fmt.Fprintln(c.stdout, string(b))
+		return
+	}
+	fmt.Fprintln(c.stdout, rep)
+}
+
+func benchSignup(ctx context.Context, c *cli) int {
+	url := benchURL(c)
+	for _, plan := range strings.Split(flagString(c.fs, "plans"), ",") {
+		plan = strings.TrimSpace(plan)
+		fmt.Fprintf(c.stderr, "signups on %s: plan %s, %.1f/s for %s\n", url, plan, flagValue[float64](c.fs, "rate"), flagValue[time.Duration](c.fs, "duration"))
+		rep, err := load.Signups(ctx, load.SignupConfig{
+			URL: url, Rate: flagValue[float64](c.fs, "rate"), Duration: flagValue[time.Duration](c.fs, "duration"),
+			Plan: plan, Token: flagString(c.fs, "token"), Progress: c.stderr,
+		})
+		if err != nil {
+			fmt.Fprintf(c.stderr, "tenantd bench signup: %v\n", err)
+			return 1
+		}
+		printReport(c, rep)
+	}
+	return 0
+}
+
+func benchSubscriptions(ctx context.Context, c *cli) int {
+	token := flagString(c.fs, "token")
+	if token == "" {
+		token = c.cfg.AdminToken
+	}
+	rep, err := load.Subscriptions(ctx, load.SubscriptionConfig{
+		URL: benchURL(c), Token: token,
+		Subscriptions: flagValue[int](c.fs, "subscriptions"), PerConnection: flagValue[int](c.fs, "per-conn"),
+		Tenants: flagValue[int](c.fs, "tenants"), Events: flagValue[int](c.fs, "events"),
+		EventInterval: flagValue[time.Duration](c.fs, "interval"), Progress: c.stderr,
+	})
+	if err != nil {
+		fmt.Fprintf(c.stderr, "tenantd bench subscriptions: %v\n", err)
+		return 1
+	}
+	printReport(c, rep)
 	return 0
 }
