@@ -16,15 +16,18 @@ import (
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/tenantd/tenantd/ent/activation"
 	"github.com/tenantd/tenantd/ent/admintoken"
 	"github.com/tenantd/tenantd/ent/apikey"
 	"github.com/tenantd/tenantd/ent/charge"
+	"github.com/tenantd/tenantd/ent/funnelcount"
 	"github.com/tenantd/tenantd/ent/idempotencykey"
 	"github.com/tenantd/tenantd/ent/keyset"
 	"github.com/tenantd/tenantd/ent/milestone"
 	"github.com/tenantd/tenantd/ent/operation"
 	"github.com/tenantd/tenantd/ent/outboxmessage"
 	"github.com/tenantd/tenantd/ent/plan"
+	"github.com/tenantd/tenantd/ent/readinesscheck"
 	"github.com/tenantd/tenantd/ent/statetransition"
 	"github.com/tenantd/tenantd/ent/tenant"
 	"github.com/tenantd/tenantd/ent/tenantstatecount"
@@ -41,10 +44,14 @@ type Client struct {
 	Schema *migrate.Schema
 	// APIKey is the client for interacting with the APIKey builders.
 	APIKey *APIKeyClient
+	// Activation is the client for interacting with the Activation builders.
+	Activation *ActivationClient
 	// AdminToken is the client for interacting with the AdminToken builders.
 	AdminToken *AdminTokenClient
 	// Charge is the client for interacting with the Charge builders.
 	Charge *ChargeClient
+	// FunnelCount is the client for interacting with the FunnelCount builders.
+	FunnelCount *FunnelCountClient
 	// IdempotencyKey is the client for interacting with the IdempotencyKey builders.
 	IdempotencyKey *IdempotencyKeyClient
 	// KeySet is the client for interacting with the KeySet builders.
@@ -57,6 +64,8 @@ type Client struct {
 	OutboxMessage *OutboxMessageClient
 	// Plan is the client for interacting with the Plan builders.
 	Plan *PlanClient
+	// ReadinessCheck is the client for interacting with the ReadinessCheck builders.
+	ReadinessCheck *ReadinessCheckClient
 	// StateTransition is the client for interacting with the StateTransition builders.
 	StateTransition *StateTransitionClient
 	// Tenant is the client for interacting with the Tenant builders.
@@ -79,14 +88,17 @@ func NewClient(opts ...Option) *Client {
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.APIKey = NewAPIKeyClient(c.config)
+	c.Activation = NewActivationClient(c.config)
 	c.AdminToken = NewAdminTokenClient(c.config)
 	c.Charge = NewChargeClient(c.config)
+	c.FunnelCount = NewFunnelCountClient(c.config)
 	c.IdempotencyKey = NewIdempotencyKeyClient(c.config)
 	c.KeySet = NewKeySetClient(c.config)
 	c.Milestone = NewMilestoneClient(c.config)
 	c.Operation = NewOperationClient(c.config)
 	c.OutboxMessage = NewOutboxMessageClient(c.config)
 	c.Plan = NewPlanClient(c.config)
+	c.ReadinessCheck = NewReadinessCheckClient(c.config)
 	c.StateTransition = NewStateTransitionClient(c.config)
 	c.Tenant = NewTenantClient(c.config)
 	c.TenantStateCount = NewTenantStateCountClient(c.config)
@@ -185,14 +197,17 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ctx:              ctx,
 		config:           cfg,
 		APIKey:           NewAPIKeyClient(cfg),
+		Activation:       NewActivationClient(cfg),
 		AdminToken:       NewAdminTokenClient(cfg),
 		Charge:           NewChargeClient(cfg),
+		FunnelCount:      NewFunnelCountClient(cfg),
 		IdempotencyKey:   NewIdempotencyKeyClient(cfg),
 		KeySet:           NewKeySetClient(cfg),
 		Milestone:        NewMilestoneClient(cfg),
 		Operation:        NewOperationClient(cfg),
 		OutboxMessage:    NewOutboxMessageClient(cfg),
 		Plan:             NewPlanClient(cfg),
+		ReadinessCheck:   NewReadinessCheckClient(cfg),
 		StateTransition:  NewStateTransitionClient(cfg),
 		Tenant:           NewTenantClient(cfg),
 		TenantStateCount: NewTenantStateCountClient(cfg),
@@ -218,14 +233,17 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ctx:              ctx,
 		config:           cfg,
 		APIKey:           NewAPIKeyClient(cfg),
+		Activation:       NewActivationClient(cfg),
 		AdminToken:       NewAdminTokenClient(cfg),
 		Charge:           NewChargeClient(cfg),
+		FunnelCount:      NewFunnelCountClient(cfg),
 		IdempotencyKey:   NewIdempotencyKeyClient(cfg),
 		KeySet:           NewKeySetClient(cfg),
 		Milestone:        NewMilestoneClient(cfg),
 		Operation:        NewOperationClient(cfg),
 		OutboxMessage:    NewOutboxMessageClient(cfg),
 		Plan:             NewPlanClient(cfg),
+		ReadinessCheck:   NewReadinessCheckClient(cfg),
 		StateTransition:  NewStateTransitionClient(cfg),
 		Tenant:           NewTenantClient(cfg),
 		TenantStateCount: NewTenantStateCountClient(cfg),
@@ -260,9 +278,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIKey, c.AdminToken, c.Charge, c.IdempotencyKey, c.KeySet, c.Milestone,
-		c.Operation, c.OutboxMessage, c.Plan, c.StateTransition, c.Tenant,
-		c.TenantStateCount, c.WebhookEvent, c.Workspace,
+		c.APIKey, c.Activation, c.AdminToken, c.Charge, c.FunnelCount, c.IdempotencyKey,
+		c.KeySet, c.Milestone, c.Operation, c.OutboxMessage, c.Plan, c.ReadinessCheck,
+		c.StateTransition, c.Tenant, c.TenantStateCount, c.WebhookEvent, c.Workspace,
 	} {
 		n.Use(hooks...)
 	}
@@ -272,9 +290,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIKey, c.AdminToken, c.Charge, c.IdempotencyKey, c.KeySet, c.Milestone,
-		c.Operation, c.OutboxMessage, c.Plan, c.StateTransition, c.Tenant,
-		c.TenantStateCount, c.WebhookEvent, c.Workspace,
+		c.APIKey, c.Activation, c.AdminToken, c.Charge, c.FunnelCount, c.IdempotencyKey,
+		c.KeySet, c.Milestone, c.Operation, c.OutboxMessage, c.Plan, c.ReadinessCheck,
+		c.StateTransition, c.Tenant, c.TenantStateCount, c.WebhookEvent, c.Workspace,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -285,10 +303,14 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
 	case *APIKeyMutation:
 		return c.APIKey.mutate(ctx, m)
+	case *ActivationMutation:
+		return c.Activation.mutate(ctx, m)
 	case *AdminTokenMutation:
 		return c.AdminToken.mutate(ctx, m)
 	case *ChargeMutation:
 		return c.Charge.mutate(ctx, m)
+	case *FunnelCountMutation:
+		return c.FunnelCount.mutate(ctx, m)
 	case *IdempotencyKeyMutation:
 		return c.IdempotencyKey.mutate(ctx, m)
 	case *KeySetMutation:
@@ -301,6 +323,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.OutboxMessage.mutate(ctx, m)
 	case *PlanMutation:
 		return c.Plan.mutate(ctx, m)
+	case *ReadinessCheckMutation:
+		return c.ReadinessCheck.mutate(ctx, m)
 	case *StateTransitionMutation:
 		return c.StateTransition.mutate(ctx, m)
 	case *TenantMutation:
@@ -463,6 +487,140 @@ func (c *APIKeyClient) mutate(ctx context.Context, m *APIKeyMutation) (Value, er
 		return (&APIKeyDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown APIKey mutation op: %q", m.Op())
+	}
+}
+
+// ActivationClient is a client for the Activation schema.
+type ActivationClient struct {
+	config
+}
+
+// NewActivationClient returns a client for the Activation from the given config.
+func NewActivationClient(c config) *ActivationClient {
+	return &ActivationClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `activation.Hooks(f(g(h())))`.
+func (c *ActivationClient) Use(hooks ...Hook) {
+	c.hooks.Activation = append(c.hooks.Activation, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `activation.Intercept(f(g(h())))`.
+func (c *ActivationClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Activation = append(c.inters.Activation, interceptors...)
+}
+
+// Create returns a builder for creating a Activation entity.
+func (c *ActivationClient) Create() *ActivationCreate {
+	mutation := newActivationMutation(c.config, OpCreate)
+	return &ActivationCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Activation entities.
+func (c *ActivationClient) CreateBulk(builders ...*ActivationCreate) *ActivationCreateBulk {
+	return &ActivationCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ActivationClient) MapCreateBulk(slice any, setFunc func(*ActivationCreate, int)) *ActivationCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ActivationCreateBulk{err: fmt.Errorf("calling to ActivationClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ActivationCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ActivationCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Activation.
+func (c *ActivationClient) Update() *ActivationUpdate {
+	mutation := newActivationMutation(c.config, OpUpdate)
+	return &ActivationUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ActivationClient) UpdateOne(_m *Activation) *ActivationUpdateOne {
+	mutation := newActivationMutation(c.config, OpUpdateOne, withActivation(_m))
+	return &ActivationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ActivationClient) UpdateOneID(id uuid.UUID) *ActivationUpdateOne {
+	mutation := newActivationMutation(c.config, OpUpdateOne, withActivationID(id))
+	return &ActivationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Activation.
+func (c *ActivationClient) Delete() *ActivationDelete {
+	mutation := newActivationMutation(c.config, OpDelete)
+	return &ActivationDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ActivationClient) DeleteOne(_m *Activation) *ActivationDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ActivationClient) DeleteOneID(id uuid.UUID) *ActivationDeleteOne {
+	builder := c.Delete().Where(activation.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ActivationDeleteOne{builder}
+}
+
+// Query returns a query builder for Activation.
+func (c *ActivationClient) Query() *ActivationQuery {
+	return &ActivationQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeActivation},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Activation entity by its id.
+func (c *ActivationClient) Get(ctx context.Context, id uuid.UUID) (*Activation, error) {
+	return c.Query().Where(activation.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ActivationClient) GetX(ctx context.Context, id uuid.UUID) *Activation {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ActivationClient) Hooks() []Hook {
+	hooks := c.hooks.Activation
+	return append(hooks[:len(hooks):len(hooks)], activation.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ActivationClient) Interceptors() []Interceptor {
+	return c.inters.Activation
+}
+
+func (c *ActivationClient) mutate(ctx context.Context, m *ActivationMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ActivationCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ActivationUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ActivationUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ActivationDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Activation mutation op: %q", m.Op())
 	}
 }
 
@@ -731,6 +889,140 @@ func (c *ChargeClient) mutate(ctx context.Context, m *ChargeMutation) (Value, er
 		return (&ChargeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Charge mutation op: %q", m.Op())
+	}
+}
+
+// FunnelCountClient is a client for the FunnelCount schema.
+type FunnelCountClient struct {
+	config
+}
+
+// NewFunnelCountClient returns a client for the FunnelCount from the given config.
+func NewFunnelCountClient(c config) *FunnelCountClient {
+	return &FunnelCountClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `funnelcount.Hooks(f(g(h())))`.
+func (c *FunnelCountClient) Use(hooks ...Hook) {
+	c.hooks.FunnelCount = append(c.hooks.FunnelCount, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `funnelcount.Intercept(f(g(h())))`.
+func (c *FunnelCountClient) Intercept(interceptors ...Interceptor) {
+	c.inters.FunnelCount = append(c.inters.FunnelCount, interceptors...)
+}
+
+// Create returns a builder for creating a FunnelCount entity.
+func (c *FunnelCountClient) Create() *FunnelCountCreate {
+	mutation := newFunnelCountMutation(c.config, OpCreate)
+	return &FunnelCountCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of FunnelCount entities.
+func (c *FunnelCountClient) CreateBulk(builders ...*FunnelCountCreate) *FunnelCountCreateBulk {
+	return &FunnelCountCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *FunnelCountClient) MapCreateBulk(slice any, setFunc func(*FunnelCountCreate, int)) *FunnelCountCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &FunnelCountCreateBulk{err: fmt.Errorf("calling to FunnelCountClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*FunnelCountCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &FunnelCountCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for FunnelCount.
+func (c *FunnelCountClient) Update() *FunnelCountUpdate {
+	mutation := newFunnelCountMutation(c.config, OpUpdate)
+	return &FunnelCountUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *FunnelCountClient) UpdateOne(_m *FunnelCount) *FunnelCountUpdateOne {
+	mutation := newFunnelCountMutation(c.config, OpUpdateOne, withFunnelCount(_m))
+	return &FunnelCountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *FunnelCountClient) UpdateOneID(id int) *FunnelCountUpdateOne {
+	mutation := newFunnelCountMutation(c.config, OpUpdateOne, withFunnelCountID(id))
+	return &FunnelCountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for FunnelCount.
+func (c *FunnelCountClient) Delete() *FunnelCountDelete {
+	mutation := newFunnelCountMutation(c.config, OpDelete)
+	return &FunnelCountDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *FunnelCountClient) DeleteOne(_m *FunnelCount) *FunnelCountDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *FunnelCountClient) DeleteOneID(id int) *FunnelCountDeleteOne {
+	builder := c.Delete().Where(funnelcount.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &FunnelCountDeleteOne{builder}
+}
+
+// Query returns a query builder for FunnelCount.
+func (c *FunnelCountClient) Query() *FunnelCountQuery {
+	return &FunnelCountQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeFunnelCount},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a FunnelCount entity by its id.
+func (c *FunnelCountClient) Get(ctx context.Context, id int) (*FunnelCount, error) {
+	return c.Query().Where(funnelcount.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *FunnelCountClient) GetX(ctx context.Context, id int) *FunnelCount {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *FunnelCountClient) Hooks() []Hook {
+	hooks := c.hooks.FunnelCount
+	return append(hooks[:len(hooks):len(hooks)], funnelcount.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *FunnelCountClient) Interceptors() []Interceptor {
+	return c.inters.FunnelCount
+}
+
+func (c *FunnelCountClient) mutate(ctx context.Context, m *FunnelCountMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&FunnelCountCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&FunnelCountUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&FunnelCountUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&FunnelCountDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown FunnelCount mutation op: %q", m.Op())
 	}
 }
 
@@ -1570,6 +1862,140 @@ func (c *PlanClient) mutate(ctx context.Context, m *PlanMutation) (Value, error)
 	}
 }
 
+// ReadinessCheckClient is a client for the ReadinessCheck schema.
+type ReadinessCheckClient struct {
+	config
+}
+
+// NewReadinessCheckClient returns a client for the ReadinessCheck from the given config.
+func NewReadinessCheckClient(c config) *ReadinessCheckClient {
+	return &ReadinessCheckClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `readinesscheck.Hooks(f(g(h())))`.
+func (c *ReadinessCheckClient) Use(hooks ...Hook) {
+	c.hooks.ReadinessCheck = append(c.hooks.ReadinessCheck, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `readinesscheck.Intercept(f(g(h())))`.
+func (c *ReadinessCheckClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ReadinessCheck = append(c.inters.ReadinessCheck, interceptors...)
+}
+
+// Create returns a builder for creating a ReadinessCheck entity.
+func (c *ReadinessCheckClient) Create() *ReadinessCheckCreate {
+	mutation := newReadinessCheckMutation(c.config, OpCreate)
+	return &ReadinessCheckCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ReadinessCheck entities.
+func (c *ReadinessCheckClient) CreateBulk(builders ...*ReadinessCheckCreate) *ReadinessCheckCreateBulk {
+	return &ReadinessCheckCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ReadinessCheckClient) MapCreateBulk(slice any, setFunc func(*ReadinessCheckCreate, int)) *ReadinessCheckCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ReadinessCheckCreateBulk{err: fmt.Errorf("calling to ReadinessCheckClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ReadinessCheckCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ReadinessCheckCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ReadinessCheck.
+func (c *ReadinessCheckClient) Update() *ReadinessCheckUpdate {
+	mutation := newReadinessCheckMutation(c.config, OpUpdate)
+	return &ReadinessCheckUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ReadinessCheckClient) UpdateOne(_m *ReadinessCheck) *ReadinessCheckUpdateOne {
+	mutation := newReadinessCheckMutation(c.config, OpUpdateOne, withReadinessCheck(_m))
+	return &ReadinessCheckUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ReadinessCheckClient) UpdateOneID(id uuid.UUID) *ReadinessCheckUpdateOne {
+	mutation := newReadinessCheckMutation(c.config, OpUpdateOne, withReadinessCheckID(id))
+	return &ReadinessCheckUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ReadinessCheck.
+func (c *ReadinessCheckClient) Delete() *ReadinessCheckDelete {
+	mutation := newReadinessCheckMutation(c.config, OpDelete)
+	return &ReadinessCheckDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ReadinessCheckClient) DeleteOne(_m *ReadinessCheck) *ReadinessCheckDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ReadinessCheckClient) DeleteOneID(id uuid.UUID) *ReadinessCheckDeleteOne {
+	builder := c.Delete().Where(readinesscheck.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ReadinessCheckDeleteOne{builder}
+}
+
+// Query returns a query builder for ReadinessCheck.
+func (c *ReadinessCheckClient) Query() *ReadinessCheckQuery {
+	return &ReadinessCheckQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeReadinessCheck},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ReadinessCheck entity by its id.
+func (c *ReadinessCheckClient) Get(ctx context.Context, id uuid.UUID) (*ReadinessCheck, error) {
+	return c.Query().Where(readinesscheck.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ReadinessCheckClient) GetX(ctx context.Context, id uuid.UUID) *ReadinessCheck {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ReadinessCheckClient) Hooks() []Hook {
+	hooks := c.hooks.ReadinessCheck
+	return append(hooks[:len(hooks):len(hooks)], readinesscheck.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ReadinessCheckClient) Interceptors() []Interceptor {
+	return c.inters.ReadinessCheck
+}
+
+func (c *ReadinessCheckClient) mutate(ctx context.Context, m *ReadinessCheckMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ReadinessCheckCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ReadinessCheckUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ReadinessCheckUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ReadinessCheckDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ReadinessCheck mutation op: %q", m.Op())
+	}
+}
+
 // StateTransitionClient is a client for the StateTransition schema.
 type StateTransitionClient struct {
 	config
@@ -2323,14 +2749,14 @@ func (c *WorkspaceClient) mutate(ctx context.Context, m *WorkspaceMutation) (Val
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, AdminToken, Charge, IdempotencyKey, KeySet, Milestone, Operation,
-		OutboxMessage, Plan, StateTransition, Tenant, TenantStateCount, WebhookEvent,
-		Workspace []ent.Hook
+		APIKey, Activation, AdminToken, Charge, FunnelCount, IdempotencyKey, KeySet,
+		Milestone, Operation, OutboxMessage, Plan, ReadinessCheck, StateTransition,
+		Tenant, TenantStateCount, WebhookEvent, Workspace []ent.Hook
 	}
 	inters struct {
-		APIKey, AdminToken, Charge, IdempotencyKey, KeySet, Milestone, Operation,
-		OutboxMessage, Plan, StateTransition, Tenant, TenantStateCount, WebhookEvent,
-		Workspace []ent.Interceptor
+		APIKey, Activation, AdminToken, Charge, FunnelCount, IdempotencyKey, KeySet,
+		Milestone, Operation, OutboxMessage, Plan, ReadinessCheck, StateTransition,
+		Tenant, TenantStateCount, WebhookEvent, Workspace []ent.Interceptor
 	}
 )
 

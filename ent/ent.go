@@ -12,15 +12,18 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/tenantd/tenantd/ent/activation"
 	"github.com/tenantd/tenantd/ent/admintoken"
 	"github.com/tenantd/tenantd/ent/apikey"
 	"github.com/tenantd/tenantd/ent/charge"
+	"github.com/tenantd/tenantd/ent/funnelcount"
 	"github.com/tenantd/tenantd/ent/idempotencykey"
 	"github.com/tenantd/tenantd/ent/keyset"
 	"github.com/tenantd/tenantd/ent/milestone"
 	"github.com/tenantd/tenantd/ent/operation"
 	"github.com/tenantd/tenantd/ent/outboxmessage"
 	"github.com/tenantd/tenantd/ent/plan"
+	"github.com/tenantd/tenantd/ent/readinesscheck"
 	"github.com/tenantd/tenantd/ent/statetransition"
 	"github.com/tenantd/tenantd/ent/tenant"
 	"github.com/tenantd/tenantd/ent/tenantstatecount"
@@ -87,14 +90,17 @@ func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			apikey.Table:           apikey.ValidColumn,
+			activation.Table:       activation.ValidColumn,
 			admintoken.Table:       admintoken.ValidColumn,
 			charge.Table:           charge.ValidColumn,
+			funnelcount.Table:      funnelcount.ValidColumn,
 			idempotencykey.Table:   idempotencykey.ValidColumn,
 			keyset.Table:           keyset.ValidColumn,
 			milestone.Table:        milestone.ValidColumn,
 			operation.Table:        operation.ValidColumn,
 			outboxmessage.Table:    outboxmessage.ValidColumn,
 			plan.Table:             plan.ValidColumn,
+			readinesscheck.Table:   readinesscheck.ValidColumn,
 			statetransition.Table:  statetransition.ValidColumn,
 			tenant.Table:           tenant.ValidColumn,
 			tenantstatecount.Table: tenantstatecount.ValidColumn,

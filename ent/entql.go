@@ -3,9 +3,11 @@
 package ent
 
 import (
+	"github.com/tenantd/tenantd/ent/activation"
 	"github.com/tenantd/tenantd/ent/admintoken"
 	"github.com/tenantd/tenantd/ent/apikey"
 	"github.com/tenantd/tenantd/ent/charge"
+	"github.com/tenantd/tenantd/ent/funnelcount"
 	"github.com/tenantd/tenantd/ent/idempotencykey"
 	"github.com/tenantd/tenantd/ent/keyset"
 	"github.com/tenantd/tenantd/ent/milestone"
@@ -13,6 +15,7 @@ import (
 	"github.com/tenantd/tenantd/ent/outboxmessage"
 	"github.com/tenantd/tenantd/ent/plan"
 	"github.com/tenantd/tenantd/ent/predicate"
+	"github.com/tenantd/tenantd/ent/readinesscheck"
 	"github.com/tenantd/tenantd/ent/statetransition"
 	"github.com/tenantd/tenantd/ent/tenant"
 	"github.com/tenantd/tenantd/ent/tenantstatecount"
@@ -27,7 +30,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 14)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 17)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -52,6 +55,24 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[1] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   activation.Table,
+			Columns: activation.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeUUID,
+				Column: activation.FieldID,
+			},
+		},
+		Type: "Activation",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			activation.FieldPlanKey:       {Type: field.TypeString, Column: activation.FieldPlanKey},
+			activation.FieldSignedUpAt:    {Type: field.TypeTime, Column: activation.FieldSignedUpAt},
+			activation.FieldProvisionedAt: {Type: field.TypeTime, Column: activation.FieldProvisionedAt},
+			activation.FieldFirstUploadAt: {Type: field.TypeTime, Column: activation.FieldFirstUploadAt},
+			activation.FieldFirstQueryAt:  {Type: field.TypeTime, Column: activation.FieldFirstQueryAt},
+		},
+	}
+	graph.Nodes[2] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   admintoken.Table,
 			Columns: admintoken.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -71,7 +92,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			admintoken.FieldRevokedAt:  {Type: field.TypeTime, Column: admintoken.FieldRevokedAt},
 		},
 	}
-	graph.Nodes[2] = &sqlgraph.Node{
+	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   charge.Table,
 			Columns: charge.Columns,
@@ -92,7 +113,26 @@ var schemaGraph = func() *sqlgraph.Schema {
 			charge.FieldAmountCents:    {Type: field.TypeInt, Column: charge.FieldAmountCents},
 		},
 	}
-	graph.Nodes[3] = &sqlgraph.Node{
+	graph.Nodes[4] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   funnelcount.Table,
+			Columns: funnelcount.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeInt,
+				Column: funnelcount.FieldID,
+			},
+		},
+		Type: "FunnelCount",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			funnelcount.FieldDay:     {Type: field.TypeTime, Column: funnelcount.FieldDay},
+			funnelcount.FieldPlanKey: {Type: field.TypeString, Column: funnelcount.FieldPlanKey},
+			funnelcount.FieldMetric:  {Type: field.TypeString, Column: funnelcount.FieldMetric},
+			funnelcount.FieldBucket:  {Type: field.TypeInt, Column: funnelcount.FieldBucket},
+			funnelcount.FieldSlot:    {Type: field.TypeInt, Column: funnelcount.FieldSlot},
+			funnelcount.FieldCount:   {Type: field.TypeInt64, Column: funnelcount.FieldCount},
+		},
+	}
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   idempotencykey.Table,
 			Columns: idempotencykey.Columns,
@@ -115,7 +155,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			idempotencykey.FieldExpiresAt:   {Type: field.TypeTime, Column: idempotencykey.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   keyset.Table,
 			Columns: keyset.Columns,
@@ -132,7 +172,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			keyset.FieldSigningKey: {Type: field.TypeBytes, Column: keyset.FieldSigningKey},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   milestone.Table,
 			Columns: milestone.Columns,
@@ -148,7 +188,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			milestone.FieldOccurredAt: {Type: field.TypeTime, Column: milestone.FieldOccurredAt},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   operation.Table,
 			Columns: operation.Columns,
@@ -179,7 +219,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			operation.FieldFinishedAt:     {Type: field.TypeTime, Column: operation.FieldFinishedAt},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   outboxmessage.Table,
 			Columns: outboxmessage.Columns,
@@ -205,7 +245,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			outboxmessage.FieldSentAt:    {Type: field.TypeTime, Column: outboxmessage.FieldSentAt},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   plan.Table,
 			Columns: plan.Columns,
@@ -228,7 +268,27 @@ var schemaGraph = func() *sqlgraph.Schema {
 			plan.FieldMaxQueriesPerMonth: {Type: field.TypeInt, Column: plan.FieldMaxQueriesPerMonth},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   readinesscheck.Table,
+			Columns: readinesscheck.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeUUID,
+				Column: readinesscheck.FieldID,
+			},
+		},
+		Type: "ReadinessCheck",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			readinesscheck.FieldRunID:      {Type: field.TypeUUID, Column: readinesscheck.FieldRunID},
+			readinesscheck.FieldName:       {Type: field.TypeString, Column: readinesscheck.FieldName},
+			readinesscheck.FieldStatus:     {Type: field.TypeEnum, Column: readinesscheck.FieldStatus},
+			readinesscheck.FieldSummary:    {Type: field.TypeString, Column: readinesscheck.FieldSummary},
+			readinesscheck.FieldEvidence:   {Type: field.TypeJSON, Column: readinesscheck.FieldEvidence},
+			readinesscheck.FieldStartedAt:  {Type: field.TypeTime, Column: readinesscheck.FieldStartedAt},
+			readinesscheck.FieldDurationMs: {Type: field.TypeInt, Column: readinesscheck.FieldDurationMs},
+		},
+	}
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   statetransition.Table,
 			Columns: statetransition.Columns,
@@ -253,7 +313,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			statetransition.FieldHash:        {Type: field.TypeString, Column: statetransition.FieldHash},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tenant.Table,
 			Columns: tenant.Columns,
@@ -280,9 +340,10 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tenant.FieldBillingSubscriptionID: {Type: field.TypeString, Column: tenant.FieldBillingSubscriptionID},
 			tenant.FieldPurgeAfter:            {Type: field.TypeTime, Column: tenant.FieldPurgeAfter},
 			tenant.FieldPurgedAt:              {Type: field.TypeTime, Column: tenant.FieldPurgedAt},
+			tenant.FieldSynthetic:             {Type: field.TypeBool, Column: tenant.FieldSynthetic},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tenantstatecount.Table,
 			Columns: tenantstatecount.Columns,
@@ -298,7 +359,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tenantstatecount.FieldCount: {Type: field.TypeInt64, Column: tenantstatecount.FieldCount},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookevent.Table,
 			Columns: webhookevent.Columns,
@@ -315,7 +376,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookevent.FieldReceivedAt: {Type: field.TypeTime, Column: webhookevent.FieldReceivedAt},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   workspace.Table,
 			Columns: workspace.Columns,
@@ -539,6 +600,71 @@ func (f *APIKeyFilter) WhereHasTenantWith(preds ...predicate.Tenant) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ActivationQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ActivationQuery builder.
+func (_q *ActivationQuery) Filter() *ActivationFilter {
+	return &ActivationFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ActivationMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ActivationMutation builder.
+func (m *ActivationMutation) Filter() *ActivationFilter {
+	return &ActivationFilter{config: m.config, predicateAdder: m}
+}
+
+// ActivationFilter provides a generic filtering capability at runtime for ActivationQuery.
+type ActivationFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ActivationFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql [16]byte predicate on the id field.
+func (f *ActivationFilter) WhereID(p entql.ValueP) {
+	f.Where(p.Field(activation.FieldID))
+}
+
+// WherePlanKey applies the entql string predicate on the plan_key field.
+func (f *ActivationFilter) WherePlanKey(p entql.StringP) {
+	f.Where(p.Field(activation.FieldPlanKey))
+}
+
+// WhereSignedUpAt applies the entql time.Time predicate on the signed_up_at field.
+func (f *ActivationFilter) WhereSignedUpAt(p entql.TimeP) {
+	f.Where(p.Field(activation.FieldSignedUpAt))
+}
+
+// WhereProvisionedAt applies the entql time.Time predicate on the provisioned_at field.
+func (f *ActivationFilter) WhereProvisionedAt(p entql.TimeP) {
+	f.Where(p.Field(activation.FieldProvisionedAt))
+}
+
+// WhereFirstUploadAt applies the entql time.Time predicate on the first_upload_at field.
+func (f *ActivationFilter) WhereFirstUploadAt(p entql.TimeP) {
+	f.Where(p.Field(activation.FieldFirstUploadAt))
+}
+
+// WhereFirstQueryAt applies the entql time.Time predicate on the first_query_at field.
+func (f *ActivationFilter) WhereFirstQueryAt(p entql.TimeP) {
+	f.Where(p.Field(activation.FieldFirstQueryAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *AdminTokenQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -567,7 +693,7 @@ type AdminTokenFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *AdminTokenFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[1].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -647,7 +773,7 @@ type ChargeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ChargeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[2].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -699,6 +825,76 @@ func (f *ChargeFilter) WhereAmountCents(p entql.IntP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *FunnelCountQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the FunnelCountQuery builder.
+func (_q *FunnelCountQuery) Filter() *FunnelCountFilter {
+	return &FunnelCountFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *FunnelCountMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the FunnelCountMutation builder.
+func (m *FunnelCountMutation) Filter() *FunnelCountFilter {
+	return &FunnelCountFilter{config: m.config, predicateAdder: m}
+}
+
+// FunnelCountFilter provides a generic filtering capability at runtime for FunnelCountQuery.
+type FunnelCountFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *FunnelCountFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql int predicate on the id field.
+func (f *FunnelCountFilter) WhereID(p entql.IntP) {
+	f.Where(p.Field(funnelcount.FieldID))
+}
+
+// WhereDay applies the entql time.Time predicate on the day field.
+func (f *FunnelCountFilter) WhereDay(p entql.TimeP) {
+	f.Where(p.Field(funnelcount.FieldDay))
+}
+
+// WherePlanKey applies the entql string predicate on the plan_key field.
+func (f *FunnelCountFilter) WherePlanKey(p entql.StringP) {
+	f.Where(p.Field(funnelcount.FieldPlanKey))
+}
+
+// WhereMetric applies the entql string predicate on the metric field.
+func (f *FunnelCountFilter) WhereMetric(p entql.StringP) {
+	f.Where(p.Field(funnelcount.FieldMetric))
+}
+
+// WhereBucket applies the entql int predicate on the bucket field.
+func (f *FunnelCountFilter) WhereBucket(p entql.IntP) {
+	f.Where(p.Field(funnelcount.FieldBucket))
+}
+
+// WhereSlot applies the entql int predicate on the slot field.
+func (f *FunnelCountFilter) WhereSlot(p entql.IntP) {
+	f.Where(p.Field(funnelcount.FieldSlot))
+}
+
+// WhereCount applies the entql int64 predicate on the count field.
+func (f *FunnelCountFilter) WhereCount(p entql.Int64P) {
+	f.Where(p.Field(funnelcount.FieldCount))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *IdempotencyKeyQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -727,7 +923,7 @@ type IdempotencyKeyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *IdempotencyKeyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -817,7 +1013,7 @@ type KeySetFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *KeySetFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -877,7 +1073,7 @@ type MilestoneFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MilestoneFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -932,7 +1128,7 @@ type OperationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OperationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1076,7 +1272,7 @@ type OutboxMessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OutboxMessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1181,7 +1377,7 @@ type PlanFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PlanFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1257,6 +1453,81 @@ func (f *PlanFilter) WhereHasTenantsWith(preds ...predicate.Tenant) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ReadinessCheckQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ReadinessCheckQuery builder.
+func (_q *ReadinessCheckQuery) Filter() *ReadinessCheckFilter {
+	return &ReadinessCheckFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ReadinessCheckMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ReadinessCheckMutation builder.
+func (m *ReadinessCheckMutation) Filter() *ReadinessCheckFilter {
+	return &ReadinessCheckFilter{config: m.config, predicateAdder: m}
+}
+
+// ReadinessCheckFilter provides a generic filtering capability at runtime for ReadinessCheckQuery.
+type ReadinessCheckFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ReadinessCheckFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql [16]byte predicate on the id field.
+func (f *ReadinessCheckFilter) WhereID(p entql.ValueP) {
+	f.Where(p.Field(readinesscheck.FieldID))
+}
+
+// WhereRunID applies the entql [16]byte predicate on the run_id field.
+func (f *ReadinessCheckFilter) WhereRunID(p entql.ValueP) {
+	f.Where(p.Field(readinesscheck.FieldRunID))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *ReadinessCheckFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(readinesscheck.FieldName))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *ReadinessCheckFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(readinesscheck.FieldStatus))
+}
+
+// WhereSummary applies the entql string predicate on the summary field.
+func (f *ReadinessCheckFilter) WhereSummary(p entql.StringP) {
+	f.Where(p.Field(readinesscheck.FieldSummary))
+}
+
+// WhereEvidence applies the entql json.RawMessage predicate on the evidence field.
+func (f *ReadinessCheckFilter) WhereEvidence(p entql.BytesP) {
+	f.Where(p.Field(readinesscheck.FieldEvidence))
+}
+
+// WhereStartedAt applies the entql time.Time predicate on the started_at field.
+func (f *ReadinessCheckFilter) WhereStartedAt(p entql.TimeP) {
+	f.Where(p.Field(readinesscheck.FieldStartedAt))
+}
+
+// WhereDurationMs applies the entql int predicate on the duration_ms field.
+func (f *ReadinessCheckFilter) WhereDurationMs(p entql.IntP) {
+	f.Where(p.Field(readinesscheck.FieldDurationMs))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *StateTransitionQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -1285,7 +1556,7 @@ type StateTransitionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StateTransitionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1399,7 +1670,7 @@ type TenantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TenantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1490,6 +1761,11 @@ func (f *TenantFilter) WherePurgedAt(p entql.TimeP) {
 	f.Where(p.Field(tenant.FieldPurgedAt))
 }
 
+// WhereSynthetic applies the entql bool predicate on the synthetic field.
+func (f *TenantFilter) WhereSynthetic(p entql.BoolP) {
+	f.Where(p.Field(tenant.FieldSynthetic))
+}
+
 // WhereHasPlan applies a predicate to check if query has an edge plan.
 func (f *TenantFilter) WhereHasPlan() {
 	f.Where(entql.HasEdge("plan"))
@@ -1575,7 +1851,7 @@ type TenantStateCountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TenantStateCountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1630,7 +1906,7 @@ type WebhookEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1690,7 +1966,7 @@ type WorkspaceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WorkspaceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

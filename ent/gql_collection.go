@@ -1087,6 +1087,11 @@ func (_q *TenantQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 				selectedFields = append(selectedFields, tenant.FieldPurgedAt)
 				fieldSeen[tenant.FieldPurgedAt] = struct{}{}
 			}
+		case "synthetic":
+			if _, ok := fieldSeen[tenant.FieldSynthetic]; !ok {
+				selectedFields = append(selectedFields, tenant.FieldSynthetic)
+				fieldSeen[tenant.FieldSynthetic] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

@@ -2518,6 +2518,10 @@ type TenantWhereInput struct {
 	PurgedAtIsNil  bool        `json:"purgedAtIsNil,omitempty"`
 	PurgedAtNotNil bool        `json:"purgedAtNotNil,omitempty"`
 
+	// "synthetic" field predicates.
+	Synthetic    *bool `json:"synthetic,omitempty"`
+	SyntheticNEQ *bool `json:"syntheticNEQ,omitempty"`
+
 	// "plan" edge predicates.
 	HasPlan     *bool             `json:"hasPlan,omitempty"`
 	HasPlanWith []*PlanWhereInput `json:"hasPlanWith,omitempty"`
@@ -2932,6 +2936,12 @@ func (i *TenantWhereInput) P() (predicate.Tenant, error) {
 	}
 	if i.PurgedAtNotNil {
 		predicates = append(predicates, tenant.PurgedAtNotNil())
+	}
+	if i.Synthetic != nil {
+		predicates = append(predicates, tenant.SyntheticEQ(*i.Synthetic))
+	}
+	if i.SyntheticNEQ != nil {
+		predicates = append(predicates, tenant.SyntheticNEQ(*i.SyntheticNEQ))
 	}
 
 	if i.HasPlan != nil {

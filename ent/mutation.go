@@ -13,9 +13,11 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 	"github.com/tenantd/tenantd"
+	"github.com/tenantd/tenantd/ent/activation"
 	"github.com/tenantd/tenantd/ent/admintoken"
 	"github.com/tenantd/tenantd/ent/apikey"
 	"github.com/tenantd/tenantd/ent/charge"
+	"github.com/tenantd/tenantd/ent/funnelcount"
 	"github.com/tenantd/tenantd/ent/idempotencykey"
 	"github.com/tenantd/tenantd/ent/keyset"
 	"github.com/tenantd/tenantd/ent/milestone"
@@ -23,6 +25,7 @@ import (
 	"github.com/tenantd/tenantd/ent/outboxmessage"
 	"github.com/tenantd/tenantd/ent/plan"
 	"github.com/tenantd/tenantd/ent/predicate"
+	"github.com/tenantd/tenantd/ent/readinesscheck"
 	"github.com/tenantd/tenantd/ent/statetransition"
 	"github.com/tenantd/tenantd/ent/tenant"
 	"github.com/tenantd/tenantd/ent/tenantstatecount"
@@ -40,14 +43,17 @@ const (
 
 	// Node types.
 	TypeAPIKey           = "APIKey"
+	TypeActivation       = "Activation"
 	TypeAdminToken       = "AdminToken"
 	TypeCharge           = "Charge"
+	TypeFunnelCount      = "FunnelCount"
 	TypeIdempotencyKey   = "IdempotencyKey"
 	TypeKeySet           = "KeySet"
 	TypeMilestone        = "Milestone"
 	TypeOperation        = "Operation"
 	TypeOutboxMessage    = "OutboxMessage"
 	TypePlan             = "Plan"
+	TypeReadinessCheck   = "ReadinessCheck"
 	TypeStateTransition  = "StateTransition"
 	TypeTenant           = "Tenant"
 	TypeTenantStateCount = "TenantStateCount"
@@ -912,6 +918,614 @@ func (m *APIKeyMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown APIKey edge %s", name)
+}
+
+// ActivationMutation represents an operation that mutates the Activation nodes in the graph.
+type ActivationMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *uuid.UUID
+	plan_key        *string
+	signed_up_at    *time.Time
+	provisioned_at  *time.Time
+	first_upload_at *time.Time
+	first_query_at  *time.Time
+	clearedFields   map[string]struct{}
+	done            bool
+	oldValue        func(context.Context) (*Activation, error)
+	predicates      []predicate.Activation
+}
+
+var _ ent.Mutation = (*ActivationMutation)(nil)
+
+// activationOption allows management of the mutation configuration using functional options.
+type activationOption func(*ActivationMutation)
+
+// newActivationMutation creates new mutation for the Activation entity.
+func newActivationMutation(c config, op Op, opts ...activationOption) *ActivationMutation {
+	m := &ActivationMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeActivation,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withActivationID sets the ID field of the mutation.
+func withActivationID(id uuid.UUID) activationOption {
+	return func(m *ActivationMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *Activation
+		)
+		m.oldValue = func(ctx context.Context) (*Activation, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().Activation.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withActivation sets the old Activation of the mutation.
+func withActivation(node *Activation) activationOption {
+	return func(m *ActivationMutation) {
+		m.oldValue = func(context.Context) (*Activation, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ActivationMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ActivationMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of Activation entities.
+func (m *ActivationMutation) SetID(id uuid.UUID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ActivationMutation) ID() (id uuid.UUID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ActivationMutation) IDs(ctx context.Context) ([]uuid.UUID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []uuid.UUID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().Activation.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetPlanKey sets the "plan_key" field.
+func (m *ActivationMutation) SetPlanKey(s string) {
+	m.plan_key = &s
+}
+
+// PlanKey returns the value of the "plan_key" field in the mutation.
+func (m *ActivationMutation) PlanKey() (r string, exists bool) {
+	v := m.plan_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPlanKey returns the old "plan_key" field's value of the Activation entity.
+// If the Activation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivationMutation) OldPlanKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPlanKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPlanKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPlanKey: %w", err)
+	}
+	return oldValue.PlanKey, nil
+}
+
+// ResetPlanKey resets all changes to the "plan_key" field.
+func (m *ActivationMutation) ResetPlanKey() {
+	m.plan_key = nil
+}
+
+// SetSignedUpAt sets the "signed_up_at" field.
+func (m *ActivationMutation) SetSignedUpAt(t time.Time) {
+	m.signed_up_at = &t
+}
+
+// SignedUpAt returns the value of the "signed_up_at" field in the mutation.
+func (m *ActivationMutation) SignedUpAt() (r time.Time, exists bool) {
+	v := m.signed_up_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSignedUpAt returns the old "signed_up_at" field's value of the Activation entity.
+// If the Activation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivationMutation) OldSignedUpAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSignedUpAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSignedUpAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSignedUpAt: %w", err)
+	}
+	return oldValue.SignedUpAt, nil
+}
+
+// ResetSignedUpAt resets all changes to the "signed_up_at" field.
+func (m *ActivationMutation) ResetSignedUpAt() {
+	m.signed_up_at = nil
+}
+
+// SetProvisionedAt sets the "provisioned_at" field.
+func (m *ActivationMutation) SetProvisionedAt(t time.Time) {
+	m.provisioned_at = &t
+}
+
+// ProvisionedAt returns the value of the "provisioned_at" field in the mutation.
+func (m *ActivationMutation) ProvisionedAt() (r time.Time, exists bool) {
+	v := m.provisioned_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProvisionedAt returns the old "provisioned_at" field's value of the Activation entity.
+// If the Activation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivationMutation) OldProvisionedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProvisionedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProvisionedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProvisionedAt: %w", err)
+	}
+	return oldValue.ProvisionedAt, nil
+}
+
+// ClearProvisionedAt clears the value of the "provisioned_at" field.
+func (m *ActivationMutation) ClearProvisionedAt() {
+	m.provisioned_at = nil
+	m.clearedFields[activation.FieldProvisionedAt] = struct{}{}
+}
+
+// ProvisionedAtCleared returns if the "provisioned_at" field was cleared in this mutation.
+func (m *ActivationMutation) ProvisionedAtCleared() bool {
+	_, ok := m.clearedFields[activation.FieldProvisionedAt]
+	return ok
+}
+
+// ResetProvisionedAt resets all changes to the "provisioned_at" field.
+func (m *ActivationMutation) ResetProvisionedAt() {
+	m.provisioned_at = nil
+	delete(m.clearedFields, activation.FieldProvisionedAt)
+}
+
+// SetFirstUploadAt sets the "first_upload_at" field.
+func (m *ActivationMutation) SetFirstUploadAt(t time.Time) {
+	m.first_upload_at = &t
+}
+
+// FirstUploadAt returns the value of the "first_upload_at" field in the mutation.
+func (m *ActivationMutation) FirstUploadAt() (r time.Time, exists bool) {
+	v := m.first_upload_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFirstUploadAt returns the old "first_upload_at" field's value of the Activation entity.
+// If the Activation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivationMutation) OldFirstUploadAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFirstUploadAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFirstUploadAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFirstUploadAt: %w", err)
+	}
+	return oldValue.FirstUploadAt, nil
+}
+
+// ClearFirstUploadAt clears the value of the "first_upload_at" field.
+func (m *ActivationMutation) ClearFirstUploadAt() {
+	m.first_upload_at = nil
+	m.clearedFields[activation.FieldFirstUploadAt] = struct{}{}
+}
+
+// FirstUploadAtCleared returns if the "first_upload_at" field was cleared in this mutation.
+func (m *ActivationMutation) FirstUploadAtCleared() bool {
+	_, ok := m.clearedFields[activation.FieldFirstUploadAt]
+	return ok
+}
+
+// ResetFirstUploadAt resets all changes to the "first_upload_at" field.
+func (m *ActivationMutation) ResetFirstUploadAt() {
+	m.first_upload_at = nil
+	delete(m.clearedFields, activation.FieldFirstUploadAt)
+}
+
+// SetFirstQueryAt sets the "first_query_at" field.
+func (m *ActivationMutation) SetFirstQueryAt(t time.Time) {
+	m.first_query_at = &t
+}
+
+// FirstQueryAt returns the value of the "first_query_at" field in the mutation.
+func (m *ActivationMutation) FirstQueryAt() (r time.Time, exists bool) {
+	v := m.first_query_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFirstQueryAt returns the old "first_query_at" field's value of the Activation entity.
+// If the Activation object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ActivationMutation) OldFirstQueryAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFirstQueryAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFirstQueryAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFirstQueryAt: %w", err)
+	}
+	return oldValue.FirstQueryAt, nil
+}
+
+// ClearFirstQueryAt clears the value of the "first_query_at" field.
+func (m *ActivationMutation) ClearFirstQueryAt() {
+	m.first_query_at = nil
+	m.clearedFields[activation.FieldFirstQueryAt] = struct{}{}
+}
+
+// FirstQueryAtCleared returns if the "first_query_at" field was cleared in this mutation.
+func (m *ActivationMutation) FirstQueryAtCleared() bool {
+	_, ok := m.clearedFields[activation.FieldFirstQueryAt]
+	return ok
+}
+
+// ResetFirstQueryAt resets all changes to the "first_query_at" field.
+func (m *ActivationMutation) ResetFirstQueryAt() {
+	m.first_query_at = nil
+	delete(m.clearedFields, activation.FieldFirstQueryAt)
+}
+
+// Where appends a list predicates to the ActivationMutation builder.
+func (m *ActivationMutation) Where(ps ...predicate.Activation) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ActivationMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ActivationMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.Activation, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ActivationMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ActivationMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (Activation).
+func (m *ActivationMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ActivationMutation) Fields() []string {
+	fields := make([]string, 0, 5)
+	if m.plan_key != nil {
+		fields = append(fields, activation.FieldPlanKey)
+	}
+	if m.signed_up_at != nil {
+		fields = append(fields, activation.FieldSignedUpAt)
+	}
+	if m.provisioned_at != nil {
+		fields = append(fields, activation.FieldProvisionedAt)
+	}
+	if m.first_upload_at != nil {
+		fields = append(fields, activation.FieldFirstUploadAt)
+	}
+	if m.first_query_at != nil {
+		fields = append(fields, activation.FieldFirstQueryAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ActivationMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case activation.FieldPlanKey:
+		return m.PlanKey()
+	case activation.FieldSignedUpAt:
+		return m.SignedUpAt()
+	case activation.FieldProvisionedAt:
+		return m.ProvisionedAt()
+	case activation.FieldFirstUploadAt:
+		return m.FirstUploadAt()
+	case activation.FieldFirstQueryAt:
+		return m.FirstQueryAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ActivationMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case activation.FieldPlanKey:
+		return m.OldPlanKey(ctx)
+	case activation.FieldSignedUpAt:
+		return m.OldSignedUpAt(ctx)
+	case activation.FieldProvisionedAt:
+		return m.OldProvisionedAt(ctx)
+	case activation.FieldFirstUploadAt:
+		return m.OldFirstUploadAt(ctx)
+	case activation.FieldFirstQueryAt:
+		return m.OldFirstQueryAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown Activation field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ActivationMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case activation.FieldPlanKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPlanKey(v)
+		return nil
+	case activation.FieldSignedUpAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSignedUpAt(v)
+		return nil
+	case activation.FieldProvisionedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProvisionedAt(v)
+		return nil
+	case activation.FieldFirstUploadAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFirstUploadAt(v)
+		return nil
+	case activation.FieldFirstQueryAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFirstQueryAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown Activation field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ActivationMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ActivationMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ActivationMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown Activation numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ActivationMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(activation.FieldProvisionedAt) {
+		fields = append(fields, activation.FieldProvisionedAt)
+	}
+	if m.FieldCleared(activation.FieldFirstUploadAt) {
+		fields = append(fields, activation.FieldFirstUploadAt)
+	}
+	if m.FieldCleared(activation.FieldFirstQueryAt) {
+		fields = append(fields, activation.FieldFirstQueryAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ActivationMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ActivationMutation) ClearField(name string) error {
+	switch name {
+	case activation.FieldProvisionedAt:
+		m.ClearProvisionedAt()
+		return nil
+	case activation.FieldFirstUploadAt:
+		m.ClearFirstUploadAt()
+		return nil
+	case activation.FieldFirstQueryAt:
+		m.ClearFirstQueryAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Activation nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ActivationMutation) ResetField(name string) error {
+	switch name {
+	case activation.FieldPlanKey:
+		m.ResetPlanKey()
+		return nil
+	case activation.FieldSignedUpAt:
+		m.ResetSignedUpAt()
+		return nil
+	case activation.FieldProvisionedAt:
+		m.ResetProvisionedAt()
+		return nil
+	case activation.FieldFirstUploadAt:
+		m.ResetFirstUploadAt()
+		return nil
+	case activation.FieldFirstQueryAt:
+		m.ResetFirstQueryAt()
+		return nil
+	}
+	return fmt.Errorf("unknown Activation field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ActivationMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ActivationMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ActivationMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ActivationMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ActivationMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ActivationMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ActivationMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown Activation unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ActivationMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown Activation edge %s", name)
 }
 
 // AdminTokenMutation represents an operation that mutates the AdminToken nodes in the graph.
@@ -2409,6 +3023,704 @@ func (m *ChargeMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *ChargeMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Charge edge %s", name)
+}
+
+// FunnelCountMutation represents an operation that mutates the FunnelCount nodes in the graph.
+type FunnelCountMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *int
+	day           *time.Time
+	plan_key      *string
+	metric        *string
+	bucket        *int
+	addbucket     *int
+	slot          *int
+	addslot       *int
+	count         *int64
+	addcount      *int64
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*FunnelCount, error)
+	predicates    []predicate.FunnelCount
+}
+
+var _ ent.Mutation = (*FunnelCountMutation)(nil)
+
+// funnelcountOption allows management of the mutation configuration using functional options.
+type funnelcountOption func(*FunnelCountMutation)
+
+// newFunnelCountMutation creates new mutation for the FunnelCount entity.
+func newFunnelCountMutation(c config, op Op, opts ...funnelcountOption) *FunnelCountMutation {
+	m := &FunnelCountMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeFunnelCount,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withFunnelCountID sets the ID field of the mutation.
+func withFunnelCountID(id int) funnelcountOption {
+	return func(m *FunnelCountMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *FunnelCount
+		)
+		m.oldValue = func(ctx context.Context) (*FunnelCount, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().FunnelCount.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withFunnelCount sets the old FunnelCount of the mutation.
+func withFunnelCount(node *FunnelCount) funnelcountOption {
+	return func(m *FunnelCountMutation) {
+		m.oldValue = func(context.Context) (*FunnelCount, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m FunnelCountMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m FunnelCountMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *FunnelCountMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *FunnelCountMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().FunnelCount.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetDay sets the "day" field.
+func (m *FunnelCountMutation) SetDay(t time.Time) {
+	m.day = &t
+}
+
+// Day returns the value of the "day" field in the mutation.
+func (m *FunnelCountMutation) Day() (r time.Time, exists bool) {
+	v := m.day
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDay returns the old "day" field's value of the FunnelCount entity.
+// If the FunnelCount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FunnelCountMutation) OldDay(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDay is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDay requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDay: %w", err)
+	}
+	return oldValue.Day, nil
+}
+
+// ResetDay resets all changes to the "day" field.
+func (m *FunnelCountMutation) ResetDay() {
+	m.day = nil
+}
+
+// SetPlanKey sets the "plan_key" field.
+func (m *FunnelCountMutation) SetPlanKey(s string) {
+	m.plan_key = &s
+}
+
+// PlanKey returns the value of the "plan_key" field in the mutation.
+func (m *FunnelCountMutation) PlanKey() (r string, exists bool) {
+	v := m.plan_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPlanKey returns the old "plan_key" field's value of the FunnelCount entity.
+// If the FunnelCount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FunnelCountMutation) OldPlanKey(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPlanKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPlanKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPlanKey: %w", err)
+	}
+	return oldValue.PlanKey, nil
+}
+
+// ResetPlanKey resets all changes to the "plan_key" field.
+func (m *FunnelCountMutation) ResetPlanKey() {
+	m.plan_key = nil
+}
+
+// SetMetric sets the "metric" field.
+func (m *FunnelCountMutation) SetMetric(s string) {
+	m.metric = &s
+}
+
+// Metric returns the value of the "metric" field in the mutation.
+func (m *FunnelCountMutation) Metric() (r string, exists bool) {
+	v := m.metric
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMetric returns the old "metric" field's value of the FunnelCount entity.
+// If the FunnelCount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FunnelCountMutation) OldMetric(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMetric is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMetric requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMetric: %w", err)
+	}
+	return oldValue.Metric, nil
+}
+
+// ResetMetric resets all changes to the "metric" field.
+func (m *FunnelCountMutation) ResetMetric() {
+	m.metric = nil
+}
+
+// SetBucket sets the "bucket" field.
+func (m *FunnelCountMutation) SetBucket(i int) {
+	m.bucket = &i
+	m.addbucket = nil
+}
+
+// Bucket returns the value of the "bucket" field in the mutation.
+func (m *FunnelCountMutation) Bucket() (r int, exists bool) {
+	v := m.bucket
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBucket returns the old "bucket" field's value of the FunnelCount entity.
+// If the FunnelCount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FunnelCountMutation) OldBucket(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBucket is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBucket requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBucket: %w", err)
+	}
+	return oldValue.Bucket, nil
+}
+
+// AddBucket adds i to the "bucket" field.
+func (m *FunnelCountMutation) AddBucket(i int) {
+	if m.addbucket != nil {
+		*m.addbucket += i
+	} else {
+		m.addbucket = &i
+	}
+}
+
+// AddedBucket returns the value that was added to the "bucket" field in this mutation.
+func (m *FunnelCountMutation) AddedBucket() (r int, exists bool) {
+	v := m.addbucket
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetBucket resets all changes to the "bucket" field.
+func (m *FunnelCountMutation) ResetBucket() {
+	m.bucket = nil
+	m.addbucket = nil
+}
+
+// SetSlot sets the "slot" field.
+func (m *FunnelCountMutation) SetSlot(i int) {
+	m.slot = &i
+	m.addslot = nil
+}
+
+// Slot returns the value of the "slot" field in the mutation.
+func (m *FunnelCountMutation) Slot() (r int, exists bool) {
+	v := m.slot
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSlot returns the old "slot" field's value of the FunnelCount entity.
+// If the FunnelCount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FunnelCountMutation) OldSlot(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSlot is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSlot requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSlot: %w", err)
+	}
+	return oldValue.Slot, nil
+}
+
+// AddSlot adds i to the "slot" field.
+func (m *FunnelCountMutation) AddSlot(i int) {
+	if m.addslot != nil {
+		*m.addslot += i
+	} else {
+		m.addslot = &i
+	}
+}
+
+// AddedSlot returns the value that was added to the "slot" field in this mutation.
+func (m *FunnelCountMutation) AddedSlot() (r int, exists bool) {
+	v := m.addslot
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSlot resets all changes to the "slot" field.
+func (m *FunnelCountMutation) ResetSlot() {
+	m.slot = nil
+	m.addslot = nil
+}
+
+// SetCount sets the "count" field.
+func (m *FunnelCountMutation) SetCount(i int64) {
+	m.count = &i
+	m.addcount = nil
+}
+
+// Count returns the value of the "count" field in the mutation.
+func (m *FunnelCountMutation) Count() (r int64, exists bool) {
+	v := m.count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCount returns the old "count" field's value of the FunnelCount entity.
+// If the FunnelCount object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FunnelCountMutation) OldCount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCount: %w", err)
+	}
+	return oldValue.Count, nil
+}
+
+// AddCount adds i to the "count" field.
+func (m *FunnelCountMutation) AddCount(i int64) {
+	if m.addcount != nil {
+		*m.addcount += i
+	} else {
+		m.addcount = &i
+	}
+}
+
+// AddedCount returns the value that was added to the "count" field in this mutation.
+func (m *FunnelCountMutation) AddedCount() (r int64, exists bool) {
+	v := m.addcount
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetCount resets all changes to the "count" field.
+func (m *FunnelCountMutation) ResetCount() {
+	m.count = nil
+	m.addcount = nil
+}
+
+// Where appends a list predicates to the FunnelCountMutation builder.
+func (m *FunnelCountMutation) Where(ps ...predicate.FunnelCount) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the FunnelCountMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *FunnelCountMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.FunnelCount, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *FunnelCountMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *FunnelCountMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (FunnelCount).
+func (m *FunnelCountMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *FunnelCountMutation) Fields() []string {
+	fields := make([]string, 0, 6)
+	if m.day != nil {
+		fields = append(fields, funnelcount.FieldDay)
+	}
+	if m.plan_key != nil {
+		fields = append(fields, funnelcount.FieldPlanKey)
+	}
+	if m.metric != nil {
+		fields = append(fields, funnelcount.FieldMetric)
+	}
+	if m.bucket != nil {
+		fields = append(fields, funnelcount.FieldBucket)
+	}
+	if m.slot != nil {
+		fields = append(fields, funnelcount.FieldSlot)
+	}
+	if m.count != nil {
+		fields = append(fields, funnelcount.FieldCount)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *FunnelCountMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case funnelcount.FieldDay:
+		return m.Day()
+	case funnelcount.FieldPlanKey:
+		return m.PlanKey()
+	case funnelcount.FieldMetric:
+		return m.Metric()
+	case funnelcount.FieldBucket:
+		return m.Bucket()
+	case funnelcount.FieldSlot:
+		return m.Slot()
+	case funnelcount.FieldCount:
+		return m.Count()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *FunnelCountMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case funnelcount.FieldDay:
+		return m.OldDay(ctx)
+	case funnelcount.FieldPlanKey:
+		return m.OldPlanKey(ctx)
+	case funnelcount.FieldMetric:
+		return m.OldMetric(ctx)
+	case funnelcount.FieldBucket:
+		return m.OldBucket(ctx)
+	case funnelcount.FieldSlot:
+		return m.OldSlot(ctx)
+	case funnelcount.FieldCount:
+		return m.OldCount(ctx)
+	}
+	return nil, fmt.Errorf("unknown FunnelCount field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *FunnelCountMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case funnelcount.FieldDay:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDay(v)
+		return nil
+	case funnelcount.FieldPlanKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPlanKey(v)
+		return nil
+	case funnelcount.FieldMetric:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMetric(v)
+		return nil
+	case funnelcount.FieldBucket:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBucket(v)
+		return nil
+	case funnelcount.FieldSlot:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSlot(v)
+		return nil
+	case funnelcount.FieldCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown FunnelCount field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *FunnelCountMutation) AddedFields() []string {
+	var fields []string
+	if m.addbucket != nil {
+		fields = append(fields, funnelcount.FieldBucket)
+	}
+	if m.addslot != nil {
+		fields = append(fields, funnelcount.FieldSlot)
+	}
+	if m.addcount != nil {
+		fields = append(fields, funnelcount.FieldCount)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *FunnelCountMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case funnelcount.FieldBucket:
+		return m.AddedBucket()
+	case funnelcount.FieldSlot:
+		return m.AddedSlot()
+	case funnelcount.FieldCount:
+		return m.AddedCount()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *FunnelCountMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case funnelcount.FieldBucket:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddBucket(v)
+		return nil
+	case funnelcount.FieldSlot:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSlot(v)
+		return nil
+	case funnelcount.FieldCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddCount(v)
+		return nil
+	}
+	return fmt.Errorf("unknown FunnelCount numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *FunnelCountMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *FunnelCountMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *FunnelCountMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown FunnelCount nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *FunnelCountMutation) ResetField(name string) error {
+	switch name {
+	case funnelcount.FieldDay:
+		m.ResetDay()
+		return nil
+	case funnelcount.FieldPlanKey:
+		m.ResetPlanKey()
+		return nil
+	case funnelcount.FieldMetric:
+		m.ResetMetric()
+		return nil
+	case funnelcount.FieldBucket:
+		m.ResetBucket()
+		return nil
+	case funnelcount.FieldSlot:
+		m.ResetSlot()
+		return nil
+	case funnelcount.FieldCount:
+		m.ResetCount()
+		return nil
+	}
+	return fmt.Errorf("unknown FunnelCount field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *FunnelCountMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *FunnelCountMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *FunnelCountMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *FunnelCountMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *FunnelCountMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *FunnelCountMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *FunnelCountMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown FunnelCount unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *FunnelCountMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown FunnelCount edge %s", name)
 }
 
 // IdempotencyKeyMutation represents an operation that mutates the IdempotencyKey nodes in the graph.
@@ -8014,6 +9326,720 @@ func (m *PlanMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown Plan edge %s", name)
 }
 
+// ReadinessCheckMutation represents an operation that mutates the ReadinessCheck nodes in the graph.
+type ReadinessCheckMutation struct {
+	config
+	op             Op
+	typ            string
+	id             *uuid.UUID
+	run_id         *uuid.UUID
+	name           *string
+	status         *readinesscheck.Status
+	summary        *string
+	evidence       *map[string]interface{}
+	started_at     *time.Time
+	duration_ms    *int
+	addduration_ms *int
+	clearedFields  map[string]struct{}
+	done           bool
+	oldValue       func(context.Context) (*ReadinessCheck, error)
+	predicates     []predicate.ReadinessCheck
+}
+
+var _ ent.Mutation = (*ReadinessCheckMutation)(nil)
+
+// readinesscheckOption allows management of the mutation configuration using functional options.
+type readinesscheckOption func(*ReadinessCheckMutation)
+
+// newReadinessCheckMutation creates new mutation for the ReadinessCheck entity.
+func newReadinessCheckMutation(c config, op Op, opts ...readinesscheckOption) *ReadinessCheckMutation {
+	m := &ReadinessCheckMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeReadinessCheck,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withReadinessCheckID sets the ID field of the mutation.
+func withReadinessCheckID(id uuid.UUID) readinesscheckOption {
+	return func(m *ReadinessCheckMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *ReadinessCheck
+		)
+		m.oldValue = func(ctx context.Context) (*ReadinessCheck, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().ReadinessCheck.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withReadinessCheck sets the old ReadinessCheck of the mutation.
+func withReadinessCheck(node *ReadinessCheck) readinesscheckOption {
+	return func(m *ReadinessCheckMutation) {
+		m.oldValue = func(context.Context) (*ReadinessCheck, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m ReadinessCheckMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m ReadinessCheckMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of ReadinessCheck entities.
+func (m *ReadinessCheckMutation) SetID(id uuid.UUID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *ReadinessCheckMutation) ID() (id uuid.UUID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *ReadinessCheckMutation) IDs(ctx context.Context) ([]uuid.UUID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []uuid.UUID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().ReadinessCheck.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetRunID sets the "run_id" field.
+func (m *ReadinessCheckMutation) SetRunID(u uuid.UUID) {
+	m.run_id = &u
+}
+
+// RunID returns the value of the "run_id" field in the mutation.
+func (m *ReadinessCheckMutation) RunID() (r uuid.UUID, exists bool) {
+	v := m.run_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRunID returns the old "run_id" field's value of the ReadinessCheck entity.
+// If the ReadinessCheck object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReadinessCheckMutation) OldRunID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRunID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRunID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRunID: %w", err)
+	}
+	return oldValue.RunID, nil
+}
+
+// ResetRunID resets all changes to the "run_id" field.
+func (m *ReadinessCheckMutation) ResetRunID() {
+	m.run_id = nil
+}
+
+// SetName sets the "name" field.
+func (m *ReadinessCheckMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *ReadinessCheckMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the ReadinessCheck entity.
+// If the ReadinessCheck object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReadinessCheckMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *ReadinessCheckMutation) ResetName() {
+	m.name = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *ReadinessCheckMutation) SetStatus(r readinesscheck.Status) {
+	m.status = &r
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *ReadinessCheckMutation) Status() (r readinesscheck.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the ReadinessCheck entity.
+// If the ReadinessCheck object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReadinessCheckMutation) OldStatus(ctx context.Context) (v readinesscheck.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *ReadinessCheckMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetSummary sets the "summary" field.
+func (m *ReadinessCheckMutation) SetSummary(s string) {
+	m.summary = &s
+}
+
+// Summary returns the value of the "summary" field in the mutation.
+func (m *ReadinessCheckMutation) Summary() (r string, exists bool) {
+	v := m.summary
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSummary returns the old "summary" field's value of the ReadinessCheck entity.
+// If the ReadinessCheck object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReadinessCheckMutation) OldSummary(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSummary is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSummary requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSummary: %w", err)
+	}
+	return oldValue.Summary, nil
+}
+
+// ResetSummary resets all changes to the "summary" field.
+func (m *ReadinessCheckMutation) ResetSummary() {
+	m.summary = nil
+}
+
+// SetEvidence sets the "evidence" field.
+func (m *ReadinessCheckMutation) SetEvidence(value map[string]interface{}) {
+	m.evidence = &value
+}
+
+// Evidence returns the value of the "evidence" field in the mutation.
+func (m *ReadinessCheckMutation) Evidence() (r map[string]interface{}, exists bool) {
+	v := m.evidence
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEvidence returns the old "evidence" field's value of the ReadinessCheck entity.
+// If the ReadinessCheck object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReadinessCheckMutation) OldEvidence(ctx context.Context) (v map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEvidence is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEvidence requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEvidence: %w", err)
+	}
+	return oldValue.Evidence, nil
+}
+
+// ClearEvidence clears the value of the "evidence" field.
+func (m *ReadinessCheckMutation) ClearEvidence() {
+	m.evidence = nil
+	m.clearedFields[readinesscheck.FieldEvidence] = struct{}{}
+}
+
+// EvidenceCleared returns if the "evidence" field was cleared in this mutation.
+func (m *ReadinessCheckMutation) EvidenceCleared() bool {
+	_, ok := m.clearedFields[readinesscheck.FieldEvidence]
+	return ok
+}
+
+// ResetEvidence resets all changes to the "evidence" field.
+func (m *ReadinessCheckMutation) ResetEvidence() {
+	m.evidence = nil
+	delete(m.clearedFields, readinesscheck.FieldEvidence)
+}
+
+// SetStartedAt sets the "started_at" field.
+func (m *ReadinessCheckMutation) SetStartedAt(t time.Time) {
+	m.started_at = &t
+}
+
+// StartedAt returns the value of the "started_at" field in the mutation.
+func (m *ReadinessCheckMutation) StartedAt() (r time.Time, exists bool) {
+	v := m.started_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStartedAt returns the old "started_at" field's value of the ReadinessCheck entity.
+// If the ReadinessCheck object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReadinessCheckMutation) OldStartedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStartedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStartedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStartedAt: %w", err)
+	}
+	return oldValue.StartedAt, nil
+}
+
+// ResetStartedAt resets all changes to the "started_at" field.
+func (m *ReadinessCheckMutation) ResetStartedAt() {
+	m.started_at = nil
+}
+
+// SetDurationMs sets the "duration_ms" field.
+func (m *ReadinessCheckMutation) SetDurationMs(i int) {
+	m.duration_ms = &i
+	m.addduration_ms = nil
+}
+
+// DurationMs returns the value of the "duration_ms" field in the mutation.
+func (m *ReadinessCheckMutation) DurationMs() (r int, exists bool) {
+	v := m.duration_ms
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldDurationMs returns the old "duration_ms" field's value of the ReadinessCheck entity.
+// If the ReadinessCheck object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ReadinessCheckMutation) OldDurationMs(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldDurationMs is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldDurationMs requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldDurationMs: %w", err)
+	}
+	return oldValue.DurationMs, nil
+}
+
+// AddDurationMs adds i to the "duration_ms" field.
+func (m *ReadinessCheckMutation) AddDurationMs(i int) {
+	if m.addduration_ms != nil {
+		*m.addduration_ms += i
+	} else {
+		m.addduration_ms = &i
+	}
+}
+
+// AddedDurationMs returns the value that was added to the "duration_ms" field in this mutation.
+func (m *ReadinessCheckMutation) AddedDurationMs() (r int, exists bool) {
+	v := m.addduration_ms
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetDurationMs resets all changes to the "duration_ms" field.
+func (m *ReadinessCheckMutation) ResetDurationMs() {
+	m.duration_ms = nil
+	m.addduration_ms = nil
+}
+
+// Where appends a list predicates to the ReadinessCheckMutation builder.
+func (m *ReadinessCheckMutation) Where(ps ...predicate.ReadinessCheck) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the ReadinessCheckMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *ReadinessCheckMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.ReadinessCheck, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *ReadinessCheckMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *ReadinessCheckMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (ReadinessCheck).
+func (m *ReadinessCheckMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *ReadinessCheckMutation) Fields() []string {
+	fields := make([]string, 0, 7)
+	if m.run_id != nil {
+		fields = append(fields, readinesscheck.FieldRunID)
+	}
+	if m.name != nil {
+		fields = append(fields, readinesscheck.FieldName)
+	}
+	if m.status != nil {
+		fields = append(fields, readinesscheck.FieldStatus)
+	}
+	if m.summary != nil {
+		fields = append(fields, readinesscheck.FieldSummary)
+	}
+	if m.evidence != nil {
+		fields = append(fields, readinesscheck.FieldEvidence)
+	}
+	if m.started_at != nil {
+		fields = append(fields, readinesscheck.FieldStartedAt)
+	}
+	if m.duration_ms != nil {
+		fields = append(fields, readinesscheck.FieldDurationMs)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *ReadinessCheckMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case readinesscheck.FieldRunID:
+		return m.RunID()
+	case readinesscheck.FieldName:
+		return m.Name()
+	case readinesscheck.FieldStatus:
+		return m.Status()
+	case readinesscheck.FieldSummary:
+		return m.Summary()
+	case readinesscheck.FieldEvidence:
+		return m.Evidence()
+	case readinesscheck.FieldStartedAt:
+		return m.StartedAt()
+	case readinesscheck.FieldDurationMs:
+		return m.DurationMs()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *ReadinessCheckMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case readinesscheck.FieldRunID:
+		return m.OldRunID(ctx)
+	case readinesscheck.FieldName:
+		return m.OldName(ctx)
+	case readinesscheck.FieldStatus:
+		return m.OldStatus(ctx)
+	case readinesscheck.FieldSummary:
+		return m.OldSummary(ctx)
+	case readinesscheck.FieldEvidence:
+		return m.OldEvidence(ctx)
+	case readinesscheck.FieldStartedAt:
+		return m.OldStartedAt(ctx)
+	case readinesscheck.FieldDurationMs:
+		return m.OldDurationMs(ctx)
+	}
+	return nil, fmt.Errorf("unknown ReadinessCheck field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReadinessCheckMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case readinesscheck.FieldRunID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRunID(v)
+		return nil
+	case readinesscheck.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case readinesscheck.FieldStatus:
+		v, ok := value.(readinesscheck.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case readinesscheck.FieldSummary:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSummary(v)
+		return nil
+	case readinesscheck.FieldEvidence:
+		v, ok := value.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEvidence(v)
+		return nil
+	case readinesscheck.FieldStartedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStartedAt(v)
+		return nil
+	case readinesscheck.FieldDurationMs:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetDurationMs(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReadinessCheck field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *ReadinessCheckMutation) AddedFields() []string {
+	var fields []string
+	if m.addduration_ms != nil {
+		fields = append(fields, readinesscheck.FieldDurationMs)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *ReadinessCheckMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case readinesscheck.FieldDurationMs:
+		return m.AddedDurationMs()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *ReadinessCheckMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case readinesscheck.FieldDurationMs:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddDurationMs(v)
+		return nil
+	}
+	return fmt.Errorf("unknown ReadinessCheck numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *ReadinessCheckMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(readinesscheck.FieldEvidence) {
+		fields = append(fields, readinesscheck.FieldEvidence)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *ReadinessCheckMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *ReadinessCheckMutation) ClearField(name string) error {
+	switch name {
+	case readinesscheck.FieldEvidence:
+		m.ClearEvidence()
+		return nil
+	}
+	return fmt.Errorf("unknown ReadinessCheck nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *ReadinessCheckMutation) ResetField(name string) error {
+	switch name {
+	case readinesscheck.FieldRunID:
+		m.ResetRunID()
+		return nil
+	case readinesscheck.FieldName:
+		m.ResetName()
+		return nil
+	case readinesscheck.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case readinesscheck.FieldSummary:
+		m.ResetSummary()
+		return nil
+	case readinesscheck.FieldEvidence:
+		m.ResetEvidence()
+		return nil
+	case readinesscheck.FieldStartedAt:
+		m.ResetStartedAt()
+		return nil
+	case readinesscheck.FieldDurationMs:
+		m.ResetDurationMs()
+		return nil
+	}
+	return fmt.Errorf("unknown ReadinessCheck field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *ReadinessCheckMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *ReadinessCheckMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *ReadinessCheckMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *ReadinessCheckMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *ReadinessCheckMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *ReadinessCheckMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *ReadinessCheckMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown ReadinessCheck unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *ReadinessCheckMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown ReadinessCheck edge %s", name)
+}
+
 // StateTransitionMutation represents an operation that mutates the StateTransition nodes in the graph.
 type StateTransitionMutation struct {
 	config
@@ -9093,6 +11119,7 @@ type TenantMutation struct {
 	billing_subscription_id *string
 	purge_after             *time.Time
 	purged_at               *time.Time
+	synthetic               *bool
 	clearedFields           map[string]struct{}
 	plan                    *uuid.UUID
 	clearedplan             bool
@@ -9901,6 +11928,42 @@ func (m *TenantMutation) ResetPurgedAt() {
 	delete(m.clearedFields, tenant.FieldPurgedAt)
 }
 
+// SetSynthetic sets the "synthetic" field.
+func (m *TenantMutation) SetSynthetic(b bool) {
+	m.synthetic = &b
+}
+
+// Synthetic returns the value of the "synthetic" field in the mutation.
+func (m *TenantMutation) Synthetic() (r bool, exists bool) {
+	v := m.synthetic
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSynthetic returns the old "synthetic" field's value of the Tenant entity.
+// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantMutation) OldSynthetic(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSynthetic is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSynthetic requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSynthetic: %w", err)
+	}
+	return oldValue.Synthetic, nil
+}
+
+// ResetSynthetic resets all changes to the "synthetic" field.
+func (m *TenantMutation) ResetSynthetic() {
+	m.synthetic = nil
+}
+
 // ClearPlan clears the "plan" edge to the Plan entity.
 func (m *TenantMutation) ClearPlan() {
 	m.clearedplan = true
@@ -10124,7 +12187,7 @@ func (m *TenantMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *TenantMutation) Fields() []string {
-	fields := make([]string, 0, 16)
+	fields := make([]string, 0, 17)
 	if m.created_at != nil {
 		fields = append(fields, tenant.FieldCreatedAt)
 	}
@@ -10173,6 +12236,9 @@ func (m *TenantMutation) Fields() []string {
 	if m.purged_at != nil {
 		fields = append(fields, tenant.FieldPurgedAt)
 	}
+	if m.synthetic != nil {
+		fields = append(fields, tenant.FieldSynthetic)
+	}
 	return fields
 }
 
@@ -10213,6 +12279,8 @@ func (m *TenantMutation) Field(name string) (ent.Value, bool) {
 		return m.PurgeAfter()
 	case tenant.FieldPurgedAt:
 		return m.PurgedAt()
+	case tenant.FieldSynthetic:
+		return m.Synthetic()
 	}
 	return nil, false
 }
@@ -10254,6 +12322,8 @@ func (m *TenantMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldPurgeAfter(ctx)
 	case tenant.FieldPurgedAt:
 		return m.OldPurgedAt(ctx)
+	case tenant.FieldSynthetic:
+		return m.OldSynthetic(ctx)
 	}
 	return nil, fmt.Errorf("unknown Tenant field %s", name)
 }
@@ -10374,6 +12444,13 @@ func (m *TenantMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetPurgedAt(v)
+		return nil
+	case tenant.FieldSynthetic:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSynthetic(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Tenant field %s", name)
@@ -10531,6 +12608,9 @@ func (m *TenantMutation) ResetField(name string) error {
 		return nil
 	case tenant.FieldPurgedAt:
 		m.ResetPurgedAt()
+		return nil
+	case tenant.FieldSynthetic:
+		m.ResetSynthetic()
 		return nil
 	}
 	return fmt.Errorf("unknown Tenant field %s", name)

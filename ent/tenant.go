@@ -52,6 +52,8 @@ type Tenant struct {
 	PurgeAfter *time.Time `json:"purge_after,omitempty"`
 	// PurgedAt holds the value of the "purged_at" field.
 	PurgedAt *time.Time `json:"purged_at,omitempty"`
+	// made by a readiness check: kept out of the activation funnel
+	Synthetic bool `json:"synthetic,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the TenantQuery when eager-loading is set.
 	Edges        TenantEdges `json:"edges"`
@@ -122,6 +124,8 @@ func (*Tenant) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
+		case tenant.FieldSynthetic:
+			values[i] = new(sql.NullBool)
 		case tenant.FieldHistorySeq:
 			values[i] = new(sql.NullInt64)
 		case tenant.FieldName, tenant.FieldSlug, tenant.FieldSlugHash, tenant.FieldEmail, tenant.FieldState, tenant.FieldStateBeforeDeletion, tenant.FieldHistoryHead, tenant.FieldBillingCustomerID, tenant.FieldBillingSubscriptionID:
@@ -254,6 +258,12 @@ func (_m *Tenant) assignValues(columns []string, values []any) error {
 				_m.PurgedAt = new(time.Time)
 				*_m.PurgedAt = value.Time
 			}
+		case tenant.FieldSynthetic:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field synthetic", values[i])
+			} else if value.Valid {
+				_m.Synthetic = value.Bool
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -371,6 +381,9 @@ func (_m *Tenant) String() string {
 		builder.WriteString("purged_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("synthetic=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Synthetic))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -229,6 +229,20 @@ func (_c *TenantCreate) SetNillablePurgedAt(v *time.Time) *TenantCreate {
 	return _c
 }
 
+// SetSynthetic sets the "synthetic" field.
+func (_c *TenantCreate) SetSynthetic(v bool) *TenantCreate {
+	_c.mutation.SetSynthetic(v)
+	return _c
+}
+
+// SetNillableSynthetic sets the "synthetic" field if the given value is not nil.
+func (_c *TenantCreate) SetNillableSynthetic(v *bool) *TenantCreate {
+	if v != nil {
+		_c.SetSynthetic(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *TenantCreate) SetID(v uuid.UUID) *TenantCreate {
 	_c.mutation.SetID(v)
@@ -363,6 +377,10 @@ func (_c *TenantCreate) defaults() error {
 		v := tenant.DefaultHistoryHead
 		_c.mutation.SetHistoryHead(v)
 	}
+	if _, ok := _c.mutation.Synthetic(); !ok {
+		v := tenant.DefaultSynthetic
+		_c.mutation.SetSynthetic(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if tenant.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized tenant.DefaultID (forgotten import ent/runtime?)")
@@ -431,6 +449,9 @@ func (_c *TenantCreate) check() error {
 	}
 	if _, ok := _c.mutation.HistoryHead(); !ok {
 		return &ValidationError{Name: "history_head", err: errors.New(`ent: missing required field "Tenant.history_head"`)}
+	}
+	if _, ok := _c.mutation.Synthetic(); !ok {
+		return &ValidationError{Name: "synthetic", err: errors.New(`ent: missing required field "Tenant.synthetic"`)}
 	}
 	if len(_c.mutation.PlanIDs()) == 0 {
 		return &ValidationError{Name: "plan", err: errors.New(`ent: missing required edge "Tenant.plan"`)}
@@ -530,6 +551,10 @@ func (_c *TenantCreate) createSpec() (*Tenant, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.PurgedAt(); ok {
 		_spec.SetField(tenant.FieldPurgedAt, field.TypeTime, value)
 		_node.PurgedAt = &value
+	}
+	if value, ok := _c.mutation.Synthetic(); ok {
+		_spec.SetField(tenant.FieldSynthetic, field.TypeBool, value)
+		_node.Synthetic = value
 	}
 	if nodes := _c.mutation.PlanIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{
@@ -886,6 +911,9 @@ func (u *TenantUpsertOne) UpdateNewValues() *TenantUpsertOne {
 		}
 		if _, exists := u.create.mutation.SlugHash(); exists {
 			s.SetIgnore(tenant.FieldSlugHash)
+		}
+		if _, exists := u.create.mutation.Synthetic(); exists {
+			s.SetIgnore(tenant.FieldSynthetic)
 		}
 	}))
 	return u
@@ -1358,6 +1386,9 @@ func (u *TenantUpsertBulk) UpdateNewValues() *TenantUpsertBulk {
 			}
 			if _, exists := b.mutation.SlugHash(); exists {
 				s.SetIgnore(tenant.FieldSlugHash)
+			}
+			if _, exists := b.mutation.Synthetic(); exists {
+				s.SetIgnore(tenant.FieldSynthetic)
 			}
 		}
 	}))

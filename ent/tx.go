@@ -16,10 +16,14 @@ type Tx struct {
 	config
 	// APIKey is the client for interacting with the APIKey builders.
 	APIKey *APIKeyClient
+	// Activation is the client for interacting with the Activation builders.
+	Activation *ActivationClient
 	// AdminToken is the client for interacting with the AdminToken builders.
 	AdminToken *AdminTokenClient
 	// Charge is the client for interacting with the Charge builders.
 	Charge *ChargeClient
+	// FunnelCount is the client for interacting with the FunnelCount builders.
+	FunnelCount *FunnelCountClient
 	// IdempotencyKey is the client for interacting with the IdempotencyKey builders.
 	IdempotencyKey *IdempotencyKeyClient
 	// KeySet is the client for interacting with the KeySet builders.
@@ -32,6 +36,8 @@ type Tx struct {
 	OutboxMessage *OutboxMessageClient
 	// Plan is the client for interacting with the Plan builders.
 	Plan *PlanClient
+	// ReadinessCheck is the client for interacting with the ReadinessCheck builders.
+	ReadinessCheck *ReadinessCheckClient
 	// StateTransition is the client for interacting with the StateTransition builders.
 	StateTransition *StateTransitionClient
 	// Tenant is the client for interacting with the Tenant builders.
@@ -174,14 +180,17 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.APIKey = NewAPIKeyClient(tx.config)
+	tx.Activation = NewActivationClient(tx.config)
 	tx.AdminToken = NewAdminTokenClient(tx.config)
 	tx.Charge = NewChargeClient(tx.config)
+	tx.FunnelCount = NewFunnelCountClient(tx.config)
 	tx.IdempotencyKey = NewIdempotencyKeyClient(tx.config)
 	tx.KeySet = NewKeySetClient(tx.config)
 	tx.Milestone = NewMilestoneClient(tx.config)
 	tx.Operation = NewOperationClient(tx.config)
 	tx.OutboxMessage = NewOutboxMessageClient(tx.config)
 	tx.Plan = NewPlanClient(tx.config)
+	tx.ReadinessCheck = NewReadinessCheckClient(tx.config)
 	tx.StateTransition = NewStateTransitionClient(tx.config)
 	tx.Tenant = NewTenantClient(tx.config)
 	tx.TenantStateCount = NewTenantStateCountClient(tx.config)

@@ -19,6 +19,7 @@ import (
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
 	"github.com/tenantd/tenantd/ent/admintoken"
+	"github.com/tenantd/tenantd/ent/readinesscheck"
 	"github.com/tenantd/tenantd/graph/scalar"
 	"github.com/tenantd/tenantd/internal/watch"
 	gqlparser "github.com/vektah/gqlparser/v2"
@@ -38,6 +39,7 @@ type ResolverRoot interface {
 	Mutation() MutationResolver
 	Operation() OperationResolver
 	Query() QueryResolver
+	ReadinessCheck() ReadinessCheckResolver
 	Subscription() SubscriptionResolver
 	Tenant() TenantResolver
 }
@@ -70,6 +72,19 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	ActivationFunnel struct {
+		Activated             func(childComplexity int) int
+		ActivationRate        func(childComplexity int) int
+		ActivationWindowHours func(childComplexity int) int
+		Cohorts               func(childComplexity int) int
+		DropOff               func(childComplexity int) int
+		From                  func(childComplexity int) int
+		OverallConversion     func(childComplexity int) int
+		Plan                  func(childComplexity int) int
+		Steps                 func(childComplexity int) int
+		To                    func(childComplexity int) int
+	}
+
 	AdminToken struct {
 		CreatedAt  func(childComplexity int) int
 		ID         func(childComplexity int) int
@@ -86,6 +101,50 @@ type ComplexityRoot struct {
 		Key    func(childComplexity int) int
 	}
 
+	Document struct {
+		Content   func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		SizeBytes func(childComplexity int) int
+		Title     func(childComplexity int) int
+	}
+
+	DocumentConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	DocumentEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	DropOff struct {
+		Count   func(childComplexity int) int
+		Step    func(childComplexity int) int
+		Tenants func(childComplexity int) int
+	}
+
+	FunnelCohort struct {
+		Activated      func(childComplexity int) int
+		ActivationRate func(childComplexity int) int
+		FirstQuery     func(childComplexity int) int
+		FirstUpload    func(childComplexity int) int
+		Provisioned    func(childComplexity int) int
+		SignedUp       func(childComplexity int) int
+		Start          func(childComplexity int) int
+	}
+
+	FunnelStep struct {
+		ConversionFromPrevious    func(childComplexity int) int
+		ConversionFromStart       func(childComplexity int) int
+		Count                     func(childComplexity int) int
+		MedianSecondsFromPrevious func(childComplexity int) int
+		Name                      func(childComplexity int) int
+		P90SecondsFromPrevious    func(childComplexity int) int
+	}
+
 	Mutation struct {
 		CancelSubscription func(childComplexity int, input TenantTransitionInput) int
 		CreateAPIKey       func(childComplexity int, input CreateAPIKeyInput) int
@@ -93,8 +152,10 @@ type ComplexityRoot struct {
 		ResumeTenant       func(childComplexity int, input TenantTransitionInput) int
 		RetryProvisioning  func(childComplexity int, input TenantTransitionInput) int
 		RevokeAPIKey       func(childComplexity int, input RevokeAPIKeyInput) int
+		RunReadinessChecks func(childComplexity int) int
 		SignUp             func(childComplexity int, input SignUpInput) int
 		SuspendTenant      func(childComplexity int, input TenantTransitionInput) int
+		UploadDocument     func(childComplexity int, input UploadDocumentInput) int
 	}
 
 	Operation struct {
@@ -167,19 +228,63 @@ type ComplexityRoot struct {
 		UpdatedAt          func(childComplexity int) int
 	}
 
+	ProvisioningDuration struct {
+		DurationMs func(childComplexity int) int
+		FinishedAt func(childComplexity int) int
+		Operation  func(childComplexity int) int
+		Tenant     func(childComplexity int) int
+	}
+
+	ProvisioningDurations struct {
+		Count            func(childComplexity int) int
+		InFlight         func(childComplexity int) int
+		MaxMs            func(childComplexity int) int
+		OldestInFlightMs func(childComplexity int) int
+		P50Ms            func(childComplexity int) int
+		P95Ms            func(childComplexity int) int
+		Recent           func(childComplexity int) int
+	}
+
 	Query struct {
-		Node              func(childComplexity int, id uuid.UUID) int
-		Nodes             func(childComplexity int, ids []uuid.UUID) int
-		Operation         func(childComplexity int, id uuid.UUID) int
-		Plans             func(childComplexity int) int
-		Tenant            func(childComplexity int, id uuid.UUID) int
-		TenantStateCounts func(childComplexity int) int
-		Tenants           func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.TenantOrder, where *ent.TenantWhereInput) int
-		Viewer            func(childComplexity int) int
+		ActivationFunnel      func(childComplexity int, from *time.Time, to *time.Time, plan *string, cohort *Cohort, dropOffLimit *int) int
+		Documents             func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int) int
+		Node                  func(childComplexity int, id uuid.UUID) int
+		Nodes                 func(childComplexity int, ids []uuid.UUID) int
+		Operation             func(childComplexity int, id uuid.UUID) int
+		Plans                 func(childComplexity int) int
+		ProvisioningDurations func(childComplexity int, last *int) int
+		Readiness             func(childComplexity int) int
+		SearchDocuments       func(childComplexity int, query string, first *int) int
+		Tenant                func(childComplexity int, id uuid.UUID) int
+		TenantStateCounts     func(childComplexity int) int
+		Tenants               func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.TenantOrder, where *ent.TenantWhereInput) int
+		Viewer                func(childComplexity int) int
+	}
+
+	Readiness struct {
+		Checks func(childComplexity int) int
+		RanAt  func(childComplexity int) int
+		Status func(childComplexity int) int
+	}
+
+	ReadinessCheck struct {
+		DurationMs func(childComplexity int) int
+		Evidence   func(childComplexity int) int
+		Name       func(childComplexity int) int
+		RanAt      func(childComplexity int) int
+		Status     func(childComplexity int) int
+		Summary    func(childComplexity int) int
+		Title      func(childComplexity int) int
 	}
 
 	RevokeApiKeyPayload struct {
 		Key func(childComplexity int) int
+	}
+
+	SearchHit struct {
+		Document func(childComplexity int) int
+		Score    func(childComplexity int) int
+		Snippet  func(childComplexity int) int
 	}
 
 	SignUpPayload struct {
@@ -226,6 +331,12 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	StuckTenant struct {
+		ReachedAt  func(childComplexity int) int
+		SignedUpAt func(childComplexity int) int
+		Tenant     func(childComplexity int) int
+	}
+
 	Subscription struct {
 		OperationProgress func(childComplexity int, id uuid.UUID) int
 		TenantEvents      func(childComplexity int, tenantID *uuid.UUID) int
@@ -247,8 +358,10 @@ type ComplexityRoot struct {
 		State               func(childComplexity int) int
 		StateBeforeDeletion func(childComplexity int) int
 		StateChangedAt      func(childComplexity int) int
+		Synthetic           func(childComplexity int) int
 		Transitions         func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.StateTransitionOrder, where *ent.StateTransitionWhereInput) int
 		UpdatedAt           func(childComplexity int) int
+		Usage               func(childComplexity int) int
 	}
 
 	TenantConnection struct {
@@ -275,10 +388,24 @@ type ComplexityRoot struct {
 		Transition func(childComplexity int) int
 	}
 
+	UploadDocumentPayload struct {
+		Document func(childComplexity int) int
+		Usage    func(childComplexity int) int
+	}
+
 	Viewer struct {
 		Actor  func(childComplexity int) int
 		Role   func(childComplexity int) int
 		Tenant func(childComplexity int) int
+	}
+
+	WorkspaceUsage struct {
+		Bytes              func(childComplexity int) int
+		Documents          func(childComplexity int) int
+		MaxBytes           func(childComplexity int) int
+		MaxDocuments       func(childComplexity int) int
+		MaxQueriesPerMonth func(childComplexity int) int
+		QueriesThisMonth   func(childComplexity int) int
 	}
 }
 
@@ -295,6 +422,8 @@ type MutationResolver interface {
 	RetryProvisioning(ctx context.Context, input TenantTransitionInput) (*TenantTransitionPayload, error)
 	CreateAPIKey(ctx context.Context, input CreateAPIKeyInput) (*CreateAPIKeyPayload, error)
 	RevokeAPIKey(ctx context.Context, input RevokeAPIKeyInput) (*RevokeAPIKeyPayload, error)
+	UploadDocument(ctx context.Context, input UploadDocumentInput) (*UploadDocumentPayload, error)
+	RunReadinessChecks(ctx context.Context) (*Readiness, error)
 }
 type OperationResolver interface {
 	Progress(ctx context.Context, obj *ent.Operation) (*OperationProgress, error)
@@ -309,6 +438,16 @@ type QueryResolver interface {
 	Tenant(ctx context.Context, id uuid.UUID) (*ent.Tenant, error)
 	Operation(ctx context.Context, id uuid.UUID) (*ent.Operation, error)
 	TenantStateCounts(ctx context.Context) (*StateCounts, error)
+	Documents(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int) (*DocumentConnection, error)
+	SearchDocuments(ctx context.Context, query string, first *int) ([]*SearchHit, error)
+	ActivationFunnel(ctx context.Context, from *time.Time, to *time.Time, plan *string, cohort *Cohort, dropOffLimit *int) (*ActivationFunnel, error)
+	Readiness(ctx context.Context) (*Readiness, error)
+	ProvisioningDurations(ctx context.Context, last *int) (*ProvisioningDurations, error)
+}
+type ReadinessCheckResolver interface {
+	Title(ctx context.Context, obj *ent.ReadinessCheck) (string, error)
+
+	RanAt(ctx context.Context, obj *ent.ReadinessCheck) (*time.Time, error)
 }
 type SubscriptionResolver interface {
 	OperationProgress(ctx context.Context, id uuid.UUID) (<-chan *ent.Operation, error)
@@ -319,6 +458,7 @@ type TenantResolver interface {
 	Operations(ctx context.Context, obj *ent.Tenant, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.OperationOrder, where *ent.OperationWhereInput) (*ent.OperationConnection, error)
 	APIKeys(ctx context.Context, obj *ent.Tenant, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.APIKeyOrder, where *ent.APIKeyWhereInput) (*ent.APIKeyConnection, error)
 	AllowedEvents(ctx context.Context, obj *ent.Tenant) ([]tenantd.Event, error)
+	Usage(ctx context.Context, obj *ent.Tenant) (*WorkspaceUsage, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -432,6 +572,67 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.APIKeyEdge.Node(childComplexity), true
 
+	case "ActivationFunnel.activated":
+		if e.ComplexityRoot.ActivationFunnel.Activated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivationFunnel.Activated(childComplexity), true
+	case "ActivationFunnel.activationRate":
+		if e.ComplexityRoot.ActivationFunnel.ActivationRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivationFunnel.ActivationRate(childComplexity), true
+	case "ActivationFunnel.activationWindowHours":
+		if e.ComplexityRoot.ActivationFunnel.ActivationWindowHours == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivationFunnel.ActivationWindowHours(childComplexity), true
+	case "ActivationFunnel.cohorts":
+		if e.ComplexityRoot.ActivationFunnel.Cohorts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivationFunnel.Cohorts(childComplexity), true
+	case "ActivationFunnel.dropOff":
+		if e.ComplexityRoot.ActivationFunnel.DropOff == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivationFunnel.DropOff(childComplexity), true
+	case "ActivationFunnel.from":
+		if e.ComplexityRoot.ActivationFunnel.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivationFunnel.From(childComplexity), true
+	case "ActivationFunnel.overallConversion":
+		if e.ComplexityRoot.ActivationFunnel.OverallConversion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivationFunnel.OverallConversion(childComplexity), true
+	case "ActivationFunnel.plan":
+		if e.ComplexityRoot.ActivationFunnel.Plan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivationFunnel.Plan(childComplexity), true
+	case "ActivationFunnel.steps":
+		if e.ComplexityRoot.ActivationFunnel.Steps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivationFunnel.Steps(childComplexity), true
+	case "ActivationFunnel.to":
+		if e.ComplexityRoot.ActivationFunnel.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActivationFunnel.To(childComplexity), true
+
 	case "AdminToken.createdAt":
 		if e.ComplexityRoot.AdminToken.CreatedAt == nil {
 			break
@@ -493,6 +694,168 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CreateApiKeyPayload.Key(childComplexity), true
+
+	case "Document.content":
+		if e.ComplexityRoot.Document.Content == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Document.Content(childComplexity), true
+	case "Document.createdAt":
+		if e.ComplexityRoot.Document.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Document.CreatedAt(childComplexity), true
+	case "Document.id":
+		if e.ComplexityRoot.Document.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Document.ID(childComplexity), true
+	case "Document.sizeBytes":
+		if e.ComplexityRoot.Document.SizeBytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Document.SizeBytes(childComplexity), true
+	case "Document.title":
+		if e.ComplexityRoot.Document.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Document.Title(childComplexity), true
+
+	case "DocumentConnection.edges":
+		if e.ComplexityRoot.DocumentConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DocumentConnection.Edges(childComplexity), true
+	case "DocumentConnection.pageInfo":
+		if e.ComplexityRoot.DocumentConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DocumentConnection.PageInfo(childComplexity), true
+	case "DocumentConnection.totalCount":
+		if e.ComplexityRoot.DocumentConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DocumentConnection.TotalCount(childComplexity), true
+
+	case "DocumentEdge.cursor":
+		if e.ComplexityRoot.DocumentEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DocumentEdge.Cursor(childComplexity), true
+	case "DocumentEdge.node":
+		if e.ComplexityRoot.DocumentEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DocumentEdge.Node(childComplexity), true
+
+	case "DropOff.count":
+		if e.ComplexityRoot.DropOff.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DropOff.Count(childComplexity), true
+	case "DropOff.step":
+		if e.ComplexityRoot.DropOff.Step == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DropOff.Step(childComplexity), true
+	case "DropOff.tenants":
+		if e.ComplexityRoot.DropOff.Tenants == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DropOff.Tenants(childComplexity), true
+
+	case "FunnelCohort.activated":
+		if e.ComplexityRoot.FunnelCohort.Activated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FunnelCohort.Activated(childComplexity), true
+	case "FunnelCohort.activationRate":
+		if e.ComplexityRoot.FunnelCohort.ActivationRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FunnelCohort.ActivationRate(childComplexity), true
+	case "FunnelCohort.firstQuery":
+		if e.ComplexityRoot.FunnelCohort.FirstQuery == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FunnelCohort.FirstQuery(childComplexity), true
+	case "FunnelCohort.firstUpload":
+		if e.ComplexityRoot.FunnelCohort.FirstUpload == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FunnelCohort.FirstUpload(childComplexity), true
+	case "FunnelCohort.provisioned":
+		if e.ComplexityRoot.FunnelCohort.Provisioned == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FunnelCohort.Provisioned(childComplexity), true
+	case "FunnelCohort.signedUp":
+		if e.ComplexityRoot.FunnelCohort.SignedUp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FunnelCohort.SignedUp(childComplexity), true
+	case "FunnelCohort.start":
+		if e.ComplexityRoot.FunnelCohort.Start == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FunnelCohort.Start(childComplexity), true
+
+	case "FunnelStep.conversionFromPrevious":
+		if e.ComplexityRoot.FunnelStep.ConversionFromPrevious == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FunnelStep.ConversionFromPrevious(childComplexity), true
+	case "FunnelStep.conversionFromStart":
+		if e.ComplexityRoot.FunnelStep.ConversionFromStart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FunnelStep.ConversionFromStart(childComplexity), true
+	case "FunnelStep.count":
+		if e.ComplexityRoot.FunnelStep.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FunnelStep.Count(childComplexity), true
+	case "FunnelStep.medianSecondsFromPrevious":
+		if e.ComplexityRoot.FunnelStep.MedianSecondsFromPrevious == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FunnelStep.MedianSecondsFromPrevious(childComplexity), true
+	case "FunnelStep.name":
+		if e.ComplexityRoot.FunnelStep.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FunnelStep.Name(childComplexity), true
+	case "FunnelStep.p90SecondsFromPrevious":
+		if e.ComplexityRoot.FunnelStep.P90SecondsFromPrevious == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FunnelStep.P90SecondsFromPrevious(childComplexity), true
 
 	case "Mutation.cancelSubscription":
 		if e.ComplexityRoot.Mutation.CancelSubscription == nil {
@@ -560,6 +923,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIKey(childComplexity, args["input"].(RevokeAPIKeyInput)), true
+	case "Mutation.runReadinessChecks":
+		if e.ComplexityRoot.Mutation.RunReadinessChecks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.RunReadinessChecks(childComplexity), true
 	case "Mutation.signUp":
 		if e.ComplexityRoot.Mutation.SignUp == nil {
 			break
@@ -582,6 +951,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SuspendTenant(childComplexity, args["input"].(TenantTransitionInput)), true
+	case "Mutation.uploadDocument":
+		if e.ComplexityRoot.Mutation.UploadDocument == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_uploadDocument_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UploadDocument(childComplexity, args["input"].(UploadDocumentInput)), true
 
 	case "Operation.attempt":
 		if e.ComplexityRoot.Operation.Attempt == nil {
@@ -867,6 +1247,97 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Plan.UpdatedAt(childComplexity), true
 
+	case "ProvisioningDuration.durationMs":
+		if e.ComplexityRoot.ProvisioningDuration.DurationMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProvisioningDuration.DurationMs(childComplexity), true
+	case "ProvisioningDuration.finishedAt":
+		if e.ComplexityRoot.ProvisioningDuration.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProvisioningDuration.FinishedAt(childComplexity), true
+	case "ProvisioningDuration.operation":
+		if e.ComplexityRoot.ProvisioningDuration.Operation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProvisioningDuration.Operation(childComplexity), true
+	case "ProvisioningDuration.tenant":
+		if e.ComplexityRoot.ProvisioningDuration.Tenant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProvisioningDuration.Tenant(childComplexity), true
+
+	case "ProvisioningDurations.count":
+		if e.ComplexityRoot.ProvisioningDurations.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProvisioningDurations.Count(childComplexity), true
+	case "ProvisioningDurations.inFlight":
+		if e.ComplexityRoot.ProvisioningDurations.InFlight == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProvisioningDurations.InFlight(childComplexity), true
+	case "ProvisioningDurations.maxMs":
+		if e.ComplexityRoot.ProvisioningDurations.MaxMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProvisioningDurations.MaxMs(childComplexity), true
+	case "ProvisioningDurations.oldestInFlightMs":
+		if e.ComplexityRoot.ProvisioningDurations.OldestInFlightMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProvisioningDurations.OldestInFlightMs(childComplexity), true
+	case "ProvisioningDurations.p50Ms":
+		if e.ComplexityRoot.ProvisioningDurations.P50Ms == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProvisioningDurations.P50Ms(childComplexity), true
+	case "ProvisioningDurations.p95Ms":
+		if e.ComplexityRoot.ProvisioningDurations.P95Ms == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProvisioningDurations.P95Ms(childComplexity), true
+	case "ProvisioningDurations.recent":
+		if e.ComplexityRoot.ProvisioningDurations.Recent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProvisioningDurations.Recent(childComplexity), true
+
+	case "Query.activationFunnel":
+		if e.ComplexityRoot.Query.ActivationFunnel == nil {
+			break
+		}
+
+		args, err := ec.field_Query_activationFunnel_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ActivationFunnel(childComplexity, args["from"].(*time.Time), args["to"].(*time.Time), args["plan"].(*string), args["cohort"].(*Cohort), args["dropOffLimit"].(*int)), true
+	case "Query.documents":
+		if e.ComplexityRoot.Query.Documents == nil {
+			break
+		}
+
+		args, err := ec.field_Query_documents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Documents(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int)), true
+
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -906,6 +1377,34 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Plans(childComplexity), true
+	case "Query.provisioningDurations":
+		if e.ComplexityRoot.Query.ProvisioningDurations == nil {
+			break
+		}
+
+		args, err := ec.field_Query_provisioningDurations_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ProvisioningDurations(childComplexity, args["last"].(*int)), true
+	case "Query.readiness":
+		if e.ComplexityRoot.Query.Readiness == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Readiness(childComplexity), true
+	case "Query.searchDocuments":
+		if e.ComplexityRoot.Query.SearchDocuments == nil {
+			break
+		}
+
+		args, err := ec.field_Query_searchDocuments_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.SearchDocuments(childComplexity, args["query"].(string), args["first"].(*int)), true
 	case "Query.tenant":
 		if e.ComplexityRoot.Query.Tenant == nil {
 			break
@@ -941,12 +1440,93 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
 
+	case "Readiness.checks":
+		if e.ComplexityRoot.Readiness.Checks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Readiness.Checks(childComplexity), true
+	case "Readiness.ranAt":
+		if e.ComplexityRoot.Readiness.RanAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Readiness.RanAt(childComplexity), true
+	case "Readiness.status":
+		if e.ComplexityRoot.Readiness.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Readiness.Status(childComplexity), true
+
+	case "ReadinessCheck.durationMs":
+		if e.ComplexityRoot.ReadinessCheck.DurationMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadinessCheck.DurationMs(childComplexity), true
+	case "ReadinessCheck.evidence":
+		if e.ComplexityRoot.ReadinessCheck.Evidence == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadinessCheck.Evidence(childComplexity), true
+	case "ReadinessCheck.name":
+		if e.ComplexityRoot.ReadinessCheck.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadinessCheck.Name(childComplexity), true
+	case "ReadinessCheck.ranAt":
+		if e.ComplexityRoot.ReadinessCheck.RanAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadinessCheck.RanAt(childComplexity), true
+	case "ReadinessCheck.status":
+		if e.ComplexityRoot.ReadinessCheck.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadinessCheck.Status(childComplexity), true
+	case "ReadinessCheck.summary":
+		if e.ComplexityRoot.ReadinessCheck.Summary == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadinessCheck.Summary(childComplexity), true
+	case "ReadinessCheck.title":
+		if e.ComplexityRoot.ReadinessCheck.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReadinessCheck.Title(childComplexity), true
+
 	case "RevokeApiKeyPayload.key":
 		if e.ComplexityRoot.RevokeApiKeyPayload.Key == nil {
 			break
 		}
 
 		return e.ComplexityRoot.RevokeApiKeyPayload.Key(childComplexity), true
+
+	case "SearchHit.document":
+		if e.ComplexityRoot.SearchHit.Document == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SearchHit.Document(childComplexity), true
+	case "SearchHit.score":
+		if e.ComplexityRoot.SearchHit.Score == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SearchHit.Score(childComplexity), true
+	case "SearchHit.snippet":
+		if e.ComplexityRoot.SearchHit.Snippet == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SearchHit.Snippet(childComplexity), true
 
 	case "SignUpPayload.apiKey":
 		if e.ComplexityRoot.SignUpPayload.APIKey == nil {
@@ -1110,6 +1690,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StateTransitionEdge.Node(childComplexity), true
 
+	case "StuckTenant.reachedAt":
+		if e.ComplexityRoot.StuckTenant.ReachedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StuckTenant.ReachedAt(childComplexity), true
+	case "StuckTenant.signedUpAt":
+		if e.ComplexityRoot.StuckTenant.SignedUpAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StuckTenant.SignedUpAt(childComplexity), true
+	case "StuckTenant.tenant":
+		if e.ComplexityRoot.StuckTenant.Tenant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StuckTenant.Tenant(childComplexity), true
+
 	case "Subscription.operationProgress":
 		if e.ComplexityRoot.Subscription.OperationProgress == nil {
 			break
@@ -1233,6 +1832,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Tenant.StateChangedAt(childComplexity), true
+	case "Tenant.synthetic":
+		if e.ComplexityRoot.Tenant.Synthetic == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Tenant.Synthetic(childComplexity), true
 	case "Tenant.transitions":
 		if e.ComplexityRoot.Tenant.Transitions == nil {
 			break
@@ -1250,6 +1855,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Tenant.UpdatedAt(childComplexity), true
+	case "Tenant.usage":
+		if e.ComplexityRoot.Tenant.Usage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Tenant.Usage(childComplexity), true
 
 	case "TenantConnection.edges":
 		if e.ComplexityRoot.TenantConnection.Edges == nil {
@@ -1327,6 +1938,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TenantTransitionPayload.Transition(childComplexity), true
 
+	case "UploadDocumentPayload.document":
+		if e.ComplexityRoot.UploadDocumentPayload.Document == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadDocumentPayload.Document(childComplexity), true
+	case "UploadDocumentPayload.usage":
+		if e.ComplexityRoot.UploadDocumentPayload.Usage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadDocumentPayload.Usage(childComplexity), true
+
 	case "Viewer.actor":
 		if e.ComplexityRoot.Viewer.Actor == nil {
 			break
@@ -1345,6 +1969,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Viewer.Tenant(childComplexity), true
+
+	case "WorkspaceUsage.bytes":
+		if e.ComplexityRoot.WorkspaceUsage.Bytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkspaceUsage.Bytes(childComplexity), true
+	case "WorkspaceUsage.documents":
+		if e.ComplexityRoot.WorkspaceUsage.Documents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkspaceUsage.Documents(childComplexity), true
+	case "WorkspaceUsage.maxBytes":
+		if e.ComplexityRoot.WorkspaceUsage.MaxBytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkspaceUsage.MaxBytes(childComplexity), true
+	case "WorkspaceUsage.maxDocuments":
+		if e.ComplexityRoot.WorkspaceUsage.MaxDocuments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkspaceUsage.MaxDocuments(childComplexity), true
+	case "WorkspaceUsage.maxQueriesPerMonth":
+		if e.ComplexityRoot.WorkspaceUsage.MaxQueriesPerMonth == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkspaceUsage.MaxQueriesPerMonth(childComplexity), true
+	case "WorkspaceUsage.queriesThisMonth":
+		if e.ComplexityRoot.WorkspaceUsage.QueriesThisMonth == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WorkspaceUsage.QueriesThisMonth(childComplexity), true
 
 	}
 	return 0, false
@@ -1371,6 +2032,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("TenantOrder", ec.unmarshalInputTenantOrder),
 			graphql.NewInputUnmarshaler("TenantTransitionInput", ec.unmarshalInputTenantTransitionInput),
 			graphql.NewInputUnmarshaler("TenantWhereInput", ec.unmarshalInputTenantWhereInput),
+			graphql.NewInputUnmarshaler("UploadDocumentInput", ec.unmarshalInputUploadDocumentInput),
 		)
 	}
 	first := true
@@ -1654,6 +2316,203 @@ enum StepStatus {
   SUCCEEDED
   FAILED
   SKIPPED
+}
+`, BuiltIn: false},
+	{Name: "../schema/workspace.graphqls", Input: `# The tenant workspace (documents and search), the activation funnel and the
+# readiness checks.
+
+extend type Query {
+  "The caller tenant's documents, newest first. Tenant API keys only."
+  documents(after: Cursor, first: Int, before: Cursor, last: Int): DocumentConnection!
+  """
+  Full-text search over the caller tenant's documents, best match first, with
+  a highlighted snippet. Words are ANDed; "quoted phrases", OR and -excluded
+  words work as in web search. Every search is written to the tenant's query
+  log. Tenant API keys only.
+  """
+  searchDocuments(query: String!, first: Int = 10): [SearchHit!]!
+  """
+  The activation funnel signup → provisioned → first upload → first query for
+  tenants who signed up in [from, to) (whole UTC days; default the last 30
+  days), optionally of one plan, with cohorts by signup DAY or WEEK and the
+  tenants stuck at each step, oldest first. Admin and partner tokens.
+  """
+  activationFunnel(from: Time, to: Time, plan: String, cohort: Cohort = DAY, dropOffLimit: Int = 20): ActivationFunnel!
+  "The readiness checks as they last ran. Admin and partner tokens."
+  readiness: Readiness!
+  "How long recent PROVISION operations took. Admin and partner tokens."
+  provisioningDurations(last: Int = 100): ProvisioningDurations!
+}
+
+extend type Mutation {
+  "Upload a document to the caller tenant's workspace (ACTIVE tenants; tenant API keys)."
+  uploadDocument(input: UploadDocumentInput!): UploadDocumentPayload!
+  "Run the four readiness checks now and return their results (admin)."
+  runReadinessChecks: Readiness!
+}
+
+extend type Tenant {
+  "The workspace's usage against the plan's quotas (the tenant itself, admins, partners)."
+  usage: WorkspaceUsage
+}
+
+input UploadDocumentInput {
+  "1 to 500 characters."
+  title: String!
+  "UTF-8 text, not empty, at most the configured size (default 10 MiB)."
+  content: String!
+  idempotencyKey: String
+}
+
+type UploadDocumentPayload {
+  document: Document!
+  usage: WorkspaceUsage!
+}
+
+type Document {
+  id: ID!
+  title: String!
+  content: String!
+  sizeBytes: Int!
+  createdAt: Time!
+}
+
+type DocumentConnection {
+  edges: [DocumentEdge!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+type DocumentEdge {
+  cursor: Cursor!
+  node: Document!
+}
+
+type SearchHit {
+  document: Document!
+  "Relevance; higher is better."
+  score: Float!
+  "An excerpt with the matches between [ and ]."
+  snippet: String!
+}
+
+type WorkspaceUsage {
+  documents: Int!
+  bytes: Int!
+  queriesThisMonth: Int!
+  "Null limits are unlimited."
+  maxDocuments: Int
+  maxBytes: Int
+  maxQueriesPerMonth: Int
+}
+
+enum Cohort {
+  DAY
+  WEEK
+}
+
+enum MilestoneName {
+  SIGNED_UP
+  PROVISIONED
+  FIRST_UPLOAD
+  FIRST_QUERY
+}
+
+type ActivationFunnel {
+  from: Time!
+  to: Time!
+  plan: String
+  "A tenant is activated when its first query comes within this window of its signup (TENANTD_ACTIVATION_WINDOW)."
+  activationWindowHours: Int!
+  steps: [FunnelStep!]!
+  activated: Int!
+  "activated / signed up, 0 to 1; the target is 0.7."
+  activationRate: Float!
+  "first query / signed up."
+  overallConversion: Float!
+  cohorts: [FunnelCohort!]!
+  "For each step but the last: the tenants who reached it and went no further, oldest signup first."
+  dropOff: [DropOff!]!
+}
+
+type FunnelStep {
+  name: MilestoneName!
+  count: Int!
+  "count / count of the previous step (1 for the first)."
+  conversionFromPrevious: Float!
+  "count / signed up."
+  conversionFromStart: Float!
+  "Median and 90th percentile of the time from the previous step, in seconds (estimated from a histogram with 10% resolution); null for the first step or when no tenant got here."
+  medianSecondsFromPrevious: Float
+  p90SecondsFromPrevious: Float
+}
+
+type FunnelCohort {
+  "Start of the cohort's day or ISO week (UTC)."
+  start: Time!
+  signedUp: Int!
+  provisioned: Int!
+  firstUpload: Int!
+  firstQuery: Int!
+  activated: Int!
+  activationRate: Float!
+}
+
+type DropOff {
+  "The last step these tenants reached."
+  step: MilestoneName!
+  "How many tenants are stuck here."
+  count: Int!
+  tenants: [StuckTenant!]!
+}
+
+type StuckTenant {
+  tenant: Tenant!
+  signedUpAt: Time!
+  "When the tenant reached the step it is stuck at."
+  reachedAt: Time!
+}
+
+enum CheckStatus {
+  PASS
+  WARN
+  FAIL
+}
+
+type Readiness {
+  "FAIL if any check fails, else WARN if any warns, else PASS; FAIL before the first run."
+  status: CheckStatus!
+  ranAt: Time
+  checks: [ReadinessCheck!]!
+}
+
+type ReadinessCheck {
+  "signup_end_to_end, provisioning_speed, activation_funnel, idempotent_provisioning"
+  name: String!
+  title: String!
+  status: CheckStatus!
+  summary: String!
+  evidence: Map
+  ranAt: Time!
+  durationMs: Int!
+}
+
+type ProvisioningDurations {
+  count: Int!
+  p50Ms: Int
+  p95Ms: Int
+  maxMs: Int
+  "Operations still queued or running, and for how long the oldest has been."
+  inFlight: Int!
+  oldestInFlightMs: Int
+  recent: [ProvisioningDuration!]!
+}
+
+type ProvisioningDuration {
+  tenant: Tenant!
+  operation: Operation!
+  durationMs: Int!
+  finishedAt: Time!
 }
 `, BuiltIn: false},
 	{Name: "../schema/ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
@@ -2791,6 +3650,10 @@ type Tenant implements Node {
   """
   purgeAfter: Time
   purgedAt: Time
+  """
+  made by a readiness check: kept out of the activation funnel
+  """
+  synthetic: Boolean!
   plan: Plan!
   transitions(
     """
@@ -3107,6 +3970,11 @@ input TenantWhereInput {
   purgedAtIsNil: Boolean
   purgedAtNotNil: Boolean
   """
+  synthetic field predicates
+  """
+  synthetic: Boolean
+  syntheticNEQ: Boolean
+  """
   plan edge predicates
   """
   hasPlan: Boolean
@@ -3195,6 +4063,32 @@ func (ec *executionContext) childFields_APIKeyEdge(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type APIKeyEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_ActivationFunnel(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "from":
+		return ec.fieldContext_ActivationFunnel_from(ctx, field)
+	case "to":
+		return ec.fieldContext_ActivationFunnel_to(ctx, field)
+	case "plan":
+		return ec.fieldContext_ActivationFunnel_plan(ctx, field)
+	case "activationWindowHours":
+		return ec.fieldContext_ActivationFunnel_activationWindowHours(ctx, field)
+	case "steps":
+		return ec.fieldContext_ActivationFunnel_steps(ctx, field)
+	case "activated":
+		return ec.fieldContext_ActivationFunnel_activated(ctx, field)
+	case "activationRate":
+		return ec.fieldContext_ActivationFunnel_activationRate(ctx, field)
+	case "overallConversion":
+		return ec.fieldContext_ActivationFunnel_overallConversion(ctx, field)
+	case "cohorts":
+		return ec.fieldContext_ActivationFunnel_cohorts(ctx, field)
+	case "dropOff":
+		return ec.fieldContext_ActivationFunnel_dropOff(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ActivationFunnel", field.Name)
+}
+
 func (ec *executionContext) childFields_CreateApiKeyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "key":
@@ -3203,6 +4097,94 @@ func (ec *executionContext) childFields_CreateApiKeyPayload(ctx context.Context,
 		return ec.fieldContext_CreateApiKeyPayload_apiKey(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreateApiKeyPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Document(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Document_id(ctx, field)
+	case "title":
+		return ec.fieldContext_Document_title(ctx, field)
+	case "content":
+		return ec.fieldContext_Document_content(ctx, field)
+	case "sizeBytes":
+		return ec.fieldContext_Document_sizeBytes(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Document_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Document", field.Name)
+}
+
+func (ec *executionContext) childFields_DocumentConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_DocumentConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_DocumentConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_DocumentConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DocumentConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_DocumentEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cursor":
+		return ec.fieldContext_DocumentEdge_cursor(ctx, field)
+	case "node":
+		return ec.fieldContext_DocumentEdge_node(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DocumentEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_DropOff(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "step":
+		return ec.fieldContext_DropOff_step(ctx, field)
+	case "count":
+		return ec.fieldContext_DropOff_count(ctx, field)
+	case "tenants":
+		return ec.fieldContext_DropOff_tenants(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DropOff", field.Name)
+}
+
+func (ec *executionContext) childFields_FunnelCohort(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "start":
+		return ec.fieldContext_FunnelCohort_start(ctx, field)
+	case "signedUp":
+		return ec.fieldContext_FunnelCohort_signedUp(ctx, field)
+	case "provisioned":
+		return ec.fieldContext_FunnelCohort_provisioned(ctx, field)
+	case "firstUpload":
+		return ec.fieldContext_FunnelCohort_firstUpload(ctx, field)
+	case "firstQuery":
+		return ec.fieldContext_FunnelCohort_firstQuery(ctx, field)
+	case "activated":
+		return ec.fieldContext_FunnelCohort_activated(ctx, field)
+	case "activationRate":
+		return ec.fieldContext_FunnelCohort_activationRate(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FunnelCohort", field.Name)
+}
+
+func (ec *executionContext) childFields_FunnelStep(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_FunnelStep_name(ctx, field)
+	case "count":
+		return ec.fieldContext_FunnelStep_count(ctx, field)
+	case "conversionFromPrevious":
+		return ec.fieldContext_FunnelStep_conversionFromPrevious(ctx, field)
+	case "conversionFromStart":
+		return ec.fieldContext_FunnelStep_conversionFromStart(ctx, field)
+	case "medianSecondsFromPrevious":
+		return ec.fieldContext_FunnelStep_medianSecondsFromPrevious(ctx, field)
+	case "p90SecondsFromPrevious":
+		return ec.fieldContext_FunnelStep_p90SecondsFromPrevious(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FunnelStep", field.Name)
 }
 
 func (ec *executionContext) childFields_Operation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3345,12 +4327,90 @@ func (ec *executionContext) childFields_Plan(ctx context.Context, field graphql.
 	return nil, fmt.Errorf("no field named %q was found under type Plan", field.Name)
 }
 
+func (ec *executionContext) childFields_ProvisioningDuration(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "tenant":
+		return ec.fieldContext_ProvisioningDuration_tenant(ctx, field)
+	case "operation":
+		return ec.fieldContext_ProvisioningDuration_operation(ctx, field)
+	case "durationMs":
+		return ec.fieldContext_ProvisioningDuration_durationMs(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_ProvisioningDuration_finishedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProvisioningDuration", field.Name)
+}
+
+func (ec *executionContext) childFields_ProvisioningDurations(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "count":
+		return ec.fieldContext_ProvisioningDurations_count(ctx, field)
+	case "p50Ms":
+		return ec.fieldContext_ProvisioningDurations_p50Ms(ctx, field)
+	case "p95Ms":
+		return ec.fieldContext_ProvisioningDurations_p95Ms(ctx, field)
+	case "maxMs":
+		return ec.fieldContext_ProvisioningDurations_maxMs(ctx, field)
+	case "inFlight":
+		return ec.fieldContext_ProvisioningDurations_inFlight(ctx, field)
+	case "oldestInFlightMs":
+		return ec.fieldContext_ProvisioningDurations_oldestInFlightMs(ctx, field)
+	case "recent":
+		return ec.fieldContext_ProvisioningDurations_recent(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProvisioningDurations", field.Name)
+}
+
+func (ec *executionContext) childFields_Readiness(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "status":
+		return ec.fieldContext_Readiness_status(ctx, field)
+	case "ranAt":
+		return ec.fieldContext_Readiness_ranAt(ctx, field)
+	case "checks":
+		return ec.fieldContext_Readiness_checks(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Readiness", field.Name)
+}
+
+func (ec *executionContext) childFields_ReadinessCheck(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_ReadinessCheck_name(ctx, field)
+	case "title":
+		return ec.fieldContext_ReadinessCheck_title(ctx, field)
+	case "status":
+		return ec.fieldContext_ReadinessCheck_status(ctx, field)
+	case "summary":
+		return ec.fieldContext_ReadinessCheck_summary(ctx, field)
+	case "evidence":
+		return ec.fieldContext_ReadinessCheck_evidence(ctx, field)
+	case "ranAt":
+		return ec.fieldContext_ReadinessCheck_ranAt(ctx, field)
+	case "durationMs":
+		return ec.fieldContext_ReadinessCheck_durationMs(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReadinessCheck", field.Name)
+}
+
 func (ec *executionContext) childFields_RevokeApiKeyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "key":
 		return ec.fieldContext_RevokeApiKeyPayload_key(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RevokeApiKeyPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SearchHit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "document":
+		return ec.fieldContext_SearchHit_document(ctx, field)
+	case "score":
+		return ec.fieldContext_SearchHit_score(ctx, field)
+	case "snippet":
+		return ec.fieldContext_SearchHit_snippet(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SearchHit", field.Name)
 }
 
 func (ec *executionContext) childFields_SignUpPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3441,6 +4501,18 @@ func (ec *executionContext) childFields_StateTransitionEdge(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type StateTransitionEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_StuckTenant(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "tenant":
+		return ec.fieldContext_StuckTenant_tenant(ctx, field)
+	case "signedUpAt":
+		return ec.fieldContext_StuckTenant_signedUpAt(ctx, field)
+	case "reachedAt":
+		return ec.fieldContext_StuckTenant_reachedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StuckTenant", field.Name)
+}
+
 func (ec *executionContext) childFields_Tenant(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -3467,6 +4539,8 @@ func (ec *executionContext) childFields_Tenant(ctx context.Context, field graphq
 		return ec.fieldContext_Tenant_purgeAfter(ctx, field)
 	case "purgedAt":
 		return ec.fieldContext_Tenant_purgedAt(ctx, field)
+	case "synthetic":
+		return ec.fieldContext_Tenant_synthetic(ctx, field)
 	case "plan":
 		return ec.fieldContext_Tenant_plan(ctx, field)
 	case "transitions":
@@ -3477,6 +4551,8 @@ func (ec *executionContext) childFields_Tenant(ctx context.Context, field graphq
 		return ec.fieldContext_Tenant_apiKeys(ctx, field)
 	case "allowedEvents":
 		return ec.fieldContext_Tenant_allowedEvents(ctx, field)
+	case "usage":
+		return ec.fieldContext_Tenant_usage(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Tenant", field.Name)
 }
@@ -3529,6 +4605,16 @@ func (ec *executionContext) childFields_TenantTransitionPayload(ctx context.Cont
 	return nil, fmt.Errorf("no field named %q was found under type TenantTransitionPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_UploadDocumentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "document":
+		return ec.fieldContext_UploadDocumentPayload_document(ctx, field)
+	case "usage":
+		return ec.fieldContext_UploadDocumentPayload_usage(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UploadDocumentPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "role":
@@ -3539,6 +4625,24 @@ func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphq
 		return ec.fieldContext_Viewer_tenant(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Viewer", field.Name)
+}
+
+func (ec *executionContext) childFields_WorkspaceUsage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "documents":
+		return ec.fieldContext_WorkspaceUsage_documents(ctx, field)
+	case "bytes":
+		return ec.fieldContext_WorkspaceUsage_bytes(ctx, field)
+	case "queriesThisMonth":
+		return ec.fieldContext_WorkspaceUsage_queriesThisMonth(ctx, field)
+	case "maxDocuments":
+		return ec.fieldContext_WorkspaceUsage_maxDocuments(ctx, field)
+	case "maxBytes":
+		return ec.fieldContext_WorkspaceUsage_maxBytes(ctx, field)
+	case "maxQueriesPerMonth":
+		return ec.fieldContext_WorkspaceUsage_maxQueriesPerMonth(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WorkspaceUsage", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3769,6 +4873,20 @@ func (ec *executionContext) field_Mutation_suspendTenant_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_uploadDocument_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (UploadDocumentInput, error) {
+			return ec.unmarshalNUploadDocumentInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐUploadDocumentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3780,6 +4898,90 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_activationFunnel_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "plan",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["plan"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "cohort",
+		func(ctx context.Context, v any) (*Cohort, error) {
+			return ec.unmarshalOCohort2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCohort(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["cohort"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "dropOffLimit",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["dropOffLimit"] = arg4
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_documents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[uuid.UUID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[uuid.UUID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
 	return args, nil
 }
 
@@ -3822,6 +5024,42 @@ func (ec *executionContext) field_Query_operation_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_provisioningDurations_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_searchDocuments_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "query",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["query"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
 	return args, nil
 }
 
@@ -4538,6 +5776,263 @@ func (ec *executionContext) fieldContext_APIKeyEdge_cursor(_ context.Context, fi
 	return graphql.NewScalarFieldContext("APIKeyEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _ActivationFunnel_from(ctx context.Context, field graphql.CollectedField, obj *ActivationFunnel) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivationFunnel_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivationFunnel_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivationFunnel", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ActivationFunnel_to(ctx context.Context, field graphql.CollectedField, obj *ActivationFunnel) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivationFunnel_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivationFunnel_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivationFunnel", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ActivationFunnel_plan(ctx context.Context, field graphql.CollectedField, obj *ActivationFunnel) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivationFunnel_plan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Plan, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActivationFunnel_plan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivationFunnel", field, false, false, "String")
+}
+
+func (ec *executionContext) _ActivationFunnel_activationWindowHours(ctx context.Context, field graphql.CollectedField, obj *ActivationFunnel) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivationFunnel_activationWindowHours(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActivationWindowHours, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivationFunnel_activationWindowHours(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivationFunnel", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ActivationFunnel_steps(ctx context.Context, field graphql.CollectedField, obj *ActivationFunnel) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivationFunnel_steps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Steps, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*FunnelStep) graphql.Marshaler {
+			return ec.marshalNFunnelStep2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐFunnelStepᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivationFunnel_steps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ActivationFunnel",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FunnelStep(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ActivationFunnel_activated(ctx context.Context, field graphql.CollectedField, obj *ActivationFunnel) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivationFunnel_activated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Activated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivationFunnel_activated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivationFunnel", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ActivationFunnel_activationRate(ctx context.Context, field graphql.CollectedField, obj *ActivationFunnel) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivationFunnel_activationRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActivationRate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivationFunnel_activationRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivationFunnel", field, false, false, "Float")
+}
+
+func (ec *executionContext) _ActivationFunnel_overallConversion(ctx context.Context, field graphql.CollectedField, obj *ActivationFunnel) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivationFunnel_overallConversion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OverallConversion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivationFunnel_overallConversion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActivationFunnel", field, false, false, "Float")
+}
+
+func (ec *executionContext) _ActivationFunnel_cohorts(ctx context.Context, field graphql.CollectedField, obj *ActivationFunnel) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivationFunnel_cohorts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cohorts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*FunnelCohort) graphql.Marshaler {
+			return ec.marshalNFunnelCohort2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐFunnelCohortᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivationFunnel_cohorts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ActivationFunnel",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FunnelCohort(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ActivationFunnel_dropOff(ctx context.Context, field graphql.CollectedField, obj *ActivationFunnel) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActivationFunnel_dropOff(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DropOff, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*DropOff) graphql.Marshaler {
+			return ec.marshalNDropOff2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDropOffᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActivationFunnel_dropOff(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ActivationFunnel",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DropOff(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _AdminToken_id(ctx context.Context, field graphql.CollectedField, obj *ent.AdminToken) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4775,6 +6270,640 @@ func (ec *executionContext) _CreateApiKeyPayload_apiKey(ctx context.Context, fie
 }
 func (ec *executionContext) fieldContext_CreateApiKeyPayload_apiKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CreateApiKeyPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _Document_id(ctx context.Context, field graphql.CollectedField, obj *Document) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Document_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Document_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Document", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Document_title(ctx context.Context, field graphql.CollectedField, obj *Document) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Document_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Document_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Document", field, false, false, "String")
+}
+
+func (ec *executionContext) _Document_content(ctx context.Context, field graphql.CollectedField, obj *Document) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Document_content(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Content, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Document_content(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Document", field, false, false, "String")
+}
+
+func (ec *executionContext) _Document_sizeBytes(ctx context.Context, field graphql.CollectedField, obj *Document) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Document_sizeBytes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SizeBytes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Document_sizeBytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Document", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Document_createdAt(ctx context.Context, field graphql.CollectedField, obj *Document) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Document_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Document_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Document", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DocumentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *DocumentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DocumentConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*DocumentEdge) graphql.Marshaler {
+			return ec.marshalNDocumentEdge2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDocumentEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DocumentConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DocumentConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DocumentEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DocumentConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *DocumentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DocumentConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *entgql.PageInfo[uuid.UUID]) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖentgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DocumentConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DocumentConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DocumentConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *DocumentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DocumentConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DocumentConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DocumentConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DocumentEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *DocumentEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DocumentEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[uuid.UUID]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DocumentEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DocumentEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _DocumentEdge_node(ctx context.Context, field graphql.CollectedField, obj *DocumentEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DocumentEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Document) graphql.Marshaler {
+			return ec.marshalNDocument2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDocument(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DocumentEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DocumentEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Document(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DropOff_step(ctx context.Context, field graphql.CollectedField, obj *DropOff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DropOff_step(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Step, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v MilestoneName) graphql.Marshaler {
+			return ec.marshalNMilestoneName2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐMilestoneName(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DropOff_step(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DropOff", field, false, false, "MilestoneName")
+}
+
+func (ec *executionContext) _DropOff_count(ctx context.Context, field graphql.CollectedField, obj *DropOff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DropOff_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DropOff_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DropOff", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DropOff_tenants(ctx context.Context, field graphql.CollectedField, obj *DropOff) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DropOff_tenants(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tenants, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*StuckTenant) graphql.Marshaler {
+			return ec.marshalNStuckTenant2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐStuckTenantᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DropOff_tenants(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DropOff",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StuckTenant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FunnelCohort_start(ctx context.Context, field graphql.CollectedField, obj *FunnelCohort) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FunnelCohort_start(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Start, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FunnelCohort_start(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FunnelCohort", field, false, false, "Time")
+}
+
+func (ec *executionContext) _FunnelCohort_signedUp(ctx context.Context, field graphql.CollectedField, obj *FunnelCohort) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FunnelCohort_signedUp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SignedUp, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FunnelCohort_signedUp(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FunnelCohort", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FunnelCohort_provisioned(ctx context.Context, field graphql.CollectedField, obj *FunnelCohort) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FunnelCohort_provisioned(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Provisioned, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FunnelCohort_provisioned(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FunnelCohort", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FunnelCohort_firstUpload(ctx context.Context, field graphql.CollectedField, obj *FunnelCohort) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FunnelCohort_firstUpload(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstUpload, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FunnelCohort_firstUpload(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FunnelCohort", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FunnelCohort_firstQuery(ctx context.Context, field graphql.CollectedField, obj *FunnelCohort) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FunnelCohort_firstQuery(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FirstQuery, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FunnelCohort_firstQuery(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FunnelCohort", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FunnelCohort_activated(ctx context.Context, field graphql.CollectedField, obj *FunnelCohort) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FunnelCohort_activated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Activated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FunnelCohort_activated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FunnelCohort", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FunnelCohort_activationRate(ctx context.Context, field graphql.CollectedField, obj *FunnelCohort) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FunnelCohort_activationRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActivationRate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FunnelCohort_activationRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FunnelCohort", field, false, false, "Float")
+}
+
+func (ec *executionContext) _FunnelStep_name(ctx context.Context, field graphql.CollectedField, obj *FunnelStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FunnelStep_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v MilestoneName) graphql.Marshaler {
+			return ec.marshalNMilestoneName2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐMilestoneName(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FunnelStep_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FunnelStep", field, false, false, "MilestoneName")
+}
+
+func (ec *executionContext) _FunnelStep_count(ctx context.Context, field graphql.CollectedField, obj *FunnelStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FunnelStep_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FunnelStep_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FunnelStep", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FunnelStep_conversionFromPrevious(ctx context.Context, field graphql.CollectedField, obj *FunnelStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FunnelStep_conversionFromPrevious(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConversionFromPrevious, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FunnelStep_conversionFromPrevious(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FunnelStep", field, false, false, "Float")
+}
+
+func (ec *executionContext) _FunnelStep_conversionFromStart(ctx context.Context, field graphql.CollectedField, obj *FunnelStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FunnelStep_conversionFromStart(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConversionFromStart, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FunnelStep_conversionFromStart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FunnelStep", field, false, false, "Float")
+}
+
+func (ec *executionContext) _FunnelStep_medianSecondsFromPrevious(ctx context.Context, field graphql.CollectedField, obj *FunnelStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FunnelStep_medianSecondsFromPrevious(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MedianSecondsFromPrevious, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FunnelStep_medianSecondsFromPrevious(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FunnelStep", field, false, false, "Float")
+}
+
+func (ec *executionContext) _FunnelStep_p90SecondsFromPrevious(ctx context.Context, field graphql.CollectedField, obj *FunnelStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FunnelStep_p90SecondsFromPrevious(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.P90SecondsFromPrevious, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FunnelStep_p90SecondsFromPrevious(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FunnelStep", field, false, false, "Float")
 }
 
 func (ec *executionContext) _Mutation_suspendTenant(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -5125,6 +7254,82 @@ func (ec *executionContext) fieldContext_Mutation_revokeApiKey(ctx context.Conte
 	if fc.Args, err = ec.field_Mutation_revokeApiKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_uploadDocument(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_uploadDocument(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UploadDocument(ctx, fc.Args["input"].(UploadDocumentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *UploadDocumentPayload) graphql.Marshaler {
+			return ec.marshalNUploadDocumentPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐUploadDocumentPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_uploadDocument(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UploadDocumentPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_uploadDocument_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_runReadinessChecks(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_runReadinessChecks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().RunReadinessChecks(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Readiness) graphql.Marshaler {
+			return ec.marshalNReadiness2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐReadiness(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_runReadinessChecks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Readiness(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -6250,6 +8455,286 @@ func (ec *executionContext) fieldContext_Plan_maxQueriesPerMonth(_ context.Conte
 	return graphql.NewScalarFieldContext("Plan", field, false, false, "Int")
 }
 
+func (ec *executionContext) _ProvisioningDuration_tenant(ctx context.Context, field graphql.CollectedField, obj *ProvisioningDuration) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProvisioningDuration_tenant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tenant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Tenant) graphql.Marshaler {
+			return ec.marshalNTenant2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐTenant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProvisioningDuration_tenant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProvisioningDuration",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Tenant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProvisioningDuration_operation(ctx context.Context, field graphql.CollectedField, obj *ProvisioningDuration) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProvisioningDuration_operation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Operation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Operation) graphql.Marshaler {
+			return ec.marshalNOperation2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐOperation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProvisioningDuration_operation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProvisioningDuration",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Operation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProvisioningDuration_durationMs(ctx context.Context, field graphql.CollectedField, obj *ProvisioningDuration) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProvisioningDuration_durationMs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DurationMs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProvisioningDuration_durationMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProvisioningDuration", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProvisioningDuration_finishedAt(ctx context.Context, field graphql.CollectedField, obj *ProvisioningDuration) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProvisioningDuration_finishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProvisioningDuration_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProvisioningDuration", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ProvisioningDurations_count(ctx context.Context, field graphql.CollectedField, obj *ProvisioningDurations) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProvisioningDurations_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProvisioningDurations_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProvisioningDurations", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProvisioningDurations_p50Ms(ctx context.Context, field graphql.CollectedField, obj *ProvisioningDurations) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProvisioningDurations_p50Ms(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.P50Ms, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProvisioningDurations_p50Ms(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProvisioningDurations", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProvisioningDurations_p95Ms(ctx context.Context, field graphql.CollectedField, obj *ProvisioningDurations) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProvisioningDurations_p95Ms(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.P95Ms, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProvisioningDurations_p95Ms(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProvisioningDurations", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProvisioningDurations_maxMs(ctx context.Context, field graphql.CollectedField, obj *ProvisioningDurations) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProvisioningDurations_maxMs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxMs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProvisioningDurations_maxMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProvisioningDurations", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProvisioningDurations_inFlight(ctx context.Context, field graphql.CollectedField, obj *ProvisioningDurations) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProvisioningDurations_inFlight(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InFlight, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProvisioningDurations_inFlight(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProvisioningDurations", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProvisioningDurations_oldestInFlightMs(ctx context.Context, field graphql.CollectedField, obj *ProvisioningDurations) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProvisioningDurations_oldestInFlightMs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OldestInFlightMs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProvisioningDurations_oldestInFlightMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ProvisioningDurations", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ProvisioningDurations_recent(ctx context.Context, field graphql.CollectedField, obj *ProvisioningDurations) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProvisioningDurations_recent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Recent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ProvisioningDuration) graphql.Marshaler {
+			return ec.marshalNProvisioningDuration2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐProvisioningDurationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProvisioningDurations_recent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProvisioningDurations",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProvisioningDuration(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6566,6 +9051,214 @@ func (ec *executionContext) fieldContext_Query_tenantStateCounts(_ context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_documents(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_documents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Documents(ctx, fc.Args["after"].(*entgql.Cursor[uuid.UUID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[uuid.UUID]), fc.Args["last"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *DocumentConnection) graphql.Marshaler {
+			return ec.marshalNDocumentConnection2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDocumentConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_documents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DocumentConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_documents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_searchDocuments(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_searchDocuments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().SearchDocuments(ctx, fc.Args["query"].(string), fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*SearchHit) graphql.Marshaler {
+			return ec.marshalNSearchHit2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐSearchHitᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_searchDocuments(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SearchHit(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_searchDocuments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_activationFunnel(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_activationFunnel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ActivationFunnel(ctx, fc.Args["from"].(*time.Time), fc.Args["to"].(*time.Time), fc.Args["plan"].(*string), fc.Args["cohort"].(*Cohort), fc.Args["dropOffLimit"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ActivationFunnel) graphql.Marshaler {
+			return ec.marshalNActivationFunnel2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐActivationFunnel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_activationFunnel(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActivationFunnel(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_activationFunnel_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_readiness(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_readiness(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Readiness(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Readiness) graphql.Marshaler {
+			return ec.marshalNReadiness2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐReadiness(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_readiness(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Readiness(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_provisioningDurations(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_provisioningDurations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ProvisioningDurations(ctx, fc.Args["last"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ProvisioningDurations) graphql.Marshaler {
+			return ec.marshalNProvisioningDurations2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐProvisioningDurations(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_provisioningDurations(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProvisioningDurations(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_provisioningDurations_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6642,6 +9335,245 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _Readiness_status(ctx context.Context, field graphql.CollectedField, obj *Readiness) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Readiness_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v CheckStatus) graphql.Marshaler {
+			return ec.marshalNCheckStatus2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCheckStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Readiness_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Readiness", field, false, false, "CheckStatus")
+}
+
+func (ec *executionContext) _Readiness_ranAt(ctx context.Context, field graphql.CollectedField, obj *Readiness) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Readiness_ranAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RanAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Readiness_ranAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Readiness", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Readiness_checks(ctx context.Context, field graphql.CollectedField, obj *Readiness) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Readiness_checks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Checks, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.ReadinessCheck) graphql.Marshaler {
+			return ec.marshalNReadinessCheck2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐReadinessCheckᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Readiness_checks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Readiness",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReadinessCheck(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReadinessCheck_name(ctx context.Context, field graphql.CollectedField, obj *ent.ReadinessCheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadinessCheck_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadinessCheck_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReadinessCheck", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReadinessCheck_title(ctx context.Context, field graphql.CollectedField, obj *ent.ReadinessCheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadinessCheck_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReadinessCheck().Title(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadinessCheck_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReadinessCheck", field, true, true, "String")
+}
+
+func (ec *executionContext) _ReadinessCheck_status(ctx context.Context, field graphql.CollectedField, obj *ent.ReadinessCheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadinessCheck_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v readinesscheck.Status) graphql.Marshaler {
+			return ec.marshalNCheckStatus2githubᚗcomᚋtenantdᚋtenantdᚋentᚋreadinesscheckᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadinessCheck_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReadinessCheck", field, false, false, "CheckStatus")
+}
+
+func (ec *executionContext) _ReadinessCheck_summary(ctx context.Context, field graphql.CollectedField, obj *ent.ReadinessCheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadinessCheck_summary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Summary, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadinessCheck_summary(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReadinessCheck", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReadinessCheck_evidence(ctx context.Context, field graphql.CollectedField, obj *ent.ReadinessCheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadinessCheck_evidence(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Evidence, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalOMap2map(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReadinessCheck_evidence(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReadinessCheck", field, false, false, "Map")
+}
+
+func (ec *executionContext) _ReadinessCheck_ranAt(ctx context.Context, field graphql.CollectedField, obj *ent.ReadinessCheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadinessCheck_ranAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReadinessCheck().RanAt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalNTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadinessCheck_ranAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReadinessCheck", field, true, true, "Time")
+}
+
+func (ec *executionContext) _ReadinessCheck_durationMs(ctx context.Context, field graphql.CollectedField, obj *ent.ReadinessCheck) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReadinessCheck_durationMs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DurationMs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReadinessCheck_durationMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReadinessCheck", field, false, false, "Int")
+}
+
 func (ec *executionContext) _RevokeApiKeyPayload_key(ctx context.Context, field graphql.CollectedField, obj *RevokeAPIKeyPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6672,6 +9604,84 @@ func (ec *executionContext) fieldContext_RevokeApiKeyPayload_key(_ context.Conte
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _SearchHit_document(ctx context.Context, field graphql.CollectedField, obj *SearchHit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SearchHit_document(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Document, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Document) graphql.Marshaler {
+			return ec.marshalNDocument2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDocument(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SearchHit_document(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SearchHit",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Document(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SearchHit_score(ctx context.Context, field graphql.CollectedField, obj *SearchHit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SearchHit_score(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Score, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SearchHit_score(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SearchHit", field, false, false, "Float")
+}
+
+func (ec *executionContext) _SearchHit_snippet(ctx context.Context, field graphql.CollectedField, obj *SearchHit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SearchHit_snippet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Snippet, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SearchHit_snippet(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SearchHit", field, false, false, "String")
 }
 
 func (ec *executionContext) _SignUpPayload_tenant(ctx context.Context, field graphql.CollectedField, obj *SignUpPayload) (ret graphql.Marshaler) {
@@ -7335,6 +10345,84 @@ func (ec *executionContext) fieldContext_StateTransitionEdge_cursor(_ context.Co
 	return graphql.NewScalarFieldContext("StateTransitionEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _StuckTenant_tenant(ctx context.Context, field graphql.CollectedField, obj *StuckTenant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StuckTenant_tenant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tenant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Tenant) graphql.Marshaler {
+			return ec.marshalNTenant2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐTenant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StuckTenant_tenant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StuckTenant",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Tenant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StuckTenant_signedUpAt(ctx context.Context, field graphql.CollectedField, obj *StuckTenant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StuckTenant_signedUpAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SignedUpAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StuckTenant_signedUpAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StuckTenant", field, false, false, "Time")
+}
+
+func (ec *executionContext) _StuckTenant_reachedAt(ctx context.Context, field graphql.CollectedField, obj *StuckTenant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StuckTenant_reachedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReachedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StuckTenant_reachedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StuckTenant", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Subscription_operationProgress(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
 	return graphql.ResolveFieldStream(
 		ctx,
@@ -7699,6 +10787,29 @@ func (ec *executionContext) fieldContext_Tenant_purgedAt(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Tenant", field, false, false, "Time")
 }
 
+func (ec *executionContext) _Tenant_synthetic(ctx context.Context, field graphql.CollectedField, obj *ent.Tenant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Tenant_synthetic(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Synthetic, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Tenant_synthetic(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Tenant", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _Tenant_plan(ctx context.Context, field graphql.CollectedField, obj *ent.Tenant) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7884,6 +10995,38 @@ func (ec *executionContext) _Tenant_allowedEvents(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_Tenant_allowedEvents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Tenant", field, true, true, "LifecycleEvent")
+}
+
+func (ec *executionContext) _Tenant_usage(ctx context.Context, field graphql.CollectedField, obj *ent.Tenant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Tenant_usage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Tenant().Usage(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *WorkspaceUsage) graphql.Marshaler {
+			return ec.marshalOWorkspaceUsage2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWorkspaceUsage(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Tenant_usage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Tenant",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WorkspaceUsage(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _TenantConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.TenantConnection) (ret graphql.Marshaler) {
@@ -8243,6 +11386,70 @@ func (ec *executionContext) fieldContext_TenantTransitionPayload_operation(_ con
 	return fc, nil
 }
 
+func (ec *executionContext) _UploadDocumentPayload_document(ctx context.Context, field graphql.CollectedField, obj *UploadDocumentPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadDocumentPayload_document(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Document, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Document) graphql.Marshaler {
+			return ec.marshalNDocument2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDocument(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadDocumentPayload_document(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UploadDocumentPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Document(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UploadDocumentPayload_usage(ctx context.Context, field graphql.CollectedField, obj *UploadDocumentPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadDocumentPayload_usage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Usage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *WorkspaceUsage) graphql.Marshaler {
+			return ec.marshalNWorkspaceUsage2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWorkspaceUsage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadDocumentPayload_usage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UploadDocumentPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WorkspaceUsage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Viewer_role(ctx context.Context, field graphql.CollectedField, obj *Viewer) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8319,6 +11526,144 @@ func (ec *executionContext) fieldContext_Viewer_tenant(_ context.Context, field 
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _WorkspaceUsage_documents(ctx context.Context, field graphql.CollectedField, obj *WorkspaceUsage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkspaceUsage_documents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Documents, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkspaceUsage_documents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkspaceUsage", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WorkspaceUsage_bytes(ctx context.Context, field graphql.CollectedField, obj *WorkspaceUsage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkspaceUsage_bytes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Bytes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkspaceUsage_bytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkspaceUsage", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WorkspaceUsage_queriesThisMonth(ctx context.Context, field graphql.CollectedField, obj *WorkspaceUsage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkspaceUsage_queriesThisMonth(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QueriesThisMonth, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WorkspaceUsage_queriesThisMonth(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkspaceUsage", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WorkspaceUsage_maxDocuments(ctx context.Context, field graphql.CollectedField, obj *WorkspaceUsage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkspaceUsage_maxDocuments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxDocuments, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WorkspaceUsage_maxDocuments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkspaceUsage", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WorkspaceUsage_maxBytes(ctx context.Context, field graphql.CollectedField, obj *WorkspaceUsage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkspaceUsage_maxBytes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxBytes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WorkspaceUsage_maxBytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkspaceUsage", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WorkspaceUsage_maxQueriesPerMonth(ctx context.Context, field graphql.CollectedField, obj *WorkspaceUsage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WorkspaceUsage_maxQueriesPerMonth(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxQueriesPerMonth, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WorkspaceUsage_maxQueriesPerMonth(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WorkspaceUsage", field, false, false, "Int")
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -13328,7 +16673,7 @@ func (ec *executionContext) unmarshalInputTenantWhereInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "slug", "slugNEQ", "slugIn", "slugNotIn", "slugGT", "slugGTE", "slugLT", "slugLTE", "slugContains", "slugHasPrefix", "slugHasSuffix", "slugIsNil", "slugNotNil", "slugEqualFold", "slugContainsFold", "email", "emailNEQ", "emailIn", "emailNotIn", "emailGT", "emailGTE", "emailLT", "emailLTE", "emailContains", "emailHasPrefix", "emailHasSuffix", "emailIsNil", "emailNotNil", "emailEqualFold", "emailContainsFold", "state", "stateNEQ", "stateIn", "stateNotIn", "stateBeforeDeletion", "stateBeforeDeletionNEQ", "stateBeforeDeletionIn", "stateBeforeDeletionNotIn", "stateBeforeDeletionIsNil", "stateBeforeDeletionNotNil", "stateChangedAt", "stateChangedAtNEQ", "stateChangedAtIn", "stateChangedAtNotIn", "stateChangedAtGT", "stateChangedAtGTE", "stateChangedAtLT", "stateChangedAtLTE", "planID", "planIDNEQ", "planIDIn", "planIDNotIn", "purgeAfter", "purgeAfterNEQ", "purgeAfterIn", "purgeAfterNotIn", "purgeAfterGT", "purgeAfterGTE", "purgeAfterLT", "purgeAfterLTE", "purgeAfterIsNil", "purgeAfterNotNil", "purgedAt", "purgedAtNEQ", "purgedAtIn", "purgedAtNotIn", "purgedAtGT", "purgedAtGTE", "purgedAtLT", "purgedAtLTE", "purgedAtIsNil", "purgedAtNotNil", "hasPlan", "hasPlanWith", "hasTransitions", "hasTransitionsWith", "hasOperations", "hasOperationsWith", "hasAPIKeys", "hasAPIKeysWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "slug", "slugNEQ", "slugIn", "slugNotIn", "slugGT", "slugGTE", "slugLT", "slugLTE", "slugContains", "slugHasPrefix", "slugHasSuffix", "slugIsNil", "slugNotNil", "slugEqualFold", "slugContainsFold", "email", "emailNEQ", "emailIn", "emailNotIn", "emailGT", "emailGTE", "emailLT", "emailLTE", "emailContains", "emailHasPrefix", "emailHasSuffix", "emailIsNil", "emailNotNil", "emailEqualFold", "emailContainsFold", "state", "stateNEQ", "stateIn", "stateNotIn", "stateBeforeDeletion", "stateBeforeDeletionNEQ", "stateBeforeDeletionIn", "stateBeforeDeletionNotIn", "stateBeforeDeletionIsNil", "stateBeforeDeletionNotNil", "stateChangedAt", "stateChangedAtNEQ", "stateChangedAtIn", "stateChangedAtNotIn", "stateChangedAtGT", "stateChangedAtGTE", "stateChangedAtLT", "stateChangedAtLTE", "planID", "planIDNEQ", "planIDIn", "planIDNotIn", "purgeAfter", "purgeAfterNEQ", "purgeAfterIn", "purgeAfterNotIn", "purgeAfterGT", "purgeAfterGTE", "purgeAfterLT", "purgeAfterLTE", "purgeAfterIsNil", "purgeAfterNotNil", "purgedAt", "purgedAtNEQ", "purgedAtIn", "purgedAtNotIn", "purgedAtGT", "purgedAtGTE", "purgedAtLT", "purgedAtLTE", "purgedAtIsNil", "purgedAtNotNil", "synthetic", "syntheticNEQ", "hasPlan", "hasPlanWith", "hasTransitions", "hasTransitionsWith", "hasOperations", "hasOperationsWith", "hasAPIKeys", "hasAPIKeysWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -14119,6 +17464,20 @@ func (ec *executionContext) unmarshalInputTenantWhereInput(ctx context.Context, 
 				return it, err
 			}
 			it.PurgedAtNotNil = data
+		case "synthetic":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("synthetic"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Synthetic = data
+		case "syntheticNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("syntheticNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SyntheticNEQ = data
 		case "hasPlan":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("hasPlan"))
 			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
@@ -14189,6 +17548,62 @@ func (ec *executionContext) unmarshalInputTenantWhereInput(ctx context.Context, 
 func UnmarshalTenantWhereInput(ctx context.Context, raw any) (ent.TenantWhereInput, error) {
 	var out ent.TenantWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "TenantWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUploadDocumentInput(ctx context.Context, obj any) (UploadDocumentInput, error) {
+	var it UploadDocumentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"title", "content", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "content":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("content"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Content = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUploadDocumentInput unmarshals raw into the UploadDocumentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUploadDocumentInput(ctx context.Context, raw any) (UploadDocumentInput, error) {
+	var out UploadDocumentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UploadDocumentInput", raw, &out)
 	return out, err
 }
 
@@ -14403,6 +17818,84 @@ func (ec *executionContext) _APIKeyEdge(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var activationFunnelImplementors = []string{"ActivationFunnel"}
+
+func (ec *executionContext) _ActivationFunnel(ctx context.Context, sel ast.SelectionSet, obj *ActivationFunnel) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, activationFunnelImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ActivationFunnel")
+		case "from":
+			out.Values[i] = ec._ActivationFunnel_from(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec._ActivationFunnel_to(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "plan":
+			out.Values[i] = ec._ActivationFunnel_plan(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "activationWindowHours":
+			out.Values[i] = ec._ActivationFunnel_activationWindowHours(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "steps":
+			out.Values[i] = ec._ActivationFunnel_steps(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "activated":
+			out.Values[i] = ec._ActivationFunnel_activated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "activationRate":
+			out.Values[i] = ec._ActivationFunnel_activationRate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "overallConversion":
+			out.Values[i] = ec._ActivationFunnel_overallConversion(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cohorts":
+			out.Values[i] = ec._ActivationFunnel_cohorts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dropOff":
+			out.Values[i] = ec._ActivationFunnel_dropOff(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var adminTokenImplementors = []string{"AdminToken", "Node"}
 
 func (ec *executionContext) _AdminToken(ctx context.Context, sel ast.SelectionSet, obj *ent.AdminToken) graphql.Marshaler {
@@ -14509,6 +18002,304 @@ func (ec *executionContext) _CreateApiKeyPayload(ctx context.Context, sel ast.Se
 	return out
 }
 
+var documentImplementors = []string{"Document"}
+
+func (ec *executionContext) _Document(ctx context.Context, sel ast.SelectionSet, obj *Document) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, documentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Document")
+		case "id":
+			out.Values[i] = ec._Document_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "title":
+			out.Values[i] = ec._Document_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "content":
+			out.Values[i] = ec._Document_content(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sizeBytes":
+			out.Values[i] = ec._Document_sizeBytes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._Document_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var documentConnectionImplementors = []string{"DocumentConnection"}
+
+func (ec *executionContext) _DocumentConnection(ctx context.Context, sel ast.SelectionSet, obj *DocumentConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, documentConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DocumentConnection")
+		case "edges":
+			out.Values[i] = ec._DocumentConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._DocumentConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._DocumentConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var documentEdgeImplementors = []string{"DocumentEdge"}
+
+func (ec *executionContext) _DocumentEdge(ctx context.Context, sel ast.SelectionSet, obj *DocumentEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, documentEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DocumentEdge")
+		case "cursor":
+			out.Values[i] = ec._DocumentEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "node":
+			out.Values[i] = ec._DocumentEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var dropOffImplementors = []string{"DropOff"}
+
+func (ec *executionContext) _DropOff(ctx context.Context, sel ast.SelectionSet, obj *DropOff) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dropOffImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DropOff")
+		case "step":
+			out.Values[i] = ec._DropOff_step(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._DropOff_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tenants":
+			out.Values[i] = ec._DropOff_tenants(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var funnelCohortImplementors = []string{"FunnelCohort"}
+
+func (ec *executionContext) _FunnelCohort(ctx context.Context, sel ast.SelectionSet, obj *FunnelCohort) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, funnelCohortImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FunnelCohort")
+		case "start":
+			out.Values[i] = ec._FunnelCohort_start(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "signedUp":
+			out.Values[i] = ec._FunnelCohort_signedUp(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "provisioned":
+			out.Values[i] = ec._FunnelCohort_provisioned(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "firstUpload":
+			out.Values[i] = ec._FunnelCohort_firstUpload(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "firstQuery":
+			out.Values[i] = ec._FunnelCohort_firstQuery(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "activated":
+			out.Values[i] = ec._FunnelCohort_activated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "activationRate":
+			out.Values[i] = ec._FunnelCohort_activationRate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var funnelStepImplementors = []string{"FunnelStep"}
+
+func (ec *executionContext) _FunnelStep(ctx context.Context, sel ast.SelectionSet, obj *FunnelStep) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, funnelStepImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FunnelStep")
+		case "name":
+			out.Values[i] = ec._FunnelStep_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._FunnelStep_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "conversionFromPrevious":
+			out.Values[i] = ec._FunnelStep_conversionFromPrevious(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "conversionFromStart":
+			out.Values[i] = ec._FunnelStep_conversionFromStart(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "medianSecondsFromPrevious":
+			out.Values[i] = ec._FunnelStep_medianSecondsFromPrevious(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "p90SecondsFromPrevious":
+			out.Values[i] = ec._FunnelStep_p90SecondsFromPrevious(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -14580,6 +18371,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "revokeApiKey":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_revokeApiKey(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "uploadDocument":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_uploadDocument(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "runReadinessChecks":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_runReadinessChecks(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -15058,6 +18863,117 @@ func (ec *executionContext) _Plan(ctx context.Context, sel ast.SelectionSet, obj
 	return out
 }
 
+var provisioningDurationImplementors = []string{"ProvisioningDuration"}
+
+func (ec *executionContext) _ProvisioningDuration(ctx context.Context, sel ast.SelectionSet, obj *ProvisioningDuration) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, provisioningDurationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProvisioningDuration")
+		case "tenant":
+			out.Values[i] = ec._ProvisioningDuration_tenant(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "operation":
+			out.Values[i] = ec._ProvisioningDuration_operation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "durationMs":
+			out.Values[i] = ec._ProvisioningDuration_durationMs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "finishedAt":
+			out.Values[i] = ec._ProvisioningDuration_finishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var provisioningDurationsImplementors = []string{"ProvisioningDurations"}
+
+func (ec *executionContext) _ProvisioningDurations(ctx context.Context, sel ast.SelectionSet, obj *ProvisioningDurations) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, provisioningDurationsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProvisioningDurations")
+		case "count":
+			out.Values[i] = ec._ProvisioningDurations_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "p50Ms":
+			out.Values[i] = ec._ProvisioningDurations_p50Ms(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "p95Ms":
+			out.Values[i] = ec._ProvisioningDurations_p95Ms(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "maxMs":
+			out.Values[i] = ec._ProvisioningDurations_maxMs(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "inFlight":
+			out.Values[i] = ec._ProvisioningDurations_inFlight(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "oldestInFlightMs":
+			out.Values[i] = ec._ProvisioningDurations_oldestInFlightMs(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "recent":
+			out.Values[i] = ec._ProvisioningDurations_recent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -15125,6 +19041,36 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_tenantStateCounts(ctx, field)
 				})
+		case "documents":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_documents(ctx, field)
+				})
+		case "searchDocuments":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_searchDocuments(ctx, field)
+				})
+		case "activationFunnel":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_activationFunnel(ctx, field)
+				})
+		case "readiness":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_readiness(ctx, field)
+				})
+		case "provisioningDurations":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_provisioningDurations(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -15136,6 +19082,114 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___schema(ctx, field)
 			})
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var readinessImplementors = []string{"Readiness"}
+
+func (ec *executionContext) _Readiness(ctx context.Context, sel ast.SelectionSet, obj *Readiness) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, readinessImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Readiness")
+		case "status":
+			out.Values[i] = ec._Readiness_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "ranAt":
+			out.Values[i] = ec._Readiness_ranAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "checks":
+			out.Values[i] = ec._Readiness_checks(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var readinessCheckImplementors = []string{"ReadinessCheck"}
+
+func (ec *executionContext) _ReadinessCheck(ctx context.Context, sel ast.SelectionSet, obj *ent.ReadinessCheck) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, readinessCheckImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReadinessCheck")
+		case "name":
+			out.Values[i] = ec._ReadinessCheck_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "title":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ReadinessCheck_title(ctx, field, obj)
+				})
+		case "status":
+			out.Values[i] = ec._ReadinessCheck_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "summary":
+			out.Values[i] = ec._ReadinessCheck_summary(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "evidence":
+			out.Values[i] = ec._ReadinessCheck_evidence(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ranAt":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ReadinessCheck_ranAt(ctx, field, obj)
+				})
+		case "durationMs":
+			out.Values[i] = ec._ReadinessCheck_durationMs(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -15169,6 +19223,49 @@ func (ec *executionContext) _RevokeApiKeyPayload(ctx context.Context, sel ast.Se
 			out.Values[i] = graphql.MarshalString("RevokeApiKeyPayload")
 		case "key":
 			out.Values[i] = ec._RevokeApiKeyPayload_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var searchHitImplementors = []string{"SearchHit"}
+
+func (ec *executionContext) _SearchHit(ctx context.Context, sel ast.SelectionSet, obj *SearchHit) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, searchHitImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SearchHit")
+		case "document":
+			out.Values[i] = ec._SearchHit_document(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "score":
+			out.Values[i] = ec._SearchHit_score(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "snippet":
+			out.Values[i] = ec._SearchHit_snippet(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -15488,6 +19585,49 @@ func (ec *executionContext) _StateTransitionEdge(ctx context.Context, sel ast.Se
 	return out
 }
 
+var stuckTenantImplementors = []string{"StuckTenant"}
+
+func (ec *executionContext) _StuckTenant(ctx context.Context, sel ast.SelectionSet, obj *StuckTenant) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, stuckTenantImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StuckTenant")
+		case "tenant":
+			out.Values[i] = ec._StuckTenant_tenant(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "signedUpAt":
+			out.Values[i] = ec._StuckTenant_signedUpAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reachedAt":
+			out.Values[i] = ec._StuckTenant_reachedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var subscriptionImplementors = []string{"Subscription"}
 
 func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
@@ -15581,6 +19721,11 @@ func (ec *executionContext) _Tenant(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "synthetic":
+			out.Values[i] = ec._Tenant_synthetic(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "plan":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -15610,6 +19755,12 @@ func (ec *executionContext) _Tenant(ctx context.Context, sel ast.SelectionSet, o
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Tenant_allowedEvents(ctx, field, obj)
+				})
+		case "usage":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Tenant_usage(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -15800,6 +19951,44 @@ func (ec *executionContext) _TenantTransitionPayload(ctx context.Context, sel as
 	return out
 }
 
+var uploadDocumentPayloadImplementors = []string{"UploadDocumentPayload"}
+
+func (ec *executionContext) _UploadDocumentPayload(ctx context.Context, sel ast.SelectionSet, obj *UploadDocumentPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, uploadDocumentPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UploadDocumentPayload")
+		case "document":
+			out.Values[i] = ec._UploadDocumentPayload_document(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "usage":
+			out.Values[i] = ec._UploadDocumentPayload_usage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var viewerImplementors = []string{"Viewer"}
 
 func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, obj *Viewer) graphql.Marshaler {
@@ -15823,6 +20012,64 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 			}
 		case "tenant":
 			out.Values[i] = ec._Viewer_tenant(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var workspaceUsageImplementors = []string{"WorkspaceUsage"}
+
+func (ec *executionContext) _WorkspaceUsage(ctx context.Context, sel ast.SelectionSet, obj *WorkspaceUsage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, workspaceUsageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WorkspaceUsage")
+		case "documents":
+			out.Values[i] = ec._WorkspaceUsage_documents(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bytes":
+			out.Values[i] = ec._WorkspaceUsage_bytes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "queriesThisMonth":
+			out.Values[i] = ec._WorkspaceUsage_queriesThisMonth(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "maxDocuments":
+			out.Values[i] = ec._WorkspaceUsage_maxDocuments(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "maxBytes":
+			out.Values[i] = ec._WorkspaceUsage_maxBytes(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "maxQueriesPerMonth":
+			out.Values[i] = ec._WorkspaceUsage_maxQueriesPerMonth(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -16240,6 +20487,14 @@ func (ec *executionContext) unmarshalNAPIKeyWhereInput2ᚖgithubᚗcomᚋtenantd
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNActivationFunnel2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐActivationFunnel(ctx context.Context, sel ast.SelectionSet, v *ActivationFunnel) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ActivationFunnel!")
+		return graphql.Null
+	}
+	return ec._ActivationFunnel(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNAdminRole2githubᚗcomᚋtenantdᚋtenantdᚋentᚋadmintokenᚐRole(ctx context.Context, v any) (admintoken.Role, error) {
 	var res admintoken.Role
 	err := res.UnmarshalGQL(v)
@@ -16283,6 +20538,26 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) unmarshalNCheckStatus2githubᚗcomᚋtenantdᚋtenantdᚋentᚋreadinesscheckᚐStatus(ctx context.Context, v any) (readinesscheck.Status, error) {
+	var res readinesscheck.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCheckStatus2githubᚗcomᚋtenantdᚋtenantdᚋentᚋreadinesscheckᚐStatus(ctx context.Context, sel ast.SelectionSet, v readinesscheck.Status) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNCheckStatus2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCheckStatus(ctx context.Context, v any) (CheckStatus, error) {
+	var res CheckStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCheckStatus2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCheckStatus(ctx context.Context, sel ast.SelectionSet, v CheckStatus) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) unmarshalNCreateApiKeyInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCreateAPIKeyInput(ctx context.Context, v any) (CreateAPIKeyInput, error) {
 	res, err := ec.unmarshalInputCreateApiKeyInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -16306,6 +20581,70 @@ func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCurso
 	return v
 }
 
+func (ec *executionContext) marshalNDocument2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDocument(ctx context.Context, sel ast.SelectionSet, v *Document) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Document!")
+		return graphql.Null
+	}
+	return ec._Document(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDocumentConnection2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDocumentConnection(ctx context.Context, sel ast.SelectionSet, v *DocumentConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DocumentConnection!")
+		return graphql.Null
+	}
+	return ec._DocumentConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDocumentEdge2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDocumentEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*DocumentEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDocumentEdge2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDocumentEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDocumentEdge2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDocumentEdge(ctx context.Context, sel ast.SelectionSet, v *DocumentEdge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DocumentEdge!")
+		return graphql.Null
+	}
+	return ec._DocumentEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDropOff2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDropOffᚄ(ctx context.Context, sel ast.SelectionSet, v []*DropOff) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDropOff2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDropOff(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDropOff2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDropOff(ctx context.Context, sel ast.SelectionSet, v *DropOff) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DropOff!")
+		return graphql.Null
+	}
+	return ec._DropOff(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
 	res, err := graphql.UnmarshalFloatContext(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -16318,6 +20657,54 @@ func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.S
 		graphql.AddInvalidNullFromMarshaler(ctx, "Float!")
 	}
 	return graphql.WrapContextMarshaler(ctx, res)
+}
+
+func (ec *executionContext) marshalNFunnelCohort2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐFunnelCohortᚄ(ctx context.Context, sel ast.SelectionSet, v []*FunnelCohort) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFunnelCohort2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐFunnelCohort(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFunnelCohort2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐFunnelCohort(ctx context.Context, sel ast.SelectionSet, v *FunnelCohort) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FunnelCohort!")
+		return graphql.Null
+	}
+	return ec._FunnelCohort(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFunnelStep2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐFunnelStepᚄ(ctx context.Context, sel ast.SelectionSet, v []*FunnelStep) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFunnelStep2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐFunnelStep(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNFunnelStep2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐFunnelStep(ctx context.Context, sel ast.SelectionSet, v *FunnelStep) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FunnelStep!")
+		return graphql.Null
+	}
+	return ec._FunnelStep(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx context.Context, v any) (uuid.UUID, error) {
@@ -16441,6 +20828,16 @@ func (ec *executionContext) marshalNLifecycleEvent2ᚕgithubᚗcomᚋtenantdᚋt
 	return ret
 }
 
+func (ec *executionContext) unmarshalNMilestoneName2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐMilestoneName(ctx context.Context, v any) (MilestoneName, error) {
+	var res MilestoneName
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNMilestoneName2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐMilestoneName(ctx context.Context, sel ast.SelectionSet, v MilestoneName) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋtenantdᚋtenantdᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v []ent.Noder) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -16548,6 +20945,14 @@ func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPag
 	return ec._PageInfo(ctx, sel, &v)
 }
 
+func (ec *executionContext) marshalNPageInfo2ᚖentgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *entgql.PageInfo[uuid.UUID]) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PageInfo!")
+		return graphql.Null
+	}
+	return ec._PageInfo(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNPlan2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐPlanᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Plan) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -16591,6 +20996,70 @@ func (ec *executionContext) unmarshalNPlanWhereInput2ᚖgithubᚗcomᚋtenantd�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNProvisioningDuration2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐProvisioningDurationᚄ(ctx context.Context, sel ast.SelectionSet, v []*ProvisioningDuration) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNProvisioningDuration2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐProvisioningDuration(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNProvisioningDuration2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐProvisioningDuration(ctx context.Context, sel ast.SelectionSet, v *ProvisioningDuration) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProvisioningDuration!")
+		return graphql.Null
+	}
+	return ec._ProvisioningDuration(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNProvisioningDurations2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐProvisioningDurations(ctx context.Context, sel ast.SelectionSet, v *ProvisioningDurations) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProvisioningDurations!")
+		return graphql.Null
+	}
+	return ec._ProvisioningDurations(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReadiness2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐReadiness(ctx context.Context, sel ast.SelectionSet, v *Readiness) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Readiness!")
+		return graphql.Null
+	}
+	return ec._Readiness(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNReadinessCheck2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐReadinessCheckᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.ReadinessCheck) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReadinessCheck2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐReadinessCheck(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReadinessCheck2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐReadinessCheck(ctx context.Context, sel ast.SelectionSet, v *ent.ReadinessCheck) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReadinessCheck!")
+		return graphql.Null
+	}
+	return ec._ReadinessCheck(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNRevokeApiKeyInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐRevokeAPIKeyInput(ctx context.Context, v any) (RevokeAPIKeyInput, error) {
 	res, err := ec.unmarshalInputRevokeApiKeyInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -16612,6 +21081,30 @@ func (ec *executionContext) unmarshalNRole2githubᚗcomᚋtenantdᚋtenantdᚐRo
 
 func (ec *executionContext) marshalNRole2githubᚗcomᚋtenantdᚋtenantdᚐRole(ctx context.Context, sel ast.SelectionSet, v tenantd.Role) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNSearchHit2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐSearchHitᚄ(ctx context.Context, sel ast.SelectionSet, v []*SearchHit) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSearchHit2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐSearchHit(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSearchHit2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐSearchHit(ctx context.Context, sel ast.SelectionSet, v *SearchHit) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SearchHit!")
+		return graphql.Null
+	}
+	return ec._SearchHit(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNSignUpInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐSignUpInput(ctx context.Context, v any) (SignUpInput, error) {
@@ -16718,6 +21211,30 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 	return res
 }
 
+func (ec *executionContext) marshalNStuckTenant2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐStuckTenantᚄ(ctx context.Context, sel ast.SelectionSet, v []*StuckTenant) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStuckTenant2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐStuckTenant(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNStuckTenant2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐStuckTenant(ctx context.Context, sel ast.SelectionSet, v *StuckTenant) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StuckTenant!")
+		return graphql.Null
+	}
+	return ec._StuckTenant(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNTenant2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐTenant(ctx context.Context, sel ast.SelectionSet, v *ent.Tenant) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Tenant!")
@@ -16808,6 +21325,24 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 	return res
 }
 
+func (ec *executionContext) unmarshalNTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
+	res, err := graphql.UnmarshalTime(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTime2ᚖtimeᚐTime(ctx context.Context, sel ast.SelectionSet, v *time.Time) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Time!")
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalTime(*v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
+	}
+	return res
+}
+
 func (ec *executionContext) unmarshalNTriggeredBy2githubᚗcomᚋtenantdᚋtenantdᚐTrigger(ctx context.Context, v any) (tenantd.Trigger, error) {
 	var res tenantd.Trigger
 	err := res.UnmarshalGQL(v)
@@ -16818,12 +21353,33 @@ func (ec *executionContext) marshalNTriggeredBy2githubᚗcomᚋtenantdᚋtenantd
 	return v
 }
 
+func (ec *executionContext) unmarshalNUploadDocumentInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐUploadDocumentInput(ctx context.Context, v any) (UploadDocumentInput, error) {
+	res, err := ec.unmarshalInputUploadDocumentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUploadDocumentPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐUploadDocumentPayload(ctx context.Context, sel ast.SelectionSet, v *UploadDocumentPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UploadDocumentPayload!")
+		return graphql.Null
+	}
+	return ec._UploadDocumentPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNViewer2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐViewer(ctx context.Context, sel ast.SelectionSet, v *Viewer) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Viewer!")
 		return graphql.Null
 	}
 	return ec._Viewer(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWorkspaceUsage2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWorkspaceUsage(ctx context.Context, sel ast.SelectionSet, v *WorkspaceUsage) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WorkspaceUsage!")
+		return graphql.Null
+	}
+	return ec._WorkspaceUsage(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
@@ -17135,6 +21691,22 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) unmarshalOCohort2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCohort(ctx context.Context, v any) (*Cohort, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(Cohort)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCohort2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCohort(ctx context.Context, sel ast.SelectionSet, v *Cohort) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (*entgql.Cursor[uuid.UUID], error) {
 	if v == nil {
 		return nil, nil
@@ -17149,6 +21721,23 @@ func (ec *executionContext) marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCu
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel ast.SelectionSet, v *float64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalFloatContext(*v)
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) unmarshalOID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ(ctx context.Context, v any) ([]uuid.UUID, error) {
@@ -17975,6 +22564,13 @@ func (ec *executionContext) marshalOTriggeredBy2ᚖgithubᚗcomᚋtenantdᚋtena
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalOWorkspaceUsage2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWorkspaceUsage(ctx context.Context, sel ast.SelectionSet, v *WorkspaceUsage) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._WorkspaceUsage(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {

@@ -21,6 +21,18 @@ func (f APIKeyFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, erro
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.APIKeyMutation", m)
 }
 
+// The ActivationFunc type is an adapter to allow the use of ordinary
+// function as Activation mutator.
+type ActivationFunc func(context.Context, *ent.ActivationMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ActivationFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ActivationMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ActivationMutation", m)
+}
+
 // The AdminTokenFunc type is an adapter to allow the use of ordinary
 // function as AdminToken mutator.
 type AdminTokenFunc func(context.Context, *ent.AdminTokenMutation) (ent.Value, error)
@@ -43,6 +55,18 @@ func (f ChargeFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, erro
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ChargeMutation", m)
+}
+
+// The FunnelCountFunc type is an adapter to allow the use of ordinary
+// function as FunnelCount mutator.
+type FunnelCountFunc func(context.Context, *ent.FunnelCountMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f FunnelCountFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.FunnelCountMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.FunnelCountMutation", m)
 }
 
 // The IdempotencyKeyFunc type is an adapter to allow the use of ordinary
@@ -115,6 +139,18 @@ func (f PlanFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error)
 		return f(ctx, mv)
 	}
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.PlanMutation", m)
+}
+
+// The ReadinessCheckFunc type is an adapter to allow the use of ordinary
+// function as ReadinessCheck mutator.
+type ReadinessCheckFunc func(context.Context, *ent.ReadinessCheckMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ReadinessCheckFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ReadinessCheckMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ReadinessCheckMutation", m)
 }
 
 // The StateTransitionFunc type is an adapter to allow the use of ordinary

@@ -8,9 +8,11 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"github.com/tenantd/tenantd/ent"
+	"github.com/tenantd/tenantd/ent/activation"
 	"github.com/tenantd/tenantd/ent/admintoken"
 	"github.com/tenantd/tenantd/ent/apikey"
 	"github.com/tenantd/tenantd/ent/charge"
+	"github.com/tenantd/tenantd/ent/funnelcount"
 	"github.com/tenantd/tenantd/ent/idempotencykey"
 	"github.com/tenantd/tenantd/ent/keyset"
 	"github.com/tenantd/tenantd/ent/milestone"
@@ -18,6 +20,7 @@ import (
 	"github.com/tenantd/tenantd/ent/outboxmessage"
 	"github.com/tenantd/tenantd/ent/plan"
 	"github.com/tenantd/tenantd/ent/predicate"
+	"github.com/tenantd/tenantd/ent/readinesscheck"
 	"github.com/tenantd/tenantd/ent/statetransition"
 	"github.com/tenantd/tenantd/ent/tenant"
 	"github.com/tenantd/tenantd/ent/tenantstatecount"
@@ -108,6 +111,33 @@ func (f TraverseAPIKey) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.APIKeyQuery", q)
 }
 
+// The ActivationFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ActivationFunc func(context.Context, *ent.ActivationQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ActivationFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ActivationQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ActivationQuery", q)
+}
+
+// The TraverseActivation type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseActivation func(context.Context, *ent.ActivationQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseActivation) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseActivation) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ActivationQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ActivationQuery", q)
+}
+
 // The AdminTokenFunc type is an adapter to allow the use of ordinary function as a Querier.
 type AdminTokenFunc func(context.Context, *ent.AdminTokenQuery) (ent.Value, error)
 
@@ -160,6 +190,33 @@ func (f TraverseCharge) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.ChargeQuery", q)
+}
+
+// The FunnelCountFunc type is an adapter to allow the use of ordinary function as a Querier.
+type FunnelCountFunc func(context.Context, *ent.FunnelCountQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f FunnelCountFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.FunnelCountQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.FunnelCountQuery", q)
+}
+
+// The TraverseFunnelCount type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseFunnelCount func(context.Context, *ent.FunnelCountQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseFunnelCount) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseFunnelCount) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.FunnelCountQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.FunnelCountQuery", q)
 }
 
 // The IdempotencyKeyFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -324,6 +381,33 @@ func (f TraversePlan) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.PlanQuery", q)
 }
 
+// The ReadinessCheckFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ReadinessCheckFunc func(context.Context, *ent.ReadinessCheckQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ReadinessCheckFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ReadinessCheckQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ReadinessCheckQuery", q)
+}
+
+// The TraverseReadinessCheck type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseReadinessCheck func(context.Context, *ent.ReadinessCheckQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseReadinessCheck) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseReadinessCheck) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReadinessCheckQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ReadinessCheckQuery", q)
+}
+
 // The StateTransitionFunc type is an adapter to allow the use of ordinary function as a Querier.
 type StateTransitionFunc func(context.Context, *ent.StateTransitionQuery) (ent.Value, error)
 
@@ -464,10 +548,14 @@ func NewQuery(q ent.Query) (Query, error) {
 	switch q := q.(type) {
 	case *ent.APIKeyQuery:
 		return &query[*ent.APIKeyQuery, predicate.APIKey, apikey.OrderOption]{typ: ent.TypeAPIKey, tq: q}, nil
+	case *ent.ActivationQuery:
+		return &query[*ent.ActivationQuery, predicate.Activation, activation.OrderOption]{typ: ent.TypeActivation, tq: q}, nil
 	case *ent.AdminTokenQuery:
 		return &query[*ent.AdminTokenQuery, predicate.AdminToken, admintoken.OrderOption]{typ: ent.TypeAdminToken, tq: q}, nil
 	case *ent.ChargeQuery:
 		return &query[*ent.ChargeQuery, predicate.Charge, charge.OrderOption]{typ: ent.TypeCharge, tq: q}, nil
+	case *ent.FunnelCountQuery:
+		return &query[*ent.FunnelCountQuery, predicate.FunnelCount, funnelcount.OrderOption]{typ: ent.TypeFunnelCount, tq: q}, nil
 	case *ent.IdempotencyKeyQuery:
 		return &query[*ent.IdempotencyKeyQuery, predicate.IdempotencyKey, idempotencykey.OrderOption]{typ: ent.TypeIdempotencyKey, tq: q}, nil
 	case *ent.KeySetQuery:
@@ -480,6 +568,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.OutboxMessageQuery, predicate.OutboxMessage, outboxmessage.OrderOption]{typ: ent.TypeOutboxMessage, tq: q}, nil
 	case *ent.PlanQuery:
 		return &query[*ent.PlanQuery, predicate.Plan, plan.OrderOption]{typ: ent.TypePlan, tq: q}, nil
+	case *ent.ReadinessCheckQuery:
+		return &query[*ent.ReadinessCheckQuery, predicate.ReadinessCheck, readinesscheck.OrderOption]{typ: ent.TypeReadinessCheck, tq: q}, nil
 	case *ent.StateTransitionQuery:
 		return &query[*ent.StateTransitionQuery, predicate.StateTransition, statetransition.OrderOption]{typ: ent.TypeStateTransition, tq: q}, nil
 	case *ent.TenantQuery:

@@ -3,6 +3,7 @@
 package migrate
 
 import (
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/dialect/sql/schema"
 	"entgo.io/ent/schema/field"
 )
@@ -42,6 +43,52 @@ var (
 			},
 		},
 	}
+	// ActivationsColumns holds the columns for the "activations" table.
+	ActivationsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "plan_key", Type: field.TypeString},
+		{Name: "signed_up_at", Type: field.TypeTime},
+		{Name: "provisioned_at", Type: field.TypeTime, Nullable: true},
+		{Name: "first_upload_at", Type: field.TypeTime, Nullable: true},
+		{Name: "first_query_at", Type: field.TypeTime, Nullable: true},
+	}
+	// ActivationsTable holds the schema information for the "activations" table.
+	ActivationsTable = &schema.Table{
+		Name:       "activations",
+		Columns:    ActivationsColumns,
+		PrimaryKey: []*schema.Column{ActivationsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "activation_signed_up_at",
+				Unique:  false,
+				Columns: []*schema.Column{ActivationsColumns[2]},
+			},
+			{
+				Name:    "activation_stuck_signed_up",
+				Unique:  false,
+				Columns: []*schema.Column{ActivationsColumns[2]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "provisioned_at IS NULL",
+				},
+			},
+			{
+				Name:    "activation_stuck_provisioned",
+				Unique:  false,
+				Columns: []*schema.Column{ActivationsColumns[2]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "provisioned_at IS NOT NULL AND first_upload_at IS NULL",
+				},
+			},
+			{
+				Name:    "activation_stuck_first_upload",
+				Unique:  false,
+				Columns: []*schema.Column{ActivationsColumns[2]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "first_upload_at IS NOT NULL AND first_query_at IS NULL",
+				},
+			},
+		},
+	}
 	// AdminTokensColumns holds the columns for the "admin_tokens" table.
 	AdminTokensColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -77,6 +124,29 @@ var (
 		Name:       "charges",
 		Columns:    ChargesColumns,
 		PrimaryKey: []*schema.Column{ChargesColumns[0]},
+	}
+	// FunnelCountsColumns holds the columns for the "funnel_counts" table.
+	FunnelCountsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "day", Type: field.TypeTime},
+		{Name: "plan_key", Type: field.TypeString},
+		{Name: "metric", Type: field.TypeString},
+		{Name: "bucket", Type: field.TypeInt, Default: 0},
+		{Name: "slot", Type: field.TypeInt, Default: 0},
+		{Name: "count", Type: field.TypeInt64, Default: 0},
+	}
+	// FunnelCountsTable holds the schema information for the "funnel_counts" table.
+	FunnelCountsTable = &schema.Table{
+		Name:       "funnel_counts",
+		Columns:    FunnelCountsColumns,
+		PrimaryKey: []*schema.Column{FunnelCountsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "funnelcount_day_plan_key_metric_bucket_slot",
+				Unique:  true,
+				Columns: []*schema.Column{FunnelCountsColumns[1], FunnelCountsColumns[2], FunnelCountsColumns[3], FunnelCountsColumns[4], FunnelCountsColumns[5]},
+			},
+		},
 	}
 	// IdempotencyKeysColumns holds the columns for the "idempotency_keys" table.
 	IdempotencyKeysColumns = []*schema.Column{
@@ -247,6 +317,35 @@ var (
 		Columns:    PlansColumns,
 		PrimaryKey: []*schema.Column{PlansColumns[0]},
 	}
+	// ReadinessChecksColumns holds the columns for the "readiness_checks" table.
+	ReadinessChecksColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "run_id", Type: field.TypeUUID},
+		{Name: "name", Type: field.TypeString},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"PASS", "WARN", "FAIL"}},
+		{Name: "summary", Type: field.TypeString},
+		{Name: "evidence", Type: field.TypeJSON, Nullable: true},
+		{Name: "started_at", Type: field.TypeTime},
+		{Name: "duration_ms", Type: field.TypeInt},
+	}
+	// ReadinessChecksTable holds the schema information for the "readiness_checks" table.
+	ReadinessChecksTable = &schema.Table{
+		Name:       "readiness_checks",
+		Columns:    ReadinessChecksColumns,
+		PrimaryKey: []*schema.Column{ReadinessChecksColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "readinesscheck_started_at",
+				Unique:  false,
+				Columns: []*schema.Column{ReadinessChecksColumns[6]},
+			},
+			{
+				Name:    "readinesscheck_run_id",
+				Unique:  false,
+				Columns: []*schema.Column{ReadinessChecksColumns[1]},
+			},
+		},
+	}
 	// StateTransitionsColumns holds the columns for the "state_transitions" table.
 	StateTransitionsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -307,6 +406,7 @@ var (
 		{Name: "billing_subscription_id", Type: field.TypeString, Nullable: true},
 		{Name: "purge_after", Type: field.TypeTime, Nullable: true},
 		{Name: "purged_at", Type: field.TypeTime, Nullable: true},
+		{Name: "synthetic", Type: field.TypeBool, Default: false},
 		{Name: "plan_id", Type: field.TypeUUID},
 	}
 	// TenantsTable holds the schema information for the "tenants" table.
@@ -317,7 +417,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "tenants_plans_plan",
-				Columns:    []*schema.Column{TenantsColumns[16]},
+				Columns:    []*schema.Column{TenantsColumns[17]},
 				RefColumns: []*schema.Column{PlansColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -336,7 +436,7 @@ var (
 			{
 				Name:    "tenant_plan_id",
 				Unique:  false,
-				Columns: []*schema.Column{TenantsColumns[16]},
+				Columns: []*schema.Column{TenantsColumns[17]},
 			},
 		},
 	}
@@ -393,14 +493,17 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		APIKeysTable,
+		ActivationsTable,
 		AdminTokensTable,
 		ChargesTable,
+		FunnelCountsTable,
 		IdempotencyKeysTable,
 		KeySetsTable,
 		MilestonesTable,
 		OperationsTable,
 		OutboxMessagesTable,
 		PlansTable,
+		ReadinessChecksTable,
 		StateTransitionsTable,
 		TenantsTable,
 		TenantStateCountsTable,

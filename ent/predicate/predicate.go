@@ -9,11 +9,17 @@ import (
 // APIKey is the predicate function for apikey builders.
 type APIKey func(*sql.Selector)
 
+// Activation is the predicate function for activation builders.
+type Activation func(*sql.Selector)
+
 // AdminToken is the predicate function for admintoken builders.
 type AdminToken func(*sql.Selector)
 
 // Charge is the predicate function for charge builders.
 type Charge func(*sql.Selector)
+
+// FunnelCount is the predicate function for funnelcount builders.
+type FunnelCount func(*sql.Selector)
 
 // IdempotencyKey is the predicate function for idempotencykey builders.
 type IdempotencyKey func(*sql.Selector)
@@ -32,6 +38,9 @@ type OutboxMessage func(*sql.Selector)
 
 // Plan is the predicate function for plan builders.
 type Plan func(*sql.Selector)
+
+// ReadinessCheck is the predicate function for readinesscheck builders.
+type ReadinessCheck func(*sql.Selector)
 
 // StateTransition is the predicate function for statetransition builders.
 type StateTransition func(*sql.Selector)

@@ -135,6 +135,30 @@ func (f APIKeyMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.APIKeyMutation", m)
 }
 
+// The ActivationQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ActivationQueryRuleFunc func(context.Context, *ent.ActivationQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ActivationQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ActivationQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ActivationQuery", q)
+}
+
+// The ActivationMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ActivationMutationRuleFunc func(context.Context, *ent.ActivationMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ActivationMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ActivationMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ActivationMutation", m)
+}
+
 // The AdminTokenQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type AdminTokenQueryRuleFunc func(context.Context, *ent.AdminTokenQuery) error
@@ -181,6 +205,30 @@ func (f ChargeMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ChargeMutation", m)
+}
+
+// The FunnelCountQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type FunnelCountQueryRuleFunc func(context.Context, *ent.FunnelCountQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f FunnelCountQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.FunnelCountQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.FunnelCountQuery", q)
+}
+
+// The FunnelCountMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type FunnelCountMutationRuleFunc func(context.Context, *ent.FunnelCountMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f FunnelCountMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.FunnelCountMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.FunnelCountMutation", m)
 }
 
 // The IdempotencyKeyQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -325,6 +373,30 @@ func (f PlanMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) 
 		return f(ctx, m)
 	}
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.PlanMutation", m)
+}
+
+// The ReadinessCheckQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ReadinessCheckQueryRuleFunc func(context.Context, *ent.ReadinessCheckQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ReadinessCheckQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ReadinessCheckQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ReadinessCheckQuery", q)
+}
+
+// The ReadinessCheckMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ReadinessCheckMutationRuleFunc func(context.Context, *ent.ReadinessCheckMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ReadinessCheckMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ReadinessCheckMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ReadinessCheckMutation", m)
 }
 
 // The StateTransitionQueryRuleFunc type is an adapter to allow the use of ordinary
@@ -484,9 +556,13 @@ func queryFilter(q ent.Query) (Filter, error) {
 	switch q := q.(type) {
 	case *ent.APIKeyQuery:
 		return q.Filter(), nil
+	case *ent.ActivationQuery:
+		return q.Filter(), nil
 	case *ent.AdminTokenQuery:
 		return q.Filter(), nil
 	case *ent.ChargeQuery:
+		return q.Filter(), nil
+	case *ent.FunnelCountQuery:
 		return q.Filter(), nil
 	case *ent.IdempotencyKeyQuery:
 		return q.Filter(), nil
@@ -499,6 +575,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 	case *ent.OutboxMessageQuery:
 		return q.Filter(), nil
 	case *ent.PlanQuery:
+		return q.Filter(), nil
+	case *ent.ReadinessCheckQuery:
 		return q.Filter(), nil
 	case *ent.StateTransitionQuery:
 		return q.Filter(), nil
@@ -519,9 +597,13 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	switch m := m.(type) {
 	case *ent.APIKeyMutation:
 		return m.Filter(), nil
+	case *ent.ActivationMutation:
+		return m.Filter(), nil
 	case *ent.AdminTokenMutation:
 		return m.Filter(), nil
 	case *ent.ChargeMutation:
+		return m.Filter(), nil
+	case *ent.FunnelCountMutation:
 		return m.Filter(), nil
 	case *ent.IdempotencyKeyMutation:
 		return m.Filter(), nil
@@ -534,6 +616,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.OutboxMessageMutation:
 		return m.Filter(), nil
 	case *ent.PlanMutation:
+		return m.Filter(), nil
+	case *ent.ReadinessCheckMutation:
 		return m.Filter(), nil
 	case *ent.StateTransitionMutation:
 		return m.Filter(), nil

@@ -7,15 +7,18 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/tenantd/tenantd/ent/activation"
 	"github.com/tenantd/tenantd/ent/admintoken"
 	"github.com/tenantd/tenantd/ent/apikey"
 	"github.com/tenantd/tenantd/ent/charge"
+	"github.com/tenantd/tenantd/ent/funnelcount"
 	"github.com/tenantd/tenantd/ent/idempotencykey"
 	"github.com/tenantd/tenantd/ent/keyset"
 	"github.com/tenantd/tenantd/ent/milestone"
 	"github.com/tenantd/tenantd/ent/operation"
 	"github.com/tenantd/tenantd/ent/outboxmessage"
 	"github.com/tenantd/tenantd/ent/plan"
+	"github.com/tenantd/tenantd/ent/readinesscheck"
 	"github.com/tenantd/tenantd/ent/schema"
 	"github.com/tenantd/tenantd/ent/statetransition"
 	"github.com/tenantd/tenantd/ent/tenant"
@@ -65,6 +68,15 @@ func init() {
 	apikeyDescID := apikeyMixinFields0[0].Descriptor()
 	// apikey.DefaultID holds the default value on creation for the id field.
 	apikey.DefaultID = apikeyDescID.Default.(func() uuid.UUID)
+	activation.Policy = privacy.NewPolicies(schema.Activation{})
+	activation.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := activation.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
 	admintokenMixin := schema.AdminToken{}.Mixin()
 	admintoken.Policy = privacy.NewPolicies(schema.AdminToken{})
 	admintoken.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -129,6 +141,29 @@ func init() {
 	chargeDescID := chargeMixinFields0[0].Descriptor()
 	// charge.DefaultID holds the default value on creation for the id field.
 	charge.DefaultID = chargeDescID.Default.(func() uuid.UUID)
+	funnelcount.Policy = privacy.NewPolicies(schema.FunnelCount{})
+	funnelcount.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := funnelcount.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	funnelcountFields := schema.FunnelCount{}.Fields()
+	_ = funnelcountFields
+	// funnelcountDescBucket is the schema descriptor for bucket field.
+	funnelcountDescBucket := funnelcountFields[3].Descriptor()
+	// funnelcount.DefaultBucket holds the default value on creation for the bucket field.
+	funnelcount.DefaultBucket = funnelcountDescBucket.Default.(int)
+	// funnelcountDescSlot is the schema descriptor for slot field.
+	funnelcountDescSlot := funnelcountFields[4].Descriptor()
+	// funnelcount.DefaultSlot holds the default value on creation for the slot field.
+	funnelcount.DefaultSlot = funnelcountDescSlot.Default.(int)
+	// funnelcountDescCount is the schema descriptor for count field.
+	funnelcountDescCount := funnelcountFields[5].Descriptor()
+	// funnelcount.DefaultCount holds the default value on creation for the count field.
+	funnelcount.DefaultCount = funnelcountDescCount.Default.(int64)
 	idempotencykeyMixin := schema.IdempotencyKey{}.Mixin()
 	idempotencykey.Policy = privacy.NewPolicies(schema.IdempotencyKey{})
 	idempotencykey.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -343,6 +378,24 @@ func init() {
 	planDescID := planMixinFields0[0].Descriptor()
 	// plan.DefaultID holds the default value on creation for the id field.
 	plan.DefaultID = planDescID.Default.(func() uuid.UUID)
+	readinesscheckMixin := schema.ReadinessCheck{}.Mixin()
+	readinesscheck.Policy = privacy.NewPolicies(schema.ReadinessCheck{})
+	readinesscheck.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := readinesscheck.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	readinesscheckMixinFields0 := readinesscheckMixin[0].Fields()
+	_ = readinesscheckMixinFields0
+	readinesscheckFields := schema.ReadinessCheck{}.Fields()
+	_ = readinesscheckFields
+	// readinesscheckDescID is the schema descriptor for id field.
+	readinesscheckDescID := readinesscheckMixinFields0[0].Descriptor()
+	// readinesscheck.DefaultID holds the default value on creation for the id field.
+	readinesscheck.DefaultID = readinesscheckDescID.Default.(func() uuid.UUID)
 	statetransitionMixin := schema.StateTransition{}.Mixin()
 	statetransition.Policy = privacy.NewPolicies(schema.StateTransition{})
 	statetransition.Hooks[0] = func(next ent.Mutator) ent.Mutator {
@@ -425,6 +478,10 @@ func init() {
 	tenantDescHistoryHead := tenantFields[9].Descriptor()
 	// tenant.DefaultHistoryHead holds the default value on creation for the history_head field.
 	tenant.DefaultHistoryHead = tenantDescHistoryHead.Default.(string)
+	// tenantDescSynthetic is the schema descriptor for synthetic field.
+	tenantDescSynthetic := tenantFields[14].Descriptor()
+	// tenant.DefaultSynthetic holds the default value on creation for the synthetic field.
+	tenant.DefaultSynthetic = tenantDescSynthetic.Default.(bool)
 	// tenantDescID is the schema descriptor for id field.
 	tenantDescID := tenantMixinFields0[0].Descriptor()
 	// tenant.DefaultID holds the default value on creation for the id field.

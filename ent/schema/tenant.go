@@ -53,6 +53,8 @@ func (Tenant) Fields() []ent.Field {
 		field.Time("purge_after").Optional().Nillable().
 			Comment("end of the retention window while PENDING_DELETION"),
 		field.Time("purged_at").Optional().Nillable(),
+		field.Bool("synthetic").Default(false).Immutable().
+			Comment("made by a readiness check: kept out of the activation funnel"),
 	}
 }
 

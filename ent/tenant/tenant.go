@@ -51,6 +51,8 @@ const (
 	FieldPurgeAfter = "purge_after"
 	// FieldPurgedAt holds the string denoting the purged_at field in the database.
 	FieldPurgedAt = "purged_at"
+	// FieldSynthetic holds the string denoting the synthetic field in the database.
+	FieldSynthetic = "synthetic"
 	// EdgePlan holds the string denoting the plan edge name in mutations.
 	EdgePlan = "plan"
 	// EdgeTransitions holds the string denoting the transitions edge name in mutations.
@@ -110,6 +112,7 @@ var Columns = []string{
 	FieldBillingSubscriptionID,
 	FieldPurgeAfter,
 	FieldPurgedAt,
+	FieldSynthetic,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -150,6 +153,8 @@ var (
 	HistorySeqValidator func(int) error
 	// DefaultHistoryHead holds the default value on creation for the "history_head" field.
 	DefaultHistoryHead string
+	// DefaultSynthetic holds the default value on creation for the "synthetic" field.
+	DefaultSynthetic bool
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() uuid.UUID
 )
@@ -262,6 +267,11 @@ func ByPurgeAfter(opts ...sql.OrderTermOption) OrderOption {
 // ByPurgedAt orders the results by the purged_at field.
 func ByPurgedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPurgedAt, opts...).ToFunc()
+}
+
+// BySynthetic orders the results by the synthetic field.
+func BySynthetic(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSynthetic, opts...).ToFunc()
 }
 
 // ByPlanField orders the results by plan field.

@@ -127,6 +127,11 @@ func PurgedAt(v time.Time) predicate.Tenant {
 	return predicate.Tenant(sql.FieldEQ(FieldPurgedAt, v))
 }
 
+// Synthetic applies equality check predicate on the "synthetic" field. It's identical to SyntheticEQ.
+func Synthetic(v bool) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldSynthetic, v))
+}
+
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.Tenant {
 	return predicate.Tenant(sql.FieldEQ(FieldCreatedAt, v))
@@ -970,6 +975,16 @@ func PurgedAtIsNil() predicate.Tenant {
 // PurgedAtNotNil applies the NotNil predicate on the "purged_at" field.
 func PurgedAtNotNil() predicate.Tenant {
 	return predicate.Tenant(sql.FieldNotNull(FieldPurgedAt))
+}
+
+// SyntheticEQ applies the EQ predicate on the "synthetic" field.
+func SyntheticEQ(v bool) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldSynthetic, v))
+}
+
+// SyntheticNEQ applies the NEQ predicate on the "synthetic" field.
+func SyntheticNEQ(v bool) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNEQ(FieldSynthetic, v))
 }
 
 // HasPlan applies the HasEdge predicate on the "plan" edge.
