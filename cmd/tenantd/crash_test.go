@@ -155,7 +155,7 @@ func TestCrashSafety(t *testing.T) {
 	addr := freeAddr(t)
 	base := "http://" + addr
 	env := []string{
-		"TENANTD_ADDR=" + addr, "DATABASE_URL=" + dbURL, "SMTP_URL=" + mp.SMTPURL(),
+		"TENANTD_ADDR=" + addr, "DATABASE_URL=" + dbURL, "TENANTD_OWNER_DATABASE_URL=" + storetest.OwnerURL(dbURL), "SMTP_URL=" + mp.SMTPURL(),
 		"TENANTD_DATA_DIR=" + t.TempDir(), "TENANTD_ADMIN_TOKEN=tda_crash_test_admin_token_000000", "TENANTD_LOG_LEVEL=warn",
 	}
 	proc := startProcess(t, env)

@@ -200,17 +200,18 @@ func openStore(ctx context.Context, c *cli) (*store.DB, error) {
 }
 
 func migrate(ctx context.Context, c *cli) int {
+	res, err := store.Migrate(ctx, store.Options{DatabaseURL: c.cfg.DatabaseURL, OwnerURL: c.cfg.OwnerURL, DataDir: c.cfg.DataDir, Logger: c.log})
+	if err != nil {
+		c.log.Error("migrate", "err", err)
+		return 1
+	}
 	db, err := openStore(ctx, c)
 	if err != nil {
 		c.log.Error("migrate", "err", err)
 		return 1
 	}
 	defer db.Close()
-	res, err := db.Migrate(ctx)
-	if err == nil {
-		err = plans.Seed(ctx, db.Ent)
-	}
-	if err != nil {
+	if err := plans.Seed(ctx, db.Ent); err != nil {
 		c.log.Error("migrate", "err", err)
 		return 1
 	}

@@ -52,7 +52,8 @@ func TestMigrateTokenAndAudit(t *testing.T) {
 		t.Run(string(k), func(t *testing.T) {
 			dbFlag := []string{"--data-dir", t.TempDir()}
 			if k == storetest.Postgres {
-				dbFlag = append(dbFlag, "--database-url", storetest.NewPostgresDatabase(t))
+				url := storetest.NewPostgresDatabase(t)
+				dbFlag = append(dbFlag, "--database-url", url, "--owner-database-url", storetest.OwnerURL(url))
 			}
 			code, out, errOut := runCLI(t, append([]string{"migrate"}, dbFlag...)...)
 			require.Equal(t, 0, code, errOut)
@@ -101,7 +102,7 @@ func TestMigrateTokenAndAudit(t *testing.T) {
 			} else {
 				tamper = `DROP TRIGGER state_transitions_no_update; ` + tamper
 			}
-			_, err := db.SQL.ExecContext(context.Background(), tamper)
+			_, err := storetest.Owner(t, db).ExecContext(context.Background(), tamper)
 			require.NoError(t, err)
 			code, out, _ = runCLI(t, append([]string{"audit", "verify"}, dbFlag...)...)
 			require.Equal(t, 1, code)

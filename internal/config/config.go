@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -26,16 +27,19 @@ const (
 // Config is tenantd's configuration. Each field comes from one variable of
 // the table below and may be overridden by the flag of the same name.
 type Config struct {
-	Addr           string
-	PublicURL      string
-	DataDir        string
-	DatabaseURL    string
-	Env            string
-	AdminToken     string
-	AllowedOrigins []string
-	SweepInterval  time.Duration
-	LogLevel       slog.Level
-	LogFormat      string
+	Addr             string
+	PublicURL        string
+	DataDir          string
+	DatabaseURL      string
+	OwnerURL         string
+	MaxDocument      int64
+	ActivationWindow time.Duration
+	Env              string
+	AdminToken       string
+	AllowedOrigins   []string
+	SweepInterval    time.Duration
+	LogLevel         slog.Level
+	LogFormat        string
 
 	StripeSecretKey     string
 	StripeAPIBase       string
@@ -94,6 +98,39 @@ var variables = []variable{
 			c.DatabaseURL = v
 			return nil
 		}, get: func(c *Config) string { return c.DatabaseURL }},
+	{env: "TENANTD_OWNER_DATABASE_URL", flag: "owner-database-url", secret: true,
+		usage: "PostgreSQL role that owns the schema, for migrations (default DATABASE_URL); DATABASE_URL's role must not own the tables",
+		set: func(c *Config, v string) error {
+			if v == "" {
+				c.OwnerURL = ""
+				return nil
+			}
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+				return errors.New("want a PostgreSQL URL like postgres://owner@host:5432/db")
+			}
+			c.OwnerURL = v
+			return nil
+		}, get: func(c *Config) string { return c.OwnerURL }},
+	{env: "TENANTD_MAX_DOCUMENT_BYTES", flag: "max-document-bytes", def: "10485760", usage: "largest document a tenant may upload, in bytes",
+		set: func(c *Config, v string) error {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 1 || n > 256<<20 {
+				return errors.New("want a number of bytes from 1 to 268435456 (256 MiB), e.g. 10485760")
+			}
+			c.MaxDocument = n
+			return nil
+		}, get: func(c *Config) string { return strconv.FormatInt(c.MaxDocument, 10) }},
+	{env: "TENANTD_ACTIVATION_WINDOW", flag: "activation-window", def: "168h",
+		usage: "a tenant is activated when its first query comes within this time of its signup",
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < time.Hour || d > 90*24*time.Hour {
+				return errors.New("want a duration from 1h to 2160h, e.g. 168h (7 days)")
+			}
+			c.ActivationWindow = d
+			return nil
+		}, get: func(c *Config) string { return c.ActivationWindow.String() }},
 	{env: "TENANTD_ENV", flag: "env", def: Development, usage: "development (GraphiQL, introspection) or production",
 		set: func(c *Config, v string) error {
 			if v != Development && v != Production {
@@ -277,7 +314,7 @@ func (c *Config) LogValue() slog.Value {
 }
 
 func redact(name, val string) string {
-	if slices.Contains([]string{"DATABASE_URL", "SMTP_URL"}, name) {
+	if slices.Contains([]string{"DATABASE_URL", "TENANTD_OWNER_DATABASE_URL", "SMTP_URL"}, name) {
 		if u, err := url.Parse(val); err == nil {
 			return u.Redacted()
 		}

@@ -387,12 +387,13 @@ func TestTamperedRowIsCaught(t *testing.T) {
 		_, err = db.SQL.ExecContext(ctx, rebind(db, "DELETE FROM state_transitions WHERE id = ?"), row.ID)
 		require.ErrorContains(t, err, "append-only")
 
+		owner := storetest.Owner(t, db)
 		if db.IsPostgres() {
-			_, err = db.SQL.ExecContext(ctx, `ALTER TABLE state_transitions DISABLE TRIGGER state_transitions_append_only;
+			_, err = owner.ExecContext(ctx, `ALTER TABLE state_transitions DISABLE TRIGGER state_transitions_append_only;
 				UPDATE state_transitions SET reason = 'edited' WHERE id = '`+row.ID.String()+`';
 				ALTER TABLE state_transitions ENABLE TRIGGER state_transitions_append_only`)
 		} else {
-			_, err = db.SQL.ExecContext(ctx, `DROP TRIGGER state_transitions_no_update;
+			_, err = owner.ExecContext(ctx, `DROP TRIGGER state_transitions_no_update;
 				UPDATE state_transitions SET reason = 'edited' WHERE id = '`+row.ID.String()+`'`)
 		}
 		require.NoError(t, err)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -15,8 +16,10 @@ import (
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent/statetransition"
 	"github.com/tenantd/tenantd/internal/auth"
+	"github.com/tenantd/tenantd/internal/config"
 	"github.com/tenantd/tenantd/internal/lifecycle"
 	"github.com/tenantd/tenantd/internal/plans"
+	"github.com/tenantd/tenantd/internal/server"
 	"github.com/tenantd/tenantd/internal/servertest"
 	"github.com/tenantd/tenantd/internal/store"
 	"github.com/tenantd/tenantd/internal/storetest"
@@ -452,4 +455,20 @@ func names(edges []struct{ Node struct{ Name string } }) []string {
 		out = append(out, e.Node.Name)
 	}
 	return out
+}
+
+// TestRefusesRoleThatBypassesRowSecurity starts tenantd with DATABASE_URL
+// as the owner (a superuser here): start-up refuses, naming the reason.
+func TestRefusesRoleThatBypassesRowSecurity(t *testing.T) {
+	t.Parallel()
+	if !slices.Contains(storetest.Kinds(t), storetest.Postgres) {
+		return
+	}
+	url := storetest.NewPostgresDatabase(t)
+	cfg, err := config.Load([]string{"DATABASE_URL=" + storetest.OwnerURL(url), "TENANTD_ADDR=127.0.0.1:0", "TENANTD_DATA_DIR=" + t.TempDir()}, nil)
+	require.NoError(t, err)
+	_, err = server.Open(context.Background(), cfg, servertest.Logger())
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "is a superuser")
+	require.Contains(t, err.Error(), "TENANTD_OWNER_DATABASE_URL")
 }

@@ -47,7 +47,7 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("/webhooks/stripe", s.webhooks)
-	mux.Handle("GET /", console.Handler())
+	mux.Handle("/", console.Handler())
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
 	if s.cfg.IsDevelopment() {
 		mux.Handle("GET /graphiql", playground.Handler("tenantd", "/graphql"))

@@ -90,7 +90,15 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 		opt(&o)
 	}
 	s := &Server{cfg: cfg, log: log, metrics: NewMetrics(), hub: events.NewHub(), noWorkers: o.noWorkers}
-	s.db, err = store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logger: log})
+	sopts := store.Options{DatabaseURL: cfg.DatabaseURL, OwnerURL: cfg.OwnerURL, DataDir: cfg.DataDir, Logger: log}
+	res, err := store.Migrate(ctx, sopts)
+	if err != nil {
+		return nil, err
+	}
+	if len(res.Schema)+len(res.River) > 0 {
+		log.Info("migrations applied", "tenantd", res.Schema, "river", res.River)
+	}
+	s.db, err = store.Open(ctx, sopts)
 	if err != nil {
 		return nil, err
 	}
@@ -99,12 +107,8 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 			s.db.Close()
 		}
 	}()
-	res, err := s.db.Migrate(ctx)
-	if err != nil {
+	if err := s.db.CheckRowSecurity(ctx); err != nil {
 		return nil, err
-	}
-	if len(res.Schema)+len(res.River) > 0 {
-		log.Info("migrations applied", "tenantd", res.Schema, "river", res.River)
 	}
 	if err := plans.Seed(ctx, s.db.Ent); err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,6 +53,13 @@ func StartWith(t testing.TB, k storetest.Kind, env []string, opts []server.Optio
 		environ = append(environ, "DATABASE_URL="+storetest.NewPostgresDatabase(t))
 	}
 	environ = append(environ, env...)
+	// The schema owner runs the migrations; the server connects as AppRole.
+	for i := len(environ) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(environ[i], "DATABASE_URL="); ok {
+			environ = append(environ, "TENANTD_OWNER_DATABASE_URL="+storetest.OwnerURL(v))
+			break
+		}
+	}
 	cfg, err := config.Load(environ, nil)
 	require.NoError(t, err)
 	ctx := context.Background()

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pressly/goose/v3"
 	"github.com/riverqueue/river/rivermigrate"
@@ -14,6 +17,129 @@ import (
 // migrationLockKey is the PostgreSQL advisory lock that serializes replicas
 // migrating the same database at start.
 const migrationLockKey = 0x7465_6e61 // "tena"
+
+// Migrate applies the migrations of the database opts names. On PostgreSQL
+// it connects as the schema owner (opts.OwnerURL, else opts.DatabaseURL) and
+// then grants the application role of opts.DatabaseURL what it needs: the
+// data privileges on every table and sequence, and CREATE on the database
+// for silo schemas — never ownership, so row-level security binds it.
+func Migrate(ctx context.Context, opts Options) (*MigrationResult, error) {
+	if opts.DatabaseURL == "" {
+		db, err := Open(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
+		defer db.Close()
+		return db.Migrate(ctx)
+	}
+	ownerURL := opts.OwnerURL
+	if ownerURL == "" {
+		ownerURL = opts.DatabaseURL
+	}
+	owner, err := Open(ctx, Options{DatabaseURL: ownerURL, MaxConns: 4, Logger: opts.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("connect as the schema owner: %w", err)
+	}
+	defer owner.Close()
+	res, err := owner.Migrate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	app, err := pgxpool.ParseConfig(opts.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
+	}
+	if err := owner.GrantApplicationRole(ctx, app.ConnConfig.User); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// GrantApplicationRole gives role the privileges tenantd needs at run time
+// (idempotent; a no-op for the owner itself).
+func (db *DB) GrantApplicationRole(ctx context.Context, role string) error {
+	var current string
+	if err := db.SQL.QueryRowContext(ctx, "SELECT current_user").Scan(&current); err != nil {
+		return err
+	}
+	if role == "" || role == current {
+		return nil
+	}
+	q := quoteIdent(role)
+	var dbName string
+	if err := db.SQL.QueryRowContext(ctx, "SELECT current_database()").Scan(&dbName); err != nil {
+		return err
+	}
+	for _, stmt := range []string{
+		"GRANT USAGE ON SCHEMA public TO " + q,
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO " + q,
+		"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO " + q,
+		"GRANT CREATE ON DATABASE " + quoteIdent(dbName) + " TO " + q,
+	} {
+		if _, err := db.SQL.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("grant the application role %s: %w", role, err)
+		}
+	}
+	return nil
+}
+
+// CheckRowSecurity refuses an application role that row-level security
+// would not bind: a superuser, a role with BYPASSRLS, or the owner (or a
+// member of the owner) of a pooled workspace table. SQLite has no roles.
+func (db *DB) CheckRowSecurity(ctx context.Context) error {
+	if !db.IsPostgres() {
+		return nil
+	}
+	var (
+		role          string
+		super, bypass bool
+	)
+	err := db.SQL.QueryRowContext(ctx, "SELECT rolname, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user").
+		Scan(&role, &super, &bypass)
+	if err != nil {
+		return fmt.Errorf("read the application role: %w", err)
+	}
+	why := ""
+	switch {
+	case super:
+		why = "is a superuser"
+	case bypass:
+		why = "has BYPASSRLS"
+	default:
+		var owned string
+		err := db.SQL.QueryRowContext(ctx, `SELECT string_agg(tablename, ', ') FROM pg_tables
+			WHERE schemaname = 'public' AND tablename IN ('documents', 'query_log', 'workspace_usage')
+			AND pg_has_role(current_user, tableowner, 'USAGE')`).Scan(&nullString{&owned})
+		if err != nil {
+			return fmt.Errorf("read table owners: %w", err)
+		}
+		if owned != "" {
+			why = "owns the pooled tables (" + owned + ")"
+		}
+	}
+	if why != "" {
+		return fmt.Errorf("DATABASE_URL connects as role %q, which %s and so is not bound by row-level security on the pooled "+
+			"tenant tables: connect as a role without SUPERUSER or BYPASSRLS that does not own the tables, and run migrations "+
+			"as the owner with TENANTD_OWNER_DATABASE_URL (see README, \"PostgreSQL roles\")", role, why)
+	}
+	return nil
+}
+
+type nullString struct{ s *string }
+
+func (n *nullString) Scan(v any) error {
+	switch v := v.(type) {
+	case nil:
+		*n.s = ""
+	case string:
+		*n.s = v
+	case []byte:
+		*n.s = string(v)
+	}
+	return nil
+}
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 // MigrationResult says what Migrate applied.
 type MigrationResult struct {

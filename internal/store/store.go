@@ -33,8 +33,12 @@ import (
 // Options say which database to open.
 type Options struct {
 	// DatabaseURL selects PostgreSQL (postgres:// or postgresql://). Empty
-	// selects the embedded SQLite database in DataDir.
+	// selects the embedded SQLite database in DataDir. On PostgreSQL it is
+	// the application's role, which must not own the tables.
 	DatabaseURL string
+	// OwnerURL is the PostgreSQL role that owns the schema: migrations run
+	// as it. Empty means DatabaseURL.
+	OwnerURL string
 	// DataDir holds the SQLite database file.
 	DataDir string
 	// MaxConns caps the PostgreSQL pool (default 20).
@@ -54,6 +58,8 @@ type DB struct {
 	Dialect string
 	// Path is the SQLite file; empty on PostgreSQL.
 	Path string
+	// URL is the PostgreSQL URL the database was opened with; empty on SQLite.
+	URL string
 
 	listenerPool *pgxpool.Pool
 	log          *slog.Logger
@@ -113,6 +119,7 @@ func openPostgres(ctx context.Context, opts Options) (*DB, error) {
 		Ent:          newClient(dialect.Postgres, sqlDB),
 		Pool:         pool,
 		Dialect:      dialect.Postgres,
+		URL:          opts.DatabaseURL,
 		listenerPool: listenerPool,
 		log:          opts.Logger,
 	}, nil

@@ -29,17 +29,13 @@ func TestReplicasMigrateTogether(t *testing.T) {
 	)
 	for range 4 {
 		wg.Go(func() {
-			db, err := store.Open(ctx, store.Options{DatabaseURL: url, MaxConns: 3})
-			if err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-				return
-			}
-			defer db.Close()
-			res, err := db.Migrate(ctx)
+			res, err := store.Migrate(ctx, store.Options{DatabaseURL: url, OwnerURL: storetest.OwnerURL(url), MaxConns: 3})
 			if err == nil {
-				err = plans.Seed(ctx, db.Ent)
+				var db *store.DB
+				if db, err = store.Open(ctx, store.Options{DatabaseURL: url, MaxConns: 3}); err == nil {
+					err = plans.Seed(ctx, db.Ent)
+					db.Close()
+				}
 			}
 			mu.Lock()
 			defer mu.Unlock()

@@ -40,6 +40,12 @@ const (
 	Postgres Kind = "postgres"
 )
 
+// AppRole is the PostgreSQL role tests connect as: no SUPERUSER, no
+// BYPASSRLS, owner of nothing — so row-level security binds it as it binds
+// tenantd in production. The databases belong to the admin user of
+// AdminURL, who runs the migrations.
+const AppRole = "tenantd_app"
+
 // AdminURL is the PostgreSQL server tests create their databases on.
 func AdminURL() string {
 	if u := os.Getenv("TENANTD_TEST_DATABASE_URL"); u != "" {
@@ -95,6 +101,20 @@ func New(t testing.TB, k Kind) *store.DB {
 	return db
 }
 
+// Owner returns a connection to db as its owner, closed when the test ends:
+// on PostgreSQL the admin user (AppRole may not alter tables), on SQLite the
+// database's own handle.
+func Owner(t testing.TB, db *store.DB) *sql.DB {
+	t.Helper()
+	if !db.IsPostgres() {
+		return db.SQL
+	}
+	owner, err := sql.Open("pgx", OwnerURL(db.URL))
+	require.NoError(t, err)
+	t.Cleanup(func() { owner.Close() })
+	return owner
+}
+
 var (
 	templateOnce sync.Once
 	templateName string
@@ -102,7 +122,8 @@ var (
 )
 
 // NewPostgresDatabase creates a migrated, seeded PostgreSQL database for the
-// test and returns its URL; the database is dropped when the test ends.
+// test and returns its URL for AppRole; OwnerURL gives the owner's. The
+// database is dropped when the test ends.
 func NewPostgresDatabase(t testing.TB) string {
 	t.Helper()
 	templateOnce.Do(func() { templateName, templateErr = ensureTemplate() })
@@ -124,16 +145,20 @@ func createDatabase(t testing.TB, template string) string {
 	name := "tenantd_t_" + randomHex(6)
 	_, err := admin.Exec("CREATE DATABASE " + name + " TEMPLATE " + template)
 	require.NoError(t, err, "create test database")
+	// Database privileges are not copied from the template: silo schemas
+	// need CREATE.
+	_, err = admin.Exec("GRANT CREATE, CONNECT ON DATABASE " + name + " TO " + AppRole)
+	require.NoError(t, err)
 	t.Cleanup(func() {
 		if _, err := admin.Exec("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)"); err != nil {
 			t.Logf("drop test database %s: %v", name, err)
 		}
 		admin.Close()
 	})
-	return databaseURL(name)
+	return appURL(name)
 }
 
-// DatabaseURL returns the URL of database name on the test server.
+// databaseURL returns the admin's URL of database name on the test server.
 func databaseURL(name string) string {
 	u, err := url.Parse(AdminURL())
 	if err != nil {
@@ -141,6 +166,27 @@ func databaseURL(name string) string {
 	}
 	u.Path = "/" + name
 	return u.String()
+}
+
+// appURL returns AppRole's URL of database name.
+func appURL(name string) string {
+	u, err := url.Parse(databaseURL(name))
+	if err != nil {
+		panic(err)
+	}
+	u.User = url.User(AppRole)
+	return u.String()
+}
+
+// OwnerURL returns the owner's (the admin's) URL of the database of an
+// AppRole URL, for what only the owner may do: migrations, disabling the
+// history trigger to tamper with a row in a test.
+func OwnerURL(appDatabaseURL string) string {
+	u, err := url.Parse(appDatabaseURL)
+	if err != nil {
+		panic(err)
+	}
+	return databaseURL(u.Path[1:])
 }
 
 func openAdmin(t testing.TB) *sql.DB {
@@ -167,7 +213,7 @@ func ensureTemplate() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	name := "tenantd_tmpl_" + sum[:12]
+	name := "tenantd_tmpl_" + sum[:12] + "_v2" // v2: owned by the admin, used by AppRole
 	admin, err := sql.Open("pgx", AdminURL())
 	if err != nil {
 		return "", err
@@ -189,20 +235,28 @@ func ensureTemplate() (string, error) {
 	if exists {
 		return name, nil
 	}
+	var roleExists bool
+	if err := conn.QueryRowContext(ctx, "SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)", AppRole).Scan(&roleExists); err != nil {
+		return "", err
+	}
+	if !roleExists {
+		if _, err := conn.ExecContext(ctx, "CREATE ROLE "+AppRole+" LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"); err != nil {
+			return "", fmt.Errorf("create role %s: %w", AppRole, err)
+		}
+	}
 	building := name + "_building"
 	_, _ = conn.ExecContext(ctx, "DROP DATABASE IF EXISTS "+building+" WITH (FORCE)")
 	if _, err := conn.ExecContext(ctx, "CREATE DATABASE "+building); err != nil {
 		return "", err
 	}
-	db, err := store.Open(ctx, store.Options{DatabaseURL: databaseURL(building), MaxConns: 2})
-	if err != nil {
-		return "", err
-	}
-	_, err = db.Migrate(ctx)
+	_, err = store.Migrate(ctx, store.Options{DatabaseURL: appURL(building), OwnerURL: databaseURL(building)})
 	if err == nil {
-		err = plans.Seed(ctx, db.Ent)
+		var db *store.DB
+		if db, err = store.Open(ctx, store.Options{DatabaseURL: databaseURL(building), MaxConns: 2}); err == nil {
+			err = plans.Seed(ctx, db.Ent)
+			db.Close()
+		}
 	}
-	db.Close()
 	if err != nil {
 		return "", fmt.Errorf("migrate template: %w", err)
 	}

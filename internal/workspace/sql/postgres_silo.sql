@@ -23,3 +23,10 @@ CREATE TABLE IF NOT EXISTS {{schema}}.query_log (
   created_at timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS query_log_created ON {{schema}}.query_log (tenant_id, created_at);
+CREATE TABLE IF NOT EXISTS {{schema}}.workspace_usage (
+  tenant_id   uuid PRIMARY KEY,
+  documents   bigint NOT NULL DEFAULT 0,
+  bytes       bigint NOT NULL DEFAULT 0,
+  query_month text   NOT NULL DEFAULT '',
+  queries     bigint NOT NULL DEFAULT 0
+);

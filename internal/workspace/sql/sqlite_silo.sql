@@ -26,3 +26,10 @@ CREATE TABLE IF NOT EXISTS query_log (
   created_at DATETIME NOT NULL
 );
 CREATE INDEX IF NOT EXISTS query_log_created ON query_log (tenant_id, created_at);
+CREATE TABLE IF NOT EXISTS workspace_usage (
+  tenant_id   TEXT PRIMARY KEY,
+  documents   INTEGER NOT NULL DEFAULT 0,
+  bytes       INTEGER NOT NULL DEFAULT 0,
+  query_month TEXT    NOT NULL DEFAULT '',
+  queries     INTEGER NOT NULL DEFAULT 0
+);
