@@ -21,7 +21,10 @@ import (
 	"github.com/tenantd/tenantd/ent/admintoken"
 	"github.com/tenantd/tenantd/ent/readinesscheck"
 	"github.com/tenantd/tenantd/graph/scalar"
+	"github.com/tenantd/tenantd/internal/analytics"
+	"github.com/tenantd/tenantd/internal/provisioning"
 	"github.com/tenantd/tenantd/internal/watch"
+	"github.com/tenantd/tenantd/internal/workspace"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -38,8 +41,10 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 type ResolverRoot interface {
 	Mutation() MutationResolver
 	Operation() OperationResolver
+	ProvisioningDuration() ProvisioningDurationResolver
 	Query() QueryResolver
 	ReadinessCheck() ReadinessCheckResolver
+	StuckTenant() StuckTenantResolver
 	Subscription() SubscriptionResolver
 	Tenant() TenantResolver
 }
@@ -246,7 +251,7 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		ActivationFunnel      func(childComplexity int, from *time.Time, to *time.Time, plan *string, cohort *Cohort, dropOffLimit *int) int
+		ActivationFunnel      func(childComplexity int, from *time.Time, to *time.Time, plan *string, cohort *analytics.Cohort, dropOffLimit *int) int
 		Documents             func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int) int
 		Node                  func(childComplexity int, id uuid.UUID) int
 		Nodes                 func(childComplexity int, ids []uuid.UUID) int
@@ -429,6 +434,9 @@ type OperationResolver interface {
 	Progress(ctx context.Context, obj *ent.Operation) (*OperationProgress, error)
 	Error(ctx context.Context, obj *ent.Operation) (*OperationError, error)
 }
+type ProvisioningDurationResolver interface {
+	Tenant(ctx context.Context, obj *provisioning.Duration) (*ent.Tenant, error)
+}
 type QueryResolver interface {
 	Node(ctx context.Context, id uuid.UUID) (ent.Noder, error)
 	Nodes(ctx context.Context, ids []uuid.UUID) ([]ent.Noder, error)
@@ -439,15 +447,18 @@ type QueryResolver interface {
 	Operation(ctx context.Context, id uuid.UUID) (*ent.Operation, error)
 	TenantStateCounts(ctx context.Context) (*StateCounts, error)
 	Documents(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int) (*DocumentConnection, error)
-	SearchDocuments(ctx context.Context, query string, first *int) ([]*SearchHit, error)
-	ActivationFunnel(ctx context.Context, from *time.Time, to *time.Time, plan *string, cohort *Cohort, dropOffLimit *int) (*ActivationFunnel, error)
+	SearchDocuments(ctx context.Context, query string, first *int) ([]*workspace.Hit, error)
+	ActivationFunnel(ctx context.Context, from *time.Time, to *time.Time, plan *string, cohort *analytics.Cohort, dropOffLimit *int) (*analytics.Funnel, error)
 	Readiness(ctx context.Context) (*Readiness, error)
-	ProvisioningDurations(ctx context.Context, last *int) (*ProvisioningDurations, error)
+	ProvisioningDurations(ctx context.Context, last *int) (*provisioning.Durations, error)
 }
 type ReadinessCheckResolver interface {
 	Title(ctx context.Context, obj *ent.ReadinessCheck) (string, error)
 
 	RanAt(ctx context.Context, obj *ent.ReadinessCheck) (*time.Time, error)
+}
+type StuckTenantResolver interface {
+	Tenant(ctx context.Context, obj *analytics.StuckTenant) (*ent.Tenant, error)
 }
 type SubscriptionResolver interface {
 	OperationProgress(ctx context.Context, id uuid.UUID) (<-chan *ent.Operation, error)
@@ -458,7 +469,7 @@ type TenantResolver interface {
 	Operations(ctx context.Context, obj *ent.Tenant, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.OperationOrder, where *ent.OperationWhereInput) (*ent.OperationConnection, error)
 	APIKeys(ctx context.Context, obj *ent.Tenant, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.APIKeyOrder, where *ent.APIKeyWhereInput) (*ent.APIKeyConnection, error)
 	AllowedEvents(ctx context.Context, obj *ent.Tenant) ([]tenantd.Event, error)
-	Usage(ctx context.Context, obj *ent.Tenant) (*WorkspaceUsage, error)
+	Usage(ctx context.Context, obj *ent.Tenant) (*workspace.Usage, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1325,7 +1336,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.ActivationFunnel(childComplexity, args["from"].(*time.Time), args["to"].(*time.Time), args["plan"].(*string), args["cohort"].(*Cohort), args["dropOffLimit"].(*int)), true
+		return e.ComplexityRoot.Query.ActivationFunnel(childComplexity, args["from"].(*time.Time), args["to"].(*time.Time), args["plan"].(*string), args["cohort"].(*analytics.Cohort), args["dropOffLimit"].(*int)), true
 	case "Query.documents":
 		if e.ComplexityRoot.Query.Documents == nil {
 			break
@@ -4929,8 +4940,8 @@ func (ec *executionContext) field_Query_activationFunnel_args(ctx context.Contex
 	}
 	args["plan"] = arg2
 	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "cohort",
-		func(ctx context.Context, v any) (*Cohort, error) {
-			return ec.unmarshalOCohort2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCohort(ctx, v)
+		func(ctx context.Context, v any) (*analytics.Cohort, error) {
+			return ec.unmarshalOCohort2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋanalyticsᚐCohort(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5776,7 +5787,7 @@ func (ec *executionContext) fieldContext_APIKeyEdge_cursor(_ context.Context, fi
 	return graphql.NewScalarFieldContext("APIKeyEdge", field, false, false, "Cursor")
 }
 
-func (ec *executionContext) _ActivationFunnel_from(ctx context.Context, field graphql.CollectedField, obj *ActivationFunnel) (ret graphql.Marshaler) {
+func (ec *executionContext) _ActivationFunnel_from(ctx context.Context, field graphql.CollectedField, obj *analytics.Funnel) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5799,7 +5810,7 @@ func (ec *executionContext) fieldContext_ActivationFunnel_from(_ context.Context
 	return graphql.NewScalarFieldContext("ActivationFunnel", field, false, false, "Time")
 }
 
-func (ec *executionContext) _ActivationFunnel_to(ctx context.Context, field graphql.CollectedField, obj *ActivationFunnel) (ret graphql.Marshaler) {
+func (ec *executionContext) _ActivationFunnel_to(ctx context.Context, field graphql.CollectedField, obj *analytics.Funnel) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5822,7 +5833,7 @@ func (ec *executionContext) fieldContext_ActivationFunnel_to(_ context.Context, 
 	return graphql.NewScalarFieldContext("ActivationFunnel", field, false, false, "Time")
 }
 
-func (ec *executionContext) _ActivationFunnel_plan(ctx context.Context, field graphql.CollectedField, obj *ActivationFunnel) (ret graphql.Marshaler) {
+func (ec *executionContext) _ActivationFunnel_plan(ctx context.Context, field graphql.CollectedField, obj *analytics.Funnel) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5845,7 +5856,7 @@ func (ec *executionContext) fieldContext_ActivationFunnel_plan(_ context.Context
 	return graphql.NewScalarFieldContext("ActivationFunnel", field, false, false, "String")
 }
 
-func (ec *executionContext) _ActivationFunnel_activationWindowHours(ctx context.Context, field graphql.CollectedField, obj *ActivationFunnel) (ret graphql.Marshaler) {
+func (ec *executionContext) _ActivationFunnel_activationWindowHours(ctx context.Context, field graphql.CollectedField, obj *analytics.Funnel) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5868,7 +5879,7 @@ func (ec *executionContext) fieldContext_ActivationFunnel_activationWindowHours(
 	return graphql.NewScalarFieldContext("ActivationFunnel", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ActivationFunnel_steps(ctx context.Context, field graphql.CollectedField, obj *ActivationFunnel) (ret graphql.Marshaler) {
+func (ec *executionContext) _ActivationFunnel_steps(ctx context.Context, field graphql.CollectedField, obj *analytics.Funnel) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5880,8 +5891,8 @@ func (ec *executionContext) _ActivationFunnel_steps(ctx context.Context, field g
 			return obj.Steps, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*FunnelStep) graphql.Marshaler {
-			return ec.marshalNFunnelStep2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐFunnelStepᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*analytics.FunnelStep) graphql.Marshaler {
+			return ec.marshalNFunnelStep2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋanalyticsᚐFunnelStepᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5900,7 +5911,7 @@ func (ec *executionContext) fieldContext_ActivationFunnel_steps(_ context.Contex
 	return fc, nil
 }
 
-func (ec *executionContext) _ActivationFunnel_activated(ctx context.Context, field graphql.CollectedField, obj *ActivationFunnel) (ret graphql.Marshaler) {
+func (ec *executionContext) _ActivationFunnel_activated(ctx context.Context, field graphql.CollectedField, obj *analytics.Funnel) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5923,7 +5934,7 @@ func (ec *executionContext) fieldContext_ActivationFunnel_activated(_ context.Co
 	return graphql.NewScalarFieldContext("ActivationFunnel", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ActivationFunnel_activationRate(ctx context.Context, field graphql.CollectedField, obj *ActivationFunnel) (ret graphql.Marshaler) {
+func (ec *executionContext) _ActivationFunnel_activationRate(ctx context.Context, field graphql.CollectedField, obj *analytics.Funnel) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5946,7 +5957,7 @@ func (ec *executionContext) fieldContext_ActivationFunnel_activationRate(_ conte
 	return graphql.NewScalarFieldContext("ActivationFunnel", field, false, false, "Float")
 }
 
-func (ec *executionContext) _ActivationFunnel_overallConversion(ctx context.Context, field graphql.CollectedField, obj *ActivationFunnel) (ret graphql.Marshaler) {
+func (ec *executionContext) _ActivationFunnel_overallConversion(ctx context.Context, field graphql.CollectedField, obj *analytics.Funnel) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5969,7 +5980,7 @@ func (ec *executionContext) fieldContext_ActivationFunnel_overallConversion(_ co
 	return graphql.NewScalarFieldContext("ActivationFunnel", field, false, false, "Float")
 }
 
-func (ec *executionContext) _ActivationFunnel_cohorts(ctx context.Context, field graphql.CollectedField, obj *ActivationFunnel) (ret graphql.Marshaler) {
+func (ec *executionContext) _ActivationFunnel_cohorts(ctx context.Context, field graphql.CollectedField, obj *analytics.Funnel) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5981,8 +5992,8 @@ func (ec *executionContext) _ActivationFunnel_cohorts(ctx context.Context, field
 			return obj.Cohorts, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*FunnelCohort) graphql.Marshaler {
-			return ec.marshalNFunnelCohort2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐFunnelCohortᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*analytics.FunnelCohort) graphql.Marshaler {
+			return ec.marshalNFunnelCohort2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋanalyticsᚐFunnelCohortᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6001,7 +6012,7 @@ func (ec *executionContext) fieldContext_ActivationFunnel_cohorts(_ context.Cont
 	return fc, nil
 }
 
-func (ec *executionContext) _ActivationFunnel_dropOff(ctx context.Context, field graphql.CollectedField, obj *ActivationFunnel) (ret graphql.Marshaler) {
+func (ec *executionContext) _ActivationFunnel_dropOff(ctx context.Context, field graphql.CollectedField, obj *analytics.Funnel) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6013,8 +6024,8 @@ func (ec *executionContext) _ActivationFunnel_dropOff(ctx context.Context, field
 			return obj.DropOff, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*DropOff) graphql.Marshaler {
-			return ec.marshalNDropOff2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDropOffᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*analytics.DropOff) graphql.Marshaler {
+			return ec.marshalNDropOff2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋanalyticsᚐDropOffᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6272,7 +6283,7 @@ func (ec *executionContext) fieldContext_CreateApiKeyPayload_apiKey(_ context.Co
 	return graphql.NewScalarFieldContext("CreateApiKeyPayload", field, false, false, "String")
 }
 
-func (ec *executionContext) _Document_id(ctx context.Context, field graphql.CollectedField, obj *Document) (ret graphql.Marshaler) {
+func (ec *executionContext) _Document_id(ctx context.Context, field graphql.CollectedField, obj *workspace.Document) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6295,7 +6306,7 @@ func (ec *executionContext) fieldContext_Document_id(_ context.Context, field gr
 	return graphql.NewScalarFieldContext("Document", field, false, false, "ID")
 }
 
-func (ec *executionContext) _Document_title(ctx context.Context, field graphql.CollectedField, obj *Document) (ret graphql.Marshaler) {
+func (ec *executionContext) _Document_title(ctx context.Context, field graphql.CollectedField, obj *workspace.Document) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6318,7 +6329,7 @@ func (ec *executionContext) fieldContext_Document_title(_ context.Context, field
 	return graphql.NewScalarFieldContext("Document", field, false, false, "String")
 }
 
-func (ec *executionContext) _Document_content(ctx context.Context, field graphql.CollectedField, obj *Document) (ret graphql.Marshaler) {
+func (ec *executionContext) _Document_content(ctx context.Context, field graphql.CollectedField, obj *workspace.Document) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6341,7 +6352,7 @@ func (ec *executionContext) fieldContext_Document_content(_ context.Context, fie
 	return graphql.NewScalarFieldContext("Document", field, false, false, "String")
 }
 
-func (ec *executionContext) _Document_sizeBytes(ctx context.Context, field graphql.CollectedField, obj *Document) (ret graphql.Marshaler) {
+func (ec *executionContext) _Document_sizeBytes(ctx context.Context, field graphql.CollectedField, obj *workspace.Document) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6353,8 +6364,8 @@ func (ec *executionContext) _Document_sizeBytes(ctx context.Context, field graph
 			return obj.SizeBytes, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6364,7 +6375,7 @@ func (ec *executionContext) fieldContext_Document_sizeBytes(_ context.Context, f
 	return graphql.NewScalarFieldContext("Document", field, false, false, "Int")
 }
 
-func (ec *executionContext) _Document_createdAt(ctx context.Context, field graphql.CollectedField, obj *Document) (ret graphql.Marshaler) {
+func (ec *executionContext) _Document_createdAt(ctx context.Context, field graphql.CollectedField, obj *workspace.Document) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6509,8 +6520,8 @@ func (ec *executionContext) _DocumentEdge_node(ctx context.Context, field graphq
 			return obj.Node, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *Document) graphql.Marshaler {
-			return ec.marshalNDocument2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDocument(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *workspace.Document) graphql.Marshaler {
+			return ec.marshalNDocument2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋworkspaceᚐDocument(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6529,7 +6540,7 @@ func (ec *executionContext) fieldContext_DocumentEdge_node(_ context.Context, fi
 	return fc, nil
 }
 
-func (ec *executionContext) _DropOff_step(ctx context.Context, field graphql.CollectedField, obj *DropOff) (ret graphql.Marshaler) {
+func (ec *executionContext) _DropOff_step(ctx context.Context, field graphql.CollectedField, obj *analytics.DropOff) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6541,8 +6552,8 @@ func (ec *executionContext) _DropOff_step(ctx context.Context, field graphql.Col
 			return obj.Step, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v MilestoneName) graphql.Marshaler {
-			return ec.marshalNMilestoneName2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐMilestoneName(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v analytics.MilestoneName) graphql.Marshaler {
+			return ec.marshalNMilestoneName2githubᚗcomᚋtenantdᚋtenantdᚋinternalᚋanalyticsᚐMilestoneName(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6552,7 +6563,7 @@ func (ec *executionContext) fieldContext_DropOff_step(_ context.Context, field g
 	return graphql.NewScalarFieldContext("DropOff", field, false, false, "MilestoneName")
 }
 
-func (ec *executionContext) _DropOff_count(ctx context.Context, field graphql.CollectedField, obj *DropOff) (ret graphql.Marshaler) {
+func (ec *executionContext) _DropOff_count(ctx context.Context, field graphql.CollectedField, obj *analytics.DropOff) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6575,7 +6586,7 @@ func (ec *executionContext) fieldContext_DropOff_count(_ context.Context, field 
 	return graphql.NewScalarFieldContext("DropOff", field, false, false, "Int")
 }
 
-func (ec *executionContext) _DropOff_tenants(ctx context.Context, field graphql.CollectedField, obj *DropOff) (ret graphql.Marshaler) {
+func (ec *executionContext) _DropOff_tenants(ctx context.Context, field graphql.CollectedField, obj *analytics.DropOff) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6587,8 +6598,8 @@ func (ec *executionContext) _DropOff_tenants(ctx context.Context, field graphql.
 			return obj.Tenants, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*StuckTenant) graphql.Marshaler {
-			return ec.marshalNStuckTenant2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐStuckTenantᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*analytics.StuckTenant) graphql.Marshaler {
+			return ec.marshalNStuckTenant2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋanalyticsᚐStuckTenantᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6607,7 +6618,7 @@ func (ec *executionContext) fieldContext_DropOff_tenants(_ context.Context, fiel
 	return fc, nil
 }
 
-func (ec *executionContext) _FunnelCohort_start(ctx context.Context, field graphql.CollectedField, obj *FunnelCohort) (ret graphql.Marshaler) {
+func (ec *executionContext) _FunnelCohort_start(ctx context.Context, field graphql.CollectedField, obj *analytics.FunnelCohort) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6630,7 +6641,7 @@ func (ec *executionContext) fieldContext_FunnelCohort_start(_ context.Context, f
 	return graphql.NewScalarFieldContext("FunnelCohort", field, false, false, "Time")
 }
 
-func (ec *executionContext) _FunnelCohort_signedUp(ctx context.Context, field graphql.CollectedField, obj *FunnelCohort) (ret graphql.Marshaler) {
+func (ec *executionContext) _FunnelCohort_signedUp(ctx context.Context, field graphql.CollectedField, obj *analytics.FunnelCohort) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6653,7 +6664,7 @@ func (ec *executionContext) fieldContext_FunnelCohort_signedUp(_ context.Context
 	return graphql.NewScalarFieldContext("FunnelCohort", field, false, false, "Int")
 }
 
-func (ec *executionContext) _FunnelCohort_provisioned(ctx context.Context, field graphql.CollectedField, obj *FunnelCohort) (ret graphql.Marshaler) {
+func (ec *executionContext) _FunnelCohort_provisioned(ctx context.Context, field graphql.CollectedField, obj *analytics.FunnelCohort) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6676,7 +6687,7 @@ func (ec *executionContext) fieldContext_FunnelCohort_provisioned(_ context.Cont
 	return graphql.NewScalarFieldContext("FunnelCohort", field, false, false, "Int")
 }
 
-func (ec *executionContext) _FunnelCohort_firstUpload(ctx context.Context, field graphql.CollectedField, obj *FunnelCohort) (ret graphql.Marshaler) {
+func (ec *executionContext) _FunnelCohort_firstUpload(ctx context.Context, field graphql.CollectedField, obj *analytics.FunnelCohort) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6699,7 +6710,7 @@ func (ec *executionContext) fieldContext_FunnelCohort_firstUpload(_ context.Cont
 	return graphql.NewScalarFieldContext("FunnelCohort", field, false, false, "Int")
 }
 
-func (ec *executionContext) _FunnelCohort_firstQuery(ctx context.Context, field graphql.CollectedField, obj *FunnelCohort) (ret graphql.Marshaler) {
+func (ec *executionContext) _FunnelCohort_firstQuery(ctx context.Context, field graphql.CollectedField, obj *analytics.FunnelCohort) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6722,7 +6733,7 @@ func (ec *executionContext) fieldContext_FunnelCohort_firstQuery(_ context.Conte
 	return graphql.NewScalarFieldContext("FunnelCohort", field, false, false, "Int")
 }
 
-func (ec *executionContext) _FunnelCohort_activated(ctx context.Context, field graphql.CollectedField, obj *FunnelCohort) (ret graphql.Marshaler) {
+func (ec *executionContext) _FunnelCohort_activated(ctx context.Context, field graphql.CollectedField, obj *analytics.FunnelCohort) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6745,7 +6756,7 @@ func (ec *executionContext) fieldContext_FunnelCohort_activated(_ context.Contex
 	return graphql.NewScalarFieldContext("FunnelCohort", field, false, false, "Int")
 }
 
-func (ec *executionContext) _FunnelCohort_activationRate(ctx context.Context, field graphql.CollectedField, obj *FunnelCohort) (ret graphql.Marshaler) {
+func (ec *executionContext) _FunnelCohort_activationRate(ctx context.Context, field graphql.CollectedField, obj *analytics.FunnelCohort) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6768,7 +6779,7 @@ func (ec *executionContext) fieldContext_FunnelCohort_activationRate(_ context.C
 	return graphql.NewScalarFieldContext("FunnelCohort", field, false, false, "Float")
 }
 
-func (ec *executionContext) _FunnelStep_name(ctx context.Context, field graphql.CollectedField, obj *FunnelStep) (ret graphql.Marshaler) {
+func (ec *executionContext) _FunnelStep_name(ctx context.Context, field graphql.CollectedField, obj *analytics.FunnelStep) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6780,8 +6791,8 @@ func (ec *executionContext) _FunnelStep_name(ctx context.Context, field graphql.
 			return obj.Name, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v MilestoneName) graphql.Marshaler {
-			return ec.marshalNMilestoneName2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐMilestoneName(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v analytics.MilestoneName) graphql.Marshaler {
+			return ec.marshalNMilestoneName2githubᚗcomᚋtenantdᚋtenantdᚋinternalᚋanalyticsᚐMilestoneName(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6791,7 +6802,7 @@ func (ec *executionContext) fieldContext_FunnelStep_name(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("FunnelStep", field, false, false, "MilestoneName")
 }
 
-func (ec *executionContext) _FunnelStep_count(ctx context.Context, field graphql.CollectedField, obj *FunnelStep) (ret graphql.Marshaler) {
+func (ec *executionContext) _FunnelStep_count(ctx context.Context, field graphql.CollectedField, obj *analytics.FunnelStep) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6814,7 +6825,7 @@ func (ec *executionContext) fieldContext_FunnelStep_count(_ context.Context, fie
 	return graphql.NewScalarFieldContext("FunnelStep", field, false, false, "Int")
 }
 
-func (ec *executionContext) _FunnelStep_conversionFromPrevious(ctx context.Context, field graphql.CollectedField, obj *FunnelStep) (ret graphql.Marshaler) {
+func (ec *executionContext) _FunnelStep_conversionFromPrevious(ctx context.Context, field graphql.CollectedField, obj *analytics.FunnelStep) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6837,7 +6848,7 @@ func (ec *executionContext) fieldContext_FunnelStep_conversionFromPrevious(_ con
 	return graphql.NewScalarFieldContext("FunnelStep", field, false, false, "Float")
 }
 
-func (ec *executionContext) _FunnelStep_conversionFromStart(ctx context.Context, field graphql.CollectedField, obj *FunnelStep) (ret graphql.Marshaler) {
+func (ec *executionContext) _FunnelStep_conversionFromStart(ctx context.Context, field graphql.CollectedField, obj *analytics.FunnelStep) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6860,7 +6871,7 @@ func (ec *executionContext) fieldContext_FunnelStep_conversionFromStart(_ contex
 	return graphql.NewScalarFieldContext("FunnelStep", field, false, false, "Float")
 }
 
-func (ec *executionContext) _FunnelStep_medianSecondsFromPrevious(ctx context.Context, field graphql.CollectedField, obj *FunnelStep) (ret graphql.Marshaler) {
+func (ec *executionContext) _FunnelStep_medianSecondsFromPrevious(ctx context.Context, field graphql.CollectedField, obj *analytics.FunnelStep) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6883,7 +6894,7 @@ func (ec *executionContext) fieldContext_FunnelStep_medianSecondsFromPrevious(_ 
 	return graphql.NewScalarFieldContext("FunnelStep", field, false, false, "Float")
 }
 
-func (ec *executionContext) _FunnelStep_p90SecondsFromPrevious(ctx context.Context, field graphql.CollectedField, obj *FunnelStep) (ret graphql.Marshaler) {
+func (ec *executionContext) _FunnelStep_p90SecondsFromPrevious(ctx context.Context, field graphql.CollectedField, obj *analytics.FunnelStep) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8455,7 +8466,7 @@ func (ec *executionContext) fieldContext_Plan_maxQueriesPerMonth(_ context.Conte
 	return graphql.NewScalarFieldContext("Plan", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ProvisioningDuration_tenant(ctx context.Context, field graphql.CollectedField, obj *ProvisioningDuration) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProvisioningDuration_tenant(ctx context.Context, field graphql.CollectedField, obj *provisioning.Duration) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8464,7 +8475,7 @@ func (ec *executionContext) _ProvisioningDuration_tenant(ctx context.Context, fi
 			return ec.fieldContext_ProvisioningDuration_tenant(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Tenant, nil
+			return ec.Resolvers.ProvisioningDuration().Tenant(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Tenant) graphql.Marshaler {
@@ -8478,8 +8489,8 @@ func (ec *executionContext) fieldContext_ProvisioningDuration_tenant(_ context.C
 	fc = &graphql.FieldContext{
 		Object:     "ProvisioningDuration",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Tenant(ctx, field)
 		},
@@ -8487,7 +8498,7 @@ func (ec *executionContext) fieldContext_ProvisioningDuration_tenant(_ context.C
 	return fc, nil
 }
 
-func (ec *executionContext) _ProvisioningDuration_operation(ctx context.Context, field graphql.CollectedField, obj *ProvisioningDuration) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProvisioningDuration_operation(ctx context.Context, field graphql.CollectedField, obj *provisioning.Duration) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8519,7 +8530,7 @@ func (ec *executionContext) fieldContext_ProvisioningDuration_operation(_ contex
 	return fc, nil
 }
 
-func (ec *executionContext) _ProvisioningDuration_durationMs(ctx context.Context, field graphql.CollectedField, obj *ProvisioningDuration) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProvisioningDuration_durationMs(ctx context.Context, field graphql.CollectedField, obj *provisioning.Duration) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8542,7 +8553,7 @@ func (ec *executionContext) fieldContext_ProvisioningDuration_durationMs(_ conte
 	return graphql.NewScalarFieldContext("ProvisioningDuration", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ProvisioningDuration_finishedAt(ctx context.Context, field graphql.CollectedField, obj *ProvisioningDuration) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProvisioningDuration_finishedAt(ctx context.Context, field graphql.CollectedField, obj *provisioning.Duration) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8565,7 +8576,7 @@ func (ec *executionContext) fieldContext_ProvisioningDuration_finishedAt(_ conte
 	return graphql.NewScalarFieldContext("ProvisioningDuration", field, false, false, "Time")
 }
 
-func (ec *executionContext) _ProvisioningDurations_count(ctx context.Context, field graphql.CollectedField, obj *ProvisioningDurations) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProvisioningDurations_count(ctx context.Context, field graphql.CollectedField, obj *provisioning.Durations) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8588,7 +8599,7 @@ func (ec *executionContext) fieldContext_ProvisioningDurations_count(_ context.C
 	return graphql.NewScalarFieldContext("ProvisioningDurations", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ProvisioningDurations_p50Ms(ctx context.Context, field graphql.CollectedField, obj *ProvisioningDurations) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProvisioningDurations_p50Ms(ctx context.Context, field graphql.CollectedField, obj *provisioning.Durations) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8611,7 +8622,7 @@ func (ec *executionContext) fieldContext_ProvisioningDurations_p50Ms(_ context.C
 	return graphql.NewScalarFieldContext("ProvisioningDurations", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ProvisioningDurations_p95Ms(ctx context.Context, field graphql.CollectedField, obj *ProvisioningDurations) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProvisioningDurations_p95Ms(ctx context.Context, field graphql.CollectedField, obj *provisioning.Durations) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8634,7 +8645,7 @@ func (ec *executionContext) fieldContext_ProvisioningDurations_p95Ms(_ context.C
 	return graphql.NewScalarFieldContext("ProvisioningDurations", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ProvisioningDurations_maxMs(ctx context.Context, field graphql.CollectedField, obj *ProvisioningDurations) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProvisioningDurations_maxMs(ctx context.Context, field graphql.CollectedField, obj *provisioning.Durations) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8657,7 +8668,7 @@ func (ec *executionContext) fieldContext_ProvisioningDurations_maxMs(_ context.C
 	return graphql.NewScalarFieldContext("ProvisioningDurations", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ProvisioningDurations_inFlight(ctx context.Context, field graphql.CollectedField, obj *ProvisioningDurations) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProvisioningDurations_inFlight(ctx context.Context, field graphql.CollectedField, obj *provisioning.Durations) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8680,7 +8691,7 @@ func (ec *executionContext) fieldContext_ProvisioningDurations_inFlight(_ contex
 	return graphql.NewScalarFieldContext("ProvisioningDurations", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ProvisioningDurations_oldestInFlightMs(ctx context.Context, field graphql.CollectedField, obj *ProvisioningDurations) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProvisioningDurations_oldestInFlightMs(ctx context.Context, field graphql.CollectedField, obj *provisioning.Durations) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8703,7 +8714,7 @@ func (ec *executionContext) fieldContext_ProvisioningDurations_oldestInFlightMs(
 	return graphql.NewScalarFieldContext("ProvisioningDurations", field, false, false, "Int")
 }
 
-func (ec *executionContext) _ProvisioningDurations_recent(ctx context.Context, field graphql.CollectedField, obj *ProvisioningDurations) (ret graphql.Marshaler) {
+func (ec *executionContext) _ProvisioningDurations_recent(ctx context.Context, field graphql.CollectedField, obj *provisioning.Durations) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8715,8 +8726,8 @@ func (ec *executionContext) _ProvisioningDurations_recent(ctx context.Context, f
 			return obj.Recent, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*ProvisioningDuration) graphql.Marshaler {
-			return ec.marshalNProvisioningDuration2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐProvisioningDurationᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*provisioning.Duration) graphql.Marshaler {
+			return ec.marshalNProvisioningDuration2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋprovisioningᚐDurationᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -9108,8 +9119,8 @@ func (ec *executionContext) _Query_searchDocuments(ctx context.Context, field gr
 			return ec.Resolvers.Query().SearchDocuments(ctx, fc.Args["query"].(string), fc.Args["first"].(*int))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*SearchHit) graphql.Marshaler {
-			return ec.marshalNSearchHit2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐSearchHitᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*workspace.Hit) graphql.Marshaler {
+			return ec.marshalNSearchHit2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋworkspaceᚐHitᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -9149,11 +9160,11 @@ func (ec *executionContext) _Query_activationFunnel(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().ActivationFunnel(ctx, fc.Args["from"].(*time.Time), fc.Args["to"].(*time.Time), fc.Args["plan"].(*string), fc.Args["cohort"].(*Cohort), fc.Args["dropOffLimit"].(*int))
+			return ec.Resolvers.Query().ActivationFunnel(ctx, fc.Args["from"].(*time.Time), fc.Args["to"].(*time.Time), fc.Args["plan"].(*string), fc.Args["cohort"].(*analytics.Cohort), fc.Args["dropOffLimit"].(*int))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ActivationFunnel) graphql.Marshaler {
-			return ec.marshalNActivationFunnel2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐActivationFunnel(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *analytics.Funnel) graphql.Marshaler {
+			return ec.marshalNActivationFunnel2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋanalyticsᚐFunnel(ctx, selections, v)
 		},
 		true,
 		true,
@@ -9228,8 +9239,8 @@ func (ec *executionContext) _Query_provisioningDurations(ctx context.Context, fi
 			return ec.Resolvers.Query().ProvisioningDurations(ctx, fc.Args["last"].(*int))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *ProvisioningDurations) graphql.Marshaler {
-			return ec.marshalNProvisioningDurations2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐProvisioningDurations(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *provisioning.Durations) graphql.Marshaler {
+			return ec.marshalNProvisioningDurations2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋprovisioningᚐDurations(ctx, selections, v)
 		},
 		true,
 		true,
@@ -9606,7 +9617,7 @@ func (ec *executionContext) fieldContext_RevokeApiKeyPayload_key(_ context.Conte
 	return fc, nil
 }
 
-func (ec *executionContext) _SearchHit_document(ctx context.Context, field graphql.CollectedField, obj *SearchHit) (ret graphql.Marshaler) {
+func (ec *executionContext) _SearchHit_document(ctx context.Context, field graphql.CollectedField, obj *workspace.Hit) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9618,8 +9629,8 @@ func (ec *executionContext) _SearchHit_document(ctx context.Context, field graph
 			return obj.Document, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *Document) graphql.Marshaler {
-			return ec.marshalNDocument2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDocument(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *workspace.Document) graphql.Marshaler {
+			return ec.marshalNDocument2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋworkspaceᚐDocument(ctx, selections, v)
 		},
 		true,
 		true,
@@ -9638,7 +9649,7 @@ func (ec *executionContext) fieldContext_SearchHit_document(_ context.Context, f
 	return fc, nil
 }
 
-func (ec *executionContext) _SearchHit_score(ctx context.Context, field graphql.CollectedField, obj *SearchHit) (ret graphql.Marshaler) {
+func (ec *executionContext) _SearchHit_score(ctx context.Context, field graphql.CollectedField, obj *workspace.Hit) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -9661,7 +9672,7 @@ func (ec *executionContext) fieldContext_SearchHit_score(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("SearchHit", field, false, false, "Float")
 }
 
-func (ec *executionContext) _SearchHit_snippet(ctx context.Context, field graphql.CollectedField, obj *SearchHit) (ret graphql.Marshaler) {
+func (ec *executionContext) _SearchHit_snippet(ctx context.Context, field graphql.CollectedField, obj *workspace.Hit) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10345,7 +10356,7 @@ func (ec *executionContext) fieldContext_StateTransitionEdge_cursor(_ context.Co
 	return graphql.NewScalarFieldContext("StateTransitionEdge", field, false, false, "Cursor")
 }
 
-func (ec *executionContext) _StuckTenant_tenant(ctx context.Context, field graphql.CollectedField, obj *StuckTenant) (ret graphql.Marshaler) {
+func (ec *executionContext) _StuckTenant_tenant(ctx context.Context, field graphql.CollectedField, obj *analytics.StuckTenant) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10354,7 +10365,7 @@ func (ec *executionContext) _StuckTenant_tenant(ctx context.Context, field graph
 			return ec.fieldContext_StuckTenant_tenant(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Tenant, nil
+			return ec.Resolvers.StuckTenant().Tenant(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Tenant) graphql.Marshaler {
@@ -10368,8 +10379,8 @@ func (ec *executionContext) fieldContext_StuckTenant_tenant(_ context.Context, f
 	fc = &graphql.FieldContext{
 		Object:     "StuckTenant",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Tenant(ctx, field)
 		},
@@ -10377,7 +10388,7 @@ func (ec *executionContext) fieldContext_StuckTenant_tenant(_ context.Context, f
 	return fc, nil
 }
 
-func (ec *executionContext) _StuckTenant_signedUpAt(ctx context.Context, field graphql.CollectedField, obj *StuckTenant) (ret graphql.Marshaler) {
+func (ec *executionContext) _StuckTenant_signedUpAt(ctx context.Context, field graphql.CollectedField, obj *analytics.StuckTenant) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -10400,7 +10411,7 @@ func (ec *executionContext) fieldContext_StuckTenant_signedUpAt(_ context.Contex
 	return graphql.NewScalarFieldContext("StuckTenant", field, false, false, "Time")
 }
 
-func (ec *executionContext) _StuckTenant_reachedAt(ctx context.Context, field graphql.CollectedField, obj *StuckTenant) (ret graphql.Marshaler) {
+func (ec *executionContext) _StuckTenant_reachedAt(ctx context.Context, field graphql.CollectedField, obj *analytics.StuckTenant) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -11009,8 +11020,8 @@ func (ec *executionContext) _Tenant_usage(ctx context.Context, field graphql.Col
 			return ec.Resolvers.Tenant().Usage(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *WorkspaceUsage) graphql.Marshaler {
-			return ec.marshalOWorkspaceUsage2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWorkspaceUsage(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *workspace.Usage) graphql.Marshaler {
+			return ec.marshalOWorkspaceUsage2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋworkspaceᚐUsage(ctx, selections, v)
 		},
 		true,
 		false,
@@ -11398,8 +11409,8 @@ func (ec *executionContext) _UploadDocumentPayload_document(ctx context.Context,
 			return obj.Document, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *Document) graphql.Marshaler {
-			return ec.marshalNDocument2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDocument(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *workspace.Document) graphql.Marshaler {
+			return ec.marshalNDocument2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋworkspaceᚐDocument(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11430,8 +11441,8 @@ func (ec *executionContext) _UploadDocumentPayload_usage(ctx context.Context, fi
 			return obj.Usage, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *WorkspaceUsage) graphql.Marshaler {
-			return ec.marshalNWorkspaceUsage2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWorkspaceUsage(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *workspace.Usage) graphql.Marshaler {
+			return ec.marshalNWorkspaceUsage2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋworkspaceᚐUsage(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11528,7 +11539,7 @@ func (ec *executionContext) fieldContext_Viewer_tenant(_ context.Context, field 
 	return fc, nil
 }
 
-func (ec *executionContext) _WorkspaceUsage_documents(ctx context.Context, field graphql.CollectedField, obj *WorkspaceUsage) (ret graphql.Marshaler) {
+func (ec *executionContext) _WorkspaceUsage_documents(ctx context.Context, field graphql.CollectedField, obj *workspace.Usage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -11540,8 +11551,8 @@ func (ec *executionContext) _WorkspaceUsage_documents(ctx context.Context, field
 			return obj.Documents, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11551,7 +11562,7 @@ func (ec *executionContext) fieldContext_WorkspaceUsage_documents(_ context.Cont
 	return graphql.NewScalarFieldContext("WorkspaceUsage", field, false, false, "Int")
 }
 
-func (ec *executionContext) _WorkspaceUsage_bytes(ctx context.Context, field graphql.CollectedField, obj *WorkspaceUsage) (ret graphql.Marshaler) {
+func (ec *executionContext) _WorkspaceUsage_bytes(ctx context.Context, field graphql.CollectedField, obj *workspace.Usage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -11563,8 +11574,8 @@ func (ec *executionContext) _WorkspaceUsage_bytes(ctx context.Context, field gra
 			return obj.Bytes, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11574,7 +11585,7 @@ func (ec *executionContext) fieldContext_WorkspaceUsage_bytes(_ context.Context,
 	return graphql.NewScalarFieldContext("WorkspaceUsage", field, false, false, "Int")
 }
 
-func (ec *executionContext) _WorkspaceUsage_queriesThisMonth(ctx context.Context, field graphql.CollectedField, obj *WorkspaceUsage) (ret graphql.Marshaler) {
+func (ec *executionContext) _WorkspaceUsage_queriesThisMonth(ctx context.Context, field graphql.CollectedField, obj *workspace.Usage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -11586,8 +11597,8 @@ func (ec *executionContext) _WorkspaceUsage_queriesThisMonth(ctx context.Context
 			return obj.QueriesThisMonth, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11597,7 +11608,7 @@ func (ec *executionContext) fieldContext_WorkspaceUsage_queriesThisMonth(_ conte
 	return graphql.NewScalarFieldContext("WorkspaceUsage", field, false, false, "Int")
 }
 
-func (ec *executionContext) _WorkspaceUsage_maxDocuments(ctx context.Context, field graphql.CollectedField, obj *WorkspaceUsage) (ret graphql.Marshaler) {
+func (ec *executionContext) _WorkspaceUsage_maxDocuments(ctx context.Context, field graphql.CollectedField, obj *workspace.Usage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -11609,8 +11620,8 @@ func (ec *executionContext) _WorkspaceUsage_maxDocuments(ctx context.Context, fi
 			return obj.MaxDocuments, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
-			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint64(ctx, selections, v)
 		},
 		true,
 		false,
@@ -11620,7 +11631,7 @@ func (ec *executionContext) fieldContext_WorkspaceUsage_maxDocuments(_ context.C
 	return graphql.NewScalarFieldContext("WorkspaceUsage", field, false, false, "Int")
 }
 
-func (ec *executionContext) _WorkspaceUsage_maxBytes(ctx context.Context, field graphql.CollectedField, obj *WorkspaceUsage) (ret graphql.Marshaler) {
+func (ec *executionContext) _WorkspaceUsage_maxBytes(ctx context.Context, field graphql.CollectedField, obj *workspace.Usage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -11632,8 +11643,8 @@ func (ec *executionContext) _WorkspaceUsage_maxBytes(ctx context.Context, field 
 			return obj.MaxBytes, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
-			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint64(ctx, selections, v)
 		},
 		true,
 		false,
@@ -11643,7 +11654,7 @@ func (ec *executionContext) fieldContext_WorkspaceUsage_maxBytes(_ context.Conte
 	return graphql.NewScalarFieldContext("WorkspaceUsage", field, false, false, "Int")
 }
 
-func (ec *executionContext) _WorkspaceUsage_maxQueriesPerMonth(ctx context.Context, field graphql.CollectedField, obj *WorkspaceUsage) (ret graphql.Marshaler) {
+func (ec *executionContext) _WorkspaceUsage_maxQueriesPerMonth(ctx context.Context, field graphql.CollectedField, obj *workspace.Usage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -11655,8 +11666,8 @@ func (ec *executionContext) _WorkspaceUsage_maxQueriesPerMonth(ctx context.Conte
 			return obj.MaxQueriesPerMonth, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
-			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint64(ctx, selections, v)
 		},
 		true,
 		false,
@@ -17820,7 +17831,7 @@ func (ec *executionContext) _APIKeyEdge(ctx context.Context, sel ast.SelectionSe
 
 var activationFunnelImplementors = []string{"ActivationFunnel"}
 
-func (ec *executionContext) _ActivationFunnel(ctx context.Context, sel ast.SelectionSet, obj *ActivationFunnel) graphql.Marshaler {
+func (ec *executionContext) _ActivationFunnel(ctx context.Context, sel ast.SelectionSet, obj *analytics.Funnel) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, activationFunnelImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -18004,7 +18015,7 @@ func (ec *executionContext) _CreateApiKeyPayload(ctx context.Context, sel ast.Se
 
 var documentImplementors = []string{"Document"}
 
-func (ec *executionContext) _Document(ctx context.Context, sel ast.SelectionSet, obj *Document) graphql.Marshaler {
+func (ec *executionContext) _Document(ctx context.Context, sel ast.SelectionSet, obj *workspace.Document) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, documentImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -18138,7 +18149,7 @@ func (ec *executionContext) _DocumentEdge(ctx context.Context, sel ast.Selection
 
 var dropOffImplementors = []string{"DropOff"}
 
-func (ec *executionContext) _DropOff(ctx context.Context, sel ast.SelectionSet, obj *DropOff) graphql.Marshaler {
+func (ec *executionContext) _DropOff(ctx context.Context, sel ast.SelectionSet, obj *analytics.DropOff) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, dropOffImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -18181,7 +18192,7 @@ func (ec *executionContext) _DropOff(ctx context.Context, sel ast.SelectionSet, 
 
 var funnelCohortImplementors = []string{"FunnelCohort"}
 
-func (ec *executionContext) _FunnelCohort(ctx context.Context, sel ast.SelectionSet, obj *FunnelCohort) graphql.Marshaler {
+func (ec *executionContext) _FunnelCohort(ctx context.Context, sel ast.SelectionSet, obj *analytics.FunnelCohort) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, funnelCohortImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -18244,7 +18255,7 @@ func (ec *executionContext) _FunnelCohort(ctx context.Context, sel ast.Selection
 
 var funnelStepImplementors = []string{"FunnelStep"}
 
-func (ec *executionContext) _FunnelStep(ctx context.Context, sel ast.SelectionSet, obj *FunnelStep) graphql.Marshaler {
+func (ec *executionContext) _FunnelStep(ctx context.Context, sel ast.SelectionSet, obj *analytics.FunnelStep) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, funnelStepImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -18865,7 +18876,7 @@ func (ec *executionContext) _Plan(ctx context.Context, sel ast.SelectionSet, obj
 
 var provisioningDurationImplementors = []string{"ProvisioningDuration"}
 
-func (ec *executionContext) _ProvisioningDuration(ctx context.Context, sel ast.SelectionSet, obj *ProvisioningDuration) graphql.Marshaler {
+func (ec *executionContext) _ProvisioningDuration(ctx context.Context, sel ast.SelectionSet, obj *provisioning.Duration) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, provisioningDurationImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -18875,24 +18886,25 @@ func (ec *executionContext) _ProvisioningDuration(ctx context.Context, sel ast.S
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("ProvisioningDuration")
 		case "tenant":
-			out.Values[i] = ec._ProvisioningDuration_tenant(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ProvisioningDuration_tenant(ctx, field, obj)
+				})
 		case "operation":
 			out.Values[i] = ec._ProvisioningDuration_operation(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "durationMs":
 			out.Values[i] = ec._ProvisioningDuration_durationMs(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "finishedAt":
 			out.Values[i] = ec._ProvisioningDuration_finishedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -18913,7 +18925,7 @@ func (ec *executionContext) _ProvisioningDuration(ctx context.Context, sel ast.S
 
 var provisioningDurationsImplementors = []string{"ProvisioningDurations"}
 
-func (ec *executionContext) _ProvisioningDurations(ctx context.Context, sel ast.SelectionSet, obj *ProvisioningDurations) graphql.Marshaler {
+func (ec *executionContext) _ProvisioningDurations(ctx context.Context, sel ast.SelectionSet, obj *provisioning.Durations) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, provisioningDurationsImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -19245,7 +19257,7 @@ func (ec *executionContext) _RevokeApiKeyPayload(ctx context.Context, sel ast.Se
 
 var searchHitImplementors = []string{"SearchHit"}
 
-func (ec *executionContext) _SearchHit(ctx context.Context, sel ast.SelectionSet, obj *SearchHit) graphql.Marshaler {
+func (ec *executionContext) _SearchHit(ctx context.Context, sel ast.SelectionSet, obj *workspace.Hit) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, searchHitImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -19587,7 +19599,7 @@ func (ec *executionContext) _StateTransitionEdge(ctx context.Context, sel ast.Se
 
 var stuckTenantImplementors = []string{"StuckTenant"}
 
-func (ec *executionContext) _StuckTenant(ctx context.Context, sel ast.SelectionSet, obj *StuckTenant) graphql.Marshaler {
+func (ec *executionContext) _StuckTenant(ctx context.Context, sel ast.SelectionSet, obj *analytics.StuckTenant) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, stuckTenantImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -19597,19 +19609,20 @@ func (ec *executionContext) _StuckTenant(ctx context.Context, sel ast.SelectionS
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("StuckTenant")
 		case "tenant":
-			out.Values[i] = ec._StuckTenant_tenant(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StuckTenant_tenant(ctx, field, obj)
+				})
 		case "signedUpAt":
 			out.Values[i] = ec._StuckTenant_signedUpAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "reachedAt":
 			out.Values[i] = ec._StuckTenant_reachedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -20034,7 +20047,7 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 
 var workspaceUsageImplementors = []string{"WorkspaceUsage"}
 
-func (ec *executionContext) _WorkspaceUsage(ctx context.Context, sel ast.SelectionSet, obj *WorkspaceUsage) graphql.Marshaler {
+func (ec *executionContext) _WorkspaceUsage(ctx context.Context, sel ast.SelectionSet, obj *workspace.Usage) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, workspaceUsageImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -20487,7 +20500,7 @@ func (ec *executionContext) unmarshalNAPIKeyWhereInput2ᚖgithubᚗcomᚋtenantd
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNActivationFunnel2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐActivationFunnel(ctx context.Context, sel ast.SelectionSet, v *ActivationFunnel) graphql.Marshaler {
+func (ec *executionContext) marshalNActivationFunnel2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋanalyticsᚐFunnel(ctx context.Context, sel ast.SelectionSet, v *analytics.Funnel) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ActivationFunnel!")
 		return graphql.Null
@@ -20581,7 +20594,7 @@ func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCurso
 	return v
 }
 
-func (ec *executionContext) marshalNDocument2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDocument(ctx context.Context, sel ast.SelectionSet, v *Document) graphql.Marshaler {
+func (ec *executionContext) marshalNDocument2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋworkspaceᚐDocument(ctx context.Context, sel ast.SelectionSet, v *workspace.Document) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Document!")
 		return graphql.Null
@@ -20621,11 +20634,11 @@ func (ec *executionContext) marshalNDocumentEdge2ᚖgithubᚗcomᚋtenantdᚋten
 	return ec._DocumentEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNDropOff2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDropOffᚄ(ctx context.Context, sel ast.SelectionSet, v []*DropOff) graphql.Marshaler {
+func (ec *executionContext) marshalNDropOff2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋanalyticsᚐDropOffᚄ(ctx context.Context, sel ast.SelectionSet, v []*analytics.DropOff) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNDropOff2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDropOff(ctx, sel, v[i])
+		return ec.marshalNDropOff2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋanalyticsᚐDropOff(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -20637,7 +20650,7 @@ func (ec *executionContext) marshalNDropOff2ᚕᚖgithubᚗcomᚋtenantdᚋtenan
 	return ret
 }
 
-func (ec *executionContext) marshalNDropOff2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDropOff(ctx context.Context, sel ast.SelectionSet, v *DropOff) graphql.Marshaler {
+func (ec *executionContext) marshalNDropOff2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋanalyticsᚐDropOff(ctx context.Context, sel ast.SelectionSet, v *analytics.DropOff) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "DropOff!")
 		return graphql.Null
@@ -20659,11 +20672,11 @@ func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.S
 	return graphql.WrapContextMarshaler(ctx, res)
 }
 
-func (ec *executionContext) marshalNFunnelCohort2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐFunnelCohortᚄ(ctx context.Context, sel ast.SelectionSet, v []*FunnelCohort) graphql.Marshaler {
+func (ec *executionContext) marshalNFunnelCohort2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋanalyticsᚐFunnelCohortᚄ(ctx context.Context, sel ast.SelectionSet, v []*analytics.FunnelCohort) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNFunnelCohort2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐFunnelCohort(ctx, sel, v[i])
+		return ec.marshalNFunnelCohort2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋanalyticsᚐFunnelCohort(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -20675,7 +20688,7 @@ func (ec *executionContext) marshalNFunnelCohort2ᚕᚖgithubᚗcomᚋtenantdᚋ
 	return ret
 }
 
-func (ec *executionContext) marshalNFunnelCohort2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐFunnelCohort(ctx context.Context, sel ast.SelectionSet, v *FunnelCohort) graphql.Marshaler {
+func (ec *executionContext) marshalNFunnelCohort2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋanalyticsᚐFunnelCohort(ctx context.Context, sel ast.SelectionSet, v *analytics.FunnelCohort) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "FunnelCohort!")
 		return graphql.Null
@@ -20683,11 +20696,11 @@ func (ec *executionContext) marshalNFunnelCohort2ᚖgithubᚗcomᚋtenantdᚋten
 	return ec._FunnelCohort(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNFunnelStep2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐFunnelStepᚄ(ctx context.Context, sel ast.SelectionSet, v []*FunnelStep) graphql.Marshaler {
+func (ec *executionContext) marshalNFunnelStep2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋanalyticsᚐFunnelStepᚄ(ctx context.Context, sel ast.SelectionSet, v []*analytics.FunnelStep) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNFunnelStep2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐFunnelStep(ctx, sel, v[i])
+		return ec.marshalNFunnelStep2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋanalyticsᚐFunnelStep(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -20699,7 +20712,7 @@ func (ec *executionContext) marshalNFunnelStep2ᚕᚖgithubᚗcomᚋtenantdᚋte
 	return ret
 }
 
-func (ec *executionContext) marshalNFunnelStep2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐFunnelStep(ctx context.Context, sel ast.SelectionSet, v *FunnelStep) graphql.Marshaler {
+func (ec *executionContext) marshalNFunnelStep2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋanalyticsᚐFunnelStep(ctx context.Context, sel ast.SelectionSet, v *analytics.FunnelStep) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "FunnelStep!")
 		return graphql.Null
@@ -20828,13 +20841,13 @@ func (ec *executionContext) marshalNLifecycleEvent2ᚕgithubᚗcomᚋtenantdᚋt
 	return ret
 }
 
-func (ec *executionContext) unmarshalNMilestoneName2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐMilestoneName(ctx context.Context, v any) (MilestoneName, error) {
-	var res MilestoneName
+func (ec *executionContext) unmarshalNMilestoneName2githubᚗcomᚋtenantdᚋtenantdᚋinternalᚋanalyticsᚐMilestoneName(ctx context.Context, v any) (analytics.MilestoneName, error) {
+	var res analytics.MilestoneName
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNMilestoneName2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐMilestoneName(ctx context.Context, sel ast.SelectionSet, v MilestoneName) graphql.Marshaler {
+func (ec *executionContext) marshalNMilestoneName2githubᚗcomᚋtenantdᚋtenantdᚋinternalᚋanalyticsᚐMilestoneName(ctx context.Context, sel ast.SelectionSet, v analytics.MilestoneName) graphql.Marshaler {
 	return v
 }
 
@@ -20996,11 +21009,11 @@ func (ec *executionContext) unmarshalNPlanWhereInput2ᚖgithubᚗcomᚋtenantd�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNProvisioningDuration2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐProvisioningDurationᚄ(ctx context.Context, sel ast.SelectionSet, v []*ProvisioningDuration) graphql.Marshaler {
+func (ec *executionContext) marshalNProvisioningDuration2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋprovisioningᚐDurationᚄ(ctx context.Context, sel ast.SelectionSet, v []*provisioning.Duration) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNProvisioningDuration2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐProvisioningDuration(ctx, sel, v[i])
+		return ec.marshalNProvisioningDuration2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋprovisioningᚐDuration(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -21012,7 +21025,7 @@ func (ec *executionContext) marshalNProvisioningDuration2ᚕᚖgithubᚗcomᚋte
 	return ret
 }
 
-func (ec *executionContext) marshalNProvisioningDuration2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐProvisioningDuration(ctx context.Context, sel ast.SelectionSet, v *ProvisioningDuration) graphql.Marshaler {
+func (ec *executionContext) marshalNProvisioningDuration2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋprovisioningᚐDuration(ctx context.Context, sel ast.SelectionSet, v *provisioning.Duration) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ProvisioningDuration!")
 		return graphql.Null
@@ -21020,7 +21033,7 @@ func (ec *executionContext) marshalNProvisioningDuration2ᚖgithubᚗcomᚋtenan
 	return ec._ProvisioningDuration(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNProvisioningDurations2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐProvisioningDurations(ctx context.Context, sel ast.SelectionSet, v *ProvisioningDurations) graphql.Marshaler {
+func (ec *executionContext) marshalNProvisioningDurations2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋprovisioningᚐDurations(ctx context.Context, sel ast.SelectionSet, v *provisioning.Durations) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ProvisioningDurations!")
 		return graphql.Null
@@ -21083,11 +21096,11 @@ func (ec *executionContext) marshalNRole2githubᚗcomᚋtenantdᚋtenantdᚐRole
 	return v
 }
 
-func (ec *executionContext) marshalNSearchHit2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐSearchHitᚄ(ctx context.Context, sel ast.SelectionSet, v []*SearchHit) graphql.Marshaler {
+func (ec *executionContext) marshalNSearchHit2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋworkspaceᚐHitᚄ(ctx context.Context, sel ast.SelectionSet, v []*workspace.Hit) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNSearchHit2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐSearchHit(ctx, sel, v[i])
+		return ec.marshalNSearchHit2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋworkspaceᚐHit(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -21099,7 +21112,7 @@ func (ec *executionContext) marshalNSearchHit2ᚕᚖgithubᚗcomᚋtenantdᚋten
 	return ret
 }
 
-func (ec *executionContext) marshalNSearchHit2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐSearchHit(ctx context.Context, sel ast.SelectionSet, v *SearchHit) graphql.Marshaler {
+func (ec *executionContext) marshalNSearchHit2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋworkspaceᚐHit(ctx context.Context, sel ast.SelectionSet, v *workspace.Hit) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "SearchHit!")
 		return graphql.Null
@@ -21211,11 +21224,11 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 	return res
 }
 
-func (ec *executionContext) marshalNStuckTenant2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐStuckTenantᚄ(ctx context.Context, sel ast.SelectionSet, v []*StuckTenant) graphql.Marshaler {
+func (ec *executionContext) marshalNStuckTenant2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋanalyticsᚐStuckTenantᚄ(ctx context.Context, sel ast.SelectionSet, v []*analytics.StuckTenant) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNStuckTenant2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐStuckTenant(ctx, sel, v[i])
+		return ec.marshalNStuckTenant2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋanalyticsᚐStuckTenant(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -21227,7 +21240,7 @@ func (ec *executionContext) marshalNStuckTenant2ᚕᚖgithubᚗcomᚋtenantdᚋt
 	return ret
 }
 
-func (ec *executionContext) marshalNStuckTenant2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐStuckTenant(ctx context.Context, sel ast.SelectionSet, v *StuckTenant) graphql.Marshaler {
+func (ec *executionContext) marshalNStuckTenant2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋanalyticsᚐStuckTenant(ctx context.Context, sel ast.SelectionSet, v *analytics.StuckTenant) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "StuckTenant!")
 		return graphql.Null
@@ -21374,7 +21387,7 @@ func (ec *executionContext) marshalNViewer2ᚖgithubᚗcomᚋtenantdᚋtenantd�
 	return ec._Viewer(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNWorkspaceUsage2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWorkspaceUsage(ctx context.Context, sel ast.SelectionSet, v *WorkspaceUsage) graphql.Marshaler {
+func (ec *executionContext) marshalNWorkspaceUsage2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋworkspaceᚐUsage(ctx context.Context, sel ast.SelectionSet, v *workspace.Usage) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "WorkspaceUsage!")
 		return graphql.Null
@@ -21691,16 +21704,16 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
-func (ec *executionContext) unmarshalOCohort2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCohort(ctx context.Context, v any) (*Cohort, error) {
+func (ec *executionContext) unmarshalOCohort2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋanalyticsᚐCohort(ctx context.Context, v any) (*analytics.Cohort, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(Cohort)
+	var res = new(analytics.Cohort)
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOCohort2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCohort(ctx context.Context, sel ast.SelectionSet, v *Cohort) graphql.Marshaler {
+func (ec *executionContext) marshalOCohort2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋanalyticsᚐCohort(ctx context.Context, sel ast.SelectionSet, v *analytics.Cohort) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -22566,7 +22579,7 @@ func (ec *executionContext) marshalOTriggeredBy2ᚖgithubᚗcomᚋtenantdᚋtena
 	return v
 }
 
-func (ec *executionContext) marshalOWorkspaceUsage2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWorkspaceUsage(ctx context.Context, sel ast.SelectionSet, v *WorkspaceUsage) graphql.Marshaler {
+func (ec *executionContext) marshalOWorkspaceUsage2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋworkspaceᚐUsage(ctx context.Context, sel ast.SelectionSet, v *workspace.Usage) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

@@ -13,24 +13,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
+	"github.com/tenantd/tenantd/internal/workspace"
 )
-
-type ActivationFunnel struct {
-	From time.Time `json:"from"`
-	To   time.Time `json:"to"`
-	Plan *string   `json:"plan,omitempty"`
-	// A tenant is activated when its first query comes within this window of its signup (TENANTD_ACTIVATION_WINDOW).
-	ActivationWindowHours int           `json:"activationWindowHours"`
-	Steps                 []*FunnelStep `json:"steps"`
-	Activated             int           `json:"activated"`
-	// activated / signed up, 0 to 1; the target is 0.7.
-	ActivationRate float64 `json:"activationRate"`
-	// first query / signed up.
-	OverallConversion float64         `json:"overallConversion"`
-	Cohorts           []*FunnelCohort `json:"cohorts"`
-	// For each step but the last: the tenants who reached it and went no further, oldest signup first.
-	DropOff []*DropOff `json:"dropOff"`
-}
 
 type CreateAPIKeyInput struct {
 	TenantID       uuid.UUID `json:"tenantId"`
@@ -44,14 +28,6 @@ type CreateAPIKeyPayload struct {
 	APIKey string `json:"apiKey"`
 }
 
-type Document struct {
-	ID        uuid.UUID `json:"id"`
-	Title     string    `json:"title"`
-	Content   string    `json:"content"`
-	SizeBytes int       `json:"sizeBytes"`
-	CreatedAt time.Time `json:"createdAt"`
-}
-
 type DocumentConnection struct {
 	Edges      []*DocumentEdge             `json:"edges"`
 	PageInfo   *entgql.PageInfo[uuid.UUID] `json:"pageInfo"`
@@ -60,38 +36,7 @@ type DocumentConnection struct {
 
 type DocumentEdge struct {
 	Cursor entgql.Cursor[uuid.UUID] `json:"cursor"`
-	Node   *Document                `json:"node"`
-}
-
-type DropOff struct {
-	// The last step these tenants reached.
-	Step MilestoneName `json:"step"`
-	// How many tenants are stuck here.
-	Count   int            `json:"count"`
-	Tenants []*StuckTenant `json:"tenants"`
-}
-
-type FunnelCohort struct {
-	// Start of the cohort's day or ISO week (UTC).
-	Start          time.Time `json:"start"`
-	SignedUp       int       `json:"signedUp"`
-	Provisioned    int       `json:"provisioned"`
-	FirstUpload    int       `json:"firstUpload"`
-	FirstQuery     int       `json:"firstQuery"`
-	Activated      int       `json:"activated"`
-	ActivationRate float64   `json:"activationRate"`
-}
-
-type FunnelStep struct {
-	Name  MilestoneName `json:"name"`
-	Count int           `json:"count"`
-	// count / count of the previous step (1 for the first).
-	ConversionFromPrevious float64 `json:"conversionFromPrevious"`
-	// count / signed up.
-	ConversionFromStart float64 `json:"conversionFromStart"`
-	// Median and 90th percentile of the time from the previous step, in seconds (estimated from a histogram with 10% resolution); null for the first step or when no tenant got here.
-	MedianSecondsFromPrevious *float64 `json:"medianSecondsFromPrevious,omitempty"`
-	P90SecondsFromPrevious    *float64 `json:"p90SecondsFromPrevious,omitempty"`
+	Node   *workspace.Document      `json:"node"`
 }
 
 type OperationError struct {
@@ -104,24 +49,6 @@ type OperationProgress struct {
 	Total int `json:"total"`
 	// done / total, 0 to 1.
 	Fraction float64 `json:"fraction"`
-}
-
-type ProvisioningDuration struct {
-	Tenant     *ent.Tenant    `json:"tenant"`
-	Operation  *ent.Operation `json:"operation"`
-	DurationMs int            `json:"durationMs"`
-	FinishedAt time.Time      `json:"finishedAt"`
-}
-
-type ProvisioningDurations struct {
-	Count int  `json:"count"`
-	P50Ms *int `json:"p50Ms,omitempty"`
-	P95Ms *int `json:"p95Ms,omitempty"`
-	MaxMs *int `json:"maxMs,omitempty"`
-	// Operations still queued or running, and for how long the oldest has been.
-	InFlight         int                     `json:"inFlight"`
-	OldestInFlightMs *int                    `json:"oldestInFlightMs,omitempty"`
-	Recent           []*ProvisioningDuration `json:"recent"`
 }
 
 type Readiness struct {
@@ -137,14 +64,6 @@ type RevokeAPIKeyInput struct {
 
 type RevokeAPIKeyPayload struct {
 	Key *ent.APIKey `json:"key"`
-}
-
-type SearchHit struct {
-	Document *Document `json:"document"`
-	// Relevance; higher is better.
-	Score float64 `json:"score"`
-	// An excerpt with the matches between [ and ].
-	Snippet string `json:"snippet"`
 }
 
 type SignUpInput struct {
@@ -180,13 +99,6 @@ type StateCounts struct {
 	States []*StateCount `json:"states"`
 }
 
-type StuckTenant struct {
-	Tenant     *ent.Tenant `json:"tenant"`
-	SignedUpAt time.Time   `json:"signedUpAt"`
-	// When the tenant reached the step it is stuck at.
-	ReachedAt time.Time `json:"reachedAt"`
-}
-
 type Subscription struct {
 }
 
@@ -217,8 +129,8 @@ type UploadDocumentInput struct {
 }
 
 type UploadDocumentPayload struct {
-	Document *Document       `json:"document"`
-	Usage    *WorkspaceUsage `json:"usage"`
+	Document *workspace.Document `json:"document"`
+	Usage    *workspace.Usage    `json:"usage"`
 }
 
 // The caller, as the bearer token says.
@@ -228,16 +140,6 @@ type Viewer struct {
 	Actor string `json:"actor"`
 	// The tenant of a tenant API key; null for admin and partner tokens.
 	Tenant *ent.Tenant `json:"tenant,omitempty"`
-}
-
-type WorkspaceUsage struct {
-	Documents        int `json:"documents"`
-	Bytes            int `json:"bytes"`
-	QueriesThisMonth int `json:"queriesThisMonth"`
-	// Null limits are unlimited.
-	MaxDocuments       *int `json:"maxDocuments,omitempty"`
-	MaxBytes           *int `json:"maxBytes,omitempty"`
-	MaxQueriesPerMonth *int `json:"maxQueriesPerMonth,omitempty"`
 }
 
 type CheckStatus string
@@ -292,120 +194,6 @@ func (e *CheckStatus) UnmarshalJSON(b []byte) error {
 }
 
 func (e CheckStatus) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-type Cohort string
-
-const (
-	CohortDay  Cohort = "DAY"
-	CohortWeek Cohort = "WEEK"
-)
-
-var AllCohort = []Cohort{
-	CohortDay,
-	CohortWeek,
-}
-
-func (e Cohort) IsValid() bool {
-	switch e {
-	case CohortDay, CohortWeek:
-		return true
-	}
-	return false
-}
-
-func (e Cohort) String() string {
-	return string(e)
-}
-
-func (e *Cohort) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = Cohort(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid Cohort", str)
-	}
-	return nil
-}
-
-func (e Cohort) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *Cohort) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e Cohort) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-type MilestoneName string
-
-const (
-	MilestoneNameSignedUp    MilestoneName = "SIGNED_UP"
-	MilestoneNameProvisioned MilestoneName = "PROVISIONED"
-	MilestoneNameFirstUpload MilestoneName = "FIRST_UPLOAD"
-	MilestoneNameFirstQuery  MilestoneName = "FIRST_QUERY"
-)
-
-var AllMilestoneName = []MilestoneName{
-	MilestoneNameSignedUp,
-	MilestoneNameProvisioned,
-	MilestoneNameFirstUpload,
-	MilestoneNameFirstQuery,
-}
-
-func (e MilestoneName) IsValid() bool {
-	switch e {
-	case MilestoneNameSignedUp, MilestoneNameProvisioned, MilestoneNameFirstUpload, MilestoneNameFirstQuery:
-		return true
-	}
-	return false
-}
-
-func (e MilestoneName) String() string {
-	return string(e)
-}
-
-func (e *MilestoneName) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = MilestoneName(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid MilestoneName", str)
-	}
-	return nil
-}
-
-func (e MilestoneName) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *MilestoneName) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e MilestoneName) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -5,6 +5,8 @@
 package graph
 
 import (
+	"time"
+
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/tenantd/tenantd/ent"
@@ -14,6 +16,7 @@ import (
 	"github.com/tenantd/tenantd/internal/provisioning"
 	"github.com/tenantd/tenantd/internal/store"
 	"github.com/tenantd/tenantd/internal/watch"
+	"github.com/tenantd/tenantd/internal/workspace"
 )
 
 // Resolver is the root resolver and holds the dependencies of all resolvers.
@@ -24,6 +27,9 @@ type Resolver struct {
 	Idempotency  *idempotency.Store
 	Keys         *auth.Keys
 	Watch        *watch.Watcher
+	Workspaces   *workspace.Service
+	// ActivationWindow defines an activated tenant for the funnel.
+	ActivationWindow time.Duration
 }
 
 func (r *Resolver) client() *ent.Client { return r.DB.Ent }

@@ -13,11 +13,41 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/google/uuid"
 	"github.com/tenantd/tenantd/ent"
+	"github.com/tenantd/tenantd/internal/analytics"
+	"github.com/tenantd/tenantd/internal/idempotency"
+	"github.com/tenantd/tenantd/internal/provisioning"
+	"github.com/tenantd/tenantd/internal/workspace"
 )
 
 // UploadDocument is the resolver for the uploadDocument field.
 func (r *mutationResolver) UploadDocument(ctx context.Context, input UploadDocumentInput) (*UploadDocumentPayload, error) {
-	panic(fmt.Errorf("not implemented: UploadDocument - uploadDocument"))
+	v, err := tenantKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	req := idempotency.Request{Scope: "uploadDocument:" + v.TokenID.String(), Input: input}
+	if input.IdempotencyKey != nil {
+		req.Key = *input.IdempotencyKey
+	}
+	id, err := idempotency.Do(ctx, r.Idempotency, req, func(ctx context.Context, _ *idempotency.Claim) (uuid.UUID, error) {
+		doc, _, err := r.Workspaces.Upload(ctx, v.TenantID, input.Title, input.Content)
+		if err != nil {
+			return uuid.Nil, err
+		}
+		return doc.ID, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	doc, err := r.Workspaces.Get(ctx, v.TenantID, id)
+	if err != nil {
+		return nil, err
+	}
+	usage, err := r.Workspaces.Usage(ctx, v.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	return &UploadDocumentPayload{Document: doc, Usage: usage}, nil
 }
 
 // RunReadinessChecks is the resolver for the runReadinessChecks field.
@@ -25,19 +55,61 @@ func (r *mutationResolver) RunReadinessChecks(ctx context.Context) (*Readiness, 
 	panic(fmt.Errorf("not implemented: RunReadinessChecks - runReadinessChecks"))
 }
 
+// Tenant is the resolver for the tenant field.
+func (r *provisioningDurationResolver) Tenant(ctx context.Context, obj *provisioning.Duration) (*ent.Tenant, error) {
+	return obj.Operation.QueryTenant().Only(ctx)
+}
+
 // Documents is the resolver for the documents field.
 func (r *queryResolver) Documents(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int) (*DocumentConnection, error) {
-	panic(fmt.Errorf("not implemented: Documents - documents"))
+	v, err := tenantKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, err := r.Workspaces.Documents(ctx, v.TenantID, workspace.Page{
+		After: documentCursor(after), Before: documentCursor(before), First: first, Last: last,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return documentConnection(page), nil
 }
 
 // SearchDocuments is the resolver for the searchDocuments field.
-func (r *queryResolver) SearchDocuments(ctx context.Context, query string, first *int) ([]*SearchHit, error) {
-	panic(fmt.Errorf("not implemented: SearchDocuments - searchDocuments"))
+func (r *queryResolver) SearchDocuments(ctx context.Context, query string, first *int) ([]*workspace.Hit, error) {
+	v, err := tenantKey(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n := 10
+	if first != nil {
+		n = *first
+	}
+	return r.Workspaces.Search(ctx, v.TenantID, query, n)
 }
 
 // ActivationFunnel is the resolver for the activationFunnel field.
-func (r *queryResolver) ActivationFunnel(ctx context.Context, from *time.Time, to *time.Time, plan *string, cohort *Cohort, dropOffLimit *int) (*ActivationFunnel, error) {
-	panic(fmt.Errorf("not implemented: ActivationFunnel - activationFunnel"))
+func (r *queryResolver) ActivationFunnel(ctx context.Context, from *time.Time, to *time.Time, plan *string, cohort *analytics.Cohort, dropOffLimit *int) (*analytics.Funnel, error) {
+	if err := requireOperator(ctx); err != nil {
+		return nil, err
+	}
+	q := analytics.Query{Cohort: analytics.CohortDay, DropOffLimit: 20}
+	if from != nil {
+		q.From = *from
+	}
+	if to != nil {
+		q.To = *to
+	}
+	if plan != nil {
+		q.Plan = *plan
+	}
+	if cohort != nil {
+		q.Cohort = *cohort
+	}
+	if dropOffLimit != nil {
+		q.DropOffLimit = *dropOffLimit
+	}
+	return analytics.Compute(ctx, r.client(), q, r.ActivationWindow)
 }
 
 // Readiness is the resolver for the readiness field.
@@ -46,8 +118,15 @@ func (r *queryResolver) Readiness(ctx context.Context) (*Readiness, error) {
 }
 
 // ProvisioningDurations is the resolver for the provisioningDurations field.
-func (r *queryResolver) ProvisioningDurations(ctx context.Context, last *int) (*ProvisioningDurations, error) {
-	panic(fmt.Errorf("not implemented: ProvisioningDurations - provisioningDurations"))
+func (r *queryResolver) ProvisioningDurations(ctx context.Context, last *int) (*provisioning.Durations, error) {
+	if err := requireOperator(ctx); err != nil {
+		return nil, err
+	}
+	n := 100
+	if last != nil {
+		n = *last
+	}
+	return provisioning.RecentDurations(ctx, r.client(), n)
 }
 
 // Title is the resolver for the title field.
@@ -60,12 +139,40 @@ func (r *readinessCheckResolver) RanAt(ctx context.Context, obj *ent.ReadinessCh
 	panic(fmt.Errorf("not implemented: RanAt - ranAt"))
 }
 
+// Tenant is the resolver for the tenant field.
+func (r *stuckTenantResolver) Tenant(ctx context.Context, obj *analytics.StuckTenant) (*ent.Tenant, error) {
+	t, err := r.client().Tenant.Get(ctx, obj.TenantID)
+	return one(t, err, "tenant", obj.TenantID)
+}
+
 // Usage is the resolver for the usage field.
-func (r *tenantResolver) Usage(ctx context.Context, obj *ent.Tenant) (*WorkspaceUsage, error) {
-	panic(fmt.Errorf("not implemented: Usage - usage"))
+func (r *tenantResolver) Usage(ctx context.Context, obj *ent.Tenant) (*workspace.Usage, error) {
+	v, err := viewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !v.SeesTenant(obj.ID) {
+		return nil, notFound("tenant", obj.ID)
+	}
+	if readErr := workspaceReadable(obj); readErr != nil {
+		return nil, nil // a tenant without a usable workspace has no usage to show
+	}
+	return r.Workspaces.Usage(ctx, obj.ID)
+}
+
+// ProvisioningDuration returns ProvisioningDurationResolver implementation.
+func (r *Resolver) ProvisioningDuration() ProvisioningDurationResolver {
+	return &provisioningDurationResolver{r}
 }
 
 // ReadinessCheck returns ReadinessCheckResolver implementation.
 func (r *Resolver) ReadinessCheck() ReadinessCheckResolver { return &readinessCheckResolver{r} }
 
-type readinessCheckResolver struct{ *Resolver }
+// StuckTenant returns StuckTenantResolver implementation.
+func (r *Resolver) StuckTenant() StuckTenantResolver { return &stuckTenantResolver{r} }
+
+type (
+	provisioningDurationResolver struct{ *Resolver }
+	readinessCheckResolver       struct{ *Resolver }
+	stuckTenantResolver          struct{ *Resolver }
+)

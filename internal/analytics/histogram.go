@@ -83,7 +83,7 @@ func (h *histogram) quantile(p float64) (seconds float64, ok bool) {
 		if c == 0 {
 			continue
 		}
-		if float64(cum+c) >= rank || i == NumBuckets-1 {
+		if float64(cum+c) >= rank {
 			lo, hi := BucketBounds(i)
 			if i == NumBuckets-1 {
 				return lo.Seconds(), true

@@ -15,6 +15,7 @@ import (
 	"net/mail"
 	"regexp"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -23,8 +24,8 @@ import (
 
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
-	"github.com/tenantd/tenantd/ent/milestone"
 	"github.com/tenantd/tenantd/ent/tenant"
+	"github.com/tenantd/tenantd/internal/analytics"
 	"github.com/tenantd/tenantd/internal/auth"
 	"github.com/tenantd/tenantd/internal/billing"
 	"github.com/tenantd/tenantd/internal/events"
@@ -59,6 +60,7 @@ type Service struct {
 	log         *slog.Logger
 	maxAttempts int
 	hooks       Hooks
+	window      time.Duration
 }
 
 // Hooks let tests inject failures at the points that matter for crash and
@@ -88,6 +90,8 @@ type Config struct {
 	MaxAttempts int
 	// Hooks are for tests.
 	Hooks Hooks
+	// ActivationWindow is passed on to the activation funnel (default 7 days).
+	ActivationWindow time.Duration
 }
 
 // New returns a Service.
@@ -98,10 +102,13 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.ActivationWindow == 0 {
+		cfg.ActivationWindow = 7 * 24 * time.Hour
+	}
 	return &Service{
 		db: cfg.DB, machine: cfg.Lifecycle, jobs: cfg.Jobs, billing: cfg.Billing, idem: cfg.Idempotency,
 		workspaces: cfg.Workspaces, events: cfg.Events, publicURL: cfg.PublicURL, log: cfg.Logger,
-		maxAttempts: cfg.MaxAttempts, hooks: cfg.Hooks,
+		maxAttempts: cfg.MaxAttempts, hooks: cfg.Hooks, window: cfg.ActivationWindow,
 	}
 }
 
@@ -113,6 +120,8 @@ type SignUpInput struct {
 	Plan           string `json:"plan"`
 	PaymentMethod  string `json:"paymentMethod"`
 	IdempotencyKey string `json:"-"`
+	// Synthetic marks a readiness check's tenant: kept out of the funnel.
+	Synthetic bool `json:"synthetic,omitempty"`
 }
 
 // SignUpResult is the answer to a signup; it is what an idempotent replay
@@ -255,14 +264,14 @@ func (s *Service) createTx(ctx context.Context, tx *store.Tx, in SignUpInput, p 
 		Actor:    lifecycle.Actor{By: tenantd.TriggerUser, Name: "public:signup"},
 		Metadata: map[string]any{"plan": p.Key, "billing": sub.Provider},
 		Customize: func(c *ent.TenantCreate) {
-			c.SetBillingCustomerID(sub.CustomerID).SetBillingSubscriptionID(sub.SubscriptionID)
+			c.SetBillingCustomerID(sub.CustomerID).SetBillingSubscriptionID(sub.SubscriptionID).SetSynthetic(in.Synthetic)
 		},
 	})
 	if err != nil {
 		return nil, err
 	}
 	id := created.Tenant.ID
-	if err := recordMilestone(ctx, tx, id, milestone.NameSignedUp); err != nil {
+	if _, err := analytics.RecordTx(ctx, tx, id, analytics.SignedUp, created.Tenant.CreatedAt, s.window); err != nil {
 		return nil, err
 	}
 	secret, key, err := auth.IssueAPIKey(ctx, tx.Ent, id, "owner", "public:signup")
@@ -286,17 +295,6 @@ func (s *Service) createTx(ctx context.Context, tx *store.Tx, in SignUpInput, p 
 		return nil, err
 	}
 	return &SignUpResult{TenantID: id, OperationID: prov.Operation.ID, APIKeyID: key.ID, APIKey: secret}, nil
-}
-
-// recordMilestone records an activation milestone once per tenant.
-func recordMilestone(ctx context.Context, tx *store.Tx, tenantID uuid.UUID, name milestone.Name) error {
-	err := tx.Ent.Milestone.Create().SetTenantID(tenantID).SetName(name).
-		OnConflictColumns(milestone.FieldTenantID, milestone.FieldName).DoNothing().
-		Exec(tenantd.SystemContext(ctx))
-	if err != nil && !isNoRows(err) {
-		return fmt.Errorf("record milestone %s: %w", name, err)
-	}
-	return nil
 }
 
 func hashHex(s string) string {

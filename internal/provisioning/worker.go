@@ -14,9 +14,9 @@ import (
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
 	"github.com/tenantd/tenantd/ent/keyset"
-	"github.com/tenantd/tenantd/ent/milestone"
 	"github.com/tenantd/tenantd/ent/operation"
 	"github.com/tenantd/tenantd/ent/schema"
+	"github.com/tenantd/tenantd/internal/analytics"
 	"github.com/tenantd/tenantd/internal/events"
 	"github.com/tenantd/tenantd/internal/lifecycle"
 	"github.com/tenantd/tenantd/internal/mail"
@@ -232,7 +232,7 @@ func (s *Service) doStep(ctx context.Context, tx *store.Tx, op *ent.Operation, t
 		}); err != nil {
 			return "", err
 		}
-		if err := recordMilestone(ctx, tx, t.ID, milestone.NameProvisioned); err != nil {
+		if _, err := analytics.RecordTx(ctx, tx, t.ID, analytics.Provisioned, schema.Now(), s.window); err != nil {
 			return "", err
 		}
 		return "tenant is ACTIVE", nil

@@ -322,7 +322,7 @@ func TestErrorsAndLimits(t *testing.T) {
 			require.Contains(t, r.Errors[0].Message, "complexity")
 			r = f.srv.Do(t, admin, "{ "+strings.Repeat("plans { key } ", 3000)+"}", nil)
 			require.Equal(t, "INVALID_INPUT", code(r), "parser token limit")
-			huge := []byte(`{"query": "{ plans { key } }", "variables": {"pad": "` + strings.Repeat("x", 1<<20) + `"}}`)
+			huge := []byte(`{"query": "{ plans { key } }", "variables": {"pad": "` + strings.Repeat("x", 12<<20) + `"}}`)
 			r = f.srv.Raw(t, admin, "application/json", huge)
 			require.Equal(t, 413, r.Status)
 			require.Equal(t, "INVALID_INPUT", code(r))
@@ -332,6 +332,9 @@ func TestErrorsAndLimits(t *testing.T) {
 			require.Equal(t, "INVALID_INPUT", code(r))
 			r = f.srv.Raw(t, admin, "application/json", []byte(`{"query": `))
 			require.Equal(t, "INVALID_INPUT", code(r))
+			r = f.srv.Raw(t, admin, "application/json", []byte("{\"query\": \"{ plans { key } }\", \"variables\": {\"x\": \"\xff\xfe\"}}"))
+			require.Equal(t, "INVALID_INPUT", code(r))
+			require.Contains(t, r.Errors[0].Message, "UTF-8")
 			r = f.srv.Get(t, admin, "query="+url.QueryEscape(fmt.Sprintf(`mutation { suspendTenant(input: {tenantId: "%s"}) { tenant { id } } }`, acme.ID)))
 			require.Equal(t, "INVALID_INPUT", code(r))
 			var g struct{ Plans []any }

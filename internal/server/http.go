@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime"
@@ -13,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -30,9 +32,9 @@ import (
 	"github.com/tenantd/tenantd/internal/console"
 )
 
-// Limits of the GraphQL endpoint.
+// Limits of the GraphQL endpoint. A request body may hold one document of
+// the configured maximum size (TENANTD_MAX_DOCUMENT_BYTES) plus 1 MiB.
 const (
-	maxBodyBytes     = 1 << 20 // a GraphQL request body; uploads have their own limit
 	maxComplexity    = 1000
 	maxDepth         = 10
 	parserTokenLimit = 10_000
@@ -131,15 +133,20 @@ func (s *Server) graphqlEndpoint() http.Handler {
 					"send GraphQL requests as JSON: Content-Type: application/json with a body like {\"query\": \"…\"}")
 				return
 			}
-			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+			limit := s.cfg.MaxDocument + 1<<20
+			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 			var tooLarge *http.MaxBytesError
 			if errors.As(err, &tooLarge) {
 				writeError(w, http.StatusRequestEntityTooLarge, tenantd.EINVALID,
-					"the request body is larger than 1 MiB; send smaller queries or use variables")
+					fmt.Sprintf("the request body is larger than %d bytes (the largest document plus 1 MiB)", limit))
 				return
 			}
 			if err != nil {
 				writeError(w, http.StatusBadRequest, tenantd.EINVALID, "could not read the request body")
+				return
+			}
+			if !utf8.Valid(body) {
+				writeError(w, http.StatusBadRequest, tenantd.EINVALID, "the request body is not valid UTF-8")
 				return
 			}
 			if !json.Valid(body) {

@@ -45,6 +45,7 @@ type Server struct {
 	metrics      *Metrics
 	resolver     *graph.Resolver
 	provisioning *provisioning.Service
+	workspaces   *workspace.Service
 	webhooks     *webhooks.Stripe
 	noWorkers    bool
 	stopListen   context.CancelFunc
@@ -129,14 +130,18 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 
 	// Services take the River client as their job inserter; the client is
 	// made after the workers are registered, so they get it through jobs.
+	s.workspaces = workspace.New(s.db, workspace.Config{
+		DataDir: cfg.DataDir, MaxDocumentBytes: cfg.MaxDocument, ActivationWindow: cfg.ActivationWindow,
+		Logger: log.With("component", "workspace"),
+	})
 	jobs := &jobInserter{}
 	pub := events.NewPublisher(s.hub)
 	machine := lifecycle.New(lifecycle.Config{DB: s.db, Jobs: jobs, Events: pub, Transitions: s.metrics.Transitions})
 	s.provisioning = provisioning.New(provisioning.Config{
 		DB: s.db, Lifecycle: machine, Jobs: jobs, Billing: provider,
-		Idempotency: idempotency.New(s.db), Workspaces: workspace.New(s.db, cfg.DataDir),
+		Idempotency: idempotency.New(s.db), Workspaces: s.workspaces,
 		Events: pub, PublicURL: s.publicURL, Logger: log.With("component", "provisioning"),
-		MaxAttempts: o.provisioningMaxAttempts, Hooks: o.provisioningHooks,
+		MaxAttempts: o.provisioningMaxAttempts, Hooks: o.provisioningHooks, ActivationWindow: cfg.ActivationWindow,
 	})
 	workers := river.NewWorkers()
 	provisioning.Register(workers, s.provisioning)
@@ -155,7 +160,8 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 	s.resolver = &graph.Resolver{
 		DB: s.db, Lifecycle: machine, Provisioning: s.provisioning,
 		Idempotency: idempotency.New(s.db), Keys: auth.NewKeys(s.db, pub),
-		Watch: watch.New(s.db.Ent, s.hub, log.With("component", "watch")),
+		Watch:      watch.New(s.db.Ent, s.hub, log.With("component", "watch")),
+		Workspaces: s.workspaces, ActivationWindow: cfg.ActivationWindow,
 	}
 	return s, nil
 }
@@ -330,6 +336,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.stopListen != nil {
 		s.stopListen()
 		<-s.listenDone
+	}
+	if err := s.workspaces.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close workspaces: %w", err))
 	}
 	if err := s.db.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("close database: %w", err))

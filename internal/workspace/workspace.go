@@ -9,9 +9,12 @@ import (
 	"database/sql"
 	_ "embed"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -30,15 +33,41 @@ var sqliteSiloDDL string
 // PoolLocation is the location of every pool workspace: the shared tables.
 const PoolLocation = "pool"
 
-// Service creates and opens workspaces.
+// Service creates workspaces and serves their data.
 type Service struct {
 	db      *store.DB
 	dataDir string
+	cfg     Config
+
+	scopes sync.Map // tenant id → *scope
+
+	mu    sync.Mutex
+	silos map[string]*sql.DB // open SQLite silo files
 }
 
-// New returns a Service. dataDir holds SQLite silo files.
-func New(db *store.DB, dataDir string) *Service {
-	return &Service{db: db, dataDir: dataDir}
+// Config tunes a Service.
+type Config struct {
+	// DataDir holds SQLite silo files.
+	DataDir string
+	// MaxDocumentBytes is the largest document (default 10 MiB).
+	MaxDocumentBytes int64
+	// ActivationWindow is passed on to the activation funnel.
+	ActivationWindow time.Duration
+	Logger           *slog.Logger
+}
+
+// New returns a Service.
+func New(db *store.DB, cfg Config) *Service {
+	if cfg.MaxDocumentBytes == 0 {
+		cfg.MaxDocumentBytes = 10 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ActivationWindow == 0 {
+		cfg.ActivationWindow = 7 * 24 * time.Hour
+	}
+	return &Service{db: db, dataDir: cfg.DataDir, cfg: cfg, silos: map[string]*sql.DB{}}
 }
 
 // SchemaName returns the PostgreSQL schema of a silo tenant.
@@ -75,7 +104,7 @@ func (s *Service) CreateTx(ctx context.Context, tx *store.Tx, tenantID uuid.UUID
 			}
 		} else {
 			location = s.FilePath(tenantID)
-			if err := s.createSQLiteSilo(ctx, location); err != nil {
+			if err := s.createSQLiteSilo(ctx, location, tenantID); err != nil {
 				return nil, err
 			}
 		}
@@ -86,10 +115,27 @@ func (s *Service) CreateTx(ctx context.Context, tx *store.Tx, tenantID uuid.UUID
 	if err != nil {
 		return nil, fmt.Errorf("register workspace: %w", err)
 	}
+	if iso == tenantd.IsolationPool || tx.IsPostgres() {
+		// The usage row of a pool or PostgreSQL silo workspace; an SQLite
+		// silo file got its own above.
+		sc := &scope{tenantID: tenantID, postgres: tx.IsPostgres()}
+		if tx.IsPostgres() {
+			sc.prefix = "public."
+			if iso == tenantd.IsolationSilo {
+				sc.prefix = pqIdent(location) + "."
+			}
+			if _, err := tx.SQL.ExecContext(ctx, "SELECT set_config('tenantd.tenant_id', $1, true)", tenantID.String()); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := tx.SQL.ExecContext(ctx, sc.q("INSERT INTO "+sc.table("workspace_usage")+" (tenant_id) VALUES (?) ON CONFLICT (tenant_id) DO NOTHING"), tenantID); err != nil {
+			return nil, fmt.Errorf("create usage counters: %w", err)
+		}
+	}
 	return ws, nil
 }
 
-func (s *Service) createSQLiteSilo(ctx context.Context, path string) error {
+func (s *Service) createSQLiteSilo(ctx context.Context, path string, tenantID uuid.UUID) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("create workspace dir: %w", err)
 	}
@@ -100,6 +146,9 @@ func (s *Service) createSQLiteSilo(ctx context.Context, path string) error {
 	defer db.Close()
 	if _, err := db.ExecContext(ctx, sqliteSiloDDL); err != nil {
 		return fmt.Errorf("create silo tables in %s: %w", path, err)
+	}
+	if _, err := db.ExecContext(ctx, "INSERT INTO workspace_usage (tenant_id) VALUES (?) ON CONFLICT (tenant_id) DO NOTHING", tenantID); err != nil {
+		return fmt.Errorf("create usage counters in %s: %w", path, err)
 	}
 	return nil
 }

@@ -1,0 +1,147 @@
+package workspace
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/tenantd/tenantd"
+	"github.com/tenantd/tenantd/ent/workspace"
+	"github.com/tenantd/tenantd/internal/store"
+)
+
+// querier runs statements: a *sql.Tx of the main database or of a silo file.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// scope is where one tenant's data lives and how to address it.
+type scope struct {
+	tenantID uuid.UUID
+	iso      tenantd.Isolation
+	postgres bool
+	prefix   string // "public." or `"ws_…".` on PostgreSQL, "" on SQLite
+	file     string // the SQLite silo file; "" when the data is in the main database
+}
+
+// table returns the qualified name of a workspace table.
+func (sc *scope) table(name string) string { return sc.prefix + name }
+
+// q rewrites ? placeholders for PostgreSQL.
+func (sc *scope) q(query string) string {
+	if !sc.postgres {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
+}
+
+// scopeOf finds the tenant's workspace. Workspaces do not move, so the
+// answer is cached.
+func (s *Service) scopeOf(ctx context.Context, tenantID uuid.UUID) (*scope, error) {
+	if v, ok := s.scopes.Load(tenantID); ok {
+		return v.(*scope), nil
+	}
+	ws, err := s.db.Ent.Workspace.Query().Where(workspace.TenantID(tenantID), workspace.DestroyedAtIsNil()).
+		Only(tenantd.SystemContext(ctx))
+	if err != nil {
+		return nil, workspaceMissing(ctx, s, tenantID, err)
+	}
+	sc := &scope{tenantID: tenantID, iso: ws.Isolation, postgres: s.db.IsPostgres()}
+	switch {
+	case sc.postgres && ws.Isolation == tenantd.IsolationSilo:
+		sc.prefix = pqIdent(ws.Location) + "."
+	case sc.postgres:
+		sc.prefix = "public."
+	case ws.Isolation == tenantd.IsolationSilo:
+		sc.file = ws.Location
+	}
+	s.scopes.Store(tenantID, sc)
+	return sc, nil
+}
+
+// workspaceMissing explains why a tenant has no workspace to use.
+func workspaceMissing(ctx context.Context, s *Service, tenantID uuid.UUID, err error) error {
+	t, terr := s.db.Ent.Tenant.Get(tenantd.SystemContext(ctx), tenantID)
+	if terr != nil {
+		return tenantd.Errorf(tenantd.ENOTFOUND, "no tenant with id %s", tenantID)
+	}
+	if gate := readable(t.State); gate != nil {
+		return gate
+	}
+	return fmt.Errorf("workspace of tenant %s: %w", tenantID, err)
+}
+
+// inTx runs fn in a transaction where the scope's data lives: the main
+// database (pool, and every PostgreSQL silo), or the tenant's SQLite file.
+// On PostgreSQL the transaction is bound to the tenant for row-level
+// security. mainTx is the main-database transaction, nil for an SQLite silo.
+func (s *Service) inTx(ctx context.Context, sc *scope, fn func(ctx context.Context, q querier, mainTx *store.Tx) error) error {
+	if sc.file == "" {
+		return s.db.InTx(ctx, func(ctx context.Context, tx *store.Tx) error {
+			if sc.postgres {
+				if _, err := tx.SQL.ExecContext(ctx, "SELECT set_config('tenantd.tenant_id', $1, true)", sc.tenantID.String()); err != nil {
+					return fmt.Errorf("bind transaction to tenant: %w", err)
+				}
+			}
+			return fn(ctx, tx.SQL, tx)
+		})
+	}
+	silo, err := s.silo(sc.file)
+	if err != nil {
+		return err
+	}
+	tx, err := silo.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin silo transaction: %w", err)
+	}
+	if err := fn(ctx, tx, nil); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// silo returns the open handle of an SQLite silo file.
+func (s *Service) silo(path string) (*sql.DB, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if db, ok := s.silos[path]; ok {
+		return db, nil
+	}
+	db, err := sql.Open("sqlite", store.SQLiteDSN(path))
+	if err != nil {
+		return nil, fmt.Errorf("open silo %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(2)
+	s.silos[path] = db
+	return db, nil
+}
+
+// Close closes the open silo files.
+func (s *Service) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var first error
+	for path, db := range s.silos {
+		if err := db.Close(); err != nil && first == nil {
+			first = err
+		}
+		delete(s.silos, path)
+	}
+	return first
+}
