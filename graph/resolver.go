@@ -14,6 +14,7 @@ import (
 	"github.com/tenantd/tenantd/internal/idempotency"
 	"github.com/tenantd/tenantd/internal/lifecycle"
 	"github.com/tenantd/tenantd/internal/provisioning"
+	"github.com/tenantd/tenantd/internal/readiness"
 	"github.com/tenantd/tenantd/internal/store"
 	"github.com/tenantd/tenantd/internal/watch"
 	"github.com/tenantd/tenantd/internal/workspace"
@@ -28,6 +29,7 @@ type Resolver struct {
 	Keys         *auth.Keys
 	Watch        *watch.Watcher
 	Workspaces   *workspace.Service
+	Readiness    *readiness.Checker
 	// ActivationWindow defines an activated tenant for the funnel.
 	ActivationWindow time.Duration
 }

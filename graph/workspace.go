@@ -9,6 +9,7 @@ import (
 
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
+	"github.com/tenantd/tenantd/internal/readiness"
 	"github.com/tenantd/tenantd/internal/workspace"
 )
 
@@ -31,6 +32,10 @@ func workspaceReadable(t *ent.Tenant) error {
 		return nil
 	}
 	return tenantd.Errorf(tenantd.EFORBIDDEN, "no workspace in state %s", t.State)
+}
+
+func readinessOf(rep *readiness.Report) *Readiness {
+	return &Readiness{Status: CheckStatus(rep.Status), RanAt: rep.RanAt, Checks: rep.Checks}
 }
 
 // documentCursor reads a documents cursor: the ID and the creation time in

@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"entgo.io/contrib/entgql"
@@ -16,6 +15,7 @@ import (
 	"github.com/tenantd/tenantd/internal/analytics"
 	"github.com/tenantd/tenantd/internal/idempotency"
 	"github.com/tenantd/tenantd/internal/provisioning"
+	"github.com/tenantd/tenantd/internal/readiness"
 	"github.com/tenantd/tenantd/internal/workspace"
 )
 
@@ -52,7 +52,14 @@ func (r *mutationResolver) UploadDocument(ctx context.Context, input UploadDocum
 
 // RunReadinessChecks is the resolver for the runReadinessChecks field.
 func (r *mutationResolver) RunReadinessChecks(ctx context.Context) (*Readiness, error) {
-	panic(fmt.Errorf("not implemented: RunReadinessChecks - runReadinessChecks"))
+	if err := requireAdmin(ctx, uuid.Nil); err != nil {
+		return nil, err
+	}
+	rep, err := r.Readiness.Run(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return readinessOf(rep), nil
 }
 
 // Tenant is the resolver for the tenant field.
@@ -114,7 +121,14 @@ func (r *queryResolver) ActivationFunnel(ctx context.Context, from *time.Time, t
 
 // Readiness is the resolver for the readiness field.
 func (r *queryResolver) Readiness(ctx context.Context) (*Readiness, error) {
-	panic(fmt.Errorf("not implemented: Readiness - readiness"))
+	if err := requireOperator(ctx); err != nil {
+		return nil, err
+	}
+	rep, err := readiness.Latest(ctx, r.client())
+	if err != nil {
+		return nil, err
+	}
+	return readinessOf(rep), nil
 }
 
 // ProvisioningDurations is the resolver for the provisioningDurations field.
@@ -131,12 +145,12 @@ func (r *queryResolver) ProvisioningDurations(ctx context.Context, last *int) (*
 
 // Title is the resolver for the title field.
 func (r *readinessCheckResolver) Title(ctx context.Context, obj *ent.ReadinessCheck) (string, error) {
-	panic(fmt.Errorf("not implemented: Title - title"))
+	return readiness.Titles[obj.Name], nil
 }
 
 // RanAt is the resolver for the ranAt field.
 func (r *readinessCheckResolver) RanAt(ctx context.Context, obj *ent.ReadinessCheck) (*time.Time, error) {
-	panic(fmt.Errorf("not implemented: RanAt - ranAt"))
+	return &obj.StartedAt, nil
 }
 
 // Tenant is the resolver for the tenant field.

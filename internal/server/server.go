@@ -28,6 +28,8 @@ import (
 	"github.com/tenantd/tenantd/internal/mail"
 	"github.com/tenantd/tenantd/internal/plans"
 	"github.com/tenantd/tenantd/internal/provisioning"
+	"github.com/tenantd/tenantd/internal/readiness"
+	"github.com/tenantd/tenantd/internal/retention"
 	"github.com/tenantd/tenantd/internal/store"
 	"github.com/tenantd/tenantd/internal/watch"
 	"github.com/tenantd/tenantd/internal/webhooks"
@@ -162,6 +164,9 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 		Idempotency: idempotency.New(s.db), Keys: auth.NewKeys(s.db, pub),
 		Watch:      watch.New(s.db.Ent, s.hub, log.With("component", "watch")),
 		Workspaces: s.workspaces, ActivationWindow: cfg.ActivationWindow,
+		Readiness: readiness.New(s.db, machine, s.provisioning,
+			retention.NewPurger(s.db, machine, s.workspaces, log.With("component", "retention")),
+			cfg.ActivationWindow, log.With("component", "readiness")),
 	}
 	return s, nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
+	"github.com/tenantd/tenantd/ent/schema"
 	"github.com/tenantd/tenantd/ent/workspace"
 	"github.com/tenantd/tenantd/internal/store"
 )
@@ -155,3 +156,69 @@ func (s *Service) createSQLiteSilo(ctx context.Context, path string, tenantID uu
 
 // pqIdent quotes a PostgreSQL identifier.
 func pqIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// DestroyTx deletes the tenant's data inside tx: the pooled rows, or the
+// silo schema on PostgreSQL; it marks the workspace destroyed and returns
+// what it deleted. An SQLite silo file is removed by the returned cleanup,
+// to be called after commit (a file cannot be deleted transactionally).
+func (s *Service) DestroyTx(ctx context.Context, tx *store.Tx, tenantID uuid.UUID) (report map[string]any, cleanup func() error, err error) {
+	sys := tenantd.SystemContext(ctx)
+	cleanup = func() error { return nil }
+	ws, err := tx.Ent.Workspace.Query().Where(workspace.TenantID(tenantID)).Only(sys)
+	if ent.IsNotFound(err) {
+		return map[string]any{"workspace": "none"}, cleanup, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	s.scopes.Delete(tenantID)
+	report = map[string]any{"isolation": string(ws.Isolation), "location": ws.Location}
+	if ws.DestroyedAt != nil {
+		report["alreadyDestroyed"] = true
+		return report, cleanup, nil
+	}
+	switch {
+	case ws.Isolation == tenantd.IsolationSilo && tx.IsPostgres():
+		if _, err := tx.SQL.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+pqIdent(ws.Location)+" CASCADE"); err != nil {
+			return nil, nil, fmt.Errorf("drop silo schema: %w", err)
+		}
+		report["droppedSchema"] = ws.Location
+	case ws.Isolation == tenantd.IsolationSilo:
+		path := ws.Location
+		s.mu.Lock()
+		if db, ok := s.silos[path]; ok {
+			db.Close()
+			delete(s.silos, path)
+		}
+		s.mu.Unlock()
+		cleanup = func() error {
+			for _, p := range []string{path, path + "-wal", path + "-shm"} {
+				if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+					return err
+				}
+			}
+			return nil
+		}
+		report["deletedFile"] = path
+	default:
+		sc := &scope{tenantID: tenantID, postgres: tx.IsPostgres()}
+		if tx.IsPostgres() {
+			sc.prefix = "public."
+			if _, err := tx.SQL.ExecContext(ctx, "SELECT set_config('tenantd.tenant_id', $1, true)", tenantID.String()); err != nil {
+				return nil, nil, err
+			}
+		}
+		for _, table := range []string{"documents", "query_log", "workspace_usage"} {
+			res, err := tx.SQL.ExecContext(ctx, sc.q("DELETE FROM "+sc.table(table)+" WHERE tenant_id = ?"), tenantID)
+			if err != nil {
+				return nil, nil, fmt.Errorf("delete pooled %s: %w", table, err)
+			}
+			n, _ := res.RowsAffected()
+			report["deleted_"+table] = n
+		}
+	}
+	if err := tx.Ent.Workspace.UpdateOne(ws).SetDestroyedAt(schema.Now()).Exec(sys); err != nil {
+		return nil, nil, err
+	}
+	return report, cleanup, nil
+}

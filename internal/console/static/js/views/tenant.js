@@ -1,0 +1,362 @@
+// One tenant: details, usage, operations with live progress, the audited
+// transition timeline (live), lifecycle actions, and for the tenant's own key
+// its workspace (documents and search).
+
+import { gql, uuid } from '../api.js';
+import { h, mount, fmt, card, loading, errorBox, stateBadge, statusBadge, progressBar, stepList, timeEl, confirmDialog, toast, debounce } from '../dom.js';
+import { usageMeters, uploadForm, searchPanel, USAGE_FIELDS } from '../workspace.js';
+
+const OP_FIELDS = 'id kind status attempt requestedBy createdAt updatedAt startedAt finishedAt progress { done total fraction } steps { name status startedAt finishedAt detail } error { code message }';
+const TR_FIELDS = 'id seq event fromState toState triggeredBy actor reason occurredAt hash';
+const TENANT_HEAD = 'id state stateChangedAt allowedEvents';
+
+const Q_TENANT = `query TenantPage($id: ID!) {
+  tenant(id: $id) {
+    id name slug email state stateChangedAt createdAt synthetic purgeAfter purgedAt stateBeforeDeletion allowedEvents
+    plan { key name isolation priceCents }
+  }
+}`;
+const Q_USAGE = `query TenantUsage($id: ID!) { tenant(id: $id) { id usage { ${USAGE_FIELDS} } } }`;
+const Q_TIMELINE = `query TenantTimeline($id: ID!, $after: Cursor) {
+  tenant(id: $id) {
+    id
+    transitions(first: 50, after: $after, orderBy: {field: SEQ, direction: ASC}) {
+      totalCount pageInfo { hasNextPage endCursor } edges { node { ${TR_FIELDS} } }
+    }
+  }
+}`;
+const Q_OPERATIONS = `query TenantOperations($id: ID!) {
+  tenant(id: $id) { id operations(first: 10, orderBy: {field: CREATED_AT, direction: DESC}) { totalCount edges { node { ${OP_FIELDS} } } } }
+}`;
+const Q_DOCUMENTS = 'query TenantDocuments { documents(first: 10) { totalCount edges { node { id title sizeBytes createdAt } } } }';
+const S_EVENTS = `subscription TenantPageEvents($id: ID!) {
+  tenantEvents(tenantId: $id) { kind tenant { ${TENANT_HEAD} } transition { ${TR_FIELDS} } operation { ${OP_FIELDS} } }
+}`;
+const S_PROGRESS = `subscription OperationProgress($id: ID!) { operationProgress(id: $id) { ${OP_FIELDS} } }`;
+
+const mutationFor = (name) => `mutation ${name[0].toUpperCase()}${name.slice(1)}($input: TenantTransitionInput!) {
+  ${name}(input: $input) { tenant { ${TENANT_HEAD} } transition { ${TR_FIELDS} } operation { ${OP_FIELDS} } }
+}`;
+
+/** Lifecycle actions: shown when their event is allowed and the viewer may act. */
+const ACTIONS = [
+  { event: 'suspend', mutation: 'suspendTenant', label: 'Suspend', roles: ['ADMIN'], danger: true,
+    explain: 'The tenant keeps its data, but its writes stop until it is resumed.' },
+  { event: 'resume', mutation: 'resumeTenant', label: 'Resume', roles: ['ADMIN'],
+    explain: 'The tenant becomes ACTIVE again.' },
+  { event: 'cancel', mutation: 'cancelSubscription', label: 'Cancel subscription', roles: ['ADMIN', 'TENANT'], danger: true,
+    explain: 'The subscription ends now. The tenant can be reactivated later.' },
+  { event: 'reactivate', mutation: 'reactivateTenant', label: 'Reactivate', roles: ['ADMIN', 'TENANT'],
+    explain: 'The subscription starts again and the tenant becomes ACTIVE.' },
+  { event: 'provision', mutation: 'retryProvisioning', label: 'Retry provisioning', roles: ['ADMIN'], when: (t) => t.state === 'PROVISIONING_FAILED',
+    explain: 'Provisioning resumes at the step that failed.' },
+];
+
+const FINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELED']);
+
+export default function tenantPage(root, ctx) {
+  const [id] = ctx.params;
+  const { viewer, live } = ctx;
+  const disposers = [];
+  let tenant = null;
+
+  const head = h('div', { class: 'page-head' }, h('div', null, h('h1', null, 'Tenant'), h('p', { class: 'sub' }, id)));
+  const body = h('div');
+  mount(root, head, body, );
+  mount(body, loading('Loading the tenant…'));
+
+  async function loadTenant() {
+    try {
+      const d = await gql(Q_TENANT, { id });
+      if (!d.tenant) throw notFound();
+      tenant = d.tenant;
+      build();
+    } catch (err) {
+      mount(body, errorBox(err, { retry: loadTenant, title: 'Could not load this tenant' }));
+    }
+  }
+
+  function notFound() {
+    const e = new Error('No tenant with this id is visible to you.');
+    e.errors = [{ code: 'NOT_FOUND', message: 'No tenant with this id is visible to you.' }];
+    return Object.assign(e, { code: 'NOT_FOUND' });
+  }
+
+  // ---- built once the tenant is known ----
+  let stateSlot; let actionsSlot; let allowedSlot; let stateSinceSlot;
+  let usageCard; let opsCard; let timelineCard;
+  const ops = new Map(); // id → op
+  const opSubs = new Map(); // id → unsubscribe
+  const timeline = { items: [], lastSeq: 0, hasNext: false, endCursor: null, loading: false, maxSeen: 0, total: 0 };
+
+  function build() {
+    ctx.setTitle(tenant.name || tenant.slug || 'Tenant');
+    stateSlot = h('span');
+    actionsSlot = h('div', { class: 'actions', testid: 'tenant-actions' });
+    allowedSlot = h('span', { testid: 'allowed-events' });
+    stateSinceSlot = h('span');
+    mount(head,
+      h('div', null,
+        h('div', { class: 'tenant-title' }, h('h1', { testid: 'tenant-name' }, tenant.name || '(purged)'), stateSlot,
+          tenant.synthetic ? h('span', { class: 'chip', title: 'Made by a readiness check; kept out of the funnel' }, 'synthetic') : null),
+        h('p', { class: 'sub' }, h('span', { class: 'mono', testid: 'tenant-slug' }, tenant.slug || '—'), ' · ', tenant.plan.name, ' plan')),
+      actionsSlot);
+
+    const details = card({ title: 'Details', testid: 'card-details' });
+    mount(details.body, h('dl', { class: 'details' },
+      h('dt', null, 'ID'), h('dd', { class: 'mono', testid: 'tenant-id' }, tenant.id),
+      h('dt', null, 'Slug'), h('dd', { class: 'mono' }, tenant.slug || '—'),
+      h('dt', null, 'Owner email'), h('dd', null, tenant.email || '—'),
+      h('dt', null, 'Plan'), h('dd', { testid: 'tenant-plan' }, `${tenant.plan.name} (${tenant.plan.key}) · ${tenant.plan.isolation === 'SILO' ? 'own database (silo)' : 'shared tables (pool)'} · ${tenant.plan.priceCents ? `$${(tenant.plan.priceCents / 100).toFixed(2)}/mo` : 'free'}`),
+      h('dt', null, 'Created'), h('dd', null, timeEl(tenant.createdAt)),
+      h('dt', null, 'State since'), h('dd', null, stateSinceSlot),
+      tenant.purgeAfter ? [h('dt', null, 'Purge after'), h('dd', null, timeEl(tenant.purgeAfter))] : null,
+      tenant.stateBeforeDeletion ? [h('dt', null, 'Restores to'), h('dd', null, stateBadge(tenant.stateBeforeDeletion))] : null,
+      h('dt', null, 'Allowed events'), h('dd', null, allowedSlot)));
+
+    usageCard = card({ title: 'Usage', testid: 'card-usage' });
+    opsCard = card({ title: 'Operations', testid: 'card-operations' });
+    const loadMore = h('button', { type: 'button', class: 'small', testid: 'timeline-more', hidden: true, on: { click: () => loadTimeline(true) } }, 'Load more');
+    timelineCard = card({ title: 'Timeline', testid: 'card-timeline', cls: 'wide', tools: h('span', { class: 'hint', testid: 'timeline-count' }) });
+    timelineCard.more = loadMore;
+    timelineCard.list = h('ol', { class: 'timeline', testid: 'timeline' });
+    mount(timelineCard.body, h('p', { class: 'hint' }, 'Every state change, in order. Each row is hash-chained to the one before it.'), timelineCard.list, loadMore);
+
+    const cards = [details.el, usageCard.el, opsCard.el];
+    if (viewer.role === 'TENANT' && viewer.tenant && viewer.tenant.id === tenant.id) cards.push(workspaceCard());
+    cards.push(timelineCard.el);
+    mount(body, h('div', { class: 'grid' }, cards));
+
+    applyTenant(tenant);
+    loadUsage();
+    loadOperations();
+    loadTimeline(false);
+    follow();
+  }
+
+  // ---- header, allowed events, actions ----
+  function applyTenant(t) {
+    if (!t) return;
+    const changed = tenant.state !== t.state;
+    Object.assign(tenant, t);
+    mount(stateSlot, stateBadge(tenant.state, 'tenant-state'));
+    mount(stateSinceSlot, timeEl(tenant.stateChangedAt), ` (${fmt.relative(tenant.stateChangedAt)})`);
+    mount(allowedSlot, tenant.allowedEvents.length ? tenant.allowedEvents.map((e) => h('span', { class: 'chip' }, e)) : h('span', { class: 'hint' }, 'none'));
+    renderActions();
+    if (changed) toast(`${tenant.name || 'Tenant'} is now ${tenant.state}`);
+  }
+
+  function renderActions() {
+    const own = viewer.tenant && viewer.tenant.id === tenant.id;
+    const visible = ACTIONS.filter((a) => tenant.allowedEvents.includes(a.event)
+      && (a.when ? a.when(tenant) : true)
+      && a.roles.includes(viewer.role)
+      && (viewer.role !== 'TENANT' || own));
+    mount(actionsSlot, visible.map((a) => h('button', {
+      type: 'button', class: a.danger ? 'danger' : 'primary', testid: `action-${a.event}`,
+      on: { click: () => act(a) },
+    }, a.label)));
+  }
+
+  async function act(a) {
+    await confirmDialog({
+      title: `${a.label}: ${tenant.name}?`,
+      body: h('p', null, a.explain, ' This is recorded in the audit trail with your name and the reason.'),
+      confirmLabel: a.label,
+      danger: a.danger,
+      reason: true,
+      onConfirm: async ({ reason }) => {
+        const input = { tenantId: tenant.id, idempotencyKey: uuid() };
+        if (reason) input.reason = reason;
+        const d = await gql(mutationFor(a.mutation), { input });
+        const p = d[a.mutation];
+        applyTenant(p.tenant);
+        addTransition(p.transition);
+        if (p.operation) upsertOp(p.operation);
+        toast(`${a.label}: recorded as #${p.transition.seq} (${p.transition.fromState} → ${p.transition.toState})`);
+      },
+    });
+  }
+
+  // ---- usage ----
+  async function loadUsage() {
+    mount(usageCard.body, loading());
+    try {
+      const d = await gql(Q_USAGE, { id });
+      mount(usageCard.body, usageMeters(d.tenant && d.tenant.usage));
+    } catch (err) {
+      mount(usageCard.body, errorBox(err, { retry: loadUsage }));
+    }
+  }
+  const reloadUsage = debounce(loadUsage, 400);
+
+  // ---- operations ----
+  async function loadOperations() {
+    if (!ops.size) mount(opsCard.body, loading());
+    try {
+      const d = await gql(Q_OPERATIONS, { id });
+      for (const e of d.tenant.operations.edges || []) if (e && e.node) upsertOp(e.node, { render: false });
+      renderOps();
+    } catch (err) {
+      mount(opsCard.body, errorBox(err, { retry: loadOperations }));
+    }
+  }
+
+  function upsertOp(op, { render = true } = {}) {
+    const cur = ops.get(op.id);
+    if (cur && new Date(cur.updatedAt) > new Date(op.updatedAt)) return; // an older copy
+    ops.set(op.id, { ...(cur || {}), ...op });
+    if (!FINAL.has(op.status)) watchOp(op.id);
+    else if (opSubs.has(op.id)) { opSubs.get(op.id)(); opSubs.delete(op.id); }
+    if (render) renderOps();
+  }
+
+  function watchOp(opId) {
+    if (!live || opSubs.has(opId)) return;
+    const unsub = live.subscribe({ query: S_PROGRESS, variables: { id: opId } }, {
+      next: (msg) => { if (msg.data && msg.data.operationProgress) upsertOp(msg.data.operationProgress); },
+      error: () => opSubs.delete(opId),
+      complete: () => opSubs.delete(opId),
+    });
+    opSubs.set(opId, unsub);
+  }
+
+  function renderOps() {
+    const list = [...ops.values()].sort((a, b) => new Date(b.createdAt) - new Date(a.createdAt));
+    mount(opsCard.body, list.length ? list.map(opView) : h('p', { class: 'empty' }, 'No operations yet.'));
+  }
+
+  function opView(op) {
+    return h('article', { class: 'op', testid: 'operation', dataset: { operationId: op.id, status: op.status, kind: op.kind } },
+      h('div', { class: 'op-head' },
+        h('span', null, h('strong', null, op.kind), ' ', statusBadge(op.status, 'operation-status')),
+        h('span', { class: 'meta' }, `attempt ${op.attempt} · by ${op.requestedBy} · `, timeEl(op.createdAt, { relative: true }))),
+      progressBar({ done: op.progress.done, total: op.progress.total, status: op.status, label: `${op.kind} progress`, testid: 'operation-progress' }),
+      stepList(op.steps, { testid: 'operation-step' }),
+      op.error ? errorBox({ errors: [{ code: op.error.code, message: op.error.message }] }, { testid: 'operation-error' }) : null,
+      op.finishedAt && op.startedAt ? h('p', { class: 'hint' }, `Took ${fmt.duration(new Date(op.finishedAt) - new Date(op.startedAt))}.`) : null);
+  }
+
+  // ---- timeline ----
+  async function loadTimeline(more) {
+    if (timeline.loading) return;
+    timeline.loading = true;
+    timelineCard.el.setAttribute('aria-busy', 'true');
+    if (!more) {
+      timeline.items = [];
+      timeline.endCursor = null;
+      mount(timelineCard.list, h('li', null, loading('Loading the timeline…')));
+    }
+    try {
+      const d = await gql(Q_TIMELINE, { id, after: more ? timeline.endCursor : null });
+      const c = d.tenant.transitions;
+      const nodes = (c.edges || []).filter((e) => e && e.node).map((e) => e.node);
+      if (!more) mount(timelineCard.list);
+      for (const tr of nodes) appendTransition(tr, false);
+      timeline.hasNext = c.pageInfo.hasNextPage;
+      timeline.endCursor = c.pageInfo.endCursor;
+      timeline.total = c.totalCount;
+      updateTimelineMeta();
+    } catch (err) {
+      mount(timelineCard.list, h('li', null, errorBox(err, { retry: () => loadTimeline(false) })));
+    } finally {
+      timeline.loading = false;
+      timelineCard.el.removeAttribute('aria-busy');
+    }
+    if (timeline.maxSeen > timeline.lastSeq && !timeline.hasNext) loadTimeline(false);
+  }
+
+  function updateTimelineMeta() {
+    timelineCard.more.hidden = !timeline.hasNext;
+    timelineCard.el.querySelector('[data-testid=timeline-count]').textContent = `${timeline.total} transition${timeline.total === 1 ? '' : 's'}`;
+  }
+
+  function appendTransition(tr, fresh) {
+    timeline.items.push(tr);
+    timeline.lastSeq = tr.seq;
+    timelineCard.list.append(h('li', { class: fresh ? 'fresh' : '', testid: 'timeline-item', dataset: { seq: tr.seq, event: tr.event, toState: tr.toState } },
+      h('div', { class: 'tl-head' },
+        h('span', { class: 'hint' }, `#${tr.seq}`),
+        h('span', { class: 'tl-event' }, tr.event),
+        tr.fromState ? stateBadge(tr.fromState) : h('span', { class: 'hint' }, 'new'),
+        h('span', { class: 'arrow', 'aria-label': 'to' }, '→'),
+        stateBadge(tr.toState)),
+      tr.reason ? h('div', { class: 'tl-reason', testid: 'timeline-reason' }, `“${tr.reason}”`) : null,
+      h('div', { class: 'tl-meta' },
+        h('span', null, `by ${tr.triggeredBy.toLowerCase()} `, h('span', { class: 'mono' }, tr.actor)),
+        timeEl(tr.occurredAt),
+        h('span', { class: 'mono', title: `hash ${tr.hash}` }, `#${tr.hash.slice(0, 12)}`))));
+  }
+
+  /** A transition from the live stream or a mutation: append in seq order, or reload on a gap. */
+  function addTransition(tr) {
+    if (!tr) return;
+    timeline.maxSeen = Math.max(timeline.maxSeen, tr.seq);
+    if (timeline.loading || timeline.hasNext) return;
+    if (tr.seq <= timeline.lastSeq) return;
+    if (tr.seq === timeline.lastSeq + 1) {
+      appendTransition(tr, true);
+      timeline.total = Math.max(timeline.total + 1, tr.seq);
+      updateTimelineMeta();
+    } else {
+      loadTimeline(false);
+    }
+  }
+
+  // ---- live ----
+  function follow() {
+    if (!live) return;
+    const unsub = live.subscribe({ query: S_EVENTS, variables: { id } }, {
+      next: (msg) => {
+        const ev = msg.data && msg.data.tenantEvents;
+        if (!ev) return;
+        applyTenant(ev.tenant);
+        if (ev.kind === 'SNAPSHOT') {
+          if (ev.transition) timeline.maxSeen = Math.max(timeline.maxSeen, ev.transition.seq);
+          if (ev.transition && ev.transition.seq > timeline.lastSeq && !timeline.loading && !timeline.hasNext) loadTimeline(false);
+        } else if (ev.kind === 'TRANSITION') {
+          addTransition(ev.transition);
+          reloadUsage();
+        } else if (ev.kind === 'OPERATION' && ev.operation) {
+          upsertOp(ev.operation);
+        }
+      },
+      error: (err) => toast(`Live updates stopped: ${err.code} ${err.message}`, { bad: true }),
+      reconnected: () => { loadOperations(); },
+    });
+    disposers.push(unsub);
+  }
+
+  // ---- the tenant's own workspace ----
+  function workspaceCard() {
+    const c = card({ title: 'Workspace', testid: 'card-workspace', cls: 'wide' });
+    const docs = h('div');
+    const loadDocs = async () => {
+      mount(docs, loading());
+      try {
+        const d = await gql(Q_DOCUMENTS);
+        const list = (d.documents.edges || []).filter((e) => e && e.node).map((e) => e.node);
+        mount(docs, h('h3', null, `Documents (${fmt.number(d.documents.totalCount)})`),
+          list.length ? h('ul', { testid: 'documents' }, list.map((doc) => h('li', null, h('strong', null, doc.title), h('span', { class: 'hint' }, ` · ${fmt.bytes(doc.sizeBytes)} · `, timeEl(doc.createdAt, { relative: true })))))
+            : h('p', { class: 'empty' }, 'No documents yet.'));
+      } catch (err) {
+        mount(docs, errorBox(err, { retry: loadDocs }));
+      }
+    };
+    const up = uploadForm({ onUploaded: () => { loadDocs(); loadUsage(); } });
+    const search = searchPanel({ first: 10, onSearched: () => reloadUsage() });
+    mount(c.body, h('div', { class: 'funnel-layout' },
+      h('div', { class: 'stack' }, search.el, docs),
+      h('details', null, h('summary', null, 'Upload a document'), up.el)));
+    loadDocs();
+    return c.el;
+  }
+
+  loadTenant();
+  return () => {
+    disposers.forEach((f) => f());
+    for (const u of opSubs.values()) u();
+    opSubs.clear();
+    reloadUsage.cancel();
+  };
+}
