@@ -39,6 +39,7 @@ Usage:
   tenantd migrate [flags]             apply database migrations, then exit
   tenantd token create --role R       create an admin or partner token and print it once
   tenantd audit verify [flags]        verify every tenant's hash-chained history
+  tenantd check [flags]               run the readiness checks; exit 1 if one fails
   tenantd bench signup [flags]        load test: signups followed live to ACTIVE
   tenantd bench subscriptions [flags] load test: 10,000 held subscriptions and event delivery
 
@@ -71,6 +72,12 @@ var commands = []command{
 			fs.String("name", "", "a name to tell the token apart")
 		}, run: tokenCreate},
 	{name: "audit verify", about: "Walk every tenant's history chain; exit 1 and name the first broken row.", run: auditVerify},
+	{name: "check", about: "Run the four readiness checks on a running tenantd (runReadinessChecks) and print them;\nexit 0 when none fails, 1 otherwise.",
+		flags: func(fs *flag.FlagSet) {
+			fs.String("url", "", "tenantd to check (default http://<TENANTD_ADDR>)")
+			fs.String("token", "", "admin token (default TENANTD_ADMIN_TOKEN)")
+			fs.Bool("json", false, "print the result as JSON")
+		}, run: check},
 	{name: "bench signup", about: "Drive signups against a running tenantd, follow each to ACTIVE over a subscription,\nand report signup → ACTIVE latency (p50/p95/p99) and sustained signups per second.",
 		flags: func(fs *flag.FlagSet) {
 			fs.String("url", "", "tenantd to drive (default http://<TENANTD_ADDR>)")
@@ -338,5 +345,33 @@ func benchSubscriptions(ctx context.Context, c *cli) int {
 		return 1
 	}
 	printReport(c, rep)
+	return 0
+}
+
+func check(ctx context.Context, c *cli) int {
+	token := flagString(c.fs, "token")
+	if token == "" {
+		token = c.cfg.AdminToken
+	}
+	if token == "" {
+		fmt.Fprintln(c.stderr, "tenantd check: an admin token is needed: --token or TENANTD_ADMIN_TOKEN")
+		return 2
+	}
+	rep, err := load.RunReadinessChecks(ctx, benchURL(c), token)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "tenantd check: %v\n", err)
+		return 1
+	}
+	if flagValue[bool](c.fs, "json") {
+		printReport(c, rep)
+	} else {
+		for _, ch := range rep.Checks {
+			fmt.Fprintf(c.stdout, "%-4s  %-26s %s\n", ch.Status, ch.Title, ch.Summary)
+		}
+		fmt.Fprintf(c.stdout, "readiness: %s\n", rep.Status)
+	}
+	if rep.Status == "FAIL" {
+		return 1
+	}
 	return 0
 }

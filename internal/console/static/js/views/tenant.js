@@ -2,7 +2,7 @@
 // transition timeline (live), lifecycle actions, and for the tenant's own key
 // its workspace (documents and search).
 
-import { gql, uuid } from '../api.js';
+import { gql, uuid, APIError } from '../api.js';
 import { h, mount, fmt, card, loading, errorBox, stateBadge, statusBadge, progressBar, stepList, timeEl, confirmDialog, toast, debounce } from '../dom.js';
 import { usageMeters, uploadForm, searchPanel, USAGE_FIELDS } from '../workspace.js';
 
@@ -62,7 +62,7 @@ export default function tenantPage(root, ctx) {
 
   const head = h('div', { class: 'page-head' }, h('div', null, h('h1', null, 'Tenant'), h('p', { class: 'sub' }, id)));
   const body = h('div');
-  mount(root, head, body, );
+  mount(root, head, body);
   mount(body, loading('Loading the tenant…'));
 
   async function loadTenant() {
@@ -77,9 +77,7 @@ export default function tenantPage(root, ctx) {
   }
 
   function notFound() {
-    const e = new Error('No tenant with this id is visible to you.');
-    e.errors = [{ code: 'NOT_FOUND', message: 'No tenant with this id is visible to you.' }];
-    return Object.assign(e, { code: 'NOT_FOUND' });
+    return new APIError([{ message: 'No tenant with this id is visible to you.', extensions: { code: 'NOT_FOUND' } }]);
   }
 
   // ---- built once the tenant is known ----
@@ -233,7 +231,7 @@ export default function tenantPage(root, ctx) {
         h('span', { class: 'meta' }, `attempt ${op.attempt} · by ${op.requestedBy} · `, timeEl(op.createdAt, { relative: true }))),
       progressBar({ done: op.progress.done, total: op.progress.total, status: op.status, label: `${op.kind} progress`, testid: 'operation-progress' }),
       stepList(op.steps, { testid: 'operation-step' }),
-      op.error ? errorBox({ errors: [{ code: op.error.code, message: op.error.message }] }, { testid: 'operation-error' }) : null,
+      op.error ? errorBox(new APIError([{ message: op.error.message, extensions: { code: op.error.code } }]), { testid: 'operation-error' }) : null,
       op.finishedAt && op.startedAt ? h('p', { class: 'hint' }, `Took ${fmt.duration(new Date(op.finishedAt) - new Date(op.startedAt))}.`) : null);
   }
 
