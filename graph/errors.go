@@ -83,6 +83,9 @@ func classify(err error, gqlErr *gqlerror.Error) (code, msg string, ext map[stri
 	case errors.As(err, &ve):
 		return tenantd.EINVALID, ve.Error(), map[string]any{"field": ve.Name}
 	}
+	if strings.Contains(err.Error(), "cannot decode cursor") {
+		return tenantd.EINVALID, "the cursor is not valid: pass a cursor from a page's pageInfo or edges", nil
+	}
 	if strings.HasSuffix(err.Error(), "introspection disabled") {
 		return tenantd.EINVALID, "introspection is disabled in production", nil
 	}

@@ -15,6 +15,9 @@ import (
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/internal/lifecycle"
 	"github.com/tenantd/tenantd/internal/plans"
+	"github.com/tenantd/tenantd/internal/readiness"
+	"github.com/tenantd/tenantd/internal/server"
+	"github.com/tenantd/tenantd/internal/servertest"
 	"github.com/tenantd/tenantd/internal/store"
 	"github.com/tenantd/tenantd/internal/storetest"
 )
@@ -165,4 +168,26 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+func TestCheckCommand(t *testing.T) {
+	t.Parallel()
+	healthy := servertest.Start(t, storetest.SQLite)
+	code, out, errOut := runCLI(t, "check", "--url", healthy.URL, "--token", servertest.AdminToken)
+	// A fresh server has no real signups: the funnel check warns, nothing fails.
+	require.Equal(t, 0, code, "%s%s", out, errOut)
+	require.Contains(t, out, "PASS  Signup end to end")
+	require.Contains(t, out, "WARN  Activation funnel tracked")
+
+	broken := servertest.StartWith(t, storetest.SQLite, nil, []server.Option{
+		server.WithoutWorkers(), server.WithReadiness(func(c *readiness.Checker) { c.Limit = 300 * time.Millisecond }),
+	})
+	code, out, _ = runCLI(t, "check", "--url", broken.URL, "--token", servertest.AdminToken)
+	require.Equal(t, 1, code)
+	require.Contains(t, out, "FAIL  Provisioning speed")
+	require.Contains(t, out, "readiness: FAIL")
+
+	code, _, errOut = runCLI(t, "check", "--url", healthy.URL)
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, "admin token")
 }

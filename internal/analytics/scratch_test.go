@@ -113,3 +113,21 @@ func loadFunnel(b testing.TB, db *store.DB, n int, from time.Time) {
 		(time.Since(start) - loaded).Round(time.Millisecond))
 }
 
+func BenchmarkScratch(b *testing.B) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, store.Options{DatabaseURL: scratchURL})
+	require.NoError(b, err)
+	to := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1)
+	for name, q := range map[string]analytics.Query{
+		"whole":        {From: to.AddDate(0, 0, -90), To: to, DropOffLimit: 20},
+		"month":        {From: to.AddDate(0, 0, -30), To: to, Plan: "starter", DropOffLimit: 20},
+		"whole_nodrop": {From: to.AddDate(0, 0, -90), To: to},
+	} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				_, err := analytics.Compute(ctx, db.Ent, q, 168*time.Hour)
+				require.NoError(b, err)
+			}
+		})
+	}
+}

@@ -151,7 +151,7 @@ func (c *Checker) idempotentProvisioning(ctx context.Context, s *synth) *result 
 	if err != nil {
 		return &result{status: statusFail, summary: err.Error(), evidence: map[string]any{}}
 	}
-	if err := c.rerun(ctx, s.operationID); err != nil {
+	if err := c.Rerun(ctx, s.operationID); err != nil {
 		return &result{status: statusFail, summary: "running provisioning again failed: " + tenantd.ErrorMessage(err),
 			evidence: map[string]any{"before": before, "error": err.Error()}}
 	}

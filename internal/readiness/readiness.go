@@ -69,14 +69,16 @@ type Checker struct {
 	// Limit is the time a signup may take to ACTIVE with its email queued,
 	// and the bound on provisioning durations (default 60 s).
 	Limit time.Duration
-	// rerun runs provisioning again (tests replace it).
-	rerun func(ctx context.Context, opID uuid.UUID) error
+	// Rerun runs provisioning again on the synthetic tenant for check 4
+	// (default: provisioning's RerunSteps; tests replace it to show the check
+	// catching a step that is not idempotent).
+	Rerun func(ctx context.Context, opID uuid.UUID) error
 }
 
 // New returns a Checker.
 func New(db *store.DB, machine *lifecycle.Machine, prov *provisioning.Service, purger *retention.Purger, window time.Duration, log *slog.Logger) *Checker {
 	return &Checker{db: db, machine: machine, provisioning: prov, purger: purger, window: window, log: log,
-		Limit: defaultLimit, rerun: prov.RerunSteps}
+		Limit: defaultLimit, Rerun: prov.RerunSteps}
 }
 
 func (c *Checker) machineFire(ctx context.Context, id uuid.UUID, ev tenantd.Event, actor lifecycle.Actor) (*lifecycle.Result, error) {

@@ -66,6 +66,13 @@ type options struct {
 	provisioningHooks       provisioning.Hooks
 	provisioningMaxAttempts int
 	noWorkers               bool
+	readiness               func(*readiness.Checker)
+}
+
+// WithReadiness adjusts the readiness checker (tests: a shorter limit, a
+// provisioning re-run that is not idempotent).
+func WithReadiness(f func(*readiness.Checker)) Option {
+	return func(o *options) { o.readiness = f }
 }
 
 // WithoutWorkers makes a replica that serves the API and inserts jobs but
@@ -159,14 +166,18 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 	jobs.client = s.river
 
 	s.webhooks = webhooks.NewStripe(s.db, machine, cfg.StripeWebhookSecret, log.With("component", "webhooks"))
+	checker := readiness.New(s.db, machine, s.provisioning,
+		retention.NewPurger(s.db, machine, s.workspaces, log.With("component", "retention")),
+		cfg.ActivationWindow, log.With("component", "readiness"))
+	if o.readiness != nil {
+		o.readiness(checker)
+	}
 	s.resolver = &graph.Resolver{
 		DB: s.db, Lifecycle: machine, Provisioning: s.provisioning,
 		Idempotency: idempotency.New(s.db), Keys: auth.NewKeys(s.db, pub),
 		Watch:      watch.New(s.db.Ent, s.hub, log.With("component", "watch")),
 		Workspaces: s.workspaces, ActivationWindow: cfg.ActivationWindow,
-		Readiness: readiness.New(s.db, machine, s.provisioning,
-			retention.NewPurger(s.db, machine, s.workspaces, log.With("component", "retention")),
-			cfg.ActivationWindow, log.With("component", "readiness")),
+		Readiness: checker,
 	}
 	return s, nil
 }

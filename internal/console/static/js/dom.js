@@ -168,9 +168,10 @@ const STEP_ICONS = { SUCCEEDED: '✓', FAILED: '✕', RUNNING: '●', PENDING: '
 export function stepList(steps, { testid = 'op-step' } = {}) {
   return h('ol', { class: 'steps-list' }, (steps || []).map((s) => h('li', { testid, dataset: { step: s.name, status: s.status } },
     h('span', { class: `step-icon ${s.status}`, 'aria-hidden': 'true' }, STEP_ICONS[s.status] || '?'),
-    h('span', { class: 'step-name' }, s.name),
-    s.detail ? h('span', { class: 'step-detail' }, s.detail) : null,
-    s.startedAt && s.finishedAt ? h('span', { class: 'step-detail' }, fmt.duration(new Date(s.finishedAt) - new Date(s.startedAt))) : null,
+    h('div', { class: 'step-main' },
+      h('span', { class: 'step-name' }, s.name),
+      s.detail ? h('div', { class: 'step-detail' }, s.detail) : null),
+    s.startedAt && s.finishedAt ? h('span', { class: 'step-time' }, fmt.duration(new Date(s.finishedAt) - new Date(s.startedAt))) : null,
     statusBadge(s.status),
   )));
 }

@@ -228,7 +228,7 @@ function drawFunnel(body, f) {
         h('th', { scope: 'row' }, fmt.date(c.start)),
         h('td', { class: 'num' }, String(c.signedUp)), h('td', { class: 'num' }, String(c.provisioned)),
         h('td', { class: 'num' }, String(c.firstUpload)), h('td', { class: 'num' }, String(c.firstQuery)),
-        h('td', { class: 'num' }, String(c.activated)), h('td', { class: 'num' }, fmt.percent(c.activationRate)))))))));
+        h('td', { class: 'num' }, String(c.activated)), h('td', { class: 'num' }, fmt.percent(c.activationRate))))))));
 
   const drops = f.dropOff.map((d) => {
     const more = d.count - d.tenants.length;

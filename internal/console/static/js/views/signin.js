@@ -26,7 +26,7 @@ export default function signin(root, ctx) {
 
   const form = h('form', { class: 'card stack', testid: 'signin-form', novalidate: true },
     tokenField.wrap,
-    h('div', { class: 'field' }, h('label', { for: 'show-token' }, show, ' Show the token')),
+    h('div', { class: 'field' }, h('label', { class: 'check-label', for: 'show-token' }, show, 'Show the token')),
     errorSlot,
     h('div', { class: 'toolbar' }, submit));
 
