@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -29,6 +30,10 @@ type Hit struct {
 const (
 	maxQueryLen   = 500
 	maxQueryTerms = 32
+	// maxCandidates bounds the matches a PostgreSQL search ranks, so that a
+	// query of very common words answers in bounded time; below it the
+	// ranking is exact.
+	maxCandidates = 10_000
 )
 
 // searchQuery is a parsed web-search style query: words (ANDed), "quoted
@@ -236,11 +241,14 @@ func (s *Service) search(ctx context.Context, q querier, sc *scope, pq *searchQu
 	var query string
 	var args []any
 	if sc.postgres {
-		// Rank in an inner query, so the costly headlines are made for the
-		// returned rows only.
+		// Rank in steps: at most maxCandidates matches are ranked (a query
+		// of very common words does not rank the whole workspace), and the
+		// costly headlines are made for the returned rows only.
 		query = `WITH q AS (SELECT websearch_to_tsquery('english', ?) AS q),
-			top AS (SELECT d.id, ts_rank_cd(d.search, q.q) AS score FROM ` + sc.table("documents") + ` d, q
-				WHERE d.tenant_id = ? AND d.search @@ q.q ORDER BY score DESC, d.created_at DESC LIMIT ?)
+			cand AS (SELECT d.id, d.search, d.created_at FROM ` + sc.table("documents") + ` d, q
+				WHERE d.tenant_id = ? AND d.search @@ q.q LIMIT ` + strconv.Itoa(maxCandidates) + `),
+			top AS (SELECT cand.id, ts_rank_cd(cand.search, q.q) AS score, cand.created_at FROM cand, q
+				ORDER BY score DESC, cand.created_at DESC LIMIT ?)
 			SELECT d.id, d.tenant_id, d.title, d.content, d.size_bytes, d.created_at, top.score,
 				ts_headline('english', d.content, q.q, 'StartSel=[, StopSel=], MaxWords=35, MinWords=15, MaxFragments=2, FragmentDelimiter=" … "')
 			FROM top JOIN ` + sc.table("documents") + ` d ON d.id = top.id, q ORDER BY top.score DESC, d.created_at DESC`
