@@ -17,7 +17,8 @@
 // counts, histogram percentiles with 10% resolution) and the Activation
 // table's partial indexes (the oldest stuck tenants of each step), so its
 // cost depends on the number of days asked for, not on the number of
-// tenants. Rebuild recomputes every counter from the Activation table.
+// tenants. Rebuild recomputes every counter from the Activation table;
+// Compact merges the slots of past days' counters (run it periodically).
 //
 // Every function here reads and writes as tenantd itself
 // (tenantd.SystemContext): callers authorize their caller first.

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -380,6 +381,22 @@ func TestFunnel(t *testing.T) {
 		require.Equal(t, before, counters(t, db))
 		require.Equal(t, activations, activationRows(t, db))
 
+		// Compact merges the slots and changes no sum.
+		rows, err := db.Ent.FunnelCount.Query().Count(sysCtx)
+		require.NoError(t, err)
+		removed, err := analytics.Compact(context.Background(), db, base.AddDate(1, 0, 0))
+		require.NoError(t, err)
+		require.Positive(t, removed)
+		require.Equal(t, before, counters(t, db))
+		left, err := db.Ent.FunnelCount.Query().Count(sysCtx)
+		require.NoError(t, err)
+		require.Equal(t, rows-removed, left)
+		require.Equal(t, len(before), left, "one row per counter")
+		require.Equal(t, full, checkFunnel(t, db.Ent, population, all, window))
+		removed, err = analytics.Compact(context.Background(), db, base.AddDate(1, 0, 0))
+		require.NoError(t, err)
+		require.Zero(t, removed)
+
 		// Rebuild yields the counters RecordTx kept (slots aside) and the
 		// same funnel.
 		require.NoError(t, analytics.Rebuild(context.Background(), db, window))
@@ -469,7 +486,30 @@ func TestConcurrentRecording(t *testing.T) {
 				}
 			})
 		}
+		// Compaction runs all the while; it neither deadlocks with the
+		// workers nor loses their increments.
+		done := make(chan struct{})
+		compacted := make(chan error, 1)
+		var merged atomic.Int64
+		go func() {
+			var err error
+			for err == nil {
+				select {
+				case <-done:
+					compacted <- nil
+					return
+				default:
+				}
+				var n int
+				n, err = analytics.Compact(context.Background(), db, base.AddDate(0, 0, 1))
+				merged.Add(int64(n))
+			}
+			compacted <- err
+		}()
 		wg.Wait()
+		close(done)
+		require.NoError(t, <-compacted)
+		require.Positive(t, merged.Load(), "compaction ran beside the workers")
 		close(errs)
 		for err := range errs {
 			require.NoError(t, err)
