@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-co-op/gocron/v2"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
@@ -51,6 +52,8 @@ type Server struct {
 	webhooks     *webhooks.Stripe
 	noWorkers    bool
 	stopListen   context.CancelFunc
+	scheduler    gocron.Scheduler
+	elector      *lockElector
 	listenDone   chan struct{}
 
 	httpServer *http.Server
@@ -301,6 +304,10 @@ func (s *Server) Start(ctx context.Context) error {
 			ln.Close()
 			return fmt.Errorf("start river: %w", err)
 		}
+		if err := s.startSweeps(); err != nil {
+			ln.Close()
+			return err
+		}
 	}
 	s.httpServer = &http.Server{
 		Handler:           s.routes(),
@@ -343,6 +350,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if err := s.httpServer.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("drain http: %w", err))
 		}
+	}
+	if err := s.stopSweeps(); err != nil {
+		errs = append(errs, fmt.Errorf("stop sweeps: %w", err))
 	}
 	if s.runsWorkers() {
 		if err := s.river.Stop(ctx); err != nil && !errors.Is(err, context.Canceled) {
