@@ -21,6 +21,14 @@
 //     SELECT and the counters rebuilt with lifecycle.Recount), over HTTP and
 //     through lifecycle.StateCounts, beside the naive GROUP BY over the
 //     tenants table that the counters replace.
+//   - BenchmarkActivationFunnel: analytics.Compute over 1,000,000 tenants
+//     with their milestones (PostgreSQL; activations bulk-loaded, the rollup
+//     rebuilt with analytics.Rebuild), over 90 days with day cohorts and over
+//     30 days for one plan; also with the rollup's slots not yet compacted.
+//   - BenchmarkUpload: documents/s and MB/s of ~1 KiB documents through
+//     workspace.Service.Upload (PostgreSQL, pool and silo tenants).
+//   - BenchmarkSearch: full-text search latency p50/p99 over 100,000
+//     documents of one tenant (PostgreSQL, pool and silo).
 //
 // Every benchmark runs on SQLite and PostgreSQL (unless noted) through
 // storetest and servertest, so PostgreSQL must be reachable as for the test
