@@ -38,6 +38,7 @@ type Config struct {
 	AdminToken       string
 	AllowedOrigins   []string
 	SweepInterval    time.Duration
+	Workers          bool
 	LogLevel         slog.Level
 	LogFormat        string
 
@@ -172,6 +173,16 @@ var variables = []variable{
 			c.SweepInterval = d
 			return nil
 		}, get: func(c *Config) string { return c.SweepInterval.String() }},
+	{env: "TENANTD_WORKERS", flag: "workers", def: "true",
+		usage: "run River workers and the sweeps on this replica; false makes an API-only replica (PostgreSQL)",
+		set: func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return errors.New("want true or false")
+			}
+			c.Workers = b
+			return nil
+		}, get: func(c *Config) string { return strconv.FormatBool(c.Workers) }},
 	{env: "TENANTD_LOG_LEVEL", flag: "log-level", def: "info", usage: "debug, info, warn or error",
 		set: func(c *Config, v string) error {
 			if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
@@ -276,6 +287,9 @@ func Load(environ []string, fs *flag.FlagSet) (*Config, error) {
 		if err := v.set(c, val); err != nil {
 			return nil, fmt.Errorf("invalid %s: %w", src, err)
 		}
+	}
+	if !c.Workers && c.DatabaseURL == "" {
+		return nil, errors.New("invalid TENANTD_WORKERS: an SQLite tenantd is a single process and must run its workers")
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Addr

@@ -102,7 +102,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 	for _, opt := range opts {
 		opt(&o)
 	}
-	s := &Server{cfg: cfg, log: log, metrics: NewMetrics(), hub: events.NewHub(), noWorkers: o.noWorkers}
+	s := &Server{cfg: cfg, log: log, metrics: NewMetrics(), hub: events.NewHub(), noWorkers: o.noWorkers || !cfg.Workers}
 	sopts := store.Options{DatabaseURL: cfg.DatabaseURL, OwnerURL: cfg.OwnerURL, DataDir: cfg.DataDir, Logger: log}
 	res, err := store.Migrate(ctx, sopts)
 	if err != nil {
@@ -159,7 +159,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 	provisioning.Register(workers, s.provisioning)
 	mail.Register(workers, mail.NewWorker(s.db.Ent, sender, mailFrom, log.With("component", "mail")))
 	rcfg := s.riverConfig(workers)
-	if o.noWorkers {
+	if s.noWorkers {
 		rcfg.Queues = nil // insert-only
 	}
 	s.river, err = river.NewClient(s.db.RiverDriver(), rcfg)
