@@ -27,9 +27,9 @@ export function responsive(draw, { testid, minWidth = 240 } = {}) {
   return box;
 }
 
-function frame(width, height, label, testid) {
+function frame(width, height, label) {
   return svg('svg', {
-    class: 'chart', width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': label, testid,
+    class: 'chart', width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': label,
   }, svg('title', null, label));
 }
 
@@ -50,7 +50,7 @@ export function barChart(items, { label = 'Bar chart', valueFmt = fmt.number, te
     const height = items.length * rowH + 4;
     const max = Math.max(1, ...items.map((i) => i.value));
     const aria = `${label}: ${items.map((i) => `${i.label} ${valueFmt(i.value)}`).join(', ')}`;
-    const root = frame(width, height, aria, testid);
+    const root = frame(width, height, aria);
     items.forEach((it, i) => {
       const y = i * rowH + 3;
       const cy = y + (rowH - 6) / 2;
@@ -64,7 +64,7 @@ export function barChart(items, { label = 'Bar chart', valueFmt = fmt.number, te
       );
     });
     return root;
-  }, {});
+  }, { testid });
 }
 
 /**
@@ -78,32 +78,37 @@ export function funnelChart(steps, { label = 'Funnel', testid } = {}) {
     const height = steps.length * barH + (steps.length - 1) * gap + 4;
     const max = Math.max(1, ...steps.map((s) => s.count));
     const aria = `${label}: ${steps.map((s) => `${s.label} ${s.count}`).join(', ')}`;
-    const root = frame(width, height, aria, testid);
-    const usable = width - 8;
+    const root = frame(width, height, aria);
+    const labelOf = (s) => `${s.label} · ${fmt.number(s.count)}`;
+    const textW = (t) => t.length * 7.4 + 16;
+    // Labels go inside the bars when every bar is wide enough; otherwise in
+    // a column on the left, the bars centred in the rest.
+    const inside = steps.every((s) => Math.max(6, (s.count / max) * (width - 8)) >= textW(labelOf(s)));
+    const left = inside ? 0 : Math.min(Math.max(...steps.map((s) => textW(labelOf(s)))), width * 0.45);
+    const usable = width - left - 8;
+    const mid = left + (width - left) / 2;
     let prev = null;
     steps.forEach((s, i) => {
       const y = i * (barH + gap) + 2;
       const w = Math.max(6, (s.count / max) * usable);
-      const x = (width - w) / 2;
+      const x = mid - w / 2;
       if (prev) {
         // A trapezoid joining the previous bar's bottom to this bar's top.
         root.append(svg('polygon', {
           class: 'funnel-step', opacity: 0.18,
           points: `${prev.x},${prev.y + barH} ${prev.x + prev.w},${prev.y + barH} ${x + w},${y} ${x},${y}`,
         }));
-        if (s.note) root.append(text(width / 2, y - gap / 2, s.note, { 'text-anchor': 'middle', class: 'muted' }));
+        if (s.note) root.append(text(mid, y - gap / 2, s.note, { 'text-anchor': 'middle', class: 'muted' }));
       }
       root.append(svg('rect', { class: `funnel-step n${i}`, x, y, width: w, height: barH, rx: 6 },
         svg('title', null, `${s.label}: ${fmt.number(s.count)}`)));
-      const inside = w > 190;
-      const t = `${s.label} · ${fmt.number(s.count)}`;
       root.append(inside
-        ? text(width / 2, y + barH / 2, t, { 'text-anchor': 'middle', class: 'on-bar' })
-        : text(x + w + 8, y + barH / 2, t, { 'font-weight': 700 }));
+        ? text(mid, y + barH / 2, labelOf(s), { 'text-anchor': 'middle', class: 'on-bar' })
+        : text(0, y + barH / 2, labelOf(s), { 'font-weight': 700 }));
       prev = { x, y, w };
     });
     return root;
-  }, {});
+  }, { testid });
 }
 
 /** A 0–1 gauge with a target marker. */
@@ -114,7 +119,7 @@ export function gauge(value, target, { label = 'Rate', testid } = {}) {
     const w = width - pad * 2;
     const v = Math.max(0, Math.min(1, value || 0));
     const cls = v >= target ? 'ok' : v >= target * 0.8 ? 'warn' : 'bad';
-    const root = frame(width, height, `${label}: ${fmt.percent(v, 1)}, target ${fmt.percent(target)}`, testid);
+    const root = frame(width, height, `${label}: ${fmt.percent(v, 1)}, target ${fmt.percent(target)}`);
     const tx = pad + target * w;
     root.append(
       svg('rect', { class: 'track', x: pad, y: 10, width: w, height: 16, rx: 8 }),
@@ -124,7 +129,7 @@ export function gauge(value, target, { label = 'Rate', testid } = {}) {
       text(pad, 41, '0%', { class: 'muted' }),
     );
     return root;
-  }, {});
+  }, { testid });
 }
 
 /**
@@ -133,16 +138,25 @@ export function gauge(value, target, { label = 'Rate', testid } = {}) {
  */
 export function columnChart(points, { label = 'Chart', yFmt = fmt.number, refLines = [], yMax, xStart, xEnd, height = 190, testid } = {}) {
   return responsive((width) => {
+    if (!points.length) {
+      const root = frame(width, 60, `${label}: no data yet`);
+      root.append(svg('rect', { class: 'track', x: 0, y: 0, width, height: 60, rx: 8 }),
+        text(width / 2, 30, 'no data yet', { 'text-anchor': 'middle', class: 'muted' }));
+      return root;
+    }
     const m = { l: 58, r: 60, t: 10, b: 24 };
     const pw = width - m.l - m.r;
     const ph = height - m.t - m.b;
-    const top = yMax ?? niceMax(Math.max(1e-9, ...points.map((p) => p.value), ...refLines.map((r) => r.value)));
+    const max = Math.max(...points.map((p) => p.value), ...refLines.map((r) => r.value));
+    const step = yMax ? yMax / 4 : niceStep(Math.max(max, 1e-9) / 4);
+    const ticks = yMax ? 4 : Math.max(1, Math.ceil((max * 1.05) / step));
+    const top = step * ticks;
     const y = (v) => m.t + ph - (Math.max(0, v) / top) * ph;
     const aria = `${label}: ${points.length} values${refLines.length ? `; ${refLines.map((r) => `${r.label} ${yFmt(r.value)}`).join(', ')}` : ''}`;
-    const root = frame(width, height, aria, testid);
+    const root = frame(width, height, aria);
     const grid = svg('g', { class: 'grid axis' });
-    for (let i = 0; i <= 4; i++) {
-      const v = (top / 4) * i;
+    for (let i = 0; i <= ticks; i++) {
+      const v = step * i;
       grid.append(svg('line', { x1: m.l, x2: m.l + pw, y1: y(v), y2: y(v) }), text(m.l - 6, y(v), yFmt(v), { 'text-anchor': 'end' }));
     }
     root.append(grid);
@@ -154,18 +168,21 @@ export function columnChart(points, { label = 'Chart', yFmt = fmt.number, refLin
       root.append(svg('rect', { class: ['bar', p.cls], x, y: yy, width: bw, height: Math.max(p.value > 0 ? 1 : 0, m.t + ph - yy), rx: Math.min(3, bw / 3) },
         svg('title', null, p.title || yFmt(p.value))));
     });
-    for (const r of refLines) {
+    // Reference lines; their labels keep 13 px apart when the lines are close.
+    let lastLabelY = -Infinity;
+    for (const r of [...refLines].sort((a, b) => b.value - a.value)) {
       const yy = y(r.value);
+      const ly = Math.max(yy, lastLabelY + 13);
+      lastLabelY = ly;
       root.append(svg('line', { class: ['ref', r.cls], x1: m.l, x2: m.l + pw, y1: yy, y2: yy }),
-        text(m.l + pw + 4, yy, `${r.label} ${yFmt(r.value)}`, { class: 'muted' }));
+        text(m.l + pw + 4, ly, `${r.label} ${yFmt(r.value)}`, { class: 'muted' }));
     }
     const axis = svg('g', { class: 'axis' });
     if (xStart) axis.append(text(m.l, height - 8, xStart));
     if (xEnd) axis.append(text(m.l + pw, height - 8, xEnd, { 'text-anchor': 'end' }));
     root.append(axis);
-    if (!points.length) root.append(text(m.l + pw / 2, m.t + ph / 2, 'no data yet', { 'text-anchor': 'middle', class: 'muted' }));
     return root;
-  }, {});
+  }, { testid });
 }
 
 /** Buckets values into bins for a histogram: [{from, to, count}]. */
@@ -180,8 +197,9 @@ export function bins(values, n = 12) {
   return out;
 }
 
-function niceMax(v) {
+/** The smallest 1, 2, 2.5 or 5 × 10^k at least v: a readable tick step. */
+function niceStep(v) {
   const exp = 10 ** Math.floor(Math.log10(v));
-  for (const f of [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (f * exp >= v * 1.05) return f * exp;
+  for (const f of [1, 2, 2.5, 5, 10]) if (f * exp >= v) return f * exp;
   return 10 * exp;
 }

@@ -87,7 +87,8 @@ export const fmt = {
     const s = ms / 1000;
     if (s < 60) return `${s < 10 ? s.toFixed(1) : Math.round(s)} s`;
     const m = Math.floor(s / 60);
-    if (m < 60) return `${m} min ${Math.round(s % 60)} s`;
+    const rest = Math.round(s % 60);
+    if (m < 60) return m >= 10 || rest === 0 ? `${m} min` : `${m} min ${rest} s`;
     const hr = Math.floor(m / 60);
     if (hr < 48) return `${hr} h ${m % 60} min`;
     return `${Math.floor(hr / 24)} d ${hr % 24} h`;

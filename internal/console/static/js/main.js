@@ -206,6 +206,8 @@ async function render() {
 
 function focusHeading() {
   if (app.firstRender) { app.firstRender = false; return; }
+  // A view that focused a field itself (sign-in, wizard) keeps it.
+  if (main.contains(document.activeElement) && document.activeElement !== main) return;
   const h1 = main.querySelector('h1');
   if (h1) {
     h1.setAttribute('tabindex', '-1');

@@ -63,7 +63,7 @@ export default function dashboard(root, ctx) {
     h('div', { class: 'page-head' },
       h('div', null, h('h1', null, 'Dashboard'), h('p', { class: 'sub' }, 'Tenant states, activation and provisioning, live.')),
       h('div', { class: 'toolbar' }, liveNote, updated, refreshBtn)),
-    h('div', { class: 'grid' }, counts.el, prov.el, funnel.el, readiness.el));
+    h('div', { class: 'grid two' }, counts.el, prov.el, funnel.el, readiness.el));
 
   // ---- loaders: each card loads on its own, so one failure stays in its card ----
   function loader(c, fetcher, draw) {
@@ -246,7 +246,9 @@ function drawFunnel(body, f) {
     h('p', { class: 'hint' }, `Tenants who signed up ${fmt.date(f.from)} – ${fmt.date(new Date(new Date(f.to).getTime() - 1).toISOString())}${f.plan ? ` on the ${f.plan} plan` : ''}; synthetic tenants excluded.`),
     h('div', { class: 'funnel-layout' },
       h('div', { class: 'stack' },
-        funnelChart(steps, { label: 'Activation funnel', testid: 'funnel-chart' }),
+        signedUp > 0
+          ? funnelChart(steps, { label: 'Activation funnel', testid: 'funnel-chart' })
+          : h('p', { class: 'empty', testid: 'funnel-chart' }, 'No tenant signed up in this window yet: the funnel fills as they arrive.'),
         table),
       h('div', { class: 'stack' },
         h('div', { class: 'stats' },

@@ -29,7 +29,7 @@ export default function signup(root, ctx) {
   const disposers = [];
 
   const indicator = h('ol', { class: 'wizard-steps', testid: 'wizard-progress', 'aria-label': 'Activation steps' });
-  const panel = h('section', { class: 'card', 'aria-live': 'polite' });
+  const panel = h('section', { class: 'card', 'aria-label': 'Current step' });
   mount(root, h('div', { class: 'wizard' },
     h('div', { class: 'page-head' }, h('div', null, h('h1', null, 'Activate your workspace'),
       h('p', { class: 'sub' }, 'Sign up, watch your workspace being provisioned, upload a first document and run a first query.'))),

@@ -60,7 +60,8 @@ export default function tenantPage(root, ctx) {
   const disposers = [];
   let tenant = null;
 
-  const head = h('div', { class: 'page-head' }, h('div', null, h('h1', null, 'Tenant'), h('p', { class: 'sub' }, id)));
+  const titleEl = h('h1', { testid: 'tenant-name' }, 'Tenant');
+  const head = h('div', { class: 'page-head' }, h('div', null, titleEl, h('p', { class: 'sub' }, id)));
   const body = h('div');
   mount(root, head, body);
   mount(body, loading('Loading the tenant…'));
@@ -89,16 +90,19 @@ export default function tenantPage(root, ctx) {
 
   function build() {
     ctx.setTitle(tenant.name || tenant.slug || 'Tenant');
+    titleEl.textContent = tenant.name || '(purged)';
+    const hadFocus = document.activeElement === titleEl;
     stateSlot = h('span');
     actionsSlot = h('div', { class: 'actions', testid: 'tenant-actions' });
     allowedSlot = h('span', { testid: 'allowed-events' });
     stateSinceSlot = h('span');
     mount(head,
       h('div', null,
-        h('div', { class: 'tenant-title' }, h('h1', { testid: 'tenant-name' }, tenant.name || '(purged)'), stateSlot,
+        h('div', { class: 'tenant-title' }, titleEl, stateSlot,
           tenant.synthetic ? h('span', { class: 'chip', title: 'Made by a readiness check; kept out of the funnel' }, 'synthetic') : null),
         h('p', { class: 'sub' }, h('span', { class: 'mono', testid: 'tenant-slug' }, tenant.slug || '—'), ' · ', tenant.plan.name, ' plan')),
       actionsSlot);
+    if (hadFocus) titleEl.focus();
 
     const details = card({ title: 'Details', testid: 'card-details' });
     mount(details.body, h('dl', { class: 'details' },
@@ -125,7 +129,7 @@ export default function tenantPage(root, ctx) {
     cards.push(timelineCard.el);
     mount(body, h('div', { class: 'grid' }, cards));
 
-    applyTenant(tenant);
+    applyTenant(tenant, { quiet: true });
     loadUsage();
     loadOperations();
     loadTimeline(false);
@@ -133,7 +137,7 @@ export default function tenantPage(root, ctx) {
   }
 
   // ---- header, allowed events, actions ----
-  function applyTenant(t) {
+  function applyTenant(t, { quiet = false } = {}) {
     if (!t) return;
     const changed = tenant.state !== t.state;
     Object.assign(tenant, t);
@@ -141,7 +145,7 @@ export default function tenantPage(root, ctx) {
     mount(stateSinceSlot, timeEl(tenant.stateChangedAt), ` (${fmt.relative(tenant.stateChangedAt)})`);
     mount(allowedSlot, tenant.allowedEvents.length ? tenant.allowedEvents.map((e) => h('span', { class: 'chip' }, e)) : h('span', { class: 'hint' }, 'none'));
     renderActions();
-    if (changed) toast(`${tenant.name || 'Tenant'} is now ${tenant.state}`);
+    if (changed && !quiet) toast(`${tenant.name || 'Tenant'} is now ${tenant.state}`);
   }
 
   function renderActions() {
@@ -157,7 +161,7 @@ export default function tenantPage(root, ctx) {
   }
 
   async function act(a) {
-    await confirmDialog({
+    const done = await confirmDialog({
       title: `${a.label}: ${tenant.name}?`,
       body: h('p', null, a.explain, ' This is recorded in the audit trail with your name and the reason.'),
       confirmLabel: a.label,
@@ -168,12 +172,18 @@ export default function tenantPage(root, ctx) {
         if (reason) input.reason = reason;
         const d = await gql(mutationFor(a.mutation), { input });
         const p = d[a.mutation];
-        applyTenant(p.tenant);
+        applyTenant(p.tenant, { quiet: true });
         addTransition(p.transition);
         if (p.operation) upsertOp(p.operation);
         toast(`${a.label}: recorded as #${p.transition.seq} (${p.transition.fromState} → ${p.transition.toState})`);
       },
     });
+    // The action buttons were redrawn: put focus somewhere sensible.
+    const target = done ? titleEl : actionsSlot.querySelector(`[data-testid=action-${a.event}]`);
+    if (target) {
+      if (done) target.setAttribute('tabindex', '-1');
+      target.focus();
+    }
   }
 
   // ---- usage ----
