@@ -50,7 +50,8 @@ export default function signup(root, ctx) {
     mount(indicator, STEPS.map((label, i) => {
       const n = i + 1;
       const state = n < st.step ? 'done' : n === st.step ? 'current' : 'todo';
-      return h('li', { class: state === 'done' ? 'done' : '', 'aria-current': state === 'current' ? 'step' : undefined, testid: 'wizard-progress-step', dataset: { state } },
+      const finished = state === 'done' || (n === STEPS.length && st.step === STEPS.length);
+      return h('li', { class: finished ? 'done' : '', 'aria-current': state === 'current' ? 'step' : undefined, testid: 'wizard-progress-step', dataset: { state } },
         h('span', null, label), h('span', { class: 'visually-hidden' }, state === 'done' ? ' (done)' : state === 'current' ? ' (current step)' : ''));
     }));
   }
@@ -259,7 +260,7 @@ export default function signup(root, ctx) {
     const t = st.tenant;
     try { sessionStorage.removeItem(STORE); } catch { /* ignore */ }
     mount(panel, h('div', { testid: 'wizard-step-done' },
-      h('h2', null, '5. You are all set 🎉'),
+      h('h2', null, '5. You are all set'),
       h('p', null, `${t.name} is active, with ${st.uploaded ? 'a first document' : 'an empty workspace'}${st.searched ? ' and a first query behind it' : ''}.`),
       h('p', null, h('a', { class: 'button primary', href: `#/tenants/${encodeURIComponent(t.id)}`, testid: 'wizard-tenant-link', dataset: { tenantId: t.id } }, `Open ${t.name}`)),
       h('p', { class: 'hint' }, h('a', { href: '#/signup', testid: 'wizard-again', on: { click: (ev) => { ev.preventDefault(); st = { step: 1 }; apiKey = ''; save(); render(); } } }, 'Sign up another tenant'))));

@@ -1,0 +1,330 @@
+// console.e2e.mjs drives tenantd's web console in a real Chromium with
+// playwright-core: an admin reads the activation funnel, a visitor signs up
+// through the activation wizard (provisioning watched live, a first upload, a
+// first query), the funnel moves, and the admin finds the new tenant, reads
+// its timeline and suspends it with a confirmation while the page follows it
+// live. tenantd's Go test suite runs it against a real server
+// (internal/console/browser_test.go).
+//
+//   node console.e2e.mjs <baseURL> <adminToken> <artifactsDir>
+//
+// A screenshot after each major step goes to artifactsDir. Exit 0 on
+// success; on failure it prints what failed, saves failure screenshots and
+// exits 1. CHROMIUM_PATH overrides /usr/bin/chromium.
+import { chromium } from 'playwright-core';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+
+const [base, adminToken, artifacts] = process.argv.slice(2);
+if (!base || !adminToken || !artifacts) {
+  console.error('usage: node console.e2e.mjs <baseURL> <adminToken> <artifactsDir>');
+  process.exit(2);
+}
+mkdirSync(artifacts, { recursive: true });
+
+const OVERALL_MS = 170_000; // the Go test kills us at 3 minutes
+const T = 15_000; // default wait
+const started = Date.now();
+let current = 'start';
+let shots = 0;
+const pages = new Map(); // name → page
+const problems = []; // uncaught errors and CSP violations: they fail the run
+const notes = []; // other console errors: printed
+
+const log = (...a) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s]`, ...a);
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+
+const watchdog = setTimeout(() => fail(new Error(`the run took longer than ${OVERALL_MS / 1000} s`)), OVERALL_MS);
+
+async function newPage(name) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, baseURL: base });
+  const page = await context.newPage();
+  page.setDefaultTimeout(T);
+  page.on('pageerror', (err) => problems.push(`${name}: uncaught ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    const text = msg.text();
+    if (/Content Security Policy/i.test(text)) problems.push(`${name}: CSP violation: ${text}`);
+    else notes.push(`${name}: console error: ${text}`);
+  });
+  pages.set(name, page);
+  return page;
+}
+
+async function shot(page, name) {
+  shots += 1;
+  const file = path.join(artifacts, `${String(shots).padStart(2, '0')}-${name}.png`);
+  await page.evaluate(() => window.scrollTo(0, 0)); // the sticky header stays on top
+  await page.screenshot({ path: file, fullPage: true });
+  log(`  screenshot ${file}`);
+}
+
+async function step(name, fn) {
+  current = name;
+  const t0 = Date.now();
+  await fn();
+  if (problems.length) throw new Error(`errors in the page:\n  ${problems.join('\n  ')}`);
+  log(`ok  ${name} (${Date.now() - t0} ms)`);
+}
+
+function check(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+/** Waits until fn(arg) is truthy in the page; message says what was expected. */
+async function until(page, message, fn, arg, timeout = T) {
+  try {
+    return await page.waitForFunction(fn, arg, { timeout, polling: 100 });
+  } catch (err) {
+    throw new Error(`${message} (waited ${timeout / 1000} s): ${err.message.split('\n')[0]}`);
+  }
+}
+
+const text = (page, sel) => page.locator(sel).first().textContent({ timeout: T }).then((s) => (s || '').trim());
+const count = async (page, sel) => Number(await text(page, sel));
+
+async function fail(err) {
+  clearTimeout(watchdog);
+  console.error(`\nFAIL at step "${current}": ${err && err.stack ? err.stack : err}`);
+  if (problems.length) console.error(`page errors:\n  ${problems.join('\n  ')}`);
+  for (const [name, page] of pages) {
+    try {
+      const file = path.join(artifacts, `failure-${name}.png`);
+      await page.screenshot({ path: file, fullPage: true, timeout: 5000 });
+      console.error(`failure screenshot: ${file} (at ${page.url()})`);
+    } catch (e) {
+      console.error(`no failure screenshot of ${name}: ${e.message}`);
+    }
+  }
+  if (notes.length) console.error(`console errors:\n  ${notes.join('\n  ')}`);
+  try { await browser.close(); } catch { /* ignore */ }
+  process.exit(1);
+}
+
+async function adminAPI(query, variables) {
+  const res = await fetch(`${base}/graphql`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${adminToken}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = await res.json();
+  if (body.errors) throw new Error(`API: ${JSON.stringify(body.errors)}`);
+  return body.data;
+}
+
+const slug = `e2e-${Date.now().toString(36)}-${randomUUID().slice(0, 4)}`;
+const word = `zephyrine${randomUUID().replace(/\D/g, '').slice(0, 6)}`;
+let before;
+let tenantId;
+
+try {
+  // (a) The admin signs in and reads the funnel.
+  const admin = await newPage('admin');
+  await step('admin signs in', async () => {
+    await admin.goto('/');
+    await until(admin, 'an unauthenticated visit lands on the sign-in page', () => location.hash.startsWith('#/signin'));
+    await admin.fill('[data-testid=signin-token]', 'tda_not_a_real_token_0000000000');
+    await admin.click('[data-testid=signin-submit]');
+    await admin.locator('[data-testid=signin-error] [data-testid=error-code]').first().waitFor();
+    check(await text(admin, '[data-testid=signin-error] [data-testid=error-code]') === 'UNAUTHENTICATED', 'a bad token shows UNAUTHENTICATED');
+    await admin.fill('[data-testid=signin-token]', adminToken);
+    await admin.click('[data-testid=signin-submit]');
+    await until(admin, 'the sign-in answers', () => location.hash.startsWith('#/dashboard') || !!document.querySelector('[data-testid=signin-error]'));
+    const refused = await admin.locator('[data-testid=signin-error]').allTextContents();
+    check(refused.length === 0, `the admin token is refused: ${refused.join(' ')}`);
+    await until(admin, 'the header shows the ADMIN viewer', () => document.querySelector('[data-testid=viewer-role]')?.textContent === 'ADMIN');
+  });
+
+  await step('dashboard shows the funnel, states, provisioning and readiness', async () => {
+    await admin.locator('[data-testid=funnel-count-SIGNED_UP]').waitFor();
+    await admin.locator('[data-testid=funnel-chart]').waitFor();
+    await admin.locator('[data-testid=state-chart] svg').waitFor();
+    await admin.locator('[data-testid=activation-gauge] svg').waitFor();
+    await admin.locator('[data-testid=prov-p50]').waitFor();
+    await admin.locator('[data-testid=readiness-status]').waitFor();
+    for (const card of ['card-states', 'card-funnel', 'card-provisioning', 'card-readiness']) {
+      const errors = await admin.locator(`[data-testid=${card}] [data-testid=error]`).allTextContents();
+      check(errors.length === 0, `the ${card} card shows an error: ${errors.join(' / ')}`);
+    }
+    before = {
+      signedUp: await count(admin, '[data-testid=funnel-count-SIGNED_UP]'),
+      firstQuery: await count(admin, '[data-testid=funnel-count-FIRST_QUERY]'),
+    };
+    log(`  funnel before: SIGNED_UP=${before.signedUp} FIRST_QUERY=${before.firstQuery}`);
+    await until(admin, 'the dashboard follows tenantEvents live (indicator open)',
+      () => document.querySelector('[data-testid=live-indicator]')?.dataset.state === 'open');
+    await shot(admin, 'admin-dashboard');
+  });
+
+  // (b) A visitor signs up through the wizard, in a fresh context.
+  const visitor = await newPage('visitor');
+  await step('wizard: field errors and a declined card', async () => {
+    await visitor.goto('/#/signup');
+    await visitor.locator('[data-testid=signup-plan] option[value=starter]').waitFor({ state: 'attached' });
+    await visitor.fill('[data-testid=signup-name]', `E2E ${slug}`);
+    check(await visitor.inputValue('[data-testid=signup-slug]') === `e2e-${slug}`, 'the slug is derived from the name');
+    await visitor.fill('[data-testid=signup-slug]', 'Not A Slug!');
+    await visitor.fill('[data-testid=signup-email]', `owner@${slug}.example.com`);
+    await visitor.selectOption('[data-testid=signup-plan]', 'starter');
+    await visitor.click('[data-testid=signup-submit]');
+    await visitor.locator('[data-testid=field-error-slug]').waitFor({ state: 'visible' });
+    check(await text(visitor, '[data-testid=signup-error] [data-testid=error-code]') === 'INVALID_INPUT', 'a bad slug is INVALID_INPUT');
+    await visitor.fill('[data-testid=signup-slug]', slug);
+    await visitor.selectOption('[data-testid=signup-payment]', 'pm_card_chargeDeclined');
+    await visitor.click('[data-testid=signup-submit]');
+    await until(visitor, 'a declined card shows PAYMENT_DECLINED',
+      () => document.querySelector('[data-testid=signup-error] [data-testid=error-code]')?.textContent === 'PAYMENT_DECLINED');
+    await shot(visitor, 'wizard-errors');
+  });
+
+  await step('wizard: sign up and watch provisioning live to 4/4', async () => {
+    await visitor.selectOption('[data-testid=signup-payment]', 'pm_card_visa');
+    await visitor.click('[data-testid=signup-submit]');
+    await visitor.locator('[data-testid=wizard-step-provision]').waitFor();
+    const key = await text(visitor, '[data-testid=api-key]');
+    check(key.startsWith('tdk_'), `the API key is shown once (got ${key.slice(0, 8)}…)`);
+    await until(visitor, 'the provisioning progress reaches 4/4',
+      () => document.querySelector('[data-testid=provision-progress-count]')?.textContent === '4/4', null, 60_000);
+    await until(visitor, 'every provisioning step is SUCCEEDED', () => {
+      const steps = [...document.querySelectorAll('[data-testid=provision-step]')];
+      return steps.length === 4 && steps.every((s) => s.dataset.status === 'SUCCEEDED');
+    });
+    check(await text(visitor, '[data-testid=provision-status]') === 'SUCCEEDED', 'the operation is SUCCEEDED');
+    check(Number(await visitor.getAttribute('[data-testid=provision-messages]', 'data-count')) >= 1, 'progress arrived over the subscription');
+    check(await visitor.evaluate(() => localStorage.getItem('tenantd.console.token')) === key, 'the API key became the console token');
+    await until(visitor, 'the header shows the TENANT viewer', () => document.querySelector('[data-testid=viewer-role]')?.textContent === 'TENANT');
+    await shot(visitor, 'wizard-provisioned');
+  });
+
+  await step('wizard: upload a first document', async () => {
+    await visitor.click('[data-testid=wizard-next]');
+    await visitor.locator('[data-testid=wizard-step-upload]').waitFor();
+    await visitor.fill('[data-testid=upload-title]', `Field guide ${slug}`);
+    await visitor.fill('[data-testid=upload-content]',
+      `The ${word} is a small migratory bird. Every spring the ${word} crosses the mountains, and rangers count it at dawn.\n\nUnrelated paragraph about invoices and refunds.`);
+    await visitor.click('[data-testid=upload-submit]');
+    await visitor.locator('[data-testid=upload-result]').waitFor();
+    await shot(visitor, 'wizard-uploaded');
+  });
+
+  await step('wizard: a first query finds it, highlighted', async () => {
+    await visitor.click('[data-testid=wizard-next]');
+    await visitor.locator('[data-testid=wizard-step-query]').waitFor();
+    await visitor.fill('[data-testid=search-query]', word);
+    await visitor.click('[data-testid=search-submit]');
+    await visitor.locator('[data-testid=search-hit]').first().waitFor();
+    const marks = await visitor.locator('[data-testid=search-hit] [data-testid=search-snippet] mark').allTextContents();
+    check(marks.some((m) => m.toLowerCase().includes(word)), `a hit highlights "${word}" (marks: ${JSON.stringify(marks)})`);
+    await shot(visitor, 'wizard-first-query');
+    await visitor.click('[data-testid=wizard-next]');
+    await visitor.locator('[data-testid=wizard-step-done]').waitFor();
+    tenantId = await visitor.getAttribute('[data-testid=wizard-tenant-link]', 'data-tenant-id');
+    check(tenantId, 'the last step links to the tenant');
+    log(`  tenant ${tenantId} (${slug})`);
+    await shot(visitor, 'wizard-done');
+  });
+
+  await step('a tenant key lands on its own tenant page', async () => {
+    await visitor.goto('/#/');
+    await until(visitor, 'the tenant key lands on its tenant page', (id) => location.hash === `#/tenants/${id}`, tenantId);
+    await until(visitor, 'its state is ACTIVE', () => document.querySelector('[data-testid=tenant-state]')?.textContent === 'ACTIVE');
+    check(await visitor.locator('[data-testid=action-suspend]').count() === 0, 'a tenant key cannot suspend');
+    check(await visitor.locator('[data-testid=action-cancel]').count() === 1, 'a tenant key may cancel its subscription');
+  });
+
+  // (c) The funnel moved.
+  await step('dashboard: SIGNED_UP moved live, FIRST_QUERY after a refresh', async () => {
+    await admin.bringToFront();
+    await until(admin, `SIGNED_UP moves live to ${before.signedUp + 1} (tenantEvents)`,
+      (n) => Number(document.querySelector('[data-testid=funnel-count-SIGNED_UP]')?.textContent) === n, before.signedUp + 1, 20_000);
+    // A first query is a milestone, not a lifecycle event: refresh.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const fq = await count(admin, '[data-testid=funnel-count-FIRST_QUERY]');
+      if (fq === before.firstQuery + 1) break;
+      check(Date.now() < deadline, `FIRST_QUERY is ${fq}, want ${before.firstQuery + 1}`);
+      await admin.click('[data-testid=dashboard-refresh]');
+      await admin.waitForTimeout(700);
+    }
+    check(await count(admin, '[data-testid=funnel-count-SIGNED_UP]') === before.signedUp + 1, 'SIGNED_UP is +1');
+    check(await admin.locator(`[data-testid=dropoff-tenant][data-tenant-id="${tenantId}"]`).count() === 0, 'the new tenant is in no drop-off list');
+    await admin.locator('[data-testid=funnel-chart] svg').waitFor();
+    await admin.locator('[data-testid=durations-chart] svg rect.bar').first().waitFor();
+    await shot(admin, 'dashboard-after-signup');
+  });
+
+  // (d) The admin finds the tenant and suspends it.
+  await step('tenant list: search finds the new tenant', async () => {
+    await admin.click('[data-testid=nav-tenants]');
+    await admin.locator('[data-testid=tenant-search]').waitFor();
+    await admin.fill('[data-testid=tenant-search]', slug);
+    await until(admin, 'exactly the new tenant matches', (s) => {
+      const rows = [...document.querySelectorAll('[data-testid=tenant-row]')];
+      return rows.length === 1 && rows[0].dataset.slug === s;
+    }, slug);
+    check(await text(admin, '[data-testid=tenant-row] [data-testid=tenant-row-state]') === 'ACTIVE', 'the row shows ACTIVE');
+    await shot(admin, 'tenant-search');
+  });
+
+  await step('tenant page: the timeline shows signup, provision, activate', async () => {
+    await admin.click('[data-testid=tenant-row] [data-testid=tenant-link]');
+    await until(admin, 'the tenant page opens', (id) => location.hash === `#/tenants/${id}`, tenantId);
+    await until(admin, 'the state is ACTIVE', () => document.querySelector('[data-testid=tenant-state]')?.textContent === 'ACTIVE');
+    await until(admin, 'the timeline reads signup, provision, activate', () => {
+      const ev = [...document.querySelectorAll('[data-testid=timeline-item]')].map((li) => li.dataset.event);
+      return ev.slice(0, 3).join() === 'signup,provision,activate';
+    });
+    await until(admin, 'the PROVISION operation shows 4/4',
+      () => document.querySelector('[data-testid=operation][data-kind=PROVISION] [data-testid=operation-progress-count]')?.textContent === '4/4');
+    await admin.locator('[data-testid=action-suspend]').waitFor();
+    check(await admin.locator('[data-testid=action-resume]').count() === 0, 'resume is not offered to an ACTIVE tenant');
+    await until(admin, 'the page follows the tenant live', () => document.querySelector('[data-testid=live-indicator]')?.dataset.state === 'open');
+    await shot(admin, 'tenant-page');
+  });
+
+  await step('tenant page: suspend with confirmation', async () => {
+    await admin.click('[data-testid=action-suspend]');
+    const dialog = admin.locator('[data-testid=confirm-dialog]');
+    await dialog.waitFor({ state: 'visible' });
+    await admin.click('[data-testid=confirm-cancel]');
+    await dialog.waitFor({ state: 'detached' });
+    check(await text(admin, '[data-testid=tenant-state]') === 'ACTIVE', 'cancelling the dialog changes nothing');
+    await admin.click('[data-testid=action-suspend]');
+    await dialog.waitFor({ state: 'visible' });
+    await admin.fill('[data-testid=confirm-reason]', 'e2e: suspended from the console');
+    await shot(admin, 'suspend-confirm');
+    await admin.click('[data-testid=confirm-submit]');
+    await dialog.waitFor({ state: 'detached' });
+    await until(admin, 'the state badge turns SUSPENDED', () => document.querySelector('[data-testid=tenant-state]')?.textContent === 'SUSPENDED');
+    await until(admin, 'the timeline gains the suspend row with its reason', () => {
+      const li = document.querySelector('[data-testid=timeline-item][data-event=suspend]');
+      return li && li.textContent.includes('e2e: suspended from the console');
+    });
+    await admin.locator('[data-testid=action-resume]').waitFor();
+    check(await admin.locator('[data-testid=action-suspend]').count() === 0, 'suspend is gone once SUSPENDED');
+    await shot(admin, 'suspended');
+  });
+
+  await step('tenant page: a change made elsewhere arrives live', async () => {
+    const before = await admin.evaluate(() => performance.getEntriesByType('navigation').length);
+    await adminAPI('mutation($input: TenantTransitionInput!) { resumeTenant(input: $input) { tenant { state } } }',
+      { input: { tenantId, reason: 'e2e: resumed through the API' } });
+    await until(admin, 'the badge turns ACTIVE without a reload', () => document.querySelector('[data-testid=tenant-state]')?.textContent === 'ACTIVE');
+    await until(admin, 'the resume row arrives live', () => !!document.querySelector('[data-testid=timeline-item][data-event=resume]'));
+    check(await admin.evaluate(() => performance.getEntriesByType('navigation').length) === before, 'the page did not reload');
+    await shot(admin, 'resumed-live');
+  });
+
+  clearTimeout(watchdog);
+  if (notes.length) log(`console errors (not fatal):\n  ${notes.join('\n  ')}`);
+  log(`PASS: ${shots} screenshots in ${artifacts}`);
+  await browser.close();
+  process.exit(0);
+} catch (err) {
+  await fail(err);
+}
