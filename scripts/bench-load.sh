@@ -48,9 +48,13 @@ start sqlite
 stop
 
 echo "== PostgreSQL: signups at ${RATE}/s for ${DURATION}"
+# Two roles, as in production: the owner migrates, tenantd runs as an
+# application role that row-level security binds.
+psql "$PGURL" -qc "DO \$\$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tenantd_app') THEN CREATE ROLE tenantd_app LOGIN NOSUPERUSER NOBYPASSRLS; END IF; END \$\$"
 psql "$PGURL" -qc "CREATE DATABASE $db"
-pgdb="${PGURL%/*}/$db"
-start postgres DATABASE_URL="$pgdb"
+owner="${PGURL%/*}/$db"
+app=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(netloc="tenantd_app@" + p.netloc.split("@")[-1])))' "$owner")
+start postgres DATABASE_URL="$app" TENANTD_OWNER_DATABASE_URL="$owner"
 "$BIN" bench signup --url "$URL" --rate "$RATE" --duration "$DURATION" --plans starter,pro
 
 echo "== PostgreSQL: ${SUBSCRIPTIONS} idle subscriptions, event delivery"
