@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/tenantd/tenantd/internal/servertest"
 	"github.com/tenantd/tenantd/internal/store"
 	"github.com/tenantd/tenantd/internal/storetest"
+	"github.com/tenantd/tenantd/internal/testpeer"
 )
 
 func runCLI(t *testing.T, args ...string) (int, string, string) {
@@ -135,7 +135,7 @@ func openForTest(t *testing.T, flags []string) *store.DB {
 
 func TestServeShutsDownOnSignal(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut syncBuffer
+	var out, errOut testpeer.Output
 	done := make(chan int)
 	go func() {
 		done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, &out, &errOut)
@@ -150,24 +150,6 @@ func TestServeShutsDownOnSignal(t *testing.T) {
 	}
 	require.Contains(t, out.String(), "admin token: tda_", "development prints a generated admin token")
 	require.Contains(t, errOut.String(), "stopped")
-}
-
-// syncBuffer is a bytes.Buffer safe to read while the server writes to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestCheckCommand(t *testing.T) {

@@ -12,18 +12,16 @@ package stripemock
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/tenantd/tenantd/internal/testpeer"
 )
 
 // EnvBin names the environment variable that overrides the binary's path.
@@ -54,7 +52,7 @@ func Start(t testing.TB) (apiBase string) {
 	// would clash between test processes.
 	cmd := exec.Command(bin, "-http-addr", "127.0.0.1:0", "-https-addr", "127.0.0.1:0")
 	setSysProcAttr(cmd)
-	var stderr syncBuffer
+	var stderr testpeer.Output
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -131,65 +129,4 @@ func waitReady(apiBase string, exited <-chan struct{}) error {
 }
 
 // findBinary returns the path of the stripe-mock binary.
-func findBinary() (string, error) {
-	const hint = "run `make tools` to install the pinned stripe-mock into bin/tools (or set " + EnvBin + ")"
-	if p := os.Getenv(EnvBin); p != "" {
-		if isExecutable(p) {
-			return p, nil
-		}
-		return "", fmt.Errorf("%s=%s is not an executable file; %s", EnvBin, p, hint)
-	}
-	if root, ok := moduleRoot(); ok {
-		p := filepath.Join(root, "bin", "tools", "stripe-mock")
-		if isExecutable(p) {
-			return p, nil
-		}
-	}
-	if p, err := exec.LookPath("stripe-mock"); err == nil {
-		return p, nil
-	}
-	return "", errors.New("stripe-mock binary not found in $" + EnvBin + ", <repo>/bin/tools or PATH; " + hint)
-}
-
-// moduleRoot returns the nearest directory up from the working directory
-// that holds go.mod.
-func moduleRoot() (string, bool) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", false
-	}
-	for {
-		if fi, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil && !fi.IsDir() {
-			return dir, true
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", false
-		}
-		dir = parent
-	}
-}
-
-func isExecutable(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
-}
-
-// syncBuffer is a bytes.Buffer safe for the writer goroutine of exec and
-// the reader of a failure message.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+func findBinary() (string, error) { return testpeer.Binary("stripe-mock", EnvBin) }

@@ -7,22 +7,20 @@
 package mailpittest
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/textproto"
 	"net/url"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/tenantd/tenantd/internal/testpeer"
 )
 
 // Mailpit is a running Mailpit on loopback ports, private to one test.
@@ -30,7 +28,7 @@ type Mailpit struct {
 	smtpAddr string
 	httpBase string
 	http     *http.Client
-	out      *syncBuffer
+	out      *testpeer.Output
 }
 
 // Address is an email address as Mailpit's API reports it.
@@ -127,7 +125,7 @@ func start(t testing.TB, bin, dbPath string, extra []string) (*Mailpit, error) {
 		smtpAddr: net.JoinHostPort("127.0.0.1", strconv.Itoa(smtpPort)),
 		httpBase: "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(httpPort)),
 		http:     &http.Client{Timeout: 10 * time.Second},
-		out:      &syncBuffer{},
+		out:      &testpeer.Output{},
 	}
 	args := append([]string{
 		"--smtp", mp.smtpAddr,
@@ -288,42 +286,11 @@ func (mp *Mailpit) get(t testing.TB, path string, into any) {
 // findBinary returns the Mailpit binary to run or fails the test.
 func findBinary(t testing.TB) string {
 	t.Helper()
-	const hint = "run `make tools` to install it into bin/tools/mailpit, or set MAILPIT_BIN"
-	if bin := os.Getenv("MAILPIT_BIN"); bin != "" {
-		if _, err := os.Stat(bin); err != nil {
-			t.Fatalf("mailpittest: MAILPIT_BIN=%s: %v; %s", bin, err, hint)
-		}
-		return bin
-	}
-	if root, err := repoRoot(); err == nil {
-		bin := filepath.Join(root, "bin", "tools", "mailpit")
-		if fi, err := os.Stat(bin); err == nil && !fi.IsDir() {
-			return bin
-		}
-	}
-	if bin, err := exec.LookPath("mailpit"); err == nil {
-		return bin
-	}
-	t.Fatalf("mailpittest: no mailpit binary (not in MAILPIT_BIN, <repo>/bin/tools/mailpit or PATH): %s", hint)
-	return ""
-}
-
-// repoRoot walks up from the working directory to the one holding go.mod.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
+	bin, err := testpeer.Binary("mailpit", "MAILPIT_BIN")
 	if err != nil {
-		return "", err
+		t.Fatalf("mailpittest: %v", err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
+	return bin
 }
 
 func freePort() (int, error) {
@@ -333,22 +300,4 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// syncBuffer collects Mailpit's output for failure messages.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
