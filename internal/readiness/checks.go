@@ -82,8 +82,9 @@ func (c *Checker) signupEndToEnd(ctx context.Context) (*synth, *result) {
 		summary: fmt.Sprintf("the synthetic tenant is %s after %s, not ACTIVE with its email queued", state, time.Since(t0).Round(time.Millisecond))}
 }
 
-// provisioningSpeed judges recent PROVISION durations and what is in flight.
-func (c *Checker) provisioningSpeed(ctx context.Context) *result {
+// provisioningSpeed judges recent PROVISION durations and what is in flight;
+// the synthetic signup of this run not finishing within the limit is a stall.
+func (c *Checker) provisioningSpeed(ctx context.Context, s *synth) *result {
 	d, err := provisioning.RecentDurations(ctx, c.db.Ent, defaultRecentOps)
 	if err != nil {
 		return &result{status: statusFail, summary: "could not read provisioning durations: " + err.Error(), evidence: map[string]any{}}
@@ -91,7 +92,17 @@ func (c *Checker) provisioningSpeed(ctx context.Context) *result {
 	limit := int(c.Limit.Milliseconds())
 	ev := map[string]any{"count": d.Count, "p50Ms": d.P50Ms, "p95Ms": d.P95Ms, "maxMs": d.MaxMs,
 		"inFlight": d.InFlight, "oldestInFlightMs": d.OldestInFlightMs, "limitMs": limit}
+	var syntheticStalled bool
+	if s != nil && !s.active {
+		if op, err := c.db.Ent.Operation.Get(tenantd.SystemContext(ctx), s.operationID); err == nil && !op.Status.Done() {
+			syntheticStalled = true
+			ev["syntheticOperationStatus"] = string(op.Status)
+		}
+	}
 	switch {
+	case syntheticStalled:
+		return &result{status: statusFail, evidence: ev, summary: fmt.Sprintf(
+			"provisioning is stalled: the synthetic signup's operation is still not done after %s; %d operation(s) in flight", c.Limit, d.InFlight)}
 	case d.OldestInFlightMs != nil && *d.OldestInFlightMs > limit:
 		return &result{status: statusFail, evidence: ev, summary: fmt.Sprintf(
 			"provisioning is stalled: %d operation(s) in flight, the oldest for %s (limit %s)", d.InFlight,

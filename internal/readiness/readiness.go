@@ -24,6 +24,7 @@ import (
 	"github.com/tenantd/tenantd/ent"
 	"github.com/tenantd/tenantd/ent/readinesscheck"
 	"github.com/tenantd/tenantd/ent/schema"
+	"github.com/tenantd/tenantd/ent/tenant"
 	"github.com/tenantd/tenantd/internal/lifecycle"
 	"github.com/tenantd/tenantd/internal/provisioning"
 	"github.com/tenantd/tenantd/internal/retention"
@@ -105,6 +106,7 @@ type result struct {
 func (c *Checker) Run(ctx context.Context) (*Report, error) {
 	runID := schema.NewID()
 	start := schema.Now()
+	c.purgeLeftovers(ctx)
 	var results []*result
 	timed := func(name string, f func() *result) *result {
 		t0 := time.Now()
@@ -115,7 +117,7 @@ func (c *Checker) Run(ctx context.Context) (*Report, error) {
 	}
 	var synthetic *synth
 	timed(CheckSignup, func() *result { var r *result; synthetic, r = c.signupEndToEnd(ctx); return r })
-	timed(CheckSpeed, func() *result { return c.provisioningSpeed(ctx) })
+	timed(CheckSpeed, func() *result { return c.provisioningSpeed(ctx, synthetic) })
 	timed(CheckFunnel, func() *result { return c.funnelTracked(ctx) })
 	timed(CheckIdempotent, func() *result { return c.idempotentProvisioning(ctx, synthetic) })
 	// The synthetic tenant goes, whatever the checks found.
@@ -190,7 +192,7 @@ func (c *Checker) purge(ctx context.Context, tenantID uuid.UUID) error {
 	}
 	if t.State != tenantd.StatePendingDeletion {
 		if t.State == tenantd.StatePending || t.State == tenantd.StateProvisioning {
-			return fmt.Errorf("the synthetic tenant is still %s; it is left for the next run to purge", t.State)
+			return tenantd.Errorf(tenantd.ECONFLICT, "the synthetic tenant is still %s, so it cannot be deleted yet", t.State)
 		}
 		if _, err := c.machineFire(ctx, tenantID, tenantd.EventRequestDeletion, actor); err != nil {
 			return err
@@ -198,4 +200,21 @@ func (c *Checker) purge(ctx context.Context, tenantID uuid.UUID) error {
 	}
 	_, err = c.purger.Purge(tenantd.SystemContext(ctx), tenantID, lifecycle.Actor{By: tenantd.TriggerSystem, Name: "readiness"}, "synthetic readiness tenant")
 	return err
+}
+
+// purgeLeftovers purges the synthetic tenants of earlier runs that could not
+// be purged then (their provisioning had not finished).
+func (c *Checker) purgeLeftovers(ctx context.Context) {
+	left, err := c.db.Ent.Tenant.Query().
+		Where(tenant.Synthetic(true), tenant.StateNotIn(tenantd.StatePurged, tenantd.StatePending, tenantd.StateProvisioning)).
+		All(tenantd.SystemContext(ctx))
+	if err != nil {
+		c.log.Warn("readiness: list leftover synthetic tenants", "err", err)
+		return
+	}
+	for _, t := range left {
+		if err := c.purge(ctx, t.ID); err != nil {
+			c.log.Warn("readiness: purge a leftover synthetic tenant", "tenant", t.ID, "err", err)
+		}
+	}
 }
