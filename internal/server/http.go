@@ -65,8 +65,8 @@ func (s *Server) graphqlHandler() *handler.Server {
 		}},
 		InitFunc:              s.websocketInit,
 		InitTimeout:           10 * time.Second,
-		KeepAlivePingInterval: 10 * time.Second, // legacy graphql-ws
-		PingPongInterval:      10 * time.Second, // graphql-transport-ws
+		KeepAlivePingInterval: s.pingInterval, // legacy graphql-ws
+		PingPongInterval:      s.pingInterval, // graphql-transport-ws: a client that misses two pongs is dropped
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.POST{})

@@ -51,6 +51,7 @@ type Server struct {
 	workspaces   *workspace.Service
 	webhooks     *webhooks.Stripe
 	noWorkers    bool
+	pingInterval time.Duration
 	stopListen   context.CancelFunc
 	scheduler    gocron.Scheduler
 	elector      *lockElector
@@ -70,6 +71,13 @@ type options struct {
 	provisioningMaxAttempts int
 	noWorkers               bool
 	readiness               func(*readiness.Checker)
+	pingInterval            time.Duration
+}
+
+// WithWebSocketPing sets how often the server pings WebSocket clients
+// (default 10 s; tests shorten it).
+func WithWebSocketPing(d time.Duration) Option {
+	return func(o *options) { o.pingInterval = d }
 }
 
 // WithReadiness adjusts the readiness checker (tests: a shorter limit, a
@@ -102,7 +110,11 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 	for _, opt := range opts {
 		opt(&o)
 	}
-	s := &Server{cfg: cfg, log: log, metrics: NewMetrics(), hub: events.NewHub(), noWorkers: o.noWorkers || !cfg.Workers}
+	s := &Server{cfg: cfg, log: log, metrics: NewMetrics(), hub: events.NewHub(), noWorkers: o.noWorkers || !cfg.Workers,
+		pingInterval: 10 * time.Second}
+	if o.pingInterval > 0 {
+		s.pingInterval = o.pingInterval
+	}
 	sopts := store.Options{DatabaseURL: cfg.DatabaseURL, OwnerURL: cfg.OwnerURL, DataDir: cfg.DataDir, Logger: log}
 	res, err := store.Migrate(ctx, sopts)
 	if err != nil {

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -273,4 +274,75 @@ func TestTwoReplicas(t *testing.T) {
 		err := api.DB().SQL.QueryRow(`SELECT count(*) FROM river_job WHERE kind = 'provision' AND state = 'completed'`).Scan(&worked)
 		return err == nil && worked == 1
 	}, 10*time.Second, 50*time.Millisecond, "the worker replica completed the job")
+}
+
+// TestWebSocketPingPong: the server pings graphql-transport-ws clients and
+// keeps those that answer; the legacy protocol gets keep-alive messages.
+func TestWebSocketPingPong(t *testing.T) {
+	t.Parallel()
+	srv := servertest.StartWith(t, storetest.SQLite, nil, []server.Option{server.WithWebSocketPing(100 * time.Millisecond)})
+	d := websocket.Dialer{Subprotocols: []string{"graphql-transport-ws"}}
+	conn, _, err := d.Dial("ws"+srv.URL[len("http"):]+"/graphql", nil)
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.WriteJSON(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + admin}}))
+	pings := 0
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for pings < 3 {
+		var msg struct{ Type string }
+		require.NoError(t, conn.ReadJSON(&msg))
+		if msg.Type == "ping" {
+			pings++
+			require.NoError(t, conn.WriteJSON(map[string]any{"type": "pong"}))
+		}
+	}
+	// Still open after answering: a query over the socket works.
+	require.NoError(t, conn.WriteJSON(map[string]any{"type": "subscribe", "id": "1", "payload": map[string]any{"query": "{ plans { key } }"}}))
+	for {
+		var msg struct {
+			Type    string
+			ID      string
+			Payload json.RawMessage
+		}
+		require.NoError(t, conn.ReadJSON(&msg))
+		if msg.Type == "ping" {
+			require.NoError(t, conn.WriteJSON(map[string]any{"type": "pong"}))
+			continue
+		}
+		require.Equal(t, "next", msg.Type)
+		require.Contains(t, string(msg.Payload), "enterprise")
+		break
+	}
+
+	// A client that never answers is dropped after two missed pongs.
+	silent, _, err := d.Dial("ws"+srv.URL[len("http"):]+"/graphql", nil)
+	require.NoError(t, err)
+	defer silent.Close()
+	require.NoError(t, silent.WriteJSON(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + admin}}))
+	silent.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		var msg struct{ Type string }
+		if err := silent.ReadJSON(&msg); err != nil {
+			var ce *websocket.CloseError
+			if !errors.As(err, &ce) {
+				require.NotContains(t, err.Error(), "i/o timeout", "the server should have dropped the silent client")
+			}
+			break
+		}
+	}
+
+	legacy := websocket.Dialer{Subprotocols: []string{"graphql-ws"}}
+	lc, _, err := legacy.Dial("ws"+srv.URL[len("http"):]+"/graphql", nil)
+	require.NoError(t, err)
+	defer lc.Close()
+	require.NoError(t, lc.WriteJSON(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + admin}}))
+	lc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	kas := 0
+	for kas < 2 {
+		var msg struct{ Type string }
+		require.NoError(t, lc.ReadJSON(&msg))
+		if msg.Type == "ka" {
+			kas++
+		}
+	}
 }
