@@ -308,9 +308,12 @@ func (s *Service) read(ctx context.Context, sc *scope, fn func(ctx context.Conte
 	}
 	var q querier = s.db.SQL
 	if sc.file != "" {
-		if q, err = s.silo(sc.file); err != nil {
+		db, release, err := s.silo(sc.file)
+		if err != nil {
 			return err
 		}
+		defer release()
+		q = db
 	}
 	return fn(ctx, q, ti)
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -101,10 +102,11 @@ func (s *Service) inTx(ctx context.Context, sc *scope, fn func(ctx context.Conte
 			return fn(ctx, tx.SQL, tx)
 		})
 	}
-	silo, err := s.silo(sc.file)
+	silo, release, err := s.silo(sc.file)
 	if err != nil {
 		return err
 	}
+	defer release()
 	tx, err := silo.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin silo transaction: %w", err)
@@ -116,20 +118,70 @@ func (s *Service) inTx(ctx context.Context, sc *scope, fn func(ctx context.Conte
 	return tx.Commit()
 }
 
-// silo returns the open handle of an SQLite silo file.
-func (s *Service) silo(path string) (*sql.DB, error) {
+// maxOpenSilos bounds the SQLite silo files held open; the least recently
+// used idle ones are closed beyond it.
+const maxOpenSilos = 256
+
+// siloHandle is an open SQLite silo file and how many callers use it.
+type siloHandle struct {
+	db       *sql.DB
+	refs     int
+	lastUsed time.Time
+}
+
+// silo returns the open handle of an SQLite silo file and the function that
+// gives it back; a handle in use is never closed by eviction.
+func (s *Service) silo(path string) (*sql.DB, func(), error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if db, ok := s.silos[path]; ok {
-		return db, nil
+	h, ok := s.silos[path]
+	if !ok {
+		db, err := sql.Open("sqlite", store.SQLiteDSN(path))
+		if err != nil {
+			return nil, nil, fmt.Errorf("open silo %s: %w", path, err)
+		}
+		db.SetMaxOpenConns(2)
+		h = &siloHandle{db: db}
+		s.silos[path] = h
 	}
-	db, err := sql.Open("sqlite", store.SQLiteDSN(path))
-	if err != nil {
-		return nil, fmt.Errorf("open silo %s: %w", path, err)
+	h.refs++
+	h.lastUsed = time.Now()
+	s.evictLocked() // never this handle: it is in use
+	release := func() {
+		s.mu.Lock()
+		h.refs--
+		h.lastUsed = time.Now()
+		s.mu.Unlock()
 	}
-	db.SetMaxOpenConns(2)
-	s.silos[path] = db
-	return db, nil
+	return h.db, release, nil
+}
+
+// evictLocked closes idle handles, least recently used first, down to
+// maxOpenSilos.
+func (s *Service) evictLocked() {
+	for len(s.silos) > maxOpenSilos {
+		var (
+			oldest string
+			when   time.Time
+		)
+		for path, h := range s.silos {
+			if h.refs == 0 && (oldest == "" || h.lastUsed.Before(when)) {
+				oldest, when = path, h.lastUsed
+			}
+		}
+		if oldest == "" {
+			return // all in use
+		}
+		s.silos[oldest].db.Close()
+		delete(s.silos, oldest)
+	}
+}
+
+// OpenSilos returns how many SQLite silo files are held open.
+func (s *Service) OpenSilos() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.silos)
 }
 
 // Close closes the open silo files.
@@ -137,8 +189,8 @@ func (s *Service) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var first error
-	for path, db := range s.silos {
-		if err := db.Close(); err != nil && first == nil {
+	for path, h := range s.silos {
+		if err := h.db.Close(); err != nil && first == nil {
 			first = err
 		}
 		delete(s.silos, path)

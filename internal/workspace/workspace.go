@@ -43,7 +43,7 @@ type Service struct {
 	scopes sync.Map // tenant id → *scope
 
 	mu    sync.Mutex
-	silos map[string]*sql.DB // open SQLite silo files
+	silos map[string]*siloHandle // open SQLite silo files
 }
 
 // Config tunes a Service.
@@ -68,7 +68,7 @@ func New(db *store.DB, cfg Config) *Service {
 	if cfg.ActivationWindow == 0 {
 		cfg.ActivationWindow = 7 * 24 * time.Hour
 	}
-	return &Service{db: db, dataDir: cfg.DataDir, cfg: cfg, silos: map[string]*sql.DB{}}
+	return &Service{db: db, dataDir: cfg.DataDir, cfg: cfg, silos: map[string]*siloHandle{}}
 }
 
 // SchemaName returns the PostgreSQL schema of a silo tenant.
@@ -186,8 +186,8 @@ func (s *Service) DestroyTx(ctx context.Context, tx *store.Tx, tenantID uuid.UUI
 	case ws.Isolation == tenantd.IsolationSilo:
 		path := ws.Location
 		s.mu.Lock()
-		if db, ok := s.silos[path]; ok {
-			db.Close()
+		if h, ok := s.silos[path]; ok {
+			h.db.Close()
 			delete(s.silos, path)
 		}
 		s.mu.Unlock()

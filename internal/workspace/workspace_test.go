@@ -353,3 +353,25 @@ func TestPooledIsolation(t *testing.T) {
 	})
 	require.ErrorContains(t, err, "row-level security")
 }
+
+// TestSiloFilesStayBounded uploads to more SQLite silo tenants than the
+// handle cache holds: idle files are closed, and every tenant still works.
+func TestSiloFilesStayBounded(t *testing.T) {
+	t.Parallel()
+	db := storetest.New(t, storetest.SQLite)
+	b := setup(t, db)
+	ctx := context.Background()
+	const n = 270 // over maxOpenSilos (256)
+	ids := make([]uuid.UUID, n)
+	for i := range ids {
+		ids[i] = b.tenant(t, plans.Pro)
+		_, _, err := b.ws.Upload(ctx, ids[i], "doc", fmt.Sprintf("silo number %d", i))
+		require.NoError(t, err)
+	}
+	require.LessOrEqual(t, b.ws.OpenSilos(), 256)
+	for _, i := range []int{0, 1, n - 1} {
+		hits, err := b.ws.Search(ctx, ids[i], fmt.Sprint(i), 5)
+		require.NoError(t, err)
+		require.Len(t, hits, 1)
+	}
+}
