@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/tenantd/tenantd/ent/admintoken"
 	"github.com/tenantd/tenantd/ent/apikey"
+	"github.com/tenantd/tenantd/ent/idempotencykey"
 	"github.com/tenantd/tenantd/ent/operation"
 	"github.com/tenantd/tenantd/ent/plan"
 	"github.com/tenantd/tenantd/ent/statetransition"
@@ -273,6 +274,112 @@ func newAdminTokenPaginateArgs(rv map[string]any) *admintokenPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*AdminTokenWhereInput); ok {
 		args.opts = append(args.opts, WithAdminTokenFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *IdempotencyKeyQuery) CollectFields(ctx context.Context, satisfies ...string) (*IdempotencyKeyQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *IdempotencyKeyQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(idempotencykey.Columns))
+		selectedFields = []string{idempotencykey.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[idempotencykey.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, idempotencykey.FieldCreatedAt)
+				fieldSeen[idempotencykey.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[idempotencykey.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, idempotencykey.FieldUpdatedAt)
+				fieldSeen[idempotencykey.FieldUpdatedAt] = struct{}{}
+			}
+		case "scope":
+			if _, ok := fieldSeen[idempotencykey.FieldScope]; !ok {
+				selectedFields = append(selectedFields, idempotencykey.FieldScope)
+				fieldSeen[idempotencykey.FieldScope] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[idempotencykey.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, idempotencykey.FieldStatus)
+				fieldSeen[idempotencykey.FieldStatus] = struct{}{}
+			}
+		case "expiresAt":
+			if _, ok := fieldSeen[idempotencykey.FieldExpiresAt]; !ok {
+				selectedFields = append(selectedFields, idempotencykey.FieldExpiresAt)
+				fieldSeen[idempotencykey.FieldExpiresAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type idempotencykeyPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []IdempotencyKeyPaginateOption
+}
+
+func newIdempotencyKeyPaginateArgs(rv map[string]any) *idempotencykeyPaginateArgs {
+	args := &idempotencykeyPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &IdempotencyKeyOrder{Field: &IdempotencyKeyOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithIdempotencyKeyOrder(order))
+			}
+		case *IdempotencyKeyOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithIdempotencyKeyOrder(v))
+			}
+		}
 	}
 	return args
 }

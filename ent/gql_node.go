@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 	"github.com/tenantd/tenantd/ent/admintoken"
 	"github.com/tenantd/tenantd/ent/apikey"
+	"github.com/tenantd/tenantd/ent/idempotencykey"
 	"github.com/tenantd/tenantd/ent/operation"
 	"github.com/tenantd/tenantd/ent/plan"
 	"github.com/tenantd/tenantd/ent/statetransition"
@@ -32,6 +33,11 @@ var admintokenImplementors = []string{"AdminToken", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*AdminToken) IsNode() {}
+
+var idempotencykeyImplementors = []string{"IdempotencyKey", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*IdempotencyKey) IsNode() {}
 
 var operationImplementors = []string{"Operation", "Node"}
 
@@ -125,6 +131,15 @@ func (c *Client) noder(ctx context.Context, table string, id uuid.UUID) (Noder, 
 			Where(admintoken.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, admintokenImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case idempotencykey.Table:
+		query := c.IdempotencyKey.Query().
+			Where(idempotencykey.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, idempotencykeyImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -258,6 +273,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []uuid.UUID) ([]N
 		query := c.AdminToken.Query().
 			Where(admintoken.IDIn(ids...))
 		query, err := query.CollectFields(ctx, admintokenImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case idempotencykey.Table:
+		query := c.IdempotencyKey.Query().
+			Where(idempotencykey.IDIn(ids...))
+		query, err := query.CollectFields(ctx, idempotencykeyImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/tenantd/tenantd/ent/admintoken"
 	"github.com/tenantd/tenantd/ent/apikey"
+	"github.com/tenantd/tenantd/ent/idempotencykey"
 	"github.com/tenantd/tenantd/ent/operation"
 	"github.com/tenantd/tenantd/ent/plan"
 	"github.com/tenantd/tenantd/ent/statetransition"
@@ -727,6 +728,320 @@ func (_m *AdminToken) ToEdge(order *AdminTokenOrder) *AdminTokenEdge {
 		order = DefaultAdminTokenOrder
 	}
 	return &AdminTokenEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// IdempotencyKeyEdge is the edge representation of IdempotencyKey.
+type IdempotencyKeyEdge struct {
+	Node   *IdempotencyKey `json:"node"`
+	Cursor Cursor          `json:"cursor"`
+}
+
+// IdempotencyKeyConnection is the connection containing edges to IdempotencyKey.
+type IdempotencyKeyConnection struct {
+	Edges      []*IdempotencyKeyEdge `json:"edges"`
+	PageInfo   PageInfo              `json:"pageInfo"`
+	TotalCount int                   `json:"totalCount"`
+}
+
+func (c *IdempotencyKeyConnection) build(nodes []*IdempotencyKey, pager *idempotencykeyPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *IdempotencyKey
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *IdempotencyKey {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *IdempotencyKey {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*IdempotencyKeyEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &IdempotencyKeyEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// IdempotencyKeyPaginateOption enables pagination customization.
+type IdempotencyKeyPaginateOption func(*idempotencykeyPager) error
+
+// WithIdempotencyKeyOrder configures pagination ordering.
+func WithIdempotencyKeyOrder(order *IdempotencyKeyOrder) IdempotencyKeyPaginateOption {
+	if order == nil {
+		order = DefaultIdempotencyKeyOrder
+	}
+	o := *order
+	return func(pager *idempotencykeyPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultIdempotencyKeyOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithIdempotencyKeyFilter configures pagination filter.
+func WithIdempotencyKeyFilter(filter func(*IdempotencyKeyQuery) (*IdempotencyKeyQuery, error)) IdempotencyKeyPaginateOption {
+	return func(pager *idempotencykeyPager) error {
+		if filter == nil {
+			return errors.New("IdempotencyKeyQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type idempotencykeyPager struct {
+	reverse bool
+	order   *IdempotencyKeyOrder
+	filter  func(*IdempotencyKeyQuery) (*IdempotencyKeyQuery, error)
+}
+
+func newIdempotencyKeyPager(opts []IdempotencyKeyPaginateOption, reverse bool) (*idempotencykeyPager, error) {
+	pager := &idempotencykeyPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultIdempotencyKeyOrder
+	}
+	return pager, nil
+}
+
+func (p *idempotencykeyPager) applyFilter(query *IdempotencyKeyQuery) (*IdempotencyKeyQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *idempotencykeyPager) toCursor(_m *IdempotencyKey) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *idempotencykeyPager) applyCursors(query *IdempotencyKeyQuery, after, before *Cursor) (*IdempotencyKeyQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultIdempotencyKeyOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *idempotencykeyPager) applyOrder(query *IdempotencyKeyQuery) *IdempotencyKeyQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultIdempotencyKeyOrder.Field {
+		query = query.Order(DefaultIdempotencyKeyOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *idempotencykeyPager) orderExpr(query *IdempotencyKeyQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultIdempotencyKeyOrder.Field {
+			b.Comma().Ident(DefaultIdempotencyKeyOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to IdempotencyKey.
+func (_m *IdempotencyKeyQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...IdempotencyKeyPaginateOption,
+) (*IdempotencyKeyConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newIdempotencyKeyPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &IdempotencyKeyConnection{Edges: []*IdempotencyKeyEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// IdempotencyKeyOrderFieldCreatedAt orders IdempotencyKey by created_at.
+	IdempotencyKeyOrderFieldCreatedAt = &IdempotencyKeyOrderField{
+		Value: func(_m *IdempotencyKey) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: idempotencykey.FieldCreatedAt,
+		toTerm: idempotencykey.ByCreatedAt,
+		toCursor: func(_m *IdempotencyKey) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// IdempotencyKeyOrderFieldUpdatedAt orders IdempotencyKey by updated_at.
+	IdempotencyKeyOrderFieldUpdatedAt = &IdempotencyKeyOrderField{
+		Value: func(_m *IdempotencyKey) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: idempotencykey.FieldUpdatedAt,
+		toTerm: idempotencykey.ByUpdatedAt,
+		toCursor: func(_m *IdempotencyKey) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f IdempotencyKeyOrderField) String() string {
+	var str string
+	switch f.column {
+	case IdempotencyKeyOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case IdempotencyKeyOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f IdempotencyKeyOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *IdempotencyKeyOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("IdempotencyKeyOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *IdempotencyKeyOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *IdempotencyKeyOrderFieldUpdatedAt
+	default:
+		return fmt.Errorf("%s is not a valid IdempotencyKeyOrderField", str)
+	}
+	return nil
+}
+
+// IdempotencyKeyOrderField defines the ordering field of IdempotencyKey.
+type IdempotencyKeyOrderField struct {
+	// Value extracts the ordering value from the given IdempotencyKey.
+	Value    func(*IdempotencyKey) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) idempotencykey.OrderOption
+	toCursor func(*IdempotencyKey) Cursor
+}
+
+// IdempotencyKeyOrder defines the ordering of IdempotencyKey.
+type IdempotencyKeyOrder struct {
+	Direction OrderDirection            `json:"direction"`
+	Field     *IdempotencyKeyOrderField `json:"field"`
+}
+
+// DefaultIdempotencyKeyOrder is the default ordering of IdempotencyKey.
+var DefaultIdempotencyKeyOrder = &IdempotencyKeyOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &IdempotencyKeyOrderField{
+		Value: func(_m *IdempotencyKey) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: idempotencykey.FieldID,
+		toTerm: idempotencykey.ByID,
+		toCursor: func(_m *IdempotencyKey) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts IdempotencyKey into IdempotencyKeyEdge.
+func (_m *IdempotencyKey) ToEdge(order *IdempotencyKeyOrder) *IdempotencyKeyEdge {
+	if order == nil {
+		order = DefaultIdempotencyKeyOrder
+	}
+	return &IdempotencyKeyEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

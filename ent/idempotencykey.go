@@ -31,7 +31,7 @@ type IdempotencyKey struct {
 	// Status holds the value of the "status" field.
 	Status idempotencykey.Status `json:"status,omitempty"`
 	// the stored answer, errors included, sealed with a key derived from the client's key
-	Response []byte `json:"response,omitempty"`
+	Response []byte `json:"-"`
 	// random token of the request that holds the key; only it may complete it
 	Owner string `json:"owner,omitempty"`
 	// an IN_PROGRESS key older than this was abandoned
@@ -189,8 +189,7 @@ func (_m *IdempotencyKey) String() string {
 	builder.WriteString("status=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Status))
 	builder.WriteString(", ")
-	builder.WriteString("response=")
-	builder.WriteString(fmt.Sprintf("%v", _m.Response))
+	builder.WriteString("response=<sensitive>")
 	builder.WriteString(", ")
 	builder.WriteString("owner=")
 	builder.WriteString(_m.Owner)

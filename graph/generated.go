@@ -19,6 +19,7 @@ import (
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
 	"github.com/tenantd/tenantd/ent/admintoken"
+	"github.com/tenantd/tenantd/ent/idempotencykey"
 	"github.com/tenantd/tenantd/ent/readinesscheck"
 	"github.com/tenantd/tenantd/graph/scalar"
 	"github.com/tenantd/tenantd/internal/analytics"
@@ -148,6 +149,15 @@ type ComplexityRoot struct {
 		MedianSecondsFromPrevious func(childComplexity int) int
 		Name                      func(childComplexity int) int
 		P90SecondsFromPrevious    func(childComplexity int) int
+	}
+
+	IdempotencyKey struct {
+		CreatedAt func(childComplexity int) int
+		ExpiresAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Scope     func(childComplexity int) int
+		Status    func(childComplexity int) int
+		UpdatedAt func(childComplexity int) int
 	}
 
 	Mutation struct {
@@ -867,6 +877,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.FunnelStep.P90SecondsFromPrevious(childComplexity), true
+
+	case "IdempotencyKey.createdAt":
+		if e.ComplexityRoot.IdempotencyKey.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdempotencyKey.CreatedAt(childComplexity), true
+	case "IdempotencyKey.expiresAt":
+		if e.ComplexityRoot.IdempotencyKey.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdempotencyKey.ExpiresAt(childComplexity), true
+	case "IdempotencyKey.id":
+		if e.ComplexityRoot.IdempotencyKey.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdempotencyKey.ID(childComplexity), true
+	case "IdempotencyKey.scope":
+		if e.ComplexityRoot.IdempotencyKey.Scope == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdempotencyKey.Scope(childComplexity), true
+	case "IdempotencyKey.status":
+		if e.ComplexityRoot.IdempotencyKey.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdempotencyKey.Status(childComplexity), true
+	case "IdempotencyKey.updatedAt":
+		if e.ComplexityRoot.IdempotencyKey.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.IdempotencyKey.UpdatedAt(childComplexity), true
 
 	case "Mutation.cancelSubscription":
 		if e.ComplexityRoot.Mutation.CancelSubscription == nil {
@@ -2870,6 +2917,24 @@ Define a Relay Cursor type:
 https://relay.dev/graphql/connections.htm#sec-Cursor
 """
 scalar Cursor
+type IdempotencyKey implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  """
+  mutation name and caller
+  """
+  scope: String!
+  status: IdempotencyKeyStatus!
+  expiresAt: Time!
+}
+"""
+IdempotencyKeyStatus is enum for the field status
+"""
+enum IdempotencyKeyStatus @goModel(model: "github.com/tenantd/tenantd/ent/idempotencykey.Status") {
+  IN_PROGRESS
+  COMPLETED
+}
 """
 Isolation is enum for the field isolation
 """
@@ -6915,6 +6980,144 @@ func (ec *executionContext) _FunnelStep_p90SecondsFromPrevious(ctx context.Conte
 }
 func (ec *executionContext) fieldContext_FunnelStep_p90SecondsFromPrevious(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("FunnelStep", field, false, false, "Float")
+}
+
+func (ec *executionContext) _IdempotencyKey_id(ctx context.Context, field graphql.CollectedField, obj *ent.IdempotencyKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IdempotencyKey_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IdempotencyKey_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IdempotencyKey", field, false, false, "ID")
+}
+
+func (ec *executionContext) _IdempotencyKey_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.IdempotencyKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IdempotencyKey_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IdempotencyKey_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IdempotencyKey", field, false, false, "Time")
+}
+
+func (ec *executionContext) _IdempotencyKey_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.IdempotencyKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IdempotencyKey_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IdempotencyKey_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IdempotencyKey", field, false, false, "Time")
+}
+
+func (ec *executionContext) _IdempotencyKey_scope(ctx context.Context, field graphql.CollectedField, obj *ent.IdempotencyKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IdempotencyKey_scope(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Scope, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IdempotencyKey_scope(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IdempotencyKey", field, false, false, "String")
+}
+
+func (ec *executionContext) _IdempotencyKey_status(ctx context.Context, field graphql.CollectedField, obj *ent.IdempotencyKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IdempotencyKey_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v idempotencykey.Status) graphql.Marshaler {
+			return ec.marshalNIdempotencyKeyStatus2githubᚗcomᚋtenantdᚋtenantdᚋentᚋidempotencykeyᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IdempotencyKey_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IdempotencyKey", field, false, false, "IdempotencyKeyStatus")
+}
+
+func (ec *executionContext) _IdempotencyKey_expiresAt(ctx context.Context, field graphql.CollectedField, obj *ent.IdempotencyKey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_IdempotencyKey_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_IdempotencyKey_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("IdempotencyKey", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Mutation_suspendTenant(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -17646,6 +17849,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Operation(ctx, sel, obj)
+	case *ent.IdempotencyKey:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._IdempotencyKey(ctx, sel, obj)
 	case *ent.AdminToken:
 		if obj == nil {
 			return graphql.Null
@@ -18292,6 +18500,64 @@ func (ec *executionContext) _FunnelStep(ctx context.Context, sel ast.SelectionSe
 		case "p90SecondsFromPrevious":
 			out.Values[i] = ec._FunnelStep_p90SecondsFromPrevious(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var idempotencyKeyImplementors = []string{"IdempotencyKey", "Node"}
+
+func (ec *executionContext) _IdempotencyKey(ctx context.Context, sel ast.SelectionSet, obj *ent.IdempotencyKey) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, idempotencyKeyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("IdempotencyKey")
+		case "id":
+			out.Values[i] = ec._IdempotencyKey_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._IdempotencyKey_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._IdempotencyKey_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "scope":
+			out.Values[i] = ec._IdempotencyKey_scope(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._IdempotencyKey_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._IdempotencyKey_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -20761,6 +21027,16 @@ func (ec *executionContext) marshalNID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNIdempotencyKeyStatus2githubᚗcomᚋtenantdᚋtenantdᚋentᚋidempotencykeyᚐStatus(ctx context.Context, v any) (idempotencykey.Status, error) {
+	var res idempotencykey.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNIdempotencyKeyStatus2githubᚗcomᚋtenantdᚋtenantdᚋentᚋidempotencykeyᚐStatus(ctx context.Context, sel ast.SelectionSet, v idempotencykey.Status) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {

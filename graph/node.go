@@ -11,6 +11,7 @@ import (
 	"github.com/tenantd/tenantd/ent"
 	"github.com/tenantd/tenantd/ent/admintoken"
 	"github.com/tenantd/tenantd/ent/apikey"
+	"github.com/tenantd/tenantd/ent/idempotencykey"
 	"github.com/tenantd/tenantd/ent/operation"
 	"github.com/tenantd/tenantd/ent/plan"
 	"github.com/tenantd/tenantd/ent/privacy"
@@ -35,6 +36,9 @@ func (r *Resolver) nodeType(ctx context.Context, id uuid.UUID) (string, error) {
 		{plan.Table, func() (bool, error) { return c.Plan.Query().Where(plan.ID(id)).Exist(ctx) }},
 		{apikey.Table, func() (bool, error) { return c.APIKey.Query().Where(apikey.ID(id)).Exist(ctx) }},
 		{admintoken.Table, func() (bool, error) { return c.AdminToken.Query().Where(admintoken.ID(id)).Exist(ctx) }},
+		{idempotencykey.Table, func() (bool, error) {
+			return c.IdempotencyKey.Query().Where(idempotencykey.ID(id)).Exist(ctx)
+		}},
 	}
 	for _, p := range probes {
 		ok, err := p.exist()

@@ -19,15 +19,19 @@ func (IdempotencyKey) Mixin() []ent.Mixin { return []ent.Mixin{IDMixin{}, TimeMi
 // Fields of the IdempotencyKey.
 func (IdempotencyKey) Fields() []ent.Field {
 	return []ent.Field{
-		field.String("key_hash").Unique().Immutable().
+		field.String("key_hash").Unique().Immutable().Annotations(entgql.Skip()).
 			Comment("hex SHA-256 of scope and the client's key; the key itself is not stored"),
 		field.String("scope").Immutable().Comment("mutation name and caller"),
-		field.String("request_hash").Immutable().Comment("hex SHA-256 of the canonical input"),
-		field.Enum("status").Values("IN_PROGRESS", "COMPLETED").Default("IN_PROGRESS"),
-		field.Bytes("response").Optional().
+		field.String("request_hash").Immutable().Annotations(entgql.Skip()).
+			Comment("hex SHA-256 of the canonical input"),
+		field.Enum("status").Values("IN_PROGRESS", "COMPLETED").Default("IN_PROGRESS").
+			Annotations(entgql.Type("IdempotencyKeyStatus")),
+		field.Bytes("response").Optional().Sensitive().Annotations(entgql.Skip()).
 			Comment("the stored answer, errors included, sealed with a key derived from the client's key"),
-		field.String("owner").Comment("random token of the request that holds the key; only it may complete it"),
-		field.Time("locked_until").Comment("an IN_PROGRESS key older than this was abandoned"),
+		field.String("owner").Annotations(entgql.Skip()).
+			Comment("random token of the request that holds the key; only it may complete it"),
+		field.Time("locked_until").Annotations(entgql.Skip()).
+			Comment("an IN_PROGRESS key older than this was abandoned"),
 		field.Time("expires_at"),
 	}
 }
@@ -41,13 +45,15 @@ func (IdempotencyKey) Indexes() []ent.Index {
 
 // Annotations of the IdempotencyKey.
 func (IdempotencyKey) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+	// A Node for admins (what keys are held, for how long); its secrets —
+	// hashes, the owner token, the sealed answer — stay out of the API.
+	return []schema.Annotation{entgql.Skip(entgql.SkipWhereInput, entgql.SkipOrderField)}
 }
 
 // Policy of the IdempotencyKey.
 func (IdempotencyKey) Policy() ent.Policy {
 	return privacy.Policy{
-		Query:    privacy.QueryPolicy{allowSystem(), allowOperators(), privacy.AlwaysDenyRule()},
+		Query:    privacy.QueryPolicy{allowSystem(), allowAdmins(), privacy.AlwaysDenyRule()},
 		Mutation: privacy.MutationPolicy{allowSystem(), privacy.AlwaysDenyRule()},
 	}
 }

@@ -314,3 +314,24 @@ func TestSignUpWithStripe(t *testing.T) {
 	require.Equal(t, "stripe", ch.Provider)
 	require.Equal(t, 9900, ch.AmountCents)
 }
+
+// TestIdempotencyKeyIsAnAdminNode: an admin can look a held key up by id
+// (scope, status, expiry — never its hashes or stored answer); a partner
+// cannot see it.
+func TestIdempotencyKeyIsAnAdminNode(t *testing.T) {
+	t.Parallel()
+	srv := servertest.Start(t, storetest.SQLite)
+	srv.MustDo(t, "", signUpMutation, map[string]any{"in": signUpInput("node-key", "free")}, nil)
+	k, err := srv.DB().Ent.IdempotencyKey.Query().Only(tenantd.SystemContext(context.Background()))
+	require.NoError(t, err)
+	var d struct {
+		Node struct {
+			Scope, Status string
+		}
+	}
+	srv.MustDo(t, admin, `query($id: ID!) { node(id: $id) { ... on IdempotencyKey { scope status } } }`, map[string]any{"id": k.ID}, &d)
+	require.Equal(t, "signUp", d.Node.Scope)
+	require.Equal(t, "COMPLETED", d.Node.Status)
+	r := srv.Do(t, (&fixture{srv: srv}).partnerToken(t), `query($id: ID!) { node(id: $id) { id } }`, map[string]any{"id": k.ID})
+	require.Equal(t, "NOT_FOUND", r.Code())
+}
