@@ -216,7 +216,13 @@ func (s *Service) signUp(ctx context.Context, in SignUpInput, claim *idempotency
 	}
 	// The provider's idempotency key is derived from ours, so a retry of
 	// this signup (after a crash, say) finds the first charge.
-	sub, err := s.billing.Subscribe(ctx, billing.SubscribeRequest{
+	// A synthetic (readiness) signup takes the real path except for the
+	// money: it never charges through a live provider.
+	provider := s.billing
+	if in.Synthetic {
+		provider = billing.NewTestProvider(s.db.Ent)
+	}
+	sub, err := provider.Subscribe(ctx, billing.SubscribeRequest{
 		IdempotencyKey: "tenantd-signup-" + hashHex(in.IdempotencyKey)[:40],
 		Email:          in.Email, Name: in.Name, TenantSlug: in.Slug,
 		PlanKey: p.Key, PriceCents: p.PriceCents, PaymentMethod: in.PaymentMethod,
@@ -244,7 +250,7 @@ func (s *Service) signUp(ctx context.Context, in SignUpInput, claim *idempotency
 		// belongs to an earlier attempt of the same signup that may still
 		// complete.
 		if !sub.Replayed && tenantd.ErrorCode(err) != tenantd.ECONFLICT {
-			if cerr := s.billing.CancelSubscription(context.WithoutCancel(ctx), sub.SubscriptionID); cerr != nil {
+			if cerr := provider.CancelSubscription(context.WithoutCancel(ctx), sub.SubscriptionID); cerr != nil {
 				s.log.Error("signup failed after the charge and the refund failed too", "subscription", sub.SubscriptionID, "err", cerr)
 			}
 		}
