@@ -163,3 +163,16 @@ func TestReadinessCatchesNonIdempotentProvisioning(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, n, "the synthetic tenant is purged even when a check fails")
 }
+
+// TestReadinessNeverChargesThroughALiveProvider: with Stripe configured (here
+// unreachable), the synthetic signup still passes: it pays through the
+// built-in test provider.
+func TestReadinessNeverChargesThroughALiveProvider(t *testing.T) {
+	t.Parallel()
+	srv := servertest.Start(t, storetest.SQLite, "STRIPE_SECRET_KEY=sk_live_unreachable", "STRIPE_API_BASE=http://127.0.0.1:1")
+	var c checksAnswer
+	srv.MustDo(t, admin, runChecks, nil, &c)
+	require.Equal(t, "PASS", c.status()[readiness.CheckSignup], "%+v", c.RunReadinessChecks.Checks[0])
+	r := srv.Do(t, "", signUpMutation, map[string]any{"in": signUpInput("real-customer", "pro")})
+	require.Equal(t, "INTERNAL", r.Code(), "a real signup does go to Stripe (unreachable here)")
+}
