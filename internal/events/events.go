@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/google/uuid"
 
@@ -47,12 +48,16 @@ type Event struct {
 	OperationID uuid.UUID `json:"o,omitzero"`
 	KeyID       uuid.UUID `json:"key,omitzero"`
 	Seq         int       `json:"s,omitempty"`
+	// N numbers the events this process delivered; every subscriber of one
+	// delivery sees the same N, so readers can share what they read for it.
+	N uint64 `json:"-"`
 }
 
 // Hub delivers events to the subscriptions of this process.
 type Hub struct {
 	mu   sync.RWMutex
 	subs map[*Subscription]struct{}
+	n    atomic.Uint64
 }
 
 // NewHub returns an empty hub.
@@ -97,6 +102,7 @@ func (s *Subscription) Close() {
 // subscription whose buffer is full has its oldest event replaced by a
 // resync notice.
 func (h *Hub) Publish(ev Event) {
+	ev.N = h.n.Add(1)
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	for s := range h.subs {

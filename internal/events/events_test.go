@@ -22,7 +22,9 @@ func TestHubFiltersAndResyncsSlowReaders(t *testing.T) {
 	defer subA.Close()
 	hub.Publish(events.Event{Kind: events.KindTransition, TenantID: b, Seq: 1})
 	hub.Publish(events.Event{Kind: events.KindTransition, TenantID: a, Seq: 1})
-	require.Equal(t, events.Event{Kind: events.KindTransition, TenantID: a, Seq: 1}, <-subA.C())
+	got := <-subA.C()
+	require.Equal(t, events.Event{Kind: events.KindTransition, TenantID: a, Seq: 1, N: got.N}, got)
+	require.Equal(t, uint64(2), got.N, "events are numbered in delivery order")
 	// Overflow: the reader is told to re-read instead of blocking the hub.
 	for i := range 5 {
 		hub.Publish(events.Event{Kind: events.KindTransition, TenantID: a, Seq: 2 + i})

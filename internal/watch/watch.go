@@ -8,6 +8,7 @@ package watch
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
@@ -26,11 +27,12 @@ type Watcher struct {
 	client *ent.Client
 	hub    *events.Hub
 	log    *slog.Logger
+	sh     *shared
 }
 
 // New returns a Watcher reading through client and woken by hub.
 func New(client *ent.Client, hub *events.Hub, log *slog.Logger) *Watcher {
-	return &Watcher{client: client, hub: hub, log: log}
+	return &Watcher{client: client, hub: hub, log: log, sh: newShared()}
 }
 
 // buffer is how many notices a stream may fall behind before it is told to
@@ -85,7 +87,7 @@ func (w *Watcher) Operation(ctx context.Context, id uuid.UUID, onErr OnError) (<
 					onErr(ErrRevoked)
 					return
 				}
-				op, err := w.client.Operation.Get(ctx, id)
+				op, err := w.operation(ctx, id, ev.N)
 				if err != nil {
 					if ctx.Err() == nil {
 						w.log.Warn("watch operation: read failed", "operation", id, "err", err)
@@ -214,14 +216,14 @@ type tenantStream struct {
 func (s *tenantStream) handle(ev events.Event, only *uuid.UUID) bool {
 	switch ev.Kind {
 	case events.KindTransition:
-		return s.transitionsOf(ev.TenantID)
+		return s.transitionsOf(ev.TenantID, ev.N)
 	case events.KindOperation:
-		return s.operation(ev.OperationID)
+		return s.operation(ev.OperationID, ev.N)
 	case events.KindResync:
 		if only == nil {
 			return true // the all-tenants stream cannot re-read everything
 		}
-		if !s.transitionsOf(*only) {
+		if !s.transitionsOf(*only, ev.N) {
 			return false
 		}
 		ops, err := s.w.client.Operation.Query().
@@ -230,7 +232,7 @@ func (s *tenantStream) handle(ev events.Event, only *uuid.UUID) bool {
 			return true
 		}
 		for _, op := range ops {
-			if !s.operation(op.ID) {
+			if !s.operation(op.ID, ev.N) {
 				return false
 			}
 		}
@@ -239,20 +241,13 @@ func (s *tenantStream) handle(ev events.Event, only *uuid.UUID) bool {
 }
 
 // transitionsOf sends the tenant's history rows not sent yet.
-func (s *tenantStream) transitionsOf(tenantID uuid.UUID) bool {
+func (s *tenantStream) transitionsOf(tenantID uuid.UUID, n uint64) bool {
 	last, known := s.lastSeq[tenantID]
-	q := s.w.client.StateTransition.Query().Where(statetransition.TenantID(tenantID)).Order(statetransition.BySeq())
-	if known {
-		q = q.Where(statetransition.SeqGT(last))
-	} else {
-		// First news of this tenant on an all-tenants stream: its newest row.
-		q = q.Order(ent.Desc(statetransition.FieldSeq)).Limit(1)
-	}
-	rows, err := q.All(s.ctx)
+	rows, err := s.w.transitions(s.ctx, tenantID, last, known, n)
 	if err != nil || len(rows) == 0 {
 		return true
 	}
-	t, err := s.w.client.Tenant.Get(s.ctx, tenantID)
+	t, err := s.w.tenant(s.ctx, tenantID, n)
 	if err != nil {
 		return true
 	}
@@ -267,8 +262,8 @@ func (s *tenantStream) transitionsOf(tenantID uuid.UUID) bool {
 	return true
 }
 
-func (s *tenantStream) operation(id uuid.UUID) bool {
-	op, err := s.w.client.Operation.Get(s.ctx, id)
+func (s *tenantStream) operation(id uuid.UUID, n uint64) bool {
+	op, err := s.w.operation(s.ctx, id, n)
 	if err != nil {
 		return true
 	}
@@ -280,7 +275,7 @@ func (s *tenantStream) operation(id uuid.UUID) bool {
 	if op.Status.Done() {
 		delete(s.lastOp, id) // keep the map to running operations
 	}
-	t, err := s.w.client.Tenant.Get(s.ctx, op.TenantID)
+	t, err := s.w.tenant(s.ctx, op.TenantID, n)
 	if err != nil {
 		return true
 	}
@@ -306,4 +301,46 @@ func send[T any](ctx context.Context, out chan<- T, v T) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// The reads of a stream after its first message. The stream was authorized
+// when it opened and the hub only wakes it for what it follows, so the reads
+// run as tenantd and are shared by every stream woken by the same event (n).
+
+func (w *Watcher) operation(ctx context.Context, id uuid.UUID, n uint64) (*ent.Operation, error) {
+	v, err := w.sh.do(fmt.Sprintf("op:%s:%d", id, n), func() (any, error) {
+		return w.client.Operation.Get(tenantd.SystemContext(ctx), id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*ent.Operation), nil
+}
+
+func (w *Watcher) tenant(ctx context.Context, id uuid.UUID, n uint64) (*ent.Tenant, error) {
+	v, err := w.sh.do(fmt.Sprintf("tenant:%s:%d", id, n), func() (any, error) {
+		return w.client.Tenant.Get(tenantd.SystemContext(ctx), id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*ent.Tenant), nil
+}
+
+// transitions returns a tenant's history rows after seq last, or only its
+// newest row when the stream knows nothing of the tenant yet.
+func (w *Watcher) transitions(ctx context.Context, tenantID uuid.UUID, last int, known bool, n uint64) ([]*ent.StateTransition, error) {
+	v, err := w.sh.do(fmt.Sprintf("transitions:%s:%d:%t:%d", tenantID, last, known, n), func() (any, error) {
+		q := w.client.StateTransition.Query().Where(statetransition.TenantID(tenantID))
+		if known {
+			q = q.Where(statetransition.SeqGT(last)).Order(statetransition.BySeq())
+		} else {
+			q = q.Order(ent.Desc(statetransition.FieldSeq)).Limit(1)
+		}
+		return q.All(tenantd.SystemContext(ctx))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.([]*ent.StateTransition), nil
 }
