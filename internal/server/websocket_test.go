@@ -346,3 +346,45 @@ func TestWebSocketPingPong(t *testing.T) {
 		}
 	}
 }
+
+// TestManyWatchersOfOneTenant: 100 subscriptions of one tenant (sharing the
+// reads of each event) each get every transition, in order, once.
+func TestManyWatchersOfOneTenant(t *testing.T) {
+	t.Parallel()
+	for _, k := range storetest.Kinds(t) {
+		t.Run(string(k), func(t *testing.T) {
+			t.Parallel()
+			srv := servertest.Start(t, k)
+			var a signUpAnswer
+			srv.MustDo(t, "", signUpMutation, map[string]any{"in": signUpInput("watched", "free")}, &a)
+			waitState(t, srv, a.SignUp.Tenant.ID, tenantd.StateActive)
+			ctx := context.Background()
+			var subs []*gqlws.Subscription
+			for range 4 {
+				c := dial(t, srv, gqlws.Options{Token: admin})
+				for range 25 {
+					sub, err := c.Subscribe(ctx, tenantEventsSub, map[string]any{"id": a.SignUp.Tenant.ID})
+					require.NoError(t, err)
+					subs = append(subs, sub)
+				}
+			}
+			for _, sub := range subs {
+				require.Equal(t, "SNAPSHOT", next(t, sub).TenantEvents.Kind)
+			}
+			for i := range 6 {
+				m := []string{"suspendTenant", "resumeTenant"}[i%2]
+				srv.MustDo(t, admin, fmt.Sprintf(transitionMutation, m), map[string]any{"id": a.SignUp.Tenant.ID}, nil)
+			}
+			for _, sub := range subs {
+				var seqs []int
+				for len(seqs) < 6 {
+					m := next(t, sub)
+					if m.TenantEvents.Kind == "TRANSITION" {
+						seqs = append(seqs, m.TenantEvents.Transition.Seq)
+					}
+				}
+				require.Equal(t, []int{4, 5, 6, 7, 8, 9}, seqs)
+			}
+		})
+	}
+}
