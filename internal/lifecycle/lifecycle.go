@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
@@ -181,28 +182,9 @@ func (m *Machine) FireTx(ctx context.Context, tx *store.Tx, req Request) (*Resul
 		return nil, err
 	}
 
-	upd := tx.Ent.Tenant.UpdateOne(t).
-		Where(tenant.HistorySeq(t.HistorySeq)). // the chain cannot fork: seq moves by one
-		SetHistorySeq(seq).
-		SetHistoryHead(hash)
-	if to != from {
-		upd.SetState(to).SetStateChangedAt(now)
-	}
-	switch req.Event {
-	case tenantd.EventRequestDeletion:
-		upd.SetStateBeforeDeletion(from)
-	case tenantd.EventRestore:
-		upd.ClearStateBeforeDeletion().ClearPurgeAfter()
-	}
-	if req.Update != nil {
-		req.Update(upd)
-	}
-	t2, err := upd.Save(sys)
-	if ent.IsNotFound(err) {
-		return nil, tenantd.Errorf(tenantd.ECONFLICT, "tenant %s changed while this %s was being applied; retry", t.ID, req.Event)
-	}
+	t2, err := m.updateTenant(sys, tx, t, req, from, to, seq, hash, now)
 	if err != nil {
-		return nil, fmt.Errorf("%s tenant %s: update: %w", req.Event, t.ID, err)
+		return nil, err
 	}
 	tr, err := tx.Ent.StateTransition.Create().
 		SetTenantID(t.ID).SetSeq(seq).SetEvent(req.Event).
@@ -230,6 +212,65 @@ func (m *Machine) FireTx(ctx context.Context, tx *store.Tx, req Request) (*Resul
 	}
 	m.countOnCommit(tx, req.Event)
 	return res, nil
+}
+
+// updateTenant writes the transition into the tenant row, guarded by the
+// history seq read under the lock. Without extra changes (req.Update) it
+// updates in one statement and builds the new row from the locked one,
+// saving ent's re-read; with them, ent's UpdateOne returns what was written.
+func (m *Machine) updateTenant(ctx context.Context, tx *store.Tx, t *ent.Tenant, req Request,
+	from, to tenantd.State, seq int, hash string, now time.Time) (*ent.Tenant, error) {
+	conflict := func() error {
+		return tenantd.Errorf(tenantd.ECONFLICT, "tenant %s changed while this %s was being applied; retry", t.ID, req.Event)
+	}
+	if req.Update == nil {
+		upd := tx.Ent.Tenant.Update().
+			Where(tenant.ID(t.ID), tenant.HistorySeq(t.HistorySeq)). // the chain cannot fork: seq moves by one
+			SetHistorySeq(seq).SetHistoryHead(hash).SetUpdatedAt(now)
+		next := *t
+		next.HistorySeq, next.HistoryHead, next.UpdatedAt = seq, hash, now
+		if to != from {
+			upd.SetState(to).SetStateChangedAt(now)
+			next.State, next.StateChangedAt = to, now
+		}
+		switch req.Event {
+		case tenantd.EventRequestDeletion:
+			upd.SetStateBeforeDeletion(from)
+			next.StateBeforeDeletion = &from
+		case tenantd.EventRestore:
+			upd.ClearStateBeforeDeletion().ClearPurgeAfter()
+			next.StateBeforeDeletion, next.PurgeAfter = nil, nil
+		}
+		n, err := upd.Save(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("%s tenant %s: update: %w", req.Event, t.ID, err)
+		}
+		if n != 1 {
+			return nil, conflict()
+		}
+		return &next, nil
+	}
+	upd := tx.Ent.Tenant.UpdateOne(t).
+		Where(tenant.HistorySeq(t.HistorySeq)).
+		SetHistorySeq(seq).SetHistoryHead(hash)
+	if to != from {
+		upd.SetState(to).SetStateChangedAt(now)
+	}
+	switch req.Event {
+	case tenantd.EventRequestDeletion:
+		upd.SetStateBeforeDeletion(from)
+	case tenantd.EventRestore:
+		upd.ClearStateBeforeDeletion().ClearPurgeAfter()
+	}
+	req.Update(upd)
+	t2, err := upd.Save(ctx)
+	if ent.IsNotFound(err) {
+		return nil, conflict()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s tenant %s: update: %w", req.Event, t.ID, err)
+	}
+	return t2, nil
 }
 
 // NewTenant is the signup of a tenant.
