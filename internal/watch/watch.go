@@ -216,14 +216,14 @@ type tenantStream struct {
 func (s *tenantStream) handle(ev events.Event, only *uuid.UUID) bool {
 	switch ev.Kind {
 	case events.KindTransition:
-		return s.transitionsOf(ev.TenantID, ev.N)
+		return s.transitionsOf(ev.TenantID, ev.Seq, ev.N)
 	case events.KindOperation:
 		return s.operation(ev.OperationID, ev.N)
 	case events.KindResync:
 		if only == nil {
 			return true // the all-tenants stream cannot re-read everything
 		}
-		if !s.transitionsOf(*only, ev.N) {
+		if !s.transitionsOf(*only, 0, ev.N) {
 			return false
 		}
 		ops, err := s.w.client.Operation.Query().
@@ -240,9 +240,14 @@ func (s *tenantStream) handle(ev events.Event, only *uuid.UUID) bool {
 	return true
 }
 
-// transitionsOf sends the tenant's history rows not sent yet.
-func (s *tenantStream) transitionsOf(tenantID uuid.UUID, n uint64) bool {
+// transitionsOf sends the tenant's history rows not sent yet. On an
+// all-tenants stream, the first notice of a tenant starts it at the row that
+// notice is about (seq), or at its newest row if the notice has none.
+func (s *tenantStream) transitionsOf(tenantID uuid.UUID, seq int, n uint64) bool {
 	last, known := s.lastSeq[tenantID]
+	if !known && seq > 0 {
+		last, known = seq-1, true
+	}
 	rows, err := s.w.transitions(s.ctx, tenantID, last, known, n)
 	if err != nil || len(rows) == 0 {
 		return true
