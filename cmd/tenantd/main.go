@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent/admintoken"
 	"github.com/tenantd/tenantd/internal/auth"
 	"github.com/tenantd/tenantd/internal/config"
@@ -38,6 +39,7 @@ Usage:
   tenantd [serve] [flags]             run the API server (the default command)
   tenantd migrate [flags]             apply database migrations, then exit
   tenantd token create --role R       create an admin or partner token and print it once
+  tenantd token list | revoke         list admin tokens, or revoke one (--token <prefix or id>)
   tenantd audit verify [flags]        verify every tenant's hash-chained history
   tenantd check [flags]               run the readiness checks; exit 1 if one fails
   tenantd bench signup [flags]        load test: signups followed live to ACTIVE
@@ -71,6 +73,11 @@ var commands = []command{
 			fs.String("role", "", "admin (read and write) or partner (read-only); required")
 			fs.String("name", "", "a name to tell the token apart")
 		}, run: tokenCreate},
+	{name: "token list", about: "List the admin and partner tokens (prefixes only: secrets are never stored).", run: tokenList},
+	{name: "token revoke", about: "Revoke an admin or partner token by its id or display prefix (tda_…).",
+		flags: func(fs *flag.FlagSet) {
+			fs.String("token", "", "the token's id or display prefix, as `tenantd token list` shows it; required")
+		}, run: tokenRevoke},
 	{name: "audit verify", about: "Walk every tenant's history chain; exit 1 and name the first broken row.", run: auditVerify},
 	{name: "check", about: "Run the four readiness checks on a running tenantd (runReadinessChecks) and print them;\nexit 0 when none fails, 1 otherwise.",
 		flags: func(fs *flag.FlagSet) {
@@ -373,5 +380,49 @@ func check(ctx context.Context, c *cli) int {
 	if rep.Status == "FAIL" {
 		return 1
 	}
+	return 0
+}
+
+func tokenList(ctx context.Context, c *cli) int {
+	db, err := openStore(ctx, c)
+	if err != nil {
+		c.log.Error("token list", "err", err)
+		return 1
+	}
+	defer db.Close()
+	ts, err := auth.New(db.Ent).AdminTokens(ctx)
+	if err != nil {
+		c.log.Error("token list", "err", err)
+		return 1
+	}
+	fmt.Fprintf(c.stdout, "%-36s  %-7s  %-12s  %-20s  %-10s  %s\n", "ID", "ROLE", "PREFIX", "CREATED", "STATUS", "NAME")
+	for _, t := range ts {
+		status := "active"
+		if t.RevokedAt != nil {
+			status = "revoked"
+		}
+		fmt.Fprintf(c.stdout, "%-36s  %-7s  %-12s  %-20s  %-10s  %s\n", t.ID, t.Role, t.Prefix, t.CreatedAt.Format(time.DateTime), status, t.Name)
+	}
+	return 0
+}
+
+func tokenRevoke(ctx context.Context, c *cli) int {
+	ref := flagString(c.fs, "token")
+	if ref == "" {
+		fmt.Fprintln(c.stderr, "tenantd token revoke: --token <id or prefix> is required")
+		return 2
+	}
+	db, err := openStore(ctx, c)
+	if err != nil {
+		c.log.Error("token revoke", "err", err)
+		return 1
+	}
+	defer db.Close()
+	t, err := auth.New(db.Ent).RevokeAdminToken(ctx, ref)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "tenantd token revoke: %s\n", tenantd.ErrorMessage(err))
+		return 1
+	}
+	fmt.Fprintf(c.stdout, "revoked %s token %s (%s)\n", t.Role, t.Prefix, t.ID)
 	return 0
 }

@@ -71,6 +71,20 @@ func TestMigrateTokenAndAudit(t *testing.T) {
 			require.Equal(t, 0, code, errOut)
 			require.True(t, strings.HasPrefix(strings.TrimSpace(out), "tda_"), out)
 			require.Contains(t, errOut, "shown once")
+			prefix := strings.TrimSpace(out)[:12]
+			code, out, _ = runCLI(t, append([]string{"token", "list"}, dbFlag...)...)
+			require.Equal(t, 0, code)
+			require.Contains(t, out, prefix)
+			require.Contains(t, out, "active")
+			code, out, _ = runCLI(t, append([]string{"token", "revoke", "--token", prefix}, dbFlag...)...)
+			require.Equal(t, 0, code)
+			require.Contains(t, out, "revoked PARTNER token "+prefix)
+			code, out, _ = runCLI(t, append([]string{"token", "list"}, dbFlag...)...)
+			require.Equal(t, 0, code)
+			require.Contains(t, out, "revoked")
+			code, _, errOut = runCLI(t, append([]string{"token", "revoke", "--token", "tda_nothere00"}, dbFlag...)...)
+			require.Equal(t, 1, code)
+			require.Contains(t, errOut, "no admin token")
 
 			// Seed a few tenants with history, then audit.
 			db := openForTest(t, dbFlag)

@@ -188,3 +188,39 @@ func IssueAPIKey(ctx context.Context, client *ent.Client, tenantID uuid.UUID, na
 	}
 	return secret, k, nil
 }
+
+// AdminTokens lists the admin and partner tokens, newest first.
+func (s *Service) AdminTokens(ctx context.Context) ([]*ent.AdminToken, error) {
+	return s.client.AdminToken.Query().Order(ent.Desc(admintoken.FieldCreatedAt)).All(tenantd.SystemContext(ctx))
+}
+
+// RevokeAdminToken revokes the admin or partner token whose id or display
+// prefix is ref. Revoking a revoked token changes nothing.
+//
+// Returns NOT_FOUND if no token matches, INVALID_INPUT if a prefix matches
+// more than one.
+func (s *Service) RevokeAdminToken(ctx context.Context, ref string) (*ent.AdminToken, error) {
+	sys := tenantd.SystemContext(ctx)
+	q := s.client.AdminToken.Query()
+	if id, err := uuid.Parse(ref); err == nil {
+		q = q.Where(admintoken.ID(id))
+	} else {
+		q = q.Where(admintoken.Prefix(ref))
+	}
+	ts, err := q.All(sys)
+	if err != nil {
+		return nil, err
+	}
+	switch len(ts) {
+	case 0:
+		return nil, tenantd.Errorf(tenantd.ENOTFOUND, "no admin token with id or prefix %q", ref)
+	case 1:
+	default:
+		return nil, tenantd.Invalid("token", "%d tokens have the prefix %q; give the id", len(ts), ref)
+	}
+	t := ts[0]
+	if t.RevokedAt != nil {
+		return t, nil
+	}
+	return s.client.AdminToken.UpdateOne(t).SetRevokedAt(schema.Now()).Save(sys)
+}
