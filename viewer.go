@@ -83,9 +83,11 @@ type viewerSlot struct {
 	v  *Viewer
 }
 
-// WithViewerSlot returns a context for an anonymous request in which Assume
+// WithViewerSlot returns a context for an anonymous caller in which Assume
 // can later establish a viewer — the way a public signUp goes on as the
-// tenant it just created, so that the fields of its answer resolve.
+// tenant it just created, so that the fields of its answer resolve. The
+// GraphQL layer gives the slot to the signUp field alone (graph.SignUpScope),
+// never to a whole request.
 func WithViewerSlot(ctx context.Context) context.Context {
 	return context.WithValue(ctx, slotKey{}, &viewerSlot{})
 }

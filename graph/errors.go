@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
 	"runtime/debug"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -30,15 +32,42 @@ var requestErrorCodes = map[string]bool{
 // ErrorObserver is told the code of every error sent to a client.
 type ErrorObserver func(code string)
 
+// PresenterOption adjusts the ErrorPresenter.
+type PresenterOption func(*presenter)
+
+type presenter struct{ hideSuggestions bool }
+
+// HideSuggestions strips the validator's "Did you mean …?" hints, which
+// name fields, arguments, input fields, types and enum values a caller did
+// not ask for: in production the schema is not shown (introspection is off),
+// so it must not leak through error messages either.
+func HideSuggestions() PresenterOption { return func(p *presenter) { p.hideSuggestions = true } }
+
+// suggestion matches the validator's hints, e.g. ` Did you mean "state"?` or
+// ` Did you mean the enum value "ACTIVE" or "PENDING"?`.
+var suggestion = regexp.MustCompile(` ?Did you mean [^?]*\?`)
+
+// maxLoggedError bounds the error text logged for one INTERNAL error: a
+// client's request can end up quoted in an error, and a 10 MB body must not
+// become a 10 MB log line.
+const maxLoggedError = 2048
+
 // ErrorPresenter maps errors to the contract's extensions.code. INTERNAL
-// errors go to the log with their details and reach the client only as
-// "internal error".
-func ErrorPresenter(log *slog.Logger, observe ErrorObserver) graphql.ErrorPresenterFunc {
+// errors go to the log with their details (bounded in size) and reach the
+// client only as "internal error".
+func ErrorPresenter(log *slog.Logger, observe ErrorObserver, opts ...PresenterOption) graphql.ErrorPresenterFunc {
+	var p presenter
+	for _, o := range opts {
+		o(&p)
+	}
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
 		code, msg, ext := classify(err, gqlErr)
+		if p.hideSuggestions {
+			msg = suggestion.ReplaceAllString(msg, "")
+		}
 		if code == tenantd.EINTERNAL {
-			attrs := []any{"err", err.Error(), "path", gqlErr.Path.String()}
+			attrs := []any{"err", clip(err.Error(), maxLoggedError), "path", gqlErr.Path.String()}
 			if graphql.HasOperationContext(ctx) {
 				oc := graphql.GetOperationContext(ctx)
 				attrs = append(attrs, "operation", oc.OperationName)
@@ -98,6 +127,18 @@ func classify(err error, gqlErr *gqlerror.Error) (code, msg string, ext map[stri
 		}
 	}
 	return tenantd.EINTERNAL, "internal error", nil
+}
+
+// clip cuts s to at most n bytes, on a rune boundary, saying how much was cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + fmt.Sprintf("… (%d more bytes)", len(s)-cut)
 }
 
 func withoutCode(ext map[string]any) map[string]any {

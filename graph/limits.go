@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
+	"github.com/tenantd/tenantd/internal/analytics"
 )
 
 const (
@@ -47,9 +49,69 @@ func pageCost(first, last *int) int {
 	}
 }
 
+// Costs of fields whose resolvers do real work. A field costs 1 unless set
+// here; the limit is maxComplexity (1,000) per operation.
+const (
+	// contentCost is what a document's content costs: it may be megabytes
+	// (the answer's text is capped by ContentBudget too).
+	contentCost = 25
+	// searchCost is a full-text search, before its hits.
+	searchCost = 20
+	// funnelCost is an activation funnel: several rollup reads.
+	funnelCost = 50
+	// readinessRunCost is a run of the readiness checks: a synthetic signup
+	// end to end. One per request.
+	readinessRunCost = 500
+	// usageCost is a workspace's usage: a read where its data lives (an
+	// SQLite silo file is opened for it).
+	usageCost = 5
+	// mutationCost is a lifecycle mutation: a transaction.
+	mutationCost = 10
+)
+
 // setComplexity makes a connection cost its page size times the cost of
-// one item, so a query's complexity approximates the rows it reads.
+// one item, so a query's complexity approximates the rows it reads, and gives
+// fields with costly resolvers their cost.
 func setComplexity(c *ComplexityRoot) {
+	c.Document.Content = func(int) int { return contentCost }
+	c.Query.Documents = func(child int, _ *entgql.Cursor[uuid.UUID], first *int, _ *entgql.Cursor[uuid.UUID], last *int) int {
+		return 1 + pageCost(first, last)*child
+	}
+	c.Query.SearchDocuments = func(child int, _ string, first *int) int {
+		n := 10
+		if first != nil {
+			n = max(*first, 1)
+		}
+		return searchCost + n*child
+	}
+	c.Query.ActivationFunnel = func(child int, _, _ *time.Time, _ *string, _ *analytics.Cohort, dropOffLimit *int) int {
+		n := 20
+		if dropOffLimit != nil {
+			n = max(*dropOffLimit, 1)
+		}
+		return funnelCost + child + n
+	}
+	c.Query.ProvisioningDurations = func(child int, last *int) int {
+		n := 100
+		if last != nil {
+			n = max(*last, 1)
+		}
+		return 5 + n/10 + child
+	}
+	c.Query.Readiness = func(child int) int { return 5 + child }
+	c.Query.TenantStateCounts = func(child int) int { return 5 + child }
+	c.Mutation.RunReadinessChecks = func(child int) int { return readinessRunCost + child }
+	c.Tenant.Usage = func(child int) int { return usageCost + child }
+	c.Mutation.SignUp = func(child int, _ SignUpInput) int { return 5*mutationCost + child }
+	c.Mutation.UploadDocument = func(child int, _ UploadDocumentInput) int { return 2*mutationCost + child }
+	for _, f := range []*func(int, TenantTransitionInput) int{
+		&c.Mutation.SuspendTenant, &c.Mutation.ResumeTenant, &c.Mutation.CancelSubscription,
+		&c.Mutation.ReactivateTenant, &c.Mutation.RetryProvisioning,
+	} {
+		*f = func(child int, _ TenantTransitionInput) int { return mutationCost + child }
+	}
+	c.Mutation.CreateAPIKey = func(child int, _ CreateAPIKeyInput) int { return mutationCost + child }
+	c.Mutation.RevokeAPIKey = func(child int, _ RevokeAPIKeyInput) int { return mutationCost + child }
 	c.Query.Tenants = func(child int, _ *entgql.Cursor[uuid.UUID], first *int, _ *entgql.Cursor[uuid.UUID], last *int, _ *ent.TenantOrder, _ *ent.TenantWhereInput) int {
 		return 1 + pageCost(first, last)*child
 	}

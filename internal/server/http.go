@@ -1,20 +1,15 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -25,15 +20,13 @@ import (
 	coderws "github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/graph"
 	"github.com/tenantd/tenantd/internal/console"
 )
 
-// Limits of the GraphQL endpoint. A request body may hold one document of
-// the configured maximum size (TENANTD_MAX_DOCUMENT_BYTES) plus 1 MiB.
+// Limits of the GraphQL endpoint (the body limits are in graphqlhttp.go).
 const (
 	maxComplexity    = 1000
 	maxDepth         = 10
@@ -69,18 +62,24 @@ func (s *Server) graphqlHandler() *handler.Server {
 		PingPongInterval:      s.pingInterval, // graphql-transport-ws: a client that misses two pongs is dropped
 	})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(httpTransport{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
+	srv.Use(graph.NewGuard(parserTokenLimit)) // first after APQ: before any parsing
 	srv.Use(graph.Limits{MaxDepth: maxDepth})
 	srv.Use(extension.FixedComplexityLimit(maxComplexity))
-	srv.Use(getOnlyQueries{})
+	srv.Use(graph.ContentBudget{MaxBytes: s.cfg.MaxDocument + 1<<20})
+	srv.Use(graph.SignUpScope{})
 	if s.cfg.IsDevelopment() {
 		srv.Use(extension.Introspection{})
 	}
 	srv.SetParserTokenLimit(parserTokenLimit)
 	srv.SetDisableSuggestion(!s.cfg.IsDevelopment())
-	srv.SetErrorPresenter(graph.ErrorPresenter(s.log, func(code string) { s.metrics.Errors.WithLabelValues(code).Inc() }))
+	var presenterOpts []graph.PresenterOption
+	if !s.cfg.IsDevelopment() {
+		presenterOpts = append(presenterOpts, graph.HideSuggestions())
+	}
+	srv.SetErrorPresenter(graph.ErrorPresenter(s.log, func(code string) { s.metrics.Errors.WithLabelValues(code).Inc() }, presenterOpts...))
 	srv.SetRecoverFunc(graph.Recover(s.log))
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		if info, ok := ctx.Value(opInfoKey{}).(*opInfo); ok {
@@ -95,9 +94,10 @@ func (s *Server) graphqlHandler() *handler.Server {
 	return srv
 }
 
-// graphqlEndpoint guards gqlgen: it admits queries over GET and POST with a
-// JSON body only, caps the body, authenticates the bearer token, and times
-// the request by operation.
+// graphqlEndpoint guards gqlgen: it authenticates the bearer token first,
+// then reads and decodes the request — only as much body as that caller may
+// send — and times the request by operation. Queries come over GET or POST,
+// everything else over POST with a JSON body.
 func (s *Server) graphqlEndpoint() http.Handler {
 	gql := s.graphqlHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -113,47 +113,7 @@ func (s *Server) graphqlEndpoint() http.Handler {
 				gql.ServeHTTP(w, r)
 				return
 			}
-			if r.URL.Query().Get("query") == "" && r.URL.Query().Get("extensions") == "" {
-				writeError(w, http.StatusBadRequest, tenantd.EINVALID, "GET /graphql needs a query parameter; send mutations as POST with a JSON body")
-				return
-			}
-			body, err := getAsJSON(r.URL.Query())
-			if err != nil {
-				writeError(w, http.StatusBadRequest, tenantd.EINVALID, err.Error())
-				return
-			}
-			r = r.Clone(context.WithValue(r.Context(), viaGETKey{}, true))
-			r.Method = http.MethodPost
-			r.Header.Set("Content-Type", "application/json")
-			r.Body = io.NopCloser(bytes.NewReader(body))
 		case http.MethodPost:
-			mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-			if err != nil || mt != "application/json" {
-				writeError(w, http.StatusUnsupportedMediaType, tenantd.EINVALID,
-					"send GraphQL requests as JSON: Content-Type: application/json with a body like {\"query\": \"…\"}")
-				return
-			}
-			limit := s.cfg.MaxDocument + 1<<20
-			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
-				writeError(w, http.StatusRequestEntityTooLarge, tenantd.EINVALID,
-					fmt.Sprintf("the request body is larger than %d bytes (the largest document plus 1 MiB)", limit))
-				return
-			}
-			if err != nil {
-				writeError(w, http.StatusBadRequest, tenantd.EINVALID, "could not read the request body")
-				return
-			}
-			if !utf8.Valid(body) {
-				writeError(w, http.StatusBadRequest, tenantd.EINVALID, "the request body is not valid UTF-8")
-				return
-			}
-			if !json.Valid(body) {
-				writeError(w, http.StatusBadRequest, tenantd.EINVALID, "the request body is not valid JSON")
-				return
-			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
 		default:
 			w.Header().Set("Allow", "GET, POST, OPTIONS")
 			writeError(w, http.StatusMethodNotAllowed, tenantd.EINVALID, "use POST with a JSON body (or GET for queries)")
@@ -170,8 +130,20 @@ func (s *Server) graphqlEndpoint() http.Handler {
 			writeError(w, status, code, tenantd.ErrorMessage(err))
 			return
 		}
+		ctx, params, release, err := s.readParams(ctx, r)
+		defer release()
+		if err != nil {
+			var re *requestError
+			if !errors.As(err, &re) {
+				re = refuse(http.StatusBadRequest, tenantd.EINVALID, "the request could not be read")
+			}
+			s.metrics.Errors.WithLabelValues(re.code).Inc()
+			writeError(w, re.status, re.code, re.msg)
+			return
+		}
 		info := &opInfo{}
 		ctx = context.WithValue(ctx, opInfoKey{}, info)
+		ctx = context.WithValue(ctx, paramsKey{}, params)
 		gql.ServeHTTP(w, r.WithContext(ctx))
 		s.metrics.RequestDuration.WithLabelValues(s.metrics.operationLabel(info.name)).Observe(time.Since(start).Seconds())
 	})
@@ -223,7 +195,7 @@ func (s *Server) originPatterns() []string {
 func (s *Server) authenticate(r *http.Request) (context.Context, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return tenantd.WithViewerSlot(r.Context()), nil
+		return r.Context(), nil // anonymous: the Guard lets it sign up, nothing more
 	}
 	scheme, token, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
@@ -237,39 +209,6 @@ func (s *Server) authenticate(r *http.Request) (context.Context, error) {
 }
 
 type viaGETKey struct{}
-
-// getOnlyQueries refuses mutations and subscriptions that came over GET.
-type getOnlyQueries struct{}
-
-func (getOnlyQueries) ExtensionName() string                   { return "GETOnlyQueries" }
-func (getOnlyQueries) Validate(graphql.ExecutableSchema) error { return nil }
-func (getOnlyQueries) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	if via, _ := ctx.Value(viaGETKey{}).(bool); via && oc.Operation != nil && oc.Operation.Operation != ast.Query {
-		return &gqlerror.Error{
-			Message:    string(oc.Operation.Operation) + " operations need POST with a JSON body; GET carries queries only",
-			Extensions: map[string]any{"code": tenantd.EINVALID},
-		}
-	}
-	return nil
-}
-
-// getAsJSON turns GET parameters into the JSON body the POST transport reads.
-func getAsJSON(q url.Values) ([]byte, error) {
-	req := map[string]any{"query": q.Get("query")}
-	if name := q.Get("operationName"); name != "" {
-		req["operationName"] = name
-	}
-	for _, k := range []string{"variables", "extensions"} {
-		if raw := q.Get(k); raw != "" {
-			var v map[string]any
-			if err := json.Unmarshal([]byte(raw), &v); err != nil {
-				return nil, errors.New("the " + k + " parameter is not a JSON object")
-			}
-			req[k] = v
-		}
-	}
-	return json.Marshal(req)
-}
 
 type opInfoKey struct{}
 

@@ -50,6 +50,7 @@ type Server struct {
 	provisioning *provisioning.Service
 	workspaces   *workspace.Service
 	webhooks     *webhooks.Stripe
+	large        *largeBodies
 	noWorkers    bool
 	pingInterval time.Duration
 	stopListen   context.CancelFunc
@@ -115,6 +116,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 	if o.pingInterval > 0 {
 		s.pingInterval = o.pingInterval
 	}
+	s.large = newLargeBodies(cfg.MaxDocument + 1<<20)
 	sopts := store.Options{DatabaseURL: cfg.DatabaseURL, OwnerURL: cfg.OwnerURL, DataDir: cfg.DataDir, Logger: log}
 	res, err := store.Migrate(ctx, sopts)
 	if err != nil {

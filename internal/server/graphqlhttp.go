@@ -1,0 +1,380 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+	"golang.org/x/sync/semaphore"
+
+	"github.com/tenantd/tenantd"
+	"github.com/tenantd/tenantd/graph"
+)
+
+// Request body limits. A body is read only after its bearer token is
+// known, and only as far as that caller may send: an anonymous caller can
+// do nothing but sign up, any authenticated request fits in 1 MiB, and only
+// a tenant's uploadDocument may carry a document (up to the configured
+// maximum plus 1 MiB), a few at a time.
+const (
+	anonymousBodyLimit = 64 << 10
+	bodyLimit          = 1 << 20
+	// largeBodiesAtOnce is how many maximum-size upload bodies are held in
+	// memory at once; further ones wait for room (up to largeBodyWait).
+	largeBodiesAtOnce = 4
+	largeBodyWait     = 30 * time.Second
+)
+
+// requestError is a request refused before GraphQL runs.
+type requestError struct {
+	status int
+	code   string
+	msg    string
+}
+
+func (e *requestError) Error() string { return e.msg }
+
+func refuse(status int, code, format string, args ...any) *requestError {
+	return &requestError{status: status, code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// largeBodies admits upload bodies beyond bodyLimit by their size, so that
+// a burst of them cannot hold gigabytes, and gives the memory back to the
+// operating system once the last one is done.
+type largeBodies struct {
+	sem      *semaphore.Weighted
+	max      int64
+	inFlight atomic.Int64
+	mu       sync.Mutex
+	lastFree time.Time
+}
+
+func newLargeBodies(max int64) *largeBodies {
+	return &largeBodies{sem: semaphore.NewWeighted(largeBodiesAtOnce * max), max: max}
+}
+
+func (l *largeBodies) acquire(ctx context.Context, n int64) (func(), error) {
+	ctx, cancel := context.WithTimeout(ctx, largeBodyWait)
+	defer cancel()
+	if err := l.sem.Acquire(ctx, n); err != nil {
+		return nil, err
+	}
+	l.inFlight.Add(1)
+	return func() {
+		l.sem.Release(n)
+		if l.inFlight.Add(-1) == 0 {
+			l.freeMemory()
+		}
+	}, nil
+}
+
+// freeMemory returns the heap the large bodies used to the operating
+// system, at most every few seconds. Without it the Go runtime keeps the
+// pages for minutes and the process's resident size stays at its peak.
+func (l *largeBodies) freeMemory() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if time.Since(l.lastFree) < 2*time.Second {
+		return
+	}
+	l.lastFree = time.Now()
+	go debug.FreeOSMemory()
+}
+
+// readParams reads and decodes the GraphQL request of r for the caller in
+// ctx. release, never nil, must be called once the request is answered.
+func (s *Server) readParams(ctx context.Context, r *http.Request) (_ context.Context, _ *graphql.RawParams, release func(), err error) {
+	release = func() {}
+	if r.Method == http.MethodGet {
+		p, err := paramsFromQuery(r.URL.Query())
+		return context.WithValue(ctx, viaGETKey{}, true), p, release, err
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return ctx, nil, release, refuse(http.StatusUnsupportedMediaType, tenantd.EINVALID,
+			"send GraphQL requests as JSON: Content-Type: application/json with a body like {\"query\": \"…\"}")
+	}
+	v, authed := tenantd.ViewerFrom(ctx)
+	limit, max := int64(anonymousBodyLimit), int64(anonymousBodyLimit)
+	if authed {
+		limit, max = bodyLimit, bodyLimit
+		if v.Role == tenantd.RoleTenant {
+			max = s.large.max
+		}
+	}
+	tooLarge := func() error {
+		if max > limit {
+			return refuse(http.StatusRequestEntityTooLarge, tenantd.EINVALID,
+				"the request body is larger than %d bytes (the largest document plus 1 MiB)", max)
+		}
+		if !authed {
+			return refuse(http.StatusRequestEntityTooLarge, tenantd.EINVALID,
+				"the request body is larger than %d bytes, the most a request without a bearer token may send", limit)
+		}
+		return refuse(http.StatusRequestEntityTooLarge, tenantd.EINVALID,
+			"the request body is larger than %d bytes; only a tenant API key's uploadDocument may send more", limit)
+	}
+	if r.ContentLength > max {
+		return ctx, nil, release, tooLarge()
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength))
+	}
+	body := http.MaxBytesReader(nil, r.Body, max)
+	large := r.ContentLength > limit
+	if large {
+		if release, err = s.admitLarge(ctx, r.ContentLength); err != nil {
+			return ctx, nil, func() {}, err
+		}
+	} else {
+		// Unknown or small length: read up to the small limit first.
+		n, err := buf.ReadFrom(io.LimitReader(body, limit+1))
+		if err != nil {
+			return ctx, nil, release, readError(err, tooLarge)
+		}
+		if n > limit {
+			if max == limit {
+				return ctx, nil, release, tooLarge()
+			}
+			large = true
+			if release, err = s.admitLarge(ctx, max); err != nil {
+				return ctx, nil, func() {}, err
+			}
+		}
+	}
+	if _, err := buf.ReadFrom(body); err != nil {
+		release()
+		return ctx, nil, func() {}, readError(err, tooLarge)
+	}
+	if large {
+		ctx = graph.WithLargeBody(ctx, limit)
+	}
+	p, err := decodeParams(buf.Bytes())
+	if err != nil {
+		release()
+		return ctx, nil, func() {}, err
+	}
+	return ctx, p, release, nil
+}
+
+func (s *Server) admitLarge(ctx context.Context, n int64) (func(), error) {
+	release, err := s.large.acquire(ctx, n)
+	if err != nil {
+		return nil, refuse(http.StatusServiceUnavailable, tenantd.EINVALID,
+			"too many large uploads are being received at once; retry in a few seconds")
+	}
+	return release, nil
+}
+
+func readError(err error, tooLarge func() error) error {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return tooLarge()
+	}
+	return refuse(http.StatusBadRequest, tenantd.EINVALID, "could not read the request body")
+}
+
+// wireRequest is a GraphQL-over-HTTP request body. Pointers tell a member
+// that is absent from one that is null.
+type wireRequest struct {
+	Query         *string        `json:"query"`
+	OperationName *string        `json:"operationName"`
+	Variables     map[string]any `json:"variables"`
+	Extensions    map[string]any `json:"extensions"`
+}
+
+var memberTypes = map[string]string{
+	"query": "a string", "operationName": "a string", "variables": "an object", "extensions": "an object",
+}
+
+// decodeParams decodes a request body, refusing anything that is not one
+// JSON object with members of the right types; the message names what is
+// wrong, never quotes the body.
+func decodeParams(body []byte) (*graphql.RawParams, error) {
+	bad := func(format string, args ...any) error {
+		return refuse(http.StatusBadRequest, tenantd.EINVALID, format, args...)
+	}
+	if !utf8.Valid(body) {
+		return nil, bad("the request body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var w wireRequest
+	if err := dec.Decode(&w); err != nil {
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &te) && te.Field == "" && te.Value == "array":
+			return nil, bad("batched requests are not supported: send one operation per request, as a JSON object {\"query\": \"…\"}")
+		case errors.As(err, &te) && te.Field == "":
+			return nil, bad("the request body must be a JSON object like {\"query\": \"…\"}, not %s", jsonKind(te.Value))
+		case errors.As(err, &te) && memberTypes[te.Field] != "":
+			return nil, bad("%s must be %s, not %s", te.Field, memberTypes[te.Field], jsonKind(te.Value))
+		case errors.As(err, &te):
+			return nil, bad("%s has the wrong type (%s)", te.Field, jsonKind(te.Value))
+		}
+		return nil, bad("the request body is not valid JSON")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, bad("the request body must hold one JSON object and nothing after it")
+	}
+	return toParams(w)
+}
+
+func toParams(w wireRequest) (*graphql.RawParams, error) {
+	p := &graphql.RawParams{Variables: w.Variables, Extensions: w.Extensions}
+	if w.Query != nil {
+		p.Query = *w.Query
+	}
+	if w.OperationName != nil {
+		p.OperationName = *w.OperationName
+	}
+	if p.Query == "" && p.Extensions["persistedQuery"] == nil {
+		return nil, refuse(http.StatusBadRequest, tenantd.EINVALID, "the request has no query: send {\"query\": \"…\"}")
+	}
+	return p, nil
+}
+
+func jsonKind(v string) string {
+	switch v {
+	case "array", "object":
+		return "an " + v
+	case "number", "string":
+		return "a " + v
+	case "bool":
+		return "a boolean"
+	}
+	return v
+}
+
+// paramsFromQuery reads the parameters of a GET request.
+func paramsFromQuery(q url.Values) (*graphql.RawParams, error) {
+	if q.Get("query") == "" && q.Get("extensions") == "" {
+		return nil, refuse(http.StatusBadRequest, tenantd.EINVALID,
+			"GET /graphql needs a query parameter; send mutations as POST with a JSON body")
+	}
+	var w wireRequest
+	if q.Has("query") {
+		s := q.Get("query")
+		w.Query = &s
+	}
+	if q.Has("operationName") {
+		s := q.Get("operationName")
+		w.OperationName = &s
+	}
+	for name, dst := range map[string]*map[string]any{"variables": &w.Variables, "extensions": &w.Extensions} {
+		raw := q.Get(name)
+		if raw == "" {
+			continue
+		}
+		dec := json.NewDecoder(strings.NewReader(raw))
+		dec.UseNumber()
+		if err := dec.Decode(dst); err != nil {
+			return nil, refuse(http.StatusBadRequest, tenantd.EINVALID, "the %s parameter is not a JSON object", name)
+		}
+	}
+	for _, s := range []*string{w.Query, w.OperationName} {
+		if s != nil && (!utf8.ValidString(*s) || strings.IndexByte(*s, 0) >= 0) {
+			return nil, refuse(http.StatusBadRequest, tenantd.EINVALID, "the query parameters must be valid UTF-8 text")
+		}
+	}
+	return toParams(w)
+}
+
+type paramsKey struct{}
+
+// httpTransport is tenantd's GraphQL-over-HTTP transport for GET and POST.
+// The endpoint has already authenticated the caller and read and decoded
+// the body (gqlgen's own POST transport would read it a second time and,
+// when it cannot decode it, answer INTERNAL quoting the whole body).
+type httpTransport struct{}
+
+var _ graphql.Transport = httpTransport{}
+
+// Supports implements graphql.Transport: requests the endpoint prepared.
+func (httpTransport) Supports(r *http.Request) bool {
+	_, ok := r.Context().Value(paramsKey{}).(*graphql.RawParams)
+	return ok
+}
+
+// Do implements graphql.Transport.
+func (httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	ctx := r.Context()
+	params := ctx.Value(paramsKey{}).(*graphql.RawParams)
+	contentType := responseContentType(r)
+	w.Header().Set("Content-Type", contentType)
+	rc, errs := exec.CreateOperationContext(ctx, params)
+	if errs != nil {
+		w.WriteHeader(statusFor(errs, contentType))
+		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs))
+		return
+	}
+	if via, _ := ctx.Value(viaGETKey{}).(bool); via && rc.Operation.Operation != ast.Query {
+		// GraphQL over HTTP: a GET request carries a query only.
+		w.Header().Set("Allow", "POST")
+		w.WriteHeader(http.StatusMethodNotAllowed)
+		err := &gqlerror.Error{Message: string(rc.Operation.Operation) + " operations need POST with a JSON body; GET carries queries only",
+			Err: &tenantd.Error{Code: tenantd.EINVALID, Message: string(rc.Operation.Operation) + " operations need POST with a JSON body; GET carries queries only"}}
+		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), gqlerror.List{err}))
+		return
+	}
+	responses, ctx := exec.DispatchOperation(ctx, rc)
+	writeResponse(w, responses(ctx))
+}
+
+const graphqlResponseJSON = "application/graphql-response+json"
+
+// responseContentType picks application/graphql-response+json when the
+// client asks for it, application/json otherwise.
+func responseContentType(r *http.Request) string {
+	for part := range strings.SplitSeq(r.Header.Get("Accept"), ",") {
+		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		switch mt {
+		case graphqlResponseJSON:
+			return graphqlResponseJSON
+		case "application/json":
+			return "application/json"
+		}
+	}
+	return "application/json"
+}
+
+// statusFor is the status of a request refused before it ran: a parse or
+// validation failure is 400 under application/graphql-response+json and
+// 422 under application/json (as gqlgen answers); other refusals are 200.
+func statusFor(errs gqlerror.List, contentType string) int {
+	if errcode.GetErrorKind(errs) != errcode.KindProtocol {
+		return http.StatusOK
+	}
+	if contentType == graphqlResponseJSON {
+		return http.StatusBadRequest
+	}
+	return http.StatusUnprocessableEntity
+}
+
+func writeResponse(w io.Writer, resp *graphql.Response) {
+	b, err := json.Marshal(resp)
+	if err != nil {
+		b, _ = json.Marshal(map[string]any{"errors": []map[string]any{{"message": "internal error", "extensions": map[string]any{"code": tenantd.EINTERNAL}}}})
+	}
+	_, _ = w.Write(b)
+}
