@@ -38,6 +38,22 @@ func requireAdmin(ctx context.Context, tenantID uuid.UUID) error {
 	}
 }
 
+// requireAdminRole lets ADMIN callers through, for actions that concern no
+// one tenant (a tenant key gets FORBIDDEN: there is no tenant to hide).
+func requireAdminRole(ctx context.Context) error {
+	v, err := viewer(ctx)
+	if err != nil {
+		return err
+	}
+	switch v.Role {
+	case tenantd.RoleAdmin, tenantd.RoleSystem:
+		return nil
+	case tenantd.RolePartner:
+		return tenantd.Errorf(tenantd.EFORBIDDEN, "partner tokens are read-only; this needs an admin token")
+	}
+	return tenantd.Errorf(tenantd.EFORBIDDEN, "this needs an admin token")
+}
+
 // requireActor lets ADMIN callers and TENANT callers through; a tenant key
 // acts on its own tenant only, which the privacy rules enforce as NOT_FOUND.
 func requireActor(ctx context.Context) error {

@@ -125,7 +125,7 @@ func (g *Guard) MutateOperationParameters(ctx context.Context, p *graphql.RawPar
 			}
 		}
 	}
-	if slices.Contains(op.roots, "signUp") && len(withoutTypename(op.roots)) > 1 {
+	if slices.Contains(op.roots, "signUp") && op.rootFields > 1 {
 		return guardError(tenantd.EINVALID, "signUp",
 			"signUp must be the only field of its mutation: the rest of its answer is resolved as the tenant it creates")
 	}
@@ -206,8 +206,9 @@ type docInfo struct {
 }
 
 type opInfo struct {
-	fields int      // after fragment expansion, saturated at MaxFields+1
-	roots  []string // root field names, fragments expanded
+	fields     int      // after fragment expansion, saturated at MaxFields+1
+	roots      []string // root field names, fragments expanded
+	rootFields int      // root field selections but __typename, aliases counted
 }
 
 func (d *docInfo) operation(name string) *opInfo {
@@ -251,7 +252,7 @@ func (g *Guard) analyze(query string) *docInfo {
 	d.values = g.MaxInputValues + 1 - budget
 	for _, op := range doc.Operations {
 		info := &opInfo{fields: w.count(op.SelectionSet)}
-		w.roots(op.SelectionSet, &info.roots, map[string]bool{})
+		info.rootFields = w.roots(op.SelectionSet, &info.roots, map[string]bool{})
 		d.ops[op.Name] = info
 		if len(doc.Operations) == 1 {
 			d.single = info
@@ -302,23 +303,29 @@ func (w *docWalker) fragment(name string) int {
 // add saturates at MaxFields+1, so no count overflows.
 func (w *docWalker) add(a, b int) int { return min(a+b, w.g.MaxFields+1) }
 
-// roots collects the root field names, through fragments (each visited once).
-func (w *docWalker) roots(set ast.SelectionSet, out *[]string, seen map[string]bool) {
+// roots collects the root field names, through fragments (each visited
+// once), and counts the root selections that are not __typename.
+func (w *docWalker) roots(set ast.SelectionSet, out *[]string, seen map[string]bool) int {
+	n := 0
 	for _, sel := range set {
 		switch s := sel.(type) {
 		case *ast.Field:
 			if !slices.Contains(*out, s.Name) {
 				*out = append(*out, s.Name)
 			}
+			if s.Name != "__typename" {
+				n++
+			}
 		case *ast.InlineFragment:
-			w.roots(s.SelectionSet, out, seen)
+			n += w.roots(s.SelectionSet, out, seen)
 		case *ast.FragmentSpread:
 			if f, ok := w.frags[s.Name]; ok && !seen[s.Name] {
 				seen[s.Name] = true
-				w.roots(f.SelectionSet, out, seen)
+				n += w.roots(f.SelectionSet, out, seen)
 			}
 		}
 	}
+	return n
 }
 
 // literals checks the input values written in a selection set (not through

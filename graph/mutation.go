@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/google/uuid"
@@ -74,11 +73,8 @@ func reasonOf(s *string) (string, error) {
 	if s == nil {
 		return "", nil
 	}
-	if !utf8.ValidString(*s) {
-		return "", tenantd.Invalid("reason", "reason must be valid UTF-8")
-	}
-	if n := utf8.RuneCountInString(*s); n > maxReason {
-		return "", tenantd.Invalid("reason", "reason is %d characters long; the limit is %d", n, maxReason)
+	if err := tenantd.CheckLine("reason", *s, maxReason); err != nil {
+		return "", err
 	}
 	return *s, nil
 }

@@ -52,7 +52,7 @@ func (r *mutationResolver) UploadDocument(ctx context.Context, input UploadDocum
 
 // RunReadinessChecks is the resolver for the runReadinessChecks field.
 func (r *mutationResolver) RunReadinessChecks(ctx context.Context) (*Readiness, error) {
-	if err := requireAdmin(ctx, uuid.Nil); err != nil {
+	if err := requireAdminRole(ctx); err != nil {
 		return nil, err
 	}
 	rep, err := r.Readiness.Run(ctx)

@@ -34,6 +34,9 @@ func (k *Keys) Create(ctx context.Context, tenantID uuid.UUID, name, createdBy s
 	if name == "" || !utf8.ValidString(name) || utf8.RuneCountInString(name) > 100 {
 		return "", nil, tenantd.Invalid("name", "name must be 1 to 100 characters")
 	}
+	if err := tenantd.CheckLine("name", name, 100); err != nil {
+		return "", nil, err
+	}
 	t, err := k.db.Ent.Tenant.Query().Where(tenant.ID(tenantID)).Only(ctx)
 	if ent.IsNotFound(err) {
 		return "", nil, tenantd.Errorf(tenantd.ENOTFOUND, "no tenant with id %s", tenantID)

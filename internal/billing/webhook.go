@@ -3,6 +3,9 @@ package billing
 import (
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/stripe/stripe-go/v84/webhook"
 )
@@ -35,12 +38,28 @@ type WebhookEvent struct {
 // the subscription's id and customer; customer.* events the customer's id.
 // For other objects the top-level customer and subscription fields are read.
 func ParseWebhook(payload []byte, signatureHeader, secret string) (*WebhookEvent, error) {
+	return ParseWebhookAt(payload, signatureHeader, secret, time.Now())
+}
+
+// WebhookTolerance is how far a webhook's signature time may be from now,
+// either way: older is a replay, newer is a forged or badly skewed clock.
+const WebhookTolerance = webhook.DefaultTolerance
+
+// ParseWebhookAt is ParseWebhook at the time now. stripe-go refuses only
+// signatures older than the tolerance; this also refuses ones from further
+// in the future than it.
+func ParseWebhookAt(payload []byte, signatureHeader, secret string, now time.Time) (*WebhookEvent, error) {
 	if secret == "" {
 		// An empty HMAC key would let anyone sign.
 		return nil, fmt.Errorf("%w: no webhook signing secret is configured", ErrBadSignature)
 	}
 	ev, err := webhook.ConstructEventWithOptions(payload, signatureHeader, secret,
-		webhook.ConstructEventOptions{IgnoreAPIVersionMismatch: true})
+		webhook.ConstructEventOptions{IgnoreAPIVersionMismatch: true, IgnoreTolerance: true})
+	if err == nil {
+		if at, ok := signedAt(signatureHeader); !ok || at.Sub(now).Abs() > WebhookTolerance {
+			err = webhook.ErrTooOld
+		}
+	}
 	if err != nil {
 		if errors.Is(err, webhook.ErrNotSigned) || errors.Is(err, webhook.ErrInvalidHeader) ||
 			errors.Is(err, webhook.ErrNoValidSignature) || errors.Is(err, webhook.ErrTooOld) {
@@ -70,6 +89,20 @@ func ParseWebhook(payload []byte, signatureHeader, secret string) (*WebhookEvent
 		out.SubscriptionID = idOf(obj["subscription"])
 	}
 	return out, nil
+}
+
+// signedAt reads the t= timestamp of a Stripe-Signature header.
+func signedAt(header string) (time.Time, bool) {
+	for part := range strings.SplitSeq(header, ",") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(part), "t="); ok {
+			sec, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return time.Time{}, false
+			}
+			return time.Unix(sec, 0), true
+		}
+	}
+	return time.Time{}, false
 }
 
 // SignedTestPayload returns a valid Stripe-Signature header for payload

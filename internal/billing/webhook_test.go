@@ -77,6 +77,9 @@ func TestParseWebhookBadSignature(t *testing.T) {
 		// Signed an hour ago: outside the five-minute tolerance (replay).
 		"too old": {payload, webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{
 			Payload: payload, Secret: whsec, Timestamp: time.Now().Add(-time.Hour)}).Header, whsec},
+		// Signed a day ahead: outside the tolerance the other way.
+		"in the future": {payload, webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{
+			Payload: payload, Secret: whsec, Timestamp: time.Now().Add(24 * time.Hour)}).Header, whsec},
 	}
 	for name, c := range bad {
 		t.Run(name, func(t *testing.T) {

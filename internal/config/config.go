@@ -28,6 +28,7 @@ const (
 // the table below and may be overridden by the flag of the same name.
 type Config struct {
 	Addr             string
+	MetricsAddr      string
 	PublicURL        string
 	DataDir          string
 	DatabaseURL      string
@@ -59,12 +60,23 @@ type variable struct {
 var variables = []variable{
 	{env: "TENANTD_ADDR", flag: "addr", def: "127.0.0.1:8080", usage: "address to listen on (host:port)",
 		set: func(c *Config, v string) error {
-			if _, _, err := net.SplitHostPort(v); err != nil {
-				return fmt.Errorf("want host:port, e.g. 127.0.0.1:8080: %v", err)
+			if err := checkAddr(v); err != nil {
+				return err
 			}
 			c.Addr = v
 			return nil
 		}, get: func(c *Config) string { return c.Addr }},
+	{env: "TENANTD_METRICS_ADDR", flag: "metrics-addr",
+		usage: "serve /metrics on this address only (host:port, e.g. a private interface), without a token; empty serves it on TENANTD_ADDR, behind an admin or partner token in production",
+		set: func(c *Config, v string) error {
+			if v != "" {
+				if err := checkAddr(v); err != nil {
+					return err
+				}
+			}
+			c.MetricsAddr = v
+			return nil
+		}, get: func(c *Config) string { return c.MetricsAddr }},
 	{env: "TENANTD_PUBLIC_URL", flag: "public-url", usage: "the URL users reach tenantd at, for links in emails (default http://<TENANTD_ADDR>)",
 		set: func(c *Config, v string) error {
 			if v == "" {
@@ -235,6 +247,18 @@ var variables = []variable{
 			c.SMTPURL = v
 			return nil
 		}, get: func(c *Config) string { return c.SMTPURL }},
+}
+
+// checkAddr validates a host:port listen address.
+func checkAddr(v string) error {
+	_, port, err := net.SplitHostPort(v)
+	if err != nil {
+		return fmt.Errorf("want host:port, e.g. 127.0.0.1:8080: %v", err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("the port %q is not a number from 0 to 65535", port)
+	}
+	return nil
 }
 
 // FlagSet returns a flag set carrying every configuration flag, for a

@@ -16,8 +16,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/riverqueue/river"
@@ -148,15 +146,11 @@ const maxName = 100
 func (in *SignUpInput) Validate() error {
 	in.Name = strings.TrimSpace(in.Name)
 	in.Email = strings.TrimSpace(in.Email)
-	switch {
-	case !utf8.ValidString(in.Name):
-		return tenantd.Invalid("name", "name must be valid UTF-8")
-	case in.Name == "":
+	if err := tenantd.CheckLine("name", in.Name, maxName); err != nil {
+		return err
+	}
+	if in.Name == "" {
 		return tenantd.Invalid("name", "name is required")
-	case utf8.RuneCountInString(in.Name) > maxName:
-		return tenantd.Invalid("name", "name is %d characters long; the limit is %d", utf8.RuneCountInString(in.Name), maxName)
-	case strings.IndexFunc(in.Name, unicode.IsControl) >= 0:
-		return tenantd.Invalid("name", "name must not contain control characters")
 	}
 	switch {
 	case !slugPattern.MatchString(in.Slug):

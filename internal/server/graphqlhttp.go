@@ -39,12 +39,20 @@ const (
 	// memory at once; further ones wait for room (up to largeBodyWait).
 	largeBodiesAtOnce = 4
 	largeBodyWait     = 30 * time.Second
+	// A client gets this long to send a body (a large one: largeBodyRead),
+	// so a slow sender cannot hold a connection, or a large-body slot, for
+	// ever.
+	bodyRead      = 15 * time.Second
+	largeBodyRead = 2 * time.Minute
+	// maxHeaderBytes bounds a request's headers, the URL of a GET included.
+	maxHeaderBytes = 64 << 10
 )
 
 // requestError is a request refused before GraphQL runs.
 type requestError struct {
 	status int
 	code   string
+	field  string
 	msg    string
 }
 
@@ -99,7 +107,7 @@ func (l *largeBodies) freeMemory() {
 
 // readParams reads and decodes the GraphQL request of r for the caller in
 // ctx. release, never nil, must be called once the request is answered.
-func (s *Server) readParams(ctx context.Context, r *http.Request) (_ context.Context, _ *graphql.RawParams, release func(), err error) {
+func (s *Server) readParams(ctx context.Context, w http.ResponseWriter, r *http.Request) (_ context.Context, _ *graphql.RawParams, release func(), err error) {
 	release = func() {}
 	if r.Method == http.MethodGet {
 		p, err := paramsFromQuery(r.URL.Query())
@@ -133,6 +141,9 @@ func (s *Server) readParams(ctx context.Context, r *http.Request) (_ context.Con
 	if r.ContentLength > max {
 		return ctx, nil, release, tooLarge()
 	}
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(bodyRead))
+	defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
 	var buf bytes.Buffer
 	if r.ContentLength > 0 {
 		buf.Grow(int(r.ContentLength))
@@ -143,6 +154,7 @@ func (s *Server) readParams(ctx context.Context, r *http.Request) (_ context.Con
 		if release, err = s.admitLarge(ctx, r.ContentLength); err != nil {
 			return ctx, nil, func() {}, err
 		}
+		_ = rc.SetReadDeadline(time.Now().Add(largeBodyRead))
 	} else {
 		// Unknown or small length: read up to the small limit first.
 		n, err := buf.ReadFrom(io.LimitReader(body, limit+1))
@@ -157,6 +169,7 @@ func (s *Server) readParams(ctx context.Context, r *http.Request) (_ context.Con
 			if release, err = s.admitLarge(ctx, max); err != nil {
 				return ctx, nil, func() {}, err
 			}
+			_ = rc.SetReadDeadline(time.Now().Add(largeBodyRead))
 		}
 	}
 	if _, err := buf.ReadFrom(body); err != nil {
@@ -165,6 +178,10 @@ func (s *Server) readParams(ctx context.Context, r *http.Request) (_ context.Con
 	}
 	if large {
 		ctx = graph.WithLargeBody(ctx, limit)
+	}
+	if err := s.scanBody(buf.Bytes()); err != nil {
+		release()
+		return ctx, nil, func() {}, err
 	}
 	p, err := decodeParams(buf.Bytes())
 	if err != nil {
@@ -189,6 +206,78 @@ func readError(err error, tooLarge func() error) error {
 		return tooLarge()
 	}
 	return refuse(http.StatusBadRequest, tenantd.EINVALID, "could not read the request body")
+}
+
+// scanBody walks the body's JSON tokens — without building anything — and
+// refuses lists, nesting and value counts beyond the Guard's bounds before
+// the body is decoded: decoding 100,000 empty objects costs ten times what
+// walking them does, and allocates for each. (The Guard checks the decoded
+// variables again, for the WebSocket transport and for NUL characters.)
+func (s *Server) scanBody(body []byte) error {
+	g := s.guard
+	type frame struct {
+		array bool
+		items int
+		key   string // in an object: the key whose value is being read
+	}
+	var stack []frame
+	// path names the value being read, as the variables name it (below the
+	// request's own object and its "variables" member).
+	path := func() string {
+		var parts []string
+		for i := 1; i < len(stack); i++ {
+			if stack[i].key != "" {
+				parts = append(parts, stack[i].key)
+			}
+		}
+		return strings.Join(parts, ".")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	values := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // the end, or malformed JSON that decodeParams reports
+		}
+		top := len(stack) - 1
+		if top >= 0 && !stack[top].array && stack[top].key == "" {
+			if d, ok := tok.(json.Delim); !ok || d != '}' {
+				stack[top].key = tok.(string) // an object member's key
+				continue
+			}
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			stack = stack[:top]
+			if top > 0 && !stack[top-1].array {
+				stack[top-1].key = "" // that member's value is done
+			}
+			continue
+		}
+		values++
+		if values > g.MaxInputValues+8 { // +8: the request's own members
+			return refuse(http.StatusBadRequest, tenantd.EINVALID,
+				"the request holds more than %d input values; split it into smaller requests", g.MaxInputValues)
+		}
+		if top >= 0 && stack[top].array {
+			if stack[top].items++; stack[top].items > g.MaxListItems {
+				return refuseField(path(), "%s has more than %d items; a list may hold at most %d", path(), g.MaxListItems, g.MaxListItems)
+			}
+		}
+		if d, ok := tok.(json.Delim); ok { // '{' or '['
+			stack = append(stack, frame{array: d == '['})
+			if len(stack) > g.MaxInputDepth+2 {
+				return refuseField(path(), "%s nests deeper than %d levels", path(), g.MaxInputDepth)
+			}
+			continue
+		}
+		if top >= 0 && !stack[top].array {
+			stack[top].key = "" // a scalar member's value is done
+		}
+	}
+}
+
+func refuseField(field, format string, args ...any) error {
+	return &requestError{status: http.StatusBadRequest, code: tenantd.EINVALID, field: field, msg: fmt.Sprintf(format, args...)}
 }
 
 // wireRequest is a GraphQL-over-HTTP request body. Pointers tell a member
@@ -322,7 +411,7 @@ func (httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	rc, errs := exec.CreateOperationContext(ctx, params)
 	if errs != nil {
 		w.WriteHeader(statusFor(errs, contentType))
-		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs))
+		writeRefusal(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs))
 		return
 	}
 	if via, _ := ctx.Value(viaGETKey{}).(bool); via && rc.Operation.Operation != ast.Query {
@@ -331,7 +420,7 @@ func (httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 		w.WriteHeader(http.StatusMethodNotAllowed)
 		err := &gqlerror.Error{Message: string(rc.Operation.Operation) + " operations need POST with a JSON body; GET carries queries only",
 			Err: &tenantd.Error{Code: tenantd.EINVALID, Message: string(rc.Operation.Operation) + " operations need POST with a JSON body; GET carries queries only"}}
-		writeResponse(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), gqlerror.List{err}))
+		writeRefusal(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), gqlerror.List{err}))
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
@@ -369,6 +458,20 @@ func statusFor(errs gqlerror.List, contentType string) int {
 		return http.StatusBadRequest
 	}
 	return http.StatusUnprocessableEntity
+}
+
+// writeRefusal answers a request that never executed: errors only, no data
+// entry (GraphQL over HTTP: data is absent when execution did not start).
+func writeRefusal(w io.Writer, resp *graphql.Response) {
+	b, err := json.Marshal(struct {
+		Errors     gqlerror.List  `json:"errors"`
+		Extensions map[string]any `json:"extensions,omitempty"`
+	}{resp.Errors, resp.Extensions})
+	if err != nil {
+		writeResponse(w, resp)
+		return
+	}
+	_, _ = w.Write(b)
 }
 
 func writeResponse(w io.Writer, resp *graphql.Response) {

@@ -43,7 +43,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("/webhooks/stripe", s.webhooks)
 	mux.Handle("/", console.Handler())
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
+	if s.cfg.MetricsAddr == "" {
+		mux.Handle("GET /metrics", s.metricsGuard(s.metricsHandler()))
+	}
 	if s.cfg.IsDevelopment() {
 		mux.Handle("GET /graphiql", playground.Handler("tenantd", "/graphql"))
 	}
@@ -65,7 +67,7 @@ func (s *Server) graphqlHandler() *handler.Server {
 	srv.AddTransport(httpTransport{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
-	srv.Use(graph.NewGuard(parserTokenLimit)) // first after APQ: before any parsing
+	srv.Use(s.guard) // first after APQ: before any parsing
 	srv.Use(graph.Limits{MaxDepth: maxDepth})
 	srv.Use(extension.FixedComplexityLimit(maxComplexity))
 	srv.Use(graph.ContentBudget{MaxBytes: s.cfg.MaxDocument + 1<<20})
@@ -130,7 +132,7 @@ func (s *Server) graphqlEndpoint() http.Handler {
 			writeError(w, status, code, tenantd.ErrorMessage(err))
 			return
 		}
-		ctx, params, release, err := s.readParams(ctx, r)
+		ctx, params, release, err := s.readParams(ctx, w, r)
 		defer release()
 		if err != nil {
 			var re *requestError
@@ -138,7 +140,7 @@ func (s *Server) graphqlEndpoint() http.Handler {
 				re = refuse(http.StatusBadRequest, tenantd.EINVALID, "the request could not be read")
 			}
 			s.metrics.Errors.WithLabelValues(re.code).Inc()
-			writeError(w, re.status, re.code, re.msg)
+			writeFieldError(w, re.status, re.code, re.field, re.msg)
 			return
 		}
 		info := &opInfo{}
@@ -239,6 +241,41 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
+func (s *Server) metricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{})
+}
+
+// metricsGuard protects /metrics on the API's address in production: the
+// figures (operation names, error counts, memory) are for operators, so a
+// scraper sends an admin or partner token (Prometheus: authorization
+// credentials). TENANTD_METRICS_ADDR serves them on a private address
+// instead.
+func (s *Server) metricsGuard(next http.Handler) http.Handler {
+	if s.cfg.IsDevelopment() {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, err := s.authenticate(r)
+		if err == nil {
+			if v, ok := tenantd.ViewerFrom(ctx); !ok {
+				err = tenantd.Errorf(tenantd.EUNAUTHENTICATED, "/metrics needs an admin or partner token (Authorization: Bearer …), or serve it on TENANTD_METRICS_ADDR")
+			} else if !v.CanRead() {
+				writeError(w, http.StatusForbidden, tenantd.EFORBIDDEN, "/metrics needs an admin or partner token")
+				return
+			}
+		}
+		if err != nil {
+			status := http.StatusUnauthorized
+			if tenantd.ErrorCode(err) == tenantd.EINTERNAL {
+				status = http.StatusInternalServerError
+			}
+			writeError(w, status, tenantd.ErrorCode(err), tenantd.ErrorMessage(err))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // cors lets the configured origins call the API from browsers.
 func (s *Server) cors(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -305,10 +342,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// writeError answers with a GraphQL-shaped error carrying the contract's code.
+// writeError answers with a GraphQL-shaped error carrying the contract's
+// code. Nothing was executed, so there is no data entry.
 func writeError(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, map[string]any{
-		"errors": []map[string]any{{"message": msg, "extensions": map[string]any{"code": code}}},
-		"data":   nil,
-	})
+	writeFieldError(w, status, code, "", msg)
+}
+
+// writeFieldError is writeError naming the input field at fault.
+func writeFieldError(w http.ResponseWriter, status int, code, field, msg string) {
+	ext := map[string]any{"code": code}
+	if field != "" {
+		ext["field"] = field
+	}
+	writeJSON(w, status, map[string]any{"errors": []map[string]any{{"message": msg, "extensions": ext}}})
 }

@@ -51,6 +51,7 @@ type Server struct {
 	workspaces   *workspace.Service
 	webhooks     *webhooks.Stripe
 	large        *largeBodies
+	guard        *graph.Guard
 	noWorkers    bool
 	pingInterval time.Duration
 	stopListen   context.CancelFunc
@@ -58,8 +59,10 @@ type Server struct {
 	elector      *lockElector
 	listenDone   chan struct{}
 
-	httpServer *http.Server
-	listener   net.Listener
+	httpServer    *http.Server
+	listener      net.Listener
+	metricsServer *http.Server
+	metricsLn     net.Listener
 	// AdminToken is the development admin token generated at start, if any.
 	AdminToken string
 }
@@ -117,6 +120,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 		s.pingInterval = o.pingInterval
 	}
 	s.large = newLargeBodies(cfg.MaxDocument + 1<<20)
+	s.guard = graph.NewGuard(parserTokenLimit)
 	sopts := store.Options{DatabaseURL: cfg.DatabaseURL, OwnerURL: cfg.OwnerURL, DataDir: cfg.DataDir, Logger: log}
 	res, err := store.Migrate(ctx, sopts)
 	if err != nil {
@@ -298,6 +302,21 @@ func (s *Server) Start(ctx context.Context) error {
 		return fmt.Errorf("listen on %s (TENANTD_ADDR): %w", s.cfg.Addr, err)
 	}
 	s.listener = ln
+	if s.cfg.MetricsAddr != "" {
+		mln, err := net.Listen("tcp", s.cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on %s (TENANTD_METRICS_ADDR): %w", s.cfg.MetricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", s.metricsHandler())
+		s.metricsLn, s.metricsServer = mln, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := s.metricsServer.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("metrics server stopped", "err", err)
+			}
+		}()
+	}
 	if s.db.IsPostgres() {
 		// Events of every replica arrive through LISTEN.
 		lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -326,6 +345,7 @@ func (s *Server) Start(ctx context.Context) error {
 	s.httpServer = &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    maxHeaderBytes,
 		IdleTimeout:       2 * time.Minute,
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
@@ -353,6 +373,15 @@ func (s *Server) storeName() string {
 	return "sqlite " + s.db.Path
 }
 
+// MetricsURL returns the URL of /metrics on TENANTD_METRICS_ADDR, or "" if
+// metrics are served on the API's address.
+func (s *Server) MetricsURL() string {
+	if s.metricsLn == nil {
+		return ""
+	}
+	return "http://" + s.metricsLn.Addr().String() + "/metrics"
+}
+
 // DB returns the server's database.
 func (s *Server) DB() *store.DB { return s.db }
 
@@ -363,6 +392,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.httpServer != nil {
 		if err := s.httpServer.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("drain http: %w", err))
+		}
+	}
+	if s.metricsServer != nil {
+		if err := s.metricsServer.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop metrics server: %w", err))
 		}
 	}
 	if err := s.stopSweeps(); err != nil {

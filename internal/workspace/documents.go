@@ -135,6 +135,8 @@ func (s *Service) validateDocument(title, content string) error {
 		return tenantd.Invalid("title", "title is %d characters long; the limit is %d", utf8.RuneCountInString(title), maxTitle)
 	case strings.ContainsRune(title, 0):
 		return tenantd.Invalid("title", "title must not contain NUL characters")
+	case tenantd.CheckLine("title", title, maxTitle) != nil:
+		return tenantd.CheckLine("title", title, maxTitle)
 	case content == "":
 		return tenantd.Invalid("content", "content is empty; upload a document with some text")
 	case int64(len(content)) > s.cfg.MaxDocumentBytes:
