@@ -314,10 +314,10 @@ func searchTimeoutError(limit time.Duration) error {
 }
 
 // isStatementTimeout reports a PostgreSQL statement canceled by
-// statement_timeout.
+// statement_timeout (query_canceled, 57014, is also a cancel request's).
 func isStatementTimeout(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == "57014"
+	return errors.As(err, &pgErr) && pgErr.Code == "57014" && strings.Contains(pgErr.Message, "statement timeout")
 }
 
 // search finds, ranks and excerpts the matches. Its work is bounded whatever
