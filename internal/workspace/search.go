@@ -36,9 +36,6 @@ const (
 	// query of very common words answers in bounded time; below it the
 	// ranking is exact.
 	maxCandidates = 10_000
-	// maxSnippetChars bounds the text a snippet is made from: the first
-	// 16,384 characters of a document (README, "The workspace").
-	maxSnippetChars = 16 << 10
 )
 
 // searchQuery is a parsed web-search style query: words (ANDed), "quoted
@@ -327,12 +324,12 @@ func isStatementTimeout(err error) bool {
 //     stored tsvector, at most 1 MiB per document, ranked for at most
 //     maxCandidates matches; SQLite: FTS5's bm25 over the index's position
 //     lists), never the documents' text;
-//   - snippets are made for the returned rows only, from the first
-//     maxSnippetChars characters of each: both highlighters take time that
-//     grows faster than linearly with the matches in the text they are given
-//     (FTS5's snippet scores a window around every match against every
-//     other; PostgreSQL's ts_headline searches covers), so a megabyte of
-//     text full of a common word took them tens of seconds.
+//   - snippets are made for the returned rows only, from a bounded window
+//     of each (see snippetKeys.window): the highlighters' work grows with
+//     the square of the matches in their text, so a megabyte of text full
+//     of a common word took them tens of seconds — and ts_headline over
+//     1 MiB of a repeated phrase's words ran the PostgreSQL backend out of
+//     memory.
 func (s *Service) search(ctx context.Context, q querier, sc *scope, pq *searchQuery, first int) ([]*Hit, error) {
 	if sc.postgres {
 		return s.searchPostgres(ctx, q, sc, pq, first)
@@ -342,18 +339,15 @@ func (s *Service) search(ctx context.Context, q querier, sc *scope, pq *searchQu
 
 func (s *Service) searchPostgres(ctx context.Context, q querier, sc *scope, pq *searchQuery, first int) ([]*Hit, error) {
 	// Rank in steps: at most maxCandidates matches are ranked (a query of
-	// very common words does not rank the whole workspace), and the costly
-	// headlines are made for the returned rows only, over a bounded prefix
-	// (left() reads only the TOAST chunks it needs).
+	// very common words does not rank the whole workspace), and only the
+	// returned rows are read.
 	query := `WITH q AS (SELECT websearch_to_tsquery('english', ?) AS q),
 		cand AS (SELECT d.id, d.search, d.created_at FROM ` + sc.table("documents") + ` d, q
 			WHERE d.tenant_id = ? AND d.search @@ q.q LIMIT ` + strconv.Itoa(maxCandidates) + `),
 		top AS (SELECT cand.id, ts_rank_cd(cand.search, q.q) AS score, cand.created_at FROM cand, q
 			ORDER BY score DESC, cand.created_at DESC LIMIT ?)
-		SELECT d.id, d.tenant_id, d.title, d.content, d.size_bytes, d.created_at, top.score,
-			ts_headline('english', left(d.content, ` + strconv.Itoa(maxSnippetChars) + `), q.q,
-				'StartSel=[, StopSel=], MaxWords=35, MinWords=15, MaxFragments=2, FragmentDelimiter=" … "')
-		FROM top JOIN ` + sc.table("documents") + ` d ON d.id = top.id, q ORDER BY top.score DESC, d.created_at DESC`
+		SELECT d.id, d.tenant_id, d.title, d.content, d.size_bytes, d.created_at, top.score
+		FROM top JOIN ` + sc.table("documents") + ` d ON d.id = top.id ORDER BY top.score DESC, d.created_at DESC`
 	rows, err := q.QueryContext(ctx, sc.q(query), pq.websearch(), sc.tenantID, first)
 	if err != nil {
 		if strings.Contains(err.Error(), "syntax error") {
@@ -365,7 +359,7 @@ func (s *Service) searchPostgres(ctx context.Context, q querier, sc *scope, pq *
 	var hits []*Hit
 	for rows.Next() {
 		h := &Hit{}
-		d, err := scanDocument(rows, &h.Score, &h.Snippet)
+		d, err := scanDocument(rows, &h.Score)
 		if err != nil {
 			return nil, err
 		}
@@ -375,8 +369,47 @@ func (s *Service) searchPostgres(ctx context.Context, q querier, sc *scope, pq *
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
+	rows.Close()
+	if len(hits) > 0 {
+		if err := headlinesPostgres(ctx, q, sc, pq, hits); err != nil {
+			return nil, err
+		}
+	}
 	finishSnippets(hits)
 	return hits, nil
+}
+
+// headlinesPostgres makes the hits' snippets with ts_headline over their
+// snippet windows, sent as parameters.
+func headlinesPostgres(ctx context.Context, q querier, sc *scope, pq *searchQuery, hits []*Hit) error {
+	keys := pq.snippetKeys()
+	windows := make([]string, len(hits))
+	for i, h := range hits {
+		windows[i] = keys.window(h.Document.Content)
+	}
+	rows, err := q.QueryContext(ctx, sc.q(`SELECT t.i, ts_headline('english', t.w, websearch_to_tsquery('english', ?),
+			'StartSel=[, StopSel=], MaxWords=35, MinWords=15, MaxFragments=2, FragmentDelimiter=" … "')
+		FROM unnest(?::text[]) WITH ORDINALITY AS t(w, i)`), pq.websearch(), windows)
+	if err != nil {
+		return fmt.Errorf("headlines: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			i        int
+			headline string
+		)
+		if err := rows.Scan(&i, &headline); err != nil {
+			return fmt.Errorf("headlines: %w", err)
+		}
+		if i >= 1 && i <= len(hits) {
+			hits[i-1].Snippet = headline
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("headlines: %w", err)
+	}
+	return nil
 }
 
 // searchSQLite ranks with bm25 first, reading nothing of the documents but
@@ -384,7 +417,7 @@ func (s *Service) searchPostgres(ctx context.Context, q querier, sc *scope, pq *
 // pages: the tie-break is rowid, the insertion order, not created_at, which
 // is stored after the content), then reads the returned documents, then
 // makes their snippets in a temporary FTS5 table of this connection holding
-// only the documents' first maxSnippetChars characters.
+// only the documents' snippet windows.
 func (s *Service) searchSQLite(ctx context.Context, q querier, sc *scope, pq *searchQuery, first int) ([]*Hit, error) {
 	rows, err := q.QueryContext(ctx, `SELECT d.rowid, -bm25(documents_fts, 10.0, 1.0)
 		FROM documents_fts JOIN documents d ON d.rowid = documents_fts.rowid
@@ -457,8 +490,8 @@ func (s *Service) searchSQLite(ctx context.Context, q querier, sc *scope, pq *se
 }
 
 // snippetsSQLite makes the hits' snippets with FTS5's snippet function over
-// a temporary table of the connection that holds only the first
-// maxSnippetChars characters of each hit. It matches any of the query's
+// a temporary table of the connection that holds only the snippet window of
+// each hit (see snippetKeys.window). It matches any of the query's
 // terms, so that a word present in the window is highlighted even when the
 // rest of the query matched further on.
 func snippetsSQLite(ctx context.Context, q querier, pq *searchQuery, hits map[int64]*Hit) (err error) {
@@ -475,9 +508,10 @@ func snippetsSQLite(ctx context.Context, q querier, pq *searchQuery, hits map[in
 			err = fmt.Errorf("snippets: %w", derr)
 		}
 	}()
+	keys := pq.snippetKeys()
 	for rowid, h := range hits {
 		if _, err := q.ExecContext(ctx, `INSERT INTO temp.search_snippets (rowid, content) VALUES (?, ?)`,
-			rowid, prefix(h.Document.Content, maxSnippetChars)); err != nil {
+			rowid, keys.window(h.Document.Content)); err != nil {
 			return fmt.Errorf("snippets: %w", err)
 		}
 	}
