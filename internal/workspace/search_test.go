@@ -253,3 +253,44 @@ func TestSearchTimeout(t *testing.T) {
 		require.Len(t, hits, 1)
 	})
 }
+
+// TestPostgresSiloUpgrade gives a silo schema back the search column it had
+// before the bounded vector (the whole text, which a large document
+// overflows) and checks that services started afterwards upgrade it on
+// first use — two at once, as two replicas would — after which a 3 MiB
+// document uploads and every document is found.
+func TestPostgresSiloUpgrade(t *testing.T) {
+	t.Parallel()
+	db := storetest.New(t, storetest.Postgres)
+	b := largeSetup(t, db, workspace.Config{})
+	ctx := context.Background()
+	id := b.tenant(t, plans.Pro)
+	_, _, err := b.ws.Upload(ctx, id, "Old note", "an old note about budgets")
+	require.NoError(t, err)
+	table := `"` + workspace.SchemaName(id) + `".documents`
+	_, err = db.SQL.ExecContext(ctx, `ALTER TABLE `+table+` DROP COLUMN search, ADD COLUMN search tsvector GENERATED ALWAYS AS (
+		setweight(to_tsvector('english', title), 'A') || setweight(to_tsvector('english', content), 'B')) STORED`)
+	require.NoError(t, err)
+	_, err = db.SQL.ExecContext(ctx, `CREATE INDEX documents_search ON `+table+` USING gin (search)`)
+	require.NoError(t, err)
+	large := largeText(2, 3<<20) + " budgets"
+	_, _, err = b.ws.Upload(ctx, id, "Large", large)
+	require.ErrorContains(t, err, "too long for tsvector", "the old column cannot hold a large document")
+
+	restarted := []*workspace.Service{largeSetup(t, db, workspace.Config{}).ws, largeSetup(t, db, workspace.Config{}).ws}
+	var wg sync.WaitGroup
+	for _, ws := range restarted {
+		wg.Go(func() {
+			hits, err := ws.Search(ctx, id, "budgets", 5)
+			if err != nil || len(hits) != 1 {
+				t.Errorf("search after the upgrade: %d hits, %v", len(hits), err)
+			}
+		})
+	}
+	wg.Wait()
+	_, _, err = restarted[0].Upload(ctx, id, "Large", large)
+	require.NoError(t, err)
+	hits, err := restarted[1].Search(ctx, id, "budgets", 5)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"Old note", "Large"}, hitTitles(hits))
+}
