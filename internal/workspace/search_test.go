@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantd/tenantd"
+	"github.com/tenantd/tenantd/ent/plan"
 	"github.com/tenantd/tenantd/internal/plans"
 	"github.com/tenantd/tenantd/internal/store"
 	"github.com/tenantd/tenantd/internal/storetest"
@@ -293,4 +294,57 @@ func TestPostgresSiloUpgrade(t *testing.T) {
 	hits, err := restarted[1].Search(ctx, id, "budgets", 5)
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{"Old note", "Large"}, hitTitles(hits))
+}
+
+// TestSearchQuotaExactUnderConcurrency runs twenty searches at once against
+// a quota of five: the reading happens before the count, so the count's
+// conditional UPDATE is what keeps the quota exact — five answer, fifteen
+// are QUOTA_EXCEEDED, and only the five are counted and logged.
+func TestSearchQuotaExactUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		b := largeSetup(t, db, workspace.Config{})
+		ctx := context.Background()
+		id := b.tenant(t, plans.Free)
+		require.NoError(t, db.Ent.Plan.Update().Where(plan.Key(plans.Free)).SetMaxQueriesPerMonth(5).Exec(sys))
+		_, _, err := b.ws.Upload(ctx, id, "Note", "budget figures")
+		require.NoError(t, err)
+		var (
+			wg       sync.WaitGroup
+			mu       sync.Mutex
+			ok, over int
+		)
+		for range 20 {
+			wg.Go(func() {
+				_, err := b.ws.Search(ctx, id, "budget", 5)
+				mu.Lock()
+				defer mu.Unlock()
+				switch tenantd.ErrorCode(err) {
+				case "":
+					ok++
+				case tenantd.EQUOTA:
+					over++
+				default:
+					t.Errorf("search: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		require.Equal(t, 5, ok)
+		require.Equal(t, 15, over)
+		u, err := b.ws.Usage(ctx, id)
+		require.NoError(t, err)
+		require.EqualValues(t, 5, u.QueriesThisMonth)
+		var logged int
+		require.NoError(t, db.InTx(ctx, func(ctx context.Context, tx *store.Tx) error {
+			if tx.IsPostgres() {
+				if _, err := tx.SQL.ExecContext(ctx, "SELECT set_config('tenantd.tenant_id', $1, true)", id.String()); err != nil {
+					return err
+				}
+				return tx.SQL.QueryRowContext(ctx, "SELECT count(*) FROM query_log WHERE tenant_id = $1", id).Scan(&logged)
+			}
+			return tx.SQL.QueryRowContext(ctx, "SELECT count(*) FROM query_log WHERE tenant_id = ?", id).Scan(&logged)
+		}))
+		require.Equal(t, 5, logged, "only the answered searches are logged")
+	})
 }
