@@ -29,6 +29,9 @@
 //     workspace.Service.Upload (PostgreSQL, pool and silo tenants).
 //   - BenchmarkSearch: full-text search latency p50/p99 over 100,000
 //     documents of one tenant (PostgreSQL, pool and silo).
+//   - BenchmarkSearchLargeDocument: search latency p50/p99 of a tenant
+//     holding one 10 MiB document beside 20 small ones (a common word, a
+//     rare word, phrases), on both stores, pool and silo.
 //
 // Every benchmark runs on SQLite and PostgreSQL (unless noted) through
 // storetest and servertest, so PostgreSQL must be reachable as for the test

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -241,4 +242,58 @@ func bulkLoad(tb testing.TB, db *store.DB, id uuid.UUID, silo bool, c *corpus, n
 		_, err := tx.SQL.ExecContext(ctx, "UPDATE "+usage+" SET documents = $1, bytes = $2 WHERE tenant_id = $3", n, total, id)
 		return err
 	}))
+}
+
+// BenchmarkSearchLargeDocument measures searches of a tenant holding one
+// 10 MiB document (the largest an upload may be) beside a few small ones, on
+// both stores, pool and silo: the most common word of the text, a rare word,
+// and a phrase. Each search's work is bounded (the snippet window, ranking
+// from the index), so the latency stays in milliseconds; before, the common
+// word took tens of seconds on SQLite and the upload failed on PostgreSQL.
+func BenchmarkSearchLargeDocument(b *testing.B) {
+	const size = 10 << 20
+	c := newCorpus(5)
+	_, text := c.doc(size - 4096)
+	text = text[:2000] + " quarterly churn forecast " + text[2000:size/20] + " xylophonic " + text[size/20:]
+	queries := []struct{ name, q string }{
+		{"common_word", c.words[0]},
+		{"rare_word", "xylophonic"},
+		{"phrase", `"quarterly churn forecast"`},
+		{"common_phrase", `"` + c.words[0] + " " + c.words[1] + `"`},
+	}
+	for _, kind := range storetest.Kinds(b) {
+		db := storetest.New(b, kind)
+		ws := workspace.New(db, workspace.Config{DataDir: b.TempDir()})
+		for _, planKey := range []string{plans.Starter, plans.Pro} {
+			name := map[string]string{plans.Starter: "pool", plans.Pro: "silo"}[planKey]
+			id := benchTenant(b, db, ws, planKey)
+			for i := range 20 {
+				title, body := c.doc(1024)
+				_, _, err := ws.Upload(context.Background(), id, title+" "+strconv.Itoa(i), body)
+				require.NoError(b, err)
+			}
+			start := time.Now()
+			_, _, err := ws.Upload(context.Background(), id, "Large report", text)
+			require.NoError(b, err)
+			b.Logf("%s/%s: uploaded %d bytes in %s", kind, name, len(text), time.Since(start).Round(time.Millisecond))
+			for _, q := range queries {
+				b.Run(fmt.Sprintf("%s/%s/%s", kind, name, q.name), func(b *testing.B) {
+					var lat []time.Duration
+					hits := 0
+					for b.Loop() {
+						t0 := time.Now()
+						res, err := ws.Search(context.Background(), id, q.q, 10)
+						lat = append(lat, time.Since(t0))
+						require.NoError(b, err)
+						hits += len(res)
+					}
+					require.Positive(b, hits, "query %s finds the large document", q.q)
+					slices.Sort(lat)
+					b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
+					b.ReportMetric(float64(lat[min(len(lat)-1, len(lat)*99/100)].Microseconds())/1000, "p99_ms")
+				})
+			}
+		}
+		ws.Close()
+	}
 }

@@ -50,6 +50,12 @@ type Options struct {
 type DB struct {
 	// SQL is the database/sql handle shared by ent, River and goose.
 	SQL *sql.DB
+	// Read is the handle for reads outside a transaction that may take a
+	// while (full-text search). On SQLite it is a second set of connections
+	// to the same file: WAL lets them read while a writer writes, and a slow
+	// reader never holds a connection that a writer (which holds the write
+	// queue) is waiting for. On PostgreSQL it is SQL.
+	Read *sql.DB
 	// Ent is the ent client over SQL.
 	Ent *ent.Client
 	// Pool is the pgx pool under SQL on PostgreSQL; nil on SQLite.
@@ -116,6 +122,7 @@ func openPostgres(ctx context.Context, opts Options) (*DB, error) {
 	sqlDB := stdlib.OpenDBFromPool(pool)
 	return &DB{
 		SQL:          sqlDB,
+		Read:         sqlDB,
 		Ent:          newClient(dialect.Postgres, sqlDB),
 		Pool:         pool,
 		Dialect:      dialect.Postgres,
@@ -129,10 +136,14 @@ func openPostgres(ctx context.Context, opts Options) (*DB, error) {
 // so readers never wait for the writer, foreign keys on, a busy timeout, and
 // BEGIN IMMEDIATE so that every transaction takes the write lock up front and
 // waits for it instead of failing when it upgrades from reader to writer.
+// Temporary tables (a search's snippet windows) live in memory.
 func SQLiteDSN(path string) string {
 	return "file:" + path + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)" +
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=temp_store(2)&_txlock=immediate"
 }
+
+// sqliteReadConns is how many connections DB.Read holds on SQLite.
+const sqliteReadConns = 4
 
 func openSQLite(ctx context.Context, opts Options) (*DB, error) {
 	dir := opts.DataDir
@@ -155,8 +166,18 @@ func openSQLite(ctx context.Context, opts Options) (*DB, error) {
 		sqlDB.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	// Opened after SQL, which has set up WAL. Its transactions would take the
+	// write lock (BEGIN IMMEDIATE): readers use it outside transactions.
+	readDB, err := sql.Open("sqlite", SQLiteDSN(path))
+	if err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("open sqlite %s for reading: %w", path, err)
+	}
+	readDB.SetMaxOpenConns(sqliteReadConns)
+	readDB.SetMaxIdleConns(sqliteReadConns)
 	return &DB{
 		SQL:     sqlDB,
+		Read:    readDB,
 		Ent:     newClient(dialect.SQLite, sqlDB),
 		Dialect: dialect.SQLite,
 		Path:    path,
@@ -182,6 +203,11 @@ func (db *DB) Ping(ctx context.Context) error { return db.SQL.PingContext(ctx) }
 // Close closes the database.
 func (db *DB) Close() error {
 	err := db.SQL.Close()
+	if db.Read != nil && db.Read != db.SQL {
+		if rerr := db.Read.Close(); err == nil {
+			err = rerr
+		}
+	}
 	if db.Pool != nil {
 		db.Pool.Close()
 	}

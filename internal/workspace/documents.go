@@ -59,7 +59,7 @@ func (s *Service) loadTenant(ctx context.Context, q querier, sc *scope, lock boo
 		query += " FOR SHARE OF t"
 	}
 	if sc.file != "" {
-		q = s.db.SQL // the silo file does not hold the tenants table
+		q = s.db.Read // the silo file does not hold the tenants table
 	}
 	var (
 		ti               tenantInfo
@@ -286,11 +286,23 @@ func (s *Service) Usage(ctx context.Context, tenantID uuid.UUID) (*Usage, error)
 }
 
 // read runs fn for a tenant whose data may be read, in a transaction bound
-// to the tenant. Reads write nothing, so on SQLite they skip the main
-// database's write queue.
+// to the tenant on PostgreSQL. Reads write nothing, so on SQLite they skip
+// the main database's write queue: they run on one connection of the read
+// handle (or of the silo file), outside any transaction, beside the writer.
 func (s *Service) read(ctx context.Context, sc *scope, fn func(ctx context.Context, q querier, ti *tenantInfo) error) error {
+	return s.readWithin(ctx, sc, 0, fn)
+}
+
+// readWithin is read with a statement timeout on PostgreSQL when timeout is
+// positive (the caller's context deadline is SQLite's).
+func (s *Service) readWithin(ctx context.Context, sc *scope, timeout time.Duration, fn func(ctx context.Context, q querier, ti *tenantInfo) error) error {
 	if sc.postgres {
 		return s.inTx(ctx, sc, func(ctx context.Context, q querier, _ *store.Tx) error {
+			if timeout > 0 {
+				if _, err := q.ExecContext(ctx, "SELECT set_config('statement_timeout', $1, true)", fmt.Sprintf("%dms", max(timeout.Milliseconds(), 1))); err != nil {
+					return fmt.Errorf("set statement timeout: %w", err)
+				}
+			}
 			ti, err := s.loadTenant(ctx, q, sc, false)
 			if err != nil {
 				return err
@@ -301,23 +313,30 @@ func (s *Service) read(ctx context.Context, sc *scope, fn func(ctx context.Conte
 			return fn(ctx, q, ti)
 		})
 	}
-	ti, err := s.loadTenant(ctx, s.db.SQL, sc, false)
+	ti, err := s.loadTenant(ctx, s.db.Read, sc, false)
 	if err != nil {
 		return err
 	}
 	if err := readable(ti.state); err != nil {
 		return err
 	}
-	var q querier = s.db.SQL
+	handle := s.db.Read
 	if sc.file != "" {
 		db, release, err := s.silo(sc.file)
 		if err != nil {
 			return err
 		}
 		defer release()
-		q = db
+		handle = db
 	}
-	return fn(ctx, q, ti)
+	// One connection for all of fn's statements: a search keeps its
+	// snippet windows in a temporary table of the connection.
+	conn, err := handle.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("read connection: %w", err)
+	}
+	defer conn.Close()
+	return fn(ctx, conn, ti)
 }
 
 // Page asks for a page of documents, newest first.

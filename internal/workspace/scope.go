@@ -66,6 +66,9 @@ func (s *Service) scopeOf(ctx context.Context, tenantID uuid.UUID) (*scope, erro
 	switch {
 	case sc.postgres && ws.Isolation == tenantd.IsolationSilo:
 		sc.prefix = pqIdent(ws.Location) + "."
+		if err := s.upgradePostgresSilo(ctx, ws.Location); err != nil {
+			return nil, err
+		}
 	case sc.postgres:
 		sc.prefix = "public."
 	case ws.Isolation == tenantd.IsolationSilo:
@@ -73,6 +76,54 @@ func (s *Service) scopeOf(ctx context.Context, tenantID uuid.UUID) (*scope, erro
 	}
 	s.scopes.Store(tenantID, sc)
 	return sc, nil
+}
+
+// searchVector is the expression of a PostgreSQL documents table's search
+// column: the function of migration 20261202090000, which bounds what is
+// indexed.
+const searchVector = "public.tenantd_document_search(title, content)"
+
+// upgradePostgresSilo gives a silo schema made before migration
+// 20261202090000 the bounded search vector. The application role owns silo
+// schemas (it creates them), so it, not the migration run by the owner,
+// alters them — once, when a process first opens the workspace; an advisory
+// lock keeps replicas from doing it twice. The table is rewritten under an
+// exclusive lock: that tenant's requests wait for it, nobody else's.
+func (s *Service) upgradePostgresSilo(ctx context.Context, schemaName string) error {
+	table := pqIdent(schemaName) + ".documents"
+	current := func(ctx context.Context, q querier) (bool, error) {
+		var expr string
+		err := q.QueryRowContext(ctx, `SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d
+			JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+			WHERE d.adrelid = to_regclass($1) AND a.attname = 'search'`, table).Scan(&expr)
+		if isNoRows(err) {
+			return false, fmt.Errorf("silo schema %s has no documents.search column", schemaName)
+		}
+		if err != nil {
+			return false, fmt.Errorf("inspect silo schema %s: %w", schemaName, err)
+		}
+		return strings.Contains(expr, "tenantd_document_search"), nil
+	}
+	if ok, err := current(ctx, s.db.SQL); err != nil || ok {
+		return err
+	}
+	return s.db.InTx(ctx, func(ctx context.Context, tx *store.Tx) error {
+		if _, err := tx.SQL.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", "tenantd silo upgrade "+schemaName); err != nil {
+			return fmt.Errorf("lock silo schema %s: %w", schemaName, err)
+		}
+		if ok, err := current(ctx, tx.SQL); err != nil || ok {
+			return err
+		}
+		if _, err := tx.SQL.ExecContext(ctx, "ALTER TABLE "+table+" DROP COLUMN search, ADD COLUMN search tsvector GENERATED ALWAYS AS ("+
+			searchVector+") STORED"); err != nil {
+			return fmt.Errorf("upgrade search vector of silo schema %s: %w", schemaName, err)
+		}
+		if _, err := tx.SQL.ExecContext(ctx, "CREATE INDEX documents_search ON "+table+" USING gin (search)"); err != nil {
+			return fmt.Errorf("upgrade search index of silo schema %s: %w", schemaName, err)
+		}
+		s.cfg.Logger.Info("silo schema upgraded to the bounded search vector", "schema", schemaName)
+		return nil
+	})
 }
 
 // workspaceMissing explains why a tenant has no workspace to use.

@@ -44,6 +44,10 @@ type Service struct {
 
 	mu    sync.Mutex
 	silos map[string]*siloHandle // open SQLite silo files
+
+	// searchReadHook, set by tests only, runs inside a search's reading,
+	// after the tenant checks and before the search.
+	searchReadHook func(ctx context.Context, tenantID uuid.UUID, q querier) error
 }
 
 // Config tunes a Service.
@@ -54,8 +58,17 @@ type Config struct {
 	MaxDocumentBytes int64
 	// ActivationWindow is passed on to the activation funnel.
 	ActivationWindow time.Duration
-	Logger           *slog.Logger
+	// SearchTimeout bounds the reading of one search (default
+	// DefaultSearchTimeout): a statement timeout on PostgreSQL, a context
+	// deadline that interrupts the query on SQLite.
+	SearchTimeout time.Duration
+	Logger        *slog.Logger
 }
+
+// DefaultSearchTimeout is the default Config.SearchTimeout. A search's work
+// is bounded (see search.go), so this is a backstop far above its normal
+// latency, not a budget it is expected to use.
+const DefaultSearchTimeout = 5 * time.Second
 
 // New returns a Service.
 func New(db *store.DB, cfg Config) *Service {
@@ -67,6 +80,9 @@ func New(db *store.DB, cfg Config) *Service {
 	}
 	if cfg.ActivationWindow == 0 {
 		cfg.ActivationWindow = 7 * 24 * time.Hour
+	}
+	if cfg.SearchTimeout == 0 {
+		cfg.SearchTimeout = DefaultSearchTimeout
 	}
 	return &Service{db: db, dataDir: cfg.DataDir, cfg: cfg, silos: map[string]*siloHandle{}}
 }

@@ -9,9 +9,9 @@ CREATE TABLE IF NOT EXISTS {{schema}}.documents (
   content    text NOT NULL,
   size_bytes bigint NOT NULL,
   created_at timestamptz NOT NULL,
-  search     tsvector GENERATED ALWAYS AS (
-    setweight(to_tsvector('english', title), 'A') || setweight(to_tsvector('english', content), 'B')
-  ) STORED
+  -- The title and the first 1 MiB of the content (see the migration that
+  -- made public.tenantd_document_search); scope.go, searchVector.
+  search     tsvector GENERATED ALWAYS AS (public.tenantd_document_search(title, content)) STORED
 );
 CREATE INDEX IF NOT EXISTS documents_search ON {{schema}}.documents USING gin (search);
 CREATE INDEX IF NOT EXISTS documents_created ON {{schema}}.documents (tenant_id, created_at, id);

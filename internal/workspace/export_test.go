@@ -1,0 +1,19 @@
+package workspace
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+)
+
+// Querier runs statements in a hook.
+type Querier = querier
+
+// SetSearchReadHook makes f run inside every search's reading, after the
+// tenant checks and before the search.
+func (s *Service) SetSearchReadHook(f func(ctx context.Context, tenantID uuid.UUID, q Querier) error) {
+	s.searchReadHook = f
+}
+
+// MaxSnippetChars is the snippet window.
+const MaxSnippetChars = maxSnippetChars
