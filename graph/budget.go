@@ -29,6 +29,12 @@ var _ interface {
 
 type budgetKey struct{}
 
+// budget is what is left of one answer's text allowance.
+type budget struct {
+	left atomic.Int64
+	max  int64
+}
+
 // ExtensionName implements graphql.HandlerExtension.
 func (ContentBudget) ExtensionName() string { return "ContentBudget" }
 
@@ -44,9 +50,9 @@ func (b ContentBudget) Validate(graphql.ExecutableSchema) error {
 // or mutation gets its own budget.
 func (b ContentBudget) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	if oc := graphql.GetOperationContext(ctx); oc.Operation != nil && oc.Operation.Operation != ast.Subscription {
-		left := &atomic.Int64{}
-		left.Store(b.MaxBytes)
-		ctx = context.WithValue(ctx, budgetKey{}, left)
+		bud := &budget{max: b.MaxBytes}
+		bud.left.Store(b.MaxBytes)
+		ctx = context.WithValue(ctx, budgetKey{}, bud)
 	}
 	return next(ctx)
 }
@@ -54,7 +60,7 @@ func (b ContentBudget) InterceptOperation(ctx context.Context, next graphql.Oper
 // InterceptField implements graphql.FieldInterceptor.
 func (b ContentBudget) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
 	res, err := next(ctx)
-	left, ok := ctx.Value(budgetKey{}).(*atomic.Int64)
+	bud, ok := ctx.Value(budgetKey{}).(*budget)
 	if err != nil || !ok {
 		return res, err
 	}
@@ -69,9 +75,23 @@ func (b ContentBudget) InterceptField(ctx context.Context, next graphql.Resolver
 	default:
 		return res, nil
 	}
-	if left.Add(-int64(n)) < 0 {
-		return nil, tenantd.Errorf(tenantd.EINVALID,
-			"this answer would carry more than %d bytes of text; ask for fewer documents' content per request", b.MaxBytes)
+	if bud.left.Add(-int64(n)) < 0 {
+		return nil, overBudget(bud.max)
 	}
 	return res, nil
+}
+
+func overBudget(max int64) error {
+	return tenantd.Errorf(tenantd.EINVALID,
+		"this answer would carry more than %d bytes of text; ask for fewer documents' content per request", max)
+}
+
+// contentFits refuses, before it is read, a text of n bytes that the
+// answer's budget has no room for.
+func contentFits(ctx context.Context, n int64) error {
+	bud, ok := ctx.Value(budgetKey{}).(*budget)
+	if ok && bud.left.Load() < n {
+		return overBudget(bud.max)
+	}
+	return nil
 }

@@ -40,6 +40,7 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	Document() DocumentResolver
 	Mutation() MutationResolver
 	Operation() OperationResolver
 	ProvisioningDuration() ProvisioningDurationResolver
@@ -428,6 +429,9 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type DocumentResolver interface {
+	Content(ctx context.Context, obj *workspace.Document) (string, error)
+}
 type MutationResolver interface {
 	SuspendTenant(ctx context.Context, input TenantTransitionInput) (*TenantTransitionPayload, error)
 	ResumeTenant(ctx context.Context, input TenantTransitionInput) (*TenantTransitionPayload, error)
@@ -6403,7 +6407,7 @@ func (ec *executionContext) _Document_content(ctx context.Context, field graphql
 			return ec.fieldContext_Document_content(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Content, nil
+			return ec.Resolvers.Document().Content(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -6414,7 +6418,7 @@ func (ec *executionContext) _Document_content(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Document_content(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Document", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Document", field, true, true, "String")
 }
 
 func (ec *executionContext) _Document_sizeBytes(ctx context.Context, field graphql.CollectedField, obj *workspace.Document) (ret graphql.Marshaler) {
@@ -18235,27 +18239,28 @@ func (ec *executionContext) _Document(ctx context.Context, sel ast.SelectionSet,
 		case "id":
 			out.Values[i] = ec._Document_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "title":
 			out.Values[i] = ec._Document_title(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "content":
-			out.Values[i] = ec._Document_content(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Document_content(ctx, field, obj)
+				})
 		case "sizeBytes":
 			out.Values[i] = ec._Document_sizeBytes(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
 			out.Values[i] = ec._Document_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

@@ -19,6 +19,21 @@ import (
 	"github.com/tenantd/tenantd/internal/workspace"
 )
 
+// Content is the resolver for the content field.
+func (r *documentResolver) Content(ctx context.Context, obj *workspace.Document) (string, error) {
+	if obj.HasContent {
+		return obj.Content, nil
+	}
+	if err := contentFits(ctx, obj.SizeBytes); err != nil {
+		return "", err // refused before the text is read
+	}
+	d, err := r.Workspaces.Get(ctx, obj.TenantID, obj.ID)
+	if err != nil {
+		return "", err
+	}
+	return d.Content, nil
+}
+
 // UploadDocument is the resolver for the uploadDocument field.
 func (r *mutationResolver) UploadDocument(ctx context.Context, input UploadDocumentInput) (*UploadDocumentPayload, error) {
 	v, err := tenantKey(ctx)
@@ -174,6 +189,9 @@ func (r *tenantResolver) Usage(ctx context.Context, obj *ent.Tenant) (*workspace
 	return r.Workspaces.Usage(ctx, obj.ID)
 }
 
+// Document returns DocumentResolver implementation.
+func (r *Resolver) Document() DocumentResolver { return &documentResolver{r} }
+
 // ProvisioningDuration returns ProvisioningDurationResolver implementation.
 func (r *Resolver) ProvisioningDuration() ProvisioningDurationResolver {
 	return &provisioningDurationResolver{r}
@@ -186,6 +204,7 @@ func (r *Resolver) ReadinessCheck() ReadinessCheckResolver { return &readinessCh
 func (r *Resolver) StuckTenant() StuckTenantResolver { return &stuckTenantResolver{r} }
 
 type (
+	documentResolver             struct{ *Resolver }
 	provisioningDurationResolver struct{ *Resolver }
 	readinessCheckResolver       struct{ *Resolver }
 	stuckTenantResolver          struct{ *Resolver }

@@ -18,14 +18,18 @@ import (
 	"github.com/tenantd/tenantd/internal/store"
 )
 
-// Document is one document of a tenant's workspace.
+// Document is one document of a tenant's workspace. Lists and search hits
+// leave its content out (a page of 100 documents of 10 MiB would be a
+// gigabyte in memory): Content holds the whole text only when HasContent
+// says so (Get, Upload); ask Get for it otherwise.
 type Document struct {
-	ID        uuid.UUID
-	TenantID  uuid.UUID
-	Title     string
-	Content   string
-	SizeBytes int64
-	CreatedAt time.Time
+	ID         uuid.UUID
+	TenantID   uuid.UUID
+	Title      string
+	Content    string
+	HasContent bool
+	SizeBytes  int64
+	CreatedAt  time.Time
 }
 
 // Usage is a workspace's use of its plan's quotas. Nil limits are unlimited.
@@ -165,7 +169,7 @@ func (s *Service) Upload(ctx context.Context, tenantID uuid.UUID, title, content
 	}
 	now := schema.Now()
 	doc := &Document{ID: schema.NewID(), TenantID: tenantID, Title: strings.TrimSpace(title), Content: content,
-		SizeBytes: int64(len(content)), CreatedAt: now}
+		HasContent: true, SizeBytes: int64(len(content)), CreatedAt: now}
 	var usage *Usage
 	err = s.inTx(ctx, sc, func(ctx context.Context, q querier, mainTx *store.Tx) error {
 		ti, err := s.loadTenant(ctx, q, sc, true)
@@ -393,7 +397,7 @@ func (s *Service) Documents(ctx context.Context, tenantID uuid.UUID, p Page) (*D
 		if backward {
 			order = "created_at ASC, id ASC"
 		}
-		rows, err := q.QueryContext(ctx, sc.q(`SELECT id, tenant_id, title, content, size_bytes, created_at FROM `+
+		rows, err := q.QueryContext(ctx, sc.q(`SELECT id, tenant_id, title, '', size_bytes, created_at FROM `+
 			sc.table("documents")+` WHERE `+strings.Join(where, " AND ")+` ORDER BY `+order+` LIMIT ?`), append(args, n+1)...)
 		if err != nil {
 			return fmt.Errorf("list documents: %w", err)
@@ -483,6 +487,9 @@ func (s *Service) Get(ctx context.Context, tenantID, id uuid.UUID) (*Document, e
 		d, err = scanDocument(row)
 		if errors.Is(err, sql.ErrNoRows) {
 			return tenantd.Errorf(tenantd.ENOTFOUND, "no document with id %s", id)
+		}
+		if d != nil {
+			d.HasContent = true
 		}
 		return err
 	})

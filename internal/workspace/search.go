@@ -346,7 +346,7 @@ func (s *Service) searchPostgres(ctx context.Context, q querier, sc *scope, pq *
 			WHERE d.tenant_id = ? AND d.search @@ q.q LIMIT ` + strconv.Itoa(maxCandidates) + `),
 		top AS (SELECT cand.id, ts_rank_cd(cand.search, q.q) AS score, cand.created_at FROM cand, q
 			ORDER BY score DESC, cand.created_at DESC LIMIT ?)
-		SELECT d.id, d.tenant_id, d.title, d.content, d.size_bytes, d.created_at, top.score
+		SELECT d.id, d.tenant_id, d.title, left(d.content, `+strconv.Itoa(maxSnippetChars)+`), d.size_bytes, d.created_at, top.score
 		FROM top JOIN ` + sc.table("documents") + ` d ON d.id = top.id ORDER BY top.score DESC, d.created_at DESC`
 	rows, err := q.QueryContext(ctx, sc.q(query), pq.websearch(), sc.tenantID, first)
 	if err != nil {
@@ -453,7 +453,7 @@ func (s *Service) searchSQLite(ctx context.Context, q querier, sc *scope, pq *se
 		return nil, nil
 	}
 	in := "?" + strings.Repeat(", ?", len(rowids)-1)
-	rows, err = q.QueryContext(ctx, `SELECT rowid, id, tenant_id, title, content, size_bytes, created_at FROM documents WHERE rowid IN (`+in+`)`, rowids...)
+	rows, err = q.QueryContext(ctx, `SELECT rowid, id, tenant_id, title, substr(content, 1, `+strconv.Itoa(maxSnippetChars)+`), size_bytes, created_at FROM documents WHERE rowid IN (`+in+`)`, rowids...)
 	if err != nil {
 		return nil, fmt.Errorf("read hits: %w", err)
 	}
@@ -542,11 +542,15 @@ func snippetsSQLite(ctx context.Context, q querier, pq *searchQuery, hits map[in
 // finishSnippets gives a hit without a highlighted match in its snippet
 // (a match in the title only, or beyond the snippet window) the opening of
 // its document instead.
+// finishSnippets gives a title-only match the document's opening, then
+// drops the snippet text the hits were read with: a hit's document carries
+// no content (HasContent false), which Get reads when it is asked for.
 func finishSnippets(hits []*Hit) {
 	for _, h := range hits {
 		if h.Snippet == "" || !strings.Contains(h.Snippet, "[") {
 			h.Snippet = titleSnippet(h.Document)
 		}
+		h.Document.Content, h.Document.HasContent = "", false
 	}
 }
 

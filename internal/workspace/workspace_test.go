@@ -313,7 +313,8 @@ func TestPooledIsolation(t *testing.T) {
 			require.NoError(t, err)
 			for _, h := range hits {
 				require.Equal(t, id, h.Document.TenantID)
-				require.NotContains(t, h.Document.Content, theirs)
+				require.NotContains(t, h.Snippet, theirs)
+				require.NotContains(t, h.Document.Title, theirs)
 			}
 		}
 		page, err := b.ws.Documents(ctx, id, workspace.Page{})
