@@ -139,7 +139,8 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 		return nil, err
 	}
 
-	s.auth = auth.New(s.db.Ent)
+	pub := events.NewPublisher(s.hub)
+	s.auth = auth.New(s.db, pub)
 	if err := s.bootstrapAdmin(ctx); err != nil {
 		return nil, err
 	}
@@ -159,7 +160,6 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 		Logger: log.With("component", "workspace"),
 	})
 	jobs := &jobInserter{}
-	pub := events.NewPublisher(s.hub)
 	machine := lifecycle.New(lifecycle.Config{DB: s.db, Jobs: jobs, Events: pub, Transitions: s.metrics.Transitions})
 	s.provisioning = provisioning.New(provisioning.Config{
 		DB: s.db, Lifecycle: machine, Jobs: jobs, Billing: provider,
