@@ -36,7 +36,7 @@ const (
 	// KindResync: the feed may have lost notices (a reconnect); every
 	// subscriber should re-read what it follows.
 	KindResync Kind = "resync"
-	// KindKeyRevoked: an API key was revoked (KeyID); its subscriptions end.
+	// KindKeyRevoked: an API key was revoked (KeyID); its WebSockets close.
 	KindKeyRevoked Kind = "key_revoked"
 	// KindTokenRevoked: an admin or partner token was revoked (KeyID holds
 	// the token's id); its WebSockets close.

@@ -52,6 +52,8 @@ type Server struct {
 	webhooks     *webhooks.Stripe
 	noWorkers    bool
 	pingInterval time.Duration
+	initTimeout  time.Duration
+	sockets      *wsRegistry
 	stopListen   context.CancelFunc
 	scheduler    gocron.Scheduler
 	elector      *lockElector
@@ -72,6 +74,28 @@ type options struct {
 	noWorkers               bool
 	readiness               func(*readiness.Checker)
 	pingInterval            time.Duration
+	initTimeout             time.Duration
+	revocationInterval      time.Duration
+	noRevocationClose       bool
+}
+
+// WithWebSocketInitTimeout sets how long a WebSocket may take to send
+// connection_init (default 10 s; tests shorten it).
+func WithWebSocketInitTimeout(d time.Duration) Option {
+	return func(o *options) { o.initTimeout = d }
+}
+
+// WithRevocationCheckInterval sets how often the open WebSockets'
+// credentials are checked against the database (default 1 s; tests
+// lengthen it to see revocation notices work alone).
+func WithRevocationCheckInterval(d time.Duration) Option {
+	return func(o *options) { o.revocationInterval = d }
+}
+
+// WithoutRevocationClose leaves the WebSockets of a revoked credential open
+// (tests: what the check of each new subscription does on its own).
+func WithoutRevocationClose() Option {
+	return func(o *options) { o.noRevocationClose = true }
 }
 
 // WithWebSocketPing sets how often the server pings WebSocket clients
@@ -111,9 +135,12 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 		opt(&o)
 	}
 	s := &Server{cfg: cfg, log: log, metrics: NewMetrics(), hub: events.NewHub(), noWorkers: o.noWorkers || !cfg.Workers,
-		pingInterval: 10 * time.Second}
+		pingInterval: 10 * time.Second, initTimeout: 10 * time.Second}
 	if o.pingInterval > 0 {
 		s.pingInterval = o.pingInterval
+	}
+	if o.initTimeout > 0 {
+		s.initTimeout = o.initTimeout
 	}
 	sopts := store.Options{DatabaseURL: cfg.DatabaseURL, OwnerURL: cfg.OwnerURL, DataDir: cfg.DataDir, Logger: log}
 	res, err := store.Migrate(ctx, sopts)
@@ -141,6 +168,11 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 
 	pub := events.NewPublisher(s.hub)
 	s.auth = auth.New(s.db, pub)
+	s.sockets = newWSRegistry(wsRegistryConfig{
+		Auth: s.auth, Hub: s.hub, Log: log.With("component", "websocket"),
+		PerConnection: cfg.MaxSubscriptionsPerConnection, PerToken: cfg.MaxSubscriptionsPerToken,
+		Interval: o.revocationInterval, NoRevocationClose: o.noRevocationClose,
+	})
 	if err := s.bootstrapAdmin(ctx); err != nil {
 		return nil, err
 	}
@@ -363,6 +395,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("drain http: %w", err))
 		}
 	}
+	s.sockets.shutdown() // hijacked connections are not drained by the HTTP server
 	if err := s.stopSweeps(); err != nil {
 		errs = append(errs, fmt.Errorf("stop sweeps: %w", err))
 	}
