@@ -2221,7 +2221,7 @@ type Mutation {
   retryProvisioning(input: TenantTransitionInput!): TenantTransitionPayload!
   "Create an API key for a tenant (admin, or the tenant itself). The secret is shown once."
   createApiKey(input: CreateApiKeyInput!): CreateApiKeyPayload!
-  "Revoke an API key (admin, or the tenant itself). Its open subscriptions end within seconds."
+  "Revoke an API key (admin, or the tenant itself). Its WebSockets close within a second, on every replica: running subscriptions end with UNAUTHENTICATED, then close code 4403."
   revokeApiKey(input: RevokeApiKeyInput!): RevokeApiKeyPayload!
 }
 

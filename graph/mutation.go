@@ -3,9 +3,7 @@ package graph
 import (
 	"context"
 
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/google/uuid"
-	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/tenantd/tenantd/internal/idempotency"
 
@@ -56,17 +54,6 @@ func (r *mutationResolver) transition(ctx context.Context, input TenantTransitio
 		return nil, err
 	}
 	return &TenantTransitionPayload{Tenant: t, Transition: tr}, nil
-}
-
-// subscriptionError sends the error that ends a subscription to its client.
-func subscriptionError(ctx context.Context) func(error) {
-	return func(err error) {
-		e := tenantd.AsError(err)
-		if e == nil {
-			e = &tenantd.Error{Code: tenantd.EINTERNAL, Message: "internal error"}
-		}
-		transport.AddSubscriptionError(ctx, &gqlerror.Error{Message: e.Message, Extensions: map[string]any{"code": e.Code}})
-	}
 }
 
 func reasonOf(s *string) (string, error) {

@@ -208,7 +208,7 @@ func (r *subscriptionResolver) OperationProgress(ctx context.Context, id uuid.UU
 	if _, err := viewer(ctx); err != nil {
 		return nil, err
 	}
-	return r.Watch.Operation(ctx, id, subscriptionError(ctx))
+	return r.Watch.Operation(ctx, id)
 }
 
 // TenantEvents is the resolver for the tenantEvents field.
@@ -224,7 +224,7 @@ func (r *subscriptionResolver) TenantEvents(ctx context.Context, tenantID *uuid.
 			return nil, err
 		}
 	}
-	return r.Watch.Tenant(ctx, tenantID, subscriptionError(ctx))
+	return r.Watch.Tenant(ctx, tenantID)
 }
 
 // AllowedEvents is the resolver for the allowedEvents field.

@@ -54,7 +54,11 @@ psql "$PGURL" -qc "DO \$\$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rol
 psql "$PGURL" -qc "CREATE DATABASE $db"
 owner="${PGURL%/*}/$db"
 app=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(netloc="tenantd_app@" + p.netloc.split("@")[-1])))' "$owner")
-start postgres DATABASE_URL="$app" TENANTD_OWNER_DATABASE_URL="$owner"
+# One admin token holds every subscription of the run: raise its cap
+# (TENANTD_MAX_SUBSCRIPTIONS_PER_TOKEN, default 1000) above them. The load
+# tool puts 100 on each WebSocket, the default per-connection cap.
+start postgres DATABASE_URL="$app" TENANTD_OWNER_DATABASE_URL="$owner" \
+  TENANTD_MAX_SUBSCRIPTIONS_PER_TOKEN="$((SUBSCRIPTIONS + 1000))"
 "$BIN" bench signup --url "$URL" --rate "$RATE" --duration "$DURATION" --plans starter,pro
 
 echo "== PostgreSQL: ${SUBSCRIPTIONS} idle subscriptions, event delivery"

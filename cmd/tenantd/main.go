@@ -20,6 +20,7 @@ import (
 	"github.com/tenantd/tenantd/ent/admintoken"
 	"github.com/tenantd/tenantd/internal/auth"
 	"github.com/tenantd/tenantd/internal/config"
+	"github.com/tenantd/tenantd/internal/events"
 	"github.com/tenantd/tenantd/internal/lifecycle"
 	"github.com/tenantd/tenantd/internal/load"
 	"github.com/tenantd/tenantd/internal/plans"
@@ -253,7 +254,7 @@ func tokenCreate(ctx context.Context, c *cli) int {
 		c.log.Error("token create", "err", err)
 		return 1
 	}
-	secret, t, err := auth.New(db.Ent).CreateAdminToken(ctx, admintoken.Role(role), c.fs.Lookup("name").Value.String())
+	secret, t, err := authService(db).CreateAdminToken(ctx, admintoken.Role(role), c.fs.Lookup("name").Value.String())
 	if err != nil {
 		c.log.Error("token create", "err", err)
 		return 1
@@ -390,7 +391,7 @@ func tokenList(ctx context.Context, c *cli) int {
 		return 1
 	}
 	defer db.Close()
-	ts, err := auth.New(db.Ent).AdminTokens(ctx)
+	ts, err := authService(db).AdminTokens(ctx)
 	if err != nil {
 		c.log.Error("token list", "err", err)
 		return 1
@@ -418,11 +419,19 @@ func tokenRevoke(ctx context.Context, c *cli) int {
 		return 1
 	}
 	defer db.Close()
-	t, err := auth.New(db.Ent).RevokeAdminToken(ctx, ref)
+	t, err := authService(db).RevokeAdminToken(ctx, ref)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "tenantd token revoke: %s\n", tenantd.ErrorMessage(err))
 		return 1
 	}
 	fmt.Fprintf(c.stdout, "revoked %s token %s (%s)\n", t.Role, t.Prefix, t.ID)
 	return 0
+}
+
+// authService is the token service of a CLI command. The CLI's own event hub
+// has no subscribers: on PostgreSQL a revocation reaches every server
+// through NOTIFY in its transaction; on SQLite (another process on the same
+// file) the servers' once-a-second check of their open WebSockets finds it.
+func authService(db *store.DB) *auth.Service {
+	return auth.New(db, events.NewPublisher(events.NewHub()))
 }

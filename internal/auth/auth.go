@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 	"time"
 
@@ -23,6 +24,8 @@ import (
 	"github.com/tenantd/tenantd/ent/admintoken"
 	"github.com/tenantd/tenantd/ent/apikey"
 	"github.com/tenantd/tenantd/ent/schema"
+	"github.com/tenantd/tenantd/internal/events"
+	"github.com/tenantd/tenantd/internal/store"
 )
 
 // Token prefixes tell the two kinds apart at a glance and in secret scanners.
@@ -39,11 +42,17 @@ const touchEvery = time.Minute
 
 // Service authenticates callers and issues tokens.
 type Service struct {
+	db     *store.DB
 	client *ent.Client
+	events *events.Publisher
 }
 
-// New returns a Service over client.
-func New(client *ent.Client) *Service { return &Service{client: client} }
+// New returns a Service over db. Revocations are published through pub
+// (in their transaction), so that every replica closes the revoked token's
+// connections.
+func New(db *store.DB, pub *events.Publisher) *Service {
+	return &Service{db: db, client: db.Ent, events: pub}
+}
 
 // Hash returns the stored form of a token.
 func Hash(token string) string {
@@ -195,32 +204,124 @@ func (s *Service) AdminTokens(ctx context.Context) ([]*ent.AdminToken, error) {
 }
 
 // RevokeAdminToken revokes the admin or partner token whose id or display
-// prefix is ref. Revoking a revoked token changes nothing.
+// prefix is ref, and publishes the revocation in the same transaction, so
+// that the token's WebSockets close on every replica. Revoking a revoked
+// token changes nothing.
 //
 // Returns NOT_FOUND if no token matches, INVALID_INPUT if a prefix matches
 // more than one.
 func (s *Service) RevokeAdminToken(ctx context.Context, ref string) (*ent.AdminToken, error) {
-	sys := tenantd.SystemContext(ctx)
-	q := s.client.AdminToken.Query()
-	if id, err := uuid.Parse(ref); err == nil {
-		q = q.Where(admintoken.ID(id))
-	} else {
-		q = q.Where(admintoken.Prefix(ref))
-	}
-	ts, err := q.All(sys)
+	var t *ent.AdminToken
+	err := s.db.InTx(ctx, func(ctx context.Context, tx *store.Tx) error {
+		sys := tenantd.SystemContext(ctx)
+		q := tx.Ent.AdminToken.Query()
+		if id, err := uuid.Parse(ref); err == nil {
+			q = q.Where(admintoken.ID(id))
+		} else {
+			q = q.Where(admintoken.Prefix(ref))
+		}
+		ts, err := q.All(sys)
+		if err != nil {
+			return err
+		}
+		switch len(ts) {
+		case 0:
+			return tenantd.Errorf(tenantd.ENOTFOUND, "no admin token with id or prefix %q", ref)
+		case 1:
+		default:
+			return tenantd.Invalid("token", "%d tokens have the prefix %q; give the id", len(ts), ref)
+		}
+		t = ts[0]
+		if t.RevokedAt != nil {
+			return nil
+		}
+		if t, err = tx.Ent.AdminToken.UpdateOne(t).Where(admintoken.RevokedAtIsNil()).SetRevokedAt(schema.Now()).Save(sys); err != nil {
+			if ent.IsNotFound(err) { // revoked concurrently
+				t, err = tx.Ent.AdminToken.Get(sys, ts[0].ID)
+				return err
+			}
+			return fmt.Errorf("revoke admin token: %w", err)
+		}
+		return s.events.PublishTx(ctx, tx, events.Event{Kind: events.KindTokenRevoked, KeyID: t.ID})
+	})
 	if err != nil {
 		return nil, err
 	}
-	switch len(ts) {
-	case 0:
-		return nil, tenantd.Errorf(tenantd.ENOTFOUND, "no admin token with id or prefix %q", ref)
-	case 1:
+	return t.Unwrap(), nil
+}
+
+// Check reports whether the credential behind v still authenticates: a
+// long-lived connection asks before each new subscription.
+//
+// Returns UNAUTHENTICATED if the token or key was revoked or no longer
+// exists.
+func (s *Service) Check(ctx context.Context, v tenantd.Viewer) error {
+	sys := tenantd.SystemContext(ctx)
+	var (
+		ok  bool
+		err error
+	)
+	switch v.Role {
+	case tenantd.RoleTenant:
+		ok, err = s.client.APIKey.Query().Where(apikey.ID(v.TokenID), apikey.RevokedAtIsNil()).Exist(sys)
+	case tenantd.RoleAdmin, tenantd.RolePartner:
+		ok, err = s.client.AdminToken.Query().Where(admintoken.ID(v.TokenID), admintoken.RevokedAtIsNil()).Exist(sys)
 	default:
-		return nil, tenantd.Invalid("token", "%d tokens have the prefix %q; give the id", len(ts), ref)
+		return tenantd.Errorf(tenantd.EUNAUTHENTICATED, "a %s viewer has no credential to check", v.Role)
 	}
-	t := ts[0]
-	if t.RevokedAt != nil {
-		return t, nil
+	if err != nil {
+		return fmt.Errorf("check credential %s: %w", v.TokenID, err)
 	}
-	return s.client.AdminToken.UpdateOne(t).SetRevokedAt(schema.Now()).Save(sys)
+	if !ok {
+		return ErrRevoked
+	}
+	return nil
+}
+
+// ErrRevoked is the answer to a credential that was revoked after it
+// opened a connection.
+var ErrRevoked = tenantd.Errorf(tenantd.EUNAUTHENTICATED, "the credential of this connection was revoked")
+
+// revokedChunk bounds the ids of one query of Revoked: well under SQLite's
+// and PostgreSQL's limits on bound parameters.
+const revokedChunk = 500
+
+// Revoked returns those of the given admin-token and API-key ids that no
+// longer authenticate (revoked, or gone), with one primary-key query per
+// table and chunk of ids.
+func (s *Service) Revoked(ctx context.Context, adminTokenIDs, apiKeyIDs []uuid.UUID) ([]uuid.UUID, error) {
+	sys := tenantd.SystemContext(ctx)
+	var out []uuid.UUID
+	for chunk := range slices.Chunk(adminTokenIDs, revokedChunk) {
+		valid, err := s.client.AdminToken.Query().Where(admintoken.IDIn(chunk...), admintoken.RevokedAtIsNil()).IDs(sys)
+		if err != nil {
+			return nil, fmt.Errorf("check admin tokens: %w", err)
+		}
+		out = appendMissing(out, chunk, valid)
+	}
+	for chunk := range slices.Chunk(apiKeyIDs, revokedChunk) {
+		valid, err := s.client.APIKey.Query().Where(apikey.IDIn(chunk...), apikey.RevokedAtIsNil()).IDs(sys)
+		if err != nil {
+			return nil, fmt.Errorf("check API keys: %w", err)
+		}
+		out = appendMissing(out, chunk, valid)
+	}
+	return out, nil
+}
+
+// appendMissing appends the ids of asked that are not in found.
+func appendMissing(out, asked, found []uuid.UUID) []uuid.UUID {
+	if len(found) == len(asked) {
+		return out
+	}
+	ok := make(map[uuid.UUID]bool, len(found))
+	for _, id := range found {
+		ok[id] = true
+	}
+	for _, id := range asked {
+		if !ok[id] {
+			out = append(out, id)
+		}
+	}
+	return out
 }

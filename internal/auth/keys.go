@@ -50,8 +50,9 @@ func (k *Keys) Create(ctx context.Context, tenantID uuid.UUID, name, createdBy s
 	return IssueAPIKey(ctx, k.db.Ent, tenantID, name, createdBy)
 }
 
-// Revoke revokes an API key the caller in ctx can see. Subscriptions opened
-// with it end (the revocation is published in the same transaction).
+// Revoke revokes an API key the caller in ctx can see. The WebSockets
+// opened with it close on every replica (the revocation is published in the
+// same transaction).
 // Revoking a revoked key changes nothing.
 //
 // Returns NOT_FOUND if the caller cannot see the key.

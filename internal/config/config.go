@@ -40,8 +40,13 @@ type Config struct {
 	AllowedOrigins   []string
 	SweepInterval    time.Duration
 	Workers          bool
-	LogLevel         slog.Level
-	LogFormat        string
+	// MaxSubscriptionsPerConnection and MaxSubscriptionsPerToken cap the
+	// subscriptions one WebSocket, and one credential over all of this
+	// process's WebSockets, may hold at once.
+	MaxSubscriptionsPerConnection int
+	MaxSubscriptionsPerToken      int
+	LogLevel                      slog.Level
+	LogFormat                     string
 
 	StripeSecretKey     string
 	StripeAPIBase       string
@@ -195,6 +200,26 @@ var variables = []variable{
 			c.Workers = b
 			return nil
 		}, get: func(c *Config) string { return strconv.FormatBool(c.Workers) }},
+	{env: "TENANTD_MAX_SUBSCRIPTIONS_PER_CONNECTION", flag: "max-subscriptions-per-connection", def: "100",
+		usage: "most subscriptions one WebSocket may hold at once",
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 100_000 {
+				return errors.New("want a number from 1 to 100000, e.g. 100")
+			}
+			c.MaxSubscriptionsPerConnection = n
+			return nil
+		}, get: func(c *Config) string { return strconv.Itoa(c.MaxSubscriptionsPerConnection) }},
+	{env: "TENANTD_MAX_SUBSCRIPTIONS_PER_TOKEN", flag: "max-subscriptions-per-token", def: "1000",
+		usage: "most subscriptions one token or API key may hold at once over all its WebSockets to this process",
+		set: func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 10_000_000 {
+				return errors.New("want a number from 1 to 10000000, e.g. 1000")
+			}
+			c.MaxSubscriptionsPerToken = n
+			return nil
+		}, get: func(c *Config) string { return strconv.Itoa(c.MaxSubscriptionsPerToken) }},
 	{env: "TENANTD_LOG_LEVEL", flag: "log-level", def: "info", usage: "debug, info, warn or error",
 		set: func(c *Config, v string) error {
 			if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {

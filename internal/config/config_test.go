@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -69,4 +70,22 @@ func TestSecretsAreRedactedInLogs(t *testing.T) {
 		require.NotContains(t, s, secret)
 	}
 	require.Contains(t, s, "db:5432")
+}
+
+func TestSubscriptionCaps(t *testing.T) {
+	c, err := Load(nil, nil)
+	require.NoError(t, err)
+	require.Equal(t, 100, c.MaxSubscriptionsPerConnection)
+	require.Equal(t, 1000, c.MaxSubscriptionsPerToken)
+
+	c, err = Load([]string{"TENANTD_MAX_SUBSCRIPTIONS_PER_TOKEN=20000"}, nil)
+	require.NoError(t, err)
+	require.Equal(t, 20000, c.MaxSubscriptionsPerToken)
+
+	for _, kv := range []string{"TENANTD_MAX_SUBSCRIPTIONS_PER_CONNECTION=0", "TENANTD_MAX_SUBSCRIPTIONS_PER_CONNECTION=many",
+		"TENANTD_MAX_SUBSCRIPTIONS_PER_TOKEN=-1"} {
+		name, _, _ := strings.Cut(kv, "=")
+		_, err := Load([]string{kv}, nil)
+		require.ErrorContains(t, err, name, kv)
+	}
 }

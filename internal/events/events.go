@@ -36,8 +36,11 @@ const (
 	// KindResync: the feed may have lost notices (a reconnect); every
 	// subscriber should re-read what it follows.
 	KindResync Kind = "resync"
-	// KindKeyRevoked: an API key was revoked (KeyID); its subscriptions end.
+	// KindKeyRevoked: an API key was revoked (KeyID); its WebSockets close.
 	KindKeyRevoked Kind = "key_revoked"
+	// KindTokenRevoked: an admin or partner token was revoked (KeyID holds
+	// the token's id); its WebSockets close.
+	KindTokenRevoked Kind = "token_revoked"
 )
 
 // Event is a change notice. It is small on purpose: PostgreSQL caps NOTIFY
@@ -46,8 +49,9 @@ type Event struct {
 	Kind        Kind      `json:"k"`
 	TenantID    uuid.UUID `json:"t"`
 	OperationID uuid.UUID `json:"o,omitzero"`
-	KeyID       uuid.UUID `json:"key,omitzero"`
-	Seq         int       `json:"s,omitempty"`
+	// KeyID is the revoked API key or admin token.
+	KeyID uuid.UUID `json:"key,omitzero"`
+	Seq   int       `json:"s,omitempty"`
 	// N numbers the events this process delivered; every subscriber of one
 	// delivery sees the same N, so readers can share what they read for it.
 	N uint64 `json:"-"`

@@ -94,7 +94,7 @@ func (f *fixture) historyRows(t *testing.T) int {
 
 func (f *fixture) partnerToken(t *testing.T) string {
 	t.Helper()
-	tok, _, err := auth.New(f.srv.DB().Ent).CreateAdminToken(context.Background(), "PARTNER", "partner")
+	tok, _, err := auth.New(f.srv.DB(), nil).CreateAdminToken(context.Background(), "PARTNER", "partner")
 	require.NoError(t, err)
 	return tok
 }

@@ -54,15 +54,19 @@ func (s *Server) routes() http.Handler {
 
 func (s *Server) graphqlHandler() *handler.Server {
 	srv := handler.New(graph.NewSchema(s.resolver))
-	srv.AddTransport(transport.Websocket{
-		Implementation: transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{
+	readLimit := int64(maxWebSocketMessage)
+	srv.AddTransport(webSocketTransport{transport.Websocket{
+		Implementation: wsAcceptor{transport.CoderWebsocketImplementation{AcceptOptions: coderws.AcceptOptions{
 			OriginPatterns: s.originPatterns(),
-		}},
+		}}},
 		InitFunc:              s.websocketInit,
-		InitTimeout:           10 * time.Second,
+		InitTimeout:           s.initTimeout,
+		CloseFunc:             s.sockets.closed,
+		PayloadReadLimit:      &readLimit,
 		KeepAlivePingInterval: s.pingInterval, // legacy graphql-ws
 		PingPongInterval:      s.pingInterval, // graphql-transport-ws: a client that misses two pongs is dropped
-	})
+	}})
+	srv.Use(wsOperationStart{}) // first: no other interceptor can skip it
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(httpTransport{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
@@ -75,6 +79,7 @@ func (s *Server) graphqlHandler() *handler.Server {
 	if s.cfg.IsDevelopment() {
 		srv.Use(extension.Introspection{})
 	}
+	srv.Use(wsAdmission{}) // after every other mutator: admits only what nothing else refuses
 	srv.SetParserTokenLimit(parserTokenLimit)
 	srv.SetDisableSuggestion(!s.cfg.IsDevelopment())
 	var presenterOpts []graph.PresenterOption
@@ -111,8 +116,10 @@ func (s *Server) graphqlEndpoint() http.Handler {
 		case http.MethodGet:
 			if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
 				// Subscriptions: the WebSocket transport authenticates in
-				// connection_init.
-				gql.ServeHTTP(w, r)
+				// connection_init; the registry follows the connection.
+				c := s.sockets.newConn()
+				gql.ServeHTTP(w, r.WithContext(withWSConn(r.Context(), c)))
+				c.finish()
 				return
 			}
 		case http.MethodPost:
@@ -153,7 +160,9 @@ func (s *Server) graphqlEndpoint() http.Handler {
 
 // websocketInit authenticates a WebSocket connection from the
 // connection_init payload {"Authorization": "Bearer <token>"}: a missing token
-// closes the socket with 4401, a bad one with 4403, before any data.
+// closes the socket with 4401, a bad one with 4403, before any data. An
+// authenticated socket is registered, so that revoking its credential
+// closes it.
 func (s *Server) websocketInit(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 	h := payload.Authorization()
 	if h == "" {
@@ -174,7 +183,7 @@ func (s *Server) websocketInit(ctx context.Context, payload transport.InitPayloa
 		return transport.WithWebsocketCloseCode(transport.AppendCloseReason(ctx, "forbidden: "+tenantd.ErrorMessage(err)), 4403),
 			nil, err
 	}
-	return tenantd.NewContext(ctx, v), nil, nil
+	return s.sockets.opened(ctx, v)
 }
 
 // originPatterns are the Origin values allowed to open a WebSocket besides

@@ -54,6 +54,8 @@ type Server struct {
 	guard        *graph.Guard
 	noWorkers    bool
 	pingInterval time.Duration
+	initTimeout  time.Duration
+	sockets      *wsRegistry
 	stopListen   context.CancelFunc
 	scheduler    gocron.Scheduler
 	elector      *lockElector
@@ -76,6 +78,28 @@ type options struct {
 	noWorkers               bool
 	readiness               func(*readiness.Checker)
 	pingInterval            time.Duration
+	initTimeout             time.Duration
+	revocationInterval      time.Duration
+	noRevocationClose       bool
+}
+
+// WithWebSocketInitTimeout sets how long a WebSocket may take to send
+// connection_init (default 10 s; tests shorten it).
+func WithWebSocketInitTimeout(d time.Duration) Option {
+	return func(o *options) { o.initTimeout = d }
+}
+
+// WithRevocationCheckInterval sets how often the open WebSockets'
+// credentials are checked against the database (default 1 s; tests
+// lengthen it to see revocation notices work alone).
+func WithRevocationCheckInterval(d time.Duration) Option {
+	return func(o *options) { o.revocationInterval = d }
+}
+
+// WithoutRevocationClose leaves the WebSockets of a revoked credential open
+// (tests: what the check of each new subscription does on its own).
+func WithoutRevocationClose() Option {
+	return func(o *options) { o.noRevocationClose = true }
 }
 
 // WithWebSocketPing sets how often the server pings WebSocket clients
@@ -115,9 +139,12 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 		opt(&o)
 	}
 	s := &Server{cfg: cfg, log: log, metrics: NewMetrics(), hub: events.NewHub(), noWorkers: o.noWorkers || !cfg.Workers,
-		pingInterval: 10 * time.Second}
+		pingInterval: 10 * time.Second, initTimeout: 10 * time.Second}
 	if o.pingInterval > 0 {
 		s.pingInterval = o.pingInterval
+	}
+	if o.initTimeout > 0 {
+		s.initTimeout = o.initTimeout
 	}
 	s.large = newLargeBodies(cfg.MaxDocument + 1<<20)
 	s.guard = graph.NewGuard(parserTokenLimit)
@@ -145,7 +172,13 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 		return nil, err
 	}
 
-	s.auth = auth.New(s.db.Ent)
+	pub := events.NewPublisher(s.hub)
+	s.auth = auth.New(s.db, pub)
+	s.sockets = newWSRegistry(wsRegistryConfig{
+		Auth: s.auth, Hub: s.hub, Log: log.With("component", "websocket"),
+		PerConnection: cfg.MaxSubscriptionsPerConnection, PerToken: cfg.MaxSubscriptionsPerToken,
+		Interval: o.revocationInterval, NoRevocationClose: o.noRevocationClose,
+	})
 	if err := s.bootstrapAdmin(ctx); err != nil {
 		return nil, err
 	}
@@ -165,7 +198,6 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 		Logger: log.With("component", "workspace"),
 	})
 	jobs := &jobInserter{}
-	pub := events.NewPublisher(s.hub)
 	machine := lifecycle.New(lifecycle.Config{DB: s.db, Jobs: jobs, Events: pub, Transitions: s.metrics.Transitions})
 	s.provisioning = provisioning.New(provisioning.Config{
 		DB: s.db, Lifecycle: machine, Jobs: jobs, Billing: provider,
@@ -394,6 +426,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("drain http: %w", err))
 		}
 	}
+	s.sockets.shutdown() // hijacked connections are not drained by the HTTP server
 	if s.metricsServer != nil {
 		if err := s.metricsServer.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop metrics server: %w", err))

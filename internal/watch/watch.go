@@ -39,29 +39,15 @@ func New(client *ent.Client, hub *events.Hub, log *slog.Logger) *Watcher {
 // re-read everything (which it does anyway on each notice).
 const buffer = 64
 
-// ErrRevoked ends the streams of a revoked API key.
-var ErrRevoked = tenantd.Errorf(tenantd.EUNAUTHENTICATED, "the API key of this subscription was revoked")
-
-// revoked reports whether ev revokes the viewer's key.
-func revoked(ctx context.Context, ev events.Event) bool {
-	v, _ := tenantd.ViewerFrom(ctx)
-	return ev.Kind == events.KindKeyRevoked && ev.KeyID == v.TokenID
-}
-
-// OnError is told why a stream ends early (a revoked key), just before its
-// channel closes.
-type OnError func(error)
-
 // Operation streams the operation with the given id, as the caller in ctx
-// sees it, and closes the stream after sending its final state.
+// sees it, and closes the stream after sending its final state. A stream
+// ends when ctx does: the server ends a revoked credential's streams by
+// closing their connection.
 //
 // Returns NOT_FOUND if the caller cannot see the operation.
-func (w *Watcher) Operation(ctx context.Context, id uuid.UUID, onErr OnError) (<-chan *ent.Operation, error) {
-	v, _ := tenantd.ViewerFrom(ctx)
+func (w *Watcher) Operation(ctx context.Context, id uuid.UUID) (<-chan *ent.Operation, error) {
 	// Subscribe before the first read, so no change falls in between.
-	sub := w.hub.Subscribe(func(ev events.Event) bool {
-		return ev.OperationID == id || (ev.Kind == events.KindKeyRevoked && ev.KeyID == v.TokenID)
-	}, buffer)
+	sub := w.hub.Subscribe(func(ev events.Event) bool { return ev.OperationID == id }, buffer)
 	op, err := w.client.Operation.Get(ctx, id)
 	if err != nil {
 		sub.Close()
@@ -83,10 +69,6 @@ func (w *Watcher) Operation(ctx context.Context, id uuid.UUID, onErr OnError) (<
 			case <-ctx.Done():
 				return
 			case ev := <-sub.C():
-				if revoked(ctx, ev) {
-					onErr(ErrRevoked)
-					return
-				}
 				op, err := w.operation(ctx, id, ev.N)
 				if err != nil {
 					if ctx.Err() == nil {
@@ -151,13 +133,13 @@ type TenantEvent struct {
 // history row is sent, in seq order, exactly once.
 //
 // Returns NOT_FOUND if the caller cannot see the tenant.
-func (w *Watcher) Tenant(ctx context.Context, tenantID *uuid.UUID, onErr OnError) (<-chan *TenantEvent, error) {
-	v, _ := tenantd.ViewerFrom(ctx)
+func (w *Watcher) Tenant(ctx context.Context, tenantID *uuid.UUID) (<-chan *TenantEvent, error) {
 	sub := w.hub.Subscribe(func(ev events.Event) bool {
-		if ev.Kind == events.KindKeyRevoked {
-			return ev.KeyID == v.TokenID
+		switch ev.Kind {
+		case events.KindTransition, events.KindOperation:
+			return tenantID == nil || ev.TenantID == *tenantID
 		}
-		return tenantID == nil || ev.TenantID == *tenantID
+		return false // revocations are the server's business
 	}, buffer)
 	s := &tenantStream{w: w, ctx: ctx, lastSeq: map[uuid.UUID]int{}, lastOp: map[uuid.UUID]string{}}
 	var first *TenantEvent
@@ -191,10 +173,6 @@ func (w *Watcher) Tenant(ctx context.Context, tenantID *uuid.UUID, onErr OnError
 			case <-ctx.Done():
 				return
 			case ev := <-sub.C():
-				if revoked(ctx, ev) {
-					onErr(ErrRevoked)
-					return
-				}
 				if !s.handle(ev, tenantID) {
 					return
 				}
