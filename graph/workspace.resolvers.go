@@ -54,7 +54,7 @@ func (r *mutationResolver) UploadDocument(ctx context.Context, input UploadDocum
 	if err != nil {
 		return nil, err
 	}
-	doc, err := r.Workspaces.Get(ctx, v.TenantID, id)
+	doc, err := r.Workspaces.Head(ctx, v.TenantID, id) // content is read if asked for
 	if err != nil {
 		return nil, err
 	}

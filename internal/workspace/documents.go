@@ -470,18 +470,31 @@ func asTime(v any) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("unreadable timestamp %v", v)
 }
 
-// Get returns one of the tenant's documents.
+// Get returns one of the tenant's documents, with its content.
 //
 // Returns NOT_FOUND if the tenant has no such document, FORBIDDEN for a
 // tenant whose data cannot be read.
 func (s *Service) Get(ctx context.Context, tenantID, id uuid.UUID) (*Document, error) {
+	return s.get(ctx, tenantID, id, true)
+}
+
+// Head is Get without the content (HasContent false).
+func (s *Service) Head(ctx context.Context, tenantID, id uuid.UUID) (*Document, error) {
+	return s.get(ctx, tenantID, id, false)
+}
+
+func (s *Service) get(ctx context.Context, tenantID, id uuid.UUID, withContent bool) (*Document, error) {
+	content := "''"
+	if withContent {
+		content = "content"
+	}
 	sc, err := s.scopeOf(ctx, tenantID)
 	if err != nil {
 		return nil, err
 	}
 	var d *Document
 	err = s.read(ctx, sc, func(ctx context.Context, q querier, _ *tenantInfo) error {
-		row := q.QueryRowContext(ctx, sc.q(`SELECT id, tenant_id, title, content, size_bytes, created_at FROM `+
+		row := q.QueryRowContext(ctx, sc.q(`SELECT id, tenant_id, title, `+content+`, size_bytes, created_at FROM `+
 			sc.table("documents")+` WHERE tenant_id = ? AND id = ?`), tenantID, id)
 		var err error
 		d, err = scanDocument(row)
@@ -489,7 +502,7 @@ func (s *Service) Get(ctx context.Context, tenantID, id uuid.UUID) (*Document, e
 			return tenantd.Errorf(tenantd.ENOTFOUND, "no document with id %s", id)
 		}
 		if d != nil {
-			d.HasContent = true
+			d.HasContent = withContent
 		}
 		return err
 	})

@@ -346,7 +346,7 @@ func (s *Service) searchPostgres(ctx context.Context, q querier, sc *scope, pq *
 			WHERE d.tenant_id = ? AND d.search @@ q.q LIMIT ` + strconv.Itoa(maxCandidates) + `),
 		top AS (SELECT cand.id, ts_rank_cd(cand.search, q.q) AS score, cand.created_at FROM cand, q
 			ORDER BY score DESC, cand.created_at DESC LIMIT ?)
-		SELECT d.id, d.tenant_id, d.title, left(d.content, `+strconv.Itoa(maxSnippetChars)+`), d.size_bytes, d.created_at, top.score
+		SELECT d.id, d.tenant_id, d.title, left(d.content, ` + strconv.Itoa(maxSnippetChars) + `), d.size_bytes, d.created_at, top.score
 		FROM top JOIN ` + sc.table("documents") + ` d ON d.id = top.id ORDER BY top.score DESC, d.created_at DESC`
 	rows, err := q.QueryContext(ctx, sc.q(query), pq.websearch(), sc.tenantID, first)
 	if err != nil {
