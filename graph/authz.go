@@ -25,17 +25,10 @@ func requireAdmin(ctx context.Context, tenantID uuid.UUID) error {
 	if err != nil {
 		return err
 	}
-	switch v.Role {
-	case tenantd.RoleAdmin, tenantd.RoleSystem:
-		return nil
-	case tenantd.RolePartner:
-		return tenantd.Errorf(tenantd.EFORBIDDEN, "partner tokens are read-only; this needs an admin token")
-	default:
-		if v.Role == tenantd.RoleTenant && v.TenantID != tenantID {
-			return notFound("tenant", tenantID)
-		}
-		return tenantd.Errorf(tenantd.EFORBIDDEN, "this needs an admin token")
+	if v.Role == tenantd.RoleTenant && v.TenantID != tenantID {
+		return notFound("tenant", tenantID)
 	}
+	return requireAdminRole(ctx)
 }
 
 // requireAdminRole lets ADMIN callers through, for actions that concern no

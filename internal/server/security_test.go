@@ -171,9 +171,7 @@ func TestFragmentBomb(t *testing.T) {
 func TestMemoryAmplification(t *testing.T) {
 	t.Parallel()
 	srv := servertest.Start(t, storetest.SQLite, "TENANTD_MAX_DOCUMENT_BYTES=4194304")
-	var a signUpAnswer
-	srv.MustDo(t, "", signUpMutation, map[string]any{"in": signUpInput("amplify", "pro")}, &a)
-	waitState(t, srv, a.SignUp.Tenant.ID, tenantd.StateActive)
+	a := activeTenant(t, srv, "amplify", "pro")
 	key := a.SignUp.APIKey
 
 	// Bodies larger than the caller may send are refused without being read.
@@ -226,9 +224,7 @@ func TestClientErrorsAreInvalidInput(t *testing.T) {
 		t.Run(string(k), func(t *testing.T) {
 			t.Parallel()
 			srv := servertest.Start(t, k)
-			var a signUpAnswer
-			srv.MustDo(t, "", signUpMutation, map[string]any{"in": signUpInput("mistakes-"+string(k), "starter")}, &a)
-			waitState(t, srv, a.SignUp.Tenant.ID, tenantd.StateActive)
+			a := activeTenant(t, srv, "mistakes-"+string(k), "starter")
 
 			cases := []struct {
 				name, token string
@@ -331,9 +327,7 @@ func TestCostlyFieldsCostMore(t *testing.T) {
 	var one struct{ ActivationFunnel struct{ Activated int } }
 	srv.MustDo(t, admin, `{ activationFunnel { activated } }`, nil, &one)
 
-	var a signUpAnswer
-	srv.MustDo(t, "", signUpMutation, map[string]any{"in": signUpInput("costly", "free")}, &a)
-	waitState(t, srv, a.SignUp.Tenant.ID, tenantd.StateActive)
+	a := activeTenant(t, srv, "costly", "free")
 	b.Reset()
 	b.WriteString("{")
 	for i := range 12 {
@@ -349,9 +343,7 @@ func TestCostlyFieldsCostMore(t *testing.T) {
 func TestSmallerFindings(t *testing.T) {
 	t.Parallel()
 	srv := servertest.Start(t, storetest.SQLite)
-	var a signUpAnswer
-	srv.MustDo(t, "", signUpMutation, map[string]any{"in": signUpInput("smaller", "free")}, &a)
-	waitState(t, srv, a.SignUp.Tenant.ID, tenantd.StateActive)
+	a := activeTenant(t, srv, "smaller", "free")
 
 	t.Run("readiness with a tenant key is FORBIDDEN", func(t *testing.T) {
 		r := srv.Do(t, a.SignUp.APIKey, `mutation { runReadinessChecks { status } }`, nil)
@@ -422,4 +414,13 @@ func TestMetricsAccess(t *testing.T) {
 	require.NotEmpty(t, own.MetricsURL())
 	require.Equal(t, http.StatusOK, get(own.MetricsURL(), ""))
 	require.Equal(t, http.StatusNotFound, get(own.URL+"/metrics", admin), "not on the API's address")
+}
+
+// activeTenant signs a tenant up and waits until it is ACTIVE.
+func activeTenant(t *testing.T, srv *servertest.Server, slug, plan string) signUpAnswer {
+	t.Helper()
+	var a signUpAnswer
+	srv.MustDo(t, "", signUpMutation, map[string]any{"in": signUpInput(slug, plan)}, &a)
+	waitState(t, srv, a.SignUp.Tenant.ID, tenantd.StateActive)
+	return a
 }
