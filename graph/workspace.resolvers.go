@@ -115,7 +115,7 @@ func (r *queryResolver) ActivationFunnel(ctx context.Context, from *time.Time, t
 	if err := requireOperator(ctx); err != nil {
 		return nil, err
 	}
-	q := analytics.Query{Cohort: analytics.CohortDay, DropOffLimit: 20}
+	q := analytics.Query{Cohort: analytics.CohortDay, DropOffLimit: 20, Now: r.Lifecycle.Now()}
 	if from != nil {
 		q.From = *from
 	}
@@ -155,7 +155,7 @@ func (r *queryResolver) ProvisioningDurations(ctx context.Context, last *int) (*
 	if last != nil {
 		n = *last
 	}
-	return provisioning.RecentDurations(ctx, r.client(), n)
+	return provisioning.RecentDurations(ctx, r.client(), n, r.Lifecycle.Now())
 }
 
 // Title is the resolver for the title field.

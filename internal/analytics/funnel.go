@@ -42,6 +42,9 @@ type Query struct {
 	// DropOffLimit is how many stuck tenants each drop-off lists, 0 to
 	// MaxDropOffLimit.
 	DropOffLimit int
+	// Now is "today" for the default range (zero: the wall time); the
+	// caller passes its clock's time.
+	Now time.Time
 }
 
 // Funnel is the activation funnel: the GraphQL type ActivationFunnel.
@@ -208,7 +211,11 @@ func ratio(a, b int) float64 {
 // "dropOffLimit" outside 0..100. Compute reads as the system
 // (tenantd.SystemContext): the caller authorizes first.
 func Compute(ctx context.Context, client *ent.Client, q Query, window time.Duration) (*Funnel, error) {
-	q, err := q.normalize(time.Now())
+	now := q.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	q, err := q.normalize(now)
 	if err != nil {
 		return nil, err
 	}

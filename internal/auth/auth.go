@@ -23,7 +23,6 @@ import (
 	"github.com/tenantd/tenantd/ent"
 	"github.com/tenantd/tenantd/ent/admintoken"
 	"github.com/tenantd/tenantd/ent/apikey"
-	"github.com/tenantd/tenantd/ent/schema"
 	"github.com/tenantd/tenantd/internal/events"
 	"github.com/tenantd/tenantd/internal/store"
 )
@@ -45,13 +44,31 @@ type Service struct {
 	db     *store.DB
 	client *ent.Client
 	events *events.Publisher
+	clock  tenantd.Clock
+}
+
+// Option adjusts a Service or Keys.
+type Option func(*options)
+
+type options struct{ clock tenantd.Clock }
+
+// WithClock sets the clock of revocations and last-use stamps.
+func WithClock(c tenantd.Clock) Option { return func(o *options) { o.clock = c } }
+
+func optionsOf(opts []Option) options {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	o.clock = tenantd.ClockOr(o.clock)
+	return o
 }
 
 // New returns a Service over db. Revocations are published through pub
 // (in their transaction), so that every replica closes the revoked token's
 // connections.
-func New(db *store.DB, pub *events.Publisher) *Service {
-	return &Service{db: db, client: db.Ent, events: pub}
+func New(db *store.DB, pub *events.Publisher, opts ...Option) *Service {
+	return &Service{db: db, client: db.Ent, events: pub, clock: optionsOf(opts).clock}
 }
 
 // Hash returns the stored form of a token.
@@ -127,10 +144,8 @@ func (s *Service) Authenticate(ctx context.Context, token string) (tenantd.Viewe
 	}
 }
 
-func nowUTC() time.Time { return schema.Now() }
-
 func (s *Service) touchAdmin(ctx context.Context, t *ent.AdminToken) {
-	now := schema.Now()
+	now := tenantd.Now(s.clock)
 	if t.LastUsedAt != nil && now.Sub(*t.LastUsedAt) < touchEvery {
 		return
 	}
@@ -139,7 +154,7 @@ func (s *Service) touchAdmin(ctx context.Context, t *ent.AdminToken) {
 }
 
 func (s *Service) touchKey(ctx context.Context, k *ent.APIKey) {
-	now := schema.Now()
+	now := tenantd.Now(s.clock)
 	if k.LastUsedAt != nil && now.Sub(*k.LastUsedAt) < touchEvery {
 		return
 	}
@@ -235,7 +250,7 @@ func (s *Service) RevokeAdminToken(ctx context.Context, ref string) (*ent.AdminT
 		if t.RevokedAt != nil {
 			return nil
 		}
-		if t, err = tx.Ent.AdminToken.UpdateOne(t).Where(admintoken.RevokedAtIsNil()).SetRevokedAt(schema.Now()).Save(sys); err != nil {
+		if t, err = tx.Ent.AdminToken.UpdateOne(t).Where(admintoken.RevokedAtIsNil()).SetRevokedAt(tenantd.Now(s.clock)).Save(sys); err != nil {
 			if ent.IsNotFound(err) { // revoked concurrently
 				t, err = tx.Ent.AdminToken.Get(sys, ts[0].ID)
 				return err

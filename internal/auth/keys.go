@@ -19,10 +19,13 @@ import (
 type Keys struct {
 	db     *store.DB
 	events *events.Publisher
+	clock  tenantd.Clock
 }
 
 // NewKeys returns a Keys.
-func NewKeys(db *store.DB, pub *events.Publisher) *Keys { return &Keys{db: db, events: pub} }
+func NewKeys(db *store.DB, pub *events.Publisher, opts ...Option) *Keys {
+	return &Keys{db: db, events: pub, clock: optionsOf(opts).clock}
+}
 
 // Create issues a new API key for a tenant the caller in ctx can see, and
 // returns its secret, shown once.
@@ -71,7 +74,7 @@ func (k *Keys) Revoke(ctx context.Context, id uuid.UUID) (*ent.APIKey, error) {
 			return nil
 		}
 		sys := tenantd.SystemContext(ctx)
-		if key, err = tx.Ent.APIKey.UpdateOne(key).SetRevokedAt(nowUTC()).Save(sys); err != nil {
+		if key, err = tx.Ent.APIKey.UpdateOne(key).SetRevokedAt(tenantd.Now(k.clock)).Save(sys); err != nil {
 			return fmt.Errorf("revoke API key: %w", err)
 		}
 		return k.events.PublishTx(ctx, tx, events.Event{Kind: events.KindKeyRevoked, TenantID: key.TenantID, KeyID: key.ID})

@@ -26,7 +26,6 @@ import (
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
 	"github.com/tenantd/tenantd/ent/idempotencykey"
-	"github.com/tenantd/tenantd/ent/schema"
 	"github.com/tenantd/tenantd/internal/store"
 )
 
@@ -45,13 +44,23 @@ const (
 
 // Store remembers idempotency keys.
 type Store struct {
-	db   *store.DB
-	ttl  time.Duration
-	lock time.Duration
+	db    *store.DB
+	ttl   time.Duration
+	lock  time.Duration
+	clock tenantd.Clock
 }
 
 // New returns a Store over db.
-func New(db *store.DB) *Store { return &Store{db: db, ttl: TTL, lock: Lock} }
+func New(db *store.DB) *Store {
+	return &Store{db: db, ttl: TTL, lock: Lock, clock: tenantd.RealClock()}
+}
+
+// WithClock returns the store reading its expiry rules from c.
+func (s *Store) WithClock(c tenantd.Clock) *Store {
+	cp := *s
+	cp.clock = tenantd.ClockOr(c)
+	return &cp
+}
 
 // Request identifies one idempotent call.
 type Request struct {
@@ -150,7 +159,7 @@ func (s *Store) claim(ctx context.Context, req Request) (*Claim, *storedAnswer, 
 	sys := tenantd.SystemContext(ctx)
 
 	for attempt := 0; attempt < 3; attempt++ {
-		now := schema.Now()
+		now := tenantd.Now(s.clock)
 		owner := randomToken()
 		err := s.db.Ent.IdempotencyKey.Create().
 			SetKeyHash(keyHash).SetScope(req.Scope).SetRequestHash(reqHash).
@@ -259,7 +268,7 @@ func replay[T any](ans *storedAnswer) (T, error) {
 // Sweep deletes expired keys and returns how many.
 func (s *Store) Sweep(ctx context.Context) (int, error) {
 	return s.db.Ent.IdempotencyKey.Delete().
-		Where(idempotencykey.ExpiresAtLT(schema.Now())).
+		Where(idempotencykey.ExpiresAtLT(tenantd.Now(s.clock))).
 		Exec(tenantd.SystemContext(ctx))
 }
 

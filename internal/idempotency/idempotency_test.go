@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantd/tenantd"
@@ -132,8 +133,8 @@ func TestConcurrentDuplicateIsConflict(t *testing.T) {
 func TestAbandonedKeyIsTakenOverAndCompleteTxIsAtomic(t *testing.T) {
 	t.Parallel()
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
-		s := New(db)
-		s.lock = 50 * time.Millisecond
+		clock := clockwork.NewFakeClockAt(time.Now())
+		s := New(db).WithClock(clock)
 		ctx := context.Background()
 		req := Request{Scope: "test", Key: "key-abandoned", Input: "x"}
 		// A request that claims the key and "dies" (never completes).
@@ -142,7 +143,7 @@ func TestAbandonedKeyIsTakenOverAndCompleteTxIsAtomic(t *testing.T) {
 		require.Nil(t, stored)
 		_, err = Do(ctx, s, req, func(context.Context, *Claim) (answer, error) { return answer{}, nil })
 		require.Equal(t, tenantd.ECONFLICT, tenantd.ErrorCode(err), "still locked")
-		time.Sleep(80 * time.Millisecond)
+		clock.Advance(Lock + time.Second) // the dead request's lock runs out
 
 		a, err := Do(ctx, s, req, func(ctx context.Context, c *Claim) (answer, error) {
 			res := answer{N: 42}
@@ -162,15 +163,19 @@ func TestAbandonedKeyIsTakenOverAndCompleteTxIsAtomic(t *testing.T) {
 func TestKeyValidationAndSweep(t *testing.T) {
 	t.Parallel()
 	db := storetest.New(t, storetest.SQLite)
-	s := New(db)
+	clock := clockwork.NewFakeClockAt(time.Now())
+	s := New(db).WithClock(clock)
 	ctx := context.Background()
 	_, err := Do(ctx, s, Request{Scope: "t", Key: "short", Input: 1}, func(context.Context, *Claim) (int, error) { return 1, nil })
 	require.Equal(t, tenantd.EINVALID, tenantd.ErrorCode(err))
-	s.ttl = time.Millisecond
 	_, err = Do(ctx, s, Request{Scope: "t", Key: "long-enough", Input: 1}, func(context.Context, *Claim) (int, error) { return 1, nil })
 	require.NoError(t, err)
-	time.Sleep(5 * time.Millisecond)
+	clock.Advance(TTL - time.Minute)
 	n, err := s.Sweep(ctx)
+	require.NoError(t, err)
+	require.Zero(t, n, "a key lives its 24 hours")
+	clock.Advance(2 * time.Minute)
+	n, err = s.Sweep(ctx)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 }

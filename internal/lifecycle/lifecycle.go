@@ -38,6 +38,7 @@ type Machine struct {
 	events *events.Publisher
 	// transitions counts committed transitions by event; nil disables it.
 	transitions *prometheus.CounterVec
+	clock       tenantd.Clock
 }
 
 // Config wires a Machine.
@@ -50,11 +51,21 @@ type Config struct {
 	Events *events.Publisher
 	// Transitions, if set, counts committed transitions by event.
 	Transitions *prometheus.CounterVec
+	// Clock stamps transitions (nil: the real clock).
+	Clock tenantd.Clock
 }
 
 // New returns a Machine.
 func New(cfg Config) *Machine {
-	return &Machine{db: cfg.DB, jobs: cfg.Jobs, events: cfg.Events, transitions: cfg.Transitions}
+	return &Machine{db: cfg.DB, jobs: cfg.Jobs, events: cfg.Events, transitions: cfg.Transitions, clock: tenantd.ClockOr(cfg.Clock)}
+}
+
+// Now is the machine's time, as transitions record it.
+func (m *Machine) Now() time.Time { return tenantd.Now(m.clock) }
+
+// Clock returns the machine's clock.
+func (m *Machine) Clock() tenantd.Clock {
+	return m.clock
 }
 
 // Actor says who causes a transition, for the audit trail.
@@ -170,7 +181,7 @@ func (m *Machine) FireTx(ctx context.Context, tx *store.Tx, req Request) (*Resul
 	if !ok {
 		return nil, invalidTransition(t.State, req.Event)
 	}
-	now := schema.Now()
+	now := m.Now()
 	from := t.State
 	seq := t.HistorySeq + 1
 	hash, err := Hash(t.HistoryHead, Link{
@@ -300,7 +311,7 @@ func (m *Machine) CreateTx(ctx context.Context, tx *store.Tx, nt NewTenant) (*Re
 	}
 	sys := tenantd.SystemContext(ctx)
 	id := schema.NewID()
-	now := schema.Now()
+	now := m.Now()
 	hash, err := Hash("", Link{
 		TenantID: id, Seq: 1, Event: tenantd.EventSignup, To: tenantd.StatePending,
 		TriggeredBy: nt.Actor.By, Actor: nt.Actor.Name, Reason: nt.Reason,
@@ -380,7 +391,7 @@ func (m *Machine) startOperation(ctx context.Context, tx *store.Tx, tenantID uui
 	create := tx.Ent.Operation.Create().
 		SetID(opID).SetTenantID(tenantID).SetKind(spec.Kind).
 		SetStatus(tenantd.OpQueued).SetSteps(steps).SetProgressTotal(len(steps)).
-		SetParams(spec.Params).SetRequestedBy(actor.Name).SetJobID(job.Job.ID)
+		SetParams(spec.Params).SetRequestedBy(actor.Name).SetJobID(job.Job.ID).SetCreatedAt(m.Now())
 	if spec.IdempotencyKey != "" {
 		create.SetIdempotencyKey(spec.IdempotencyKey)
 	}

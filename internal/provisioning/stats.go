@@ -9,7 +9,6 @@ import (
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
 	"github.com/tenantd/tenantd/ent/operation"
-	"github.com/tenantd/tenantd/ent/schema"
 )
 
 // Durations describes how long recent PROVISION operations took.
@@ -32,7 +31,7 @@ type Duration struct {
 // RecentDurations reads the last n finished PROVISION operations (of real
 // tenants and synthetic ones alike: both take the real path) and the ones
 // still in flight.
-func RecentDurations(ctx context.Context, client *ent.Client, n int) (*Durations, error) {
+func RecentDurations(ctx context.Context, client *ent.Client, n int, now time.Time) (*Durations, error) {
 	if n < 1 || n > 1000 {
 		return nil, tenantd.Invalid("last", "last must be 1 to 1000, not %d", n)
 	}
@@ -66,7 +65,7 @@ func RecentDurations(ctx context.Context, client *ent.Client, n int) (*Durations
 	}
 	d.InFlight = len(inflight)
 	if len(inflight) > 0 {
-		v := int(schema.Now().Sub(inflight[0].CreatedAt).Milliseconds())
+		v := int(now.Sub(inflight[0].CreatedAt).Milliseconds())
 		d.OldestInFlightMs = &v
 	}
 	return d, nil

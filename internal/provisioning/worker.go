@@ -15,7 +15,6 @@ import (
 	"github.com/tenantd/tenantd/ent"
 	"github.com/tenantd/tenantd/ent/keyset"
 	"github.com/tenantd/tenantd/ent/operation"
-	"github.com/tenantd/tenantd/ent/schema"
 	"github.com/tenantd/tenantd/internal/analytics"
 	"github.com/tenantd/tenantd/internal/events"
 	"github.com/tenantd/tenantd/internal/lifecycle"
@@ -103,7 +102,7 @@ func (s *Service) startAttempt(ctx context.Context, op *ent.Operation, attempt i
 	return s.db.InTx(ctx, func(ctx context.Context, tx *store.Tx) error {
 		upd := tx.Ent.Operation.UpdateOneID(op.ID).SetStatus(tenantd.OpRunning).SetAttempt(attempt)
 		if op.StartedAt == nil {
-			upd.SetStartedAt(schema.Now())
+			upd.SetStartedAt(s.machine.Now())
 		}
 		if err := upd.Exec(tenantd.SystemContext(ctx)); err != nil {
 			return fmt.Errorf("start operation: %w", err)
@@ -125,7 +124,7 @@ func (s *Service) runStep(ctx context.Context, opID uuid.UUID, i, attempt int) e
 		}
 		steps := op.Steps
 		name = steps[i].Name
-		now := schema.Now()
+		now := s.machine.Now()
 		steps[i].Status, steps[i].StartedAt, steps[i].Detail = tenantd.StepRunning, &now, ""
 		if attempt > 1 {
 			steps[i].Detail = fmt.Sprintf("attempt %d", attempt)
@@ -158,7 +157,7 @@ func (s *Service) runStep(ctx context.Context, opID uuid.UUID, i, attempt int) e
 			return err
 		}
 		steps := op.Steps
-		now := schema.Now()
+		now := s.machine.Now()
 		steps[i].Status, steps[i].FinishedAt, steps[i].Detail = tenantd.StepSucceeded, &now, detail
 		done := 0
 		for _, st := range steps {
@@ -232,7 +231,7 @@ func (s *Service) doStep(ctx context.Context, tx *store.Tx, op *ent.Operation, t
 		}); err != nil {
 			return "", err
 		}
-		if _, err := analytics.RecordTx(ctx, tx, t.ID, analytics.Provisioned, schema.Now(), s.window); err != nil {
+		if _, err := analytics.RecordTx(ctx, tx, t.ID, analytics.Provisioned, s.machine.Now(), s.window); err != nil {
 			return "", err
 		}
 		return "tenant is ACTIVE", nil
@@ -271,7 +270,7 @@ func (s *Service) failOperation(ctx context.Context, opID uuid.UUID, i int, step
 			return err
 		}
 		steps := op.Steps
-		now := schema.Now()
+		now := s.machine.Now()
 		steps[i].Status, steps[i].FinishedAt = tenantd.StepFailed, &now
 		reason := fmt.Sprintf("step %s failed: %s", steps[i].Name, tenantd.ErrorMessage(stepErr))
 		if tenantd.ErrorCode(stepErr) == tenantd.EINTERNAL {

@@ -30,7 +30,7 @@ type synth struct {
 func (c *Checker) signupEndToEnd(ctx context.Context) (*synth, *result) {
 	slug := fmt.Sprintf("readiness-%d-%s", time.Now().Unix(), uuid.NewString()[:6])
 	ev := map[string]any{"plan": syntheticPlan, "paymentMethod": syntheticPayment, "limitMs": c.Limit.Milliseconds()}
-	t0 := time.Now()
+	t0 := time.Now() // a measurement: the real time, not the clock of the rules
 	res, err := c.provisioning.SignUp(ctx, provisioning.SignUpInput{
 		Name: "Readiness check", Slug: slug, Email: "readiness+" + slug + "@" + syntheticDomain,
 		Plan: syntheticPlan, PaymentMethod: syntheticPayment, IdempotencyKey: uuid.NewString(), Synthetic: true,
@@ -85,7 +85,7 @@ func (c *Checker) signupEndToEnd(ctx context.Context) (*synth, *result) {
 // provisioningSpeed judges recent PROVISION durations and what is in flight;
 // the synthetic signup of this run not finishing within the limit is a stall.
 func (c *Checker) provisioningSpeed(ctx context.Context, s *synth) *result {
-	d, err := provisioning.RecentDurations(ctx, c.db.Ent, defaultRecentOps)
+	d, err := provisioning.RecentDurations(ctx, c.db.Ent, defaultRecentOps, c.machine.Now())
 	if err != nil {
 		return &result{status: statusFail, summary: "could not read provisioning durations: " + err.Error(), evidence: map[string]any{}}
 	}
@@ -121,7 +121,7 @@ func (c *Checker) provisioningSpeed(ctx context.Context, s *synth) *result {
 // funnelTracked checks that every milestone flows (in the last 30 days) and
 // compares the activation rate with the 70% target.
 func (c *Checker) funnelTracked(ctx context.Context) *result {
-	to := time.Now().UTC().Truncate(24 * time.Hour).Add(24 * time.Hour)
+	to := c.machine.Now().Truncate(24 * time.Hour).Add(24 * time.Hour)
 	f, err := analytics.Compute(tenantd.SystemContext(ctx), c.db.Ent, analytics.Query{
 		From: to.Add(-funnelWindowDays * 24 * time.Hour), To: to, Cohort: analytics.CohortDay}, c.window)
 	if err != nil {

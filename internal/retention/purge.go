@@ -18,7 +18,6 @@ import (
 	"github.com/tenantd/tenantd/ent/apikey"
 	"github.com/tenantd/tenantd/ent/keyset"
 	"github.com/tenantd/tenantd/ent/outboxmessage"
-	"github.com/tenantd/tenantd/ent/schema"
 	"github.com/tenantd/tenantd/internal/lifecycle"
 	"github.com/tenantd/tenantd/internal/store"
 	"github.com/tenantd/tenantd/internal/workspace"
@@ -65,7 +64,7 @@ func (p *Purger) Purge(ctx context.Context, tenantID uuid.UUID, actor lifecycle.
 		}
 		cleanup = clean
 		keys, err := tx.Ent.APIKey.Update().Where(apikey.TenantID(tenantID), apikey.RevokedAtIsNil()).
-			SetRevokedAt(schema.Now()).Save(sys)
+			SetRevokedAt(p.machine.Now()).Save(sys)
 		if err != nil {
 			return fmt.Errorf("revoke keys: %w", err)
 		}
@@ -77,7 +76,7 @@ func (p *Purger) Purge(ctx context.Context, tenantID uuid.UUID, actor lifecycle.
 		if err != nil {
 			return fmt.Errorf("delete emails: %w", err)
 		}
-		now := schema.Now()
+		now := p.machine.Now()
 		cert := map[string]any{
 			"tenant":            tenantID.String(),
 			"slugHash":          t.SlugHash,

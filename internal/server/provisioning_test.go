@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantd/tenantd"
@@ -69,15 +70,24 @@ func TestProvisioningIsIdempotent(t *testing.T) {
 			// Run the job of the finished operation again, through River.
 			op, err := srv.DB().Ent.Operation.Query().Where(operation.TenantID(id)).Only(sys)
 			require.NoError(t, err)
+			var jobs []int64
 			for range 2 {
 				require.NoError(t, srv.DB().InTx(context.Background(), func(ctx context.Context, tx *store.Tx) error {
-					_, err := srv.River().InsertTx(ctx, tx.SQL, provisioning.Args{OperationID: op.ID}, nil)
+					res, err := srv.River().InsertTx(ctx, tx.SQL, provisioning.Args{OperationID: op.ID}, nil)
+					if err == nil {
+						jobs = append(jobs, res.Job.ID)
+					}
 					return err
 				}))
 			}
 			// And run every step's body again directly, as a resumed attempt would.
 			require.NoError(t, srv.Provisioning().RerunSteps(context.Background(), op.ID))
-			time.Sleep(500 * time.Millisecond)
+			for _, id := range jobs { // wait until River has run both jobs
+				require.Eventually(t, func() bool {
+					j, err := srv.River().JobGet(context.Background(), id)
+					return err == nil && j.State == rivertype.JobStateCompleted
+				}, 30*time.Second, 5*time.Millisecond)
+			}
 			require.Equal(t, before, snapshot(), "no second workspace, schema, key set, key or email")
 			tn, err := srv.DB().Ent.Tenant.Get(sys, id)
 			require.NoError(t, err)

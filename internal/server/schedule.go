@@ -10,8 +10,8 @@ import (
 
 	"github.com/go-co-op/gocron/v2"
 
+	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/internal/analytics"
-	"github.com/tenantd/tenantd/internal/idempotency"
 	"github.com/tenantd/tenantd/internal/store"
 )
 
@@ -26,20 +26,21 @@ const sweepLockKey = 0x7377_6565 // "swee"
 func (s *Server) startSweeps() error {
 	elector := &lockElector{db: s.db}
 	sched, err := gocron.NewScheduler(
+		gocron.WithClock(s.clock),
 		gocron.WithDistributedElector(elector),
 		gocron.WithStopTimeout(10*time.Second),
 	)
 	if err != nil {
 		return fmt.Errorf("scheduler: %w", err)
 	}
-	idem := idempotency.New(s.db)
+	idem := s.idempotency()
 	jobs := []struct {
 		name string
 		run  func(ctx context.Context) (int, error)
 	}{
 		{"expire idempotency keys", idem.Sweep},
 		{"compact funnel counters", func(ctx context.Context) (int, error) {
-			before := time.Now().UTC().Truncate(24 * time.Hour)
+			before := tenantd.Now(s.clock).Truncate(24 * time.Hour)
 			return analytics.Compact(ctx, s.db, before)
 		}},
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/graph"
 	"github.com/tenantd/tenantd/internal/auth"
 	"github.com/tenantd/tenantd/internal/billing"
@@ -54,6 +55,7 @@ type Server struct {
 	guard        *graph.Guard
 	noWorkers    bool
 	pingInterval time.Duration
+	clock        tenantd.Clock
 	initTimeout  time.Duration
 	sockets      *wsRegistry
 	stopListen   context.CancelFunc
@@ -74,6 +76,7 @@ type Option func(*options)
 
 type options struct {
 	provisioningHooks       provisioning.Hooks
+	clock                   tenantd.Clock
 	provisioningMaxAttempts int
 	noWorkers               bool
 	readiness               func(*readiness.Checker)
@@ -100,6 +103,12 @@ func WithRevocationCheckInterval(d time.Duration) Option {
 // (tests: what the check of each new subscription does on its own).
 func WithoutRevocationClose() Option {
 	return func(o *options) { o.noRevocationClose = true }
+}
+
+// WithClock sets the clock every time rule reads (tests: a fake clock,
+// clockwork.NewFakeClockAt, advanced instead of waiting).
+func WithClock(c tenantd.Clock) Option {
+	return func(o *options) { o.clock = c }
 }
 
 // WithWebSocketPing sets how often the server pings WebSocket clients
@@ -146,6 +155,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 	if o.initTimeout > 0 {
 		s.initTimeout = o.initTimeout
 	}
+	s.clock = tenantd.ClockOr(o.clock)
 	s.large = newLargeBodies(cfg.MaxDocument + 1<<20)
 	s.guard = graph.NewGuard(parserTokenLimit)
 	sopts := store.Options{DatabaseURL: cfg.DatabaseURL, OwnerURL: cfg.OwnerURL, DataDir: cfg.DataDir, Logger: log}
@@ -173,7 +183,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 	}
 
 	pub := events.NewPublisher(s.hub)
-	s.auth = auth.New(s.db, pub)
+	s.auth = auth.New(s.db, pub, auth.WithClock(s.clock))
 	s.sockets = newWSRegistry(wsRegistryConfig{
 		Auth: s.auth, Hub: s.hub, Log: log.With("component", "websocket"),
 		PerConnection: cfg.MaxSubscriptionsPerConnection, PerToken: cfg.MaxSubscriptionsPerToken,
@@ -198,10 +208,10 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 		Logger: log.With("component", "workspace"),
 	})
 	jobs := &jobInserter{}
-	machine := lifecycle.New(lifecycle.Config{DB: s.db, Jobs: jobs, Events: pub, Transitions: s.metrics.Transitions})
+	machine := lifecycle.New(lifecycle.Config{DB: s.db, Jobs: jobs, Events: pub, Transitions: s.metrics.Transitions, Clock: s.clock})
 	s.provisioning = provisioning.New(provisioning.Config{
 		DB: s.db, Lifecycle: machine, Jobs: jobs, Billing: provider,
-		Idempotency: idempotency.New(s.db), Workspaces: s.workspaces,
+		Idempotency: s.idempotency(), Workspaces: s.workspaces,
 		Events: pub, PublicURL: s.publicURL, Logger: log.With("component", "provisioning"),
 		MaxAttempts: o.provisioningMaxAttempts, Hooks: o.provisioningHooks, ActivationWindow: cfg.ActivationWindow,
 	})
@@ -227,13 +237,19 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 	}
 	s.resolver = &graph.Resolver{
 		DB: s.db, Lifecycle: machine, Provisioning: s.provisioning,
-		Idempotency: idempotency.New(s.db), Keys: auth.NewKeys(s.db, pub),
+		Idempotency: s.idempotency(), Keys: auth.NewKeys(s.db, pub, auth.WithClock(s.clock)),
 		Watch:      watch.New(s.db.Ent, s.hub, log.With("component", "watch")),
 		Workspaces: s.workspaces, ActivationWindow: cfg.ActivationWindow,
 		Readiness: checker,
 	}
 	return s, nil
 }
+
+// idempotency returns the idempotency store on the server's clock.
+func (s *Server) idempotency() *idempotency.Store { return idempotency.New(s.db).WithClock(s.clock) }
+
+// Clock returns the server's clock.
+func (s *Server) Clock() tenantd.Clock { return s.clock }
 
 // mailFrom is the sender of tenantd's emails.
 const mailFrom = "tenantd <no-reply@tenantd.local>"
@@ -454,6 +470,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (s *Server) runsWorkers() bool { return !s.noWorkers }
+
+// Subscribers returns how many event-hub subscriptions this process holds
+// (one per open subscription stream): tests wait on it instead of sleeping.
+func (s *Server) Subscribers() int { return s.hub.Subscribers() }
 
 // River returns the server's River client.
 func (s *Server) River() *river.Client[*sql.Tx] { return s.river }

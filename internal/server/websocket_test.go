@@ -136,9 +136,10 @@ func TestTenantEvents(t *testing.T) {
 
 			// An admin follows every tenant: a new signup's transitions arrive.
 			ac := dial(t, srv, gqlws.Options{Token: admin})
+			held := srv.Subscribers()
 			all, err := ac.Subscribe(ctx, tenantEventsSub, nil)
 			require.NoError(t, err)
-			time.Sleep(100 * time.Millisecond) // the subscription is in place
+			srv.WaitSubscribers(t, held+1) // the subscription is in place
 			var c2 signUpAnswer
 			srv.MustDo(t, "", signUpMutation, map[string]any{"in": signUpInput("events-c", "pro")}, &c2)
 			got := map[string]bool{}
@@ -254,7 +255,7 @@ func TestTwoReplicas(t *testing.T) {
 	ac := dial(t, api, gqlws.Options{Token: admin})
 	all, err := ac.Subscribe(ctx, tenantEventsSub, nil)
 	require.NoError(t, err)
-	time.Sleep(200 * time.Millisecond)
+	api.WaitSubscribers(t, 1)
 
 	var a signUpAnswer
 	api.MustDo(t, "", signUpMutation, map[string]any{"in": signUpInput("replicated", "pro")}, &a)

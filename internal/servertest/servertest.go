@@ -76,6 +76,14 @@ func StartWith(t testing.TB, k storetest.Kind, env []string, opts []server.Optio
 	return &Server{Server: srv, URL: srv.URL(), Kind: k}
 }
 
+// WaitSubscribers waits until the server holds at least n event-hub
+// subscriptions: a subscription is in place once its stream subscribed.
+func (s *Server) WaitSubscribers(t testing.TB, n int) {
+	t.Helper()
+	require.Eventually(t, func() bool { return s.Subscribers() >= n }, 10*time.Second, time.Millisecond,
+		"the server holds %d subscriptions, want %d", s.Subscribers(), n)
+}
+
 // Logger returns the logger of test servers: warnings and errors to stderr,
 // everything with TENANTD_TEST_LOG=debug.
 func Logger() *slog.Logger {

@@ -51,7 +51,7 @@ func (s *Stripe) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusBadRequest, map[string]any{"error": "could not read the payload"})
 		return
 	}
-	ev, err := billing.ParseWebhook(body, r.Header.Get("Stripe-Signature"), s.secret)
+	ev, err := billing.ParseWebhookAt(body, r.Header.Get("Stripe-Signature"), s.secret, s.machine.Now())
 	if err != nil {
 		s.log.Warn("stripe webhook rejected", "err", err)
 		msg := "the payload could not be parsed"
