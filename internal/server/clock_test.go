@@ -32,7 +32,11 @@ func TestRulesReadTheInjectedClock(t *testing.T) {
 	a := activeTenant(t, srv, "clocked", "free")
 	key := "suspend-" + a.SignUp.Tenant.ID.String()
 	suspend := fmt.Sprintf(`mutation { suspendTenant(input: {tenantId: "%s", idempotencyKey: "%s"}) { transition { occurredAt } } }`, a.SignUp.Tenant.ID, key)
-	var d struct{ SuspendTenant struct{ Transition struct{ OccurredAt time.Time } } }
+	var d struct {
+		SuspendTenant struct {
+			Transition struct{ OccurredAt time.Time }
+		}
+	}
 	srv.MustDo(t, admin, suspend, nil, &d)
 	require.Equal(t, start, d.SuspendTenant.Transition.OccurredAt.UTC(), "stamped by the injected clock")
 	keys := func() int {
