@@ -22,6 +22,7 @@ import (
 	"github.com/tenantd/tenantd/ent/schema"
 	"github.com/tenantd/tenantd/ent/tenant"
 	"github.com/tenantd/tenantd/internal/events"
+	"github.com/tenantd/tenantd/internal/operation"
 	"github.com/tenantd/tenantd/internal/store"
 )
 
@@ -31,10 +32,16 @@ type JobInserter interface {
 	InsertTx(ctx context.Context, tx *sql.Tx, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
 }
 
+// Starter creates an operation and its job in a transaction;
+// *operation.Engine is one.
+type Starter interface {
+	StartTx(ctx context.Context, tx *store.Tx, tenantID uuid.UUID, spec operation.Spec) (*ent.Operation, error)
+}
+
 // Machine fires lifecycle events.
 type Machine struct {
 	db     *store.DB
-	jobs   JobInserter
+	ops    Starter
 	events *events.Publisher
 	// transitions counts committed transitions by event; nil disables it.
 	transitions *prometheus.CounterVec
@@ -44,9 +51,9 @@ type Machine struct {
 // Config wires a Machine.
 type Config struct {
 	DB *store.DB
-	// Jobs inserts the River jobs of operations; required only for requests
-	// that carry an Operation.
-	Jobs JobInserter
+	// Operations starts the operations transitions ask for (the operation
+	// engine); required only for requests that carry an Operation.
+	Operations Starter
 	// Events publishes change notices; nil publishes nothing.
 	Events *events.Publisher
 	// Transitions, if set, counts committed transitions by event.
@@ -57,7 +64,7 @@ type Config struct {
 
 // New returns a Machine.
 func New(cfg Config) *Machine {
-	return &Machine{db: cfg.DB, jobs: cfg.Jobs, events: cfg.Events, transitions: cfg.Transitions, clock: tenantd.ClockOr(cfg.Clock)}
+	return &Machine{db: cfg.DB, ops: cfg.Operations, events: cfg.Events, transitions: cfg.Transitions, clock: tenantd.ClockOr(cfg.Clock)}
 }
 
 // Now is the machine's time, as transitions record it.
@@ -102,22 +109,12 @@ type Request struct {
 	Actor    Actor
 	Reason   string
 	Metadata map[string]any
-	// Operation, if set, is created with its River job in the same transaction.
-	Operation *OperationSpec
+	// Operation, if set, is created with its River job in the same
+	// transaction (RequestedBy defaults to the actor's name).
+	Operation *operation.Spec
 	// Update adds field changes to the tenant's row in the same statement as
 	// the state change (for example the new plan of change_plan).
 	Update func(*ent.TenantUpdateOne)
-}
-
-// OperationSpec describes the operation a transition starts.
-type OperationSpec struct {
-	Kind           tenantd.OperationKind
-	Steps          []string
-	Params         map[string]any
-	IdempotencyKey string
-	// Job builds the River job that carries the operation.
-	Job        func(operationID uuid.UUID) river.JobArgs
-	InsertOpts *river.InsertOpts
 }
 
 // Result is what a transition wrote.
@@ -214,7 +211,14 @@ func (m *Machine) FireTx(ctx context.Context, tx *store.Tx, req Request) (*Resul
 	}
 	res := &Result{Tenant: t2, Transition: tr}
 	if req.Operation != nil {
-		if res.Operation, err = m.startOperation(sys, tx, t.ID, req.Actor, req.Operation); err != nil {
+		if m.ops == nil {
+			return nil, errors.New("lifecycle: an operation needs the operation engine")
+		}
+		spec := *req.Operation
+		if spec.RequestedBy == "" {
+			spec.RequestedBy = req.Actor.Name
+		}
+		if res.Operation, err = m.ops.StartTx(sys, tx, t.ID, spec); err != nil {
 			return nil, err
 		}
 	}
@@ -373,36 +377,6 @@ func (m *Machine) lockTenant(ctx context.Context, tx *store.Tx, id uuid.UUID) (*
 		return nil, fmt.Errorf("load tenant %s: %w", id, err)
 	}
 	return t, nil
-}
-
-func (m *Machine) startOperation(ctx context.Context, tx *store.Tx, tenantID uuid.UUID, actor Actor, spec *OperationSpec) (*ent.Operation, error) {
-	if m.jobs == nil || spec.Job == nil {
-		return nil, errors.New("lifecycle: an operation needs a job inserter and a job")
-	}
-	opID := schema.NewID()
-	job, err := m.jobs.InsertTx(ctx, tx.SQL, spec.Job(opID), spec.InsertOpts)
-	if err != nil {
-		return nil, fmt.Errorf("enqueue %s job: %w", spec.Kind, err)
-	}
-	steps := make([]tenantd.OperationStep, len(spec.Steps))
-	for i, name := range spec.Steps {
-		steps[i] = tenantd.OperationStep{Name: name, Status: tenantd.StepPending}
-	}
-	create := tx.Ent.Operation.Create().
-		SetID(opID).SetTenantID(tenantID).SetKind(spec.Kind).
-		SetStatus(tenantd.OpQueued).SetSteps(steps).SetProgressTotal(len(steps)).
-		SetParams(spec.Params).SetRequestedBy(actor.Name).SetJobID(job.Job.ID).SetCreatedAt(m.Now())
-	if spec.IdempotencyKey != "" {
-		create.SetIdempotencyKey(spec.IdempotencyKey)
-	}
-	op, err := create.Save(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("create %s operation: %w", spec.Kind, err)
-	}
-	if err := m.events.PublishTx(ctx, tx, events.Event{Kind: events.KindOperation, TenantID: tenantID, OperationID: opID}); err != nil {
-		return nil, err
-	}
-	return op, nil
 }
 
 func (m *Machine) countOnCommit(tx *store.Tx, ev tenantd.Event) {

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/riverqueue/river"
 
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
@@ -29,6 +28,7 @@ import (
 	"github.com/tenantd/tenantd/internal/events"
 	"github.com/tenantd/tenantd/internal/idempotency"
 	"github.com/tenantd/tenantd/internal/lifecycle"
+	"github.com/tenantd/tenantd/internal/operation"
 	"github.com/tenantd/tenantd/internal/plans"
 	"github.com/tenantd/tenantd/internal/store"
 	"github.com/tenantd/tenantd/internal/workspace"
@@ -49,6 +49,7 @@ var Steps = []string{StepCreateWorkspace, StepIssueKeys, StepSendConfirmation, S
 type Service struct {
 	db          *store.DB
 	machine     *lifecycle.Machine
+	ops         *operation.Engine
 	jobs        lifecycle.JobInserter
 	billing     billing.Provider
 	idem        *idempotency.Store
@@ -67,14 +68,31 @@ type Hooks struct {
 	// BeforeCommit runs at the end of the signup transaction, after the
 	// tenant, operation and job are written; an error rolls it all back.
 	BeforeCommit func() error
-	// BeforeStep runs before each provisioning step and may fail it.
+	// BeforeStep runs before each provisioning step and may fail it (the
+	// operation engine's hook, filtered to PROVISION: see OperationHooks).
 	BeforeStep func(step string, attempt int) error
+}
+
+// OperationHooks turns h into the operation engine's hooks.
+func (h Hooks) OperationHooks() operation.Hooks {
+	if h.BeforeStep == nil {
+		return operation.Hooks{}
+	}
+	return operation.Hooks{BeforeStep: func(kind tenantd.OperationKind, step string, attempt int) error {
+		if kind != tenantd.OpProvision {
+			return nil
+		}
+		return h.BeforeStep(step, attempt)
+	}}
 }
 
 // Config wires a Service.
 type Config struct {
-	DB          *store.DB
-	Lifecycle   *lifecycle.Machine
+	DB        *store.DB
+	Lifecycle *lifecycle.Machine
+	// Operations runs the PROVISION operations: New registers the kind.
+	Operations *operation.Engine
+	// Jobs inserts the mail jobs of the confirmation.
 	Jobs        lifecycle.JobInserter
 	Billing     billing.Provider
 	Idempotency *idempotency.Store
@@ -103,11 +121,15 @@ func New(cfg Config) *Service {
 	if cfg.ActivationWindow == 0 {
 		cfg.ActivationWindow = 7 * 24 * time.Hour
 	}
-	return &Service{
-		db: cfg.DB, machine: cfg.Lifecycle, jobs: cfg.Jobs, billing: cfg.Billing, idem: cfg.Idempotency,
+	s := &Service{
+		db: cfg.DB, machine: cfg.Lifecycle, ops: cfg.Operations, jobs: cfg.Jobs, billing: cfg.Billing, idem: cfg.Idempotency,
 		workspaces: cfg.Workspaces, events: cfg.Events, publicURL: cfg.PublicURL, log: cfg.Logger,
 		maxAttempts: cfg.MaxAttempts, hooks: cfg.Hooks, window: cfg.ActivationWindow,
 	}
+	if s.ops != nil {
+		s.ops.Add(s.kind())
+	}
+	return s
 }
 
 // SignUpInput is what a customer gives to sign up.
@@ -283,12 +305,9 @@ func (s *Service) createTx(ctx context.Context, tx *store.Tx, in SignUpInput, p 
 		TenantID: id, Event: tenantd.EventProvision,
 		Actor:  lifecycle.Actor{By: tenantd.TriggerSystem, Name: "signup"},
 		Reason: "signup paid",
-		Operation: &lifecycle.OperationSpec{
-			Kind:       tenantd.OpProvision,
-			Steps:      Steps,
-			Params:     map[string]any{"plan": p.Key, "isolation": string(p.Isolation)},
-			Job:        func(op uuid.UUID) river.JobArgs { return Args{OperationID: op} },
-			InsertOpts: &river.InsertOpts{MaxAttempts: s.maxAttempts},
+		Operation: &operation.Spec{
+			Kind:   tenantd.OpProvision,
+			Params: map[string]any{"plan": p.Key, "isolation": string(p.Isolation)},
 		},
 	})
 	if err != nil {

@@ -121,7 +121,7 @@ func TestTransactionalEnqueue(t *testing.T) {
 			require.NoError(t, err)
 			require.Zero(t, n, "no tenant")
 			var jobs int
-			require.NoError(t, srv.DB().SQL.QueryRow(`SELECT count(*) FROM river_job WHERE kind = 'provision'`).Scan(&jobs))
+			require.NoError(t, srv.DB().SQL.QueryRow(`SELECT count(*) FROM river_job WHERE kind IN ('provision', 'operation')`).Scan(&jobs))
 			require.Zero(t, jobs, "no job")
 			ops, err := srv.DB().Ent.Operation.Query().Count(sys)
 			require.NoError(t, err)

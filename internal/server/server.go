@@ -28,6 +28,7 @@ import (
 	"github.com/tenantd/tenantd/internal/idempotency"
 	"github.com/tenantd/tenantd/internal/lifecycle"
 	"github.com/tenantd/tenantd/internal/mail"
+	"github.com/tenantd/tenantd/internal/operation"
 	"github.com/tenantd/tenantd/internal/plans"
 	"github.com/tenantd/tenantd/internal/provisioning"
 	"github.com/tenantd/tenantd/internal/readiness"
@@ -51,6 +52,7 @@ type Server struct {
 	provisioning *provisioning.Service
 	workspaces   *workspace.Service
 	webhooks     *webhooks.Stripe
+	operations   *operation.Engine
 	large        *largeBodies
 	guard        *graph.Guard
 	noWorkers    bool
@@ -208,15 +210,18 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 		Logger: log.With("component", "workspace"),
 	})
 	jobs := &jobInserter{}
-	machine := lifecycle.New(lifecycle.Config{DB: s.db, Jobs: jobs, Events: pub, Transitions: s.metrics.Transitions, Clock: s.clock})
+	s.operations = operation.New(operation.Config{DB: s.db, Jobs: jobs, Events: pub, Clock: s.clock,
+		Logger: log.With("component", "operation"), Hooks: o.provisioningHooks.OperationHooks()})
+	machine := lifecycle.New(lifecycle.Config{DB: s.db, Operations: s.operations, Events: pub, Transitions: s.metrics.Transitions, Clock: s.clock})
 	s.provisioning = provisioning.New(provisioning.Config{
-		DB: s.db, Lifecycle: machine, Jobs: jobs, Billing: provider,
+		DB: s.db, Lifecycle: machine, Operations: s.operations, Jobs: jobs, Billing: provider,
 		Idempotency: s.idempotency(), Workspaces: s.workspaces,
 		Events: pub, PublicURL: s.publicURL, Logger: log.With("component", "provisioning"),
 		MaxAttempts: o.provisioningMaxAttempts, Hooks: o.provisioningHooks, ActivationWindow: cfg.ActivationWindow,
 	})
 	workers := river.NewWorkers()
-	provisioning.Register(workers, s.provisioning)
+	s.operations.Register(workers)
+	provisioning.Register(workers, s.provisioning) // jobs queued before the engine
 	mail.Register(workers, mail.NewWorker(s.db.Ent, sender, mailFrom, log.With("component", "mail")))
 	rcfg := s.riverConfig(workers)
 	if s.noWorkers {
@@ -262,7 +267,9 @@ func (j *jobInserter) InsertTx(ctx context.Context, tx *sql.Tx, args river.JobAr
 }
 
 // riverConfig sizes the queues and makes a job orphaned by a crash come back
-// within about a minute: jobs time out after 10 s and are rescued after 15 s.
+// soon: each operation kind has its own job timeout, other jobs 10 s, and a
+// job still running 5 s past the longest timeout is rescued as stuck (never
+// before its timeout, or a slow job would run twice at once).
 func (s *Server) riverConfig(workers *river.Workers) *river.Config {
 	cfg := &river.Config{
 		Logger:  s.log.With("component", "river"),
@@ -273,7 +280,7 @@ func (s *Server) riverConfig(workers *river.Workers) *river.Config {
 			mail.Queue:         {MaxWorkers: 5},
 		},
 		JobTimeout:           10 * time.Second,
-		RescueStuckJobsAfter: 15 * time.Second,
+		RescueStuckJobsAfter: max(10*time.Second, s.operations.MaxTimeout()) + 5*time.Second,
 		FetchCooldown:        10 * time.Millisecond,
 		FetchPollInterval:    250 * time.Millisecond,
 	}

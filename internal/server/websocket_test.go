@@ -272,7 +272,7 @@ func TestTwoReplicas(t *testing.T) {
 	require.True(t, seen["provision"] && seen["activate"], "%v", seen)
 	require.Eventually(t, func() bool {
 		var worked int
-		err := api.DB().SQL.QueryRow(`SELECT count(*) FROM river_job WHERE kind = 'provision' AND state = 'completed'`).Scan(&worked)
+		err := api.DB().SQL.QueryRow(`SELECT count(*) FROM river_job WHERE kind = 'operation' AND args->>'kind' = 'PROVISION' AND state = 'completed'`).Scan(&worked)
 		return err == nil && worked == 1
 	}, 10*time.Second, 50*time.Millisecond, "the worker replica completed the job")
 }
