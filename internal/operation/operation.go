@@ -100,6 +100,17 @@ type Run struct {
 	Attempt int
 	step    int
 	engine  *Engine
+	set     map[string]any
+}
+
+// Set records v under key in the operation's result, with the step's
+// checkpoint: later steps read it in Op.Result (as JSON decodes it), and it
+// stays on the operation when it is done.
+func (r *Run) Set(key string, v any) {
+	if r.set == nil {
+		r.set = map[string]any{}
+	}
+	r.set[key] = v
 }
 
 // Key is the idempotency key of this step of this operation, the same on

@@ -146,12 +146,14 @@ func (e *Engine) runStep(ctx context.Context, k *Kind, opID uuid.UUID, i, attemp
 		}
 	}
 	var detail string
+	run := &Run{Attempt: attempt, step: i, engine: e}
 	if step.Do != nil {
 		op, err := e.db.Ent.Operation.Get(sys, opID)
 		if err == nil {
 			var t *ent.Tenant
 			if t, err = e.db.Ent.Tenant.Get(sys, op.TenantID); err == nil {
-				detail, err = step.Do(ctx, &Run{Op: op, Tenant: t, Attempt: attempt, step: i, engine: e})
+				run.Op, run.Tenant = op, t
+				detail, err = step.Do(ctx, run)
 			}
 		}
 		if err != nil {
@@ -169,7 +171,8 @@ func (e *Engine) runStep(ctx context.Context, k *Kind, opID uuid.UUID, i, attemp
 			if err != nil {
 				return err
 			}
-			if detail, err = step.Tx(ctx, tx, &Run{Op: op, Tenant: t, Attempt: attempt, step: i, engine: e}); err != nil {
+			run.Op, run.Tenant, run.set = op, t, nil
+			if detail, err = step.Tx(ctx, tx, run); err != nil {
 				return err
 			}
 		}
@@ -183,9 +186,19 @@ func (e *Engine) runStep(ctx context.Context, k *Kind, opID uuid.UUID, i, attemp
 			}
 		}
 		upd := tx.Ent.Operation.UpdateOne(op).SetSteps(steps).SetProgressDone(done)
+		res := map[string]any{}
+		for k, v := range op.Result {
+			res[k] = v
+		}
+		for k, v := range run.set {
+			res[k] = v
+		}
 		if done == len(steps) {
-			upd.SetStatus(tenantd.OpSucceeded).SetFinishedAt(now).ClearErrorCode().ClearErrorMessage().
-				SetResult(result(op, now))
+			res["durationMs"] = now.Sub(op.CreatedAt).Milliseconds()
+			upd.SetStatus(tenantd.OpSucceeded).SetFinishedAt(now).ClearErrorCode().ClearErrorMessage()
+		}
+		if len(res) > 0 {
+			upd.SetResult(res)
 		}
 		if err := upd.Exec(sys); err != nil {
 			return err
@@ -197,17 +210,6 @@ func (e *Engine) runStep(ctx context.Context, k *Kind, opID uuid.UUID, i, attemp
 		return fmt.Errorf("step %s: %w", step.Name, err)
 	}
 	return nil
-}
-
-// result is the operation's result on success: what its steps put there,
-// with the time it took from its request.
-func result(op *ent.Operation, now time.Time) map[string]any {
-	out := map[string]any{}
-	for k, v := range op.Result {
-		out[k] = v
-	}
-	out["durationMs"] = now.Sub(op.CreatedAt).Milliseconds()
-	return out
 }
 
 // updateStep changes step i of the operation in its own transaction and

@@ -1,6 +1,8 @@
 // Package retention ends tenants' lives: it purges a tenant whose deletion
 // was requested, destroying its workspace and personal data and leaving a
-// tombstone with a purge certificate.
+// tombstone with a purge certificate. A purge is a PURGE operation (the
+// operation engine): each step commits with its checkpoint, so a crash
+// resumes where it stopped and nothing is destroyed twice or left behind.
 package retention
 
 import (
@@ -10,6 +12,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -17,10 +21,23 @@ import (
 	"github.com/tenantd/tenantd/ent"
 	"github.com/tenantd/tenantd/ent/apikey"
 	"github.com/tenantd/tenantd/ent/keyset"
+	"github.com/tenantd/tenantd/ent/operation"
 	"github.com/tenantd/tenantd/ent/outboxmessage"
+	"github.com/tenantd/tenantd/ent/tenant"
+	"github.com/tenantd/tenantd/internal/events"
 	"github.com/tenantd/tenantd/internal/lifecycle"
+	ops "github.com/tenantd/tenantd/internal/operation"
 	"github.com/tenantd/tenantd/internal/store"
 	"github.com/tenantd/tenantd/internal/workspace"
+)
+
+// The steps of a PURGE operation, in order.
+const (
+	StepDestroyWorkspace = "destroy_workspace"
+	StepRemoveFiles      = "remove_files"
+	StepRevokeKeys       = "revoke_keys"
+	StepDeleteMail       = "delete_mail"
+	StepPurge            = "purge"
 )
 
 // Purger purges tenants.
@@ -28,82 +45,229 @@ type Purger struct {
 	db         *store.DB
 	machine    *lifecycle.Machine
 	workspaces *workspace.Service
+	ops        *ops.Engine
+	events     *events.Publisher
 	log        *slog.Logger
 }
 
-// NewPurger returns a Purger.
-func NewPurger(db *store.DB, machine *lifecycle.Machine, workspaces *workspace.Service, log *slog.Logger) *Purger {
-	return &Purger{db: db, machine: machine, workspaces: workspaces, log: log}
+// Config wires a Purger.
+type Config struct {
+	DB         *store.DB
+	Lifecycle  *lifecycle.Machine
+	Workspaces *workspace.Service
+	// Operations runs the PURGE operations: NewPurger registers the kind.
+	Operations *ops.Engine
+	Events     *events.Publisher
+	Logger     *slog.Logger
 }
 
-// Purge destroys a PENDING_DELETION tenant's workspace and personal data in
-// one transaction and fires purge, whose history row carries the purge
-// certificate: what was destroyed, and its SHA-256. The tenant row stays as
-// a tombstone: id, slug hash, timestamps, plan, state PURGED.
+// NewPurger returns a Purger and registers the PURGE kind.
+func NewPurger(cfg Config) *Purger {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	p := &Purger{db: cfg.DB, machine: cfg.Lifecycle, workspaces: cfg.Workspaces, ops: cfg.Operations, events: cfg.Events, log: cfg.Logger}
+	p.ops.Add(p.kind())
+	return p
+}
+
+// kind is the PURGE operation. A failure leaves the tenant
+// PENDING_DELETION (its operation FAILED), to be purged by a later run.
+func (p *Purger) kind() ops.Kind {
+	return ops.Kind{
+		Name: tenantd.OpPurge, Timeout: time.Minute, MaxAttempts: 10,
+		Steps: []ops.Step{
+			{Name: StepDestroyWorkspace, Tx: p.destroyWorkspace},
+			{Name: StepRemoveFiles, Do: p.removeFiles},
+			{Name: StepRevokeKeys, Tx: p.revokeKeys},
+			{Name: StepDeleteMail, Tx: p.deleteMail},
+			{Name: StepPurge, Tx: p.purge},
+		},
+	}
+}
+
+// Start starts the purge of a PENDING_DELETION tenant, or returns the PURGE
+// operation already under way for it: a purge asked for twice (two
+// replicas' sweeps, an admin beside a sweep) runs once.
 //
 // Returns NOT_FOUND, or INVALID_TRANSITION if the tenant is not
 // PENDING_DELETION.
-func (p *Purger) Purge(ctx context.Context, tenantID uuid.UUID, actor lifecycle.Actor, reason string) (*lifecycle.Result, error) {
-	var (
-		res     *lifecycle.Result
-		cleanup func() error
-	)
+func (p *Purger) Start(ctx context.Context, tenantID uuid.UUID, actor lifecycle.Actor, reason string) (*ent.Operation, error) {
+	var op *ent.Operation
 	err := p.db.InTx(ctx, func(ctx context.Context, tx *store.Tx) error {
 		sys := tenantd.SystemContext(ctx)
-		t, err := tx.Ent.Tenant.Get(ctx, tenantID)
+		q := tx.Ent.Tenant.Query().Where(tenant.ID(tenantID))
+		if tx.IsPostgres() {
+			q = q.ForUpdate() // concurrent starts of one tenant's purge queue here
+		}
+		t, err := q.Only(ctx) // the caller's visibility: another tenant is NOT_FOUND
 		if err != nil {
-			return tenantd.Errorf(tenantd.ENOTFOUND, "no tenant with id %s", tenantID)
+			if ent.IsNotFound(err) {
+				return tenantd.Errorf(tenantd.ENOTFOUND, "no tenant with id %s", tenantID)
+			}
+			return err
+		}
+		running, err := tx.Ent.Operation.Query().
+			Where(operation.TenantID(tenantID), operation.KindEQ(tenantd.OpPurge), operation.StatusIn(tenantd.OpQueued, tenantd.OpRunning)).
+			First(sys)
+		if err == nil {
+			op = running
+			return nil
+		}
+		if !ent.IsNotFound(err) {
+			return err
 		}
 		if !lifecycle.Legal(t.State, tenantd.EventPurge) {
 			_, err := p.machine.FireTx(ctx, tx, lifecycle.Request{TenantID: tenantID, Event: tenantd.EventPurge, Actor: actor})
 			return err // the lifecycle's INVALID_TRANSITION names the state
 		}
-		ws, clean, err := p.workspaces.DestroyTx(ctx, tx, tenantID)
-		if err != nil {
-			return fmt.Errorf("destroy workspace: %w", err)
-		}
-		cleanup = clean
-		keys, err := tx.Ent.APIKey.Update().Where(apikey.TenantID(tenantID), apikey.RevokedAtIsNil()).
-			SetRevokedAt(p.machine.Now()).Save(sys)
-		if err != nil {
-			return fmt.Errorf("revoke keys: %w", err)
-		}
-		keySets, err := tx.Ent.KeySet.Delete().Where(keyset.TenantID(tenantID)).Exec(sys)
-		if err != nil {
-			return fmt.Errorf("delete key set: %w", err)
-		}
-		mails, err := tx.Ent.OutboxMessage.Delete().Where(outboxmessage.TenantID(tenantID)).Exec(sys)
-		if err != nil {
-			return fmt.Errorf("delete emails: %w", err)
-		}
-		now := p.machine.Now()
-		cert := map[string]any{
-			"tenant":            tenantID.String(),
-			"slugHash":          t.SlugHash,
-			"purgedAt":          now.Format("2006-01-02T15:04:05.000000Z07:00"),
-			"workspace":         ws,
-			"apiKeysRevoked":    keys,
-			"keySetsDeleted":    keySets,
-			"emailsDeleted":     mails,
-			"personalDataWiped": []string{"name", "slug", "email"},
-		}
-		b, _ := json.Marshal(cert)
-		sum := sha256.Sum256(b)
-		res, err = p.machine.FireTx(ctx, tx, lifecycle.Request{
-			TenantID: tenantID, Event: tenantd.EventPurge, Actor: actor, Reason: reason,
-			Metadata: map[string]any{"purgeCertificate": cert, "certificateSha256": hex.EncodeToString(sum[:])},
-			Update: func(u *ent.TenantUpdateOne) {
-				u.SetName("").ClearSlug().ClearEmail().SetPurgedAt(now).ClearPurgeAfter()
-			},
+		op, err = p.ops.StartTx(ctx, tx, tenantID, ops.Spec{
+			Kind: tenantd.OpPurge, RequestedBy: actor.Name,
+			Params: map[string]any{"reason": reason, "actor": actor.Name, "by": string(actor.By)},
 		})
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := cleanup(); err != nil {
-		p.log.Error("purged, but the silo file could not be removed", "tenant", tenantID, "err", err)
+	return op.Unwrap(), nil
+}
+
+// Purge starts the purge and waits until it is done (readiness, the CLI):
+// it returns the finished operation, or an error naming why it failed.
+func (p *Purger) Purge(ctx context.Context, tenantID uuid.UUID, actor lifecycle.Actor, reason string) (*ent.Operation, error) {
+	op, err := p.Start(ctx, tenantID, actor, reason)
+	if err != nil {
+		return nil, err
 	}
-	p.log.Info("tenant purged", "tenant", tenantID)
-	return res.Unwrap(), nil
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		op, err = p.db.Ent.Operation.Get(tenantd.SystemContext(ctx), op.ID)
+		if err != nil {
+			return nil, err
+		}
+		switch op.Status {
+		case tenantd.OpSucceeded:
+			return op, nil
+		case tenantd.OpFailed, tenantd.OpCanceled:
+			msg := "the purge failed"
+			if op.ErrorMessage != nil {
+				msg = *op.ErrorMessage
+			}
+			return op, fmt.Errorf("purge tenant %s: %s", tenantID, msg)
+		}
+		select {
+		case <-ctx.Done():
+			return op, fmt.Errorf("purge tenant %s: still %s: %w", tenantID, op.Status, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+func (p *Purger) destroyWorkspace(ctx context.Context, tx *store.Tx, r *ops.Run) (string, error) {
+	report, _, err := p.workspaces.DestroyTx(ctx, tx, r.Op.TenantID)
+	if err != nil {
+		return "", fmt.Errorf("destroy workspace: %w", err)
+	}
+	r.Set("workspace", report)
+	return "workspace destroyed", nil
+}
+
+// removeFiles deletes a silo file once its workspace is destroyed: a file
+// cannot be deleted in a transaction, so this step does it after, and again
+// (harmlessly) if a crash came between.
+func (p *Purger) removeFiles(ctx context.Context, r *ops.Run) (string, error) {
+	report, _ := r.Op.Result["workspace"].(map[string]any)
+	path, _ := report["deletedFile"].(string)
+	if path == "" {
+		return "no file", nil
+	}
+	for _, f := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
+			return "", fmt.Errorf("remove %s: %w", f, err)
+		}
+	}
+	return "workspace file removed", nil
+}
+
+func (p *Purger) revokeKeys(ctx context.Context, tx *store.Tx, r *ops.Run) (string, error) {
+	sys := tenantd.SystemContext(ctx)
+	keys, err := tx.Ent.APIKey.Query().Where(apikey.TenantID(r.Op.TenantID), apikey.RevokedAtIsNil()).All(sys)
+	if err != nil {
+		return "", fmt.Errorf("revoke keys: %w", err)
+	}
+	for _, k := range keys {
+		if err := tx.Ent.APIKey.UpdateOne(k).SetRevokedAt(p.machine.Now()).Exec(sys); err != nil {
+			return "", fmt.Errorf("revoke keys: %w", err)
+		}
+		// Their sockets close on every replica.
+		if err := p.events.PublishTx(ctx, tx, events.Event{Kind: events.KindKeyRevoked, TenantID: k.TenantID, KeyID: k.ID}); err != nil {
+			return "", err
+		}
+	}
+	prev, _ := r.Op.Result["apiKeysRevoked"].(float64)
+	r.Set("apiKeysRevoked", int(prev)+len(keys))
+	return fmt.Sprintf("%d API keys revoked", len(keys)), nil
+}
+
+func (p *Purger) deleteMail(ctx context.Context, tx *store.Tx, r *ops.Run) (string, error) {
+	sys := tenantd.SystemContext(ctx)
+	keySets, err := tx.Ent.KeySet.Delete().Where(keyset.TenantID(r.Op.TenantID)).Exec(sys)
+	if err != nil {
+		return "", fmt.Errorf("delete key set: %w", err)
+	}
+	mails, err := tx.Ent.OutboxMessage.Delete().Where(outboxmessage.TenantID(r.Op.TenantID)).Exec(sys)
+	if err != nil {
+		return "", fmt.Errorf("delete emails: %w", err)
+	}
+	r.Set("keySetsDeleted", keySets)
+	r.Set("emailsDeleted", mails)
+	return fmt.Sprintf("%d emails and %d key sets deleted", mails, keySets), nil
+}
+
+// purge fires purge, whose history row carries the purge certificate —
+// what was destroyed, and its SHA-256 — and scrubs the tenant row to a
+// tombstone: id, slug hash, timestamps, plan, state PURGED.
+func (p *Purger) purge(ctx context.Context, tx *store.Tx, r *ops.Run) (string, error) {
+	t := r.Tenant
+	if t.State == tenantd.StatePurged {
+		return "already purged", nil
+	}
+	now := p.machine.Now()
+	cert := map[string]any{
+		"tenant":            t.ID.String(),
+		"slugHash":          t.SlugHash,
+		"operation":         r.Op.ID.String(),
+		"purgedAt":          now.Format("2006-01-02T15:04:05.000000Z07:00"),
+		"workspace":         r.Op.Result["workspace"],
+		"apiKeysRevoked":    r.Op.Result["apiKeysRevoked"],
+		"keySetsDeleted":    r.Op.Result["keySetsDeleted"],
+		"emailsDeleted":     r.Op.Result["emailsDeleted"],
+		"personalDataWiped": []string{"name", "slug", "email"},
+	}
+	b, _ := json.Marshal(cert)
+	sum := sha256.Sum256(b)
+	by, _ := r.Op.Params["by"].(string)
+	name, _ := r.Op.Params["actor"].(string)
+	reason, _ := r.Op.Params["reason"].(string)
+	actor := lifecycle.Actor{By: tenantd.Trigger(by), Name: name}
+	if actor.By == "" {
+		actor = lifecycle.Actor{By: tenantd.TriggerSystem, Name: "worker:retention"}
+	}
+	_, err := p.machine.FireTx(ctx, tx, lifecycle.Request{
+		TenantID: t.ID, Event: tenantd.EventPurge, Actor: actor, Reason: reason,
+		Metadata: map[string]any{"purgeCertificate": cert, "certificateSha256": hex.EncodeToString(sum[:])},
+		Update: func(u *ent.TenantUpdateOne) {
+			u.SetName("").ClearSlug().ClearEmail().SetPurgedAt(now).ClearPurgeAfter()
+		},
+	})
+	if err != nil {
+		return "", err
+	}
+	r.Set("certificateSha256", hex.EncodeToString(sum[:]))
+	p.log.Info("tenant purged", "tenant", t.ID, "operation", r.Op.ID)
+	return "tenant purged; certificate " + hex.EncodeToString(sum[:12]), nil
 }

@@ -53,6 +53,7 @@ type Server struct {
 	workspaces   *workspace.Service
 	webhooks     *webhooks.Stripe
 	operations   *operation.Engine
+	purger       *retention.Purger
 	large        *largeBodies
 	guard        *graph.Guard
 	noWorkers    bool
@@ -219,6 +220,10 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 		Events: pub, PublicURL: s.publicURL, Logger: log.With("component", "provisioning"),
 		MaxAttempts: o.provisioningMaxAttempts, Hooks: o.provisioningHooks, ActivationWindow: cfg.ActivationWindow,
 	})
+	// Every operation kind is registered before River is configured: its
+	// rescue of stuck jobs is sized by the longest kind timeout.
+	purger := retention.NewPurger(retention.Config{DB: s.db, Lifecycle: machine, Workspaces: s.workspaces,
+		Operations: s.operations, Events: pub, Logger: log.With("component", "retention")})
 	workers := river.NewWorkers()
 	s.operations.Register(workers)
 	provisioning.Register(workers, s.provisioning) // jobs queued before the engine
@@ -234,9 +239,8 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 	jobs.client = s.river
 
 	s.webhooks = webhooks.NewStripe(s.db, machine, cfg.StripeWebhookSecret, log.With("component", "webhooks"))
-	checker := readiness.New(s.db, machine, s.provisioning,
-		retention.NewPurger(s.db, machine, s.workspaces, log.With("component", "retention")),
-		cfg.ActivationWindow, log.With("component", "readiness"))
+	s.purger = purger
+	checker := readiness.New(s.db, machine, s.provisioning, purger, cfg.ActivationWindow, log.With("component", "readiness"))
 	if o.readiness != nil {
 		o.readiness(checker)
 	}
@@ -477,6 +481,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (s *Server) runsWorkers() bool { return !s.noWorkers }
+
+// Purger returns the purger (PURGE operations).
+func (s *Server) Purger() *retention.Purger { return s.purger }
 
 // Subscribers returns how many event-hub subscriptions this process holds
 // (one per open subscription stream): tests wait on it instead of sleeping.
