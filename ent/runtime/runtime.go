@@ -406,6 +406,9 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	statetransitionHooks := schema.StateTransition{}.Hooks()
+
+	statetransition.Hooks[1] = statetransitionHooks[0]
 	statetransitionMixinFields0 := statetransitionMixin[0].Fields()
 	_ = statetransitionMixinFields0
 	statetransitionFields := schema.StateTransition{}.Fields()
@@ -436,6 +439,9 @@ func init() {
 			return next.Mutate(ctx, m)
 		})
 	}
+	tenantHooks := schema.Tenant{}.Hooks()
+
+	tenant.Hooks[1] = tenantHooks[0]
 	tenantMixinFields0 := tenantMixin[0].Fields()
 	_ = tenantMixinFields0
 	tenantMixinFields1 := tenantMixin[1].Fields()

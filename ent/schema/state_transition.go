@@ -69,6 +69,9 @@ func (StateTransition) Annotations() []schema.Annotation {
 	return []schema.Annotation{entgql.RelayConnection()}
 }
 
+// Hooks of the StateTransition: see hooks.go.
+func (StateTransition) Hooks() []ent.Hook { return []ent.Hook{onlyLifecycleWritesHistory()} }
+
 // Policy of the StateTransition.
 func (StateTransition) Policy() ent.Policy {
 	return privacy.Policy{

@@ -88,6 +88,9 @@ func (Tenant) Annotations() []schema.Annotation {
 	}
 }
 
+// Hooks of the Tenant: see hooks.go.
+func (Tenant) Hooks() []ent.Hook { return []ent.Hook{onlyLifecycleWritesState()} }
+
 // Policy of the Tenant.
 func (Tenant) Policy() ent.Policy {
 	return tenantScopedPolicy()

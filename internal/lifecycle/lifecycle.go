@@ -23,6 +23,7 @@ import (
 	"github.com/tenantd/tenantd/ent/tenant"
 	"github.com/tenantd/tenantd/internal/events"
 	"github.com/tenantd/tenantd/internal/operation"
+	"github.com/tenantd/tenantd/internal/statewrite"
 	"github.com/tenantd/tenantd/internal/store"
 )
 
@@ -65,6 +66,29 @@ type Config struct {
 // New returns a Machine.
 func New(cfg Config) *Machine {
 	return &Machine{db: cfg.DB, ops: cfg.Operations, events: cfg.Events, transitions: cfg.Transitions, clock: tenantd.ClockOr(cfg.Clock)}
+}
+
+// writerKey marks the contexts of lifecycle's own writes; no other package
+// can make one (statewrite).
+type writerKey struct{}
+
+func asWriter(ctx context.Context) context.Context { return context.WithValue(ctx, writerKey{}, true) }
+
+func init() {
+	statewrite.Register(func(ctx context.Context) bool { v, _ := ctx.Value(writerKey{}).(bool); return v })
+}
+
+// stateField is a tenant column only the transition itself sets.
+var stateFields = []string{tenant.FieldState, tenant.FieldStateBeforeDeletion, tenant.FieldHistorySeq, tenant.FieldHistoryHead, tenant.FieldStateChangedAt}
+
+// noStateFields refuses a caller's callback that set a state field.
+func noStateFields(m ent.Mutation, who string) error {
+	for _, f := range stateFields {
+		if _, set := m.Field(f); set || m.FieldCleared(f) {
+			return fmt.Errorf("lifecycle: %s may not set tenant.%s: the transition sets it", who, f)
+		}
+	}
+	return nil
 }
 
 // Now is the machine's time, as transitions record it.
@@ -173,6 +197,7 @@ func (m *Machine) FireTx(ctx context.Context, tx *store.Tx, req Request) (*Resul
 	if err != nil {
 		return nil, err
 	}
+	ctx = asWriter(ctx)
 	sys := tenantd.SystemContext(ctx)
 	to, ok := Target(t.State, req.Event, t.StateBeforeDeletion)
 	if !ok {
@@ -265,9 +290,12 @@ func (m *Machine) updateTenant(ctx context.Context, tx *store.Tx, t *ent.Tenant,
 		}
 		return &next, nil
 	}
-	upd := tx.Ent.Tenant.UpdateOne(t).
-		Where(tenant.HistorySeq(t.HistorySeq)).
-		SetHistorySeq(seq).SetHistoryHead(hash)
+	upd := tx.Ent.Tenant.UpdateOne(t).Where(tenant.HistorySeq(t.HistorySeq))
+	req.Update(upd) // first: what it sets of the state fields is refused
+	if err := noStateFields(upd.Mutation(), "Request.Update"); err != nil {
+		return nil, err
+	}
+	upd.SetHistorySeq(seq).SetHistoryHead(hash)
 	if to != from {
 		upd.SetState(to).SetStateChangedAt(now)
 	}
@@ -277,7 +305,6 @@ func (m *Machine) updateTenant(ctx context.Context, tx *store.Tx, t *ent.Tenant,
 	case tenantd.EventRestore:
 		upd.ClearStateBeforeDeletion().ClearPurgeAfter()
 	}
-	req.Update(upd)
 	t2, err := upd.Save(ctx)
 	if ent.IsNotFound(err) {
 		return nil, conflict()
@@ -313,6 +340,7 @@ func (m *Machine) CreateTx(ctx context.Context, tx *store.Tx, nt NewTenant) (*Re
 	if err != nil {
 		return nil, err
 	}
+	ctx = asWriter(ctx)
 	sys := tenantd.SystemContext(ctx)
 	id := schema.NewID()
 	now := m.Now()
@@ -324,17 +352,20 @@ func (m *Machine) CreateTx(ctx context.Context, tx *store.Tx, nt NewTenant) (*Re
 	if err != nil {
 		return nil, err
 	}
-	create := tx.Ent.Tenant.Create().
-		SetID(id).SetName(nt.Name).SetSlug(nt.Slug).SetSlugHash(nt.SlugHash).
+	create := tx.Ent.Tenant.Create()
+	if nt.Customize != nil {
+		nt.Customize(create) // first: what it sets of the state fields is refused
+		if err := noStateFields(create.Mutation(), "NewTenant.Customize"); err != nil {
+			return nil, err
+		}
+	}
+	create.SetID(id).SetName(nt.Name).SetSlug(nt.Slug).SetSlugHash(nt.SlugHash).
 		SetPlanID(nt.PlanID).
 		SetState(tenantd.StatePending).SetStateChangedAt(now).
 		SetHistorySeq(1).SetHistoryHead(hash).
 		SetCreatedAt(now).SetUpdatedAt(now)
 	if nt.Email != "" {
 		create.SetEmail(nt.Email)
-	}
-	if nt.Customize != nil {
-		nt.Customize(create)
 	}
 	t, err := create.Save(sys)
 	if err != nil {

@@ -1,6 +1,7 @@
 package lifecycle_test
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
@@ -8,8 +9,15 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tenantd/tenantd"
+	"github.com/tenantd/tenantd/ent"
+	"github.com/tenantd/tenantd/internal/lifecycle"
+	"github.com/tenantd/tenantd/internal/store"
+	"github.com/tenantd/tenantd/internal/storetest"
 )
 
 // TestOnlyLifecycleWritesState scans the product code: outside the generated
@@ -49,4 +57,57 @@ func TestOnlyLifecycleWritesState(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.Empty(t, offenders, "only internal/lifecycle may write tenant state and history")
+}
+
+// TestStateWritesOutsideLifecycleAreRefused: the rule is enforced by the
+// code too. An ent write of a tenant's state, state_before_deletion or
+// history head, or of the history, that does not come from lifecycle is
+// refused by the schema's hooks — even as SYSTEM — and the callbacks
+// lifecycle offers (Request.Update) cannot set them either.
+func TestStateWritesOutsideLifecycleAreRefused(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		b := setup(t, db)
+		id := b.signup(t)
+		sys := tenantd.SystemContext(context.Background())
+		writes := map[string]func() error{
+			"state": func() error {
+				return db.Ent.Tenant.UpdateOneID(id).SetState(tenantd.StateActive).Exec(sys)
+			},
+			"state_before_deletion": func() error {
+				return db.Ent.Tenant.UpdateOneID(id).SetStateBeforeDeletion(tenantd.StateActive).Exec(sys)
+			},
+			"history head": func() error {
+				return db.Ent.Tenant.UpdateOneID(id).SetHistoryHead("forged").Exec(sys)
+			},
+			"history row": func() error {
+				return db.Ent.StateTransition.Create().SetTenantID(id).SetSeq(99).SetEvent(tenantd.EventActivate).
+					SetToState(tenantd.StateActive).SetTriggeredBy(tenantd.TriggerSystem).SetActor("forger").
+					SetOccurredAt(time.Now()).SetPrevHash("").SetHash("x").Exec(sys)
+			},
+			"history delete": func() error {
+				_, err := db.Ent.StateTransition.Delete().Exec(sys)
+				return err
+			},
+			"Update callback": func() error {
+				_, err := b.m.Fire(sys, lifecycle.Request{TenantID: id, Event: tenantd.EventProvision,
+					Actor:  lifecycle.Actor{By: tenantd.TriggerSystem, Name: "test"},
+					Update: func(u *ent.TenantUpdateOne) { u.SetState(tenantd.StateActive) }})
+				return err
+			},
+		}
+		for name, write := range writes {
+			err := write()
+			require.Error(t, err, name)
+			if name != "history delete" { // privacy already denies deletes
+				require.Contains(t, err.Error(), "lifecycle", name)
+			}
+		}
+		tn, err := db.Ent.Tenant.Get(sys, id)
+		require.NoError(t, err)
+		require.Equal(t, tenantd.StatePending, tn.State, "nothing changed")
+		require.Equal(t, 1, tn.HistorySeq)
+		// Other fields stay writable (a plan, billing ids).
+		require.NoError(t, db.Ent.Tenant.UpdateOneID(id).SetBillingCustomerID("cus_1").Exec(sys))
+	})
 }
