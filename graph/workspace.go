@@ -9,6 +9,7 @@ import (
 
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
+	"github.com/tenantd/tenantd/internal/lifecycle"
 	"github.com/tenantd/tenantd/internal/readiness"
 	"github.com/tenantd/tenantd/internal/workspace"
 )
@@ -26,13 +27,7 @@ func tenantKey(ctx context.Context) (tenantd.Viewer, error) {
 }
 
 // workspaceReadable reports whether a tenant's workspace can be read.
-func workspaceReadable(t *ent.Tenant) error {
-	switch t.State {
-	case tenantd.StateActive, tenantd.StateSuspended, tenantd.StateCanceled:
-		return nil
-	}
-	return tenantd.Errorf(tenantd.EFORBIDDEN, "no workspace in state %s", t.State)
-}
+func workspaceReadable(t *ent.Tenant) error { return lifecycle.CanRead(t.State) }
 
 func readinessOf(rep *readiness.Report) *Readiness {
 	return &Readiness{Status: CheckStatus(rep.Status), RanAt: rep.RanAt, Checks: rep.Checks}

@@ -98,14 +98,13 @@ func (s *Stripe) Apply(ctx context.Context, provider string, ev *billing.Webhook
 
 func (s *Stripe) apply(ctx context.Context, tx *store.Tx, ev *billing.WebhookEvent) (string, error) {
 	var event tenantd.Event
-	var from []tenantd.State
 	switch ev.Type {
 	case "invoice.payment_failed":
-		event, from = tenantd.EventSuspend, []tenantd.State{tenantd.StateActive}
+		event = tenantd.EventSuspend
 	case "invoice.paid", "invoice.payment_succeeded":
-		event, from = tenantd.EventResume, []tenantd.State{tenantd.StateSuspended}
+		event = tenantd.EventResume
 	case "customer.subscription.deleted":
-		event, from = tenantd.EventCancel, []tenantd.State{tenantd.StateActive, tenantd.StateSuspended}
+		event = tenantd.EventCancel
 	default:
 		return "ignored: tenantd does not act on " + ev.Type, nil
 	}
@@ -128,11 +127,7 @@ func (s *Stripe) apply(ctx context.Context, tx *store.Tx, ev *billing.WebhookEve
 	if err != nil {
 		return "", fmt.Errorf("find tenant: %w", err)
 	}
-	legal := false
-	for _, st := range from {
-		legal = legal || t.State == st
-	}
-	if !legal {
+	if !lifecycle.Legal(t.State, event) { // lifecycle's table says which states the event applies to
 		return fmt.Sprintf("ignored: tenant %s is %s", t.ID, t.State), nil
 	}
 	_, err = s.machine.FireTx(ctx, tx, lifecycle.Request{

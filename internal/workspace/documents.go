@@ -15,6 +15,7 @@ import (
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent/schema"
 	"github.com/tenantd/tenantd/internal/analytics"
+	"github.com/tenantd/tenantd/internal/lifecycle"
 	"github.com/tenantd/tenantd/internal/store"
 )
 
@@ -94,39 +95,11 @@ func limitOr(p *int64) int64 {
 	return *p
 }
 
-// writable lets only ACTIVE tenants change their data.
-func writable(s tenantd.State) error {
-	switch s {
-	case tenantd.StateActive:
-		return nil
-	case tenantd.StateSuspended:
-		return stateError(s, "the tenant is SUSPENDED: its workspace is read-only until it is resumed")
-	case tenantd.StateCanceled:
-		return stateError(s, "the tenant's subscription is CANCELED: its workspace is read-only; reactivate it to write again")
-	}
-	return readable(s)
-}
+// writable and readable are the workspace's gates: lifecycle says what a
+// state permits (lifecycle.PermitsOf).
+func writable(s tenantd.State) error { return lifecycle.CanWrite(s) }
 
-// readable lets ACTIVE, SUSPENDED and CANCELED tenants read their data.
-func readable(s tenantd.State) error {
-	switch s {
-	case tenantd.StateActive, tenantd.StateSuspended, tenantd.StateCanceled:
-		return nil
-	case tenantd.StatePending, tenantd.StateProvisioning:
-		return stateError(s, "the workspace is still being provisioned; try again in a moment")
-	case tenantd.StateProvisioningFailed:
-		return stateError(s, "provisioning of this workspace failed; an admin can resume it with retryProvisioning")
-	case tenantd.StatePendingDeletion:
-		return stateError(s, "the tenant is PENDING_DELETION: its data is scheduled for deletion and cannot be used; restore the tenant to use it again")
-	case tenantd.StatePurged:
-		return stateError(s, "the tenant was purged: its data no longer exists")
-	}
-	return stateError(s, "the workspace is not available in state "+string(s))
-}
-
-func stateError(s tenantd.State, msg string) error {
-	return &tenantd.Error{Code: tenantd.EFORBIDDEN, Message: msg, Extra: map[string]any{"state": string(s)}}
-}
+func readable(s tenantd.State) error { return lifecycle.CanRead(s) }
 
 // validateDocument checks an upload before anything is written.
 func (s *Service) validateDocument(title, content string) error {
