@@ -299,18 +299,23 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "StateTransition",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			statetransition.FieldTenantID:    {Type: field.TypeUUID, Column: statetransition.FieldTenantID},
-			statetransition.FieldSeq:         {Type: field.TypeInt, Column: statetransition.FieldSeq},
-			statetransition.FieldEvent:       {Type: field.TypeEnum, Column: statetransition.FieldEvent},
-			statetransition.FieldFromState:   {Type: field.TypeEnum, Column: statetransition.FieldFromState},
-			statetransition.FieldToState:     {Type: field.TypeEnum, Column: statetransition.FieldToState},
-			statetransition.FieldTriggeredBy: {Type: field.TypeEnum, Column: statetransition.FieldTriggeredBy},
-			statetransition.FieldActor:       {Type: field.TypeString, Column: statetransition.FieldActor},
-			statetransition.FieldReason:      {Type: field.TypeString, Column: statetransition.FieldReason},
-			statetransition.FieldMetadata:    {Type: field.TypeJSON, Column: statetransition.FieldMetadata},
-			statetransition.FieldOccurredAt:  {Type: field.TypeTime, Column: statetransition.FieldOccurredAt},
-			statetransition.FieldPrevHash:    {Type: field.TypeString, Column: statetransition.FieldPrevHash},
-			statetransition.FieldHash:        {Type: field.TypeString, Column: statetransition.FieldHash},
+			statetransition.FieldTenantID:     {Type: field.TypeUUID, Column: statetransition.FieldTenantID},
+			statetransition.FieldSeq:          {Type: field.TypeInt, Column: statetransition.FieldSeq},
+			statetransition.FieldEvent:        {Type: field.TypeEnum, Column: statetransition.FieldEvent},
+			statetransition.FieldFromState:    {Type: field.TypeEnum, Column: statetransition.FieldFromState},
+			statetransition.FieldToState:      {Type: field.TypeEnum, Column: statetransition.FieldToState},
+			statetransition.FieldTriggeredBy:  {Type: field.TypeEnum, Column: statetransition.FieldTriggeredBy},
+			statetransition.FieldActor:        {Type: field.TypeString, Column: statetransition.FieldActor},
+			statetransition.FieldReason:       {Type: field.TypeString, Column: statetransition.FieldReason},
+			statetransition.FieldMetadata:     {Type: field.TypeJSON, Column: statetransition.FieldMetadata},
+			statetransition.FieldPrivate:      {Type: field.TypeJSON, Column: statetransition.FieldPrivate},
+			statetransition.FieldChainVersion: {Type: field.TypeInt, Column: statetransition.FieldChainVersion},
+			statetransition.FieldTextSalt:     {Type: field.TypeString, Column: statetransition.FieldTextSalt},
+			statetransition.FieldTextHash:     {Type: field.TypeString, Column: statetransition.FieldTextHash},
+			statetransition.FieldErasedAt:     {Type: field.TypeTime, Column: statetransition.FieldErasedAt},
+			statetransition.FieldOccurredAt:   {Type: field.TypeTime, Column: statetransition.FieldOccurredAt},
+			statetransition.FieldPrevHash:     {Type: field.TypeString, Column: statetransition.FieldPrevHash},
+			statetransition.FieldHash:         {Type: field.TypeString, Column: statetransition.FieldHash},
 		},
 	}
 	graph.Nodes[13] = &sqlgraph.Node{
@@ -1610,6 +1615,31 @@ func (f *StateTransitionFilter) WhereReason(p entql.StringP) {
 // WhereMetadata applies the entql json.RawMessage predicate on the metadata field.
 func (f *StateTransitionFilter) WhereMetadata(p entql.BytesP) {
 	f.Where(p.Field(statetransition.FieldMetadata))
+}
+
+// WherePrivate applies the entql json.RawMessage predicate on the private field.
+func (f *StateTransitionFilter) WherePrivate(p entql.BytesP) {
+	f.Where(p.Field(statetransition.FieldPrivate))
+}
+
+// WhereChainVersion applies the entql int predicate on the chain_version field.
+func (f *StateTransitionFilter) WhereChainVersion(p entql.IntP) {
+	f.Where(p.Field(statetransition.FieldChainVersion))
+}
+
+// WhereTextSalt applies the entql string predicate on the text_salt field.
+func (f *StateTransitionFilter) WhereTextSalt(p entql.StringP) {
+	f.Where(p.Field(statetransition.FieldTextSalt))
+}
+
+// WhereTextHash applies the entql string predicate on the text_hash field.
+func (f *StateTransitionFilter) WhereTextHash(p entql.StringP) {
+	f.Where(p.Field(statetransition.FieldTextHash))
+}
+
+// WhereErasedAt applies the entql time.Time predicate on the erased_at field.
+func (f *StateTransitionFilter) WhereErasedAt(p entql.TimeP) {
+	f.Where(p.Field(statetransition.FieldErasedAt))
 }
 
 // WhereOccurredAt applies the entql time.Time predicate on the occurred_at field.

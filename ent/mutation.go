@@ -10043,27 +10043,33 @@ func (m *ReadinessCheckMutation) ResetEdge(name string) error {
 // StateTransitionMutation represents an operation that mutates the StateTransition nodes in the graph.
 type StateTransitionMutation struct {
 	config
-	op            Op
-	typ           string
-	id            *uuid.UUID
-	seq           *int
-	addseq        *int
-	event         *tenantd.Event
-	from_state    *tenantd.State
-	to_state      *tenantd.State
-	triggered_by  *tenantd.Trigger
-	actor         *string
-	reason        *string
-	metadata      *map[string]interface{}
-	occurred_at   *time.Time
-	prev_hash     *string
-	hash          *string
-	clearedFields map[string]struct{}
-	tenant        *uuid.UUID
-	clearedtenant bool
-	done          bool
-	oldValue      func(context.Context) (*StateTransition, error)
-	predicates    []predicate.StateTransition
+	op               Op
+	typ              string
+	id               *uuid.UUID
+	seq              *int
+	addseq           *int
+	event            *tenantd.Event
+	from_state       *tenantd.State
+	to_state         *tenantd.State
+	triggered_by     *tenantd.Trigger
+	actor            *string
+	reason           *string
+	metadata         *map[string]interface{}
+	private          *map[string]interface{}
+	chain_version    *int
+	addchain_version *int
+	text_salt        *string
+	text_hash        *string
+	erased_at        *time.Time
+	occurred_at      *time.Time
+	prev_hash        *string
+	hash             *string
+	clearedFields    map[string]struct{}
+	tenant           *uuid.UUID
+	clearedtenant    bool
+	done             bool
+	oldValue         func(context.Context) (*StateTransition, error)
+	predicates       []predicate.StateTransition
 }
 
 var _ ent.Mutation = (*StateTransitionMutation)(nil)
@@ -10540,6 +10546,232 @@ func (m *StateTransitionMutation) ResetMetadata() {
 	delete(m.clearedFields, statetransition.FieldMetadata)
 }
 
+// SetPrivate sets the "private" field.
+func (m *StateTransitionMutation) SetPrivate(value map[string]interface{}) {
+	m.private = &value
+}
+
+// Private returns the value of the "private" field in the mutation.
+func (m *StateTransitionMutation) Private() (r map[string]interface{}, exists bool) {
+	v := m.private
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPrivate returns the old "private" field's value of the StateTransition entity.
+// If the StateTransition object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StateTransitionMutation) OldPrivate(ctx context.Context) (v map[string]interface{}, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPrivate is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPrivate requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPrivate: %w", err)
+	}
+	return oldValue.Private, nil
+}
+
+// ClearPrivate clears the value of the "private" field.
+func (m *StateTransitionMutation) ClearPrivate() {
+	m.private = nil
+	m.clearedFields[statetransition.FieldPrivate] = struct{}{}
+}
+
+// PrivateCleared returns if the "private" field was cleared in this mutation.
+func (m *StateTransitionMutation) PrivateCleared() bool {
+	_, ok := m.clearedFields[statetransition.FieldPrivate]
+	return ok
+}
+
+// ResetPrivate resets all changes to the "private" field.
+func (m *StateTransitionMutation) ResetPrivate() {
+	m.private = nil
+	delete(m.clearedFields, statetransition.FieldPrivate)
+}
+
+// SetChainVersion sets the "chain_version" field.
+func (m *StateTransitionMutation) SetChainVersion(i int) {
+	m.chain_version = &i
+	m.addchain_version = nil
+}
+
+// ChainVersion returns the value of the "chain_version" field in the mutation.
+func (m *StateTransitionMutation) ChainVersion() (r int, exists bool) {
+	v := m.chain_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldChainVersion returns the old "chain_version" field's value of the StateTransition entity.
+// If the StateTransition object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StateTransitionMutation) OldChainVersion(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldChainVersion is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldChainVersion requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldChainVersion: %w", err)
+	}
+	return oldValue.ChainVersion, nil
+}
+
+// AddChainVersion adds i to the "chain_version" field.
+func (m *StateTransitionMutation) AddChainVersion(i int) {
+	if m.addchain_version != nil {
+		*m.addchain_version += i
+	} else {
+		m.addchain_version = &i
+	}
+}
+
+// AddedChainVersion returns the value that was added to the "chain_version" field in this mutation.
+func (m *StateTransitionMutation) AddedChainVersion() (r int, exists bool) {
+	v := m.addchain_version
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetChainVersion resets all changes to the "chain_version" field.
+func (m *StateTransitionMutation) ResetChainVersion() {
+	m.chain_version = nil
+	m.addchain_version = nil
+}
+
+// SetTextSalt sets the "text_salt" field.
+func (m *StateTransitionMutation) SetTextSalt(s string) {
+	m.text_salt = &s
+}
+
+// TextSalt returns the value of the "text_salt" field in the mutation.
+func (m *StateTransitionMutation) TextSalt() (r string, exists bool) {
+	v := m.text_salt
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTextSalt returns the old "text_salt" field's value of the StateTransition entity.
+// If the StateTransition object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StateTransitionMutation) OldTextSalt(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTextSalt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTextSalt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTextSalt: %w", err)
+	}
+	return oldValue.TextSalt, nil
+}
+
+// ResetTextSalt resets all changes to the "text_salt" field.
+func (m *StateTransitionMutation) ResetTextSalt() {
+	m.text_salt = nil
+}
+
+// SetTextHash sets the "text_hash" field.
+func (m *StateTransitionMutation) SetTextHash(s string) {
+	m.text_hash = &s
+}
+
+// TextHash returns the value of the "text_hash" field in the mutation.
+func (m *StateTransitionMutation) TextHash() (r string, exists bool) {
+	v := m.text_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTextHash returns the old "text_hash" field's value of the StateTransition entity.
+// If the StateTransition object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StateTransitionMutation) OldTextHash(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTextHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTextHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTextHash: %w", err)
+	}
+	return oldValue.TextHash, nil
+}
+
+// ResetTextHash resets all changes to the "text_hash" field.
+func (m *StateTransitionMutation) ResetTextHash() {
+	m.text_hash = nil
+}
+
+// SetErasedAt sets the "erased_at" field.
+func (m *StateTransitionMutation) SetErasedAt(t time.Time) {
+	m.erased_at = &t
+}
+
+// ErasedAt returns the value of the "erased_at" field in the mutation.
+func (m *StateTransitionMutation) ErasedAt() (r time.Time, exists bool) {
+	v := m.erased_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldErasedAt returns the old "erased_at" field's value of the StateTransition entity.
+// If the StateTransition object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *StateTransitionMutation) OldErasedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldErasedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldErasedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldErasedAt: %w", err)
+	}
+	return oldValue.ErasedAt, nil
+}
+
+// ClearErasedAt clears the value of the "erased_at" field.
+func (m *StateTransitionMutation) ClearErasedAt() {
+	m.erased_at = nil
+	m.clearedFields[statetransition.FieldErasedAt] = struct{}{}
+}
+
+// ErasedAtCleared returns if the "erased_at" field was cleared in this mutation.
+func (m *StateTransitionMutation) ErasedAtCleared() bool {
+	_, ok := m.clearedFields[statetransition.FieldErasedAt]
+	return ok
+}
+
+// ResetErasedAt resets all changes to the "erased_at" field.
+func (m *StateTransitionMutation) ResetErasedAt() {
+	m.erased_at = nil
+	delete(m.clearedFields, statetransition.FieldErasedAt)
+}
+
 // SetOccurredAt sets the "occurred_at" field.
 func (m *StateTransitionMutation) SetOccurredAt(t time.Time) {
 	m.occurred_at = &t
@@ -10709,7 +10941,7 @@ func (m *StateTransitionMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *StateTransitionMutation) Fields() []string {
-	fields := make([]string, 0, 12)
+	fields := make([]string, 0, 17)
 	if m.tenant != nil {
 		fields = append(fields, statetransition.FieldTenantID)
 	}
@@ -10736,6 +10968,21 @@ func (m *StateTransitionMutation) Fields() []string {
 	}
 	if m.metadata != nil {
 		fields = append(fields, statetransition.FieldMetadata)
+	}
+	if m.private != nil {
+		fields = append(fields, statetransition.FieldPrivate)
+	}
+	if m.chain_version != nil {
+		fields = append(fields, statetransition.FieldChainVersion)
+	}
+	if m.text_salt != nil {
+		fields = append(fields, statetransition.FieldTextSalt)
+	}
+	if m.text_hash != nil {
+		fields = append(fields, statetransition.FieldTextHash)
+	}
+	if m.erased_at != nil {
+		fields = append(fields, statetransition.FieldErasedAt)
 	}
 	if m.occurred_at != nil {
 		fields = append(fields, statetransition.FieldOccurredAt)
@@ -10772,6 +11019,16 @@ func (m *StateTransitionMutation) Field(name string) (ent.Value, bool) {
 		return m.Reason()
 	case statetransition.FieldMetadata:
 		return m.Metadata()
+	case statetransition.FieldPrivate:
+		return m.Private()
+	case statetransition.FieldChainVersion:
+		return m.ChainVersion()
+	case statetransition.FieldTextSalt:
+		return m.TextSalt()
+	case statetransition.FieldTextHash:
+		return m.TextHash()
+	case statetransition.FieldErasedAt:
+		return m.ErasedAt()
 	case statetransition.FieldOccurredAt:
 		return m.OccurredAt()
 	case statetransition.FieldPrevHash:
@@ -10805,6 +11062,16 @@ func (m *StateTransitionMutation) OldField(ctx context.Context, name string) (en
 		return m.OldReason(ctx)
 	case statetransition.FieldMetadata:
 		return m.OldMetadata(ctx)
+	case statetransition.FieldPrivate:
+		return m.OldPrivate(ctx)
+	case statetransition.FieldChainVersion:
+		return m.OldChainVersion(ctx)
+	case statetransition.FieldTextSalt:
+		return m.OldTextSalt(ctx)
+	case statetransition.FieldTextHash:
+		return m.OldTextHash(ctx)
+	case statetransition.FieldErasedAt:
+		return m.OldErasedAt(ctx)
 	case statetransition.FieldOccurredAt:
 		return m.OldOccurredAt(ctx)
 	case statetransition.FieldPrevHash:
@@ -10883,6 +11150,41 @@ func (m *StateTransitionMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetMetadata(v)
 		return nil
+	case statetransition.FieldPrivate:
+		v, ok := value.(map[string]interface{})
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPrivate(v)
+		return nil
+	case statetransition.FieldChainVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetChainVersion(v)
+		return nil
+	case statetransition.FieldTextSalt:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTextSalt(v)
+		return nil
+	case statetransition.FieldTextHash:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTextHash(v)
+		return nil
+	case statetransition.FieldErasedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetErasedAt(v)
+		return nil
 	case statetransition.FieldOccurredAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -10915,6 +11217,9 @@ func (m *StateTransitionMutation) AddedFields() []string {
 	if m.addseq != nil {
 		fields = append(fields, statetransition.FieldSeq)
 	}
+	if m.addchain_version != nil {
+		fields = append(fields, statetransition.FieldChainVersion)
+	}
 	return fields
 }
 
@@ -10925,6 +11230,8 @@ func (m *StateTransitionMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case statetransition.FieldSeq:
 		return m.AddedSeq()
+	case statetransition.FieldChainVersion:
+		return m.AddedChainVersion()
 	}
 	return nil, false
 }
@@ -10941,6 +11248,13 @@ func (m *StateTransitionMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddSeq(v)
 		return nil
+	case statetransition.FieldChainVersion:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddChainVersion(v)
+		return nil
 	}
 	return fmt.Errorf("unknown StateTransition numeric field %s", name)
 }
@@ -10954,6 +11268,12 @@ func (m *StateTransitionMutation) ClearedFields() []string {
 	}
 	if m.FieldCleared(statetransition.FieldMetadata) {
 		fields = append(fields, statetransition.FieldMetadata)
+	}
+	if m.FieldCleared(statetransition.FieldPrivate) {
+		fields = append(fields, statetransition.FieldPrivate)
+	}
+	if m.FieldCleared(statetransition.FieldErasedAt) {
+		fields = append(fields, statetransition.FieldErasedAt)
 	}
 	return fields
 }
@@ -10974,6 +11294,12 @@ func (m *StateTransitionMutation) ClearField(name string) error {
 		return nil
 	case statetransition.FieldMetadata:
 		m.ClearMetadata()
+		return nil
+	case statetransition.FieldPrivate:
+		m.ClearPrivate()
+		return nil
+	case statetransition.FieldErasedAt:
+		m.ClearErasedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown StateTransition nullable field %s", name)
@@ -11009,6 +11335,21 @@ func (m *StateTransitionMutation) ResetField(name string) error {
 		return nil
 	case statetransition.FieldMetadata:
 		m.ResetMetadata()
+		return nil
+	case statetransition.FieldPrivate:
+		m.ResetPrivate()
+		return nil
+	case statetransition.FieldChainVersion:
+		m.ResetChainVersion()
+		return nil
+	case statetransition.FieldTextSalt:
+		m.ResetTextSalt()
+		return nil
+	case statetransition.FieldTextHash:
+		m.ResetTextHash()
+		return nil
+	case statetransition.FieldErasedAt:
+		m.ResetErasedAt()
 		return nil
 	case statetransition.FieldOccurredAt:
 		m.ResetOccurredAt()

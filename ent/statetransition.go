@@ -35,10 +35,20 @@ type StateTransition struct {
 	TriggeredBy tenantd.Trigger `json:"triggered_by,omitempty"`
 	// token prefix or worker name; never personal data
 	Actor string `json:"actor,omitempty"`
-	// Reason holds the value of the "reason" field.
+	// free text that may hold personal data: erasable (chain version 2), committed to by text_hash
 	Reason string `json:"reason,omitempty"`
-	// Metadata holds the value of the "metadata" field.
+	// structured facts, never personal data: inside the hash
 	Metadata map[string]interface{} `json:"metadata,omitempty"`
+	// details that may hold personal data (a comment, a display name): erasable like reason
+	Private map[string]interface{} `json:"private,omitempty"`
+	// 1: reason and metadata inside the hash; 2: reason and private committed to by text_hash
+	ChainVersion int `json:"chain_version,omitempty"`
+	// random salt of text_hash; erased with the text
+	TextSalt string `json:"text_salt,omitempty"`
+	// hex SHA-256 over text_salt and the canonical reason and private: what the chain holds of the text
+	TextHash string `json:"text_hash,omitempty"`
+	// when the erasable text was erased (purge)
+	ErasedAt *time.Time `json:"erased_at,omitempty"`
 	// OccurredAt holds the value of the "occurred_at" field.
 	OccurredAt time.Time `json:"occurred_at,omitempty"`
 	// hash of the previous row; empty for seq 1
@@ -78,13 +88,13 @@ func (*StateTransition) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case statetransition.FieldMetadata:
+		case statetransition.FieldMetadata, statetransition.FieldPrivate:
 			values[i] = new([]byte)
-		case statetransition.FieldSeq:
+		case statetransition.FieldSeq, statetransition.FieldChainVersion:
 			values[i] = new(sql.NullInt64)
-		case statetransition.FieldEvent, statetransition.FieldFromState, statetransition.FieldToState, statetransition.FieldTriggeredBy, statetransition.FieldActor, statetransition.FieldReason, statetransition.FieldPrevHash, statetransition.FieldHash:
+		case statetransition.FieldEvent, statetransition.FieldFromState, statetransition.FieldToState, statetransition.FieldTriggeredBy, statetransition.FieldActor, statetransition.FieldReason, statetransition.FieldTextSalt, statetransition.FieldTextHash, statetransition.FieldPrevHash, statetransition.FieldHash:
 			values[i] = new(sql.NullString)
-		case statetransition.FieldOccurredAt:
+		case statetransition.FieldErasedAt, statetransition.FieldOccurredAt:
 			values[i] = new(sql.NullTime)
 		case statetransition.FieldID, statetransition.FieldTenantID:
 			values[i] = new(uuid.UUID)
@@ -165,6 +175,39 @@ func (_m *StateTransition) assignValues(columns []string, values []any) error {
 				if err := json.Unmarshal(*value, &_m.Metadata); err != nil {
 					return fmt.Errorf("unmarshal field metadata: %w", err)
 				}
+			}
+		case statetransition.FieldPrivate:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field private", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.Private); err != nil {
+					return fmt.Errorf("unmarshal field private: %w", err)
+				}
+			}
+		case statetransition.FieldChainVersion:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field chain_version", values[i])
+			} else if value.Valid {
+				_m.ChainVersion = int(value.Int64)
+			}
+		case statetransition.FieldTextSalt:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field text_salt", values[i])
+			} else if value.Valid {
+				_m.TextSalt = value.String
+			}
+		case statetransition.FieldTextHash:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field text_hash", values[i])
+			} else if value.Valid {
+				_m.TextHash = value.String
+			}
+		case statetransition.FieldErasedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field erased_at", values[i])
+			} else if value.Valid {
+				_m.ErasedAt = new(time.Time)
+				*_m.ErasedAt = value.Time
 			}
 		case statetransition.FieldOccurredAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -253,6 +296,23 @@ func (_m *StateTransition) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("metadata=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Metadata))
+	builder.WriteString(", ")
+	builder.WriteString("private=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Private))
+	builder.WriteString(", ")
+	builder.WriteString("chain_version=")
+	builder.WriteString(fmt.Sprintf("%v", _m.ChainVersion))
+	builder.WriteString(", ")
+	builder.WriteString("text_salt=")
+	builder.WriteString(_m.TextSalt)
+	builder.WriteString(", ")
+	builder.WriteString("text_hash=")
+	builder.WriteString(_m.TextHash)
+	builder.WriteString(", ")
+	if v := _m.ErasedAt; v != nil {
+		builder.WriteString("erased_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteString(", ")
 	builder.WriteString("occurred_at=")
 	builder.WriteString(_m.OccurredAt.Format(time.ANSIC))

@@ -96,6 +96,68 @@ func (_c *StateTransitionCreate) SetMetadata(v map[string]interface{}) *StateTra
 	return _c
 }
 
+// SetPrivate sets the "private" field.
+func (_c *StateTransitionCreate) SetPrivate(v map[string]interface{}) *StateTransitionCreate {
+	_c.mutation.SetPrivate(v)
+	return _c
+}
+
+// SetChainVersion sets the "chain_version" field.
+func (_c *StateTransitionCreate) SetChainVersion(v int) *StateTransitionCreate {
+	_c.mutation.SetChainVersion(v)
+	return _c
+}
+
+// SetNillableChainVersion sets the "chain_version" field if the given value is not nil.
+func (_c *StateTransitionCreate) SetNillableChainVersion(v *int) *StateTransitionCreate {
+	if v != nil {
+		_c.SetChainVersion(*v)
+	}
+	return _c
+}
+
+// SetTextSalt sets the "text_salt" field.
+func (_c *StateTransitionCreate) SetTextSalt(v string) *StateTransitionCreate {
+	_c.mutation.SetTextSalt(v)
+	return _c
+}
+
+// SetNillableTextSalt sets the "text_salt" field if the given value is not nil.
+func (_c *StateTransitionCreate) SetNillableTextSalt(v *string) *StateTransitionCreate {
+	if v != nil {
+		_c.SetTextSalt(*v)
+	}
+	return _c
+}
+
+// SetTextHash sets the "text_hash" field.
+func (_c *StateTransitionCreate) SetTextHash(v string) *StateTransitionCreate {
+	_c.mutation.SetTextHash(v)
+	return _c
+}
+
+// SetNillableTextHash sets the "text_hash" field if the given value is not nil.
+func (_c *StateTransitionCreate) SetNillableTextHash(v *string) *StateTransitionCreate {
+	if v != nil {
+		_c.SetTextHash(*v)
+	}
+	return _c
+}
+
+// SetErasedAt sets the "erased_at" field.
+func (_c *StateTransitionCreate) SetErasedAt(v time.Time) *StateTransitionCreate {
+	_c.mutation.SetErasedAt(v)
+	return _c
+}
+
+// SetNillableErasedAt sets the "erased_at" field if the given value is not nil.
+func (_c *StateTransitionCreate) SetNillableErasedAt(v *time.Time) *StateTransitionCreate {
+	if v != nil {
+		_c.SetErasedAt(*v)
+	}
+	return _c
+}
+
 // SetOccurredAt sets the "occurred_at" field.
 func (_c *StateTransitionCreate) SetOccurredAt(v time.Time) *StateTransitionCreate {
 	_c.mutation.SetOccurredAt(v)
@@ -182,6 +244,18 @@ func (_c *StateTransitionCreate) defaults() error {
 		v := statetransition.DefaultReason
 		_c.mutation.SetReason(v)
 	}
+	if _, ok := _c.mutation.ChainVersion(); !ok {
+		v := statetransition.DefaultChainVersion
+		_c.mutation.SetChainVersion(v)
+	}
+	if _, ok := _c.mutation.TextSalt(); !ok {
+		v := statetransition.DefaultTextSalt
+		_c.mutation.SetTextSalt(v)
+	}
+	if _, ok := _c.mutation.TextHash(); !ok {
+		v := statetransition.DefaultTextHash
+		_c.mutation.SetTextHash(v)
+	}
 	if _, ok := _c.mutation.OccurredAt(); !ok {
 		if statetransition.DefaultOccurredAt == nil {
 			return fmt.Errorf("ent: uninitialized statetransition.DefaultOccurredAt (forgotten import ent/runtime?)")
@@ -246,6 +320,15 @@ func (_c *StateTransitionCreate) check() error {
 	}
 	if _, ok := _c.mutation.Reason(); !ok {
 		return &ValidationError{Name: "reason", err: errors.New(`ent: missing required field "StateTransition.reason"`)}
+	}
+	if _, ok := _c.mutation.ChainVersion(); !ok {
+		return &ValidationError{Name: "chain_version", err: errors.New(`ent: missing required field "StateTransition.chain_version"`)}
+	}
+	if _, ok := _c.mutation.TextSalt(); !ok {
+		return &ValidationError{Name: "text_salt", err: errors.New(`ent: missing required field "StateTransition.text_salt"`)}
+	}
+	if _, ok := _c.mutation.TextHash(); !ok {
+		return &ValidationError{Name: "text_hash", err: errors.New(`ent: missing required field "StateTransition.text_hash"`)}
 	}
 	if _, ok := _c.mutation.OccurredAt(); !ok {
 		return &ValidationError{Name: "occurred_at", err: errors.New(`ent: missing required field "StateTransition.occurred_at"`)}
@@ -326,6 +409,26 @@ func (_c *StateTransitionCreate) createSpec() (*StateTransition, *sqlgraph.Creat
 	if value, ok := _c.mutation.Metadata(); ok {
 		_spec.SetField(statetransition.FieldMetadata, field.TypeJSON, value)
 		_node.Metadata = value
+	}
+	if value, ok := _c.mutation.Private(); ok {
+		_spec.SetField(statetransition.FieldPrivate, field.TypeJSON, value)
+		_node.Private = value
+	}
+	if value, ok := _c.mutation.ChainVersion(); ok {
+		_spec.SetField(statetransition.FieldChainVersion, field.TypeInt, value)
+		_node.ChainVersion = value
+	}
+	if value, ok := _c.mutation.TextSalt(); ok {
+		_spec.SetField(statetransition.FieldTextSalt, field.TypeString, value)
+		_node.TextSalt = value
+	}
+	if value, ok := _c.mutation.TextHash(); ok {
+		_spec.SetField(statetransition.FieldTextHash, field.TypeString, value)
+		_node.TextHash = value
+	}
+	if value, ok := _c.mutation.ErasedAt(); ok {
+		_spec.SetField(statetransition.FieldErasedAt, field.TypeTime, value)
+		_node.ErasedAt = &value
 	}
 	if value, ok := _c.mutation.OccurredAt(); ok {
 		_spec.SetField(statetransition.FieldOccurredAt, field.TypeTime, value)
@@ -451,6 +554,21 @@ func (u *StateTransitionUpsertOne) UpdateNewValues() *StateTransitionUpsertOne {
 		}
 		if _, exists := u.create.mutation.Metadata(); exists {
 			s.SetIgnore(statetransition.FieldMetadata)
+		}
+		if _, exists := u.create.mutation.Private(); exists {
+			s.SetIgnore(statetransition.FieldPrivate)
+		}
+		if _, exists := u.create.mutation.ChainVersion(); exists {
+			s.SetIgnore(statetransition.FieldChainVersion)
+		}
+		if _, exists := u.create.mutation.TextSalt(); exists {
+			s.SetIgnore(statetransition.FieldTextSalt)
+		}
+		if _, exists := u.create.mutation.TextHash(); exists {
+			s.SetIgnore(statetransition.FieldTextHash)
+		}
+		if _, exists := u.create.mutation.ErasedAt(); exists {
+			s.SetIgnore(statetransition.FieldErasedAt)
 		}
 		if _, exists := u.create.mutation.OccurredAt(); exists {
 			s.SetIgnore(statetransition.FieldOccurredAt)
@@ -701,6 +819,21 @@ func (u *StateTransitionUpsertBulk) UpdateNewValues() *StateTransitionUpsertBulk
 			}
 			if _, exists := b.mutation.Metadata(); exists {
 				s.SetIgnore(statetransition.FieldMetadata)
+			}
+			if _, exists := b.mutation.Private(); exists {
+				s.SetIgnore(statetransition.FieldPrivate)
+			}
+			if _, exists := b.mutation.ChainVersion(); exists {
+				s.SetIgnore(statetransition.FieldChainVersion)
+			}
+			if _, exists := b.mutation.TextSalt(); exists {
+				s.SetIgnore(statetransition.FieldTextSalt)
+			}
+			if _, exists := b.mutation.TextHash(); exists {
+				s.SetIgnore(statetransition.FieldTextHash)
+			}
+			if _, exists := b.mutation.ErasedAt(); exists {
+				s.SetIgnore(statetransition.FieldErasedAt)
 			}
 			if _, exists := b.mutation.OccurredAt(); exists {
 				s.SetIgnore(statetransition.FieldOccurredAt)

@@ -92,6 +92,12 @@ func (_u *StateTransitionUpdate) sqlSave(ctx context.Context) (_node int, err er
 	if _u.mutation.MetadataCleared() {
 		_spec.ClearField(statetransition.FieldMetadata, field.TypeJSON)
 	}
+	if _u.mutation.PrivateCleared() {
+		_spec.ClearField(statetransition.FieldPrivate, field.TypeJSON)
+	}
+	if _u.mutation.ErasedAtCleared() {
+		_spec.ClearField(statetransition.FieldErasedAt, field.TypeTime)
+	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
 		if _, ok := err.(*sqlgraph.NotFoundError); ok {
@@ -207,6 +213,12 @@ func (_u *StateTransitionUpdateOne) sqlSave(ctx context.Context) (_node *StateTr
 	}
 	if _u.mutation.MetadataCleared() {
 		_spec.ClearField(statetransition.FieldMetadata, field.TypeJSON)
+	}
+	if _u.mutation.PrivateCleared() {
+		_spec.ClearField(statetransition.FieldPrivate, field.TypeJSON)
+	}
+	if _u.mutation.ErasedAtCleared() {
+		_spec.ClearField(statetransition.FieldErasedAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &StateTransition{config: _u.config}

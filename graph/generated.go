@@ -3491,7 +3491,13 @@ type StateTransition implements Node {
   token prefix or worker name; never personal data
   """
   actor: String!
+  """
+  free text that may hold personal data: erasable (chain version 2), committed to by text_hash
+  """
   reason: String!
+  """
+  structured facts, never personal data: inside the hash
+  """
   metadata: Map
   occurredAt: Time!
   """

@@ -357,6 +357,11 @@ var (
 		{Name: "actor", Type: field.TypeString},
 		{Name: "reason", Type: field.TypeString, Default: ""},
 		{Name: "metadata", Type: field.TypeJSON, Nullable: true},
+		{Name: "private", Type: field.TypeJSON, Nullable: true},
+		{Name: "chain_version", Type: field.TypeInt, Default: 1},
+		{Name: "text_salt", Type: field.TypeString, Default: ""},
+		{Name: "text_hash", Type: field.TypeString, Default: ""},
+		{Name: "erased_at", Type: field.TypeTime, Nullable: true},
 		{Name: "occurred_at", Type: field.TypeTime},
 		{Name: "prev_hash", Type: field.TypeString},
 		{Name: "hash", Type: field.TypeString},
@@ -370,7 +375,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "state_transitions_tenants_transitions",
-				Columns:    []*schema.Column{StateTransitionsColumns[12]},
+				Columns:    []*schema.Column{StateTransitionsColumns[17]},
 				RefColumns: []*schema.Column{TenantsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -379,12 +384,12 @@ var (
 			{
 				Name:    "statetransition_tenant_id_seq",
 				Unique:  true,
-				Columns: []*schema.Column{StateTransitionsColumns[12], StateTransitionsColumns[1]},
+				Columns: []*schema.Column{StateTransitionsColumns[17], StateTransitionsColumns[1]},
 			},
 			{
 				Name:    "statetransition_occurred_at",
 				Unique:  false,
-				Columns: []*schema.Column{StateTransitionsColumns[9]},
+				Columns: []*schema.Column{StateTransitionsColumns[14]},
 			},
 		},
 	}

@@ -421,8 +421,20 @@ func init() {
 	statetransitionDescReason := statetransitionFields[7].Descriptor()
 	// statetransition.DefaultReason holds the default value on creation for the reason field.
 	statetransition.DefaultReason = statetransitionDescReason.Default.(string)
+	// statetransitionDescChainVersion is the schema descriptor for chain_version field.
+	statetransitionDescChainVersion := statetransitionFields[10].Descriptor()
+	// statetransition.DefaultChainVersion holds the default value on creation for the chain_version field.
+	statetransition.DefaultChainVersion = statetransitionDescChainVersion.Default.(int)
+	// statetransitionDescTextSalt is the schema descriptor for text_salt field.
+	statetransitionDescTextSalt := statetransitionFields[11].Descriptor()
+	// statetransition.DefaultTextSalt holds the default value on creation for the text_salt field.
+	statetransition.DefaultTextSalt = statetransitionDescTextSalt.Default.(string)
+	// statetransitionDescTextHash is the schema descriptor for text_hash field.
+	statetransitionDescTextHash := statetransitionFields[12].Descriptor()
+	// statetransition.DefaultTextHash holds the default value on creation for the text_hash field.
+	statetransition.DefaultTextHash = statetransitionDescTextHash.Default.(string)
 	// statetransitionDescOccurredAt is the schema descriptor for occurred_at field.
-	statetransitionDescOccurredAt := statetransitionFields[9].Descriptor()
+	statetransitionDescOccurredAt := statetransitionFields[14].Descriptor()
 	// statetransition.DefaultOccurredAt holds the default value on creation for the occurred_at field.
 	statetransition.DefaultOccurredAt = statetransitionDescOccurredAt.Default.(func() time.Time)
 	// statetransitionDescID is the schema descriptor for id field.

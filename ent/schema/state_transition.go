@@ -37,9 +37,22 @@ func (StateTransition) Fields() []ent.Field {
 		field.Enum("triggered_by").GoType(tenantd.Trigger("")).Immutable().
 			Annotations(entgql.Type("TriggeredBy")),
 		field.String("actor").Immutable().Comment("token prefix or worker name; never personal data"),
-		field.String("reason").Default("").Immutable(),
+		field.String("reason").Default("").Immutable().
+			Comment("free text that may hold personal data: erasable (chain version 2), committed to by text_hash"),
 		field.JSON("metadata", map[string]any{}).Optional().Immutable().
-			Annotations(entgql.Type("Map")),
+			Annotations(entgql.Type("Map")).
+			Comment("structured facts, never personal data: inside the hash"),
+		field.JSON("private", map[string]any{}).Optional().Immutable().
+			Annotations(entgql.Skip()).
+			Comment("details that may hold personal data (a comment, a display name): erasable like reason"),
+		field.Int("chain_version").Default(1).Immutable().Annotations(entgql.Skip()).
+			Comment("1: reason and metadata inside the hash; 2: reason and private committed to by text_hash"),
+		field.String("text_salt").Default("").Immutable().Annotations(entgql.Skip()).
+			Comment("random salt of text_hash; erased with the text"),
+		field.String("text_hash").Default("").Immutable().Annotations(entgql.Skip()).
+			Comment("hex SHA-256 over text_salt and the canonical reason and private: what the chain holds of the text"),
+		field.Time("erased_at").Optional().Nillable().Immutable().Annotations(entgql.Skip()).
+			Comment("when the erasable text was erased (purge)"),
 		field.Time("occurred_at").Default(Now).Immutable().
 			Annotations(entgql.OrderField("OCCURRED_AT")),
 		field.String("prev_hash").Immutable().Comment("hash of the previous row; empty for seq 1"),

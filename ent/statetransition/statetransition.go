@@ -37,6 +37,16 @@ const (
 	FieldReason = "reason"
 	// FieldMetadata holds the string denoting the metadata field in the database.
 	FieldMetadata = "metadata"
+	// FieldPrivate holds the string denoting the private field in the database.
+	FieldPrivate = "private"
+	// FieldChainVersion holds the string denoting the chain_version field in the database.
+	FieldChainVersion = "chain_version"
+	// FieldTextSalt holds the string denoting the text_salt field in the database.
+	FieldTextSalt = "text_salt"
+	// FieldTextHash holds the string denoting the text_hash field in the database.
+	FieldTextHash = "text_hash"
+	// FieldErasedAt holds the string denoting the erased_at field in the database.
+	FieldErasedAt = "erased_at"
 	// FieldOccurredAt holds the string denoting the occurred_at field in the database.
 	FieldOccurredAt = "occurred_at"
 	// FieldPrevHash holds the string denoting the prev_hash field in the database.
@@ -68,6 +78,11 @@ var Columns = []string{
 	FieldActor,
 	FieldReason,
 	FieldMetadata,
+	FieldPrivate,
+	FieldChainVersion,
+	FieldTextSalt,
+	FieldTextHash,
+	FieldErasedAt,
 	FieldOccurredAt,
 	FieldPrevHash,
 	FieldHash,
@@ -95,6 +110,12 @@ var (
 	SeqValidator func(int) error
 	// DefaultReason holds the default value on creation for the "reason" field.
 	DefaultReason string
+	// DefaultChainVersion holds the default value on creation for the "chain_version" field.
+	DefaultChainVersion int
+	// DefaultTextSalt holds the default value on creation for the "text_salt" field.
+	DefaultTextSalt string
+	// DefaultTextHash holds the default value on creation for the "text_hash" field.
+	DefaultTextHash string
 	// DefaultOccurredAt holds the default value on creation for the "occurred_at" field.
 	DefaultOccurredAt func() time.Time
 	// DefaultID holds the default value on creation for the "id" field.
@@ -187,6 +208,26 @@ func ByActor(opts ...sql.OrderTermOption) OrderOption {
 // ByReason orders the results by the reason field.
 func ByReason(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldReason, opts...).ToFunc()
+}
+
+// ByChainVersion orders the results by the chain_version field.
+func ByChainVersion(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldChainVersion, opts...).ToFunc()
+}
+
+// ByTextSalt orders the results by the text_salt field.
+func ByTextSalt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTextSalt, opts...).ToFunc()
+}
+
+// ByTextHash orders the results by the text_hash field.
+func ByTextHash(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTextHash, opts...).ToFunc()
+}
+
+// ByErasedAt orders the results by the erased_at field.
+func ByErasedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldErasedAt, opts...).ToFunc()
 }
 
 // ByOccurredAt orders the results by the occurred_at field.

@@ -77,6 +77,26 @@ func Reason(v string) predicate.StateTransition {
 	return predicate.StateTransition(sql.FieldEQ(FieldReason, v))
 }
 
+// ChainVersion applies equality check predicate on the "chain_version" field. It's identical to ChainVersionEQ.
+func ChainVersion(v int) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldEQ(FieldChainVersion, v))
+}
+
+// TextSalt applies equality check predicate on the "text_salt" field. It's identical to TextSaltEQ.
+func TextSalt(v string) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldEQ(FieldTextSalt, v))
+}
+
+// TextHash applies equality check predicate on the "text_hash" field. It's identical to TextHashEQ.
+func TextHash(v string) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldEQ(FieldTextHash, v))
+}
+
+// ErasedAt applies equality check predicate on the "erased_at" field. It's identical to ErasedAtEQ.
+func ErasedAt(v time.Time) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldEQ(FieldErasedAt, v))
+}
+
 // OccurredAt applies equality check predicate on the "occurred_at" field. It's identical to OccurredAtEQ.
 func OccurredAt(v time.Time) predicate.StateTransition {
 	return predicate.StateTransition(sql.FieldEQ(FieldOccurredAt, v))
@@ -420,6 +440,236 @@ func MetadataIsNil() predicate.StateTransition {
 // MetadataNotNil applies the NotNil predicate on the "metadata" field.
 func MetadataNotNil() predicate.StateTransition {
 	return predicate.StateTransition(sql.FieldNotNull(FieldMetadata))
+}
+
+// PrivateIsNil applies the IsNil predicate on the "private" field.
+func PrivateIsNil() predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldIsNull(FieldPrivate))
+}
+
+// PrivateNotNil applies the NotNil predicate on the "private" field.
+func PrivateNotNil() predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldNotNull(FieldPrivate))
+}
+
+// ChainVersionEQ applies the EQ predicate on the "chain_version" field.
+func ChainVersionEQ(v int) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldEQ(FieldChainVersion, v))
+}
+
+// ChainVersionNEQ applies the NEQ predicate on the "chain_version" field.
+func ChainVersionNEQ(v int) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldNEQ(FieldChainVersion, v))
+}
+
+// ChainVersionIn applies the In predicate on the "chain_version" field.
+func ChainVersionIn(vs ...int) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldIn(FieldChainVersion, vs...))
+}
+
+// ChainVersionNotIn applies the NotIn predicate on the "chain_version" field.
+func ChainVersionNotIn(vs ...int) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldNotIn(FieldChainVersion, vs...))
+}
+
+// ChainVersionGT applies the GT predicate on the "chain_version" field.
+func ChainVersionGT(v int) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldGT(FieldChainVersion, v))
+}
+
+// ChainVersionGTE applies the GTE predicate on the "chain_version" field.
+func ChainVersionGTE(v int) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldGTE(FieldChainVersion, v))
+}
+
+// ChainVersionLT applies the LT predicate on the "chain_version" field.
+func ChainVersionLT(v int) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldLT(FieldChainVersion, v))
+}
+
+// ChainVersionLTE applies the LTE predicate on the "chain_version" field.
+func ChainVersionLTE(v int) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldLTE(FieldChainVersion, v))
+}
+
+// TextSaltEQ applies the EQ predicate on the "text_salt" field.
+func TextSaltEQ(v string) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldEQ(FieldTextSalt, v))
+}
+
+// TextSaltNEQ applies the NEQ predicate on the "text_salt" field.
+func TextSaltNEQ(v string) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldNEQ(FieldTextSalt, v))
+}
+
+// TextSaltIn applies the In predicate on the "text_salt" field.
+func TextSaltIn(vs ...string) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldIn(FieldTextSalt, vs...))
+}
+
+// TextSaltNotIn applies the NotIn predicate on the "text_salt" field.
+func TextSaltNotIn(vs ...string) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldNotIn(FieldTextSalt, vs...))
+}
+
+// TextSaltGT applies the GT predicate on the "text_salt" field.
+func TextSaltGT(v string) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldGT(FieldTextSalt, v))
+}
+
+// TextSaltGTE applies the GTE predicate on the "text_salt" field.
+func TextSaltGTE(v string) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldGTE(FieldTextSalt, v))
+}
+
+// TextSaltLT applies the LT predicate on the "text_salt" field.
+func TextSaltLT(v string) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldLT(FieldTextSalt, v))
+}
+
+// TextSaltLTE applies the LTE predicate on the "text_salt" field.
+func TextSaltLTE(v string) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldLTE(FieldTextSalt, v))
+}
+
+// TextSaltContains applies the Contains predicate on the "text_salt" field.
+func TextSaltContains(v string) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldContains(FieldTextSalt, v))
+}
+
+// TextSaltHasPrefix applies the HasPrefix predicate on the "text_salt" field.
+func TextSaltHasPrefix(v string) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldHasPrefix(FieldTextSalt, v))
+}
+
+// TextSaltHasSuffix applies the HasSuffix predicate on the "text_salt" field.
+func TextSaltHasSuffix(v string) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldHasSuffix(FieldTextSalt, v))
+}
+
+// TextSaltEqualFold applies the EqualFold predicate on the "text_salt" field.
+func TextSaltEqualFold(v string) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldEqualFold(FieldTextSalt, v))
+}
+
+// TextSaltContainsFold applies the ContainsFold predicate on the "text_salt" field.
+func TextSaltContainsFold(v string) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldContainsFold(FieldTextSalt, v))
+}
+
+// TextHashEQ applies the EQ predicate on the "text_hash" field.
+func TextHashEQ(v string) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldEQ(FieldTextHash, v))
+}
+
+// TextHashNEQ applies the NEQ predicate on the "text_hash" field.
+func TextHashNEQ(v string) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldNEQ(FieldTextHash, v))
+}
+
+// TextHashIn applies the In predicate on the "text_hash" field.
+func TextHashIn(vs ...string) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldIn(FieldTextHash, vs...))
+}
+
+// TextHashNotIn applies the NotIn predicate on the "text_hash" field.
+func TextHashNotIn(vs ...string) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldNotIn(FieldTextHash, vs...))
+}
+
+// TextHashGT applies the GT predicate on the "text_hash" field.
+func TextHashGT(v string) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldGT(FieldTextHash, v))
+}
+
+// TextHashGTE applies the GTE predicate on the "text_hash" field.
+func TextHashGTE(v string) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldGTE(FieldTextHash, v))
+}
+
+// TextHashLT applies the LT predicate on the "text_hash" field.
+func TextHashLT(v string) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldLT(FieldTextHash, v))
+}
+
+// TextHashLTE applies the LTE predicate on the "text_hash" field.
+func TextHashLTE(v string) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldLTE(FieldTextHash, v))
+}
+
+// TextHashContains applies the Contains predicate on the "text_hash" field.
+func TextHashContains(v string) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldContains(FieldTextHash, v))
+}
+
+// TextHashHasPrefix applies the HasPrefix predicate on the "text_hash" field.
+func TextHashHasPrefix(v string) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldHasPrefix(FieldTextHash, v))
+}
+
+// TextHashHasSuffix applies the HasSuffix predicate on the "text_hash" field.
+func TextHashHasSuffix(v string) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldHasSuffix(FieldTextHash, v))
+}
+
+// TextHashEqualFold applies the EqualFold predicate on the "text_hash" field.
+func TextHashEqualFold(v string) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldEqualFold(FieldTextHash, v))
+}
+
+// TextHashContainsFold applies the ContainsFold predicate on the "text_hash" field.
+func TextHashContainsFold(v string) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldContainsFold(FieldTextHash, v))
+}
+
+// ErasedAtEQ applies the EQ predicate on the "erased_at" field.
+func ErasedAtEQ(v time.Time) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldEQ(FieldErasedAt, v))
+}
+
+// ErasedAtNEQ applies the NEQ predicate on the "erased_at" field.
+func ErasedAtNEQ(v time.Time) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldNEQ(FieldErasedAt, v))
+}
+
+// ErasedAtIn applies the In predicate on the "erased_at" field.
+func ErasedAtIn(vs ...time.Time) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldIn(FieldErasedAt, vs...))
+}
+
+// ErasedAtNotIn applies the NotIn predicate on the "erased_at" field.
+func ErasedAtNotIn(vs ...time.Time) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldNotIn(FieldErasedAt, vs...))
+}
+
+// ErasedAtGT applies the GT predicate on the "erased_at" field.
+func ErasedAtGT(v time.Time) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldGT(FieldErasedAt, v))
+}
+
+// ErasedAtGTE applies the GTE predicate on the "erased_at" field.
+func ErasedAtGTE(v time.Time) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldGTE(FieldErasedAt, v))
+}
+
+// ErasedAtLT applies the LT predicate on the "erased_at" field.
+func ErasedAtLT(v time.Time) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldLT(FieldErasedAt, v))
+}
+
+// ErasedAtLTE applies the LTE predicate on the "erased_at" field.
+func ErasedAtLTE(v time.Time) predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldLTE(FieldErasedAt, v))
+}
+
+// ErasedAtIsNil applies the IsNil predicate on the "erased_at" field.
+func ErasedAtIsNil() predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldIsNull(FieldErasedAt))
+}
+
+// ErasedAtNotNil applies the NotNil predicate on the "erased_at" field.
+func ErasedAtNotNil() predicate.StateTransition {
+	return predicate.StateTransition(sql.FieldNotNull(FieldErasedAt))
 }
 
 // OccurredAtEQ applies the EQ predicate on the "occurred_at" field.

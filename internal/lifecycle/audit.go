@@ -142,10 +142,15 @@ func verifyChain(t *ent.Tenant, rows []*ent.StateTransition) *Break {
 		case i > 0 && (r.FromState == nil || prevTo == nil || *r.FromState != *prevTo):
 			return brk("from_state %v does not follow the previous to_state %v", deref(r.FromState), deref(prevTo))
 		}
+		if r.ChainVersion >= 2 {
+			if b := verifyText(r); b != "" {
+				return brk("%s", b)
+			}
+		}
 		want, err := Hash(prevHash, Link{
 			TenantID: r.TenantID, Seq: r.Seq, Event: r.Event, From: r.FromState, To: r.ToState,
 			TriggeredBy: r.TriggeredBy, Actor: r.Actor, Reason: r.Reason, Metadata: r.Metadata,
-			OccurredAt: r.OccurredAt,
+			OccurredAt: r.OccurredAt, Version: r.ChainVersion, TextHash: r.TextHash,
 		})
 		if err != nil {
 			return brk("cannot encode the row: %v", err)
@@ -166,6 +171,26 @@ func verifyChain(t *ent.Tenant, rows []*ent.StateTransition) *Break {
 		return &Break{TenantID: t.ID, Reason: fmt.Sprintf("tenant is %s but its last transition went to %s", t.State, *prevTo)}
 	}
 	return nil
+}
+
+// verifyText checks a version 2 row's erasable text against the
+// commitment the chain holds: unerased, the text must hash to text_hash;
+// erased, nothing of it may be left. It returns why not, or "".
+func verifyText(r *ent.StateTransition) string {
+	if r.ErasedAt != nil || r.TextSalt == "" {
+		if r.ErasedAt == nil || r.TextSalt != "" || r.Reason != "" || len(r.Private) > 0 {
+			return "the erased text is not erased: reason, private and salt must all be empty once erased_at is set"
+		}
+		return ""
+	}
+	want, err := TextHash(r.TextSalt, r.Reason, r.Private)
+	if err != nil {
+		return fmt.Sprintf("cannot encode the row's text: %v", err)
+	}
+	if want != r.TextHash {
+		return fmt.Sprintf("the reason or private details do not match text_hash %s: the text was changed", short(r.TextHash))
+	}
+	return ""
 }
 
 func short(h string) string {

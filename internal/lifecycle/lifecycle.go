@@ -91,6 +91,22 @@ func noStateFields(m ent.Mutation, who string) error {
 	return nil
 }
 
+// text is a row's erasable text with its commitment.
+type text struct {
+	private    map[string]any
+	salt, hash string
+}
+
+func newText(reason string, private map[string]any) (text, error) {
+	p, err := normalizeMetadata(private)
+	if err != nil {
+		return text{}, err
+	}
+	t := text{private: p, salt: newSalt()}
+	t.hash, err = TextHash(t.salt, reason, p)
+	return t, err
+}
+
 // Now is the machine's time, as transitions record it.
 func (m *Machine) Now() time.Time { return tenantd.Now(m.clock) }
 
@@ -131,8 +147,15 @@ type Request struct {
 	TenantID uuid.UUID
 	Event    tenantd.Event
 	Actor    Actor
-	Reason   string
+	// Reason is free text for the audit trail; it may hold personal data
+	// and is erased at purge (the chain commits to it, see Link).
+	Reason string
+	// Metadata is structured facts (ids, plans, certificates), never
+	// personal data: it stays in the chain for good.
 	Metadata map[string]any
+	// Private holds details that may be personal (a comment, a display
+	// name): kept beside Reason and erased with it.
+	Private map[string]any
 	// Operation, if set, is created with its River job in the same
 	// transaction (RequestedBy defaults to the actor's name).
 	Operation *operation.Spec
@@ -191,6 +214,10 @@ func (m *Machine) FireTx(ctx context.Context, tx *store.Tx, req Request) (*Resul
 	if err != nil {
 		return nil, err
 	}
+	text, err := newText(req.Reason, req.Private)
+	if err != nil {
+		return nil, err
+	}
 	// Visibility is the caller's: a tenant viewer asking about another tenant
 	// gets NOT_FOUND. Everything after that is tenantd's own write.
 	t, err := m.lockTenant(ctx, tx, req.TenantID)
@@ -208,8 +235,8 @@ func (m *Machine) FireTx(ctx context.Context, tx *store.Tx, req Request) (*Resul
 	seq := t.HistorySeq + 1
 	hash, err := Hash(t.HistoryHead, Link{
 		TenantID: t.ID, Seq: seq, Event: req.Event, From: &from, To: to,
-		TriggeredBy: req.Actor.By, Actor: req.Actor.Name, Reason: req.Reason,
-		Metadata: meta, OccurredAt: now,
+		TriggeredBy: req.Actor.By, Actor: req.Actor.Name,
+		Metadata: meta, OccurredAt: now, Version: ChainVersion, TextHash: text.hash,
 	})
 	if err != nil {
 		return nil, err
@@ -223,7 +250,8 @@ func (m *Machine) FireTx(ctx context.Context, tx *store.Tx, req Request) (*Resul
 		SetTenantID(t.ID).SetSeq(seq).SetEvent(req.Event).
 		SetFromState(from).SetToState(to).
 		SetTriggeredBy(req.Actor.By).SetActor(req.Actor.Name).SetReason(req.Reason).
-		SetMetadata(meta).SetOccurredAt(now).
+		SetMetadata(meta).SetPrivate(text.private).SetChainVersion(ChainVersion).
+		SetTextSalt(text.salt).SetTextHash(text.hash).SetOccurredAt(now).
 		SetPrevHash(t.HistoryHead).SetHash(hash).
 		Save(sys)
 	if err != nil {
@@ -340,14 +368,18 @@ func (m *Machine) CreateTx(ctx context.Context, tx *store.Tx, nt NewTenant) (*Re
 	if err != nil {
 		return nil, err
 	}
+	text, err := newText(nt.Reason, nil)
+	if err != nil {
+		return nil, err
+	}
 	ctx = asWriter(ctx)
 	sys := tenantd.SystemContext(ctx)
 	id := schema.NewID()
 	now := m.Now()
 	hash, err := Hash("", Link{
 		TenantID: id, Seq: 1, Event: tenantd.EventSignup, To: tenantd.StatePending,
-		TriggeredBy: nt.Actor.By, Actor: nt.Actor.Name, Reason: nt.Reason,
-		Metadata: meta, OccurredAt: now,
+		TriggeredBy: nt.Actor.By, Actor: nt.Actor.Name,
+		Metadata: meta, OccurredAt: now, Version: ChainVersion, TextHash: text.hash,
 	})
 	if err != nil {
 		return nil, err
@@ -377,7 +409,8 @@ func (m *Machine) CreateTx(ctx context.Context, tx *store.Tx, nt NewTenant) (*Re
 	tr, err := tx.Ent.StateTransition.Create().
 		SetTenantID(id).SetSeq(1).SetEvent(tenantd.EventSignup).SetToState(tenantd.StatePending).
 		SetTriggeredBy(nt.Actor.By).SetActor(nt.Actor.Name).SetReason(nt.Reason).
-		SetMetadata(meta).SetOccurredAt(now).SetPrevHash("").SetHash(hash).
+		SetMetadata(meta).SetChainVersion(ChainVersion).SetTextSalt(text.salt).SetTextHash(text.hash).
+		SetOccurredAt(now).SetPrevHash("").SetHash(hash).
 		Save(sys)
 	if err != nil {
 		return nil, fmt.Errorf("signup: append history: %w", err)

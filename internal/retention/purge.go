@@ -246,7 +246,7 @@ func (p *Purger) purge(ctx context.Context, tx *store.Tx, r *ops.Run) (string, e
 		"apiKeysRevoked":    r.Op.Result["apiKeysRevoked"],
 		"keySetsDeleted":    r.Op.Result["keySetsDeleted"],
 		"emailsDeleted":     r.Op.Result["emailsDeleted"],
-		"personalDataWiped": []string{"name", "slug", "email"},
+		"personalDataWiped": []string{"name", "slug", "email", "history free text"},
 	}
 	b, _ := json.Marshal(cert)
 	sum := sha256.Sum256(b)
@@ -267,6 +267,13 @@ func (p *Purger) purge(ctx context.Context, tx *store.Tx, r *ops.Run) (string, e
 	if err != nil {
 		return "", err
 	}
+	// The history's free text — reasons, comments, names — is erased; the
+	// chain, which commits to it without holding it, still verifies.
+	erased, err := p.machine.EraseTextTx(ctx, tx, t.ID)
+	if err != nil {
+		return "", err
+	}
+	r.Set("historyTextErased", erased)
 	r.Set("certificateSha256", hex.EncodeToString(sum[:]))
 	p.log.Info("tenant purged", "tenant", t.ID, "operation", r.Op.ID)
 	return "tenant purged; certificate " + hex.EncodeToString(sum[:12]), nil

@@ -85,6 +85,15 @@ func TestPurgeIsAnOperation(t *testing.T) {
 				require.NotNil(t, key.RevokedAt)
 			}
 
+			rows, err := srv.DB().Ent.StateTransition.Query().Where(statetransition.TenantID(id)).All(sys)
+			require.NoError(t, err)
+			for _, r := range rows {
+				require.Empty(t, r.Reason, "seq %d: the free text is erased", r.Seq)
+			}
+			rep, err := lifecycle.Verify(ctx, srv.DB().Ent, nil)
+			require.NoError(t, err)
+			require.True(t, rep.OK(), "the purged tenant's chain verifies: %v", rep.Break)
+
 			_, err = srv.Purger().Start(sys, id, actor, "again")
 			require.Equal(t, tenantd.EINVALIDTRANSITION, tenantd.ErrorCode(err), "a purged tenant is not purged again")
 			n, err := srv.DB().Ent.Operation.Query().Count(sys)

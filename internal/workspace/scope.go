@@ -79,12 +79,12 @@ func (s *Service) scopeOf(ctx context.Context, tenantID uuid.UUID) (*scope, erro
 }
 
 // searchVector is the expression of a PostgreSQL documents table's search
-// column: the function of migration 20261202090000, which bounds what is
+// column: the function of migration 20261202050000, which bounds what is
 // indexed.
 const searchVector = "public.tenantd_document_search(title, content)"
 
 // upgradePostgresSilo gives a silo schema made before migration
-// 20261202090000 the bounded search vector. The application role owns silo
+// 20261202050000 the bounded search vector. The application role owns silo
 // schemas (it creates them), so it, not the migration run by the owner,
 // alters them — once, when a process first opens the workspace; an advisory
 // lock keeps replicas from doing it twice. The table is rewritten under an
