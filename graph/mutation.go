@@ -3,57 +3,29 @@ package graph
 import (
 	"context"
 
-	"github.com/google/uuid"
-
-	"github.com/tenantd/tenantd/internal/idempotency"
-
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/internal/lifecycle"
 )
 
 const maxReason = 500
 
-// transitionAnswer is what an idempotent lifecycle mutation stores.
-type transitionAnswer struct {
-	TransitionID uuid.UUID `json:"transitionId"`
-}
-
 // transition fires one lifecycle event for a mutation, as the caller. With
-// an idempotencyKey, a retry returns the transition the first call made.
+// an idempotencyKey, a retry returns the transition the first call made
+// (lifecycle keeps the key).
 func (r *mutationResolver) transition(ctx context.Context, input TenantTransitionInput, ev tenantd.Event) (*TenantTransitionPayload, error) {
 	reason, err := reasonOf(input.Reason)
 	if err != nil {
 		return nil, err
 	}
-	v, _ := tenantd.ViewerFrom(ctx)
-	req := idempotency.Request{Scope: string(ev) + ":" + v.TokenID.String(), Input: input}
+	req := lifecycle.Request{TenantID: input.TenantID, Event: ev, Actor: lifecycle.ActorOf(ctx), Reason: reason}
 	if input.IdempotencyKey != nil {
-		req.Key = *input.IdempotencyKey
+		req.IdempotencyKey = *input.IdempotencyKey
 	}
-	ans, err := idempotency.Do(ctx, r.Idempotency, req, func(ctx context.Context, _ *idempotency.Claim) (transitionAnswer, error) {
-		res, err := r.Lifecycle.Fire(ctx, lifecycle.Request{
-			TenantID: input.TenantID,
-			Event:    ev,
-			Actor:    lifecycle.ActorOf(ctx),
-			Reason:   reason,
-		})
-		if err != nil {
-			return transitionAnswer{}, err
-		}
-		return transitionAnswer{TransitionID: res.Transition.ID}, nil
-	})
+	res, err := r.Lifecycle.Fire(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	tr, err := r.client().StateTransition.Get(ctx, ans.TransitionID)
-	if err != nil {
-		return nil, err
-	}
-	t, err := tr.QueryTenant().Only(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &TenantTransitionPayload{Tenant: t, Transition: tr}, nil
+	return &TenantTransitionPayload{Tenant: res.Tenant, Transition: res.Transition, Operation: res.Operation}, nil
 }
 
 func reasonOf(s *string) (string, error) {

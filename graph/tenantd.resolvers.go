@@ -12,7 +12,6 @@ import (
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
 	"github.com/tenantd/tenantd/internal/auth"
-	"github.com/tenantd/tenantd/internal/idempotency"
 	"github.com/tenantd/tenantd/internal/lifecycle"
 	"github.com/tenantd/tenantd/internal/provisioning"
 	"github.com/tenantd/tenantd/internal/watch"
@@ -94,30 +93,15 @@ func (r *mutationResolver) CreateAPIKey(ctx context.Context, input CreateAPIKeyI
 	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
-	v, _ := tenantd.ViewerFrom(ctx)
-	req := idempotency.Request{Scope: "createApiKey:" + v.TokenID.String(), Input: input}
+	var idemKey string
 	if input.IdempotencyKey != nil {
-		req.Key = *input.IdempotencyKey
+		idemKey = *input.IdempotencyKey
 	}
-	type created struct {
-		ID     uuid.UUID `json:"id"`
-		Secret string    `json:"secret"`
-	}
-	c, err := idempotency.Do(ctx, r.Idempotency, req, func(ctx context.Context, _ *idempotency.Claim) (created, error) {
-		secret, key, err := r.Keys.Create(ctx, input.TenantID, input.Name, lifecycle.ActorOf(ctx).Name)
-		if err != nil {
-			return created{}, err
-		}
-		return created{ID: key.ID, Secret: secret}, nil
-	})
+	secret, key, err := r.Keys.CreateOnce(ctx, input.TenantID, input.Name, lifecycle.ActorOf(ctx).Name, idemKey)
 	if err != nil {
 		return nil, err
 	}
-	key, err := r.client().APIKey.Get(ctx, c.ID)
-	if err != nil {
-		return nil, err
-	}
-	return &CreateAPIKeyPayload{Key: key, APIKey: c.Secret}, nil
+	return &CreateAPIKeyPayload{Key: key, APIKey: secret}, nil
 }
 
 // RevokeAPIKey is the resolver for the revokeApiKey field.

@@ -24,6 +24,7 @@ import (
 	"github.com/tenantd/tenantd/ent/admintoken"
 	"github.com/tenantd/tenantd/ent/apikey"
 	"github.com/tenantd/tenantd/internal/events"
+	"github.com/tenantd/tenantd/internal/idempotency"
 	"github.com/tenantd/tenantd/internal/store"
 )
 
@@ -50,10 +51,16 @@ type Service struct {
 // Option adjusts a Service or Keys.
 type Option func(*options)
 
-type options struct{ clock tenantd.Clock }
+type options struct {
+	clock tenantd.Clock
+	idem  *idempotency.Store
+}
 
 // WithClock sets the clock of revocations and last-use stamps.
 func WithClock(c tenantd.Clock) Option { return func(o *options) { o.clock = c } }
+
+// WithIdempotency gives Keys the store of its idempotency keys.
+func WithIdempotency(s *idempotency.Store) Option { return func(o *options) { o.idem = s } }
 
 func optionsOf(opts []Option) options {
 	var o options

@@ -12,6 +12,7 @@ import (
 	"github.com/tenantd/tenantd/ent"
 	"github.com/tenantd/tenantd/ent/tenant"
 	"github.com/tenantd/tenantd/internal/events"
+	"github.com/tenantd/tenantd/internal/idempotency"
 	"github.com/tenantd/tenantd/internal/store"
 )
 
@@ -20,11 +21,50 @@ type Keys struct {
 	db     *store.DB
 	events *events.Publisher
 	clock  tenantd.Clock
+	idem   *idempotency.Store
 }
 
 // NewKeys returns a Keys.
 func NewKeys(db *store.DB, pub *events.Publisher, opts ...Option) *Keys {
-	return &Keys{db: db, events: pub, clock: optionsOf(opts).clock}
+	o := optionsOf(opts)
+	return &Keys{db: db, events: pub, clock: o.clock, idem: o.idem}
+}
+
+// CreateOnce is Create with an idempotency key (empty: none): the same key
+// and input from the same credential return the first key and its secret
+// (kept sealed with the key) and issue no second one.
+func (k *Keys) CreateOnce(ctx context.Context, tenantID uuid.UUID, name, createdBy, idempotencyKey string) (string, *ent.APIKey, error) {
+	if idempotencyKey == "" {
+		return k.Create(ctx, tenantID, name, createdBy)
+	}
+	type created struct {
+		ID     uuid.UUID `json:"id"`
+		Secret string    `json:"secret"`
+	}
+	// The input as the createApiKey mutation's JSON, as it was fingerprinted
+	// before the key moved here.
+	input := struct {
+		TenantID       uuid.UUID `json:"tenantId"`
+		Name           string    `json:"name"`
+		IdempotencyKey *string   `json:"idempotencyKey"`
+	}{tenantID, name, &idempotencyKey}
+	v, _ := tenantd.ViewerFrom(ctx)
+	c, err := idempotency.Do(ctx, k.idem, idempotency.Request{Scope: "createApiKey:" + v.TokenID.String(), Key: idempotencyKey, Input: input},
+		func(ctx context.Context, _ *idempotency.Claim) (created, error) {
+			secret, key, err := k.Create(ctx, tenantID, name, createdBy)
+			if err != nil {
+				return created{}, err
+			}
+			return created{ID: key.ID, Secret: secret}, nil
+		})
+	if err != nil {
+		return "", nil, err
+	}
+	key, err := k.db.Ent.APIKey.Get(ctx, c.ID)
+	if err != nil {
+		return "", nil, err
+	}
+	return c.Secret, key, nil
 }
 
 // Create issues a new API key for a tenant the caller in ctx can see, and

@@ -22,6 +22,7 @@ import (
 	"github.com/tenantd/tenantd/ent/schema"
 	"github.com/tenantd/tenantd/ent/tenant"
 	"github.com/tenantd/tenantd/internal/events"
+	"github.com/tenantd/tenantd/internal/idempotency"
 	"github.com/tenantd/tenantd/internal/operation"
 	"github.com/tenantd/tenantd/internal/statewrite"
 	"github.com/tenantd/tenantd/internal/store"
@@ -47,6 +48,7 @@ type Machine struct {
 	// transitions counts committed transitions by event; nil disables it.
 	transitions *prometheus.CounterVec
 	clock       tenantd.Clock
+	idem        *idempotency.Store
 }
 
 // Config wires a Machine.
@@ -61,11 +63,14 @@ type Config struct {
 	Transitions *prometheus.CounterVec
 	// Clock stamps transitions (nil: the real clock).
 	Clock tenantd.Clock
+	// Idempotency keeps the keys of Fire requests that carry one; required
+	// only for those.
+	Idempotency *idempotency.Store
 }
 
 // New returns a Machine.
 func New(cfg Config) *Machine {
-	return &Machine{db: cfg.DB, ops: cfg.Operations, events: cfg.Events, transitions: cfg.Transitions, clock: tenantd.ClockOr(cfg.Clock)}
+	return &Machine{db: cfg.DB, ops: cfg.Operations, events: cfg.Events, transitions: cfg.Transitions, clock: tenantd.ClockOr(cfg.Clock), idem: cfg.Idempotency}
 }
 
 // writerKey marks the contexts of lifecycle's own writes; no other package
@@ -156,6 +161,11 @@ type Request struct {
 	// Private holds details that may be personal (a comment, a display
 	// name): kept beside Reason and erased with it.
 	Private map[string]any
+	// IdempotencyKey makes Fire safe to retry: the same key and request
+	// (from the same credential) give the first answer — its transition —
+	// and fire nothing; other input with the key is IDEMPOTENCY_MISMATCH.
+	// FireTx ignores it (its caller owns the transaction).
+	IdempotencyKey string
 	// Operation, if set, is created with its River job in the same
 	// transaction (RequestedBy defaults to the actor's name).
 	Operation *operation.Spec
@@ -177,6 +187,9 @@ type Result struct {
 // see it, INVALID_TRANSITION if the event is illegal in the tenant's state,
 // and FORBIDDEN if the actor may not cause the event.
 func (m *Machine) Fire(ctx context.Context, req Request) (*Result, error) {
+	if req.IdempotencyKey != "" {
+		return m.fireOnce(ctx, req)
+	}
 	var res *Result
 	err := m.db.InTx(ctx, func(ctx context.Context, tx *store.Tx) error {
 		var err error
@@ -187,6 +200,55 @@ func (m *Machine) Fire(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	return res.Unwrap(), nil
+}
+
+// fingerprint is what an idempotent Fire compares on reuse of its key: the
+// fields of the lifecycle mutations' input (TenantTransitionInput's JSON).
+type fingerprint struct {
+	TenantID       uuid.UUID `json:"tenantId"`
+	Reason         *string   `json:"reason"`
+	IdempotencyKey *string   `json:"idempotencyKey"`
+}
+
+// fireOnce is Fire with an idempotency key: the first call fires and stores
+// its transition's id; a retry returns that transition and the tenant as it
+// is now.
+func (m *Machine) fireOnce(ctx context.Context, req Request) (*Result, error) {
+	if m.idem == nil {
+		return nil, errors.New("lifecycle: an idempotent request needs the idempotency store")
+	}
+	v, _ := tenantd.ViewerFrom(ctx)
+	fp := fingerprint{TenantID: req.TenantID, IdempotencyKey: &req.IdempotencyKey}
+	if req.Reason != "" {
+		fp.Reason = &req.Reason
+	}
+	var res *Result
+	id, err := idempotency.Do(ctx, m.idem, idempotency.Request{
+		Scope: string(req.Event) + ":" + v.TokenID.String(), Key: req.IdempotencyKey, Input: fp,
+	}, func(ctx context.Context, _ *idempotency.Claim) (uuid.UUID, error) {
+		req.IdempotencyKey = ""
+		r, err := m.Fire(ctx, req)
+		if err != nil {
+			return uuid.Nil, err
+		}
+		res = r
+		return r.Transition.ID, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if res != nil {
+		return res, nil
+	}
+	tr, err := m.db.Ent.StateTransition.Get(ctx, id) // a replay: the stored answer
+	if err != nil {
+		return nil, err
+	}
+	t, err := tr.QueryTenant().Only(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Tenant: t, Transition: tr}, nil
 }
 
 // Unwrap points the entities of a result written in a transaction back at

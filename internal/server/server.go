@@ -213,7 +213,8 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 	jobs := &jobInserter{}
 	s.operations = operation.New(operation.Config{DB: s.db, Jobs: jobs, Events: pub, Clock: s.clock,
 		Logger: log.With("component", "operation"), Hooks: o.provisioningHooks.OperationHooks()})
-	machine := lifecycle.New(lifecycle.Config{DB: s.db, Operations: s.operations, Events: pub, Transitions: s.metrics.Transitions, Clock: s.clock})
+	machine := lifecycle.New(lifecycle.Config{DB: s.db, Operations: s.operations, Events: pub, Transitions: s.metrics.Transitions,
+		Clock: s.clock, Idempotency: s.idempotency()})
 	s.provisioning = provisioning.New(provisioning.Config{
 		DB: s.db, Lifecycle: machine, Operations: s.operations, Jobs: jobs, Billing: provider,
 		Idempotency: s.idempotency(), Workspaces: s.workspaces,
@@ -246,7 +247,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 	}
 	s.resolver = &graph.Resolver{
 		DB: s.db, Lifecycle: machine, Provisioning: s.provisioning,
-		Idempotency: s.idempotency(), Keys: auth.NewKeys(s.db, pub, auth.WithClock(s.clock)),
+		Idempotency: s.idempotency(), Keys: auth.NewKeys(s.db, pub, auth.WithClock(s.clock), auth.WithIdempotency(s.idempotency())),
 		Watch:      watch.New(s.db.Ent, s.hub, log.With("component", "watch")),
 		Workspaces: s.workspaces, ActivationWindow: cfg.ActivationWindow,
 		Readiness: checker,
