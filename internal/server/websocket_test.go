@@ -281,7 +281,9 @@ func TestTwoReplicas(t *testing.T) {
 // keeps those that answer; the legacy protocol gets keep-alive messages.
 func TestWebSocketPingPong(t *testing.T) {
 	t.Parallel()
-	srv := servertest.StartWith(t, storetest.SQLite, nil, []server.Option{server.WithWebSocketPing(100 * time.Millisecond)})
+	// 300 ms: a client answering at once is never 600 ms (two pings) late,
+	// even on a busy two-core machine running the suite in parallel.
+	srv := servertest.StartWith(t, storetest.SQLite, nil, []server.Option{server.WithWebSocketPing(300 * time.Millisecond)})
 	d := websocket.Dialer{Subprotocols: []string{"graphql-transport-ws"}}
 	conn, _, err := d.Dial("ws"+srv.URL[len("http"):]+"/graphql", nil)
 	require.NoError(t, err)
