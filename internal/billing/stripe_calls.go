@@ -82,8 +82,9 @@ func (p *StripeProvider) UndoCancellation(ctx context.Context, req UndoCancellat
 }
 
 // Reactivate reads the subscription, attaches req.PaymentMethod to the
-// customer (key+":attach") and creates the retention coupon (key+":coupon")
-// if given, then either resumes the subscription (clears
+// customer (key+":attach") and creates the retention coupon (key+":coupon",
+// a once-redeemable repeating coupon whose id is derived from the key) if
+// given, then either resumes the subscription (clears
 // cancel_at_period_end and pause_collection, key+":resume") or, if it has
 // ended, creates a new one for the plan's price with
 // payment_behavior=error_if_incomplete (key+":subscription"), so that a
@@ -121,7 +122,11 @@ func (p *StripeProvider) Reactivate(ctx context.Context, req ReactivateRequest) 
 		}
 		coupon := ""
 		if req.Coupon != nil {
+			// The coupon's id is derived from the key: a retry past Stripe's
+			// idempotency window finds it instead of making another.
+			coupon = derivedID("tenantd_retention_", "coupon", req.IdempotencyKey)
 			cp := &stripe.CouponCreateParams{
+				ID:               stripe.String(coupon),
 				PercentOff:       stripe.Float64(float64(req.Coupon.PercentOff)),
 				Duration:         stripe.String(string(stripe.CouponDurationRepeating)),
 				DurationInMonths: stripe.Int64(int64(req.Coupon.DurationMonths)),
@@ -129,11 +134,9 @@ func (p *StripeProvider) Reactivate(ctx context.Context, req ReactivateRequest) 
 				Name:             optional(req.Coupon.Name),
 			}
 			cp.SetIdempotencyKey(stripeIdempotencyKey(req.IdempotencyKey, ":coupon"))
-			co, err := p.sc.V1Coupons.Create(ctx, cp)
-			if err != nil {
+			if _, err := p.sc.V1Coupons.Create(ctx, cp); err != nil && !alreadyExists(err) {
 				return nil, effect{}, fmt.Errorf("billing: stripe create coupon: %w", err)
 			}
-			coupon = co.ID
 		}
 
 		var sub *stripe.Subscription
@@ -448,6 +451,13 @@ func firstItem(sub *stripe.Subscription) *stripe.SubscriptionItem {
 // paused reports whether the subscription's collection is paused.
 func paused(sub *stripe.Subscription) bool {
 	return sub.PauseCollection != nil && sub.PauseCollection.Behavior != ""
+}
+
+// alreadyExists reports whether err is Stripe's answer to creating an
+// object with an id that is taken.
+func alreadyExists(err error) bool {
+	var se *stripe.Error
+	return errors.As(err, &se) && se.Code == stripe.ErrorCodeResourceAlreadyExists
 }
 
 // resourceMissing reports whether err is Stripe's "No such …".
