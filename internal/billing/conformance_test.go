@@ -59,7 +59,12 @@ type harness struct {
 	// gone has the provider no longer know the customer (after its
 	// deletion).
 	gone func(t *testing.T, customerID string)
+	// prefix makes the case's keys its own in the shared database.
+	prefix string
 }
+
+// key returns the case's idempotency key named name.
+func (h *harness) key(name string) string { return h.prefix + name }
 
 type providerKind string
 
@@ -68,25 +73,32 @@ const (
 	stripeKind providerKind = "stripe"
 )
 
-// eachProvider runs fn on a fresh harness of every provider and database
-// kind; the Stripe harnesses use the stripe-mock at apiBase.
-func eachProvider(t *testing.T, apiBase string, fn func(t *testing.T, h *harness)) {
+// eachProvider runs each case on a fresh harness of every provider and
+// database kind; the Stripe harnesses use the stripe-mock at apiBase. The
+// cases of a database kind share one database (each signs up its own
+// customer and uses keys of its own), as providers share tenantd's.
+func eachProvider(t *testing.T, apiBase string, cases []conformanceCase) {
 	t.Helper()
 	for _, k := range storetest.Kinds(t) {
-		for _, pk := range []providerKind{testKind, stripeKind} {
-			t.Run(string(k)+"/"+string(pk), func(t *testing.T) {
-				t.Parallel()
-				fn(t, newHarness(t, k, pk, apiBase))
-			})
-		}
+		t.Run(string(k), func(t *testing.T) {
+			t.Parallel()
+			db := storetest.New(t, k)
+			for _, pk := range []providerKind{testKind, stripeKind} {
+				for _, c := range cases {
+					t.Run(string(pk)+"/"+c.name, func(t *testing.T) {
+						t.Parallel()
+						c.fn(t, newHarness(t, db, pk, apiBase, c.name))
+					})
+				}
+			}
+		})
 	}
 }
 
-func newHarness(t *testing.T, k storetest.Kind, pk providerKind, apiBase string) *harness {
+func newHarness(t *testing.T, db *store.DB, pk providerKind, apiBase, name string) *harness {
 	t.Helper()
 	ctx := context.Background()
-	db := storetest.New(t, k)
-	h := &harness{db: db, clock: clockwork.NewFakeClockAt(t0)}
+	h := &harness{db: db, clock: clockwork.NewFakeClockAt(t0), prefix: string(pk) + "/" + name + "/"}
 	switch pk {
 	case testKind:
 		h.restart = func() billing.Provider { return billing.NewTestProvider(db.Ent, billing.WithClock(h.clock)) }
@@ -146,7 +158,7 @@ func newHarness(t *testing.T, k storetest.Kind, pk providerKind, apiBase string)
 		}()
 	}
 	h.p = h.restart()
-	sub, err := h.p.Subscribe(ctx, request("signup-"+string(pk), billing.PMCardVisa))
+	sub, err := h.p.Subscribe(ctx, request("signup-"+string(pk)+"-"+name, billing.PMCardVisa))
 	require.NoError(t, err)
 	h.sub = sub
 	return h
@@ -162,6 +174,14 @@ type conformanceCase struct {
 func callsWithKey(t *testing.T, client *ent.Client, key string) []*ent.BillingCall {
 	t.Helper()
 	rows, err := client.BillingCall.Query().Where(billingcall.IdempotencyKey(key)).All(tenantd.SystemContext(context.Background()))
+	require.NoError(t, err)
+	return rows
+}
+
+// callsOf returns the ledger rows of a subscription.
+func callsOf(t *testing.T, client *ent.Client, subscriptionID string) []*ent.BillingCall {
+	t.Helper()
+	rows, err := client.BillingCall.Query().Where(billingcall.SubscriptionID(subscriptionID)).All(tenantd.SystemContext(context.Background()))
 	require.NoError(t, err)
 	return rows
 }
@@ -212,14 +232,14 @@ var ctx = context.Background()
 var conformanceCases = []conformanceCase{
 	{"cancel", func(t *testing.T, h *harness) {
 		subID := h.sub.SubscriptionID
-		st := twice(t, h, "op1:cancel", func(p billing.Provider) (*billing.SubscriptionState, error) {
-			return p.Cancel(ctx, billing.CancelRequest{IdempotencyKey: "op1:cancel", SubscriptionID: subID,
+		st := twice(t, h, h.key("op1:cancel"), func(p billing.Provider) (*billing.SubscriptionState, error) {
+			return p.Cancel(ctx, billing.CancelRequest{IdempotencyKey: h.key("op1:cancel"), SubscriptionID: subID,
 				Feedback: billing.FeedbackTooExpensive, Comment: "we found it too dear"})
 		}, stateReplayed)
 		require.Equal(t, h.p.Name(), st.Provider)
 		require.Equal(t, subID, st.SubscriptionID)
 		require.Equal(t, h.sub.CustomerID, st.CustomerID)
-		row := callsWithKey(t, h.db.Ent, "op1:cancel")[0]
+		row := callsWithKey(t, h.db.Ent, h.key("op1:cancel"))[0]
 		require.Equal(t, billingcall.CallCancel, row.Call)
 		require.Equal(t, h.p.Name(), row.Provider)
 		require.Equal(t, subID, row.SubscriptionID)
@@ -229,35 +249,35 @@ var conformanceCases = []conformanceCase{
 		require.NotContains(t, string(row.Result), "too dear", "the comment stays out of the answer")
 
 		// Canceling an ended subscription succeeds.
-		_, err := h.p.Cancel(ctx, billing.CancelRequest{IdempotencyKey: "op2:cancel", SubscriptionID: subID})
+		_, err := h.p.Cancel(ctx, billing.CancelRequest{IdempotencyKey: h.key("op2:cancel"), SubscriptionID: subID})
 		require.NoError(t, err)
 	}},
 
 	{"cancel at period end and undo", func(t *testing.T, h *harness) {
 		subID := h.sub.SubscriptionID
-		st := twice(t, h, "op3:cancel", func(p billing.Provider) (*billing.SubscriptionState, error) {
-			return p.Cancel(ctx, billing.CancelRequest{IdempotencyKey: "op3:cancel", SubscriptionID: subID,
+		st := twice(t, h, h.key("op3:cancel"), func(p billing.Provider) (*billing.SubscriptionState, error) {
+			return p.Cancel(ctx, billing.CancelRequest{IdempotencyKey: h.key("op3:cancel"), SubscriptionID: subID,
 				AtPeriodEnd: true, Feedback: billing.FeedbackUnused})
 		}, stateReplayed)
 		require.True(t, st.CancelAtPeriodEnd)
 		require.False(t, st.CurrentPeriodEnd.IsZero())
-		twice(t, h, "op4:undo", func(p billing.Provider) (*billing.SubscriptionState, error) {
-			return p.UndoCancellation(ctx, billing.UndoCancellationRequest{IdempotencyKey: "op4:undo", SubscriptionID: subID})
+		twice(t, h, h.key("op4:undo"), func(p billing.Provider) (*billing.SubscriptionState, error) {
+			return p.UndoCancellation(ctx, billing.UndoCancellationRequest{IdempotencyKey: h.key("op4:undo"), SubscriptionID: subID})
 		}, stateReplayed)
 	}},
 
 	{"cancel with unknown feedback", func(t *testing.T, h *harness) {
 		subID := h.sub.SubscriptionID
-		_, err := h.p.Cancel(ctx, billing.CancelRequest{IdempotencyKey: "op5:cancel", SubscriptionID: subID, Feedback: "meh"})
+		_, err := h.p.Cancel(ctx, billing.CancelRequest{IdempotencyKey: h.key("op5:cancel"), SubscriptionID: subID, Feedback: "meh"})
 		require.Equal(t, tenantd.EINVALID, tenantd.ErrorCode(err))
 		require.Equal(t, billing.FieldFeedback, tenantd.AsError(err).Field)
-		noEffect(t, h, "op5:cancel")
+		noEffect(t, h, h.key("op5:cancel"))
 	}},
 
 	{"reactivate resumes a live subscription", func(t *testing.T, h *harness) {
 		subID := h.sub.SubscriptionID
-		st := twice(t, h, "op6:billing", func(p billing.Provider) (*billing.SubscriptionState, error) {
-			return p.Reactivate(ctx, billing.ReactivateRequest{IdempotencyKey: "op6:billing", SubscriptionID: subID,
+		st := twice(t, h, h.key("op6:billing"), func(p billing.Provider) (*billing.SubscriptionState, error) {
+			return p.Reactivate(ctx, billing.ReactivateRequest{IdempotencyKey: h.key("op6:billing"), SubscriptionID: subID,
 				PlanKey: "starter", PriceCents: 2900, Coupon: &billing.RetentionCoupon{PercentOff: 25, DurationMonths: 3}})
 		}, stateReplayed)
 		require.Equal(t, subID, st.SubscriptionID)
@@ -267,18 +287,18 @@ var conformanceCases = []conformanceCase{
 	{"pause and resume", func(t *testing.T, h *harness) {
 		subID := h.sub.SubscriptionID
 		resumesAt := t0.AddDate(0, 0, 7)
-		st := twice(t, h, "op7:pause", func(p billing.Provider) (*billing.SubscriptionState, error) {
-			return p.Pause(ctx, billing.PauseRequest{IdempotencyKey: "op7:pause", SubscriptionID: subID, ResumesAt: resumesAt})
+		st := twice(t, h, h.key("op7:pause"), func(p billing.Provider) (*billing.SubscriptionState, error) {
+			return p.Pause(ctx, billing.PauseRequest{IdempotencyKey: h.key("op7:pause"), SubscriptionID: subID, ResumesAt: resumesAt})
 		}, stateReplayed)
 		require.True(t, st.Paused)
-		twice(t, h, "op8:resume", func(p billing.Provider) (*billing.SubscriptionState, error) {
-			return p.Resume(ctx, billing.ResumeRequest{IdempotencyKey: "op8:resume", SubscriptionID: subID})
+		twice(t, h, h.key("op8:resume"), func(p billing.Provider) (*billing.SubscriptionState, error) {
+			return p.Resume(ctx, billing.ResumeRequest{IdempotencyKey: h.key("op8:resume"), SubscriptionID: subID})
 		}, stateReplayed)
 
-		_, err := h.p.Pause(ctx, billing.PauseRequest{IdempotencyKey: "op9:pause", SubscriptionID: subID, ResumesAt: t0.Add(-time.Hour)})
+		_, err := h.p.Pause(ctx, billing.PauseRequest{IdempotencyKey: h.key("op9:pause"), SubscriptionID: subID, ResumesAt: t0.Add(-time.Hour)})
 		require.Equal(t, tenantd.EINVALID, tenantd.ErrorCode(err))
 		require.Equal(t, billing.FieldResumesAt, tenantd.AsError(err).Field)
-		noEffect(t, h, "op9:pause")
+		noEffect(t, h, h.key("op9:pause"))
 	}},
 
 	{"change plan", func(t *testing.T, h *harness) {
@@ -290,7 +310,7 @@ var conformanceCases = []conformanceCase{
 		require.False(t, before.CurrentPeriodEnd.IsZero())
 
 		// A dry run first: it changes nothing.
-		n := len(calls(t, h.db.Ent))
+		n := len(callsOf(t, h.db.Ent, subID))
 		for _, atPeriodEnd := range []bool{false, true} {
 			pv, err := h.p.PreviewPlanChange(ctx, billing.PreviewPlanChangeRequest{SubscriptionID: subID, PlanKey: "pro", PriceCents: 9900, AtPeriodEnd: atPeriodEnd})
 			require.NoError(t, err)
@@ -305,14 +325,14 @@ var conformanceCases = []conformanceCase{
 				require.Positive(t, pv.AmountDueNowCents, "an upgrade costs something now")
 			}
 		}
-		require.Len(t, calls(t, h.db.Ent), n, "previews record nothing")
+		require.Len(t, callsOf(t, h.db.Ent, subID), n, "previews record nothing")
 
-		st := twice(t, h, "op10:billing", func(p billing.Provider) (*billing.SubscriptionState, error) {
-			return p.ChangePlan(ctx, billing.ChangePlanRequest{IdempotencyKey: "op10:billing", SubscriptionID: subID, PlanKey: "pro", PriceCents: 9900})
+		st := twice(t, h, h.key("op10:billing"), func(p billing.Provider) (*billing.SubscriptionState, error) {
+			return p.ChangePlan(ctx, billing.ChangePlanRequest{IdempotencyKey: h.key("op10:billing"), SubscriptionID: subID, PlanKey: "pro", PriceCents: 9900})
 		}, stateReplayed)
 		require.Equal(t, subID, st.SubscriptionID)
-		twice(t, h, "op11:billing", func(p billing.Provider) (*billing.SubscriptionState, error) {
-			return p.ChangePlan(ctx, billing.ChangePlanRequest{IdempotencyKey: "op11:billing", SubscriptionID: subID, PlanKey: "starter", PriceCents: 2900, AtPeriodEnd: true})
+		twice(t, h, h.key("op11:billing"), func(p billing.Provider) (*billing.SubscriptionState, error) {
+			return p.ChangePlan(ctx, billing.ChangePlanRequest{IdempotencyKey: h.key("op11:billing"), SubscriptionID: subID, PlanKey: "starter", PriceCents: 2900, AtPeriodEnd: true})
 		}, stateReplayed)
 	}},
 
@@ -320,43 +340,43 @@ var conformanceCases = []conformanceCase{
 		subID := h.sub.SubscriptionID
 		h.end(t)
 		pm := h.unknownPM(t)
-		_, err := h.p.Reactivate(ctx, billing.ReactivateRequest{IdempotencyKey: "op12:billing", SubscriptionID: subID, PlanKey: "pro", PriceCents: 9900, PaymentMethod: pm})
+		_, err := h.p.Reactivate(ctx, billing.ReactivateRequest{IdempotencyKey: h.key("op12:billing"), SubscriptionID: subID, PlanKey: "pro", PriceCents: 9900, PaymentMethod: pm})
 		require.Equal(t, tenantd.EINVALID, tenantd.ErrorCode(err), "%v", err)
 		require.Equal(t, billing.FieldPaymentMethod, tenantd.AsError(err).Field)
-		require.Empty(t, callsWithKey(t, h.db.Ent, "op12:billing"))
+		require.Empty(t, callsWithKey(t, h.db.Ent, h.key("op12:billing")))
 
-		_, err = h.p.Reactivate(ctx, billing.ReactivateRequest{IdempotencyKey: "op13:billing", SubscriptionID: subID, PlanKey: "pro", PriceCents: 9900,
+		_, err = h.p.Reactivate(ctx, billing.ReactivateRequest{IdempotencyKey: h.key("op13:billing"), SubscriptionID: subID, PlanKey: "pro", PriceCents: 9900,
 			Coupon: &billing.RetentionCoupon{PercentOff: 120, DurationMonths: 3}})
 		require.Equal(t, tenantd.EINVALID, tenantd.ErrorCode(err))
 		require.Equal(t, billing.FieldPercentOff, tenantd.AsError(err).Field)
-		noEffect(t, h, "op13:billing")
+		noEffect(t, h, h.key("op13:billing"))
 
-		st := twice(t, h, "op14:billing", func(p billing.Provider) (*billing.SubscriptionState, error) {
-			return p.Reactivate(ctx, billing.ReactivateRequest{IdempotencyKey: "op14:billing", SubscriptionID: subID, PlanKey: "pro", PriceCents: 9900,
+		st := twice(t, h, h.key("op14:billing"), func(p billing.Provider) (*billing.SubscriptionState, error) {
+			return p.Reactivate(ctx, billing.ReactivateRequest{IdempotencyKey: h.key("op14:billing"), SubscriptionID: subID, PlanKey: "pro", PriceCents: 9900,
 				PaymentMethod: billing.PMCardVisa, Coupon: &billing.RetentionCoupon{PercentOff: 50, DurationMonths: 2}, TenantSlug: "acme"})
 		}, stateReplayed)
 		require.NotEqual(t, subID, st.SubscriptionID, "an ended subscription is replaced")
 		require.Regexp(t, `^sub_`, st.SubscriptionID)
 		require.Equal(t, h.sub.CustomerID, st.CustomerID)
 		require.NotEmpty(t, st.CouponID)
-		row := callsWithKey(t, h.db.Ent, "op14:billing")[0]
+		row := callsWithKey(t, h.db.Ent, h.key("op14:billing"))[0]
 		require.Equal(t, st.SubscriptionID, row.SubscriptionID, "the ledger names the new subscription")
 
 		pm = h.decline(t)
-		_, err = h.p.Reactivate(ctx, billing.ReactivateRequest{IdempotencyKey: "op15:billing", SubscriptionID: subID, PlanKey: "pro", PriceCents: 9900, PaymentMethod: pm})
+		_, err = h.p.Reactivate(ctx, billing.ReactivateRequest{IdempotencyKey: h.key("op15:billing"), SubscriptionID: subID, PlanKey: "pro", PriceCents: 9900, PaymentMethod: pm})
 		require.Equal(t, tenantd.EPAYMENTDECLINED, tenantd.ErrorCode(err), "%v", err)
 		require.Equal(t, billing.FieldPaymentMethod, tenantd.AsError(err).Field)
 		require.Contains(t, tenantd.AsError(err).Message, "declined")
-		require.Empty(t, callsWithKey(t, h.db.Ent, "op15:billing"), "a decline records nothing: the key stays free")
+		require.Empty(t, callsWithKey(t, h.db.Ent, h.key("op15:billing")), "a decline records nothing: the key stays free")
 	}},
 
 	{"delete customer", func(t *testing.T, h *harness) {
 		subID := h.sub.SubscriptionID
-		_, err := h.p.Cancel(ctx, billing.CancelRequest{IdempotencyKey: "op16:cancel", SubscriptionID: subID, AtPeriodEnd: true, Comment: "Ada, ada@example.com"})
+		_, err := h.p.Cancel(ctx, billing.CancelRequest{IdempotencyKey: h.key("op16:cancel"), SubscriptionID: subID, AtPeriodEnd: true, Comment: "Ada, ada@example.com"})
 		require.NoError(t, err)
 
-		d := twice(t, h, "op17:billing", func(p billing.Provider) (*billing.CustomerDeletion, error) {
-			return p.DeleteCustomer(ctx, billing.DeleteCustomerRequest{IdempotencyKey: "op17:billing", CustomerID: h.sub.CustomerID})
+		d := twice(t, h, h.key("op17:billing"), func(p billing.Provider) (*billing.CustomerDeletion, error) {
+			return p.DeleteCustomer(ctx, billing.DeleteCustomerRequest{IdempotencyKey: h.key("op17:billing"), CustomerID: h.sub.CustomerID})
 		}, func(d *billing.CustomerDeletion) *bool { return &d.Replayed })
 		require.Equal(t, h.sub.CustomerID, d.CustomerID)
 		require.Positive(t, d.RedactedCalls)
@@ -369,7 +389,7 @@ var conformanceCases = []conformanceCase{
 
 		// Deleting a deleted customer succeeds (another operation).
 		h.gone(t, h.sub.CustomerID)
-		again, err := h.p.DeleteCustomer(ctx, billing.DeleteCustomerRequest{IdempotencyKey: "op18:billing", CustomerID: h.sub.CustomerID})
+		again, err := h.p.DeleteCustomer(ctx, billing.DeleteCustomerRequest{IdempotencyKey: h.key("op18:billing"), CustomerID: h.sub.CustomerID})
 		require.NoError(t, err)
 		require.False(t, again.Replayed)
 		require.Zero(t, again.RedactedCalls)
@@ -377,58 +397,44 @@ var conformanceCases = []conformanceCase{
 
 	{"a key answers only its own call", func(t *testing.T, h *harness) {
 		subID := h.sub.SubscriptionID
-		_, err := h.p.Pause(ctx, billing.PauseRequest{IdempotencyKey: "op19:billing", SubscriptionID: subID})
+		_, err := h.p.Pause(ctx, billing.PauseRequest{IdempotencyKey: h.key("op19:billing"), SubscriptionID: subID})
 		require.NoError(t, err)
-		effects := h.effects(t, "op19:billing")
-		_, err = h.p.Resume(ctx, billing.ResumeRequest{IdempotencyKey: "op19:billing", SubscriptionID: subID})
+		effects := h.effects(t, h.key("op19:billing"))
+		_, err = h.p.Resume(ctx, billing.ResumeRequest{IdempotencyKey: h.key("op19:billing"), SubscriptionID: subID})
 		require.ErrorIs(t, err, billing.ErrKeyReused)
 		require.Equal(t, tenantd.EINTERNAL, tenantd.ErrorCode(err))
-		_, err = h.p.Pause(ctx, billing.PauseRequest{IdempotencyKey: "op19:billing", SubscriptionID: subID, ResumesAt: t0.AddDate(0, 1, 0)})
+		_, err = h.p.Pause(ctx, billing.PauseRequest{IdempotencyKey: h.key("op19:billing"), SubscriptionID: subID, ResumesAt: t0.AddDate(0, 1, 0)})
 		require.ErrorIs(t, err, billing.ErrKeyReused)
-		require.Equal(t, effects, h.effects(t, "op19:billing"))
+		require.Equal(t, effects, h.effects(t, h.key("op19:billing")))
 	}},
 
 	{"tenantd's own mistakes are internal", func(t *testing.T, h *harness) {
 		subID := h.sub.SubscriptionID
 		errs := []error{
 			second(h.p.Cancel(ctx, billing.CancelRequest{SubscriptionID: subID})),
-			second(h.p.Cancel(ctx, billing.CancelRequest{IdempotencyKey: "k"})),
+			second(h.p.Cancel(ctx, billing.CancelRequest{IdempotencyKey: h.key("k")})),
 			second(h.p.UndoCancellation(ctx, billing.UndoCancellationRequest{SubscriptionID: subID})),
 			second(h.p.Reactivate(ctx, billing.ReactivateRequest{SubscriptionID: subID, PlanKey: "pro"})),
-			second(h.p.Reactivate(ctx, billing.ReactivateRequest{IdempotencyKey: "k", SubscriptionID: subID})),
+			second(h.p.Reactivate(ctx, billing.ReactivateRequest{IdempotencyKey: h.key("k"), SubscriptionID: subID})),
 			second(h.p.ChangePlan(ctx, billing.ChangePlanRequest{SubscriptionID: subID, PlanKey: "pro"})),
-			second(h.p.ChangePlan(ctx, billing.ChangePlanRequest{IdempotencyKey: "k", SubscriptionID: subID})),
+			second(h.p.ChangePlan(ctx, billing.ChangePlanRequest{IdempotencyKey: h.key("k"), SubscriptionID: subID})),
 			second(h.p.PreviewPlanChange(ctx, billing.PreviewPlanChangeRequest{PlanKey: "pro"})),
 			second(h.p.Pause(ctx, billing.PauseRequest{SubscriptionID: subID})),
 			second(h.p.Resume(ctx, billing.ResumeRequest{SubscriptionID: subID})),
 			second(h.p.SubscriptionState(ctx, "")),
 			second(h.p.DeleteCustomer(ctx, billing.DeleteCustomerRequest{CustomerID: h.sub.CustomerID})),
-			second(h.p.DeleteCustomer(ctx, billing.DeleteCustomerRequest{IdempotencyKey: "k"})),
+			second(h.p.DeleteCustomer(ctx, billing.DeleteCustomerRequest{IdempotencyKey: h.key("k")})),
 		}
 		for i, err := range errs {
 			require.Error(t, err, "call %d", i)
 			require.Equal(t, tenantd.EINTERNAL, tenantd.ErrorCode(err), "call %d: %v", i, err)
 		}
-		noEffect(t, h, "k")
+		noEffect(t, h, h.key("k"))
 	}},
-}
 
-func TestProviderConformance(t *testing.T) {
-	t.Parallel()
-	apiBase := stripemock.Start(t)
-	for _, c := range conformanceCases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			eachProvider(t, apiBase, c.fn)
-		})
-	}
-}
-
-// The same key at once from many callers: one ledger row, one fresh
-// answer, every answer the same.
-func TestProviderConformanceConcurrentKey(t *testing.T) {
-	t.Parallel()
-	eachProvider(t, stripemock.Start(t), func(t *testing.T, h *harness) {
+	// The same key at once from many callers: one ledger row, one fresh
+	// answer, every answer the same.
+	{"one key at once", func(t *testing.T, h *harness) {
 		const n = 10
 		var (
 			wg      sync.WaitGroup
@@ -441,7 +447,7 @@ func TestProviderConformanceConcurrentKey(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				results[i], errs[i] = h.restart().Cancel(ctx, billing.CancelRequest{IdempotencyKey: "race:cancel", SubscriptionID: h.sub.SubscriptionID})
+				results[i], errs[i] = h.restart().Cancel(ctx, billing.CancelRequest{IdempotencyKey: h.key("race:cancel"), SubscriptionID: h.sub.SubscriptionID})
 			}()
 		}
 		close(start)
@@ -457,8 +463,13 @@ func TestProviderConformanceConcurrentKey(t *testing.T) {
 			require.Equal(t, a, b)
 		}
 		require.Equal(t, 1, fresh, "exactly one answer is not a replay")
-		require.Len(t, callsWithKey(t, h.db.Ent, "race:cancel"), 1)
-	})
+		require.Len(t, callsWithKey(t, h.db.Ent, h.key("race:cancel")), 1)
+	}},
+}
+
+func TestProviderConformance(t *testing.T) {
+	t.Parallel()
+	eachProvider(t, stripemock.Start(t), conformanceCases)
 }
 
 // second returns the error of a call's results.

@@ -92,9 +92,24 @@ func requireSent(t *testing.T, proxy *stripemock.Proxy, n int, want ...sent) {
 	}
 }
 
-func TestStripeProviderCallsSend(t *testing.T) {
+// One stripe-mock for all: it takes seconds of CPU to load its spec.
+func TestStripeProviderCalls(t *testing.T) {
 	t.Parallel()
 	apiBase := stripemock.Start(t)
+	for name, fn := range map[string]func(t *testing.T, apiBase string){
+		"send": testStripeCallsSend,
+		"retry after a crash sends the same keys": testStripeRetryAfterCrash,
+		"answers": testStripeAnswers,
+		"errors":  testStripeCallErrors,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, apiBase)
+		})
+	}
+}
+
+func testStripeCallsSend(t *testing.T, apiBase string) {
 	ctx := context.Background()
 	resumesAt := t0.AddDate(0, 0, 10)
 
@@ -301,10 +316,9 @@ func TestStripeProviderCallsSend(t *testing.T) {
 // ledger; here: another database), the retry sends Stripe the same
 // requests with the same keys, and Stripe answers them from its
 // idempotency cache instead of acting twice.
-func TestStripeProviderRetryAfterCrashSendsTheSameKeys(t *testing.T) {
-	t.Parallel()
+func testStripeRetryAfterCrash(t *testing.T, apiBase string) {
 	ctx := context.Background()
-	b := setupStripe(t, stripemock.Start(t))
+	b := setupStripe(t, apiBase)
 	b.proxy.SetFields("GET", "/v1/subscriptions/"+b.sub.SubscriptionID, map[string]any{"status": "canceled"})
 	req := billing.ReactivateRequest{IdempotencyKey: billing.OperationKey(uuid.New(), "billing"), SubscriptionID: b.sub.SubscriptionID,
 		PlanKey: "pro", PriceCents: 9900, PaymentMethod: billing.PMCardVisa, Coupon: &billing.RetentionCoupon{PercentOff: 20, DurationMonths: 6}}
@@ -330,10 +344,9 @@ func TestStripeProviderRetryAfterCrashSendsTheSameKeys(t *testing.T) {
 	}
 }
 
-func TestStripeProviderAnswers(t *testing.T) {
-	t.Parallel()
+func testStripeAnswers(t *testing.T, apiBase string) {
 	ctx := context.Background()
-	b := setupStripe(t, stripemock.Start(t))
+	b := setupStripe(t, apiBase)
 	start, end := t0, t0.AddDate(0, 1, 0)
 	b.proxy.SetFields("GET", "/v1/subscriptions/"+b.sub.SubscriptionID, map[string]any{
 		"status":               "past_due",
@@ -371,9 +384,7 @@ func TestStripeProviderAnswers(t *testing.T) {
 	require.Equal(t, billing.ProrationPreview{AmountDueNowCents: 0, ProrationCents: -3500, MonthlyDifferenceCents: -7000, Currency: "usd", PeriodEnd: end}, *pv)
 }
 
-func TestStripeProviderCallErrors(t *testing.T) {
-	t.Parallel()
-	apiBase := stripemock.Start(t)
+func testStripeCallErrors(t *testing.T, apiBase string) {
 	ctx := context.Background()
 	declined := map[string]any{"type": "card_error", "code": "card_declined", "decline_code": "insufficient_funds",
 		"message": "Your card has insufficient funds."}
