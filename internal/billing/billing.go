@@ -78,8 +78,10 @@ type Subscription struct {
 // a second call with the key answers the first call's result (Replayed set)
 // and changes nothing, whichever replica or process makes it; the Stripe
 // provider also sends the key to Stripe as the Idempotency-Key. A call that
-// fails records nothing: the key stays free for the retry. A key reused
-// with other parameters fails with an error wrapping ErrKeyReused.
+// fails records nothing: the key stays free for the retry. (Stripe, though,
+// remembers a key's failed request for 24 hours: after a declined card, a
+// call with other parameters needs a new key, i.e. a new operation.) A key
+// reused with other parameters fails with an error wrapping ErrKeyReused.
 //
 // Unless a method says otherwise, an error is internal: a missing key or
 // id, a subscription or customer the provider does not know (or one of
