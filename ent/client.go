@@ -19,6 +19,7 @@ import (
 	"github.com/tenantd/tenantd/ent/activation"
 	"github.com/tenantd/tenantd/ent/admintoken"
 	"github.com/tenantd/tenantd/ent/apikey"
+	"github.com/tenantd/tenantd/ent/billingcall"
 	"github.com/tenantd/tenantd/ent/charge"
 	"github.com/tenantd/tenantd/ent/funnelcount"
 	"github.com/tenantd/tenantd/ent/idempotencykey"
@@ -48,6 +49,8 @@ type Client struct {
 	Activation *ActivationClient
 	// AdminToken is the client for interacting with the AdminToken builders.
 	AdminToken *AdminTokenClient
+	// BillingCall is the client for interacting with the BillingCall builders.
+	BillingCall *BillingCallClient
 	// Charge is the client for interacting with the Charge builders.
 	Charge *ChargeClient
 	// FunnelCount is the client for interacting with the FunnelCount builders.
@@ -90,6 +93,7 @@ func (c *Client) init() {
 	c.APIKey = NewAPIKeyClient(c.config)
 	c.Activation = NewActivationClient(c.config)
 	c.AdminToken = NewAdminTokenClient(c.config)
+	c.BillingCall = NewBillingCallClient(c.config)
 	c.Charge = NewChargeClient(c.config)
 	c.FunnelCount = NewFunnelCountClient(c.config)
 	c.IdempotencyKey = NewIdempotencyKeyClient(c.config)
@@ -199,6 +203,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		APIKey:           NewAPIKeyClient(cfg),
 		Activation:       NewActivationClient(cfg),
 		AdminToken:       NewAdminTokenClient(cfg),
+		BillingCall:      NewBillingCallClient(cfg),
 		Charge:           NewChargeClient(cfg),
 		FunnelCount:      NewFunnelCountClient(cfg),
 		IdempotencyKey:   NewIdempotencyKeyClient(cfg),
@@ -235,6 +240,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		APIKey:           NewAPIKeyClient(cfg),
 		Activation:       NewActivationClient(cfg),
 		AdminToken:       NewAdminTokenClient(cfg),
+		BillingCall:      NewBillingCallClient(cfg),
 		Charge:           NewChargeClient(cfg),
 		FunnelCount:      NewFunnelCountClient(cfg),
 		IdempotencyKey:   NewIdempotencyKeyClient(cfg),
@@ -278,9 +284,10 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIKey, c.Activation, c.AdminToken, c.Charge, c.FunnelCount, c.IdempotencyKey,
-		c.KeySet, c.Milestone, c.Operation, c.OutboxMessage, c.Plan, c.ReadinessCheck,
-		c.StateTransition, c.Tenant, c.TenantStateCount, c.WebhookEvent, c.Workspace,
+		c.APIKey, c.Activation, c.AdminToken, c.BillingCall, c.Charge, c.FunnelCount,
+		c.IdempotencyKey, c.KeySet, c.Milestone, c.Operation, c.OutboxMessage, c.Plan,
+		c.ReadinessCheck, c.StateTransition, c.Tenant, c.TenantStateCount,
+		c.WebhookEvent, c.Workspace,
 	} {
 		n.Use(hooks...)
 	}
@@ -290,9 +297,10 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIKey, c.Activation, c.AdminToken, c.Charge, c.FunnelCount, c.IdempotencyKey,
-		c.KeySet, c.Milestone, c.Operation, c.OutboxMessage, c.Plan, c.ReadinessCheck,
-		c.StateTransition, c.Tenant, c.TenantStateCount, c.WebhookEvent, c.Workspace,
+		c.APIKey, c.Activation, c.AdminToken, c.BillingCall, c.Charge, c.FunnelCount,
+		c.IdempotencyKey, c.KeySet, c.Milestone, c.Operation, c.OutboxMessage, c.Plan,
+		c.ReadinessCheck, c.StateTransition, c.Tenant, c.TenantStateCount,
+		c.WebhookEvent, c.Workspace,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -307,6 +315,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.Activation.mutate(ctx, m)
 	case *AdminTokenMutation:
 		return c.AdminToken.mutate(ctx, m)
+	case *BillingCallMutation:
+		return c.BillingCall.mutate(ctx, m)
 	case *ChargeMutation:
 		return c.Charge.mutate(ctx, m)
 	case *FunnelCountMutation:
@@ -755,6 +765,140 @@ func (c *AdminTokenClient) mutate(ctx context.Context, m *AdminTokenMutation) (V
 		return (&AdminTokenDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown AdminToken mutation op: %q", m.Op())
+	}
+}
+
+// BillingCallClient is a client for the BillingCall schema.
+type BillingCallClient struct {
+	config
+}
+
+// NewBillingCallClient returns a client for the BillingCall from the given config.
+func NewBillingCallClient(c config) *BillingCallClient {
+	return &BillingCallClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `billingcall.Hooks(f(g(h())))`.
+func (c *BillingCallClient) Use(hooks ...Hook) {
+	c.hooks.BillingCall = append(c.hooks.BillingCall, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `billingcall.Intercept(f(g(h())))`.
+func (c *BillingCallClient) Intercept(interceptors ...Interceptor) {
+	c.inters.BillingCall = append(c.inters.BillingCall, interceptors...)
+}
+
+// Create returns a builder for creating a BillingCall entity.
+func (c *BillingCallClient) Create() *BillingCallCreate {
+	mutation := newBillingCallMutation(c.config, OpCreate)
+	return &BillingCallCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of BillingCall entities.
+func (c *BillingCallClient) CreateBulk(builders ...*BillingCallCreate) *BillingCallCreateBulk {
+	return &BillingCallCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *BillingCallClient) MapCreateBulk(slice any, setFunc func(*BillingCallCreate, int)) *BillingCallCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &BillingCallCreateBulk{err: fmt.Errorf("calling to BillingCallClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*BillingCallCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &BillingCallCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for BillingCall.
+func (c *BillingCallClient) Update() *BillingCallUpdate {
+	mutation := newBillingCallMutation(c.config, OpUpdate)
+	return &BillingCallUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *BillingCallClient) UpdateOne(_m *BillingCall) *BillingCallUpdateOne {
+	mutation := newBillingCallMutation(c.config, OpUpdateOne, withBillingCall(_m))
+	return &BillingCallUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *BillingCallClient) UpdateOneID(id uuid.UUID) *BillingCallUpdateOne {
+	mutation := newBillingCallMutation(c.config, OpUpdateOne, withBillingCallID(id))
+	return &BillingCallUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for BillingCall.
+func (c *BillingCallClient) Delete() *BillingCallDelete {
+	mutation := newBillingCallMutation(c.config, OpDelete)
+	return &BillingCallDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *BillingCallClient) DeleteOne(_m *BillingCall) *BillingCallDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *BillingCallClient) DeleteOneID(id uuid.UUID) *BillingCallDeleteOne {
+	builder := c.Delete().Where(billingcall.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &BillingCallDeleteOne{builder}
+}
+
+// Query returns a query builder for BillingCall.
+func (c *BillingCallClient) Query() *BillingCallQuery {
+	return &BillingCallQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeBillingCall},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a BillingCall entity by its id.
+func (c *BillingCallClient) Get(ctx context.Context, id uuid.UUID) (*BillingCall, error) {
+	return c.Query().Where(billingcall.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *BillingCallClient) GetX(ctx context.Context, id uuid.UUID) *BillingCall {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *BillingCallClient) Hooks() []Hook {
+	hooks := c.hooks.BillingCall
+	return append(hooks[:len(hooks):len(hooks)], billingcall.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *BillingCallClient) Interceptors() []Interceptor {
+	return c.inters.BillingCall
+}
+
+func (c *BillingCallClient) mutate(ctx context.Context, m *BillingCallMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&BillingCallCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&BillingCallUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&BillingCallUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&BillingCallDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown BillingCall mutation op: %q", m.Op())
 	}
 }
 
@@ -2749,14 +2893,16 @@ func (c *WorkspaceClient) mutate(ctx context.Context, m *WorkspaceMutation) (Val
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, Activation, AdminToken, Charge, FunnelCount, IdempotencyKey, KeySet,
-		Milestone, Operation, OutboxMessage, Plan, ReadinessCheck, StateTransition,
-		Tenant, TenantStateCount, WebhookEvent, Workspace []ent.Hook
+		APIKey, Activation, AdminToken, BillingCall, Charge, FunnelCount,
+		IdempotencyKey, KeySet, Milestone, Operation, OutboxMessage, Plan,
+		ReadinessCheck, StateTransition, Tenant, TenantStateCount, WebhookEvent,
+		Workspace []ent.Hook
 	}
 	inters struct {
-		APIKey, Activation, AdminToken, Charge, FunnelCount, IdempotencyKey, KeySet,
-		Milestone, Operation, OutboxMessage, Plan, ReadinessCheck, StateTransition,
-		Tenant, TenantStateCount, WebhookEvent, Workspace []ent.Interceptor
+		APIKey, Activation, AdminToken, BillingCall, Charge, FunnelCount,
+		IdempotencyKey, KeySet, Milestone, Operation, OutboxMessage, Plan,
+		ReadinessCheck, StateTransition, Tenant, TenantStateCount, WebhookEvent,
+		Workspace []ent.Interceptor
 	}
 )
 

@@ -15,6 +15,7 @@ import (
 	"github.com/tenantd/tenantd/ent/activation"
 	"github.com/tenantd/tenantd/ent/admintoken"
 	"github.com/tenantd/tenantd/ent/apikey"
+	"github.com/tenantd/tenantd/ent/billingcall"
 	"github.com/tenantd/tenantd/ent/charge"
 	"github.com/tenantd/tenantd/ent/funnelcount"
 	"github.com/tenantd/tenantd/ent/idempotencykey"
@@ -92,6 +93,7 @@ func checkColumn(t, c string) error {
 			apikey.Table:           apikey.ValidColumn,
 			activation.Table:       activation.ValidColumn,
 			admintoken.Table:       admintoken.ValidColumn,
+			billingcall.Table:      billingcall.ValidColumn,
 			charge.Table:           charge.ValidColumn,
 			funnelcount.Table:      funnelcount.ValidColumn,
 			idempotencykey.Table:   idempotencykey.ValidColumn,

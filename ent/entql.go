@@ -6,6 +6,7 @@ import (
 	"github.com/tenantd/tenantd/ent/activation"
 	"github.com/tenantd/tenantd/ent/admintoken"
 	"github.com/tenantd/tenantd/ent/apikey"
+	"github.com/tenantd/tenantd/ent/billingcall"
 	"github.com/tenantd/tenantd/ent/charge"
 	"github.com/tenantd/tenantd/ent/funnelcount"
 	"github.com/tenantd/tenantd/ent/idempotencykey"
@@ -30,7 +31,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 17)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 18)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -94,6 +95,30 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[3] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   billingcall.Table,
+			Columns: billingcall.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeUUID,
+				Column: billingcall.FieldID,
+			},
+		},
+		Type: "BillingCall",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			billingcall.FieldCreatedAt:      {Type: field.TypeTime, Column: billingcall.FieldCreatedAt},
+			billingcall.FieldUpdatedAt:      {Type: field.TypeTime, Column: billingcall.FieldUpdatedAt},
+			billingcall.FieldProvider:       {Type: field.TypeString, Column: billingcall.FieldProvider},
+			billingcall.FieldIdempotencyKey: {Type: field.TypeString, Column: billingcall.FieldIdempotencyKey},
+			billingcall.FieldCall:           {Type: field.TypeEnum, Column: billingcall.FieldCall},
+			billingcall.FieldCustomerID:     {Type: field.TypeString, Column: billingcall.FieldCustomerID},
+			billingcall.FieldSubscriptionID: {Type: field.TypeString, Column: billingcall.FieldSubscriptionID},
+			billingcall.FieldRequestHash:    {Type: field.TypeString, Column: billingcall.FieldRequestHash},
+			billingcall.FieldResult:         {Type: field.TypeJSON, Column: billingcall.FieldResult},
+			billingcall.FieldComment:        {Type: field.TypeString, Column: billingcall.FieldComment},
+			billingcall.FieldRedactedAt:     {Type: field.TypeTime, Column: billingcall.FieldRedactedAt},
+		},
+	}
+	graph.Nodes[4] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   charge.Table,
 			Columns: charge.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -113,7 +138,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			charge.FieldAmountCents:    {Type: field.TypeInt, Column: charge.FieldAmountCents},
 		},
 	}
-	graph.Nodes[4] = &sqlgraph.Node{
+	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   funnelcount.Table,
 			Columns: funnelcount.Columns,
@@ -132,7 +157,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			funnelcount.FieldCount:   {Type: field.TypeInt64, Column: funnelcount.FieldCount},
 		},
 	}
-	graph.Nodes[5] = &sqlgraph.Node{
+	graph.Nodes[6] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   idempotencykey.Table,
 			Columns: idempotencykey.Columns,
@@ -155,7 +180,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			idempotencykey.FieldExpiresAt:   {Type: field.TypeTime, Column: idempotencykey.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[7] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   keyset.Table,
 			Columns: keyset.Columns,
@@ -172,7 +197,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			keyset.FieldSigningKey: {Type: field.TypeBytes, Column: keyset.FieldSigningKey},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   milestone.Table,
 			Columns: milestone.Columns,
@@ -188,7 +213,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			milestone.FieldOccurredAt: {Type: field.TypeTime, Column: milestone.FieldOccurredAt},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   operation.Table,
 			Columns: operation.Columns,
@@ -219,7 +244,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			operation.FieldFinishedAt:     {Type: field.TypeTime, Column: operation.FieldFinishedAt},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   outboxmessage.Table,
 			Columns: outboxmessage.Columns,
@@ -245,7 +270,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			outboxmessage.FieldSentAt:    {Type: field.TypeTime, Column: outboxmessage.FieldSentAt},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   plan.Table,
 			Columns: plan.Columns,
@@ -268,7 +293,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			plan.FieldMaxQueriesPerMonth: {Type: field.TypeInt, Column: plan.FieldMaxQueriesPerMonth},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   readinesscheck.Table,
 			Columns: readinesscheck.Columns,
@@ -288,7 +313,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			readinesscheck.FieldDurationMs: {Type: field.TypeInt, Column: readinesscheck.FieldDurationMs},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   statetransition.Table,
 			Columns: statetransition.Columns,
@@ -318,7 +343,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			statetransition.FieldHash:         {Type: field.TypeString, Column: statetransition.FieldHash},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tenant.Table,
 			Columns: tenant.Columns,
@@ -348,7 +373,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tenant.FieldSynthetic:             {Type: field.TypeBool, Column: tenant.FieldSynthetic},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tenantstatecount.Table,
 			Columns: tenantstatecount.Columns,
@@ -364,7 +389,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tenantstatecount.FieldCount: {Type: field.TypeInt64, Column: tenantstatecount.FieldCount},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookevent.Table,
 			Columns: webhookevent.Columns,
@@ -381,7 +406,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookevent.FieldReceivedAt: {Type: field.TypeTime, Column: webhookevent.FieldReceivedAt},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   workspace.Table,
 			Columns: workspace.Columns,
@@ -750,6 +775,101 @@ func (f *AdminTokenFilter) WhereRevokedAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *BillingCallQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the BillingCallQuery builder.
+func (_q *BillingCallQuery) Filter() *BillingCallFilter {
+	return &BillingCallFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *BillingCallMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the BillingCallMutation builder.
+func (m *BillingCallMutation) Filter() *BillingCallFilter {
+	return &BillingCallFilter{config: m.config, predicateAdder: m}
+}
+
+// BillingCallFilter provides a generic filtering capability at runtime for BillingCallQuery.
+type BillingCallFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *BillingCallFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql [16]byte predicate on the id field.
+func (f *BillingCallFilter) WhereID(p entql.ValueP) {
+	f.Where(p.Field(billingcall.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *BillingCallFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(billingcall.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *BillingCallFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(billingcall.FieldUpdatedAt))
+}
+
+// WhereProvider applies the entql string predicate on the provider field.
+func (f *BillingCallFilter) WhereProvider(p entql.StringP) {
+	f.Where(p.Field(billingcall.FieldProvider))
+}
+
+// WhereIdempotencyKey applies the entql string predicate on the idempotency_key field.
+func (f *BillingCallFilter) WhereIdempotencyKey(p entql.StringP) {
+	f.Where(p.Field(billingcall.FieldIdempotencyKey))
+}
+
+// WhereCall applies the entql string predicate on the call field.
+func (f *BillingCallFilter) WhereCall(p entql.StringP) {
+	f.Where(p.Field(billingcall.FieldCall))
+}
+
+// WhereCustomerID applies the entql string predicate on the customer_id field.
+func (f *BillingCallFilter) WhereCustomerID(p entql.StringP) {
+	f.Where(p.Field(billingcall.FieldCustomerID))
+}
+
+// WhereSubscriptionID applies the entql string predicate on the subscription_id field.
+func (f *BillingCallFilter) WhereSubscriptionID(p entql.StringP) {
+	f.Where(p.Field(billingcall.FieldSubscriptionID))
+}
+
+// WhereRequestHash applies the entql string predicate on the request_hash field.
+func (f *BillingCallFilter) WhereRequestHash(p entql.StringP) {
+	f.Where(p.Field(billingcall.FieldRequestHash))
+}
+
+// WhereResult applies the entql json.RawMessage predicate on the result field.
+func (f *BillingCallFilter) WhereResult(p entql.BytesP) {
+	f.Where(p.Field(billingcall.FieldResult))
+}
+
+// WhereComment applies the entql string predicate on the comment field.
+func (f *BillingCallFilter) WhereComment(p entql.StringP) {
+	f.Where(p.Field(billingcall.FieldComment))
+}
+
+// WhereRedactedAt applies the entql time.Time predicate on the redacted_at field.
+func (f *BillingCallFilter) WhereRedactedAt(p entql.TimeP) {
+	f.Where(p.Field(billingcall.FieldRedactedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *ChargeQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -778,7 +898,7 @@ type ChargeFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ChargeFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[3].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -858,7 +978,7 @@ type FunnelCountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FunnelCountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[4].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -928,7 +1048,7 @@ type IdempotencyKeyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *IdempotencyKeyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1018,7 +1138,7 @@ type KeySetFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *KeySetFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1078,7 +1198,7 @@ type MilestoneFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MilestoneFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1133,7 +1253,7 @@ type OperationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OperationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1277,7 +1397,7 @@ type OutboxMessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OutboxMessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1382,7 +1502,7 @@ type PlanFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PlanFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1486,7 +1606,7 @@ type ReadinessCheckFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReadinessCheckFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1561,7 +1681,7 @@ type StateTransitionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StateTransitionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1700,7 +1820,7 @@ type TenantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TenantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1881,7 +2001,7 @@ type TenantStateCountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TenantStateCountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1936,7 +2056,7 @@ type WebhookEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1996,7 +2116,7 @@ type WorkspaceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WorkspaceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

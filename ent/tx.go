@@ -20,6 +20,8 @@ type Tx struct {
 	Activation *ActivationClient
 	// AdminToken is the client for interacting with the AdminToken builders.
 	AdminToken *AdminTokenClient
+	// BillingCall is the client for interacting with the BillingCall builders.
+	BillingCall *BillingCallClient
 	// Charge is the client for interacting with the Charge builders.
 	Charge *ChargeClient
 	// FunnelCount is the client for interacting with the FunnelCount builders.
@@ -182,6 +184,7 @@ func (tx *Tx) init() {
 	tx.APIKey = NewAPIKeyClient(tx.config)
 	tx.Activation = NewActivationClient(tx.config)
 	tx.AdminToken = NewAdminTokenClient(tx.config)
+	tx.BillingCall = NewBillingCallClient(tx.config)
 	tx.Charge = NewChargeClient(tx.config)
 	tx.FunnelCount = NewFunnelCountClient(tx.config)
 	tx.IdempotencyKey = NewIdempotencyKeyClient(tx.config)

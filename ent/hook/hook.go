@@ -45,6 +45,18 @@ func (f AdminTokenFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, 
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AdminTokenMutation", m)
 }
 
+// The BillingCallFunc type is an adapter to allow the use of ordinary
+// function as BillingCall mutator.
+type BillingCallFunc func(context.Context, *ent.BillingCallMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f BillingCallFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.BillingCallMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.BillingCallMutation", m)
+}
+
 // The ChargeFunc type is an adapter to allow the use of ordinary
 // function as Charge mutator.
 type ChargeFunc func(context.Context, *ent.ChargeMutation) (ent.Value, error)

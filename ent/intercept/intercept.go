@@ -11,6 +11,7 @@ import (
 	"github.com/tenantd/tenantd/ent/activation"
 	"github.com/tenantd/tenantd/ent/admintoken"
 	"github.com/tenantd/tenantd/ent/apikey"
+	"github.com/tenantd/tenantd/ent/billingcall"
 	"github.com/tenantd/tenantd/ent/charge"
 	"github.com/tenantd/tenantd/ent/funnelcount"
 	"github.com/tenantd/tenantd/ent/idempotencykey"
@@ -163,6 +164,33 @@ func (f TraverseAdminToken) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.AdminTokenQuery", q)
+}
+
+// The BillingCallFunc type is an adapter to allow the use of ordinary function as a Querier.
+type BillingCallFunc func(context.Context, *ent.BillingCallQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f BillingCallFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.BillingCallQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.BillingCallQuery", q)
+}
+
+// The TraverseBillingCall type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseBillingCall func(context.Context, *ent.BillingCallQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseBillingCall) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseBillingCall) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.BillingCallQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.BillingCallQuery", q)
 }
 
 // The ChargeFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -552,6 +580,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.ActivationQuery, predicate.Activation, activation.OrderOption]{typ: ent.TypeActivation, tq: q}, nil
 	case *ent.AdminTokenQuery:
 		return &query[*ent.AdminTokenQuery, predicate.AdminToken, admintoken.OrderOption]{typ: ent.TypeAdminToken, tq: q}, nil
+	case *ent.BillingCallQuery:
+		return &query[*ent.BillingCallQuery, predicate.BillingCall, billingcall.OrderOption]{typ: ent.TypeBillingCall, tq: q}, nil
 	case *ent.ChargeQuery:
 		return &query[*ent.ChargeQuery, predicate.Charge, charge.OrderOption]{typ: ent.TypeCharge, tq: q}, nil
 	case *ent.FunnelCountQuery:

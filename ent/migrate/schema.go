@@ -107,6 +107,39 @@ var (
 		Columns:    AdminTokensColumns,
 		PrimaryKey: []*schema.Column{AdminTokensColumns[0]},
 	}
+	// BillingCallsColumns holds the columns for the "billing_calls" table.
+	BillingCallsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "provider", Type: field.TypeString},
+		{Name: "idempotency_key", Type: field.TypeString, Unique: true},
+		{Name: "call", Type: field.TypeEnum, Enums: []string{"cancel", "undo_cancellation", "reactivate", "change_plan", "pause", "resume", "delete_customer"}},
+		{Name: "customer_id", Type: field.TypeString, Default: ""},
+		{Name: "subscription_id", Type: field.TypeString, Default: ""},
+		{Name: "request_hash", Type: field.TypeString},
+		{Name: "result", Type: field.TypeJSON},
+		{Name: "comment", Type: field.TypeString, Nullable: true},
+		{Name: "redacted_at", Type: field.TypeTime, Nullable: true},
+	}
+	// BillingCallsTable holds the schema information for the "billing_calls" table.
+	BillingCallsTable = &schema.Table{
+		Name:       "billing_calls",
+		Columns:    BillingCallsColumns,
+		PrimaryKey: []*schema.Column{BillingCallsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "billingcall_subscription_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{BillingCallsColumns[7], BillingCallsColumns[1]},
+			},
+			{
+				Name:    "billingcall_customer_id",
+				Unique:  false,
+				Columns: []*schema.Column{BillingCallsColumns[6]},
+			},
+		},
+	}
 	// ChargesColumns holds the columns for the "charges" table.
 	ChargesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -500,6 +533,7 @@ var (
 		APIKeysTable,
 		ActivationsTable,
 		AdminTokensTable,
+		BillingCallsTable,
 		ChargesTable,
 		FunnelCountsTable,
 		IdempotencyKeysTable,

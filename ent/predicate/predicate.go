@@ -15,6 +15,9 @@ type Activation func(*sql.Selector)
 // AdminToken is the predicate function for admintoken builders.
 type AdminToken func(*sql.Selector)
 
+// BillingCall is the predicate function for billingcall builders.
+type BillingCall func(*sql.Selector)
+
 // Charge is the predicate function for charge builders.
 type Charge func(*sql.Selector)
 

@@ -183,6 +183,30 @@ func (f AdminTokenMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Muta
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.AdminTokenMutation", m)
 }
 
+// The BillingCallQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type BillingCallQueryRuleFunc func(context.Context, *ent.BillingCallQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f BillingCallQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.BillingCallQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.BillingCallQuery", q)
+}
+
+// The BillingCallMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type BillingCallMutationRuleFunc func(context.Context, *ent.BillingCallMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f BillingCallMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.BillingCallMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.BillingCallMutation", m)
+}
+
 // The ChargeQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type ChargeQueryRuleFunc func(context.Context, *ent.ChargeQuery) error
@@ -560,6 +584,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.AdminTokenQuery:
 		return q.Filter(), nil
+	case *ent.BillingCallQuery:
+		return q.Filter(), nil
 	case *ent.ChargeQuery:
 		return q.Filter(), nil
 	case *ent.FunnelCountQuery:
@@ -600,6 +626,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.ActivationMutation:
 		return m.Filter(), nil
 	case *ent.AdminTokenMutation:
+		return m.Filter(), nil
+	case *ent.BillingCallMutation:
 		return m.Filter(), nil
 	case *ent.ChargeMutation:
 		return m.Filter(), nil

@@ -10,6 +10,7 @@ import (
 	"github.com/tenantd/tenantd/ent/activation"
 	"github.com/tenantd/tenantd/ent/admintoken"
 	"github.com/tenantd/tenantd/ent/apikey"
+	"github.com/tenantd/tenantd/ent/billingcall"
 	"github.com/tenantd/tenantd/ent/charge"
 	"github.com/tenantd/tenantd/ent/funnelcount"
 	"github.com/tenantd/tenantd/ent/idempotencykey"
@@ -111,6 +112,44 @@ func init() {
 	admintokenDescID := admintokenMixinFields0[0].Descriptor()
 	// admintoken.DefaultID holds the default value on creation for the id field.
 	admintoken.DefaultID = admintokenDescID.Default.(func() uuid.UUID)
+	billingcallMixin := schema.BillingCall{}.Mixin()
+	billingcall.Policy = privacy.NewPolicies(schema.BillingCall{})
+	billingcall.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := billingcall.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	billingcallMixinFields0 := billingcallMixin[0].Fields()
+	_ = billingcallMixinFields0
+	billingcallMixinFields1 := billingcallMixin[1].Fields()
+	_ = billingcallMixinFields1
+	billingcallFields := schema.BillingCall{}.Fields()
+	_ = billingcallFields
+	// billingcallDescCreatedAt is the schema descriptor for created_at field.
+	billingcallDescCreatedAt := billingcallMixinFields1[0].Descriptor()
+	// billingcall.DefaultCreatedAt holds the default value on creation for the created_at field.
+	billingcall.DefaultCreatedAt = billingcallDescCreatedAt.Default.(func() time.Time)
+	// billingcallDescUpdatedAt is the schema descriptor for updated_at field.
+	billingcallDescUpdatedAt := billingcallMixinFields1[1].Descriptor()
+	// billingcall.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	billingcall.DefaultUpdatedAt = billingcallDescUpdatedAt.Default.(func() time.Time)
+	// billingcall.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	billingcall.UpdateDefaultUpdatedAt = billingcallDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// billingcallDescCustomerID is the schema descriptor for customer_id field.
+	billingcallDescCustomerID := billingcallFields[3].Descriptor()
+	// billingcall.DefaultCustomerID holds the default value on creation for the customer_id field.
+	billingcall.DefaultCustomerID = billingcallDescCustomerID.Default.(string)
+	// billingcallDescSubscriptionID is the schema descriptor for subscription_id field.
+	billingcallDescSubscriptionID := billingcallFields[4].Descriptor()
+	// billingcall.DefaultSubscriptionID holds the default value on creation for the subscription_id field.
+	billingcall.DefaultSubscriptionID = billingcallDescSubscriptionID.Default.(string)
+	// billingcallDescID is the schema descriptor for id field.
+	billingcallDescID := billingcallMixinFields0[0].Descriptor()
+	// billingcall.DefaultID holds the default value on creation for the id field.
+	billingcall.DefaultID = billingcallDescID.Default.(func() uuid.UUID)
 	chargeMixin := schema.Charge{}.Mixin()
 	charge.Policy = privacy.NewPolicies(schema.Charge{})
 	charge.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/jonboulle/clockwork"
 	"github.com/stripe/stripe-go/v84"
 
 	"github.com/tenantd/tenantd"
@@ -25,6 +26,9 @@ type StripeConfig struct {
 	// Prices maps a plan key to the Stripe price id of the plan. A plan
 	// missing from the map uses "price_<plankey>".
 	Prices map[string]string
+	// Clock is the time a pause's resume time is checked against; nil is
+	// the real clock.
+	Clock clockwork.Clock
 }
 
 // StripeProvider bills through Stripe. Subscribe creates a customer and a
@@ -32,10 +36,19 @@ type StripeConfig struct {
 // key, so that a retry within Stripe's 24-hour idempotency window replays
 // the first result instead of charging again; the Charge ledger row keyed by
 // tenantd's key records the outcome.
+//
+// The later calls (Cancel, Reactivate, ChangePlan, …) pass the operation
+// step's key on to Stripe, suffixed per request of the call (a
+// reactivation may attach a payment method, create a coupon and a
+// subscription: ":attach", ":coupon", ":subscription"), and record their
+// answer in the BillingCall ledger, which answers a replay without calling
+// Stripe; Stripe's own idempotency covers a retry after a crash between
+// Stripe's answer and the ledger.
 type StripeProvider struct {
 	sc     *stripe.Client
 	prices map[string]string
 	client *ent.Client
+	clock  clockwork.Clock
 }
 
 var _ Provider = (*StripeProvider)(nil)
@@ -57,10 +70,15 @@ func NewStripeProvider(cfg StripeConfig, client *ent.Client) (*StripeProvider, e
 	for k, v := range cfg.Prices {
 		prices[k] = v
 	}
+	clock := cfg.Clock
+	if clock == nil {
+		clock = clockwork.NewRealClock()
+	}
 	return &StripeProvider{
 		sc:     stripe.NewClient(cfg.SecretKey, stripe.WithBackends(stripe.NewBackendsWithConfig(bc))),
 		prices: prices,
 		client: client,
+		clock:  clock,
 	}, nil
 }
 
@@ -125,6 +143,7 @@ func (p *StripeProvider) Subscribe(ctx context.Context, req SubscribeRequest) (*
 	if req.TenantSlug != "" {
 		sp.AddMetadata("tenant_slug", req.TenantSlug)
 	}
+	sp.AddMetadata("plan_key", req.PlanKey)
 	sp.SetIdempotencyKey(stripeIdempotencyKey(req.IdempotencyKey, ":subscription"))
 	sub, err := p.sc.V1Subscriptions.Create(ctx, sp)
 	if err != nil {
@@ -163,16 +182,25 @@ func (p *StripeProvider) CancelSubscription(ctx context.Context, subscriptionID 
 	if err == nil {
 		return nil
 	}
-	// Past Stripe's idempotency window, cancelling again is an
-	// invalid_request_error; it is done if the subscription is cancelled.
+	if _, err = p.ended(ctx, subscriptionID, err); err != nil {
+		return fmt.Errorf("billing: stripe cancel subscription %s: %w", subscriptionID, err)
+	}
+	return nil
+}
+
+// ended returns the subscription if err, the error of a request that
+// changes it, is an invalid_request_error and the subscription has ended:
+// past Stripe's idempotency window, canceling again fails so, and the
+// cancellation is done. Otherwise it returns err.
+func (p *StripeProvider) ended(ctx context.Context, subscriptionID string, err error) (*stripe.Subscription, error) {
 	var se *stripe.Error
 	if errors.As(err, &se) && se.Type == stripe.ErrorTypeInvalidRequest {
 		if sub, gerr := p.sc.V1Subscriptions.Retrieve(ctx, subscriptionID, nil); gerr == nil &&
-			sub.Status == stripe.SubscriptionStatusCanceled {
-			return nil
+			SubscriptionStatus(sub.Status).Ended() {
+			return sub, nil
 		}
 	}
-	return fmt.Errorf("billing: stripe cancel subscription %s: %w", subscriptionID, err)
+	return nil, err
 }
 
 // mapStripeError turns an error of the Stripe call op into tenantd's terms:

@@ -4,7 +4,9 @@
 // stripe-mock answers every documented endpoint with fixture data after
 // validating the request against Stripe's OpenAPI spec. It is stateless: it
 // stores nothing (a created customer cannot be fetched back with the values
-// sent), never declines a card and ignores idempotency keys.
+// sent), never declines a card and ignores idempotency keys. A [Proxy] in
+// front of it records what reached it (parameters, Idempotency-Key) and
+// rewrites answers where a test needs state or an error.
 //
 // The binary is pinned by the Makefile and installed into bin/tools by
 // `make tools`.
