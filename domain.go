@@ -134,11 +134,15 @@ const (
 	OpRestore    OperationKind = "RESTORE"
 	OpPurge      OperationKind = "PURGE"
 	OpReactivate OperationKind = "REACTIVATE"
+	// OpCancel tells the billing provider about a cancellation (not in
+	// DESIGN.md's list: a cancel has a billing meaning, so it is an
+	// operation too).
+	OpCancel OperationKind = "CANCEL"
 )
 
 // Values implements ent's EnumValues.
 func (OperationKind) Values() []string {
-	return []string{"PROVISION", "CHANGE_PLAN", "EXPORT", "DELETE", "RESTORE", "PURGE", "REACTIVATE"}
+	return []string{"PROVISION", "CHANGE_PLAN", "EXPORT", "DELETE", "RESTORE", "PURGE", "REACTIVATE", "CANCEL"}
 }
 
 // MarshalGQL implements graphql.Marshaler.

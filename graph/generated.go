@@ -3037,6 +3037,7 @@ enum OperationKind @goModel(model: "github.com/tenantd/tenantd.OperationKind") {
   RESTORE
   PURGE
   REACTIVATE
+  CANCEL
 }
 """
 Ordering options for Operation connections

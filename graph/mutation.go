@@ -5,6 +5,7 @@ import (
 
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/internal/lifecycle"
+	"github.com/tenantd/tenantd/internal/subscription"
 )
 
 const maxReason = 500
@@ -22,6 +23,25 @@ func (r *mutationResolver) transition(ctx context.Context, input TenantTransitio
 		req.IdempotencyKey = *input.IdempotencyKey
 	}
 	res, err := r.Lifecycle.Fire(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return &TenantTransitionPayload{Tenant: res.Tenant, Transition: res.Transition, Operation: res.Operation}, nil
+}
+
+// subscriptionChange cancels or reactivates through the subscription
+// service, which tells the billing provider in an operation.
+func (r *mutationResolver) subscriptionChange(ctx context.Context, input TenantTransitionInput,
+	change func(context.Context, subscription.Request) (*lifecycle.Result, error)) (*TenantTransitionPayload, error) {
+	reason, err := reasonOf(input.Reason)
+	if err != nil {
+		return nil, err
+	}
+	req := subscription.Request{TenantID: input.TenantID, Actor: lifecycle.ActorOf(ctx), Reason: reason}
+	if input.IdempotencyKey != nil {
+		req.IdempotencyKey = *input.IdempotencyKey
+	}
+	res, err := change(ctx, req)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/tenantd/tenantd/internal/provisioning"
 	"github.com/tenantd/tenantd/internal/readiness"
 	"github.com/tenantd/tenantd/internal/store"
+	"github.com/tenantd/tenantd/internal/subscription"
 	"github.com/tenantd/tenantd/internal/watch"
 	"github.com/tenantd/tenantd/internal/workspace"
 )
@@ -30,6 +31,8 @@ type Resolver struct {
 	Watch        *watch.Watcher
 	Workspaces   *workspace.Service
 	Readiness    *readiness.Checker
+	// Subscriptions cancels and reactivates, telling the billing provider.
+	Subscriptions *subscription.Service
 	// ActivationWindow defines an activated tenant for the funnel.
 	ActivationWindow time.Duration
 }

@@ -38,7 +38,7 @@ func (r *mutationResolver) CancelSubscription(ctx context.Context, input TenantT
 	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
-	return r.transition(ctx, input, tenantd.EventCancel)
+	return r.subscriptionChange(ctx, input, r.Subscriptions.Cancel)
 }
 
 // ReactivateTenant is the resolver for the reactivateTenant field.
@@ -46,7 +46,7 @@ func (r *mutationResolver) ReactivateTenant(ctx context.Context, input TenantTra
 	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
-	return r.transition(ctx, input, tenantd.EventReactivate)
+	return r.subscriptionChange(ctx, input, r.Subscriptions.Reactivate)
 }
 
 // SignUp is the resolver for the signUp field.

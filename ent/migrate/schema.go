@@ -252,7 +252,7 @@ var (
 		{Name: "id", Type: field.TypeUUID},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"PROVISION", "CHANGE_PLAN", "EXPORT", "DELETE", "RESTORE", "PURGE", "REACTIVATE"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"PROVISION", "CHANGE_PLAN", "EXPORT", "DELETE", "RESTORE", "PURGE", "REACTIVATE", "CANCEL"}},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED"}, Default: "QUEUED"},
 		{Name: "steps", Type: field.TypeJSON},
 		{Name: "progress_done", Type: field.TypeInt, Default: 0},

@@ -234,10 +234,7 @@ func (s *Service) signUp(ctx context.Context, in SignUpInput, claim *idempotency
 	// this signup (after a crash, say) finds the first charge.
 	// A synthetic (readiness) signup takes the real path except for the
 	// money: it never charges through a live provider.
-	provider := s.billing
-	if in.Synthetic {
-		provider = billing.NewTestProvider(s.db.Ent)
-	}
+	provider := billing.For(s.billing, in.Synthetic, s.db.Ent)
 	sub, err := provider.Subscribe(ctx, billing.SubscribeRequest{
 		IdempotencyKey: "tenantd-signup-" + hashHex(in.IdempotencyKey)[:40],
 		Email:          in.Email, Name: in.Name, TenantSlug: in.Slug,

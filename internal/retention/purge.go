@@ -24,6 +24,7 @@ import (
 	"github.com/tenantd/tenantd/ent/operation"
 	"github.com/tenantd/tenantd/ent/outboxmessage"
 	"github.com/tenantd/tenantd/ent/tenant"
+	"github.com/tenantd/tenantd/internal/billing"
 	"github.com/tenantd/tenantd/internal/events"
 	"github.com/tenantd/tenantd/internal/lifecycle"
 	ops "github.com/tenantd/tenantd/internal/operation"
@@ -37,6 +38,7 @@ const (
 	StepRemoveFiles      = "remove_files"
 	StepRevokeKeys       = "revoke_keys"
 	StepDeleteMail       = "delete_mail"
+	StepDeleteCustomer   = "delete_customer"
 	StepPurge            = "purge"
 )
 
@@ -47,6 +49,7 @@ type Purger struct {
 	workspaces *workspace.Service
 	ops        *ops.Engine
 	events     *events.Publisher
+	billing    billing.Provider
 	log        *slog.Logger
 }
 
@@ -58,7 +61,9 @@ type Config struct {
 	// Operations runs the PURGE operations: NewPurger registers the kind.
 	Operations *ops.Engine
 	Events     *events.Publisher
-	Logger     *slog.Logger
+	// Billing deletes the tenant's customer at the provider.
+	Billing billing.Provider
+	Logger  *slog.Logger
 }
 
 // NewPurger returns a Purger and registers the PURGE kind.
@@ -66,7 +71,8 @@ func NewPurger(cfg Config) *Purger {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	p := &Purger{db: cfg.DB, machine: cfg.Lifecycle, workspaces: cfg.Workspaces, ops: cfg.Operations, events: cfg.Events, log: cfg.Logger}
+	p := &Purger{db: cfg.DB, machine: cfg.Lifecycle, workspaces: cfg.Workspaces, ops: cfg.Operations, events: cfg.Events,
+		billing: cfg.Billing, log: cfg.Logger}
 	p.ops.Add(p.kind())
 	return p
 }
@@ -81,6 +87,7 @@ func (p *Purger) kind() ops.Kind {
 			{Name: StepRemoveFiles, Do: p.removeFiles},
 			{Name: StepRevokeKeys, Tx: p.revokeKeys},
 			{Name: StepDeleteMail, Tx: p.deleteMail},
+			{Name: StepDeleteCustomer, Do: p.deleteCustomer},
 			{Name: StepPurge, Tx: p.purge},
 		},
 	}
@@ -228,6 +235,23 @@ func (p *Purger) deleteMail(ctx context.Context, tx *store.Tx, r *ops.Run) (stri
 	return fmt.Sprintf("%d emails and %d key sets deleted", mails, keySets), nil
 }
 
+// deleteCustomer deletes the tenant's customer at the billing provider
+// (created with the owner's name and email), idempotently.
+func (p *Purger) deleteCustomer(ctx context.Context, r *ops.Run) (string, error) {
+	if p.billing == nil || r.Tenant.BillingCustomerID == nil {
+		r.Set("billingCustomerDeleted", false)
+		return "no billing customer", nil
+	}
+	provider := billing.For(p.billing, r.Tenant.Synthetic, p.db.Ent)
+	if _, err := provider.DeleteCustomer(ctx, billing.DeleteCustomerRequest{
+		IdempotencyKey: billing.OperationKey(r.Op.ID, r.Step()), CustomerID: *r.Tenant.BillingCustomerID,
+	}); err != nil {
+		return "", fmt.Errorf("delete the customer at %s: %w", provider.Name(), err)
+	}
+	r.Set("billingCustomerDeleted", true)
+	return "customer deleted at " + provider.Name(), nil
+}
+
 // purge fires purge, whose history row carries the purge certificate —
 // what was destroyed, and its SHA-256 — and scrubs the tenant row to a
 // tombstone: id, slug hash, timestamps, plan, state PURGED.
@@ -246,6 +270,7 @@ func (p *Purger) purge(ctx context.Context, tx *store.Tx, r *ops.Run) (string, e
 		"apiKeysRevoked":    r.Op.Result["apiKeysRevoked"],
 		"keySetsDeleted":    r.Op.Result["keySetsDeleted"],
 		"emailsDeleted":     r.Op.Result["emailsDeleted"],
+		"billingCustomer":   r.Op.Result["billingCustomerDeleted"],
 		"personalDataWiped": []string{"name", "slug", "email", "history free text"},
 	}
 	b, _ := json.Marshal(cert)

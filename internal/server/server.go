@@ -34,6 +34,7 @@ import (
 	"github.com/tenantd/tenantd/internal/readiness"
 	"github.com/tenantd/tenantd/internal/retention"
 	"github.com/tenantd/tenantd/internal/store"
+	"github.com/tenantd/tenantd/internal/subscription"
 	"github.com/tenantd/tenantd/internal/watch"
 	"github.com/tenantd/tenantd/internal/webhooks"
 	"github.com/tenantd/tenantd/internal/workspace"
@@ -224,7 +225,9 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 	// Every operation kind is registered before River is configured: its
 	// rescue of stuck jobs is sized by the longest kind timeout.
 	purger := retention.NewPurger(retention.Config{DB: s.db, Lifecycle: machine, Workspaces: s.workspaces,
-		Operations: s.operations, Events: pub, Logger: log.With("component", "retention")})
+		Operations: s.operations, Events: pub, Billing: provider, Logger: log.With("component", "retention")})
+	subscriptions := subscription.New(subscription.Config{DB: s.db, Lifecycle: machine, Billing: provider,
+		Operations: s.operations, Logger: log.With("component", "subscription")})
 	workers := river.NewWorkers()
 	s.operations.Register(workers)
 	provisioning.Register(workers, s.provisioning) // jobs queued before the engine
@@ -250,7 +253,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 		Idempotency: s.idempotency(), Keys: auth.NewKeys(s.db, pub, auth.WithClock(s.clock), auth.WithIdempotency(s.idempotency())),
 		Watch:      watch.New(s.db.Ent, s.hub, log.With("component", "watch")),
 		Workspaces: s.workspaces, ActivationWindow: cfg.ActivationWindow,
-		Readiness: checker,
+		Readiness: checker, Subscriptions: subscriptions,
 	}
 	return s, nil
 }
@@ -301,9 +304,9 @@ func (s *Server) riverConfig(workers *river.Workers) *river.Config {
 // test provider.
 func (s *Server) billingProvider() (billing.Provider, error) {
 	if s.cfg.StripeSecretKey == "" {
-		return billing.NewTestProvider(s.db.Ent), nil
+		return billing.NewTestProvider(s.db.Ent, billing.WithClock(s.clock)), nil
 	}
-	return billing.NewStripeProvider(billing.StripeConfig{SecretKey: s.cfg.StripeSecretKey, APIBase: s.cfg.StripeAPIBase}, s.db.Ent)
+	return billing.NewStripeProvider(billing.StripeConfig{SecretKey: s.cfg.StripeSecretKey, APIBase: s.cfg.StripeAPIBase, Clock: s.clock}, s.db.Ent)
 }
 
 // mailSender is SMTP when SMTP_URL is set, else .eml files in the data dir.
@@ -482,6 +485,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (s *Server) runsWorkers() bool { return !s.noWorkers }
+
+// Operations returns the operation engine.
+func (s *Server) Operations() *operation.Engine { return s.operations }
 
 // Purger returns the purger (PURGE operations).
 func (s *Server) Purger() *retention.Purger { return s.purger }
