@@ -70,7 +70,16 @@ func startProcess(t *testing.T, env []string) *process {
 	cmd.Stdout, cmd.Stderr = &log, &log
 	require.NoError(t, cmd.Start())
 	p := &process{cmd: cmd, log: &log}
-	t.Cleanup(func() { p.kill() })
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			out := log.Bytes()
+			if len(out) > 16<<10 {
+				out = out[len(out)-16<<10:]
+			}
+			t.Logf("tenantd %s (pid %d) printed:\n%s", strings.Join(env, " "), cmd.Process.Pid, out)
+		}
+	})
 	return p
 }
 

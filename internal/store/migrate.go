@@ -41,18 +41,13 @@ func Migrate(ctx context.Context, opts Options) (*MigrationResult, error) {
 		return nil, fmt.Errorf("connect as the schema owner: %w", err)
 	}
 	defer owner.Close()
-	res, err := owner.Migrate(ctx)
-	if err != nil {
-		return nil, err
-	}
 	app, err := pgxpool.ParseConfig(opts.DatabaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("parse DATABASE_URL: %w", err)
 	}
-	if err := owner.GrantApplicationRole(ctx, app.ConnConfig.User); err != nil {
-		return nil, err
-	}
-	return res, nil
+	// The grant runs under the migration lock too: two replicas granting at
+	// once fail with PostgreSQL's "tuple concurrently updated".
+	return owner.migrate(ctx, func() error { return owner.GrantApplicationRole(ctx, app.ConnConfig.User) })
 }
 
 // GrantApplicationRole gives role the privileges tenantd needs at run time
@@ -152,6 +147,12 @@ type MigrationResult struct {
 // starting together migrate one after the other and the later ones find
 // nothing to do.
 func (db *DB) Migrate(ctx context.Context) (*MigrationResult, error) {
+	return db.migrate(ctx, nil)
+}
+
+// migrate applies the migrations and then runs after, all under the
+// migration lock.
+func (db *DB) migrate(ctx context.Context, after func() error) (*MigrationResult, error) {
 	unlock, err := db.lockMigrations(ctx)
 	if err != nil {
 		return nil, err
@@ -180,6 +181,11 @@ func (db *DB) Migrate(ctx context.Context) (*MigrationResult, error) {
 	}
 	for _, v := range rres.Versions {
 		res.River = append(res.River, v.Version)
+	}
+	if after != nil {
+		if err := after(); err != nil {
+			return nil, err
+		}
 	}
 	return res, nil
 }
