@@ -354,23 +354,28 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Tenant",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			tenant.FieldCreatedAt:             {Type: field.TypeTime, Column: tenant.FieldCreatedAt},
-			tenant.FieldUpdatedAt:             {Type: field.TypeTime, Column: tenant.FieldUpdatedAt},
-			tenant.FieldName:                  {Type: field.TypeString, Column: tenant.FieldName},
-			tenant.FieldSlug:                  {Type: field.TypeString, Column: tenant.FieldSlug},
-			tenant.FieldSlugHash:              {Type: field.TypeString, Column: tenant.FieldSlugHash},
-			tenant.FieldEmail:                 {Type: field.TypeString, Column: tenant.FieldEmail},
-			tenant.FieldState:                 {Type: field.TypeEnum, Column: tenant.FieldState},
-			tenant.FieldStateBeforeDeletion:   {Type: field.TypeEnum, Column: tenant.FieldStateBeforeDeletion},
-			tenant.FieldStateChangedAt:        {Type: field.TypeTime, Column: tenant.FieldStateChangedAt},
-			tenant.FieldPlanID:                {Type: field.TypeUUID, Column: tenant.FieldPlanID},
-			tenant.FieldHistorySeq:            {Type: field.TypeInt, Column: tenant.FieldHistorySeq},
-			tenant.FieldHistoryHead:           {Type: field.TypeString, Column: tenant.FieldHistoryHead},
-			tenant.FieldBillingCustomerID:     {Type: field.TypeString, Column: tenant.FieldBillingCustomerID},
-			tenant.FieldBillingSubscriptionID: {Type: field.TypeString, Column: tenant.FieldBillingSubscriptionID},
-			tenant.FieldPurgeAfter:            {Type: field.TypeTime, Column: tenant.FieldPurgeAfter},
-			tenant.FieldPurgedAt:              {Type: field.TypeTime, Column: tenant.FieldPurgedAt},
-			tenant.FieldSynthetic:             {Type: field.TypeBool, Column: tenant.FieldSynthetic},
+			tenant.FieldCreatedAt:                {Type: field.TypeTime, Column: tenant.FieldCreatedAt},
+			tenant.FieldUpdatedAt:                {Type: field.TypeTime, Column: tenant.FieldUpdatedAt},
+			tenant.FieldName:                     {Type: field.TypeString, Column: tenant.FieldName},
+			tenant.FieldSlug:                     {Type: field.TypeString, Column: tenant.FieldSlug},
+			tenant.FieldSlugHash:                 {Type: field.TypeString, Column: tenant.FieldSlugHash},
+			tenant.FieldEmail:                    {Type: field.TypeString, Column: tenant.FieldEmail},
+			tenant.FieldState:                    {Type: field.TypeEnum, Column: tenant.FieldState},
+			tenant.FieldStateBeforeDeletion:      {Type: field.TypeEnum, Column: tenant.FieldStateBeforeDeletion},
+			tenant.FieldStateChangedAt:           {Type: field.TypeTime, Column: tenant.FieldStateChangedAt},
+			tenant.FieldPlanID:                   {Type: field.TypeUUID, Column: tenant.FieldPlanID},
+			tenant.FieldHistorySeq:               {Type: field.TypeInt, Column: tenant.FieldHistorySeq},
+			tenant.FieldHistoryHead:              {Type: field.TypeString, Column: tenant.FieldHistoryHead},
+			tenant.FieldBillingCustomerID:        {Type: field.TypeString, Column: tenant.FieldBillingCustomerID},
+			tenant.FieldBillingSubscriptionID:    {Type: field.TypeString, Column: tenant.FieldBillingSubscriptionID},
+			tenant.FieldPurgeAfter:               {Type: field.TypeTime, Column: tenant.FieldPurgeAfter},
+			tenant.FieldPurgedAt:                 {Type: field.TypeTime, Column: tenant.FieldPurgedAt},
+			tenant.FieldScheduledPlanKey:         {Type: field.TypeString, Column: tenant.FieldScheduledPlanKey},
+			tenant.FieldScheduledPlanAt:          {Type: field.TypeTime, Column: tenant.FieldScheduledPlanAt},
+			tenant.FieldScheduledPlanRequestedAt: {Type: field.TypeTime, Column: tenant.FieldScheduledPlanRequestedAt},
+			tenant.FieldScheduledPlanRequestedBy: {Type: field.TypeString, Column: tenant.FieldScheduledPlanRequestedBy},
+			tenant.FieldScheduledPlanTrigger:     {Type: field.TypeEnum, Column: tenant.FieldScheduledPlanTrigger},
+			tenant.FieldSynthetic:                {Type: field.TypeBool, Column: tenant.FieldSynthetic},
 		},
 	}
 	graph.Nodes[15] = &sqlgraph.Node{
@@ -1909,6 +1914,31 @@ func (f *TenantFilter) WherePurgeAfter(p entql.TimeP) {
 // WherePurgedAt applies the entql time.Time predicate on the purged_at field.
 func (f *TenantFilter) WherePurgedAt(p entql.TimeP) {
 	f.Where(p.Field(tenant.FieldPurgedAt))
+}
+
+// WhereScheduledPlanKey applies the entql string predicate on the scheduled_plan_key field.
+func (f *TenantFilter) WhereScheduledPlanKey(p entql.StringP) {
+	f.Where(p.Field(tenant.FieldScheduledPlanKey))
+}
+
+// WhereScheduledPlanAt applies the entql time.Time predicate on the scheduled_plan_at field.
+func (f *TenantFilter) WhereScheduledPlanAt(p entql.TimeP) {
+	f.Where(p.Field(tenant.FieldScheduledPlanAt))
+}
+
+// WhereScheduledPlanRequestedAt applies the entql time.Time predicate on the scheduled_plan_requested_at field.
+func (f *TenantFilter) WhereScheduledPlanRequestedAt(p entql.TimeP) {
+	f.Where(p.Field(tenant.FieldScheduledPlanRequestedAt))
+}
+
+// WhereScheduledPlanRequestedBy applies the entql string predicate on the scheduled_plan_requested_by field.
+func (f *TenantFilter) WhereScheduledPlanRequestedBy(p entql.StringP) {
+	f.Where(p.Field(tenant.FieldScheduledPlanRequestedBy))
+}
+
+// WhereScheduledPlanTrigger applies the entql string predicate on the scheduled_plan_trigger field.
+func (f *TenantFilter) WhereScheduledPlanTrigger(p entql.StringP) {
+	f.Where(p.Field(tenant.FieldScheduledPlanTrigger))
 }
 
 // WhereSynthetic applies the entql bool predicate on the synthetic field.

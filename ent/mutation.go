@@ -12373,41 +12373,46 @@ func (m *StateTransitionMutation) ResetEdge(name string) error {
 // TenantMutation represents an operation that mutates the Tenant nodes in the graph.
 type TenantMutation struct {
 	config
-	op                      Op
-	typ                     string
-	id                      *uuid.UUID
-	created_at              *time.Time
-	updated_at              *time.Time
-	name                    *string
-	slug                    *string
-	slug_hash               *string
-	email                   *string
-	state                   *tenantd.State
-	state_before_deletion   *tenantd.State
-	state_changed_at        *time.Time
-	history_seq             *int
-	addhistory_seq          *int
-	history_head            *string
-	billing_customer_id     *string
-	billing_subscription_id *string
-	purge_after             *time.Time
-	purged_at               *time.Time
-	synthetic               *bool
-	clearedFields           map[string]struct{}
-	plan                    *uuid.UUID
-	clearedplan             bool
-	transitions             map[uuid.UUID]struct{}
-	removedtransitions      map[uuid.UUID]struct{}
-	clearedtransitions      bool
-	operations              map[uuid.UUID]struct{}
-	removedoperations       map[uuid.UUID]struct{}
-	clearedoperations       bool
-	api_keys                map[uuid.UUID]struct{}
-	removedapi_keys         map[uuid.UUID]struct{}
-	clearedapi_keys         bool
-	done                    bool
-	oldValue                func(context.Context) (*Tenant, error)
-	predicates              []predicate.Tenant
+	op                          Op
+	typ                         string
+	id                          *uuid.UUID
+	created_at                  *time.Time
+	updated_at                  *time.Time
+	name                        *string
+	slug                        *string
+	slug_hash                   *string
+	email                       *string
+	state                       *tenantd.State
+	state_before_deletion       *tenantd.State
+	state_changed_at            *time.Time
+	history_seq                 *int
+	addhistory_seq              *int
+	history_head                *string
+	billing_customer_id         *string
+	billing_subscription_id     *string
+	purge_after                 *time.Time
+	purged_at                   *time.Time
+	scheduled_plan_key          *string
+	scheduled_plan_at           *time.Time
+	scheduled_plan_requested_at *time.Time
+	scheduled_plan_requested_by *string
+	scheduled_plan_trigger      *tenantd.Trigger
+	synthetic                   *bool
+	clearedFields               map[string]struct{}
+	plan                        *uuid.UUID
+	clearedplan                 bool
+	transitions                 map[uuid.UUID]struct{}
+	removedtransitions          map[uuid.UUID]struct{}
+	clearedtransitions          bool
+	operations                  map[uuid.UUID]struct{}
+	removedoperations           map[uuid.UUID]struct{}
+	clearedoperations           bool
+	api_keys                    map[uuid.UUID]struct{}
+	removedapi_keys             map[uuid.UUID]struct{}
+	clearedapi_keys             bool
+	done                        bool
+	oldValue                    func(context.Context) (*Tenant, error)
+	predicates                  []predicate.Tenant
 }
 
 var _ ent.Mutation = (*TenantMutation)(nil)
@@ -13201,6 +13206,251 @@ func (m *TenantMutation) ResetPurgedAt() {
 	delete(m.clearedFields, tenant.FieldPurgedAt)
 }
 
+// SetScheduledPlanKey sets the "scheduled_plan_key" field.
+func (m *TenantMutation) SetScheduledPlanKey(s string) {
+	m.scheduled_plan_key = &s
+}
+
+// ScheduledPlanKey returns the value of the "scheduled_plan_key" field in the mutation.
+func (m *TenantMutation) ScheduledPlanKey() (r string, exists bool) {
+	v := m.scheduled_plan_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScheduledPlanKey returns the old "scheduled_plan_key" field's value of the Tenant entity.
+// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantMutation) OldScheduledPlanKey(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScheduledPlanKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScheduledPlanKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScheduledPlanKey: %w", err)
+	}
+	return oldValue.ScheduledPlanKey, nil
+}
+
+// ClearScheduledPlanKey clears the value of the "scheduled_plan_key" field.
+func (m *TenantMutation) ClearScheduledPlanKey() {
+	m.scheduled_plan_key = nil
+	m.clearedFields[tenant.FieldScheduledPlanKey] = struct{}{}
+}
+
+// ScheduledPlanKeyCleared returns if the "scheduled_plan_key" field was cleared in this mutation.
+func (m *TenantMutation) ScheduledPlanKeyCleared() bool {
+	_, ok := m.clearedFields[tenant.FieldScheduledPlanKey]
+	return ok
+}
+
+// ResetScheduledPlanKey resets all changes to the "scheduled_plan_key" field.
+func (m *TenantMutation) ResetScheduledPlanKey() {
+	m.scheduled_plan_key = nil
+	delete(m.clearedFields, tenant.FieldScheduledPlanKey)
+}
+
+// SetScheduledPlanAt sets the "scheduled_plan_at" field.
+func (m *TenantMutation) SetScheduledPlanAt(t time.Time) {
+	m.scheduled_plan_at = &t
+}
+
+// ScheduledPlanAt returns the value of the "scheduled_plan_at" field in the mutation.
+func (m *TenantMutation) ScheduledPlanAt() (r time.Time, exists bool) {
+	v := m.scheduled_plan_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScheduledPlanAt returns the old "scheduled_plan_at" field's value of the Tenant entity.
+// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantMutation) OldScheduledPlanAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScheduledPlanAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScheduledPlanAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScheduledPlanAt: %w", err)
+	}
+	return oldValue.ScheduledPlanAt, nil
+}
+
+// ClearScheduledPlanAt clears the value of the "scheduled_plan_at" field.
+func (m *TenantMutation) ClearScheduledPlanAt() {
+	m.scheduled_plan_at = nil
+	m.clearedFields[tenant.FieldScheduledPlanAt] = struct{}{}
+}
+
+// ScheduledPlanAtCleared returns if the "scheduled_plan_at" field was cleared in this mutation.
+func (m *TenantMutation) ScheduledPlanAtCleared() bool {
+	_, ok := m.clearedFields[tenant.FieldScheduledPlanAt]
+	return ok
+}
+
+// ResetScheduledPlanAt resets all changes to the "scheduled_plan_at" field.
+func (m *TenantMutation) ResetScheduledPlanAt() {
+	m.scheduled_plan_at = nil
+	delete(m.clearedFields, tenant.FieldScheduledPlanAt)
+}
+
+// SetScheduledPlanRequestedAt sets the "scheduled_plan_requested_at" field.
+func (m *TenantMutation) SetScheduledPlanRequestedAt(t time.Time) {
+	m.scheduled_plan_requested_at = &t
+}
+
+// ScheduledPlanRequestedAt returns the value of the "scheduled_plan_requested_at" field in the mutation.
+func (m *TenantMutation) ScheduledPlanRequestedAt() (r time.Time, exists bool) {
+	v := m.scheduled_plan_requested_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScheduledPlanRequestedAt returns the old "scheduled_plan_requested_at" field's value of the Tenant entity.
+// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantMutation) OldScheduledPlanRequestedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScheduledPlanRequestedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScheduledPlanRequestedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScheduledPlanRequestedAt: %w", err)
+	}
+	return oldValue.ScheduledPlanRequestedAt, nil
+}
+
+// ClearScheduledPlanRequestedAt clears the value of the "scheduled_plan_requested_at" field.
+func (m *TenantMutation) ClearScheduledPlanRequestedAt() {
+	m.scheduled_plan_requested_at = nil
+	m.clearedFields[tenant.FieldScheduledPlanRequestedAt] = struct{}{}
+}
+
+// ScheduledPlanRequestedAtCleared returns if the "scheduled_plan_requested_at" field was cleared in this mutation.
+func (m *TenantMutation) ScheduledPlanRequestedAtCleared() bool {
+	_, ok := m.clearedFields[tenant.FieldScheduledPlanRequestedAt]
+	return ok
+}
+
+// ResetScheduledPlanRequestedAt resets all changes to the "scheduled_plan_requested_at" field.
+func (m *TenantMutation) ResetScheduledPlanRequestedAt() {
+	m.scheduled_plan_requested_at = nil
+	delete(m.clearedFields, tenant.FieldScheduledPlanRequestedAt)
+}
+
+// SetScheduledPlanRequestedBy sets the "scheduled_plan_requested_by" field.
+func (m *TenantMutation) SetScheduledPlanRequestedBy(s string) {
+	m.scheduled_plan_requested_by = &s
+}
+
+// ScheduledPlanRequestedBy returns the value of the "scheduled_plan_requested_by" field in the mutation.
+func (m *TenantMutation) ScheduledPlanRequestedBy() (r string, exists bool) {
+	v := m.scheduled_plan_requested_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScheduledPlanRequestedBy returns the old "scheduled_plan_requested_by" field's value of the Tenant entity.
+// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantMutation) OldScheduledPlanRequestedBy(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScheduledPlanRequestedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScheduledPlanRequestedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScheduledPlanRequestedBy: %w", err)
+	}
+	return oldValue.ScheduledPlanRequestedBy, nil
+}
+
+// ClearScheduledPlanRequestedBy clears the value of the "scheduled_plan_requested_by" field.
+func (m *TenantMutation) ClearScheduledPlanRequestedBy() {
+	m.scheduled_plan_requested_by = nil
+	m.clearedFields[tenant.FieldScheduledPlanRequestedBy] = struct{}{}
+}
+
+// ScheduledPlanRequestedByCleared returns if the "scheduled_plan_requested_by" field was cleared in this mutation.
+func (m *TenantMutation) ScheduledPlanRequestedByCleared() bool {
+	_, ok := m.clearedFields[tenant.FieldScheduledPlanRequestedBy]
+	return ok
+}
+
+// ResetScheduledPlanRequestedBy resets all changes to the "scheduled_plan_requested_by" field.
+func (m *TenantMutation) ResetScheduledPlanRequestedBy() {
+	m.scheduled_plan_requested_by = nil
+	delete(m.clearedFields, tenant.FieldScheduledPlanRequestedBy)
+}
+
+// SetScheduledPlanTrigger sets the "scheduled_plan_trigger" field.
+func (m *TenantMutation) SetScheduledPlanTrigger(t tenantd.Trigger) {
+	m.scheduled_plan_trigger = &t
+}
+
+// ScheduledPlanTrigger returns the value of the "scheduled_plan_trigger" field in the mutation.
+func (m *TenantMutation) ScheduledPlanTrigger() (r tenantd.Trigger, exists bool) {
+	v := m.scheduled_plan_trigger
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScheduledPlanTrigger returns the old "scheduled_plan_trigger" field's value of the Tenant entity.
+// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantMutation) OldScheduledPlanTrigger(ctx context.Context) (v *tenantd.Trigger, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScheduledPlanTrigger is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScheduledPlanTrigger requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScheduledPlanTrigger: %w", err)
+	}
+	return oldValue.ScheduledPlanTrigger, nil
+}
+
+// ClearScheduledPlanTrigger clears the value of the "scheduled_plan_trigger" field.
+func (m *TenantMutation) ClearScheduledPlanTrigger() {
+	m.scheduled_plan_trigger = nil
+	m.clearedFields[tenant.FieldScheduledPlanTrigger] = struct{}{}
+}
+
+// ScheduledPlanTriggerCleared returns if the "scheduled_plan_trigger" field was cleared in this mutation.
+func (m *TenantMutation) ScheduledPlanTriggerCleared() bool {
+	_, ok := m.clearedFields[tenant.FieldScheduledPlanTrigger]
+	return ok
+}
+
+// ResetScheduledPlanTrigger resets all changes to the "scheduled_plan_trigger" field.
+func (m *TenantMutation) ResetScheduledPlanTrigger() {
+	m.scheduled_plan_trigger = nil
+	delete(m.clearedFields, tenant.FieldScheduledPlanTrigger)
+}
+
 // SetSynthetic sets the "synthetic" field.
 func (m *TenantMutation) SetSynthetic(b bool) {
 	m.synthetic = &b
@@ -13460,7 +13710,7 @@ func (m *TenantMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *TenantMutation) Fields() []string {
-	fields := make([]string, 0, 17)
+	fields := make([]string, 0, 22)
 	if m.created_at != nil {
 		fields = append(fields, tenant.FieldCreatedAt)
 	}
@@ -13509,6 +13759,21 @@ func (m *TenantMutation) Fields() []string {
 	if m.purged_at != nil {
 		fields = append(fields, tenant.FieldPurgedAt)
 	}
+	if m.scheduled_plan_key != nil {
+		fields = append(fields, tenant.FieldScheduledPlanKey)
+	}
+	if m.scheduled_plan_at != nil {
+		fields = append(fields, tenant.FieldScheduledPlanAt)
+	}
+	if m.scheduled_plan_requested_at != nil {
+		fields = append(fields, tenant.FieldScheduledPlanRequestedAt)
+	}
+	if m.scheduled_plan_requested_by != nil {
+		fields = append(fields, tenant.FieldScheduledPlanRequestedBy)
+	}
+	if m.scheduled_plan_trigger != nil {
+		fields = append(fields, tenant.FieldScheduledPlanTrigger)
+	}
 	if m.synthetic != nil {
 		fields = append(fields, tenant.FieldSynthetic)
 	}
@@ -13552,6 +13817,16 @@ func (m *TenantMutation) Field(name string) (ent.Value, bool) {
 		return m.PurgeAfter()
 	case tenant.FieldPurgedAt:
 		return m.PurgedAt()
+	case tenant.FieldScheduledPlanKey:
+		return m.ScheduledPlanKey()
+	case tenant.FieldScheduledPlanAt:
+		return m.ScheduledPlanAt()
+	case tenant.FieldScheduledPlanRequestedAt:
+		return m.ScheduledPlanRequestedAt()
+	case tenant.FieldScheduledPlanRequestedBy:
+		return m.ScheduledPlanRequestedBy()
+	case tenant.FieldScheduledPlanTrigger:
+		return m.ScheduledPlanTrigger()
 	case tenant.FieldSynthetic:
 		return m.Synthetic()
 	}
@@ -13595,6 +13870,16 @@ func (m *TenantMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldPurgeAfter(ctx)
 	case tenant.FieldPurgedAt:
 		return m.OldPurgedAt(ctx)
+	case tenant.FieldScheduledPlanKey:
+		return m.OldScheduledPlanKey(ctx)
+	case tenant.FieldScheduledPlanAt:
+		return m.OldScheduledPlanAt(ctx)
+	case tenant.FieldScheduledPlanRequestedAt:
+		return m.OldScheduledPlanRequestedAt(ctx)
+	case tenant.FieldScheduledPlanRequestedBy:
+		return m.OldScheduledPlanRequestedBy(ctx)
+	case tenant.FieldScheduledPlanTrigger:
+		return m.OldScheduledPlanTrigger(ctx)
 	case tenant.FieldSynthetic:
 		return m.OldSynthetic(ctx)
 	}
@@ -13718,6 +14003,41 @@ func (m *TenantMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetPurgedAt(v)
 		return nil
+	case tenant.FieldScheduledPlanKey:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScheduledPlanKey(v)
+		return nil
+	case tenant.FieldScheduledPlanAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScheduledPlanAt(v)
+		return nil
+	case tenant.FieldScheduledPlanRequestedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScheduledPlanRequestedAt(v)
+		return nil
+	case tenant.FieldScheduledPlanRequestedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScheduledPlanRequestedBy(v)
+		return nil
+	case tenant.FieldScheduledPlanTrigger:
+		v, ok := value.(tenantd.Trigger)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScheduledPlanTrigger(v)
+		return nil
 	case tenant.FieldSynthetic:
 		v, ok := value.(bool)
 		if !ok {
@@ -13791,6 +14111,21 @@ func (m *TenantMutation) ClearedFields() []string {
 	if m.FieldCleared(tenant.FieldPurgedAt) {
 		fields = append(fields, tenant.FieldPurgedAt)
 	}
+	if m.FieldCleared(tenant.FieldScheduledPlanKey) {
+		fields = append(fields, tenant.FieldScheduledPlanKey)
+	}
+	if m.FieldCleared(tenant.FieldScheduledPlanAt) {
+		fields = append(fields, tenant.FieldScheduledPlanAt)
+	}
+	if m.FieldCleared(tenant.FieldScheduledPlanRequestedAt) {
+		fields = append(fields, tenant.FieldScheduledPlanRequestedAt)
+	}
+	if m.FieldCleared(tenant.FieldScheduledPlanRequestedBy) {
+		fields = append(fields, tenant.FieldScheduledPlanRequestedBy)
+	}
+	if m.FieldCleared(tenant.FieldScheduledPlanTrigger) {
+		fields = append(fields, tenant.FieldScheduledPlanTrigger)
+	}
 	return fields
 }
 
@@ -13825,6 +14160,21 @@ func (m *TenantMutation) ClearField(name string) error {
 		return nil
 	case tenant.FieldPurgedAt:
 		m.ClearPurgedAt()
+		return nil
+	case tenant.FieldScheduledPlanKey:
+		m.ClearScheduledPlanKey()
+		return nil
+	case tenant.FieldScheduledPlanAt:
+		m.ClearScheduledPlanAt()
+		return nil
+	case tenant.FieldScheduledPlanRequestedAt:
+		m.ClearScheduledPlanRequestedAt()
+		return nil
+	case tenant.FieldScheduledPlanRequestedBy:
+		m.ClearScheduledPlanRequestedBy()
+		return nil
+	case tenant.FieldScheduledPlanTrigger:
+		m.ClearScheduledPlanTrigger()
 		return nil
 	}
 	return fmt.Errorf("unknown Tenant nullable field %s", name)
@@ -13881,6 +14231,21 @@ func (m *TenantMutation) ResetField(name string) error {
 		return nil
 	case tenant.FieldPurgedAt:
 		m.ResetPurgedAt()
+		return nil
+	case tenant.FieldScheduledPlanKey:
+		m.ResetScheduledPlanKey()
+		return nil
+	case tenant.FieldScheduledPlanAt:
+		m.ResetScheduledPlanAt()
+		return nil
+	case tenant.FieldScheduledPlanRequestedAt:
+		m.ResetScheduledPlanRequestedAt()
+		return nil
+	case tenant.FieldScheduledPlanRequestedBy:
+		m.ResetScheduledPlanRequestedBy()
+		return nil
+	case tenant.FieldScheduledPlanTrigger:
+		m.ResetScheduledPlanTrigger()
 		return nil
 	case tenant.FieldSynthetic:
 		m.ResetSynthetic()

@@ -52,6 +52,16 @@ type Tenant struct {
 	PurgeAfter *time.Time `json:"purge_after,omitempty"`
 	// PurgedAt holds the value of the "purged_at" field.
 	PurgedAt *time.Time `json:"purged_at,omitempty"`
+	// the plan of a PERIOD_END plan change waiting for its time
+	ScheduledPlanKey *string `json:"scheduled_plan_key,omitempty"`
+	// when the scheduled plan change applies: the end of the billing period
+	ScheduledPlanAt *time.Time `json:"scheduled_plan_at,omitempty"`
+	// ScheduledPlanRequestedAt holds the value of the "scheduled_plan_requested_at" field.
+	ScheduledPlanRequestedAt *time.Time `json:"scheduled_plan_requested_at,omitempty"`
+	// the actor who asked for it, as the audit trail names them
+	ScheduledPlanRequestedBy *string `json:"scheduled_plan_requested_by,omitempty"`
+	// ScheduledPlanTrigger holds the value of the "scheduled_plan_trigger" field.
+	ScheduledPlanTrigger *tenantd.Trigger `json:"scheduled_plan_trigger,omitempty"`
 	// made by a readiness check: kept out of the activation funnel
 	Synthetic bool `json:"synthetic,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -128,9 +138,9 @@ func (*Tenant) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case tenant.FieldHistorySeq:
 			values[i] = new(sql.NullInt64)
-		case tenant.FieldName, tenant.FieldSlug, tenant.FieldSlugHash, tenant.FieldEmail, tenant.FieldState, tenant.FieldStateBeforeDeletion, tenant.FieldHistoryHead, tenant.FieldBillingCustomerID, tenant.FieldBillingSubscriptionID:
+		case tenant.FieldName, tenant.FieldSlug, tenant.FieldSlugHash, tenant.FieldEmail, tenant.FieldState, tenant.FieldStateBeforeDeletion, tenant.FieldHistoryHead, tenant.FieldBillingCustomerID, tenant.FieldBillingSubscriptionID, tenant.FieldScheduledPlanKey, tenant.FieldScheduledPlanRequestedBy, tenant.FieldScheduledPlanTrigger:
 			values[i] = new(sql.NullString)
-		case tenant.FieldCreatedAt, tenant.FieldUpdatedAt, tenant.FieldStateChangedAt, tenant.FieldPurgeAfter, tenant.FieldPurgedAt:
+		case tenant.FieldCreatedAt, tenant.FieldUpdatedAt, tenant.FieldStateChangedAt, tenant.FieldPurgeAfter, tenant.FieldPurgedAt, tenant.FieldScheduledPlanAt, tenant.FieldScheduledPlanRequestedAt:
 			values[i] = new(sql.NullTime)
 		case tenant.FieldID, tenant.FieldPlanID:
 			values[i] = new(uuid.UUID)
@@ -258,6 +268,41 @@ func (_m *Tenant) assignValues(columns []string, values []any) error {
 				_m.PurgedAt = new(time.Time)
 				*_m.PurgedAt = value.Time
 			}
+		case tenant.FieldScheduledPlanKey:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field scheduled_plan_key", values[i])
+			} else if value.Valid {
+				_m.ScheduledPlanKey = new(string)
+				*_m.ScheduledPlanKey = value.String
+			}
+		case tenant.FieldScheduledPlanAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field scheduled_plan_at", values[i])
+			} else if value.Valid {
+				_m.ScheduledPlanAt = new(time.Time)
+				*_m.ScheduledPlanAt = value.Time
+			}
+		case tenant.FieldScheduledPlanRequestedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field scheduled_plan_requested_at", values[i])
+			} else if value.Valid {
+				_m.ScheduledPlanRequestedAt = new(time.Time)
+				*_m.ScheduledPlanRequestedAt = value.Time
+			}
+		case tenant.FieldScheduledPlanRequestedBy:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field scheduled_plan_requested_by", values[i])
+			} else if value.Valid {
+				_m.ScheduledPlanRequestedBy = new(string)
+				*_m.ScheduledPlanRequestedBy = value.String
+			}
+		case tenant.FieldScheduledPlanTrigger:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field scheduled_plan_trigger", values[i])
+			} else if value.Valid {
+				_m.ScheduledPlanTrigger = new(tenantd.Trigger)
+				*_m.ScheduledPlanTrigger = tenantd.Trigger(value.String)
+			}
 		case tenant.FieldSynthetic:
 			if value, ok := values[i].(*sql.NullBool); !ok {
 				return fmt.Errorf("unexpected type %T for field synthetic", values[i])
@@ -380,6 +425,31 @@ func (_m *Tenant) String() string {
 	if v := _m.PurgedAt; v != nil {
 		builder.WriteString("purged_at=")
 		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.ScheduledPlanKey; v != nil {
+		builder.WriteString("scheduled_plan_key=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.ScheduledPlanAt; v != nil {
+		builder.WriteString("scheduled_plan_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.ScheduledPlanRequestedAt; v != nil {
+		builder.WriteString("scheduled_plan_requested_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.ScheduledPlanRequestedBy; v != nil {
+		builder.WriteString("scheduled_plan_requested_by=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.ScheduledPlanTrigger; v != nil {
+		builder.WriteString("scheduled_plan_trigger=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
 	}
 	builder.WriteString(", ")
 	builder.WriteString("synthetic=")

@@ -229,6 +229,76 @@ func (_c *TenantCreate) SetNillablePurgedAt(v *time.Time) *TenantCreate {
 	return _c
 }
 
+// SetScheduledPlanKey sets the "scheduled_plan_key" field.
+func (_c *TenantCreate) SetScheduledPlanKey(v string) *TenantCreate {
+	_c.mutation.SetScheduledPlanKey(v)
+	return _c
+}
+
+// SetNillableScheduledPlanKey sets the "scheduled_plan_key" field if the given value is not nil.
+func (_c *TenantCreate) SetNillableScheduledPlanKey(v *string) *TenantCreate {
+	if v != nil {
+		_c.SetScheduledPlanKey(*v)
+	}
+	return _c
+}
+
+// SetScheduledPlanAt sets the "scheduled_plan_at" field.
+func (_c *TenantCreate) SetScheduledPlanAt(v time.Time) *TenantCreate {
+	_c.mutation.SetScheduledPlanAt(v)
+	return _c
+}
+
+// SetNillableScheduledPlanAt sets the "scheduled_plan_at" field if the given value is not nil.
+func (_c *TenantCreate) SetNillableScheduledPlanAt(v *time.Time) *TenantCreate {
+	if v != nil {
+		_c.SetScheduledPlanAt(*v)
+	}
+	return _c
+}
+
+// SetScheduledPlanRequestedAt sets the "scheduled_plan_requested_at" field.
+func (_c *TenantCreate) SetScheduledPlanRequestedAt(v time.Time) *TenantCreate {
+	_c.mutation.SetScheduledPlanRequestedAt(v)
+	return _c
+}
+
+// SetNillableScheduledPlanRequestedAt sets the "scheduled_plan_requested_at" field if the given value is not nil.
+func (_c *TenantCreate) SetNillableScheduledPlanRequestedAt(v *time.Time) *TenantCreate {
+	if v != nil {
+		_c.SetScheduledPlanRequestedAt(*v)
+	}
+	return _c
+}
+
+// SetScheduledPlanRequestedBy sets the "scheduled_plan_requested_by" field.
+func (_c *TenantCreate) SetScheduledPlanRequestedBy(v string) *TenantCreate {
+	_c.mutation.SetScheduledPlanRequestedBy(v)
+	return _c
+}
+
+// SetNillableScheduledPlanRequestedBy sets the "scheduled_plan_requested_by" field if the given value is not nil.
+func (_c *TenantCreate) SetNillableScheduledPlanRequestedBy(v *string) *TenantCreate {
+	if v != nil {
+		_c.SetScheduledPlanRequestedBy(*v)
+	}
+	return _c
+}
+
+// SetScheduledPlanTrigger sets the "scheduled_plan_trigger" field.
+func (_c *TenantCreate) SetScheduledPlanTrigger(v tenantd.Trigger) *TenantCreate {
+	_c.mutation.SetScheduledPlanTrigger(v)
+	return _c
+}
+
+// SetNillableScheduledPlanTrigger sets the "scheduled_plan_trigger" field if the given value is not nil.
+func (_c *TenantCreate) SetNillableScheduledPlanTrigger(v *tenantd.Trigger) *TenantCreate {
+	if v != nil {
+		_c.SetScheduledPlanTrigger(*v)
+	}
+	return _c
+}
+
 // SetSynthetic sets the "synthetic" field.
 func (_c *TenantCreate) SetSynthetic(v bool) *TenantCreate {
 	_c.mutation.SetSynthetic(v)
@@ -450,6 +520,21 @@ func (_c *TenantCreate) check() error {
 	if _, ok := _c.mutation.HistoryHead(); !ok {
 		return &ValidationError{Name: "history_head", err: errors.New(`ent: missing required field "Tenant.history_head"`)}
 	}
+	if v, ok := _c.mutation.ScheduledPlanKey(); ok {
+		if err := tenant.ScheduledPlanKeyValidator(v); err != nil {
+			return &ValidationError{Name: "scheduled_plan_key", err: fmt.Errorf(`ent: validator failed for field "Tenant.scheduled_plan_key": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.ScheduledPlanRequestedBy(); ok {
+		if err := tenant.ScheduledPlanRequestedByValidator(v); err != nil {
+			return &ValidationError{Name: "scheduled_plan_requested_by", err: fmt.Errorf(`ent: validator failed for field "Tenant.scheduled_plan_requested_by": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.ScheduledPlanTrigger(); ok {
+		if err := tenant.ScheduledPlanTriggerValidator(v); err != nil {
+			return &ValidationError{Name: "scheduled_plan_trigger", err: fmt.Errorf(`ent: validator failed for field "Tenant.scheduled_plan_trigger": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.Synthetic(); !ok {
 		return &ValidationError{Name: "synthetic", err: errors.New(`ent: missing required field "Tenant.synthetic"`)}
 	}
@@ -551,6 +636,26 @@ func (_c *TenantCreate) createSpec() (*Tenant, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.PurgedAt(); ok {
 		_spec.SetField(tenant.FieldPurgedAt, field.TypeTime, value)
 		_node.PurgedAt = &value
+	}
+	if value, ok := _c.mutation.ScheduledPlanKey(); ok {
+		_spec.SetField(tenant.FieldScheduledPlanKey, field.TypeString, value)
+		_node.ScheduledPlanKey = &value
+	}
+	if value, ok := _c.mutation.ScheduledPlanAt(); ok {
+		_spec.SetField(tenant.FieldScheduledPlanAt, field.TypeTime, value)
+		_node.ScheduledPlanAt = &value
+	}
+	if value, ok := _c.mutation.ScheduledPlanRequestedAt(); ok {
+		_spec.SetField(tenant.FieldScheduledPlanRequestedAt, field.TypeTime, value)
+		_node.ScheduledPlanRequestedAt = &value
+	}
+	if value, ok := _c.mutation.ScheduledPlanRequestedBy(); ok {
+		_spec.SetField(tenant.FieldScheduledPlanRequestedBy, field.TypeString, value)
+		_node.ScheduledPlanRequestedBy = &value
+	}
+	if value, ok := _c.mutation.ScheduledPlanTrigger(); ok {
+		_spec.SetField(tenant.FieldScheduledPlanTrigger, field.TypeEnum, value)
+		_node.ScheduledPlanTrigger = &value
 	}
 	if value, ok := _c.mutation.Synthetic(); ok {
 		_spec.SetField(tenant.FieldSynthetic, field.TypeBool, value)
@@ -889,6 +994,96 @@ func (u *TenantUpsert) ClearPurgedAt() *TenantUpsert {
 	return u
 }
 
+// SetScheduledPlanKey sets the "scheduled_plan_key" field.
+func (u *TenantUpsert) SetScheduledPlanKey(v string) *TenantUpsert {
+	u.Set(tenant.FieldScheduledPlanKey, v)
+	return u
+}
+
+// UpdateScheduledPlanKey sets the "scheduled_plan_key" field to the value that was provided on create.
+func (u *TenantUpsert) UpdateScheduledPlanKey() *TenantUpsert {
+	u.SetExcluded(tenant.FieldScheduledPlanKey)
+	return u
+}
+
+// ClearScheduledPlanKey clears the value of the "scheduled_plan_key" field.
+func (u *TenantUpsert) ClearScheduledPlanKey() *TenantUpsert {
+	u.SetNull(tenant.FieldScheduledPlanKey)
+	return u
+}
+
+// SetScheduledPlanAt sets the "scheduled_plan_at" field.
+func (u *TenantUpsert) SetScheduledPlanAt(v time.Time) *TenantUpsert {
+	u.Set(tenant.FieldScheduledPlanAt, v)
+	return u
+}
+
+// UpdateScheduledPlanAt sets the "scheduled_plan_at" field to the value that was provided on create.
+func (u *TenantUpsert) UpdateScheduledPlanAt() *TenantUpsert {
+	u.SetExcluded(tenant.FieldScheduledPlanAt)
+	return u
+}
+
+// ClearScheduledPlanAt clears the value of the "scheduled_plan_at" field.
+func (u *TenantUpsert) ClearScheduledPlanAt() *TenantUpsert {
+	u.SetNull(tenant.FieldScheduledPlanAt)
+	return u
+}
+
+// SetScheduledPlanRequestedAt sets the "scheduled_plan_requested_at" field.
+func (u *TenantUpsert) SetScheduledPlanRequestedAt(v time.Time) *TenantUpsert {
+	u.Set(tenant.FieldScheduledPlanRequestedAt, v)
+	return u
+}
+
+// UpdateScheduledPlanRequestedAt sets the "scheduled_plan_requested_at" field to the value that was provided on create.
+func (u *TenantUpsert) UpdateScheduledPlanRequestedAt() *TenantUpsert {
+	u.SetExcluded(tenant.FieldScheduledPlanRequestedAt)
+	return u
+}
+
+// ClearScheduledPlanRequestedAt clears the value of the "scheduled_plan_requested_at" field.
+func (u *TenantUpsert) ClearScheduledPlanRequestedAt() *TenantUpsert {
+	u.SetNull(tenant.FieldScheduledPlanRequestedAt)
+	return u
+}
+
+// SetScheduledPlanRequestedBy sets the "scheduled_plan_requested_by" field.
+func (u *TenantUpsert) SetScheduledPlanRequestedBy(v string) *TenantUpsert {
+	u.Set(tenant.FieldScheduledPlanRequestedBy, v)
+	return u
+}
+
+// UpdateScheduledPlanRequestedBy sets the "scheduled_plan_requested_by" field to the value that was provided on create.
+func (u *TenantUpsert) UpdateScheduledPlanRequestedBy() *TenantUpsert {
+	u.SetExcluded(tenant.FieldScheduledPlanRequestedBy)
+	return u
+}
+
+// ClearScheduledPlanRequestedBy clears the value of the "scheduled_plan_requested_by" field.
+func (u *TenantUpsert) ClearScheduledPlanRequestedBy() *TenantUpsert {
+	u.SetNull(tenant.FieldScheduledPlanRequestedBy)
+	return u
+}
+
+// SetScheduledPlanTrigger sets the "scheduled_plan_trigger" field.
+func (u *TenantUpsert) SetScheduledPlanTrigger(v tenantd.Trigger) *TenantUpsert {
+	u.Set(tenant.FieldScheduledPlanTrigger, v)
+	return u
+}
+
+// UpdateScheduledPlanTrigger sets the "scheduled_plan_trigger" field to the value that was provided on create.
+func (u *TenantUpsert) UpdateScheduledPlanTrigger() *TenantUpsert {
+	u.SetExcluded(tenant.FieldScheduledPlanTrigger)
+	return u
+}
+
+// ClearScheduledPlanTrigger clears the value of the "scheduled_plan_trigger" field.
+func (u *TenantUpsert) ClearScheduledPlanTrigger() *TenantUpsert {
+	u.SetNull(tenant.FieldScheduledPlanTrigger)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -1195,6 +1390,111 @@ func (u *TenantUpsertOne) UpdatePurgedAt() *TenantUpsertOne {
 func (u *TenantUpsertOne) ClearPurgedAt() *TenantUpsertOne {
 	return u.Update(func(s *TenantUpsert) {
 		s.ClearPurgedAt()
+	})
+}
+
+// SetScheduledPlanKey sets the "scheduled_plan_key" field.
+func (u *TenantUpsertOne) SetScheduledPlanKey(v string) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetScheduledPlanKey(v)
+	})
+}
+
+// UpdateScheduledPlanKey sets the "scheduled_plan_key" field to the value that was provided on create.
+func (u *TenantUpsertOne) UpdateScheduledPlanKey() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateScheduledPlanKey()
+	})
+}
+
+// ClearScheduledPlanKey clears the value of the "scheduled_plan_key" field.
+func (u *TenantUpsertOne) ClearScheduledPlanKey() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearScheduledPlanKey()
+	})
+}
+
+// SetScheduledPlanAt sets the "scheduled_plan_at" field.
+func (u *TenantUpsertOne) SetScheduledPlanAt(v time.Time) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetScheduledPlanAt(v)
+	})
+}
+
+// UpdateScheduledPlanAt sets the "scheduled_plan_at" field to the value that was provided on create.
+func (u *TenantUpsertOne) UpdateScheduledPlanAt() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateScheduledPlanAt()
+	})
+}
+
+// ClearScheduledPlanAt clears the value of the "scheduled_plan_at" field.
+func (u *TenantUpsertOne) ClearScheduledPlanAt() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearScheduledPlanAt()
+	})
+}
+
+// SetScheduledPlanRequestedAt sets the "scheduled_plan_requested_at" field.
+func (u *TenantUpsertOne) SetScheduledPlanRequestedAt(v time.Time) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetScheduledPlanRequestedAt(v)
+	})
+}
+
+// UpdateScheduledPlanRequestedAt sets the "scheduled_plan_requested_at" field to the value that was provided on create.
+func (u *TenantUpsertOne) UpdateScheduledPlanRequestedAt() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateScheduledPlanRequestedAt()
+	})
+}
+
+// ClearScheduledPlanRequestedAt clears the value of the "scheduled_plan_requested_at" field.
+func (u *TenantUpsertOne) ClearScheduledPlanRequestedAt() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearScheduledPlanRequestedAt()
+	})
+}
+
+// SetScheduledPlanRequestedBy sets the "scheduled_plan_requested_by" field.
+func (u *TenantUpsertOne) SetScheduledPlanRequestedBy(v string) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetScheduledPlanRequestedBy(v)
+	})
+}
+
+// UpdateScheduledPlanRequestedBy sets the "scheduled_plan_requested_by" field to the value that was provided on create.
+func (u *TenantUpsertOne) UpdateScheduledPlanRequestedBy() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateScheduledPlanRequestedBy()
+	})
+}
+
+// ClearScheduledPlanRequestedBy clears the value of the "scheduled_plan_requested_by" field.
+func (u *TenantUpsertOne) ClearScheduledPlanRequestedBy() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearScheduledPlanRequestedBy()
+	})
+}
+
+// SetScheduledPlanTrigger sets the "scheduled_plan_trigger" field.
+func (u *TenantUpsertOne) SetScheduledPlanTrigger(v tenantd.Trigger) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetScheduledPlanTrigger(v)
+	})
+}
+
+// UpdateScheduledPlanTrigger sets the "scheduled_plan_trigger" field to the value that was provided on create.
+func (u *TenantUpsertOne) UpdateScheduledPlanTrigger() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateScheduledPlanTrigger()
+	})
+}
+
+// ClearScheduledPlanTrigger clears the value of the "scheduled_plan_trigger" field.
+func (u *TenantUpsertOne) ClearScheduledPlanTrigger() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearScheduledPlanTrigger()
 	})
 }
 
@@ -1671,6 +1971,111 @@ func (u *TenantUpsertBulk) UpdatePurgedAt() *TenantUpsertBulk {
 func (u *TenantUpsertBulk) ClearPurgedAt() *TenantUpsertBulk {
 	return u.Update(func(s *TenantUpsert) {
 		s.ClearPurgedAt()
+	})
+}
+
+// SetScheduledPlanKey sets the "scheduled_plan_key" field.
+func (u *TenantUpsertBulk) SetScheduledPlanKey(v string) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetScheduledPlanKey(v)
+	})
+}
+
+// UpdateScheduledPlanKey sets the "scheduled_plan_key" field to the value that was provided on create.
+func (u *TenantUpsertBulk) UpdateScheduledPlanKey() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateScheduledPlanKey()
+	})
+}
+
+// ClearScheduledPlanKey clears the value of the "scheduled_plan_key" field.
+func (u *TenantUpsertBulk) ClearScheduledPlanKey() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearScheduledPlanKey()
+	})
+}
+
+// SetScheduledPlanAt sets the "scheduled_plan_at" field.
+func (u *TenantUpsertBulk) SetScheduledPlanAt(v time.Time) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetScheduledPlanAt(v)
+	})
+}
+
+// UpdateScheduledPlanAt sets the "scheduled_plan_at" field to the value that was provided on create.
+func (u *TenantUpsertBulk) UpdateScheduledPlanAt() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateScheduledPlanAt()
+	})
+}
+
+// ClearScheduledPlanAt clears the value of the "scheduled_plan_at" field.
+func (u *TenantUpsertBulk) ClearScheduledPlanAt() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearScheduledPlanAt()
+	})
+}
+
+// SetScheduledPlanRequestedAt sets the "scheduled_plan_requested_at" field.
+func (u *TenantUpsertBulk) SetScheduledPlanRequestedAt(v time.Time) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetScheduledPlanRequestedAt(v)
+	})
+}
+
+// UpdateScheduledPlanRequestedAt sets the "scheduled_plan_requested_at" field to the value that was provided on create.
+func (u *TenantUpsertBulk) UpdateScheduledPlanRequestedAt() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateScheduledPlanRequestedAt()
+	})
+}
+
+// ClearScheduledPlanRequestedAt clears the value of the "scheduled_plan_requested_at" field.
+func (u *TenantUpsertBulk) ClearScheduledPlanRequestedAt() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearScheduledPlanRequestedAt()
+	})
+}
+
+// SetScheduledPlanRequestedBy sets the "scheduled_plan_requested_by" field.
+func (u *TenantUpsertBulk) SetScheduledPlanRequestedBy(v string) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetScheduledPlanRequestedBy(v)
+	})
+}
+
+// UpdateScheduledPlanRequestedBy sets the "scheduled_plan_requested_by" field to the value that was provided on create.
+func (u *TenantUpsertBulk) UpdateScheduledPlanRequestedBy() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateScheduledPlanRequestedBy()
+	})
+}
+
+// ClearScheduledPlanRequestedBy clears the value of the "scheduled_plan_requested_by" field.
+func (u *TenantUpsertBulk) ClearScheduledPlanRequestedBy() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearScheduledPlanRequestedBy()
+	})
+}
+
+// SetScheduledPlanTrigger sets the "scheduled_plan_trigger" field.
+func (u *TenantUpsertBulk) SetScheduledPlanTrigger(v tenantd.Trigger) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetScheduledPlanTrigger(v)
+	})
+}
+
+// UpdateScheduledPlanTrigger sets the "scheduled_plan_trigger" field to the value that was provided on create.
+func (u *TenantUpsertBulk) UpdateScheduledPlanTrigger() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateScheduledPlanTrigger()
+	})
+}
+
+// ClearScheduledPlanTrigger clears the value of the "scheduled_plan_trigger" field.
+func (u *TenantUpsertBulk) ClearScheduledPlanTrigger() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearScheduledPlanTrigger()
 	})
 }
 

@@ -272,6 +272,106 @@ func (_u *TenantUpdate) ClearPurgedAt() *TenantUpdate {
 	return _u
 }
 
+// SetScheduledPlanKey sets the "scheduled_plan_key" field.
+func (_u *TenantUpdate) SetScheduledPlanKey(v string) *TenantUpdate {
+	_u.mutation.SetScheduledPlanKey(v)
+	return _u
+}
+
+// SetNillableScheduledPlanKey sets the "scheduled_plan_key" field if the given value is not nil.
+func (_u *TenantUpdate) SetNillableScheduledPlanKey(v *string) *TenantUpdate {
+	if v != nil {
+		_u.SetScheduledPlanKey(*v)
+	}
+	return _u
+}
+
+// ClearScheduledPlanKey clears the value of the "scheduled_plan_key" field.
+func (_u *TenantUpdate) ClearScheduledPlanKey() *TenantUpdate {
+	_u.mutation.ClearScheduledPlanKey()
+	return _u
+}
+
+// SetScheduledPlanAt sets the "scheduled_plan_at" field.
+func (_u *TenantUpdate) SetScheduledPlanAt(v time.Time) *TenantUpdate {
+	_u.mutation.SetScheduledPlanAt(v)
+	return _u
+}
+
+// SetNillableScheduledPlanAt sets the "scheduled_plan_at" field if the given value is not nil.
+func (_u *TenantUpdate) SetNillableScheduledPlanAt(v *time.Time) *TenantUpdate {
+	if v != nil {
+		_u.SetScheduledPlanAt(*v)
+	}
+	return _u
+}
+
+// ClearScheduledPlanAt clears the value of the "scheduled_plan_at" field.
+func (_u *TenantUpdate) ClearScheduledPlanAt() *TenantUpdate {
+	_u.mutation.ClearScheduledPlanAt()
+	return _u
+}
+
+// SetScheduledPlanRequestedAt sets the "scheduled_plan_requested_at" field.
+func (_u *TenantUpdate) SetScheduledPlanRequestedAt(v time.Time) *TenantUpdate {
+	_u.mutation.SetScheduledPlanRequestedAt(v)
+	return _u
+}
+
+// SetNillableScheduledPlanRequestedAt sets the "scheduled_plan_requested_at" field if the given value is not nil.
+func (_u *TenantUpdate) SetNillableScheduledPlanRequestedAt(v *time.Time) *TenantUpdate {
+	if v != nil {
+		_u.SetScheduledPlanRequestedAt(*v)
+	}
+	return _u
+}
+
+// ClearScheduledPlanRequestedAt clears the value of the "scheduled_plan_requested_at" field.
+func (_u *TenantUpdate) ClearScheduledPlanRequestedAt() *TenantUpdate {
+	_u.mutation.ClearScheduledPlanRequestedAt()
+	return _u
+}
+
+// SetScheduledPlanRequestedBy sets the "scheduled_plan_requested_by" field.
+func (_u *TenantUpdate) SetScheduledPlanRequestedBy(v string) *TenantUpdate {
+	_u.mutation.SetScheduledPlanRequestedBy(v)
+	return _u
+}
+
+// SetNillableScheduledPlanRequestedBy sets the "scheduled_plan_requested_by" field if the given value is not nil.
+func (_u *TenantUpdate) SetNillableScheduledPlanRequestedBy(v *string) *TenantUpdate {
+	if v != nil {
+		_u.SetScheduledPlanRequestedBy(*v)
+	}
+	return _u
+}
+
+// ClearScheduledPlanRequestedBy clears the value of the "scheduled_plan_requested_by" field.
+func (_u *TenantUpdate) ClearScheduledPlanRequestedBy() *TenantUpdate {
+	_u.mutation.ClearScheduledPlanRequestedBy()
+	return _u
+}
+
+// SetScheduledPlanTrigger sets the "scheduled_plan_trigger" field.
+func (_u *TenantUpdate) SetScheduledPlanTrigger(v tenantd.Trigger) *TenantUpdate {
+	_u.mutation.SetScheduledPlanTrigger(v)
+	return _u
+}
+
+// SetNillableScheduledPlanTrigger sets the "scheduled_plan_trigger" field if the given value is not nil.
+func (_u *TenantUpdate) SetNillableScheduledPlanTrigger(v *tenantd.Trigger) *TenantUpdate {
+	if v != nil {
+		_u.SetScheduledPlanTrigger(*v)
+	}
+	return _u
+}
+
+// ClearScheduledPlanTrigger clears the value of the "scheduled_plan_trigger" field.
+func (_u *TenantUpdate) ClearScheduledPlanTrigger() *TenantUpdate {
+	_u.mutation.ClearScheduledPlanTrigger()
+	return _u
+}
+
 // SetPlan sets the "plan" edge to the Plan entity.
 func (_u *TenantUpdate) SetPlan(v *Plan) *TenantUpdate {
 	return _u.SetPlanID(v.ID)
@@ -470,6 +570,21 @@ func (_u *TenantUpdate) check() error {
 			return &ValidationError{Name: "history_seq", err: fmt.Errorf(`ent: validator failed for field "Tenant.history_seq": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.ScheduledPlanKey(); ok {
+		if err := tenant.ScheduledPlanKeyValidator(v); err != nil {
+			return &ValidationError{Name: "scheduled_plan_key", err: fmt.Errorf(`ent: validator failed for field "Tenant.scheduled_plan_key": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.ScheduledPlanRequestedBy(); ok {
+		if err := tenant.ScheduledPlanRequestedByValidator(v); err != nil {
+			return &ValidationError{Name: "scheduled_plan_requested_by", err: fmt.Errorf(`ent: validator failed for field "Tenant.scheduled_plan_requested_by": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.ScheduledPlanTrigger(); ok {
+		if err := tenant.ScheduledPlanTriggerValidator(v); err != nil {
+			return &ValidationError{Name: "scheduled_plan_trigger", err: fmt.Errorf(`ent: validator failed for field "Tenant.scheduled_plan_trigger": %w`, err)}
+		}
+	}
 	if _u.mutation.PlanCleared() && len(_u.mutation.PlanIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Tenant.plan"`)
 	}
@@ -556,6 +671,36 @@ func (_u *TenantUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.PurgedAtCleared() {
 		_spec.ClearField(tenant.FieldPurgedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ScheduledPlanKey(); ok {
+		_spec.SetField(tenant.FieldScheduledPlanKey, field.TypeString, value)
+	}
+	if _u.mutation.ScheduledPlanKeyCleared() {
+		_spec.ClearField(tenant.FieldScheduledPlanKey, field.TypeString)
+	}
+	if value, ok := _u.mutation.ScheduledPlanAt(); ok {
+		_spec.SetField(tenant.FieldScheduledPlanAt, field.TypeTime, value)
+	}
+	if _u.mutation.ScheduledPlanAtCleared() {
+		_spec.ClearField(tenant.FieldScheduledPlanAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ScheduledPlanRequestedAt(); ok {
+		_spec.SetField(tenant.FieldScheduledPlanRequestedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ScheduledPlanRequestedAtCleared() {
+		_spec.ClearField(tenant.FieldScheduledPlanRequestedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ScheduledPlanRequestedBy(); ok {
+		_spec.SetField(tenant.FieldScheduledPlanRequestedBy, field.TypeString, value)
+	}
+	if _u.mutation.ScheduledPlanRequestedByCleared() {
+		_spec.ClearField(tenant.FieldScheduledPlanRequestedBy, field.TypeString)
+	}
+	if value, ok := _u.mutation.ScheduledPlanTrigger(); ok {
+		_spec.SetField(tenant.FieldScheduledPlanTrigger, field.TypeEnum, value)
+	}
+	if _u.mutation.ScheduledPlanTriggerCleared() {
+		_spec.ClearField(tenant.FieldScheduledPlanTrigger, field.TypeEnum)
 	}
 	if _u.mutation.PlanCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -980,6 +1125,106 @@ func (_u *TenantUpdateOne) ClearPurgedAt() *TenantUpdateOne {
 	return _u
 }
 
+// SetScheduledPlanKey sets the "scheduled_plan_key" field.
+func (_u *TenantUpdateOne) SetScheduledPlanKey(v string) *TenantUpdateOne {
+	_u.mutation.SetScheduledPlanKey(v)
+	return _u
+}
+
+// SetNillableScheduledPlanKey sets the "scheduled_plan_key" field if the given value is not nil.
+func (_u *TenantUpdateOne) SetNillableScheduledPlanKey(v *string) *TenantUpdateOne {
+	if v != nil {
+		_u.SetScheduledPlanKey(*v)
+	}
+	return _u
+}
+
+// ClearScheduledPlanKey clears the value of the "scheduled_plan_key" field.
+func (_u *TenantUpdateOne) ClearScheduledPlanKey() *TenantUpdateOne {
+	_u.mutation.ClearScheduledPlanKey()
+	return _u
+}
+
+// SetScheduledPlanAt sets the "scheduled_plan_at" field.
+func (_u *TenantUpdateOne) SetScheduledPlanAt(v time.Time) *TenantUpdateOne {
+	_u.mutation.SetScheduledPlanAt(v)
+	return _u
+}
+
+// SetNillableScheduledPlanAt sets the "scheduled_plan_at" field if the given value is not nil.
+func (_u *TenantUpdateOne) SetNillableScheduledPlanAt(v *time.Time) *TenantUpdateOne {
+	if v != nil {
+		_u.SetScheduledPlanAt(*v)
+	}
+	return _u
+}
+
+// ClearScheduledPlanAt clears the value of the "scheduled_plan_at" field.
+func (_u *TenantUpdateOne) ClearScheduledPlanAt() *TenantUpdateOne {
+	_u.mutation.ClearScheduledPlanAt()
+	return _u
+}
+
+// SetScheduledPlanRequestedAt sets the "scheduled_plan_requested_at" field.
+func (_u *TenantUpdateOne) SetScheduledPlanRequestedAt(v time.Time) *TenantUpdateOne {
+	_u.mutation.SetScheduledPlanRequestedAt(v)
+	return _u
+}
+
+// SetNillableScheduledPlanRequestedAt sets the "scheduled_plan_requested_at" field if the given value is not nil.
+func (_u *TenantUpdateOne) SetNillableScheduledPlanRequestedAt(v *time.Time) *TenantUpdateOne {
+	if v != nil {
+		_u.SetScheduledPlanRequestedAt(*v)
+	}
+	return _u
+}
+
+// ClearScheduledPlanRequestedAt clears the value of the "scheduled_plan_requested_at" field.
+func (_u *TenantUpdateOne) ClearScheduledPlanRequestedAt() *TenantUpdateOne {
+	_u.mutation.ClearScheduledPlanRequestedAt()
+	return _u
+}
+
+// SetScheduledPlanRequestedBy sets the "scheduled_plan_requested_by" field.
+func (_u *TenantUpdateOne) SetScheduledPlanRequestedBy(v string) *TenantUpdateOne {
+	_u.mutation.SetScheduledPlanRequestedBy(v)
+	return _u
+}
+
+// SetNillableScheduledPlanRequestedBy sets the "scheduled_plan_requested_by" field if the given value is not nil.
+func (_u *TenantUpdateOne) SetNillableScheduledPlanRequestedBy(v *string) *TenantUpdateOne {
+	if v != nil {
+		_u.SetScheduledPlanRequestedBy(*v)
+	}
+	return _u
+}
+
+// ClearScheduledPlanRequestedBy clears the value of the "scheduled_plan_requested_by" field.
+func (_u *TenantUpdateOne) ClearScheduledPlanRequestedBy() *TenantUpdateOne {
+	_u.mutation.ClearScheduledPlanRequestedBy()
+	return _u
+}
+
+// SetScheduledPlanTrigger sets the "scheduled_plan_trigger" field.
+func (_u *TenantUpdateOne) SetScheduledPlanTrigger(v tenantd.Trigger) *TenantUpdateOne {
+	_u.mutation.SetScheduledPlanTrigger(v)
+	return _u
+}
+
+// SetNillableScheduledPlanTrigger sets the "scheduled_plan_trigger" field if the given value is not nil.
+func (_u *TenantUpdateOne) SetNillableScheduledPlanTrigger(v *tenantd.Trigger) *TenantUpdateOne {
+	if v != nil {
+		_u.SetScheduledPlanTrigger(*v)
+	}
+	return _u
+}
+
+// ClearScheduledPlanTrigger clears the value of the "scheduled_plan_trigger" field.
+func (_u *TenantUpdateOne) ClearScheduledPlanTrigger() *TenantUpdateOne {
+	_u.mutation.ClearScheduledPlanTrigger()
+	return _u
+}
+
 // SetPlan sets the "plan" edge to the Plan entity.
 func (_u *TenantUpdateOne) SetPlan(v *Plan) *TenantUpdateOne {
 	return _u.SetPlanID(v.ID)
@@ -1191,6 +1436,21 @@ func (_u *TenantUpdateOne) check() error {
 			return &ValidationError{Name: "history_seq", err: fmt.Errorf(`ent: validator failed for field "Tenant.history_seq": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.ScheduledPlanKey(); ok {
+		if err := tenant.ScheduledPlanKeyValidator(v); err != nil {
+			return &ValidationError{Name: "scheduled_plan_key", err: fmt.Errorf(`ent: validator failed for field "Tenant.scheduled_plan_key": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.ScheduledPlanRequestedBy(); ok {
+		if err := tenant.ScheduledPlanRequestedByValidator(v); err != nil {
+			return &ValidationError{Name: "scheduled_plan_requested_by", err: fmt.Errorf(`ent: validator failed for field "Tenant.scheduled_plan_requested_by": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.ScheduledPlanTrigger(); ok {
+		if err := tenant.ScheduledPlanTriggerValidator(v); err != nil {
+			return &ValidationError{Name: "scheduled_plan_trigger", err: fmt.Errorf(`ent: validator failed for field "Tenant.scheduled_plan_trigger": %w`, err)}
+		}
+	}
 	if _u.mutation.PlanCleared() && len(_u.mutation.PlanIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Tenant.plan"`)
 	}
@@ -1294,6 +1554,36 @@ func (_u *TenantUpdateOne) sqlSave(ctx context.Context) (_node *Tenant, err erro
 	}
 	if _u.mutation.PurgedAtCleared() {
 		_spec.ClearField(tenant.FieldPurgedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ScheduledPlanKey(); ok {
+		_spec.SetField(tenant.FieldScheduledPlanKey, field.TypeString, value)
+	}
+	if _u.mutation.ScheduledPlanKeyCleared() {
+		_spec.ClearField(tenant.FieldScheduledPlanKey, field.TypeString)
+	}
+	if value, ok := _u.mutation.ScheduledPlanAt(); ok {
+		_spec.SetField(tenant.FieldScheduledPlanAt, field.TypeTime, value)
+	}
+	if _u.mutation.ScheduledPlanAtCleared() {
+		_spec.ClearField(tenant.FieldScheduledPlanAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ScheduledPlanRequestedAt(); ok {
+		_spec.SetField(tenant.FieldScheduledPlanRequestedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ScheduledPlanRequestedAtCleared() {
+		_spec.ClearField(tenant.FieldScheduledPlanRequestedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ScheduledPlanRequestedBy(); ok {
+		_spec.SetField(tenant.FieldScheduledPlanRequestedBy, field.TypeString, value)
+	}
+	if _u.mutation.ScheduledPlanRequestedByCleared() {
+		_spec.ClearField(tenant.FieldScheduledPlanRequestedBy, field.TypeString)
+	}
+	if value, ok := _u.mutation.ScheduledPlanTrigger(); ok {
+		_spec.SetField(tenant.FieldScheduledPlanTrigger, field.TypeEnum, value)
+	}
+	if _u.mutation.ScheduledPlanTriggerCleared() {
+		_spec.ClearField(tenant.FieldScheduledPlanTrigger, field.TypeEnum)
 	}
 	if _u.mutation.PlanCleared() {
 		edge := &sqlgraph.EdgeSpec{

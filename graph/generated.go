@@ -103,6 +103,17 @@ type ComplexityRoot struct {
 		UpdatedAt  func(childComplexity int) int
 	}
 
+	CancelScheduledPlanChangePayload struct {
+		Canceled func(childComplexity int) int
+		Tenant   func(childComplexity int) int
+	}
+
+	ChangePlanPayload struct {
+		Operation func(childComplexity int) int
+		Preview   func(childComplexity int) int
+		Tenant    func(childComplexity int) int
+	}
+
 	CreateApiKeyPayload struct {
 		APIKey func(childComplexity int) int
 		Key    func(childComplexity int) int
@@ -162,16 +173,18 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CancelSubscription func(childComplexity int, input TenantTransitionInput) int
-		CreateAPIKey       func(childComplexity int, input CreateAPIKeyInput) int
-		ReactivateTenant   func(childComplexity int, input TenantTransitionInput) int
-		ResumeTenant       func(childComplexity int, input TenantTransitionInput) int
-		RetryProvisioning  func(childComplexity int, input TenantTransitionInput) int
-		RevokeAPIKey       func(childComplexity int, input RevokeAPIKeyInput) int
-		RunReadinessChecks func(childComplexity int) int
-		SignUp             func(childComplexity int, input SignUpInput) int
-		SuspendTenant      func(childComplexity int, input TenantTransitionInput) int
-		UploadDocument     func(childComplexity int, input UploadDocumentInput) int
+		CancelScheduledPlanChange func(childComplexity int, input CancelScheduledPlanChangeInput) int
+		CancelSubscription        func(childComplexity int, input TenantTransitionInput) int
+		ChangePlan                func(childComplexity int, input ChangePlanInput) int
+		CreateAPIKey              func(childComplexity int, input CreateAPIKeyInput) int
+		ReactivateTenant          func(childComplexity int, input TenantTransitionInput) int
+		ResumeTenant              func(childComplexity int, input TenantTransitionInput) int
+		RetryProvisioning         func(childComplexity int, input TenantTransitionInput) int
+		RevokeAPIKey              func(childComplexity int, input RevokeAPIKeyInput) int
+		RunReadinessChecks        func(childComplexity int) int
+		SignUp                    func(childComplexity int, input SignUpInput) int
+		SuspendTenant             func(childComplexity int, input TenantTransitionInput) int
+		UploadDocument            func(childComplexity int, input UploadDocumentInput) int
 	}
 
 	Operation struct {
@@ -244,6 +257,31 @@ type ComplexityRoot struct {
 		UpdatedAt          func(childComplexity int) int
 	}
 
+	PlanChangePreview struct {
+		AmountDueNowCents      func(childComplexity int) int
+		BytesToMove            func(childComplexity int) int
+		Currency               func(childComplexity int) int
+		DataMoves              func(childComplexity int) int
+		Direction              func(childComplexity int) int
+		DocumentsToMove        func(childComplexity int) int
+		Effective              func(childComplexity int) int
+		EffectiveAt            func(childComplexity int) int
+		From                   func(childComplexity int) int
+		FromIsolation          func(childComplexity int) int
+		MonthlyDifferenceCents func(childComplexity int) int
+		Overages               func(childComplexity int) int
+		PeriodEnd              func(childComplexity int) int
+		ProrationCents         func(childComplexity int) int
+		To                     func(childComplexity int) int
+		ToIsolation            func(childComplexity int) int
+	}
+
+	PlanOverage struct {
+		Limit func(childComplexity int) int
+		Quota func(childComplexity int) int
+		Usage func(childComplexity int) int
+	}
+
 	ProvisioningDuration struct {
 		DurationMs func(childComplexity int) int
 		FinishedAt func(childComplexity int) int
@@ -295,6 +333,13 @@ type ComplexityRoot struct {
 
 	RevokeApiKeyPayload struct {
 		Key func(childComplexity int) int
+	}
+
+	ScheduledPlanChange struct {
+		EffectiveAt func(childComplexity int) int
+		Plan        func(childComplexity int) int
+		RequestedAt func(childComplexity int) int
+		RequestedBy func(childComplexity int) int
 	}
 
 	SearchHit struct {
@@ -370,6 +415,7 @@ type ComplexityRoot struct {
 		PlanID              func(childComplexity int) int
 		PurgeAfter          func(childComplexity int) int
 		PurgedAt            func(childComplexity int) int
+		ScheduledPlanChange func(childComplexity int) int
 		Slug                func(childComplexity int) int
 		State               func(childComplexity int) int
 		StateBeforeDeletion func(childComplexity int) int
@@ -441,6 +487,8 @@ type MutationResolver interface {
 	RetryProvisioning(ctx context.Context, input TenantTransitionInput) (*TenantTransitionPayload, error)
 	CreateAPIKey(ctx context.Context, input CreateAPIKeyInput) (*CreateAPIKeyPayload, error)
 	RevokeAPIKey(ctx context.Context, input RevokeAPIKeyInput) (*RevokeAPIKeyPayload, error)
+	ChangePlan(ctx context.Context, input ChangePlanInput) (*ChangePlanPayload, error)
+	CancelScheduledPlanChange(ctx context.Context, input CancelScheduledPlanChangeInput) (*CancelScheduledPlanChangePayload, error)
 	UploadDocument(ctx context.Context, input UploadDocumentInput) (*UploadDocumentPayload, error)
 	RunReadinessChecks(ctx context.Context) (*Readiness, error)
 }
@@ -483,6 +531,7 @@ type TenantResolver interface {
 	Operations(ctx context.Context, obj *ent.Tenant, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.OperationOrder, where *ent.OperationWhereInput) (*ent.OperationConnection, error)
 	APIKeys(ctx context.Context, obj *ent.Tenant, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.APIKeyOrder, where *ent.APIKeyWhereInput) (*ent.APIKeyConnection, error)
 	AllowedEvents(ctx context.Context, obj *ent.Tenant) ([]tenantd.Event, error)
+	ScheduledPlanChange(ctx context.Context, obj *ent.Tenant) (*ScheduledPlanChange, error)
 	Usage(ctx context.Context, obj *ent.Tenant) (*workspace.Usage, error)
 }
 
@@ -707,6 +756,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AdminToken.UpdatedAt(childComplexity), true
 
+	case "CancelScheduledPlanChangePayload.canceled":
+		if e.ComplexityRoot.CancelScheduledPlanChangePayload.Canceled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CancelScheduledPlanChangePayload.Canceled(childComplexity), true
+	case "CancelScheduledPlanChangePayload.tenant":
+		if e.ComplexityRoot.CancelScheduledPlanChangePayload.Tenant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CancelScheduledPlanChangePayload.Tenant(childComplexity), true
+
+	case "ChangePlanPayload.operation":
+		if e.ComplexityRoot.ChangePlanPayload.Operation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangePlanPayload.Operation(childComplexity), true
+	case "ChangePlanPayload.preview":
+		if e.ComplexityRoot.ChangePlanPayload.Preview == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangePlanPayload.Preview(childComplexity), true
+	case "ChangePlanPayload.tenant":
+		if e.ComplexityRoot.ChangePlanPayload.Tenant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChangePlanPayload.Tenant(childComplexity), true
+
 	case "CreateApiKeyPayload.apiKey":
 		if e.ComplexityRoot.CreateApiKeyPayload.APIKey == nil {
 			break
@@ -919,6 +1000,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.IdempotencyKey.UpdatedAt(childComplexity), true
 
+	case "Mutation.cancelScheduledPlanChange":
+		if e.ComplexityRoot.Mutation.CancelScheduledPlanChange == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelScheduledPlanChange_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelScheduledPlanChange(childComplexity, args["input"].(CancelScheduledPlanChangeInput)), true
 	case "Mutation.cancelSubscription":
 		if e.ComplexityRoot.Mutation.CancelSubscription == nil {
 			break
@@ -930,6 +1022,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelSubscription(childComplexity, args["input"].(TenantTransitionInput)), true
+	case "Mutation.changePlan":
+		if e.ComplexityRoot.Mutation.ChangePlan == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_changePlan_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ChangePlan(childComplexity, args["input"].(ChangePlanInput)), true
 	case "Mutation.createApiKey":
 		if e.ComplexityRoot.Mutation.CreateAPIKey == nil {
 			break
@@ -1309,6 +1412,122 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Plan.UpdatedAt(childComplexity), true
 
+	case "PlanChangePreview.amountDueNowCents":
+		if e.ComplexityRoot.PlanChangePreview.AmountDueNowCents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanChangePreview.AmountDueNowCents(childComplexity), true
+	case "PlanChangePreview.bytesToMove":
+		if e.ComplexityRoot.PlanChangePreview.BytesToMove == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanChangePreview.BytesToMove(childComplexity), true
+	case "PlanChangePreview.currency":
+		if e.ComplexityRoot.PlanChangePreview.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanChangePreview.Currency(childComplexity), true
+	case "PlanChangePreview.dataMoves":
+		if e.ComplexityRoot.PlanChangePreview.DataMoves == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanChangePreview.DataMoves(childComplexity), true
+	case "PlanChangePreview.direction":
+		if e.ComplexityRoot.PlanChangePreview.Direction == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanChangePreview.Direction(childComplexity), true
+	case "PlanChangePreview.documentsToMove":
+		if e.ComplexityRoot.PlanChangePreview.DocumentsToMove == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanChangePreview.DocumentsToMove(childComplexity), true
+	case "PlanChangePreview.effective":
+		if e.ComplexityRoot.PlanChangePreview.Effective == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanChangePreview.Effective(childComplexity), true
+	case "PlanChangePreview.effectiveAt":
+		if e.ComplexityRoot.PlanChangePreview.EffectiveAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanChangePreview.EffectiveAt(childComplexity), true
+	case "PlanChangePreview.from":
+		if e.ComplexityRoot.PlanChangePreview.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanChangePreview.From(childComplexity), true
+	case "PlanChangePreview.fromIsolation":
+		if e.ComplexityRoot.PlanChangePreview.FromIsolation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanChangePreview.FromIsolation(childComplexity), true
+	case "PlanChangePreview.monthlyDifferenceCents":
+		if e.ComplexityRoot.PlanChangePreview.MonthlyDifferenceCents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanChangePreview.MonthlyDifferenceCents(childComplexity), true
+	case "PlanChangePreview.overages":
+		if e.ComplexityRoot.PlanChangePreview.Overages == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanChangePreview.Overages(childComplexity), true
+	case "PlanChangePreview.periodEnd":
+		if e.ComplexityRoot.PlanChangePreview.PeriodEnd == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanChangePreview.PeriodEnd(childComplexity), true
+	case "PlanChangePreview.prorationCents":
+		if e.ComplexityRoot.PlanChangePreview.ProrationCents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanChangePreview.ProrationCents(childComplexity), true
+	case "PlanChangePreview.to":
+		if e.ComplexityRoot.PlanChangePreview.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanChangePreview.To(childComplexity), true
+	case "PlanChangePreview.toIsolation":
+		if e.ComplexityRoot.PlanChangePreview.ToIsolation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanChangePreview.ToIsolation(childComplexity), true
+
+	case "PlanOverage.limit":
+		if e.ComplexityRoot.PlanOverage.Limit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanOverage.Limit(childComplexity), true
+	case "PlanOverage.quota":
+		if e.ComplexityRoot.PlanOverage.Quota == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanOverage.Quota(childComplexity), true
+	case "PlanOverage.usage":
+		if e.ComplexityRoot.PlanOverage.Usage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlanOverage.Usage(childComplexity), true
+
 	case "ProvisioningDuration.durationMs":
 		if e.ComplexityRoot.ProvisioningDuration.DurationMs == nil {
 			break
@@ -1570,6 +1789,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RevokeApiKeyPayload.Key(childComplexity), true
+
+	case "ScheduledPlanChange.effectiveAt":
+		if e.ComplexityRoot.ScheduledPlanChange.EffectiveAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScheduledPlanChange.EffectiveAt(childComplexity), true
+	case "ScheduledPlanChange.plan":
+		if e.ComplexityRoot.ScheduledPlanChange.Plan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScheduledPlanChange.Plan(childComplexity), true
+	case "ScheduledPlanChange.requestedAt":
+		if e.ComplexityRoot.ScheduledPlanChange.RequestedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScheduledPlanChange.RequestedAt(childComplexity), true
+	case "ScheduledPlanChange.requestedBy":
+		if e.ComplexityRoot.ScheduledPlanChange.RequestedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScheduledPlanChange.RequestedBy(childComplexity), true
 
 	case "SearchHit.document":
 		if e.ComplexityRoot.SearchHit.Document == nil {
@@ -1870,6 +2114,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Tenant.PurgedAt(childComplexity), true
+	case "Tenant.scheduledPlanChange":
+		if e.ComplexityRoot.Tenant.ScheduledPlanChange == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Tenant.ScheduledPlanChange(childComplexity), true
 	case "Tenant.slug":
 		if e.ComplexityRoot.Tenant.Slug == nil {
 			break
@@ -2082,6 +2332,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("APIKeyWhereInput", ec.unmarshalInputAPIKeyWhereInput),
 			graphql.NewInputUnmarshaler("AdminTokenOrder", ec.unmarshalInputAdminTokenOrder),
 			graphql.NewInputUnmarshaler("AdminTokenWhereInput", ec.unmarshalInputAdminTokenWhereInput),
+			graphql.NewInputUnmarshaler("CancelScheduledPlanChangeInput", ec.unmarshalInputCancelScheduledPlanChangeInput),
+			graphql.NewInputUnmarshaler("ChangePlanInput", ec.unmarshalInputChangePlanInput),
 			graphql.NewInputUnmarshaler("CreateApiKeyInput", ec.unmarshalInputCreateApiKeyInput),
 			graphql.NewInputUnmarshaler("OperationOrder", ec.unmarshalInputOperationOrder),
 			graphql.NewInputUnmarshaler("OperationWhereInput", ec.unmarshalInputOperationWhereInput),
@@ -2223,6 +2475,20 @@ type Mutation {
   createApiKey(input: CreateApiKeyInput!): CreateApiKeyPayload!
   "Revoke an API key (admin, or the tenant itself). Its WebSockets close within a second, on every replica: running subscriptions end with UNAUTHENTICATED, then close code 4403."
   revokeApiKey(input: RevokeApiKeyInput!): RevokeApiKeyPayload!
+  """
+  Change an ACTIVE tenant's plan (admin, or the tenant itself). dryRun: true
+  returns the preview (price, proration, the new limits, whether data moves,
+  every limit the usage exceeds) and changes nothing. An upgrade applies at
+  once (a CHANGE_PLAN operation: billing, the data move when the isolation
+  changes, then the change_plan transition); a downgrade waits for the end of
+  the billing period (Tenant.scheduledPlanChange) unless effective is
+  IMMEDIATE. Errors: PLAN_LIMIT_EXCEEDED (each overage in
+  extensions.overages), CONFLICT (a change already pending, named),
+  INVALID_TRANSITION, INVALID_INPUT.
+  """
+  changePlan(input: ChangePlanInput!): ChangePlanPayload!
+  "Take back a scheduled (PERIOD_END) plan change (admin, or the tenant itself)."
+  cancelScheduledPlanChange(input: CancelScheduledPlanChangeInput!): CancelScheduledPlanChangePayload!
 }
 
 type Subscription {
@@ -2378,6 +2644,100 @@ enum StepStatus {
   SUCCEEDED
   FAILED
   SKIPPED
+}
+
+"When a plan change takes effect."
+enum PlanChangeEffective {
+  "At once, prorated for the rest of the billing period."
+  IMMEDIATE
+  "At the end of the current billing period, prorating nothing."
+  PERIOD_END
+}
+
+enum PlanChangeDirection {
+  "A higher price, or the same one."
+  UPGRADE
+  "A lower price."
+  DOWNGRADE
+}
+
+input ChangePlanInput {
+  tenantId: ID!
+  "free, starter, pro or enterprise."
+  plan: String!
+  "Default: IMMEDIATE for an upgrade, PERIOD_END for a downgrade."
+  effective: PlanChangeEffective
+  "Return the preview only; nothing changes and nothing is charged."
+  dryRun: Boolean
+  "Makes the mutation safe to retry: the same key and input give the same answer."
+  idempotencyKey: String
+}
+
+type ChangePlanPayload {
+  tenant: Tenant!
+  "The CHANGE_PLAN operation of an IMMEDIATE change (follow it with operationProgress); null for a dry run or a scheduled change."
+  operation: Operation
+  preview: PlanChangePreview!
+}
+
+"What a plan change costs and means."
+type PlanChangePreview {
+  from: Plan!
+  "The target plan, with its limits."
+  to: Plan!
+  direction: PlanChangeDirection!
+  effective: PlanChangeEffective!
+  effectiveAt: Time!
+  "Charged at once: the proration of an IMMEDIATE upgrade; 0 otherwise (a downgrade's credit goes to the balance)."
+  amountDueNowCents: Int!
+  "The signed proration for the rest of the period: a charge if positive, a credit if negative."
+  prorationCents: Int!
+  monthlyDifferenceCents: Int!
+  "ISO currency code, lower case."
+  currency: String!
+  "The end of the current billing period."
+  periodEnd: Time
+  "Whether the tenant's data moves (the isolation changes: pool ↔ silo)."
+  dataMoves: Boolean!
+  fromIsolation: Isolation!
+  toIsolation: Isolation!
+  "How much moves: the tenant's documents and bytes now (0 when nothing moves)."
+  documentsToMove: Int!
+  bytesToMove: Int!
+  "Each limit of the target plan that the current usage exceeds; a change with any is refused (PLAN_LIMIT_EXCEEDED)."
+  overages: [PlanOverage!]!
+}
+
+type PlanOverage {
+  "documents or storageBytes."
+  quota: String!
+  limit: Int!
+  usage: Int!
+}
+
+"A PERIOD_END plan change waiting for its time."
+type ScheduledPlanChange {
+  plan: Plan!
+  effectiveAt: Time!
+  requestedAt: Time!
+  "Who asked, as the audit trail names them."
+  requestedBy: String!
+}
+
+extend type Tenant {
+  "The plan change scheduled for the end of the billing period, if any."
+  scheduledPlanChange: ScheduledPlanChange
+}
+
+input CancelScheduledPlanChangeInput {
+  tenantId: ID!
+  idempotencyKey: String
+}
+
+type CancelScheduledPlanChangePayload {
+  tenant: Tenant!
+  "The change that was taken back."
+  canceled: ScheduledPlanChange!
 }
 `, BuiltIn: false},
 	{Name: "../schema/workspace.graphqls", Input: `# The tenant workspace (documents and search), the activation funnel and the
@@ -4176,6 +4536,28 @@ func (ec *executionContext) childFields_ActivationFunnel(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type ActivationFunnel", field.Name)
 }
 
+func (ec *executionContext) childFields_CancelScheduledPlanChangePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "tenant":
+		return ec.fieldContext_CancelScheduledPlanChangePayload_tenant(ctx, field)
+	case "canceled":
+		return ec.fieldContext_CancelScheduledPlanChangePayload_canceled(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CancelScheduledPlanChangePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ChangePlanPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "tenant":
+		return ec.fieldContext_ChangePlanPayload_tenant(ctx, field)
+	case "operation":
+		return ec.fieldContext_ChangePlanPayload_operation(ctx, field)
+	case "preview":
+		return ec.fieldContext_ChangePlanPayload_preview(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChangePlanPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_CreateApiKeyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "key":
@@ -4414,6 +4796,56 @@ func (ec *executionContext) childFields_Plan(ctx context.Context, field graphql.
 	return nil, fmt.Errorf("no field named %q was found under type Plan", field.Name)
 }
 
+func (ec *executionContext) childFields_PlanChangePreview(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "from":
+		return ec.fieldContext_PlanChangePreview_from(ctx, field)
+	case "to":
+		return ec.fieldContext_PlanChangePreview_to(ctx, field)
+	case "direction":
+		return ec.fieldContext_PlanChangePreview_direction(ctx, field)
+	case "effective":
+		return ec.fieldContext_PlanChangePreview_effective(ctx, field)
+	case "effectiveAt":
+		return ec.fieldContext_PlanChangePreview_effectiveAt(ctx, field)
+	case "amountDueNowCents":
+		return ec.fieldContext_PlanChangePreview_amountDueNowCents(ctx, field)
+	case "prorationCents":
+		return ec.fieldContext_PlanChangePreview_prorationCents(ctx, field)
+	case "monthlyDifferenceCents":
+		return ec.fieldContext_PlanChangePreview_monthlyDifferenceCents(ctx, field)
+	case "currency":
+		return ec.fieldContext_PlanChangePreview_currency(ctx, field)
+	case "periodEnd":
+		return ec.fieldContext_PlanChangePreview_periodEnd(ctx, field)
+	case "dataMoves":
+		return ec.fieldContext_PlanChangePreview_dataMoves(ctx, field)
+	case "fromIsolation":
+		return ec.fieldContext_PlanChangePreview_fromIsolation(ctx, field)
+	case "toIsolation":
+		return ec.fieldContext_PlanChangePreview_toIsolation(ctx, field)
+	case "documentsToMove":
+		return ec.fieldContext_PlanChangePreview_documentsToMove(ctx, field)
+	case "bytesToMove":
+		return ec.fieldContext_PlanChangePreview_bytesToMove(ctx, field)
+	case "overages":
+		return ec.fieldContext_PlanChangePreview_overages(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PlanChangePreview", field.Name)
+}
+
+func (ec *executionContext) childFields_PlanOverage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "quota":
+		return ec.fieldContext_PlanOverage_quota(ctx, field)
+	case "limit":
+		return ec.fieldContext_PlanOverage_limit(ctx, field)
+	case "usage":
+		return ec.fieldContext_PlanOverage_usage(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PlanOverage", field.Name)
+}
+
 func (ec *executionContext) childFields_ProvisioningDuration(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "tenant":
@@ -4486,6 +4918,20 @@ func (ec *executionContext) childFields_RevokeApiKeyPayload(ctx context.Context,
 		return ec.fieldContext_RevokeApiKeyPayload_key(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RevokeApiKeyPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ScheduledPlanChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "plan":
+		return ec.fieldContext_ScheduledPlanChange_plan(ctx, field)
+	case "effectiveAt":
+		return ec.fieldContext_ScheduledPlanChange_effectiveAt(ctx, field)
+	case "requestedAt":
+		return ec.fieldContext_ScheduledPlanChange_requestedAt(ctx, field)
+	case "requestedBy":
+		return ec.fieldContext_ScheduledPlanChange_requestedBy(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ScheduledPlanChange", field.Name)
 }
 
 func (ec *executionContext) childFields_SearchHit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4638,6 +5084,8 @@ func (ec *executionContext) childFields_Tenant(ctx context.Context, field graphq
 		return ec.fieldContext_Tenant_apiKeys(ctx, field)
 	case "allowedEvents":
 		return ec.fieldContext_Tenant_allowedEvents(ctx, field)
+	case "scheduledPlanChange":
+		return ec.fieldContext_Tenant_scheduledPlanChange(ctx, field)
 	case "usage":
 		return ec.fieldContext_Tenant_usage(ctx, field)
 	}
@@ -4848,12 +5296,40 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Mutation_cancelScheduledPlanChange_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (CancelScheduledPlanChangeInput, error) {
+			return ec.unmarshalNCancelScheduledPlanChangeInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCancelScheduledPlanChangeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_cancelSubscription_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (TenantTransitionInput, error) {
 			return ec.unmarshalNTenantTransitionInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐTenantTransitionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_changePlan_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (ChangePlanInput, error) {
+			return ec.unmarshalNChangePlanInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐChangePlanInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6304,6 +6780,166 @@ func (ec *executionContext) fieldContext_AdminToken_revokedAt(_ context.Context,
 	return graphql.NewScalarFieldContext("AdminToken", field, false, false, "Time")
 }
 
+func (ec *executionContext) _CancelScheduledPlanChangePayload_tenant(ctx context.Context, field graphql.CollectedField, obj *CancelScheduledPlanChangePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CancelScheduledPlanChangePayload_tenant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tenant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Tenant) graphql.Marshaler {
+			return ec.marshalNTenant2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐTenant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CancelScheduledPlanChangePayload_tenant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CancelScheduledPlanChangePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Tenant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CancelScheduledPlanChangePayload_canceled(ctx context.Context, field graphql.CollectedField, obj *CancelScheduledPlanChangePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CancelScheduledPlanChangePayload_canceled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Canceled, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ScheduledPlanChange) graphql.Marshaler {
+			return ec.marshalNScheduledPlanChange2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐScheduledPlanChange(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CancelScheduledPlanChangePayload_canceled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CancelScheduledPlanChangePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ScheduledPlanChange(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangePlanPayload_tenant(ctx context.Context, field graphql.CollectedField, obj *ChangePlanPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangePlanPayload_tenant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tenant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Tenant) graphql.Marshaler {
+			return ec.marshalNTenant2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐTenant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangePlanPayload_tenant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangePlanPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Tenant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangePlanPayload_operation(ctx context.Context, field graphql.CollectedField, obj *ChangePlanPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangePlanPayload_operation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Operation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Operation) graphql.Marshaler {
+			return ec.marshalOOperation2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐOperation(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChangePlanPayload_operation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangePlanPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Operation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChangePlanPayload_preview(ctx context.Context, field graphql.CollectedField, obj *ChangePlanPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChangePlanPayload_preview(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Preview, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *PlanChangePreview) graphql.Marshaler {
+			return ec.marshalNPlanChangePreview2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐPlanChangePreview(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChangePlanPayload_preview(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChangePlanPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PlanChangePreview(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CreateApiKeyPayload_key(ctx context.Context, field graphql.CollectedField, obj *CreateAPIKeyPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7477,6 +8113,94 @@ func (ec *executionContext) fieldContext_Mutation_revokeApiKey(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_revokeApiKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_changePlan(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_changePlan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ChangePlan(ctx, fc.Args["input"].(ChangePlanInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ChangePlanPayload) graphql.Marshaler {
+			return ec.marshalNChangePlanPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐChangePlanPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_changePlan(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChangePlanPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_changePlan_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelScheduledPlanChange(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelScheduledPlanChange(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelScheduledPlanChange(ctx, fc.Args["input"].(CancelScheduledPlanChangeInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *CancelScheduledPlanChangePayload) graphql.Marshaler {
+			return ec.marshalNCancelScheduledPlanChangePayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCancelScheduledPlanChangePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelScheduledPlanChange(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CancelScheduledPlanChangePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelScheduledPlanChange_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -8680,6 +9404,470 @@ func (ec *executionContext) fieldContext_Plan_maxQueriesPerMonth(_ context.Conte
 	return graphql.NewScalarFieldContext("Plan", field, false, false, "Int")
 }
 
+func (ec *executionContext) _PlanChangePreview_from(ctx context.Context, field graphql.CollectedField, obj *PlanChangePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlanChangePreview_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Plan) graphql.Marshaler {
+			return ec.marshalNPlan2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐPlan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlanChangePreview_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PlanChangePreview",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Plan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PlanChangePreview_to(ctx context.Context, field graphql.CollectedField, obj *PlanChangePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlanChangePreview_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Plan) graphql.Marshaler {
+			return ec.marshalNPlan2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐPlan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlanChangePreview_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PlanChangePreview",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Plan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PlanChangePreview_direction(ctx context.Context, field graphql.CollectedField, obj *PlanChangePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlanChangePreview_direction(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Direction, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v PlanChangeDirection) graphql.Marshaler {
+			return ec.marshalNPlanChangeDirection2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐPlanChangeDirection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlanChangePreview_direction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlanChangePreview", field, false, false, "PlanChangeDirection")
+}
+
+func (ec *executionContext) _PlanChangePreview_effective(ctx context.Context, field graphql.CollectedField, obj *PlanChangePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlanChangePreview_effective(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Effective, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v PlanChangeEffective) graphql.Marshaler {
+			return ec.marshalNPlanChangeEffective2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐPlanChangeEffective(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlanChangePreview_effective(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlanChangePreview", field, false, false, "PlanChangeEffective")
+}
+
+func (ec *executionContext) _PlanChangePreview_effectiveAt(ctx context.Context, field graphql.CollectedField, obj *PlanChangePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlanChangePreview_effectiveAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EffectiveAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlanChangePreview_effectiveAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlanChangePreview", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PlanChangePreview_amountDueNowCents(ctx context.Context, field graphql.CollectedField, obj *PlanChangePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlanChangePreview_amountDueNowCents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AmountDueNowCents, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlanChangePreview_amountDueNowCents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlanChangePreview", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PlanChangePreview_prorationCents(ctx context.Context, field graphql.CollectedField, obj *PlanChangePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlanChangePreview_prorationCents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ProrationCents, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlanChangePreview_prorationCents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlanChangePreview", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PlanChangePreview_monthlyDifferenceCents(ctx context.Context, field graphql.CollectedField, obj *PlanChangePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlanChangePreview_monthlyDifferenceCents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MonthlyDifferenceCents, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlanChangePreview_monthlyDifferenceCents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlanChangePreview", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PlanChangePreview_currency(ctx context.Context, field graphql.CollectedField, obj *PlanChangePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlanChangePreview_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Currency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlanChangePreview_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlanChangePreview", field, false, false, "String")
+}
+
+func (ec *executionContext) _PlanChangePreview_periodEnd(ctx context.Context, field graphql.CollectedField, obj *PlanChangePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlanChangePreview_periodEnd(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PeriodEnd, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PlanChangePreview_periodEnd(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlanChangePreview", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PlanChangePreview_dataMoves(ctx context.Context, field graphql.CollectedField, obj *PlanChangePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlanChangePreview_dataMoves(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DataMoves, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlanChangePreview_dataMoves(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlanChangePreview", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PlanChangePreview_fromIsolation(ctx context.Context, field graphql.CollectedField, obj *PlanChangePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlanChangePreview_fromIsolation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FromIsolation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v tenantd.Isolation) graphql.Marshaler {
+			return ec.marshalNIsolation2githubᚗcomᚋtenantdᚋtenantdᚐIsolation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlanChangePreview_fromIsolation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlanChangePreview", field, false, false, "Isolation")
+}
+
+func (ec *executionContext) _PlanChangePreview_toIsolation(ctx context.Context, field graphql.CollectedField, obj *PlanChangePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlanChangePreview_toIsolation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ToIsolation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v tenantd.Isolation) graphql.Marshaler {
+			return ec.marshalNIsolation2githubᚗcomᚋtenantdᚋtenantdᚐIsolation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlanChangePreview_toIsolation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlanChangePreview", field, false, false, "Isolation")
+}
+
+func (ec *executionContext) _PlanChangePreview_documentsToMove(ctx context.Context, field graphql.CollectedField, obj *PlanChangePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlanChangePreview_documentsToMove(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DocumentsToMove, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlanChangePreview_documentsToMove(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlanChangePreview", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PlanChangePreview_bytesToMove(ctx context.Context, field graphql.CollectedField, obj *PlanChangePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlanChangePreview_bytesToMove(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BytesToMove, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlanChangePreview_bytesToMove(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlanChangePreview", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PlanChangePreview_overages(ctx context.Context, field graphql.CollectedField, obj *PlanChangePreview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlanChangePreview_overages(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Overages, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*PlanOverage) graphql.Marshaler {
+			return ec.marshalNPlanOverage2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐPlanOverageᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlanChangePreview_overages(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PlanChangePreview",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PlanOverage(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PlanOverage_quota(ctx context.Context, field graphql.CollectedField, obj *PlanOverage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlanOverage_quota(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Quota, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlanOverage_quota(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlanOverage", field, false, false, "String")
+}
+
+func (ec *executionContext) _PlanOverage_limit(ctx context.Context, field graphql.CollectedField, obj *PlanOverage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlanOverage_limit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Limit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlanOverage_limit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlanOverage", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PlanOverage_usage(ctx context.Context, field graphql.CollectedField, obj *PlanOverage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlanOverage_usage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Usage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlanOverage_usage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlanOverage", field, false, false, "Int")
+}
+
 func (ec *executionContext) _ProvisioningDuration_tenant(ctx context.Context, field graphql.CollectedField, obj *provisioning.Duration) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9829,6 +11017,107 @@ func (ec *executionContext) fieldContext_RevokeApiKeyPayload_key(_ context.Conte
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ScheduledPlanChange_plan(ctx context.Context, field graphql.CollectedField, obj *ScheduledPlanChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScheduledPlanChange_plan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Plan, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Plan) graphql.Marshaler {
+			return ec.marshalNPlan2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐPlan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScheduledPlanChange_plan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ScheduledPlanChange",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Plan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ScheduledPlanChange_effectiveAt(ctx context.Context, field graphql.CollectedField, obj *ScheduledPlanChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScheduledPlanChange_effectiveAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EffectiveAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScheduledPlanChange_effectiveAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScheduledPlanChange", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ScheduledPlanChange_requestedAt(ctx context.Context, field graphql.CollectedField, obj *ScheduledPlanChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScheduledPlanChange_requestedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScheduledPlanChange_requestedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScheduledPlanChange", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ScheduledPlanChange_requestedBy(ctx context.Context, field graphql.CollectedField, obj *ScheduledPlanChange) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScheduledPlanChange_requestedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScheduledPlanChange_requestedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScheduledPlanChange", field, false, false, "String")
 }
 
 func (ec *executionContext) _SearchHit_document(ctx context.Context, field graphql.CollectedField, obj *workspace.Hit) (ret graphql.Marshaler) {
@@ -11220,6 +12509,38 @@ func (ec *executionContext) _Tenant_allowedEvents(ctx context.Context, field gra
 }
 func (ec *executionContext) fieldContext_Tenant_allowedEvents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Tenant", field, true, true, "LifecycleEvent")
+}
+
+func (ec *executionContext) _Tenant_scheduledPlanChange(ctx context.Context, field graphql.CollectedField, obj *ent.Tenant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Tenant_scheduledPlanChange(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Tenant().ScheduledPlanChange(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ScheduledPlanChange) graphql.Marshaler {
+			return ec.marshalOScheduledPlanChange2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐScheduledPlanChange(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Tenant_scheduledPlanChange(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Tenant",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ScheduledPlanChange(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Tenant_usage(ctx context.Context, field graphql.CollectedField, obj *ent.Tenant) (ret graphql.Marshaler) {
@@ -14320,6 +15641,125 @@ func (ec *executionContext) unmarshalInputAdminTokenWhereInput(ctx context.Conte
 func UnmarshalAdminTokenWhereInput(ctx context.Context, raw any) (ent.AdminTokenWhereInput, error) {
 	var out ent.AdminTokenWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "AdminTokenWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCancelScheduledPlanChangeInput(ctx context.Context, obj any) (CancelScheduledPlanChangeInput, error) {
+	var it CancelScheduledPlanChangeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"tenantId", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "tenantId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenantId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenantID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCancelScheduledPlanChangeInput unmarshals raw into the CancelScheduledPlanChangeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCancelScheduledPlanChangeInput(ctx context.Context, raw any) (CancelScheduledPlanChangeInput, error) {
+	var out CancelScheduledPlanChangeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CancelScheduledPlanChangeInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputChangePlanInput(ctx context.Context, obj any) (ChangePlanInput, error) {
+	var it ChangePlanInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"tenantId", "plan", "effective", "dryRun", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "tenantId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenantId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenantID = data
+		case "plan":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("plan"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Plan = data
+		case "effective":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("effective"))
+			data, err := ec.unmarshalOPlanChangeEffective2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐPlanChangeEffective(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Effective = data
+		case "dryRun":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("dryRun"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DryRun = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalChangePlanInput unmarshals raw into the ChangePlanInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalChangePlanInput(ctx context.Context, raw any) (ChangePlanInput, error) {
+	var out ChangePlanInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ChangePlanInput", raw, &out)
 	return out, err
 }
 
@@ -18194,6 +19634,87 @@ func (ec *executionContext) _AdminToken(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var cancelScheduledPlanChangePayloadImplementors = []string{"CancelScheduledPlanChangePayload"}
+
+func (ec *executionContext) _CancelScheduledPlanChangePayload(ctx context.Context, sel ast.SelectionSet, obj *CancelScheduledPlanChangePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cancelScheduledPlanChangePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CancelScheduledPlanChangePayload")
+		case "tenant":
+			out.Values[i] = ec._CancelScheduledPlanChangePayload_tenant(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "canceled":
+			out.Values[i] = ec._CancelScheduledPlanChangePayload_canceled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var changePlanPayloadImplementors = []string{"ChangePlanPayload"}
+
+func (ec *executionContext) _ChangePlanPayload(ctx context.Context, sel ast.SelectionSet, obj *ChangePlanPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, changePlanPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChangePlanPayload")
+		case "tenant":
+			out.Values[i] = ec._ChangePlanPayload_tenant(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "operation":
+			out.Values[i] = ec._ChangePlanPayload_operation(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "preview":
+			out.Values[i] = ec._ChangePlanPayload_preview(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var createApiKeyPayloadImplementors = []string{"CreateApiKeyPayload"}
 
 func (ec *executionContext) _CreateApiKeyPayload(ctx context.Context, sel ast.SelectionSet, obj *CreateAPIKeyPayload) graphql.Marshaler {
@@ -18660,6 +20181,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "revokeApiKey":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_revokeApiKey(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "changePlan":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_changePlan(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelScheduledPlanChange":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelScheduledPlanChange(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -19152,6 +20687,157 @@ func (ec *executionContext) _Plan(ctx context.Context, sel ast.SelectionSet, obj
 	return out
 }
 
+var planChangePreviewImplementors = []string{"PlanChangePreview"}
+
+func (ec *executionContext) _PlanChangePreview(ctx context.Context, sel ast.SelectionSet, obj *PlanChangePreview) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, planChangePreviewImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PlanChangePreview")
+		case "from":
+			out.Values[i] = ec._PlanChangePreview_from(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec._PlanChangePreview_to(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "direction":
+			out.Values[i] = ec._PlanChangePreview_direction(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "effective":
+			out.Values[i] = ec._PlanChangePreview_effective(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "effectiveAt":
+			out.Values[i] = ec._PlanChangePreview_effectiveAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "amountDueNowCents":
+			out.Values[i] = ec._PlanChangePreview_amountDueNowCents(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "prorationCents":
+			out.Values[i] = ec._PlanChangePreview_prorationCents(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "monthlyDifferenceCents":
+			out.Values[i] = ec._PlanChangePreview_monthlyDifferenceCents(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "currency":
+			out.Values[i] = ec._PlanChangePreview_currency(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "periodEnd":
+			out.Values[i] = ec._PlanChangePreview_periodEnd(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "dataMoves":
+			out.Values[i] = ec._PlanChangePreview_dataMoves(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fromIsolation":
+			out.Values[i] = ec._PlanChangePreview_fromIsolation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "toIsolation":
+			out.Values[i] = ec._PlanChangePreview_toIsolation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "documentsToMove":
+			out.Values[i] = ec._PlanChangePreview_documentsToMove(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bytesToMove":
+			out.Values[i] = ec._PlanChangePreview_bytesToMove(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "overages":
+			out.Values[i] = ec._PlanChangePreview_overages(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var planOverageImplementors = []string{"PlanOverage"}
+
+func (ec *executionContext) _PlanOverage(ctx context.Context, sel ast.SelectionSet, obj *PlanOverage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, planOverageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PlanOverage")
+		case "quota":
+			out.Values[i] = ec._PlanOverage_quota(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "limit":
+			out.Values[i] = ec._PlanOverage_limit(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "usage":
+			out.Values[i] = ec._PlanOverage_usage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var provisioningDurationImplementors = []string{"ProvisioningDuration"}
 
 func (ec *executionContext) _ProvisioningDuration(ctx context.Context, sel ast.SelectionSet, obj *provisioning.Duration) graphql.Marshaler {
@@ -19513,6 +21199,54 @@ func (ec *executionContext) _RevokeApiKeyPayload(ctx context.Context, sel ast.Se
 			out.Values[i] = graphql.MarshalString("RevokeApiKeyPayload")
 		case "key":
 			out.Values[i] = ec._RevokeApiKeyPayload_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var scheduledPlanChangeImplementors = []string{"ScheduledPlanChange"}
+
+func (ec *executionContext) _ScheduledPlanChange(ctx context.Context, sel ast.SelectionSet, obj *ScheduledPlanChange) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, scheduledPlanChangeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ScheduledPlanChange")
+		case "plan":
+			out.Values[i] = ec._ScheduledPlanChange_plan(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "effectiveAt":
+			out.Values[i] = ec._ScheduledPlanChange_effectiveAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requestedAt":
+			out.Values[i] = ec._ScheduledPlanChange_requestedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requestedBy":
+			out.Values[i] = ec._ScheduledPlanChange_requestedBy(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -20046,6 +21780,12 @@ func (ec *executionContext) _Tenant(ctx context.Context, sel ast.SelectionSet, o
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Tenant_allowedEvents(ctx, field, obj)
+				})
+		case "scheduledPlanChange":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Tenant_scheduledPlanChange(ctx, field, obj)
 				})
 		case "usage":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -20829,6 +22569,32 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) unmarshalNCancelScheduledPlanChangeInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCancelScheduledPlanChangeInput(ctx context.Context, v any) (CancelScheduledPlanChangeInput, error) {
+	res, err := ec.unmarshalInputCancelScheduledPlanChangeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCancelScheduledPlanChangePayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCancelScheduledPlanChangePayload(ctx context.Context, sel ast.SelectionSet, v *CancelScheduledPlanChangePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CancelScheduledPlanChangePayload!")
+		return graphql.Null
+	}
+	return ec._CancelScheduledPlanChangePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNChangePlanInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐChangePlanInput(ctx context.Context, v any) (ChangePlanInput, error) {
+	res, err := ec.unmarshalInputChangePlanInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNChangePlanPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐChangePlanPayload(ctx context.Context, sel ast.SelectionSet, v *ChangePlanPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ChangePlanPayload!")
+		return graphql.Null
+	}
+	return ec._ChangePlanPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCheckStatus2githubᚗcomᚋtenantdᚋtenantdᚋentᚋreadinesscheckᚐStatus(ctx context.Context, v any) (readinesscheck.Status, error) {
 	var res readinesscheck.Status
 	err := res.UnmarshalGQL(v)
@@ -21278,6 +23044,34 @@ func (ec *executionContext) marshalNPlan2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋe
 	return ec._Plan(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNPlanChangeDirection2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐPlanChangeDirection(ctx context.Context, v any) (PlanChangeDirection, error) {
+	var res PlanChangeDirection
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPlanChangeDirection2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐPlanChangeDirection(ctx context.Context, sel ast.SelectionSet, v PlanChangeDirection) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNPlanChangeEffective2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐPlanChangeEffective(ctx context.Context, v any) (PlanChangeEffective, error) {
+	var res PlanChangeEffective
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPlanChangeEffective2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐPlanChangeEffective(ctx context.Context, sel ast.SelectionSet, v PlanChangeEffective) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNPlanChangePreview2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐPlanChangePreview(ctx context.Context, sel ast.SelectionSet, v *PlanChangePreview) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PlanChangePreview!")
+		return graphql.Null
+	}
+	return ec._PlanChangePreview(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNPlanOrderField2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐPlanOrderField(ctx context.Context, v any) (*ent.PlanOrderField, error) {
 	var res = new(ent.PlanOrderField)
 	err := res.UnmarshalGQL(v)
@@ -21290,6 +23084,30 @@ func (ec *executionContext) marshalNPlanOrderField2ᚖgithubᚗcomᚋtenantdᚋt
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalNPlanOverage2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐPlanOverageᚄ(ctx context.Context, sel ast.SelectionSet, v []*PlanOverage) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPlanOverage2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐPlanOverage(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPlanOverage2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐPlanOverage(ctx context.Context, sel ast.SelectionSet, v *PlanOverage) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PlanOverage!")
+		return graphql.Null
+	}
+	return ec._PlanOverage(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNPlanWhereInput2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐPlanWhereInput(ctx context.Context, v any) (*ent.PlanWhereInput, error) {
@@ -21382,6 +23200,14 @@ func (ec *executionContext) unmarshalNRole2githubᚗcomᚋtenantdᚋtenantdᚐRo
 
 func (ec *executionContext) marshalNRole2githubᚗcomᚋtenantdᚋtenantdᚐRole(ctx context.Context, sel ast.SelectionSet, v tenantd.Role) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNScheduledPlanChange2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐScheduledPlanChange(ctx context.Context, sel ast.SelectionSet, v *ScheduledPlanChange) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ScheduledPlanChange!")
+		return graphql.Null
+	}
+	return ec._ScheduledPlanChange(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNSearchHit2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋworkspaceᚐHitᚄ(ctx context.Context, sel ast.SelectionSet, v []*workspace.Hit) graphql.Marshaler {
@@ -22499,6 +24325,22 @@ func (ec *executionContext) unmarshalOOperationWhereInput2ᚖgithubᚗcomᚋtena
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOPlanChangeEffective2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐPlanChangeEffective(ctx context.Context, v any) (*PlanChangeEffective, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(PlanChangeEffective)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPlanChangeEffective2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐPlanChangeEffective(ctx context.Context, sel ast.SelectionSet, v *PlanChangeEffective) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalOPlanWhereInput2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐPlanWhereInputᚄ(ctx context.Context, v any) ([]*ent.PlanWhereInput, error) {
 	if v == nil {
 		return nil, nil
@@ -22522,6 +24364,13 @@ func (ec *executionContext) unmarshalOPlanWhereInput2ᚖgithubᚗcomᚋtenantd�
 	}
 	res, err := ec.unmarshalInputPlanWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOScheduledPlanChange2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐScheduledPlanChange(ctx context.Context, sel ast.SelectionSet, v *ScheduledPlanChange) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ScheduledPlanChange(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOStateTransition2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐStateTransition(ctx context.Context, sel ast.SelectionSet, v *ent.StateTransition) graphql.Marshaler {

@@ -16,6 +16,36 @@ import (
 	"github.com/tenantd/tenantd/internal/workspace"
 )
 
+type CancelScheduledPlanChangeInput struct {
+	TenantID       uuid.UUID `json:"tenantId"`
+	IdempotencyKey *string   `json:"idempotencyKey,omitempty"`
+}
+
+type CancelScheduledPlanChangePayload struct {
+	Tenant *ent.Tenant `json:"tenant"`
+	// The change that was taken back.
+	Canceled *ScheduledPlanChange `json:"canceled"`
+}
+
+type ChangePlanInput struct {
+	TenantID uuid.UUID `json:"tenantId"`
+	// free, starter, pro or enterprise.
+	Plan string `json:"plan"`
+	// Default: IMMEDIATE for an upgrade, PERIOD_END for a downgrade.
+	Effective *PlanChangeEffective `json:"effective,omitempty"`
+	// Return the preview only; nothing changes and nothing is charged.
+	DryRun *bool `json:"dryRun,omitempty"`
+	// Makes the mutation safe to retry: the same key and input give the same answer.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+type ChangePlanPayload struct {
+	Tenant *ent.Tenant `json:"tenant"`
+	// The CHANGE_PLAN operation of an IMMEDIATE change (follow it with operationProgress); null for a dry run or a scheduled change.
+	Operation *ent.Operation     `json:"operation,omitempty"`
+	Preview   *PlanChangePreview `json:"preview"`
+}
+
 type CreateAPIKeyInput struct {
 	TenantID       uuid.UUID `json:"tenantId"`
 	Name           string    `json:"name"`
@@ -51,6 +81,41 @@ type OperationProgress struct {
 	Fraction float64 `json:"fraction"`
 }
 
+// What a plan change costs and means.
+type PlanChangePreview struct {
+	From *ent.Plan `json:"from"`
+	// The target plan, with its limits.
+	To          *ent.Plan           `json:"to"`
+	Direction   PlanChangeDirection `json:"direction"`
+	Effective   PlanChangeEffective `json:"effective"`
+	EffectiveAt time.Time           `json:"effectiveAt"`
+	// Charged at once: the proration of an IMMEDIATE upgrade; 0 otherwise (a downgrade's credit goes to the balance).
+	AmountDueNowCents int `json:"amountDueNowCents"`
+	// The signed proration for the rest of the period: a charge if positive, a credit if negative.
+	ProrationCents         int `json:"prorationCents"`
+	MonthlyDifferenceCents int `json:"monthlyDifferenceCents"`
+	// ISO currency code, lower case.
+	Currency string `json:"currency"`
+	// The end of the current billing period.
+	PeriodEnd *time.Time `json:"periodEnd,omitempty"`
+	// Whether the tenant's data moves (the isolation changes: pool ↔ silo).
+	DataMoves     bool              `json:"dataMoves"`
+	FromIsolation tenantd.Isolation `json:"fromIsolation"`
+	ToIsolation   tenantd.Isolation `json:"toIsolation"`
+	// How much moves: the tenant's documents and bytes now (0 when nothing moves).
+	DocumentsToMove int `json:"documentsToMove"`
+	BytesToMove     int `json:"bytesToMove"`
+	// Each limit of the target plan that the current usage exceeds; a change with any is refused (PLAN_LIMIT_EXCEEDED).
+	Overages []*PlanOverage `json:"overages"`
+}
+
+type PlanOverage struct {
+	// documents or storageBytes.
+	Quota string `json:"quota"`
+	Limit int    `json:"limit"`
+	Usage int    `json:"usage"`
+}
+
 type Readiness struct {
 	// FAIL if any check fails, else WARN if any warns, else PASS; FAIL before the first run.
 	Status CheckStatus           `json:"status"`
@@ -64,6 +129,15 @@ type RevokeAPIKeyInput struct {
 
 type RevokeAPIKeyPayload struct {
 	Key *ent.APIKey `json:"key"`
+}
+
+// A PERIOD_END plan change waiting for its time.
+type ScheduledPlanChange struct {
+	Plan        *ent.Plan `json:"plan"`
+	EffectiveAt time.Time `json:"effectiveAt"`
+	RequestedAt time.Time `json:"requestedAt"`
+	// Who asked, as the audit trail names them.
+	RequestedBy string `json:"requestedBy"`
 }
 
 type SignUpInput struct {
@@ -194,6 +268,121 @@ func (e *CheckStatus) UnmarshalJSON(b []byte) error {
 }
 
 func (e CheckStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type PlanChangeDirection string
+
+const (
+	// A higher price, or the same one.
+	PlanChangeDirectionUpgrade PlanChangeDirection = "UPGRADE"
+	// A lower price.
+	PlanChangeDirectionDowngrade PlanChangeDirection = "DOWNGRADE"
+)
+
+var AllPlanChangeDirection = []PlanChangeDirection{
+	PlanChangeDirectionUpgrade,
+	PlanChangeDirectionDowngrade,
+}
+
+func (e PlanChangeDirection) IsValid() bool {
+	switch e {
+	case PlanChangeDirectionUpgrade, PlanChangeDirectionDowngrade:
+		return true
+	}
+	return false
+}
+
+func (e PlanChangeDirection) String() string {
+	return string(e)
+}
+
+func (e *PlanChangeDirection) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PlanChangeDirection(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PlanChangeDirection", str)
+	}
+	return nil
+}
+
+func (e PlanChangeDirection) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PlanChangeDirection) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PlanChangeDirection) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// When a plan change takes effect.
+type PlanChangeEffective string
+
+const (
+	// At once, prorated for the rest of the billing period.
+	PlanChangeEffectiveImmediate PlanChangeEffective = "IMMEDIATE"
+	// At the end of the current billing period, prorating nothing.
+	PlanChangeEffectivePeriodEnd PlanChangeEffective = "PERIOD_END"
+)
+
+var AllPlanChangeEffective = []PlanChangeEffective{
+	PlanChangeEffectiveImmediate,
+	PlanChangeEffectivePeriodEnd,
+}
+
+func (e PlanChangeEffective) IsValid() bool {
+	switch e {
+	case PlanChangeEffectiveImmediate, PlanChangeEffectivePeriodEnd:
+		return true
+	}
+	return false
+}
+
+func (e PlanChangeEffective) String() string {
+	return string(e)
+}
+
+func (e *PlanChangeEffective) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PlanChangeEffective(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PlanChangeEffective", str)
+	}
+	return nil
+}
+
+func (e PlanChangeEffective) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PlanChangeEffective) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PlanChangeEffective) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -13,6 +13,7 @@ import (
 	"github.com/tenantd/tenantd/internal/auth"
 	"github.com/tenantd/tenantd/internal/idempotency"
 	"github.com/tenantd/tenantd/internal/lifecycle"
+	"github.com/tenantd/tenantd/internal/planchange"
 	"github.com/tenantd/tenantd/internal/provisioning"
 	"github.com/tenantd/tenantd/internal/readiness"
 	"github.com/tenantd/tenantd/internal/store"
@@ -33,6 +34,8 @@ type Resolver struct {
 	Readiness    *readiness.Checker
 	// Subscriptions cancels and reactivates, telling the billing provider.
 	Subscriptions *subscription.Service
+	// PlanChanges previews, schedules and runs plan changes.
+	PlanChanges *planchange.Service
 	// ActivationWindow defines an activated tenant for the funnel.
 	ActivationWindow time.Duration
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/tenantd/tenantd/ent"
 	"github.com/tenantd/tenantd/internal/auth"
 	"github.com/tenantd/tenantd/internal/lifecycle"
+	"github.com/tenantd/tenantd/internal/planchange"
 	"github.com/tenantd/tenantd/internal/provisioning"
 	"github.com/tenantd/tenantd/internal/watch"
 )
@@ -116,6 +117,52 @@ func (r *mutationResolver) RevokeAPIKey(ctx context.Context, input RevokeAPIKeyI
 	return &RevokeAPIKeyPayload{Key: key}, nil
 }
 
+// ChangePlan is the resolver for the changePlan field.
+func (r *mutationResolver) ChangePlan(ctx context.Context, input ChangePlanInput) (*ChangePlanPayload, error) {
+	if err := requireActor(ctx); err != nil {
+		return nil, err
+	}
+	req := planchange.Request{TenantID: input.TenantID, Plan: input.Plan, Actor: lifecycle.ActorOf(ctx)}
+	if input.Effective != nil {
+		req.Effective = planchange.Effective(*input.Effective)
+	}
+	if input.DryRun != nil {
+		req.DryRun = *input.DryRun
+	}
+	if input.IdempotencyKey != nil {
+		req.IdempotencyKey = *input.IdempotencyKey
+	}
+	res, err := r.PlanChanges.Change(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	preview, err := r.previewOf(ctx, res.Preview)
+	if err != nil {
+		return nil, err
+	}
+	return &ChangePlanPayload{Tenant: res.Tenant, Operation: res.Operation, Preview: preview}, nil
+}
+
+// CancelScheduledPlanChange is the resolver for the cancelScheduledPlanChange field.
+func (r *mutationResolver) CancelScheduledPlanChange(ctx context.Context, input CancelScheduledPlanChangeInput) (*CancelScheduledPlanChangePayload, error) {
+	if err := requireActor(ctx); err != nil {
+		return nil, err
+	}
+	req := planchange.CancelRequest{TenantID: input.TenantID, Actor: lifecycle.ActorOf(ctx)}
+	if input.IdempotencyKey != nil {
+		req.IdempotencyKey = *input.IdempotencyKey
+	}
+	t, sc, err := r.PlanChanges.CancelScheduled(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	canceled, err := r.scheduledOf(ctx, sc)
+	if err != nil {
+		return nil, err
+	}
+	return &CancelScheduledPlanChangePayload{Tenant: t, Canceled: canceled}, nil
+}
+
 // Progress is the resolver for the progress field.
 func (r *operationResolver) Progress(ctx context.Context, obj *ent.Operation) (*OperationProgress, error) {
 	p := &OperationProgress{Done: obj.ProgressDone, Total: obj.ProgressTotal}
@@ -214,6 +261,11 @@ func (r *subscriptionResolver) TenantEvents(ctx context.Context, tenantID *uuid.
 // AllowedEvents is the resolver for the allowedEvents field.
 func (r *tenantResolver) AllowedEvents(ctx context.Context, obj *ent.Tenant) ([]tenantd.Event, error) {
 	return lifecycle.AllowedEvents(obj.State), nil
+}
+
+// ScheduledPlanChange is the resolver for the scheduledPlanChange field.
+func (r *tenantResolver) ScheduledPlanChange(ctx context.Context, obj *ent.Tenant) (*ScheduledPlanChange, error) {
+	return r.scheduledPlanChange(ctx, obj)
 }
 
 // Mutation returns MutationResolver implementation.

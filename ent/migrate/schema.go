@@ -444,6 +444,11 @@ var (
 		{Name: "billing_subscription_id", Type: field.TypeString, Nullable: true},
 		{Name: "purge_after", Type: field.TypeTime, Nullable: true},
 		{Name: "purged_at", Type: field.TypeTime, Nullable: true},
+		{Name: "scheduled_plan_key", Type: field.TypeString, Nullable: true, Size: 32},
+		{Name: "scheduled_plan_at", Type: field.TypeTime, Nullable: true},
+		{Name: "scheduled_plan_requested_at", Type: field.TypeTime, Nullable: true},
+		{Name: "scheduled_plan_requested_by", Type: field.TypeString, Nullable: true, Size: 200},
+		{Name: "scheduled_plan_trigger", Type: field.TypeEnum, Nullable: true, Enums: []string{"USER", "SYSTEM", "ADMIN"}},
 		{Name: "synthetic", Type: field.TypeBool, Default: false},
 		{Name: "plan_id", Type: field.TypeUUID},
 	}
@@ -455,7 +460,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "tenants_plans_plan",
-				Columns:    []*schema.Column{TenantsColumns[17]},
+				Columns:    []*schema.Column{TenantsColumns[22]},
 				RefColumns: []*schema.Column{PlansColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -473,6 +478,11 @@ var (
 			},
 			{
 				Name:    "tenant_plan_id",
+				Unique:  false,
+				Columns: []*schema.Column{TenantsColumns[22]},
+			},
+			{
+				Name:    "tenant_scheduled_plan_at",
 				Unique:  false,
 				Columns: []*schema.Column{TenantsColumns[17]},
 			},

@@ -535,8 +535,16 @@ func init() {
 	tenantDescHistoryHead := tenantFields[9].Descriptor()
 	// tenant.DefaultHistoryHead holds the default value on creation for the history_head field.
 	tenant.DefaultHistoryHead = tenantDescHistoryHead.Default.(string)
+	// tenantDescScheduledPlanKey is the schema descriptor for scheduled_plan_key field.
+	tenantDescScheduledPlanKey := tenantFields[14].Descriptor()
+	// tenant.ScheduledPlanKeyValidator is a validator for the "scheduled_plan_key" field. It is called by the builders before save.
+	tenant.ScheduledPlanKeyValidator = tenantDescScheduledPlanKey.Validators[0].(func(string) error)
+	// tenantDescScheduledPlanRequestedBy is the schema descriptor for scheduled_plan_requested_by field.
+	tenantDescScheduledPlanRequestedBy := tenantFields[17].Descriptor()
+	// tenant.ScheduledPlanRequestedByValidator is a validator for the "scheduled_plan_requested_by" field. It is called by the builders before save.
+	tenant.ScheduledPlanRequestedByValidator = tenantDescScheduledPlanRequestedBy.Validators[0].(func(string) error)
 	// tenantDescSynthetic is the schema descriptor for synthetic field.
-	tenantDescSynthetic := tenantFields[14].Descriptor()
+	tenantDescSynthetic := tenantFields[19].Descriptor()
 	// tenant.DefaultSynthetic holds the default value on creation for the synthetic field.
 	tenant.DefaultSynthetic = tenantDescSynthetic.Default.(bool)
 	// tenantDescID is the schema descriptor for id field.

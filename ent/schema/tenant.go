@@ -53,6 +53,18 @@ func (Tenant) Fields() []ent.Field {
 		field.Time("purge_after").Optional().Nillable().
 			Comment("end of the retention window while PENDING_DELETION"),
 		field.Time("purged_at").Optional().Nillable(),
+		field.String("scheduled_plan_key").Optional().Nillable().MaxLen(32).
+			Comment("the plan of a PERIOD_END plan change waiting for its time").
+			Annotations(entgql.Skip()),
+		field.Time("scheduled_plan_at").Optional().Nillable().
+			Comment("when the scheduled plan change applies: the end of the billing period").
+			Annotations(entgql.Skip()),
+		field.Time("scheduled_plan_requested_at").Optional().Nillable().Annotations(entgql.Skip()),
+		field.String("scheduled_plan_requested_by").Optional().Nillable().MaxLen(200).
+			Comment("the actor who asked for it, as the audit trail names them").
+			Annotations(entgql.Skip()),
+		field.Enum("scheduled_plan_trigger").GoType(tenantd.Trigger("")).Optional().Nillable().
+			Annotations(entgql.Skip()),
 		field.Bool("synthetic").Default(false).Immutable().
 			Comment("made by a readiness check: kept out of the activation funnel"),
 	}
@@ -77,6 +89,7 @@ func (Tenant) Indexes() []ent.Index {
 		index.Fields("state"),
 		index.Fields("created_at"),
 		index.Fields("plan_id"),
+		index.Fields("scheduled_plan_at"),
 	}
 }
 

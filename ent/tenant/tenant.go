@@ -51,6 +51,16 @@ const (
 	FieldPurgeAfter = "purge_after"
 	// FieldPurgedAt holds the string denoting the purged_at field in the database.
 	FieldPurgedAt = "purged_at"
+	// FieldScheduledPlanKey holds the string denoting the scheduled_plan_key field in the database.
+	FieldScheduledPlanKey = "scheduled_plan_key"
+	// FieldScheduledPlanAt holds the string denoting the scheduled_plan_at field in the database.
+	FieldScheduledPlanAt = "scheduled_plan_at"
+	// FieldScheduledPlanRequestedAt holds the string denoting the scheduled_plan_requested_at field in the database.
+	FieldScheduledPlanRequestedAt = "scheduled_plan_requested_at"
+	// FieldScheduledPlanRequestedBy holds the string denoting the scheduled_plan_requested_by field in the database.
+	FieldScheduledPlanRequestedBy = "scheduled_plan_requested_by"
+	// FieldScheduledPlanTrigger holds the string denoting the scheduled_plan_trigger field in the database.
+	FieldScheduledPlanTrigger = "scheduled_plan_trigger"
 	// FieldSynthetic holds the string denoting the synthetic field in the database.
 	FieldSynthetic = "synthetic"
 	// EdgePlan holds the string denoting the plan edge name in mutations.
@@ -112,6 +122,11 @@ var Columns = []string{
 	FieldBillingSubscriptionID,
 	FieldPurgeAfter,
 	FieldPurgedAt,
+	FieldScheduledPlanKey,
+	FieldScheduledPlanAt,
+	FieldScheduledPlanRequestedAt,
+	FieldScheduledPlanRequestedBy,
+	FieldScheduledPlanTrigger,
 	FieldSynthetic,
 }
 
@@ -153,6 +168,10 @@ var (
 	HistorySeqValidator func(int) error
 	// DefaultHistoryHead holds the default value on creation for the "history_head" field.
 	DefaultHistoryHead string
+	// ScheduledPlanKeyValidator is a validator for the "scheduled_plan_key" field. It is called by the builders before save.
+	ScheduledPlanKeyValidator func(string) error
+	// ScheduledPlanRequestedByValidator is a validator for the "scheduled_plan_requested_by" field. It is called by the builders before save.
+	ScheduledPlanRequestedByValidator func(string) error
 	// DefaultSynthetic holds the default value on creation for the "synthetic" field.
 	DefaultSynthetic bool
 	// DefaultID holds the default value on creation for the "id" field.
@@ -178,6 +197,16 @@ func StateBeforeDeletionValidator(sbd tenantd.State) error {
 		return nil
 	default:
 		return fmt.Errorf("tenant: invalid enum value for state_before_deletion field: %q", sbd)
+	}
+}
+
+// ScheduledPlanTriggerValidator is a validator for the "scheduled_plan_trigger" field enum values. It is called by the builders before save.
+func ScheduledPlanTriggerValidator(spt tenantd.Trigger) error {
+	switch spt {
+	case "USER", "SYSTEM", "ADMIN":
+		return nil
+	default:
+		return fmt.Errorf("tenant: invalid enum value for scheduled_plan_trigger field: %q", spt)
 	}
 }
 
@@ -267,6 +296,31 @@ func ByPurgeAfter(opts ...sql.OrderTermOption) OrderOption {
 // ByPurgedAt orders the results by the purged_at field.
 func ByPurgedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPurgedAt, opts...).ToFunc()
+}
+
+// ByScheduledPlanKey orders the results by the scheduled_plan_key field.
+func ByScheduledPlanKey(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldScheduledPlanKey, opts...).ToFunc()
+}
+
+// ByScheduledPlanAt orders the results by the scheduled_plan_at field.
+func ByScheduledPlanAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldScheduledPlanAt, opts...).ToFunc()
+}
+
+// ByScheduledPlanRequestedAt orders the results by the scheduled_plan_requested_at field.
+func ByScheduledPlanRequestedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldScheduledPlanRequestedAt, opts...).ToFunc()
+}
+
+// ByScheduledPlanRequestedBy orders the results by the scheduled_plan_requested_by field.
+func ByScheduledPlanRequestedBy(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldScheduledPlanRequestedBy, opts...).ToFunc()
+}
+
+// ByScheduledPlanTrigger orders the results by the scheduled_plan_trigger field.
+func ByScheduledPlanTrigger(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldScheduledPlanTrigger, opts...).ToFunc()
 }
 
 // BySynthetic orders the results by the synthetic field.
@@ -363,4 +417,11 @@ var (
 	_ graphql.Marshaler = (*tenantd.State)(nil)
 	// tenantd.State must implement graphql.Unmarshaler.
 	_ graphql.Unmarshaler = (*tenantd.State)(nil)
+)
+
+var (
+	// tenantd.Trigger must implement graphql.Marshaler.
+	_ graphql.Marshaler = (*tenantd.Trigger)(nil)
+	// tenantd.Trigger must implement graphql.Unmarshaler.
+	_ graphql.Unmarshaler = (*tenantd.Trigger)(nil)
 )

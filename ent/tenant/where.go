@@ -127,6 +127,26 @@ func PurgedAt(v time.Time) predicate.Tenant {
 	return predicate.Tenant(sql.FieldEQ(FieldPurgedAt, v))
 }
 
+// ScheduledPlanKey applies equality check predicate on the "scheduled_plan_key" field. It's identical to ScheduledPlanKeyEQ.
+func ScheduledPlanKey(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldScheduledPlanKey, v))
+}
+
+// ScheduledPlanAt applies equality check predicate on the "scheduled_plan_at" field. It's identical to ScheduledPlanAtEQ.
+func ScheduledPlanAt(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldScheduledPlanAt, v))
+}
+
+// ScheduledPlanRequestedAt applies equality check predicate on the "scheduled_plan_requested_at" field. It's identical to ScheduledPlanRequestedAtEQ.
+func ScheduledPlanRequestedAt(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldScheduledPlanRequestedAt, v))
+}
+
+// ScheduledPlanRequestedBy applies equality check predicate on the "scheduled_plan_requested_by" field. It's identical to ScheduledPlanRequestedByEQ.
+func ScheduledPlanRequestedBy(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldScheduledPlanRequestedBy, v))
+}
+
 // Synthetic applies equality check predicate on the "synthetic" field. It's identical to SyntheticEQ.
 func Synthetic(v bool) predicate.Tenant {
 	return predicate.Tenant(sql.FieldEQ(FieldSynthetic, v))
@@ -975,6 +995,296 @@ func PurgedAtIsNil() predicate.Tenant {
 // PurgedAtNotNil applies the NotNil predicate on the "purged_at" field.
 func PurgedAtNotNil() predicate.Tenant {
 	return predicate.Tenant(sql.FieldNotNull(FieldPurgedAt))
+}
+
+// ScheduledPlanKeyEQ applies the EQ predicate on the "scheduled_plan_key" field.
+func ScheduledPlanKeyEQ(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldScheduledPlanKey, v))
+}
+
+// ScheduledPlanKeyNEQ applies the NEQ predicate on the "scheduled_plan_key" field.
+func ScheduledPlanKeyNEQ(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNEQ(FieldScheduledPlanKey, v))
+}
+
+// ScheduledPlanKeyIn applies the In predicate on the "scheduled_plan_key" field.
+func ScheduledPlanKeyIn(vs ...string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldIn(FieldScheduledPlanKey, vs...))
+}
+
+// ScheduledPlanKeyNotIn applies the NotIn predicate on the "scheduled_plan_key" field.
+func ScheduledPlanKeyNotIn(vs ...string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotIn(FieldScheduledPlanKey, vs...))
+}
+
+// ScheduledPlanKeyGT applies the GT predicate on the "scheduled_plan_key" field.
+func ScheduledPlanKeyGT(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGT(FieldScheduledPlanKey, v))
+}
+
+// ScheduledPlanKeyGTE applies the GTE predicate on the "scheduled_plan_key" field.
+func ScheduledPlanKeyGTE(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGTE(FieldScheduledPlanKey, v))
+}
+
+// ScheduledPlanKeyLT applies the LT predicate on the "scheduled_plan_key" field.
+func ScheduledPlanKeyLT(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLT(FieldScheduledPlanKey, v))
+}
+
+// ScheduledPlanKeyLTE applies the LTE predicate on the "scheduled_plan_key" field.
+func ScheduledPlanKeyLTE(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLTE(FieldScheduledPlanKey, v))
+}
+
+// ScheduledPlanKeyContains applies the Contains predicate on the "scheduled_plan_key" field.
+func ScheduledPlanKeyContains(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldContains(FieldScheduledPlanKey, v))
+}
+
+// ScheduledPlanKeyHasPrefix applies the HasPrefix predicate on the "scheduled_plan_key" field.
+func ScheduledPlanKeyHasPrefix(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldHasPrefix(FieldScheduledPlanKey, v))
+}
+
+// ScheduledPlanKeyHasSuffix applies the HasSuffix predicate on the "scheduled_plan_key" field.
+func ScheduledPlanKeyHasSuffix(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldHasSuffix(FieldScheduledPlanKey, v))
+}
+
+// ScheduledPlanKeyIsNil applies the IsNil predicate on the "scheduled_plan_key" field.
+func ScheduledPlanKeyIsNil() predicate.Tenant {
+	return predicate.Tenant(sql.FieldIsNull(FieldScheduledPlanKey))
+}
+
+// ScheduledPlanKeyNotNil applies the NotNil predicate on the "scheduled_plan_key" field.
+func ScheduledPlanKeyNotNil() predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotNull(FieldScheduledPlanKey))
+}
+
+// ScheduledPlanKeyEqualFold applies the EqualFold predicate on the "scheduled_plan_key" field.
+func ScheduledPlanKeyEqualFold(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEqualFold(FieldScheduledPlanKey, v))
+}
+
+// ScheduledPlanKeyContainsFold applies the ContainsFold predicate on the "scheduled_plan_key" field.
+func ScheduledPlanKeyContainsFold(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldContainsFold(FieldScheduledPlanKey, v))
+}
+
+// ScheduledPlanAtEQ applies the EQ predicate on the "scheduled_plan_at" field.
+func ScheduledPlanAtEQ(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldScheduledPlanAt, v))
+}
+
+// ScheduledPlanAtNEQ applies the NEQ predicate on the "scheduled_plan_at" field.
+func ScheduledPlanAtNEQ(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNEQ(FieldScheduledPlanAt, v))
+}
+
+// ScheduledPlanAtIn applies the In predicate on the "scheduled_plan_at" field.
+func ScheduledPlanAtIn(vs ...time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldIn(FieldScheduledPlanAt, vs...))
+}
+
+// ScheduledPlanAtNotIn applies the NotIn predicate on the "scheduled_plan_at" field.
+func ScheduledPlanAtNotIn(vs ...time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotIn(FieldScheduledPlanAt, vs...))
+}
+
+// ScheduledPlanAtGT applies the GT predicate on the "scheduled_plan_at" field.
+func ScheduledPlanAtGT(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGT(FieldScheduledPlanAt, v))
+}
+
+// ScheduledPlanAtGTE applies the GTE predicate on the "scheduled_plan_at" field.
+func ScheduledPlanAtGTE(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGTE(FieldScheduledPlanAt, v))
+}
+
+// ScheduledPlanAtLT applies the LT predicate on the "scheduled_plan_at" field.
+func ScheduledPlanAtLT(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLT(FieldScheduledPlanAt, v))
+}
+
+// ScheduledPlanAtLTE applies the LTE predicate on the "scheduled_plan_at" field.
+func ScheduledPlanAtLTE(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLTE(FieldScheduledPlanAt, v))
+}
+
+// ScheduledPlanAtIsNil applies the IsNil predicate on the "scheduled_plan_at" field.
+func ScheduledPlanAtIsNil() predicate.Tenant {
+	return predicate.Tenant(sql.FieldIsNull(FieldScheduledPlanAt))
+}
+
+// ScheduledPlanAtNotNil applies the NotNil predicate on the "scheduled_plan_at" field.
+func ScheduledPlanAtNotNil() predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotNull(FieldScheduledPlanAt))
+}
+
+// ScheduledPlanRequestedAtEQ applies the EQ predicate on the "scheduled_plan_requested_at" field.
+func ScheduledPlanRequestedAtEQ(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldScheduledPlanRequestedAt, v))
+}
+
+// ScheduledPlanRequestedAtNEQ applies the NEQ predicate on the "scheduled_plan_requested_at" field.
+func ScheduledPlanRequestedAtNEQ(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNEQ(FieldScheduledPlanRequestedAt, v))
+}
+
+// ScheduledPlanRequestedAtIn applies the In predicate on the "scheduled_plan_requested_at" field.
+func ScheduledPlanRequestedAtIn(vs ...time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldIn(FieldScheduledPlanRequestedAt, vs...))
+}
+
+// ScheduledPlanRequestedAtNotIn applies the NotIn predicate on the "scheduled_plan_requested_at" field.
+func ScheduledPlanRequestedAtNotIn(vs ...time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotIn(FieldScheduledPlanRequestedAt, vs...))
+}
+
+// ScheduledPlanRequestedAtGT applies the GT predicate on the "scheduled_plan_requested_at" field.
+func ScheduledPlanRequestedAtGT(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGT(FieldScheduledPlanRequestedAt, v))
+}
+
+// ScheduledPlanRequestedAtGTE applies the GTE predicate on the "scheduled_plan_requested_at" field.
+func ScheduledPlanRequestedAtGTE(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGTE(FieldScheduledPlanRequestedAt, v))
+}
+
+// ScheduledPlanRequestedAtLT applies the LT predicate on the "scheduled_plan_requested_at" field.
+func ScheduledPlanRequestedAtLT(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLT(FieldScheduledPlanRequestedAt, v))
+}
+
+// ScheduledPlanRequestedAtLTE applies the LTE predicate on the "scheduled_plan_requested_at" field.
+func ScheduledPlanRequestedAtLTE(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLTE(FieldScheduledPlanRequestedAt, v))
+}
+
+// ScheduledPlanRequestedAtIsNil applies the IsNil predicate on the "scheduled_plan_requested_at" field.
+func ScheduledPlanRequestedAtIsNil() predicate.Tenant {
+	return predicate.Tenant(sql.FieldIsNull(FieldScheduledPlanRequestedAt))
+}
+
+// ScheduledPlanRequestedAtNotNil applies the NotNil predicate on the "scheduled_plan_requested_at" field.
+func ScheduledPlanRequestedAtNotNil() predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotNull(FieldScheduledPlanRequestedAt))
+}
+
+// ScheduledPlanRequestedByEQ applies the EQ predicate on the "scheduled_plan_requested_by" field.
+func ScheduledPlanRequestedByEQ(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldScheduledPlanRequestedBy, v))
+}
+
+// ScheduledPlanRequestedByNEQ applies the NEQ predicate on the "scheduled_plan_requested_by" field.
+func ScheduledPlanRequestedByNEQ(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNEQ(FieldScheduledPlanRequestedBy, v))
+}
+
+// ScheduledPlanRequestedByIn applies the In predicate on the "scheduled_plan_requested_by" field.
+func ScheduledPlanRequestedByIn(vs ...string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldIn(FieldScheduledPlanRequestedBy, vs...))
+}
+
+// ScheduledPlanRequestedByNotIn applies the NotIn predicate on the "scheduled_plan_requested_by" field.
+func ScheduledPlanRequestedByNotIn(vs ...string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotIn(FieldScheduledPlanRequestedBy, vs...))
+}
+
+// ScheduledPlanRequestedByGT applies the GT predicate on the "scheduled_plan_requested_by" field.
+func ScheduledPlanRequestedByGT(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGT(FieldScheduledPlanRequestedBy, v))
+}
+
+// ScheduledPlanRequestedByGTE applies the GTE predicate on the "scheduled_plan_requested_by" field.
+func ScheduledPlanRequestedByGTE(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGTE(FieldScheduledPlanRequestedBy, v))
+}
+
+// ScheduledPlanRequestedByLT applies the LT predicate on the "scheduled_plan_requested_by" field.
+func ScheduledPlanRequestedByLT(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLT(FieldScheduledPlanRequestedBy, v))
+}
+
+// ScheduledPlanRequestedByLTE applies the LTE predicate on the "scheduled_plan_requested_by" field.
+func ScheduledPlanRequestedByLTE(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLTE(FieldScheduledPlanRequestedBy, v))
+}
+
+// ScheduledPlanRequestedByContains applies the Contains predicate on the "scheduled_plan_requested_by" field.
+func ScheduledPlanRequestedByContains(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldContains(FieldScheduledPlanRequestedBy, v))
+}
+
+// ScheduledPlanRequestedByHasPrefix applies the HasPrefix predicate on the "scheduled_plan_requested_by" field.
+func ScheduledPlanRequestedByHasPrefix(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldHasPrefix(FieldScheduledPlanRequestedBy, v))
+}
+
+// ScheduledPlanRequestedByHasSuffix applies the HasSuffix predicate on the "scheduled_plan_requested_by" field.
+func ScheduledPlanRequestedByHasSuffix(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldHasSuffix(FieldScheduledPlanRequestedBy, v))
+}
+
+// ScheduledPlanRequestedByIsNil applies the IsNil predicate on the "scheduled_plan_requested_by" field.
+func ScheduledPlanRequestedByIsNil() predicate.Tenant {
+	return predicate.Tenant(sql.FieldIsNull(FieldScheduledPlanRequestedBy))
+}
+
+// ScheduledPlanRequestedByNotNil applies the NotNil predicate on the "scheduled_plan_requested_by" field.
+func ScheduledPlanRequestedByNotNil() predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotNull(FieldScheduledPlanRequestedBy))
+}
+
+// ScheduledPlanRequestedByEqualFold applies the EqualFold predicate on the "scheduled_plan_requested_by" field.
+func ScheduledPlanRequestedByEqualFold(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEqualFold(FieldScheduledPlanRequestedBy, v))
+}
+
+// ScheduledPlanRequestedByContainsFold applies the ContainsFold predicate on the "scheduled_plan_requested_by" field.
+func ScheduledPlanRequestedByContainsFold(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldContainsFold(FieldScheduledPlanRequestedBy, v))
+}
+
+// ScheduledPlanTriggerEQ applies the EQ predicate on the "scheduled_plan_trigger" field.
+func ScheduledPlanTriggerEQ(v tenantd.Trigger) predicate.Tenant {
+	vc := v
+	return predicate.Tenant(sql.FieldEQ(FieldScheduledPlanTrigger, vc))
+}
+
+// ScheduledPlanTriggerNEQ applies the NEQ predicate on the "scheduled_plan_trigger" field.
+func ScheduledPlanTriggerNEQ(v tenantd.Trigger) predicate.Tenant {
+	vc := v
+	return predicate.Tenant(sql.FieldNEQ(FieldScheduledPlanTrigger, vc))
+}
+
+// ScheduledPlanTriggerIn applies the In predicate on the "scheduled_plan_trigger" field.
+func ScheduledPlanTriggerIn(vs ...tenantd.Trigger) predicate.Tenant {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.Tenant(sql.FieldIn(FieldScheduledPlanTrigger, v...))
+}
+
+// ScheduledPlanTriggerNotIn applies the NotIn predicate on the "scheduled_plan_trigger" field.
+func ScheduledPlanTriggerNotIn(vs ...tenantd.Trigger) predicate.Tenant {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.Tenant(sql.FieldNotIn(FieldScheduledPlanTrigger, v...))
+}
+
+// ScheduledPlanTriggerIsNil applies the IsNil predicate on the "scheduled_plan_trigger" field.
+func ScheduledPlanTriggerIsNil() predicate.Tenant {
+	return predicate.Tenant(sql.FieldIsNull(FieldScheduledPlanTrigger))
+}
+
+// ScheduledPlanTriggerNotNil applies the NotNil predicate on the "scheduled_plan_trigger" field.
+func ScheduledPlanTriggerNotNil() predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotNull(FieldScheduledPlanTrigger))
 }
 
 // SyntheticEQ applies the EQ predicate on the "synthetic" field.

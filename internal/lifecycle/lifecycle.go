@@ -545,3 +545,30 @@ func joinTriggers(ts []tenantd.Trigger) string {
 	}
 	return strings.Join(s, ", ")
 }
+
+// Check says whether actor may fire ev on a tenant in state s now, with the
+// error Fire would return: INVALID_TRANSITION (with the allowed events) or
+// FORBIDDEN. Capabilities that validate before a later transition (a plan
+// change whose change_plan fires when its operation ends) ask it first.
+func Check(s tenantd.State, ev tenantd.Event, actor Actor) error {
+	r, ok := rule(ev)
+	if !ok {
+		return tenantd.Invalid("event", "%q is not an event", ev)
+	}
+	if err := checkActor(r, actor); err != nil {
+		return err
+	}
+	if _, ok := Target(s, ev, nil); !ok {
+		return invalidTransition(s, ev)
+	}
+	return nil
+}
+
+// LockTx reads the tenant in tx and holds its row lock to the end of tx
+// (PostgreSQL SELECT … FOR UPDATE; SQLite write transactions are exclusive),
+// as a transition does: a capability that writes tenant fields beside the
+// lifecycle (a scheduled plan change) serializes with transitions this way.
+// Visibility is the caller's: NOT_FOUND for a tenant ctx may not see.
+func (m *Machine) LockTx(ctx context.Context, tx *store.Tx, id uuid.UUID) (*ent.Tenant, error) {
+	return m.lockTenant(ctx, tx, id)
+}

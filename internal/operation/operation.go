@@ -70,6 +70,32 @@ type Kind struct {
 	// fires fail, so the tenant is PROVISIONING_FAILED). Nil leaves the
 	// tenant as it is: the operation alone failed.
 	OnFail func(ctx context.Context, tx *store.Tx, r *Run, failure Failure) error
+	// Undo, if set, runs outside any transaction when the operation gives
+	// up, before OnFail: it takes back what finished steps did outside
+	// tenantd's database (a plan change's billing call), idempotently on
+	// Run.Key()+":undo". Its error does not stop the failure from being
+	// recorded; the operation's message then says the undo failed too.
+	Undo func(ctx context.Context, r *Run, failure Failure) error
+}
+
+// Permanent marks a step's error as one that no retry can mend (a declined
+// card, a transition the tenant's state no longer allows): the operation
+// gives up at once instead of after its last attempt.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+type permanentError struct{ error }
+
+func (p permanentError) Unwrap() error { return p.error }
+
+// IsPermanent reports whether err was marked with Permanent.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
 }
 
 // Failure is how an operation failed.
@@ -355,4 +381,15 @@ func (e *Engine) now() time.Time { return tenantd.Now(e.clock) }
 
 func (e *Engine) publish(ctx context.Context, tx *store.Tx, op *ent.Operation) error {
 	return e.events.PublishTx(ctx, tx, events.Event{Kind: events.KindOperation, TenantID: op.TenantID, OperationID: op.ID})
+}
+
+// Done reports whether the operation's step of that name has succeeded (as
+// the operation was when this step, or the undo, started).
+func (r *Run) Done(step string) bool {
+	for _, s := range r.Op.Steps {
+		if s.Name == step {
+			return s.Status == tenantd.StepSucceeded
+		}
+	}
+	return false
 }

@@ -87,12 +87,13 @@ func (e *Engine) Work(ctx context.Context, opID uuid.UUID, attempt, maxAttempts 
 			continue
 		}
 		if err := e.runStep(ctx, k, opID, i, attempt); err != nil {
-			if attempt >= maxAttempts {
+			if attempt >= maxAttempts || IsPermanent(err) {
 				// The job's context may be what ended the step (the kind's
 				// timeout): the failure is recorded beyond it.
 				bctx, cancel := bookkeeping(ctx)
 				defer cancel()
-				if ferr := e.fail(bctx, k, opID, i, err); ferr != nil {
+				undoErr := e.undo(bctx, k, opID, i, err)
+				if ferr := e.fail(bctx, k, opID, i, err, undoErr); ferr != nil {
 					return errors.Join(err, ferr)
 				}
 				return river.JobCancel(err)
@@ -263,7 +264,7 @@ func (e *Engine) recordStepError(ctx context.Context, opID uuid.UUID, i int, ste
 // FAILED with the error's code and message, and the kind's OnFail runs, in
 // one transaction. This is the one place that maps an operation's error to
 // its code and message.
-func (e *Engine) fail(ctx context.Context, k *Kind, opID uuid.UUID, i int, stepErr error) error {
+func (e *Engine) fail(ctx context.Context, k *Kind, opID uuid.UUID, i int, stepErr, undoErr error) error {
 	sys := tenantd.SystemContext(ctx)
 	return e.db.InTx(ctx, func(ctx context.Context, tx *store.Tx) error {
 		op, err := tx.Ent.Operation.Get(sys, opID)
@@ -273,13 +274,9 @@ func (e *Engine) fail(ctx context.Context, k *Kind, opID uuid.UUID, i int, stepE
 		steps := op.Steps
 		now := e.now()
 		steps[i].Status, steps[i].FinishedAt = tenantd.StepFailed, &now
-		f := Failure{Step: steps[i].Name, Err: stepErr, Code: k.ErrorCode}
-		if f.Code == "" {
-			f.Code = tenantd.ErrorCode(stepErr)
-		}
-		f.Message = fmt.Sprintf("step %s failed: %s", steps[i].Name, tenantd.ErrorMessage(stepErr))
-		if tenantd.ErrorCode(stepErr) == tenantd.EINTERNAL {
-			f.Message = fmt.Sprintf("step %s failed: %v", steps[i].Name, stepErr)
+		f := failureOf(k, steps[i].Name, stepErr)
+		if undoErr != nil {
+			f.Message += fmt.Sprintf("; undoing the finished steps failed too: %v", undoErr)
 		}
 		err = tx.Ent.Operation.UpdateOne(op).SetSteps(steps).SetStatus(tenantd.OpFailed).SetFinishedAt(now).
 			SetErrorCode(f.Code).SetErrorMessage(f.Message).Exec(sys)
@@ -298,4 +295,38 @@ func (e *Engine) fail(ctx context.Context, k *Kind, opID uuid.UUID, i int, stepE
 		e.log.Error("operation failed", "kind", op.Kind, "tenant", op.TenantID, "operation", op.ID, "reason", f.Message)
 		return e.publish(ctx, tx, op)
 	})
+}
+
+// failureOf maps the error of a step to the operation's code and message.
+func failureOf(k *Kind, step string, stepErr error) Failure {
+	f := Failure{Step: step, Err: stepErr, Code: k.ErrorCode}
+	if f.Code == "" {
+		f.Code = tenantd.ErrorCode(stepErr)
+	}
+	f.Message = fmt.Sprintf("step %s failed: %s", step, tenantd.ErrorMessage(stepErr))
+	if tenantd.ErrorCode(stepErr) == tenantd.EINTERNAL {
+		f.Message = fmt.Sprintf("step %s failed: %v", step, stepErr)
+	}
+	return f
+}
+
+// undo runs the kind's Undo, if any, for an operation giving up at step i.
+func (e *Engine) undo(ctx context.Context, k *Kind, opID uuid.UUID, i int, stepErr error) error {
+	if k.Undo == nil {
+		return nil
+	}
+	sys := tenantd.SystemContext(ctx)
+	op, err := e.db.Ent.Operation.Get(sys, opID)
+	if err != nil {
+		return err
+	}
+	t, err := e.db.Ent.Tenant.Get(sys, op.TenantID)
+	if err != nil {
+		return err
+	}
+	err = k.Undo(ctx, &Run{Op: op, Tenant: t, step: i, engine: e}, failureOf(k, op.Steps[i].Name, stepErr))
+	if err != nil {
+		e.log.Error("undoing a failed operation's steps failed", "kind", op.Kind, "operation", op.ID, "err", err)
+	}
+	return err
 }

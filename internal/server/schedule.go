@@ -39,6 +39,7 @@ func (s *Server) startSweeps() error {
 		run  func(ctx context.Context) (int, error)
 	}{
 		{"expire idempotency keys", idem.Sweep},
+		{"apply scheduled plan changes", s.planChanges.ApplyDue},
 		{"compact funnel counters", func(ctx context.Context) (int, error) {
 			before := tenantd.Now(s.clock).Truncate(24 * time.Hour)
 			return analytics.Compact(ctx, s.db, before)

@@ -29,6 +29,7 @@ import (
 	"github.com/tenantd/tenantd/internal/lifecycle"
 	"github.com/tenantd/tenantd/internal/mail"
 	"github.com/tenantd/tenantd/internal/operation"
+	"github.com/tenantd/tenantd/internal/planchange"
 	"github.com/tenantd/tenantd/internal/plans"
 	"github.com/tenantd/tenantd/internal/provisioning"
 	"github.com/tenantd/tenantd/internal/readiness"
@@ -55,6 +56,7 @@ type Server struct {
 	webhooks     *webhooks.Stripe
 	operations   *operation.Engine
 	purger       *retention.Purger
+	planChanges  *planchange.Service
 	large        *largeBodies
 	guard        *graph.Guard
 	noWorkers    bool
@@ -80,6 +82,7 @@ type Option func(*options)
 
 type options struct {
 	provisioningHooks       provisioning.Hooks
+	operationHooks          operation.Hooks
 	clock                   tenantd.Clock
 	provisioningMaxAttempts int
 	noWorkers               bool
@@ -136,6 +139,12 @@ func WithoutWorkers() Option {
 // WithProvisioningHooks injects failures into provisioning (tests).
 func WithProvisioningHooks(h provisioning.Hooks) Option {
 	return func(o *options) { o.provisioningHooks = h }
+}
+
+// WithOperationHooks injects failures into the steps of every operation
+// kind (tests), after those of WithProvisioningHooks.
+func WithOperationHooks(h operation.Hooks) Option {
+	return func(o *options) { o.operationHooks = h }
 }
 
 // WithProvisioningMaxAttempts sets how often a provisioning job runs before
@@ -213,7 +222,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 	})
 	jobs := &jobInserter{}
 	s.operations = operation.New(operation.Config{DB: s.db, Jobs: jobs, Events: pub, Clock: s.clock,
-		Logger: log.With("component", "operation"), Hooks: o.provisioningHooks.OperationHooks()})
+		Logger: log.With("component", "operation"), Hooks: o.hooks()})
 	machine := lifecycle.New(lifecycle.Config{DB: s.db, Operations: s.operations, Events: pub, Transitions: s.metrics.Transitions,
 		Clock: s.clock, Idempotency: s.idempotency()})
 	s.provisioning = provisioning.New(provisioning.Config{
@@ -228,6 +237,8 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 		Operations: s.operations, Events: pub, Billing: provider, Logger: log.With("component", "retention")})
 	subscriptions := subscription.New(subscription.Config{DB: s.db, Lifecycle: machine, Billing: provider,
 		Operations: s.operations, Logger: log.With("component", "subscription")})
+	s.planChanges = planchange.New(planchange.Config{DB: s.db, Lifecycle: machine, Operations: s.operations,
+		Billing: provider, Usage: s.workspaces, Idempotency: s.idempotency(), Logger: log.With("component", "planchange")})
 	workers := river.NewWorkers()
 	s.operations.Register(workers)
 	provisioning.Register(workers, s.provisioning) // jobs queued before the engine
@@ -253,9 +264,31 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 		Idempotency: s.idempotency(), Keys: auth.NewKeys(s.db, pub, auth.WithClock(s.clock), auth.WithIdempotency(s.idempotency())),
 		Watch:      watch.New(s.db.Ent, s.hub, log.With("component", "watch")),
 		Workspaces: s.workspaces, ActivationWindow: cfg.ActivationWindow,
-		Readiness: checker, Subscriptions: subscriptions,
+		Readiness: checker, Subscriptions: subscriptions, PlanChanges: s.planChanges,
 	}
 	return s, nil
+}
+
+// hooks joins the provisioning and operation hooks of tests.
+func (o *options) hooks() operation.Hooks {
+	h := o.provisioningHooks.OperationHooks()
+	before, after := h.BeforeStep, o.operationHooks.BeforeStep
+	if before == nil || after == nil {
+		if after != nil {
+			h.BeforeStep = after
+		}
+	} else {
+		h.BeforeStep = func(kind tenantd.OperationKind, step string, attempt int) error {
+			if err := before(kind, step, attempt); err != nil {
+				return err
+			}
+			return after(kind, step, attempt)
+		}
+	}
+	if o.operationHooks.AfterStep != nil {
+		h.AfterStep = o.operationHooks.AfterStep
+	}
+	return h
 }
 
 // idempotency returns the idempotency store on the server's clock.
