@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -32,6 +33,12 @@ import (
 //     control) travel in memory, in process, after commit, and leadership is
 //     held in memory: SQLite is one tenantd process (several replicas are
 //     PostgreSQL only).
+//
+// One notice does not take this path: riversqlite's JobCancel writes its
+// control notice to river_notification itself, so on SQLite a running job
+// cancelled through River's client stops at the producer's next poll for
+// cancellations (a minute) rather than at once. tenantd cancels no job that
+// way (a worker ending its own job with river.JobCancel is unaffected).
 //
 // The wrapper overrides a few methods of River's driver interfaces, whose
 // API River marks unstable: a River upgrade must re-check them (see
@@ -310,15 +317,8 @@ func (e *riverExec) LeaderResign(ctx context.Context, params *riverdriver.Leader
 	}
 	// As River's resignation query does: followers bid at once.
 	b, _ := json.Marshal(map[string]string{"action": "resigned", "leader_id": params.LeaderID})
-	topic := cmpOr(params.LeadershipTopic, riverTopicLeadership)
+	topic := cmp.Or(params.LeadershipTopic, riverTopicLeadership)
 	return true, e.NotifyMany(ctx, &riverdriver.NotifyManyParams{Topic: topic, Payload: []string{string(b)}})
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // riverExecTx is a transaction's riverExec. Begun by River, it keeps its
