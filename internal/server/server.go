@@ -311,6 +311,14 @@ func (j *jobInserter) InsertTx(ctx context.Context, tx *sql.Tx, args river.JobAr
 // soon: each operation kind has its own job timeout, other jobs 10 s, and a
 // job still running 5 s past the longest timeout is rescued as stuck (never
 // before its timeout, or a slow job would run twice at once).
+//
+// River is told of work rather than polling for it: the store's River
+// driver wakes a queue's producers when a job inserted as available
+// commits, and when a retry or snooze comes due (store.DB.RiverDriver), so
+// the fetch poll is only a backstop for a notice lost on the way (a LISTEN
+// connection that reconnects, a job another process inserted on SQLite),
+// and an idle tenantd makes a query every few seconds instead of dozens a
+// second.
 func (s *Server) riverConfig(workers *river.Workers) *river.Config {
 	cfg := &river.Config{
 		Logger:  s.log.With("component", "river"),
@@ -323,15 +331,14 @@ func (s *Server) riverConfig(workers *river.Workers) *river.Config {
 		JobTimeout:           10 * time.Second,
 		RescueStuckJobsAfter: max(10*time.Second, s.operations.MaxTimeout()) + 5*time.Second,
 		FetchCooldown:        10 * time.Millisecond,
-		FetchPollInterval:    250 * time.Millisecond,
-	}
-	if !s.db.IsPostgres() {
-		// SQLite has no LISTEN; River polls. Poll often enough that a
-		// signup is picked up at once.
-		cfg.FetchPollInterval = 20 * time.Millisecond
+		FetchPollInterval:    riverBackstopPoll,
 	}
 	return cfg
 }
+
+// riverBackstopPoll is how often River's producers fetch without being told
+// of a job.
+const riverBackstopPoll = 5 * time.Second
 
 // billingProvider is Stripe when a key is configured, else the built-in
 // test provider.

@@ -171,7 +171,7 @@ func (db *DB) migrate(ctx context.Context, after func() error) (*MigrationResult
 	for _, r := range applied {
 		res.Schema = append(res.Schema, r.Source.Version)
 	}
-	migrator, err := rivermigrate.New(db.RiverDriver(), &rivermigrate.Config{Logger: db.log})
+	migrator, err := rivermigrate.New(db.riverBaseDriver(), &rivermigrate.Config{Logger: db.log})
 	if err != nil {
 		return nil, fmt.Errorf("river migrator: %w", err)
 	}
@@ -204,7 +204,7 @@ func (db *DB) MigrationsCurrent(ctx context.Context) error {
 	if pending {
 		return fmt.Errorf("tenantd migrations are pending: run `tenantd migrate`")
 	}
-	migrator, err := rivermigrate.New(db.RiverDriver(), &rivermigrate.Config{Logger: db.log})
+	migrator, err := rivermigrate.New(db.riverBaseDriver(), &rivermigrate.Config{Logger: db.log})
 	if err != nil {
 		return fmt.Errorf("river migrator: %w", err)
 	}

@@ -21,9 +21,6 @@ import (
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
-	"github.com/riverqueue/river/riverdriver"
-	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/tenantd/tenantd/ent"
@@ -73,6 +70,8 @@ type DB struct {
 	// without this, waiting writers sleep in its busy handler (1, 2, 5 ms…)
 	// instead of taking the lock the moment it is free.
 	writeMu sync.Mutex
+	// river is the state of the driver River gets (river.go).
+	river riverRest
 }
 
 // Open opens (and, for SQLite, creates) the database. It does not migrate.
@@ -188,20 +187,12 @@ func openSQLite(ctx context.Context, opts Options) (*DB, error) {
 // IsPostgres reports whether the database is PostgreSQL.
 func (db *DB) IsPostgres() bool { return db.Dialect == dialect.Postgres }
 
-// RiverDriver returns the River driver over the same database/sql handle, so
-// that River jobs can be inserted in tenantd's transactions.
-func (db *DB) RiverDriver() riverdriver.Driver[*sql.Tx] {
-	if db.IsPostgres() {
-		return riverdatabasesql.NewWithPgxListener(db.SQL, db.listenerPool)
-	}
-	return riversqlite.New(db.SQL)
-}
-
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error { return db.SQL.PingContext(ctx) }
 
 // Close closes the database.
 func (db *DB) Close() error {
+	db.river.close()
 	err := db.SQL.Close()
 	if db.Read != nil && db.Read != db.SQL {
 		if rerr := db.Read.Close(); err == nil {
@@ -256,6 +247,11 @@ func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context, tx *Tx) err
 		return errors.New("begin transaction: the driver did not expose its *sql.Tx")
 	}
 	tx := &Tx{SQL: captured.tx, Ent: etx.Client(), Dialect: db.Dialect}
+	if !db.IsPostgres() {
+		// River's notices sent in tx are delivered when it commits.
+		db.river.txs.Store(captured.tx, tx)
+		defer db.river.txs.Delete(captured.tx)
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			_ = etx.Rollback()
