@@ -544,3 +544,6 @@ func (s *Server) Provisioning() *provisioning.Service { return s.provisioning }
 
 // DataDir returns the data directory.
 func (s *Server) DataDir() string { return s.cfg.DataDir }
+
+// Workspaces returns the workspace service (tests fill workspaces with it).
+func (s *Server) Workspaces() *workspace.Service { return s.workspaces }
