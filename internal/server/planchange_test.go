@@ -46,16 +46,16 @@ type changePlanAnswer struct {
 			Kind, Status string
 		}
 		Preview struct {
-			From, To                                                 struct{ Key string }
-			Direction, Effective                                     string
-			EffectiveAt                                              time.Time
+			From, To                                                  struct{ Key string }
+			Direction, Effective                                      string
+			EffectiveAt                                               time.Time
 			AmountDueNowCents, ProrationCents, MonthlyDifferenceCents int
-			Currency                                                 string
-			PeriodEnd                                                *time.Time
-			DataMoves                                                bool
-			FromIsolation, ToIsolation                               string
-			DocumentsToMove, BytesToMove                             int
-			Overages                                                 []struct {
+			Currency                                                  string
+			PeriodEnd                                                 *time.Time
+			DataMoves                                                 bool
+			FromIsolation, ToIsolation                                string
+			DocumentsToMove, BytesToMove                              int
+			Overages                                                  []struct {
 				Quota        string
 				Limit, Usage int
 			}
