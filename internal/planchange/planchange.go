@@ -102,7 +102,7 @@ func New(cfg Config) *Service {
 	// A failure leaves the tenant on its plan: the billing change, if it
 	// was made, is taken back (Undo); the tenant's state is untouched.
 	cfg.Operations.Add(engine.Kind{
-		Name: tenantd.OpChangePlan, Timeout: 5 * time.Minute, MaxAttempts: 10,
+		Name: tenantd.OpChangePlan, Timeout: 30 * time.Second, MaxAttempts: 10,
 		Steps: []engine.Step{
 			{Name: StepBilling, Do: s.changeBilling},
 			{Name: StepApply, Tx: s.apply},
