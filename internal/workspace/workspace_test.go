@@ -23,16 +23,18 @@ import (
 var sys = tenantd.SystemContext(context.Background())
 
 type bundle struct {
-	db *store.DB
-	m  *lifecycle.Machine
-	ws *workspace.Service
+	db      *store.DB
+	m       *lifecycle.Machine
+	ws      *workspace.Service
+	dataDir string
 }
 
 func setup(t *testing.T, db *store.DB) *bundle {
 	t.Helper()
-	ws := workspace.New(db, workspace.Config{DataDir: t.TempDir(), MaxDocumentBytes: 64 << 10})
+	dir := t.TempDir()
+	ws := workspace.New(db, workspace.Config{DataDir: dir, MaxDocumentBytes: 64 << 10})
 	t.Cleanup(func() { ws.Close() })
-	return &bundle{db: db, m: lifecycle.New(lifecycle.Config{DB: db}), ws: ws}
+	return &bundle{db: db, m: lifecycle.New(lifecycle.Config{DB: db}), ws: ws, dataDir: dir}
 }
 
 // tenant makes an ACTIVE tenant of the plan with its workspace.
