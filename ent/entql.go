@@ -422,12 +422,15 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Workspace",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			workspace.FieldCreatedAt:   {Type: field.TypeTime, Column: workspace.FieldCreatedAt},
-			workspace.FieldUpdatedAt:   {Type: field.TypeTime, Column: workspace.FieldUpdatedAt},
-			workspace.FieldTenantID:    {Type: field.TypeUUID, Column: workspace.FieldTenantID},
-			workspace.FieldIsolation:   {Type: field.TypeEnum, Column: workspace.FieldIsolation},
-			workspace.FieldLocation:    {Type: field.TypeString, Column: workspace.FieldLocation},
-			workspace.FieldDestroyedAt: {Type: field.TypeTime, Column: workspace.FieldDestroyedAt},
+			workspace.FieldCreatedAt:       {Type: field.TypeTime, Column: workspace.FieldCreatedAt},
+			workspace.FieldUpdatedAt:       {Type: field.TypeTime, Column: workspace.FieldUpdatedAt},
+			workspace.FieldTenantID:        {Type: field.TypeUUID, Column: workspace.FieldTenantID},
+			workspace.FieldIsolation:       {Type: field.TypeEnum, Column: workspace.FieldIsolation},
+			workspace.FieldLocation:        {Type: field.TypeString, Column: workspace.FieldLocation},
+			workspace.FieldGeneration:      {Type: field.TypeInt, Column: workspace.FieldGeneration},
+			workspace.FieldTargetIsolation: {Type: field.TypeEnum, Column: workspace.FieldTargetIsolation},
+			workspace.FieldTargetLocation:  {Type: field.TypeString, Column: workspace.FieldTargetLocation},
+			workspace.FieldDestroyedAt:     {Type: field.TypeTime, Column: workspace.FieldDestroyedAt},
 		},
 	}
 	graph.MustAddE(
@@ -2180,6 +2183,21 @@ func (f *WorkspaceFilter) WhereIsolation(p entql.StringP) {
 // WhereLocation applies the entql string predicate on the location field.
 func (f *WorkspaceFilter) WhereLocation(p entql.StringP) {
 	f.Where(p.Field(workspace.FieldLocation))
+}
+
+// WhereGeneration applies the entql int predicate on the generation field.
+func (f *WorkspaceFilter) WhereGeneration(p entql.IntP) {
+	f.Where(p.Field(workspace.FieldGeneration))
+}
+
+// WhereTargetIsolation applies the entql string predicate on the target_isolation field.
+func (f *WorkspaceFilter) WhereTargetIsolation(p entql.StringP) {
+	f.Where(p.Field(workspace.FieldTargetIsolation))
+}
+
+// WhereTargetLocation applies the entql string predicate on the target_location field.
+func (f *WorkspaceFilter) WhereTargetLocation(p entql.StringP) {
+	f.Where(p.Field(workspace.FieldTargetLocation))
 }
 
 // WhereDestroyedAt applies the entql time.Time predicate on the destroyed_at field.

@@ -15408,19 +15408,23 @@ func (m *WebhookEventMutation) ResetEdge(name string) error {
 // WorkspaceMutation represents an operation that mutates the Workspace nodes in the graph.
 type WorkspaceMutation struct {
 	config
-	op            Op
-	typ           string
-	id            *uuid.UUID
-	created_at    *time.Time
-	updated_at    *time.Time
-	tenant_id     *uuid.UUID
-	isolation     *tenantd.Isolation
-	location      *string
-	destroyed_at  *time.Time
-	clearedFields map[string]struct{}
-	done          bool
-	oldValue      func(context.Context) (*Workspace, error)
-	predicates    []predicate.Workspace
+	op               Op
+	typ              string
+	id               *uuid.UUID
+	created_at       *time.Time
+	updated_at       *time.Time
+	tenant_id        *uuid.UUID
+	isolation        *tenantd.Isolation
+	location         *string
+	generation       *int
+	addgeneration    *int
+	target_isolation *tenantd.Isolation
+	target_location  *string
+	destroyed_at     *time.Time
+	clearedFields    map[string]struct{}
+	done             bool
+	oldValue         func(context.Context) (*Workspace, error)
+	predicates       []predicate.Workspace
 }
 
 var _ ent.Mutation = (*WorkspaceMutation)(nil)
@@ -15707,6 +15711,160 @@ func (m *WorkspaceMutation) ResetLocation() {
 	m.location = nil
 }
 
+// SetGeneration sets the "generation" field.
+func (m *WorkspaceMutation) SetGeneration(i int) {
+	m.generation = &i
+	m.addgeneration = nil
+}
+
+// Generation returns the value of the "generation" field in the mutation.
+func (m *WorkspaceMutation) Generation() (r int, exists bool) {
+	v := m.generation
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldGeneration returns the old "generation" field's value of the Workspace entity.
+// If the Workspace object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WorkspaceMutation) OldGeneration(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldGeneration is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldGeneration requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldGeneration: %w", err)
+	}
+	return oldValue.Generation, nil
+}
+
+// AddGeneration adds i to the "generation" field.
+func (m *WorkspaceMutation) AddGeneration(i int) {
+	if m.addgeneration != nil {
+		*m.addgeneration += i
+	} else {
+		m.addgeneration = &i
+	}
+}
+
+// AddedGeneration returns the value that was added to the "generation" field in this mutation.
+func (m *WorkspaceMutation) AddedGeneration() (r int, exists bool) {
+	v := m.addgeneration
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetGeneration resets all changes to the "generation" field.
+func (m *WorkspaceMutation) ResetGeneration() {
+	m.generation = nil
+	m.addgeneration = nil
+}
+
+// SetTargetIsolation sets the "target_isolation" field.
+func (m *WorkspaceMutation) SetTargetIsolation(t tenantd.Isolation) {
+	m.target_isolation = &t
+}
+
+// TargetIsolation returns the value of the "target_isolation" field in the mutation.
+func (m *WorkspaceMutation) TargetIsolation() (r tenantd.Isolation, exists bool) {
+	v := m.target_isolation
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTargetIsolation returns the old "target_isolation" field's value of the Workspace entity.
+// If the Workspace object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WorkspaceMutation) OldTargetIsolation(ctx context.Context) (v *tenantd.Isolation, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTargetIsolation is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTargetIsolation requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTargetIsolation: %w", err)
+	}
+	return oldValue.TargetIsolation, nil
+}
+
+// ClearTargetIsolation clears the value of the "target_isolation" field.
+func (m *WorkspaceMutation) ClearTargetIsolation() {
+	m.target_isolation = nil
+	m.clearedFields[workspace.FieldTargetIsolation] = struct{}{}
+}
+
+// TargetIsolationCleared returns if the "target_isolation" field was cleared in this mutation.
+func (m *WorkspaceMutation) TargetIsolationCleared() bool {
+	_, ok := m.clearedFields[workspace.FieldTargetIsolation]
+	return ok
+}
+
+// ResetTargetIsolation resets all changes to the "target_isolation" field.
+func (m *WorkspaceMutation) ResetTargetIsolation() {
+	m.target_isolation = nil
+	delete(m.clearedFields, workspace.FieldTargetIsolation)
+}
+
+// SetTargetLocation sets the "target_location" field.
+func (m *WorkspaceMutation) SetTargetLocation(s string) {
+	m.target_location = &s
+}
+
+// TargetLocation returns the value of the "target_location" field in the mutation.
+func (m *WorkspaceMutation) TargetLocation() (r string, exists bool) {
+	v := m.target_location
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTargetLocation returns the old "target_location" field's value of the Workspace entity.
+// If the Workspace object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WorkspaceMutation) OldTargetLocation(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTargetLocation is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTargetLocation requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTargetLocation: %w", err)
+	}
+	return oldValue.TargetLocation, nil
+}
+
+// ClearTargetLocation clears the value of the "target_location" field.
+func (m *WorkspaceMutation) ClearTargetLocation() {
+	m.target_location = nil
+	m.clearedFields[workspace.FieldTargetLocation] = struct{}{}
+}
+
+// TargetLocationCleared returns if the "target_location" field was cleared in this mutation.
+func (m *WorkspaceMutation) TargetLocationCleared() bool {
+	_, ok := m.clearedFields[workspace.FieldTargetLocation]
+	return ok
+}
+
+// ResetTargetLocation resets all changes to the "target_location" field.
+func (m *WorkspaceMutation) ResetTargetLocation() {
+	m.target_location = nil
+	delete(m.clearedFields, workspace.FieldTargetLocation)
+}
+
 // SetDestroyedAt sets the "destroyed_at" field.
 func (m *WorkspaceMutation) SetDestroyedAt(t time.Time) {
 	m.destroyed_at = &t
@@ -15790,7 +15948,7 @@ func (m *WorkspaceMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *WorkspaceMutation) Fields() []string {
-	fields := make([]string, 0, 6)
+	fields := make([]string, 0, 9)
 	if m.created_at != nil {
 		fields = append(fields, workspace.FieldCreatedAt)
 	}
@@ -15805,6 +15963,15 @@ func (m *WorkspaceMutation) Fields() []string {
 	}
 	if m.location != nil {
 		fields = append(fields, workspace.FieldLocation)
+	}
+	if m.generation != nil {
+		fields = append(fields, workspace.FieldGeneration)
+	}
+	if m.target_isolation != nil {
+		fields = append(fields, workspace.FieldTargetIsolation)
+	}
+	if m.target_location != nil {
+		fields = append(fields, workspace.FieldTargetLocation)
 	}
 	if m.destroyed_at != nil {
 		fields = append(fields, workspace.FieldDestroyedAt)
@@ -15827,6 +15994,12 @@ func (m *WorkspaceMutation) Field(name string) (ent.Value, bool) {
 		return m.Isolation()
 	case workspace.FieldLocation:
 		return m.Location()
+	case workspace.FieldGeneration:
+		return m.Generation()
+	case workspace.FieldTargetIsolation:
+		return m.TargetIsolation()
+	case workspace.FieldTargetLocation:
+		return m.TargetLocation()
 	case workspace.FieldDestroyedAt:
 		return m.DestroyedAt()
 	}
@@ -15848,6 +16021,12 @@ func (m *WorkspaceMutation) OldField(ctx context.Context, name string) (ent.Valu
 		return m.OldIsolation(ctx)
 	case workspace.FieldLocation:
 		return m.OldLocation(ctx)
+	case workspace.FieldGeneration:
+		return m.OldGeneration(ctx)
+	case workspace.FieldTargetIsolation:
+		return m.OldTargetIsolation(ctx)
+	case workspace.FieldTargetLocation:
+		return m.OldTargetLocation(ctx)
 	case workspace.FieldDestroyedAt:
 		return m.OldDestroyedAt(ctx)
 	}
@@ -15894,6 +16073,27 @@ func (m *WorkspaceMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLocation(v)
 		return nil
+	case workspace.FieldGeneration:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetGeneration(v)
+		return nil
+	case workspace.FieldTargetIsolation:
+		v, ok := value.(tenantd.Isolation)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTargetIsolation(v)
+		return nil
+	case workspace.FieldTargetLocation:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTargetLocation(v)
+		return nil
 	case workspace.FieldDestroyedAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -15908,13 +16108,21 @@ func (m *WorkspaceMutation) SetField(name string, value ent.Value) error {
 // AddedFields returns all numeric fields that were incremented/decremented during
 // this mutation.
 func (m *WorkspaceMutation) AddedFields() []string {
-	return nil
+	var fields []string
+	if m.addgeneration != nil {
+		fields = append(fields, workspace.FieldGeneration)
+	}
+	return fields
 }
 
 // AddedField returns the numeric value that was incremented/decremented on a field
 // with the given name. The second boolean return value indicates that this field
 // was not set, or was not defined in the schema.
 func (m *WorkspaceMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case workspace.FieldGeneration:
+		return m.AddedGeneration()
+	}
 	return nil, false
 }
 
@@ -15923,6 +16131,13 @@ func (m *WorkspaceMutation) AddedField(name string) (ent.Value, bool) {
 // type.
 func (m *WorkspaceMutation) AddField(name string, value ent.Value) error {
 	switch name {
+	case workspace.FieldGeneration:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddGeneration(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Workspace numeric field %s", name)
 }
@@ -15931,6 +16146,12 @@ func (m *WorkspaceMutation) AddField(name string, value ent.Value) error {
 // mutation.
 func (m *WorkspaceMutation) ClearedFields() []string {
 	var fields []string
+	if m.FieldCleared(workspace.FieldTargetIsolation) {
+		fields = append(fields, workspace.FieldTargetIsolation)
+	}
+	if m.FieldCleared(workspace.FieldTargetLocation) {
+		fields = append(fields, workspace.FieldTargetLocation)
+	}
 	if m.FieldCleared(workspace.FieldDestroyedAt) {
 		fields = append(fields, workspace.FieldDestroyedAt)
 	}
@@ -15948,6 +16169,12 @@ func (m *WorkspaceMutation) FieldCleared(name string) bool {
 // error if the field is not defined in the schema.
 func (m *WorkspaceMutation) ClearField(name string) error {
 	switch name {
+	case workspace.FieldTargetIsolation:
+		m.ClearTargetIsolation()
+		return nil
+	case workspace.FieldTargetLocation:
+		m.ClearTargetLocation()
+		return nil
 	case workspace.FieldDestroyedAt:
 		m.ClearDestroyedAt()
 		return nil
@@ -15973,6 +16200,15 @@ func (m *WorkspaceMutation) ResetField(name string) error {
 		return nil
 	case workspace.FieldLocation:
 		m.ResetLocation()
+		return nil
+	case workspace.FieldGeneration:
+		m.ResetGeneration()
+		return nil
+	case workspace.FieldTargetIsolation:
+		m.ResetTargetIsolation()
+		return nil
+	case workspace.FieldTargetLocation:
+		m.ResetTargetLocation()
 		return nil
 	case workspace.FieldDestroyedAt:
 		m.ResetDestroyedAt()

@@ -29,6 +29,12 @@ type Workspace struct {
 	Isolation tenantd.Isolation `json:"isolation,omitempty"`
 	// pool: the shared tables; silo: schema name or file path
 	Location string `json:"location,omitempty"`
+	// counts the changes of placement: 1 when made, one more at each switch of a move
+	Generation int `json:"generation,omitempty"`
+	// during a move: the isolation of the workspace being filled; nil when no move is under way
+	TargetIsolation *tenantd.Isolation `json:"target_isolation,omitempty"`
+	// during a move: the location of the workspace being filled
+	TargetLocation *string `json:"target_location,omitempty"`
 	// DestroyedAt holds the value of the "destroyed_at" field.
 	DestroyedAt  *time.Time `json:"destroyed_at,omitempty"`
 	selectValues sql.SelectValues
@@ -39,7 +45,9 @@ func (*Workspace) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case workspace.FieldIsolation, workspace.FieldLocation:
+		case workspace.FieldGeneration:
+			values[i] = new(sql.NullInt64)
+		case workspace.FieldIsolation, workspace.FieldLocation, workspace.FieldTargetIsolation, workspace.FieldTargetLocation:
 			values[i] = new(sql.NullString)
 		case workspace.FieldCreatedAt, workspace.FieldUpdatedAt, workspace.FieldDestroyedAt:
 			values[i] = new(sql.NullTime)
@@ -95,6 +103,26 @@ func (_m *Workspace) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field location", values[i])
 			} else if value.Valid {
 				_m.Location = value.String
+			}
+		case workspace.FieldGeneration:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field generation", values[i])
+			} else if value.Valid {
+				_m.Generation = int(value.Int64)
+			}
+		case workspace.FieldTargetIsolation:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field target_isolation", values[i])
+			} else if value.Valid {
+				_m.TargetIsolation = new(tenantd.Isolation)
+				*_m.TargetIsolation = tenantd.Isolation(value.String)
+			}
+		case workspace.FieldTargetLocation:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field target_location", values[i])
+			} else if value.Valid {
+				_m.TargetLocation = new(string)
+				*_m.TargetLocation = value.String
 			}
 		case workspace.FieldDestroyedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -153,6 +181,19 @@ func (_m *Workspace) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("location=")
 	builder.WriteString(_m.Location)
+	builder.WriteString(", ")
+	builder.WriteString("generation=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Generation))
+	builder.WriteString(", ")
+	if v := _m.TargetIsolation; v != nil {
+		builder.WriteString("target_isolation=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.TargetLocation; v != nil {
+		builder.WriteString("target_location=")
+		builder.WriteString(*v)
+	}
 	builder.WriteString(", ")
 	if v := _m.DestroyedAt; v != nil {
 		builder.WriteString("destroyed_at=")

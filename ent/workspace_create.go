@@ -71,6 +71,48 @@ func (_c *WorkspaceCreate) SetLocation(v string) *WorkspaceCreate {
 	return _c
 }
 
+// SetGeneration sets the "generation" field.
+func (_c *WorkspaceCreate) SetGeneration(v int) *WorkspaceCreate {
+	_c.mutation.SetGeneration(v)
+	return _c
+}
+
+// SetNillableGeneration sets the "generation" field if the given value is not nil.
+func (_c *WorkspaceCreate) SetNillableGeneration(v *int) *WorkspaceCreate {
+	if v != nil {
+		_c.SetGeneration(*v)
+	}
+	return _c
+}
+
+// SetTargetIsolation sets the "target_isolation" field.
+func (_c *WorkspaceCreate) SetTargetIsolation(v tenantd.Isolation) *WorkspaceCreate {
+	_c.mutation.SetTargetIsolation(v)
+	return _c
+}
+
+// SetNillableTargetIsolation sets the "target_isolation" field if the given value is not nil.
+func (_c *WorkspaceCreate) SetNillableTargetIsolation(v *tenantd.Isolation) *WorkspaceCreate {
+	if v != nil {
+		_c.SetTargetIsolation(*v)
+	}
+	return _c
+}
+
+// SetTargetLocation sets the "target_location" field.
+func (_c *WorkspaceCreate) SetTargetLocation(v string) *WorkspaceCreate {
+	_c.mutation.SetTargetLocation(v)
+	return _c
+}
+
+// SetNillableTargetLocation sets the "target_location" field if the given value is not nil.
+func (_c *WorkspaceCreate) SetNillableTargetLocation(v *string) *WorkspaceCreate {
+	if v != nil {
+		_c.SetTargetLocation(*v)
+	}
+	return _c
+}
+
 // SetDestroyedAt sets the "destroyed_at" field.
 func (_c *WorkspaceCreate) SetDestroyedAt(v time.Time) *WorkspaceCreate {
 	_c.mutation.SetDestroyedAt(v)
@@ -150,6 +192,10 @@ func (_c *WorkspaceCreate) defaults() error {
 		v := workspace.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
+	if _, ok := _c.mutation.Generation(); !ok {
+		v := workspace.DefaultGeneration
+		_c.mutation.SetGeneration(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		if workspace.DefaultID == nil {
 			return fmt.Errorf("ent: uninitialized workspace.DefaultID (forgotten import ent/runtime?)")
@@ -181,6 +227,19 @@ func (_c *WorkspaceCreate) check() error {
 	}
 	if _, ok := _c.mutation.Location(); !ok {
 		return &ValidationError{Name: "location", err: errors.New(`ent: missing required field "Workspace.location"`)}
+	}
+	if _, ok := _c.mutation.Generation(); !ok {
+		return &ValidationError{Name: "generation", err: errors.New(`ent: missing required field "Workspace.generation"`)}
+	}
+	if v, ok := _c.mutation.Generation(); ok {
+		if err := workspace.GenerationValidator(v); err != nil {
+			return &ValidationError{Name: "generation", err: fmt.Errorf(`ent: validator failed for field "Workspace.generation": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.TargetIsolation(); ok {
+		if err := workspace.TargetIsolationValidator(v); err != nil {
+			return &ValidationError{Name: "target_isolation", err: fmt.Errorf(`ent: validator failed for field "Workspace.target_isolation": %w`, err)}
+		}
 	}
 	return nil
 }
@@ -237,6 +296,18 @@ func (_c *WorkspaceCreate) createSpec() (*Workspace, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Location(); ok {
 		_spec.SetField(workspace.FieldLocation, field.TypeString, value)
 		_node.Location = value
+	}
+	if value, ok := _c.mutation.Generation(); ok {
+		_spec.SetField(workspace.FieldGeneration, field.TypeInt, value)
+		_node.Generation = value
+	}
+	if value, ok := _c.mutation.TargetIsolation(); ok {
+		_spec.SetField(workspace.FieldTargetIsolation, field.TypeEnum, value)
+		_node.TargetIsolation = &value
+	}
+	if value, ok := _c.mutation.TargetLocation(); ok {
+		_spec.SetField(workspace.FieldTargetLocation, field.TypeString, value)
+		_node.TargetLocation = &value
 	}
 	if value, ok := _c.mutation.DestroyedAt(); ok {
 		_spec.SetField(workspace.FieldDestroyedAt, field.TypeTime, value)
@@ -327,6 +398,60 @@ func (u *WorkspaceUpsert) SetLocation(v string) *WorkspaceUpsert {
 // UpdateLocation sets the "location" field to the value that was provided on create.
 func (u *WorkspaceUpsert) UpdateLocation() *WorkspaceUpsert {
 	u.SetExcluded(workspace.FieldLocation)
+	return u
+}
+
+// SetGeneration sets the "generation" field.
+func (u *WorkspaceUpsert) SetGeneration(v int) *WorkspaceUpsert {
+	u.Set(workspace.FieldGeneration, v)
+	return u
+}
+
+// UpdateGeneration sets the "generation" field to the value that was provided on create.
+func (u *WorkspaceUpsert) UpdateGeneration() *WorkspaceUpsert {
+	u.SetExcluded(workspace.FieldGeneration)
+	return u
+}
+
+// AddGeneration adds v to the "generation" field.
+func (u *WorkspaceUpsert) AddGeneration(v int) *WorkspaceUpsert {
+	u.Add(workspace.FieldGeneration, v)
+	return u
+}
+
+// SetTargetIsolation sets the "target_isolation" field.
+func (u *WorkspaceUpsert) SetTargetIsolation(v tenantd.Isolation) *WorkspaceUpsert {
+	u.Set(workspace.FieldTargetIsolation, v)
+	return u
+}
+
+// UpdateTargetIsolation sets the "target_isolation" field to the value that was provided on create.
+func (u *WorkspaceUpsert) UpdateTargetIsolation() *WorkspaceUpsert {
+	u.SetExcluded(workspace.FieldTargetIsolation)
+	return u
+}
+
+// ClearTargetIsolation clears the value of the "target_isolation" field.
+func (u *WorkspaceUpsert) ClearTargetIsolation() *WorkspaceUpsert {
+	u.SetNull(workspace.FieldTargetIsolation)
+	return u
+}
+
+// SetTargetLocation sets the "target_location" field.
+func (u *WorkspaceUpsert) SetTargetLocation(v string) *WorkspaceUpsert {
+	u.Set(workspace.FieldTargetLocation, v)
+	return u
+}
+
+// UpdateTargetLocation sets the "target_location" field to the value that was provided on create.
+func (u *WorkspaceUpsert) UpdateTargetLocation() *WorkspaceUpsert {
+	u.SetExcluded(workspace.FieldTargetLocation)
+	return u
+}
+
+// ClearTargetLocation clears the value of the "target_location" field.
+func (u *WorkspaceUpsert) ClearTargetLocation() *WorkspaceUpsert {
+	u.SetNull(workspace.FieldTargetLocation)
 	return u
 }
 
@@ -441,6 +566,69 @@ func (u *WorkspaceUpsertOne) SetLocation(v string) *WorkspaceUpsertOne {
 func (u *WorkspaceUpsertOne) UpdateLocation() *WorkspaceUpsertOne {
 	return u.Update(func(s *WorkspaceUpsert) {
 		s.UpdateLocation()
+	})
+}
+
+// SetGeneration sets the "generation" field.
+func (u *WorkspaceUpsertOne) SetGeneration(v int) *WorkspaceUpsertOne {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.SetGeneration(v)
+	})
+}
+
+// AddGeneration adds v to the "generation" field.
+func (u *WorkspaceUpsertOne) AddGeneration(v int) *WorkspaceUpsertOne {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.AddGeneration(v)
+	})
+}
+
+// UpdateGeneration sets the "generation" field to the value that was provided on create.
+func (u *WorkspaceUpsertOne) UpdateGeneration() *WorkspaceUpsertOne {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.UpdateGeneration()
+	})
+}
+
+// SetTargetIsolation sets the "target_isolation" field.
+func (u *WorkspaceUpsertOne) SetTargetIsolation(v tenantd.Isolation) *WorkspaceUpsertOne {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.SetTargetIsolation(v)
+	})
+}
+
+// UpdateTargetIsolation sets the "target_isolation" field to the value that was provided on create.
+func (u *WorkspaceUpsertOne) UpdateTargetIsolation() *WorkspaceUpsertOne {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.UpdateTargetIsolation()
+	})
+}
+
+// ClearTargetIsolation clears the value of the "target_isolation" field.
+func (u *WorkspaceUpsertOne) ClearTargetIsolation() *WorkspaceUpsertOne {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.ClearTargetIsolation()
+	})
+}
+
+// SetTargetLocation sets the "target_location" field.
+func (u *WorkspaceUpsertOne) SetTargetLocation(v string) *WorkspaceUpsertOne {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.SetTargetLocation(v)
+	})
+}
+
+// UpdateTargetLocation sets the "target_location" field to the value that was provided on create.
+func (u *WorkspaceUpsertOne) UpdateTargetLocation() *WorkspaceUpsertOne {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.UpdateTargetLocation()
+	})
+}
+
+// ClearTargetLocation clears the value of the "target_location" field.
+func (u *WorkspaceUpsertOne) ClearTargetLocation() *WorkspaceUpsertOne {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.ClearTargetLocation()
 	})
 }
 
@@ -725,6 +913,69 @@ func (u *WorkspaceUpsertBulk) SetLocation(v string) *WorkspaceUpsertBulk {
 func (u *WorkspaceUpsertBulk) UpdateLocation() *WorkspaceUpsertBulk {
 	return u.Update(func(s *WorkspaceUpsert) {
 		s.UpdateLocation()
+	})
+}
+
+// SetGeneration sets the "generation" field.
+func (u *WorkspaceUpsertBulk) SetGeneration(v int) *WorkspaceUpsertBulk {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.SetGeneration(v)
+	})
+}
+
+// AddGeneration adds v to the "generation" field.
+func (u *WorkspaceUpsertBulk) AddGeneration(v int) *WorkspaceUpsertBulk {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.AddGeneration(v)
+	})
+}
+
+// UpdateGeneration sets the "generation" field to the value that was provided on create.
+func (u *WorkspaceUpsertBulk) UpdateGeneration() *WorkspaceUpsertBulk {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.UpdateGeneration()
+	})
+}
+
+// SetTargetIsolation sets the "target_isolation" field.
+func (u *WorkspaceUpsertBulk) SetTargetIsolation(v tenantd.Isolation) *WorkspaceUpsertBulk {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.SetTargetIsolation(v)
+	})
+}
+
+// UpdateTargetIsolation sets the "target_isolation" field to the value that was provided on create.
+func (u *WorkspaceUpsertBulk) UpdateTargetIsolation() *WorkspaceUpsertBulk {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.UpdateTargetIsolation()
+	})
+}
+
+// ClearTargetIsolation clears the value of the "target_isolation" field.
+func (u *WorkspaceUpsertBulk) ClearTargetIsolation() *WorkspaceUpsertBulk {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.ClearTargetIsolation()
+	})
+}
+
+// SetTargetLocation sets the "target_location" field.
+func (u *WorkspaceUpsertBulk) SetTargetLocation(v string) *WorkspaceUpsertBulk {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.SetTargetLocation(v)
+	})
+}
+
+// UpdateTargetLocation sets the "target_location" field to the value that was provided on create.
+func (u *WorkspaceUpsertBulk) UpdateTargetLocation() *WorkspaceUpsertBulk {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.UpdateTargetLocation()
+	})
+}
+
+// ClearTargetLocation clears the value of the "target_location" field.
+func (u *WorkspaceUpsertBulk) ClearTargetLocation() *WorkspaceUpsertBulk {
+	return u.Update(func(s *WorkspaceUpsert) {
+		s.ClearTargetLocation()
 	})
 }
 

@@ -64,6 +64,67 @@ func (_u *WorkspaceUpdate) SetNillableLocation(v *string) *WorkspaceUpdate {
 	return _u
 }
 
+// SetGeneration sets the "generation" field.
+func (_u *WorkspaceUpdate) SetGeneration(v int) *WorkspaceUpdate {
+	_u.mutation.ResetGeneration()
+	_u.mutation.SetGeneration(v)
+	return _u
+}
+
+// SetNillableGeneration sets the "generation" field if the given value is not nil.
+func (_u *WorkspaceUpdate) SetNillableGeneration(v *int) *WorkspaceUpdate {
+	if v != nil {
+		_u.SetGeneration(*v)
+	}
+	return _u
+}
+
+// AddGeneration adds value to the "generation" field.
+func (_u *WorkspaceUpdate) AddGeneration(v int) *WorkspaceUpdate {
+	_u.mutation.AddGeneration(v)
+	return _u
+}
+
+// SetTargetIsolation sets the "target_isolation" field.
+func (_u *WorkspaceUpdate) SetTargetIsolation(v tenantd.Isolation) *WorkspaceUpdate {
+	_u.mutation.SetTargetIsolation(v)
+	return _u
+}
+
+// SetNillableTargetIsolation sets the "target_isolation" field if the given value is not nil.
+func (_u *WorkspaceUpdate) SetNillableTargetIsolation(v *tenantd.Isolation) *WorkspaceUpdate {
+	if v != nil {
+		_u.SetTargetIsolation(*v)
+	}
+	return _u
+}
+
+// ClearTargetIsolation clears the value of the "target_isolation" field.
+func (_u *WorkspaceUpdate) ClearTargetIsolation() *WorkspaceUpdate {
+	_u.mutation.ClearTargetIsolation()
+	return _u
+}
+
+// SetTargetLocation sets the "target_location" field.
+func (_u *WorkspaceUpdate) SetTargetLocation(v string) *WorkspaceUpdate {
+	_u.mutation.SetTargetLocation(v)
+	return _u
+}
+
+// SetNillableTargetLocation sets the "target_location" field if the given value is not nil.
+func (_u *WorkspaceUpdate) SetNillableTargetLocation(v *string) *WorkspaceUpdate {
+	if v != nil {
+		_u.SetTargetLocation(*v)
+	}
+	return _u
+}
+
+// ClearTargetLocation clears the value of the "target_location" field.
+func (_u *WorkspaceUpdate) ClearTargetLocation() *WorkspaceUpdate {
+	_u.mutation.ClearTargetLocation()
+	return _u
+}
+
 // SetDestroyedAt sets the "destroyed_at" field.
 func (_u *WorkspaceUpdate) SetDestroyedAt(v time.Time) *WorkspaceUpdate {
 	_u.mutation.SetDestroyedAt(v)
@@ -138,6 +199,16 @@ func (_u *WorkspaceUpdate) check() error {
 			return &ValidationError{Name: "isolation", err: fmt.Errorf(`ent: validator failed for field "Workspace.isolation": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Generation(); ok {
+		if err := workspace.GenerationValidator(v); err != nil {
+			return &ValidationError{Name: "generation", err: fmt.Errorf(`ent: validator failed for field "Workspace.generation": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.TargetIsolation(); ok {
+		if err := workspace.TargetIsolationValidator(v); err != nil {
+			return &ValidationError{Name: "target_isolation", err: fmt.Errorf(`ent: validator failed for field "Workspace.target_isolation": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -167,6 +238,24 @@ func (_u *WorkspaceUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.Location(); ok {
 		_spec.SetField(workspace.FieldLocation, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Generation(); ok {
+		_spec.SetField(workspace.FieldGeneration, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedGeneration(); ok {
+		_spec.AddField(workspace.FieldGeneration, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.TargetIsolation(); ok {
+		_spec.SetField(workspace.FieldTargetIsolation, field.TypeEnum, value)
+	}
+	if _u.mutation.TargetIsolationCleared() {
+		_spec.ClearField(workspace.FieldTargetIsolation, field.TypeEnum)
+	}
+	if value, ok := _u.mutation.TargetLocation(); ok {
+		_spec.SetField(workspace.FieldTargetLocation, field.TypeString, value)
+	}
+	if _u.mutation.TargetLocationCleared() {
+		_spec.ClearField(workspace.FieldTargetLocation, field.TypeString)
 	}
 	if value, ok := _u.mutation.DestroyedAt(); ok {
 		_spec.SetField(workspace.FieldDestroyedAt, field.TypeTime, value)
@@ -227,6 +316,67 @@ func (_u *WorkspaceUpdateOne) SetNillableLocation(v *string) *WorkspaceUpdateOne
 	if v != nil {
 		_u.SetLocation(*v)
 	}
+	return _u
+}
+
+// SetGeneration sets the "generation" field.
+func (_u *WorkspaceUpdateOne) SetGeneration(v int) *WorkspaceUpdateOne {
+	_u.mutation.ResetGeneration()
+	_u.mutation.SetGeneration(v)
+	return _u
+}
+
+// SetNillableGeneration sets the "generation" field if the given value is not nil.
+func (_u *WorkspaceUpdateOne) SetNillableGeneration(v *int) *WorkspaceUpdateOne {
+	if v != nil {
+		_u.SetGeneration(*v)
+	}
+	return _u
+}
+
+// AddGeneration adds value to the "generation" field.
+func (_u *WorkspaceUpdateOne) AddGeneration(v int) *WorkspaceUpdateOne {
+	_u.mutation.AddGeneration(v)
+	return _u
+}
+
+// SetTargetIsolation sets the "target_isolation" field.
+func (_u *WorkspaceUpdateOne) SetTargetIsolation(v tenantd.Isolation) *WorkspaceUpdateOne {
+	_u.mutation.SetTargetIsolation(v)
+	return _u
+}
+
+// SetNillableTargetIsolation sets the "target_isolation" field if the given value is not nil.
+func (_u *WorkspaceUpdateOne) SetNillableTargetIsolation(v *tenantd.Isolation) *WorkspaceUpdateOne {
+	if v != nil {
+		_u.SetTargetIsolation(*v)
+	}
+	return _u
+}
+
+// ClearTargetIsolation clears the value of the "target_isolation" field.
+func (_u *WorkspaceUpdateOne) ClearTargetIsolation() *WorkspaceUpdateOne {
+	_u.mutation.ClearTargetIsolation()
+	return _u
+}
+
+// SetTargetLocation sets the "target_location" field.
+func (_u *WorkspaceUpdateOne) SetTargetLocation(v string) *WorkspaceUpdateOne {
+	_u.mutation.SetTargetLocation(v)
+	return _u
+}
+
+// SetNillableTargetLocation sets the "target_location" field if the given value is not nil.
+func (_u *WorkspaceUpdateOne) SetNillableTargetLocation(v *string) *WorkspaceUpdateOne {
+	if v != nil {
+		_u.SetTargetLocation(*v)
+	}
+	return _u
+}
+
+// ClearTargetLocation clears the value of the "target_location" field.
+func (_u *WorkspaceUpdateOne) ClearTargetLocation() *WorkspaceUpdateOne {
+	_u.mutation.ClearTargetLocation()
 	return _u
 }
 
@@ -317,6 +467,16 @@ func (_u *WorkspaceUpdateOne) check() error {
 			return &ValidationError{Name: "isolation", err: fmt.Errorf(`ent: validator failed for field "Workspace.isolation": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.Generation(); ok {
+		if err := workspace.GenerationValidator(v); err != nil {
+			return &ValidationError{Name: "generation", err: fmt.Errorf(`ent: validator failed for field "Workspace.generation": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.TargetIsolation(); ok {
+		if err := workspace.TargetIsolationValidator(v); err != nil {
+			return &ValidationError{Name: "target_isolation", err: fmt.Errorf(`ent: validator failed for field "Workspace.target_isolation": %w`, err)}
+		}
+	}
 	return nil
 }
 
@@ -363,6 +523,24 @@ func (_u *WorkspaceUpdateOne) sqlSave(ctx context.Context) (_node *Workspace, er
 	}
 	if value, ok := _u.mutation.Location(); ok {
 		_spec.SetField(workspace.FieldLocation, field.TypeString, value)
+	}
+	if value, ok := _u.mutation.Generation(); ok {
+		_spec.SetField(workspace.FieldGeneration, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedGeneration(); ok {
+		_spec.AddField(workspace.FieldGeneration, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.TargetIsolation(); ok {
+		_spec.SetField(workspace.FieldTargetIsolation, field.TypeEnum, value)
+	}
+	if _u.mutation.TargetIsolationCleared() {
+		_spec.ClearField(workspace.FieldTargetIsolation, field.TypeEnum)
+	}
+	if value, ok := _u.mutation.TargetLocation(); ok {
+		_spec.SetField(workspace.FieldTargetLocation, field.TypeString, value)
+	}
+	if _u.mutation.TargetLocationCleared() {
+		_spec.ClearField(workspace.FieldTargetLocation, field.TypeString)
 	}
 	if value, ok := _u.mutation.DestroyedAt(); ok {
 		_spec.SetField(workspace.FieldDestroyedAt, field.TypeTime, value)

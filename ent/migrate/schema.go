@@ -530,6 +530,9 @@ var (
 		{Name: "tenant_id", Type: field.TypeUUID, Unique: true},
 		{Name: "isolation", Type: field.TypeEnum, Enums: []string{"POOL", "SILO"}},
 		{Name: "location", Type: field.TypeString},
+		{Name: "generation", Type: field.TypeInt, Default: 1},
+		{Name: "target_isolation", Type: field.TypeEnum, Nullable: true, Enums: []string{"POOL", "SILO"}},
+		{Name: "target_location", Type: field.TypeString, Nullable: true},
 		{Name: "destroyed_at", Type: field.TypeTime, Nullable: true},
 	}
 	// WorkspacesTable holds the schema information for the "workspaces" table.

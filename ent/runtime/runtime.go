@@ -615,6 +615,12 @@ func init() {
 	workspace.DefaultUpdatedAt = workspaceDescUpdatedAt.Default.(func() time.Time)
 	// workspace.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	workspace.UpdateDefaultUpdatedAt = workspaceDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// workspaceDescGeneration is the schema descriptor for generation field.
+	workspaceDescGeneration := workspaceFields[3].Descriptor()
+	// workspace.DefaultGeneration holds the default value on creation for the generation field.
+	workspace.DefaultGeneration = workspaceDescGeneration.Default.(int)
+	// workspace.GenerationValidator is a validator for the "generation" field. It is called by the builders before save.
+	workspace.GenerationValidator = workspaceDescGeneration.Validators[0].(func(int) error)
 	// workspaceDescID is the schema descriptor for id field.
 	workspaceDescID := workspaceMixinFields0[0].Descriptor()
 	// workspace.DefaultID holds the default value on creation for the id field.

@@ -76,6 +76,16 @@ func Location(v string) predicate.Workspace {
 	return predicate.Workspace(sql.FieldEQ(FieldLocation, v))
 }
 
+// Generation applies equality check predicate on the "generation" field. It's identical to GenerationEQ.
+func Generation(v int) predicate.Workspace {
+	return predicate.Workspace(sql.FieldEQ(FieldGeneration, v))
+}
+
+// TargetLocation applies equality check predicate on the "target_location" field. It's identical to TargetLocationEQ.
+func TargetLocation(v string) predicate.Workspace {
+	return predicate.Workspace(sql.FieldEQ(FieldTargetLocation, v))
+}
+
 // DestroyedAt applies equality check predicate on the "destroyed_at" field. It's identical to DestroyedAtEQ.
 func DestroyedAt(v time.Time) predicate.Workspace {
 	return predicate.Workspace(sql.FieldEQ(FieldDestroyedAt, v))
@@ -294,6 +304,161 @@ func LocationEqualFold(v string) predicate.Workspace {
 // LocationContainsFold applies the ContainsFold predicate on the "location" field.
 func LocationContainsFold(v string) predicate.Workspace {
 	return predicate.Workspace(sql.FieldContainsFold(FieldLocation, v))
+}
+
+// GenerationEQ applies the EQ predicate on the "generation" field.
+func GenerationEQ(v int) predicate.Workspace {
+	return predicate.Workspace(sql.FieldEQ(FieldGeneration, v))
+}
+
+// GenerationNEQ applies the NEQ predicate on the "generation" field.
+func GenerationNEQ(v int) predicate.Workspace {
+	return predicate.Workspace(sql.FieldNEQ(FieldGeneration, v))
+}
+
+// GenerationIn applies the In predicate on the "generation" field.
+func GenerationIn(vs ...int) predicate.Workspace {
+	return predicate.Workspace(sql.FieldIn(FieldGeneration, vs...))
+}
+
+// GenerationNotIn applies the NotIn predicate on the "generation" field.
+func GenerationNotIn(vs ...int) predicate.Workspace {
+	return predicate.Workspace(sql.FieldNotIn(FieldGeneration, vs...))
+}
+
+// GenerationGT applies the GT predicate on the "generation" field.
+func GenerationGT(v int) predicate.Workspace {
+	return predicate.Workspace(sql.FieldGT(FieldGeneration, v))
+}
+
+// GenerationGTE applies the GTE predicate on the "generation" field.
+func GenerationGTE(v int) predicate.Workspace {
+	return predicate.Workspace(sql.FieldGTE(FieldGeneration, v))
+}
+
+// GenerationLT applies the LT predicate on the "generation" field.
+func GenerationLT(v int) predicate.Workspace {
+	return predicate.Workspace(sql.FieldLT(FieldGeneration, v))
+}
+
+// GenerationLTE applies the LTE predicate on the "generation" field.
+func GenerationLTE(v int) predicate.Workspace {
+	return predicate.Workspace(sql.FieldLTE(FieldGeneration, v))
+}
+
+// TargetIsolationEQ applies the EQ predicate on the "target_isolation" field.
+func TargetIsolationEQ(v tenantd.Isolation) predicate.Workspace {
+	vc := v
+	return predicate.Workspace(sql.FieldEQ(FieldTargetIsolation, vc))
+}
+
+// TargetIsolationNEQ applies the NEQ predicate on the "target_isolation" field.
+func TargetIsolationNEQ(v tenantd.Isolation) predicate.Workspace {
+	vc := v
+	return predicate.Workspace(sql.FieldNEQ(FieldTargetIsolation, vc))
+}
+
+// TargetIsolationIn applies the In predicate on the "target_isolation" field.
+func TargetIsolationIn(vs ...tenantd.Isolation) predicate.Workspace {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.Workspace(sql.FieldIn(FieldTargetIsolation, v...))
+}
+
+// TargetIsolationNotIn applies the NotIn predicate on the "target_isolation" field.
+func TargetIsolationNotIn(vs ...tenantd.Isolation) predicate.Workspace {
+	v := make([]any, len(vs))
+	for i := range v {
+		v[i] = vs[i]
+	}
+	return predicate.Workspace(sql.FieldNotIn(FieldTargetIsolation, v...))
+}
+
+// TargetIsolationIsNil applies the IsNil predicate on the "target_isolation" field.
+func TargetIsolationIsNil() predicate.Workspace {
+	return predicate.Workspace(sql.FieldIsNull(FieldTargetIsolation))
+}
+
+// TargetIsolationNotNil applies the NotNil predicate on the "target_isolation" field.
+func TargetIsolationNotNil() predicate.Workspace {
+	return predicate.Workspace(sql.FieldNotNull(FieldTargetIsolation))
+}
+
+// TargetLocationEQ applies the EQ predicate on the "target_location" field.
+func TargetLocationEQ(v string) predicate.Workspace {
+	return predicate.Workspace(sql.FieldEQ(FieldTargetLocation, v))
+}
+
+// TargetLocationNEQ applies the NEQ predicate on the "target_location" field.
+func TargetLocationNEQ(v string) predicate.Workspace {
+	return predicate.Workspace(sql.FieldNEQ(FieldTargetLocation, v))
+}
+
+// TargetLocationIn applies the In predicate on the "target_location" field.
+func TargetLocationIn(vs ...string) predicate.Workspace {
+	return predicate.Workspace(sql.FieldIn(FieldTargetLocation, vs...))
+}
+
+// TargetLocationNotIn applies the NotIn predicate on the "target_location" field.
+func TargetLocationNotIn(vs ...string) predicate.Workspace {
+	return predicate.Workspace(sql.FieldNotIn(FieldTargetLocation, vs...))
+}
+
+// TargetLocationGT applies the GT predicate on the "target_location" field.
+func TargetLocationGT(v string) predicate.Workspace {
+	return predicate.Workspace(sql.FieldGT(FieldTargetLocation, v))
+}
+
+// TargetLocationGTE applies the GTE predicate on the "target_location" field.
+func TargetLocationGTE(v string) predicate.Workspace {
+	return predicate.Workspace(sql.FieldGTE(FieldTargetLocation, v))
+}
+
+// TargetLocationLT applies the LT predicate on the "target_location" field.
+func TargetLocationLT(v string) predicate.Workspace {
+	return predicate.Workspace(sql.FieldLT(FieldTargetLocation, v))
+}
+
+// TargetLocationLTE applies the LTE predicate on the "target_location" field.
+func TargetLocationLTE(v string) predicate.Workspace {
+	return predicate.Workspace(sql.FieldLTE(FieldTargetLocation, v))
+}
+
+// TargetLocationContains applies the Contains predicate on the "target_location" field.
+func TargetLocationContains(v string) predicate.Workspace {
+	return predicate.Workspace(sql.FieldContains(FieldTargetLocation, v))
+}
+
+// TargetLocationHasPrefix applies the HasPrefix predicate on the "target_location" field.
+func TargetLocationHasPrefix(v string) predicate.Workspace {
+	return predicate.Workspace(sql.FieldHasPrefix(FieldTargetLocation, v))
+}
+
+// TargetLocationHasSuffix applies the HasSuffix predicate on the "target_location" field.
+func TargetLocationHasSuffix(v string) predicate.Workspace {
+	return predicate.Workspace(sql.FieldHasSuffix(FieldTargetLocation, v))
+}
+
+// TargetLocationIsNil applies the IsNil predicate on the "target_location" field.
+func TargetLocationIsNil() predicate.Workspace {
+	return predicate.Workspace(sql.FieldIsNull(FieldTargetLocation))
+}
+
+// TargetLocationNotNil applies the NotNil predicate on the "target_location" field.
+func TargetLocationNotNil() predicate.Workspace {
+	return predicate.Workspace(sql.FieldNotNull(FieldTargetLocation))
+}
+
+// TargetLocationEqualFold applies the EqualFold predicate on the "target_location" field.
+func TargetLocationEqualFold(v string) predicate.Workspace {
+	return predicate.Workspace(sql.FieldEqualFold(FieldTargetLocation, v))
+}
+
+// TargetLocationContainsFold applies the ContainsFold predicate on the "target_location" field.
+func TargetLocationContainsFold(v string) predicate.Workspace {
+	return predicate.Workspace(sql.FieldContainsFold(FieldTargetLocation, v))
 }
 
 // DestroyedAtEQ applies the EQ predicate on the "destroyed_at" field.

@@ -28,6 +28,12 @@ const (
 	FieldIsolation = "isolation"
 	// FieldLocation holds the string denoting the location field in the database.
 	FieldLocation = "location"
+	// FieldGeneration holds the string denoting the generation field in the database.
+	FieldGeneration = "generation"
+	// FieldTargetIsolation holds the string denoting the target_isolation field in the database.
+	FieldTargetIsolation = "target_isolation"
+	// FieldTargetLocation holds the string denoting the target_location field in the database.
+	FieldTargetLocation = "target_location"
 	// FieldDestroyedAt holds the string denoting the destroyed_at field in the database.
 	FieldDestroyedAt = "destroyed_at"
 	// Table holds the table name of the workspace in the database.
@@ -42,6 +48,9 @@ var Columns = []string{
 	FieldTenantID,
 	FieldIsolation,
 	FieldLocation,
+	FieldGeneration,
+	FieldTargetIsolation,
+	FieldTargetLocation,
 	FieldDestroyedAt,
 }
 
@@ -69,6 +78,10 @@ var (
 	DefaultUpdatedAt func() time.Time
 	// UpdateDefaultUpdatedAt holds the default value on update for the "updated_at" field.
 	UpdateDefaultUpdatedAt func() time.Time
+	// DefaultGeneration holds the default value on creation for the "generation" field.
+	DefaultGeneration int
+	// GenerationValidator is a validator for the "generation" field. It is called by the builders before save.
+	GenerationValidator func(int) error
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() uuid.UUID
 )
@@ -80,6 +93,16 @@ func IsolationValidator(i tenantd.Isolation) error {
 		return nil
 	default:
 		return fmt.Errorf("workspace: invalid enum value for isolation field: %q", i)
+	}
+}
+
+// TargetIsolationValidator is a validator for the "target_isolation" field enum values. It is called by the builders before save.
+func TargetIsolationValidator(ti tenantd.Isolation) error {
+	switch ti {
+	case "POOL", "SILO":
+		return nil
+	default:
+		return fmt.Errorf("workspace: invalid enum value for target_isolation field: %q", ti)
 	}
 }
 
@@ -116,10 +139,32 @@ func ByLocation(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLocation, opts...).ToFunc()
 }
 
+// ByGeneration orders the results by the generation field.
+func ByGeneration(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldGeneration, opts...).ToFunc()
+}
+
+// ByTargetIsolation orders the results by the target_isolation field.
+func ByTargetIsolation(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTargetIsolation, opts...).ToFunc()
+}
+
+// ByTargetLocation orders the results by the target_location field.
+func ByTargetLocation(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldTargetLocation, opts...).ToFunc()
+}
+
 // ByDestroyedAt orders the results by the destroyed_at field.
 func ByDestroyedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDestroyedAt, opts...).ToFunc()
 }
+
+var (
+	// tenantd.Isolation must implement graphql.Marshaler.
+	_ graphql.Marshaler = (*tenantd.Isolation)(nil)
+	// tenantd.Isolation must implement graphql.Unmarshaler.
+	_ graphql.Unmarshaler = (*tenantd.Isolation)(nil)
+)
 
 var (
 	// tenantd.Isolation must implement graphql.Marshaler.

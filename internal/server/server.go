@@ -218,7 +218,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 	// made after the workers are registered, so they get it through jobs.
 	s.workspaces = workspace.New(s.db, workspace.Config{
 		DataDir: cfg.DataDir, MaxDocumentBytes: cfg.MaxDocument, ActivationWindow: cfg.ActivationWindow,
-		Logger: log.With("component", "workspace"),
+		Clock: s.clock, Logger: log.With("component", "workspace"),
 	})
 	jobs := &jobInserter{}
 	s.operations = operation.New(operation.Config{DB: s.db, Jobs: jobs, Events: pub, Clock: s.clock,

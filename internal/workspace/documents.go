@@ -17,21 +17,14 @@ import (
 	"github.com/tenantd/tenantd/internal/analytics"
 	"github.com/tenantd/tenantd/internal/lifecycle"
 	"github.com/tenantd/tenantd/internal/store"
+	"github.com/tenantd/tenantd/internal/workspace/wsdriver"
 )
 
 // Document is one document of a tenant's workspace. Lists and search hits
 // leave its content out (a page of 100 documents of 10 MiB would be a
 // gigabyte in memory): Content holds the whole text only when HasContent
 // says so (Get, Upload); ask Get for it otherwise.
-type Document struct {
-	ID         uuid.UUID
-	TenantID   uuid.UUID
-	Title      string
-	Content    string
-	HasContent bool
-	SizeBytes  int64
-	CreatedAt  time.Time
-}
+type Document wsdriver.Document
 
 // Usage is a workspace's use of its plan's quotas. Nil limits are unlimited.
 type Usage struct {
@@ -52,33 +45,6 @@ type tenantInfo struct {
 	maxDocs  *int64
 	maxBytes *int64
 	maxQuery *int64
-}
-
-// loadTenant reads the tenant's state and plan limits in the main database;
-// on PostgreSQL within the data transaction, with a share lock so that a
-// suspension waits for an upload in flight rather than overtaking it.
-func (s *Service) loadTenant(ctx context.Context, q querier, sc *scope, lock bool) (*tenantInfo, error) {
-	query := `SELECT t.state, p.key, p.max_documents, p.max_storage_bytes, p.max_queries_per_month
-		FROM tenants t JOIN plans p ON p.id = t.plan_id WHERE t.id = ?`
-	if lock && sc.postgres {
-		query += " FOR SHARE OF t"
-	}
-	if sc.file != "" {
-		q = s.db.Read // the silo file does not hold the tenants table
-	}
-	var (
-		ti               tenantInfo
-		maxD, maxB, maxQ sql.NullInt64
-	)
-	err := q.QueryRowContext(ctx, sc.q(query), sc.tenantID).Scan(&ti.state, &ti.plan, &maxD, &maxB, &maxQ)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, tenantd.Errorf(tenantd.ENOTFOUND, "no tenant with id %s", sc.tenantID)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load tenant: %w", err)
-	}
-	ti.maxDocs, ti.maxBytes, ti.maxQuery = nullable(maxD), nullable(maxB), nullable(maxQ)
-	return &ti, nil
 }
 
 func nullable(n sql.NullInt64) *int64 {
@@ -136,60 +102,50 @@ func (s *Service) Upload(ctx context.Context, tenantID uuid.UUID, title, content
 	if err := s.validateDocument(title, content); err != nil {
 		return nil, nil, err
 	}
-	sc, err := s.scopeOf(ctx, tenantID)
-	if err != nil {
-		return nil, nil, err
-	}
-	now := schema.Now()
+	now := s.now()
 	doc := &Document{ID: schema.NewID(), TenantID: tenantID, Title: strings.TrimSpace(title), Content: content,
 		HasContent: true, SizeBytes: int64(len(content)), CreatedAt: now}
-	var usage *Usage
-	err = s.inTx(ctx, sc, func(ctx context.Context, q querier, mainTx *store.Tx) error {
-		ti, err := s.loadTenant(ctx, q, sc, true)
+	var (
+		usage  *Usage
+		inMain bool
+	)
+	err := s.write(ctx, tenantID, func(ctx context.Context, tx wsdriver.Tx, tenants querier) error {
+		ti, err := s.router.tenant(ctx, tenants, tenantID, true)
 		if err != nil {
 			return err
 		}
 		if err := writable(ti.state); err != nil {
 			return err
 		}
-		var docs, bytes, queries int64
-		var month string
-		err = q.QueryRowContext(ctx, sc.q(`UPDATE `+sc.table("workspace_usage")+`
-			SET documents = documents + 1, bytes = bytes + ?
-			WHERE tenant_id = ? AND documents + 1 <= ? AND bytes + ? <= ?
-			RETURNING documents, bytes, queries, query_month`),
-			doc.SizeBytes, tenantID, limitOr(ti.maxDocs), doc.SizeBytes, limitOr(ti.maxBytes)).Scan(&docs, &bytes, &queries, &month)
-		if errors.Is(err, sql.ErrNoRows) {
-			return s.uploadQuotaError(ctx, q, sc, ti, doc.SizeBytes)
-		}
+		c, ok, err := tx.ReserveUpload(ctx, doc.SizeBytes, limitOr(ti.maxDocs), limitOr(ti.maxBytes))
 		if err != nil {
-			return fmt.Errorf("count usage: %w", err)
+			return err
 		}
-		usage = &Usage{Documents: docs, Bytes: bytes, QueriesThisMonth: monthQueries(month, queries, now),
-			MaxDocuments: ti.maxDocs, MaxBytes: ti.maxBytes, MaxQueriesPerMonth: ti.maxQuery}
-		_, err = q.ExecContext(ctx, sc.q(`INSERT INTO `+sc.table("documents")+
-			` (id, tenant_id, title, content, size_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
-			doc.ID, tenantID, doc.Title, doc.Content, doc.SizeBytes, now)
-		if err != nil {
-			return fmt.Errorf("store document: %w", err)
+		if !ok {
+			return s.uploadQuotaError(ctx, tx, ti, doc.SizeBytes)
 		}
-		if mainTx != nil {
-			_, err = analytics.RecordTx(ctx, mainTx, tenantID, analytics.FirstUpload, now, s.cfg.ActivationWindow)
+		usage = usageOf(c, ti, now)
+		if err := tx.InsertDocument(ctx, (*wsdriver.Document)(doc)); err != nil {
+			return err
+		}
+		if main := tx.Main(); main != nil {
+			inMain = true
+			_, err = analytics.RecordTx(ctx, main, tenantID, analytics.FirstUpload, now, s.cfg.ActivationWindow)
 		}
 		return err
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	if sc.file != "" {
+	if !inMain {
 		s.recordAfter(ctx, tenantID, analytics.FirstUpload, now)
 	}
 	return doc, usage, nil
 }
 
-// recordAfter records a milestone of an SQLite silo tenant, whose act
-// committed in its own database file: the main database cannot share that
-// transaction, so the milestone follows it (and is idempotent).
+// recordAfter records a milestone of a tenant whose act committed in its
+// own database file: the main database cannot share that transaction, so
+// the milestone follows it (and is idempotent).
 func (s *Service) recordAfter(ctx context.Context, tenantID uuid.UUID, m analytics.Milestone, at time.Time) {
 	err := s.db.InTx(context.WithoutCancel(ctx), func(ctx context.Context, tx *store.Tx) error {
 		_, err := analytics.RecordTx(ctx, tx, tenantID, m, at, s.cfg.ActivationWindow)
@@ -201,8 +157,8 @@ func (s *Service) recordAfter(ctx context.Context, tenantID uuid.UUID, m analyti
 	}
 }
 
-func (s *Service) uploadQuotaError(ctx context.Context, q querier, sc *scope, ti *tenantInfo, size int64) error {
-	u, err := s.readUsage(ctx, q, sc, ti)
+func (s *Service) uploadQuotaError(ctx context.Context, r wsdriver.Reader, ti *tenantInfo, size int64) error {
+	u, err := s.readUsage(ctx, r, ti)
 	if err != nil {
 		return err
 	}
@@ -220,21 +176,17 @@ func quotaError(quota string, limit, usage int64, msg string) error {
 		Extra: map[string]any{"quota": quota, "limit": limit, "usage": usage}}
 }
 
-func (s *Service) readUsage(ctx context.Context, q querier, sc *scope, ti *tenantInfo) (*Usage, error) {
-	var (
-		u     = &Usage{MaxDocuments: ti.maxDocs, MaxBytes: ti.maxBytes, MaxQueriesPerMonth: ti.maxQuery}
-		month string
-	)
-	err := q.QueryRowContext(ctx, sc.q(`SELECT documents, bytes, queries, query_month FROM `+sc.table("workspace_usage")+` WHERE tenant_id = ?`),
-		sc.tenantID).Scan(&u.Documents, &u.Bytes, &u.QueriesThisMonth, &month)
-	if errors.Is(err, sql.ErrNoRows) {
-		return u, nil
-	}
+func usageOf(c wsdriver.Counters, ti *tenantInfo, now time.Time) *Usage {
+	return &Usage{Documents: c.Documents, Bytes: c.Bytes, QueriesThisMonth: monthQueries(c.QueryMonth, c.Queries, now),
+		MaxDocuments: ti.maxDocs, MaxBytes: ti.maxBytes, MaxQueriesPerMonth: ti.maxQuery}
+}
+
+func (s *Service) readUsage(ctx context.Context, r wsdriver.Reader, ti *tenantInfo) (*Usage, error) {
+	c, err := r.Usage(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("read usage: %w", err)
+		return nil, err
 	}
-	u.QueriesThisMonth = monthQueries(month, u.QueriesThisMonth, schema.Now())
-	return u, nil
+	return usageOf(c, ti, s.now()), nil
 }
 
 // monthQueries counts queries of the current month only.
@@ -249,71 +201,84 @@ func monthQueries(month string, n int64, now time.Time) int64 {
 //
 // Returns FORBIDDEN for a tenant whose data cannot be read.
 func (s *Service) Usage(ctx context.Context, tenantID uuid.UUID) (*Usage, error) {
-	sc, err := s.scopeOf(ctx, tenantID)
+	var u *Usage
+	err := s.read(ctx, tenantID, 0, func(ctx context.Context, r wsdriver.Reader, ti *tenantInfo) error {
+		var err error
+		u, err = s.readUsage(ctx, r, ti)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	var u *Usage
-	err = s.read(ctx, sc, func(ctx context.Context, q querier, ti *tenantInfo) error {
-		var err error
-		u, err = s.readUsage(ctx, q, sc, ti)
-		return err
-	})
-	return u, err
+	return u, nil
 }
 
-// read runs fn for a tenant whose data may be read, in a transaction bound
-// to the tenant on PostgreSQL. Reads write nothing, so on SQLite they skip
-// the main database's write queue: they run on one connection of the read
-// handle (or of the silo file), outside any transaction, beside the writer.
-func (s *Service) read(ctx context.Context, sc *scope, fn func(ctx context.Context, q querier, ti *tenantInfo) error) error {
-	return s.readWithin(ctx, sc, 0, fn)
-}
-
-// readWithin is read with a statement timeout on PostgreSQL when timeout is
-// positive (the caller's context deadline is SQLite's).
-func (s *Service) readWithin(ctx context.Context, sc *scope, timeout time.Duration, fn func(ctx context.Context, q querier, ti *tenantInfo) error) error {
-	if sc.postgres {
-		return s.inTx(ctx, sc, func(ctx context.Context, q querier, _ *store.Tx) error {
-			if timeout > 0 {
-				if _, err := q.ExecContext(ctx, "SELECT set_config('statement_timeout', $1, true)", fmt.Sprintf("%dms", max(timeout.Milliseconds(), 1))); err != nil {
-					return fmt.Errorf("set statement timeout: %w", err)
-				}
-			}
-			ti, err := s.loadTenant(ctx, q, sc, false)
-			if err != nil {
-				return err
-			}
-			if err := readable(ti.state); err != nil {
-				return err
-			}
-			return fn(ctx, q, ti)
-		})
+// write runs fn in a write transaction of the tenant's workspace, routed by
+// the placement committed when the write passes the tenant's cutover gate,
+// which it holds until it commits. tenants is where fn reads the tenants
+// and plans tables: the main-database transaction when the workspace
+// writes in one, else outside any transaction.
+func (s *Service) write(ctx context.Context, tenantID uuid.UUID, fn func(ctx context.Context, tx wsdriver.Tx, tenants querier) error) error {
+	if s.gateHook != nil {
+		s.gateHook(tenantID, "arrive")
 	}
-	ti, err := s.loadTenant(ctx, s.db.Read, sc, false)
-	if err != nil {
-		return err
-	}
-	if err := readable(ti.state); err != nil {
-		return err
-	}
-	handle := s.db.Read
-	if sc.file != "" {
-		db, release, err := s.silo(sc.file)
+	err := s.router.write(ctx, tenantID, func(ctx context.Context, main *store.Tx, q querier, p *Placement) error {
+		if s.gateHook != nil {
+			s.gateHook(tenantID, "pass")
+		}
+		d, err := s.driverOf(p.Placement)
 		if err != nil {
 			return err
 		}
-		defer release()
-		handle = db
+		return d.Write(ctx, main, p.Placement, func(ctx context.Context, tx wsdriver.Tx) error {
+			tenants := q
+			if m := tx.Main(); m != nil {
+				tenants = m.SQL
+			}
+			return fn(ctx, tx, tenants)
+		})
+	})
+	return s.explain(ctx, tenantID, err)
+}
+
+// read runs fn for a tenant whose data may be read, on a read of its
+// workspace routed by the committed placement (see wsdriver.Driver.View):
+// in a transaction bound to the tenant on PostgreSQL; on SQLite outside
+// any transaction, beside the writer. A positive timeout bounds fn
+// (wsdriver.ViewOptions).
+func (s *Service) read(ctx context.Context, tenantID uuid.UUID, timeout time.Duration, fn func(ctx context.Context, r wsdriver.Reader, ti *tenantInfo) error) error {
+	err := s.router.read(ctx, tenantID, func(ctx context.Context, main *store.Tx, q querier, p *Placement) error {
+		ti, err := s.router.tenant(ctx, q, tenantID, false)
+		if err != nil {
+			return err
+		}
+		if err := readable(ti.state); err != nil {
+			return err
+		}
+		d, err := s.driverOf(p.Placement)
+		if err != nil {
+			return err
+		}
+		return d.View(ctx, main, p.Placement, wsdriver.ViewOptions{Timeout: timeout}, func(ctx context.Context, r wsdriver.Reader) error {
+			return fn(ctx, r, ti)
+		})
+	})
+	return s.explain(ctx, tenantID, err)
+}
+
+// explain turns a missing workspace into why the tenant has none to use.
+func (s *Service) explain(ctx context.Context, tenantID uuid.UUID, err error) error {
+	if !errors.Is(err, errNoPlacement) {
+		return err
 	}
-	// One connection for all of fn's statements: a search keeps its
-	// snippet windows in a temporary table of the connection.
-	conn, err := handle.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("read connection: %w", err)
+	t, terr := s.db.Ent.Tenant.Get(tenantd.SystemContext(ctx), tenantID)
+	if terr != nil {
+		return tenantd.Errorf(tenantd.ENOTFOUND, "no tenant with id %s", tenantID)
 	}
-	defer conn.Close()
-	return fn(ctx, conn, ti)
+	if gate := readable(t.State); gate != nil {
+		return gate
+	}
+	return err
 }
 
 // Page asks for a page of documents, newest first.
@@ -353,38 +318,21 @@ func (s *Service) Documents(ctx context.Context, tenantID uuid.UUID, p Page) (*D
 	if n < 0 || n > 100 {
 		return nil, tenantd.Invalid("first", "a page holds 0 to 100 documents, not %d", n)
 	}
-	sc, err := s.scopeOf(ctx, tenantID)
-	if err != nil {
-		return nil, err
-	}
 	page := &DocumentPage{}
-	err = s.read(ctx, sc, func(ctx context.Context, q querier, ti *tenantInfo) error {
-		where, args := []string{"tenant_id = ?"}, []any{tenantID}
+	err := s.read(ctx, tenantID, 0, func(ctx context.Context, r wsdriver.Reader, ti *tenantInfo) error {
+		lp := wsdriver.ListParams{Backward: backward, Limit: n + 1}
 		if p.After != nil {
-			where, args = append(where, "(created_at < ? OR (created_at = ? AND id < ?))"), append(args, p.After.CreatedAt, p.After.CreatedAt, p.After.ID)
+			lp.After = (*wsdriver.Cursor)(p.After)
 		}
 		if p.Before != nil {
-			where, args = append(where, "(created_at > ? OR (created_at = ? AND id > ?))"), append(args, p.Before.CreatedAt, p.Before.CreatedAt, p.Before.ID)
+			lp.Before = (*wsdriver.Cursor)(p.Before)
 		}
-		order := "created_at DESC, id DESC"
-		if backward {
-			order = "created_at ASC, id ASC"
-		}
-		rows, err := q.QueryContext(ctx, sc.q(`SELECT id, tenant_id, title, '', size_bytes, created_at FROM `+
-			sc.table("documents")+` WHERE `+strings.Join(where, " AND ")+` ORDER BY `+order+` LIMIT ?`), append(args, n+1)...)
+		docs, err := r.ListDocuments(ctx, lp)
 		if err != nil {
-			return fmt.Errorf("list documents: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			d, err := scanDocument(rows)
-			if err != nil {
-				return err
-			}
-			page.Documents = append(page.Documents, d)
-		}
-		if err := rows.Err(); err != nil {
 			return err
+		}
+		for _, d := range docs {
+			page.Documents = append(page.Documents, (*Document)(d))
 		}
 		more := len(page.Documents) > n
 		if more {
@@ -398,7 +346,7 @@ func (s *Service) Documents(ctx context.Context, tenantID uuid.UUID, p Page) (*D
 		} else {
 			page.HasNextPage, page.HasPreviousPage = more, p.After != nil
 		}
-		u, err := s.readUsage(ctx, q, sc, ti)
+		u, err := s.readUsage(ctx, r, ti)
 		if err != nil {
 			return err
 		}
@@ -409,38 +357,6 @@ func (s *Service) Documents(ctx context.Context, tenantID uuid.UUID, p Page) (*D
 		return nil, err
 	}
 	return page, nil
-}
-
-type scanner interface{ Scan(dest ...any) error }
-
-func scanDocument(r scanner, extra ...any) (*Document, error) {
-	d := &Document{}
-	var created any
-	if err := r.Scan(append([]any{&d.ID, &d.TenantID, &d.Title, &d.Content, &d.SizeBytes, &created}, extra...)...); err != nil {
-		return nil, fmt.Errorf("read document: %w", err)
-	}
-	t, err := asTime(created)
-	if err != nil {
-		return nil, err
-	}
-	d.CreatedAt = t
-	return d, nil
-}
-
-// asTime reads a timestamp column: time.Time from PostgreSQL, and from
-// SQLite either time.Time (declared DATETIME) or the text it was stored as.
-func asTime(v any) (time.Time, error) {
-	switch v := v.(type) {
-	case time.Time:
-		return v.UTC(), nil
-	case string:
-		for _, layout := range []string{"2006-01-02 15:04:05.999999999 -0700 MST", "2006-01-02 15:04:05.999999999-07:00", time.RFC3339Nano} {
-			if t, err := time.Parse(layout, v); err == nil {
-				return t.UTC(), nil
-			}
-		}
-	}
-	return time.Time{}, fmt.Errorf("unreadable timestamp %v", v)
 }
 
 // Get returns one of the tenant's documents, with its content.
@@ -457,27 +373,20 @@ func (s *Service) Head(ctx context.Context, tenantID, id uuid.UUID) (*Document, 
 }
 
 func (s *Service) get(ctx context.Context, tenantID, id uuid.UUID, withContent bool) (*Document, error) {
-	content := "''"
-	if withContent {
-		content = "content"
-	}
-	sc, err := s.scopeOf(ctx, tenantID)
+	var d *Document
+	err := s.read(ctx, tenantID, 0, func(ctx context.Context, r wsdriver.Reader, _ *tenantInfo) error {
+		doc, err := r.Document(ctx, id, withContent)
+		if errors.Is(err, wsdriver.ErrNotFound) {
+			return tenantd.Errorf(tenantd.ENOTFOUND, "no document with id %s", id)
+		}
+		if err != nil {
+			return err
+		}
+		d = (*Document)(doc)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	var d *Document
-	err = s.read(ctx, sc, func(ctx context.Context, q querier, _ *tenantInfo) error {
-		row := q.QueryRowContext(ctx, sc.q(`SELECT id, tenant_id, title, `+content+`, size_bytes, created_at FROM `+
-			sc.table("documents")+` WHERE tenant_id = ? AND id = ?`), tenantID, id)
-		var err error
-		d, err = scanDocument(row)
-		if errors.Is(err, sql.ErrNoRows) {
-			return tenantd.Errorf(tenantd.ENOTFOUND, "no document with id %s", id)
-		}
-		if d != nil {
-			d.HasContent = withContent
-		}
-		return err
-	})
-	return d, err
+	return d, nil
 }

@@ -17,3 +17,7 @@ func (s *Service) SetSearchReadHook(f func(ctx context.Context, tenantID uuid.UU
 
 // MaxSnippetChars is the snippet window.
 const MaxSnippetChars = maxSnippetChars
+
+// SetGateHook makes f hear every write arrive at a tenant's cutover gate
+// ("arrive") and pass it ("pass").
+func (s *Service) SetGateHook(f func(tenantID uuid.UUID, event string)) { s.gateHook = f }

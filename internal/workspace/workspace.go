@@ -1,54 +1,49 @@
 // Package workspace is the tenant data plane: each tenant's documents and
-// query log. Where they live follows the plan's isolation — pool tenants
-// share tables keyed by tenant_id, silo tenants get their own PostgreSQL
-// schema or SQLite file — and a Workspace row registers which.
+// query log. Where they live follows the tenant's placement (placement.go),
+// a Workspace row that can change: pool tenants share tables keyed by
+// tenant_id, silo tenants get their own PostgreSQL schema or SQLite file.
+// Each store is a wsdriver.Driver; this package holds what is the same
+// everywhere — validation, state gates, quotas, the query syntax, the
+// activation milestones — and routes every request by the placement it
+// reads in that request.
 package workspace
 
 import (
 	"context"
-	"database/sql"
-	_ "embed"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
 
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
-	"github.com/tenantd/tenantd/ent/schema"
 	"github.com/tenantd/tenantd/ent/workspace"
 	"github.com/tenantd/tenantd/internal/store"
+	"github.com/tenantd/tenantd/internal/workspace/wsdriver"
 )
 
-//go:embed sql/postgres_silo.sql
-var postgresSiloDDL string
-
-//go:embed sql/sqlite_silo.sql
-var sqliteSiloDDL string
-
 // PoolLocation is the location of every pool workspace: the shared tables.
-const PoolLocation = "pool"
+const PoolLocation = wsdriver.PoolLocation
 
 // Service creates workspaces and serves their data.
 type Service struct {
 	db      *store.DB
-	dataDir string
 	cfg     Config
-
-	scopes sync.Map // tenant id → *scope
-
-	mu    sync.Mutex
-	silos map[string]*siloHandle // open SQLite silo files
+	clock   tenantd.Clock
+	drivers map[tenantd.Isolation]wsdriver.Driver
+	router  router
 
 	// searchReadHook, set by tests only, runs inside a search's reading,
 	// after the tenant checks and before the search.
 	searchReadHook func(ctx context.Context, tenantID uuid.UUID, q querier) error
+	// gateHook, set by tests only, is told when a write arrives at the
+	// cutover gate ("arrive") and when it has passed it ("pass").
+	gateHook func(tenantID uuid.UUID, event string)
 }
+
+// querier runs statements: a transaction or a connection.
+type querier = wsdriver.Querier
 
 // Config tunes a Service.
 type Config struct {
@@ -62,7 +57,10 @@ type Config struct {
 	// DefaultSearchTimeout): a statement timeout on PostgreSQL, a context
 	// deadline that interrupts the query on SQLite.
 	SearchTimeout time.Duration
-	Logger        *slog.Logger
+	// Clock is the time of documents, queries, usage months and milestones
+	// (default the wall clock).
+	Clock  tenantd.Clock
+	Logger *slog.Logger
 }
 
 // DefaultSearchTimeout is the default Config.SearchTimeout. A search's work
@@ -70,7 +68,8 @@ type Config struct {
 // latency, not a budget it is expected to use.
 const DefaultSearchTimeout = 5 * time.Second
 
-// New returns a Service.
+// New returns a Service over the stores of db's kind: PostgreSQL pool and
+// schema, or SQLite pool and file.
 func New(db *store.DB, cfg Config) *Service {
 	if cfg.MaxDocumentBytes == 0 {
 		cfg.MaxDocumentBytes = 10 << 20
@@ -84,24 +83,48 @@ func New(db *store.DB, cfg Config) *Service {
 	if cfg.SearchTimeout == 0 {
 		cfg.SearchTimeout = DefaultSearchTimeout
 	}
-	return &Service{db: db, dataDir: cfg.DataDir, cfg: cfg, silos: map[string]*siloHandle{}}
+	s := &Service{db: db, cfg: cfg, clock: tenantd.ClockOr(cfg.Clock)}
+	if db.IsPostgres() {
+		s.drivers = map[tenantd.Isolation]wsdriver.Driver{
+			tenantd.IsolationPool: wsdriver.NewPostgresPool(db),
+			tenantd.IsolationSilo: wsdriver.NewPostgresSchema(db, cfg.Logger),
+		}
+		s.router = &postgresRouter{db: db}
+	} else {
+		s.drivers = map[tenantd.Isolation]wsdriver.Driver{
+			tenantd.IsolationPool: wsdriver.NewSQLitePool(db),
+			tenantd.IsolationSilo: wsdriver.NewSQLiteFile(cfg.DataDir),
+		}
+		s.router = newSQLiteRouter(db)
+	}
+	return s
 }
+
+// now is the time as the workspace stores it.
+func (s *Service) now() time.Time { return tenantd.Now(s.clock) }
 
 // SchemaName returns the PostgreSQL schema of a silo tenant.
-func SchemaName(tenantID uuid.UUID) string {
-	return "ws_" + strings.ReplaceAll(tenantID.String(), "-", "")
-}
+func SchemaName(tenantID uuid.UUID) string { return wsdriver.SchemaName(tenantID) }
 
-// FilePath returns the SQLite file of a silo tenant.
+// FilePath returns the SQLite file of a silo tenant (on SQLite).
 func (s *Service) FilePath(tenantID uuid.UUID) string {
-	return filepath.Join(s.dataDir, "workspaces", tenantID.String()+".db")
+	return wsdriver.NewSQLiteFile(s.cfg.DataDir).Location(tenantID)
 }
 
-// CreateTx creates the tenant's workspace, registering it in tx. It is
-// idempotent: run again, it finds the workspace and creates nothing, so a
-// retried or resumed provisioning never makes a second one. On PostgreSQL a
-// silo schema is created inside tx (PostgreSQL DDL is transactional); an
-// SQLite silo file is created before, idempotently.
+// driverOf returns the store of a placement.
+func (s *Service) driverOf(p wsdriver.Placement) (wsdriver.Driver, error) {
+	d, ok := s.drivers[p.Isolation]
+	if !ok {
+		return nil, fmt.Errorf("workspace of tenant %s: no store for isolation %q", p.TenantID, p.Isolation)
+	}
+	return d, nil
+}
+
+// CreateTx creates the tenant's workspace, registering its placement in
+// tx. It is idempotent: run again, it finds the workspace and creates
+// nothing, so a retried or resumed provisioning never makes a second one.
+// On PostgreSQL a silo schema is created inside tx (PostgreSQL DDL is
+// transactional); an SQLite silo file is created before, idempotently.
 func (s *Service) CreateTx(ctx context.Context, tx *store.Tx, tenantID uuid.UUID, iso tenantd.Isolation) (*ent.Workspace, error) {
 	sys := tenantd.SystemContext(ctx)
 	existing, err := tx.Ent.Workspace.Query().Where(workspace.TenantID(tenantID)).Only(sys)
@@ -111,72 +134,28 @@ func (s *Service) CreateTx(ctx context.Context, tx *store.Tx, tenantID uuid.UUID
 	if !ent.IsNotFound(err) {
 		return nil, fmt.Errorf("look up workspace: %w", err)
 	}
-	location := PoolLocation
-	if iso == tenantd.IsolationSilo {
-		if tx.IsPostgres() {
-			location = SchemaName(tenantID)
-			ddl := strings.ReplaceAll(postgresSiloDDL, "{{schema}}", pqIdent(location))
-			if _, err := tx.SQL.ExecContext(ctx, ddl); err != nil {
-				return nil, fmt.Errorf("create silo schema %s: %w", location, err)
-			}
-		} else {
-			location = s.FilePath(tenantID)
-			if err := s.createSQLiteSilo(ctx, location, tenantID); err != nil {
-				return nil, err
-			}
-		}
+	d, err := s.driverOf(wsdriver.Placement{TenantID: tenantID, Isolation: iso})
+	if err != nil {
+		return nil, err
+	}
+	p := wsdriver.Placement{TenantID: tenantID, Isolation: iso, Location: d.Location(tenantID)}
+	if err := d.Create(ctx, tx, p); err != nil {
+		return nil, err
 	}
 	ws, err := tx.Ent.Workspace.Create().
-		SetTenantID(tenantID).SetIsolation(iso).SetLocation(location).
+		SetTenantID(tenantID).SetIsolation(iso).SetLocation(p.Location).
 		Save(sys)
 	if err != nil {
 		return nil, fmt.Errorf("register workspace: %w", err)
 	}
-	if iso == tenantd.IsolationPool || tx.IsPostgres() {
-		// The usage row of a pool or PostgreSQL silo workspace; an SQLite
-		// silo file got its own above.
-		sc := &scope{tenantID: tenantID, postgres: tx.IsPostgres()}
-		if tx.IsPostgres() {
-			sc.prefix = "public."
-			if iso == tenantd.IsolationSilo {
-				sc.prefix = pqIdent(location) + "."
-			}
-			if _, err := tx.SQL.ExecContext(ctx, "SELECT set_config('tenantd.tenant_id', $1, true)", tenantID.String()); err != nil {
-				return nil, err
-			}
-		}
-		if _, err := tx.SQL.ExecContext(ctx, sc.q("INSERT INTO "+sc.table("workspace_usage")+" (tenant_id) VALUES (?) ON CONFLICT (tenant_id) DO NOTHING"), tenantID); err != nil {
-			return nil, fmt.Errorf("create usage counters: %w", err)
-		}
-	}
 	return ws, nil
 }
 
-func (s *Service) createSQLiteSilo(ctx context.Context, path string, tenantID uuid.UUID) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("create workspace dir: %w", err)
-	}
-	db, err := sql.Open("sqlite", store.SQLiteDSN(path))
-	if err != nil {
-		return fmt.Errorf("open silo %s: %w", path, err)
-	}
-	defer db.Close()
-	if _, err := db.ExecContext(ctx, sqliteSiloDDL); err != nil {
-		return fmt.Errorf("create silo tables in %s: %w", path, err)
-	}
-	if _, err := db.ExecContext(ctx, "INSERT INTO workspace_usage (tenant_id) VALUES (?) ON CONFLICT (tenant_id) DO NOTHING", tenantID); err != nil {
-		return fmt.Errorf("create usage counters in %s: %w", path, err)
-	}
-	return nil
-}
-
-// pqIdent quotes a PostgreSQL identifier.
-func pqIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
-// DestroyTx deletes the tenant's data inside tx: the pooled rows, or the
-// silo schema on PostgreSQL; it marks the workspace destroyed and returns
-// what it deleted. An SQLite silo file is removed by the returned cleanup,
-// to be called after commit (a file cannot be deleted transactionally).
+// DestroyTx deletes the tenant's data inside tx — the pooled rows, or the
+// silo schema on PostgreSQL, and the target of a move under way — marks
+// the workspace destroyed and returns what it deleted. An SQLite silo file
+// is removed by the returned cleanup, to be called after commit (a file
+// cannot be deleted transactionally); the report names it ("deletedFile").
 func (s *Service) DestroyTx(ctx context.Context, tx *store.Tx, tenantID uuid.UUID) (report map[string]any, cleanup func() error, err error) {
 	sys := tenantd.SystemContext(ctx)
 	cleanup = func() error { return nil }
@@ -187,54 +166,76 @@ func (s *Service) DestroyTx(ctx context.Context, tx *store.Tx, tenantID uuid.UUI
 	if err != nil {
 		return nil, nil, err
 	}
-	s.scopes.Delete(tenantID)
 	report = map[string]any{"isolation": string(ws.Isolation), "location": ws.Location}
 	if ws.DestroyedAt != nil {
 		report["alreadyDestroyed"] = true
 		return report, cleanup, nil
 	}
-	switch {
-	case ws.Isolation == tenantd.IsolationSilo && tx.IsPostgres():
-		if _, err := tx.SQL.ExecContext(ctx, "DROP SCHEMA IF EXISTS "+pqIdent(ws.Location)+" CASCADE"); err != nil {
-			return nil, nil, fmt.Errorf("drop silo schema: %w", err)
+	p := placementOf(ws)
+	destroyed, clean, err := s.DestroyAtTx(ctx, tx, p.Placement)
+	if err != nil {
+		return nil, nil, err
+	}
+	for k, v := range destroyed {
+		report[k] = v
+	}
+	cleanup = clean
+	if p.Target != nil {
+		target, cleanTarget, err := s.DestroyAtTx(ctx, tx, *p.Target)
+		if err != nil {
+			return nil, nil, fmt.Errorf("destroy the target of a move: %w", err)
 		}
-		report["droppedSchema"] = ws.Location
-	case ws.Isolation == tenantd.IsolationSilo:
-		path := ws.Location
-		s.mu.Lock()
-		if h, ok := s.silos[path]; ok {
-			h.db.Close()
-			delete(s.silos, path)
-		}
-		s.mu.Unlock()
+		report["target"] = target
 		cleanup = func() error {
-			for _, p := range []string{path, path + "-wal", path + "-shm"} {
-				if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
-					return err
-				}
+			if err := clean(); err != nil {
+				return err
 			}
-			return nil
-		}
-		report["deletedFile"] = path
-	default:
-		sc := &scope{tenantID: tenantID, postgres: tx.IsPostgres()}
-		if tx.IsPostgres() {
-			sc.prefix = "public."
-			if _, err := tx.SQL.ExecContext(ctx, "SELECT set_config('tenantd.tenant_id', $1, true)", tenantID.String()); err != nil {
-				return nil, nil, err
-			}
-		}
-		for _, table := range []string{"documents", "query_log", "workspace_usage"} {
-			res, err := tx.SQL.ExecContext(ctx, sc.q("DELETE FROM "+sc.table(table)+" WHERE tenant_id = ?"), tenantID)
-			if err != nil {
-				return nil, nil, fmt.Errorf("delete pooled %s: %w", table, err)
-			}
-			n, _ := res.RowsAffected()
-			report["deleted_"+table] = n
+			return cleanTarget()
 		}
 	}
-	if err := tx.Ent.Workspace.UpdateOne(ws).SetDestroyedAt(schema.Now()).Exec(sys); err != nil {
+	upd := tx.Ent.Workspace.UpdateOne(ws).SetDestroyedAt(s.now())
+	if p.Target != nil {
+		upd.ClearTargetIsolation().ClearTargetLocation()
+	}
+	if err := upd.Exec(sys); err != nil {
 		return nil, nil, err
 	}
 	return report, cleanup, nil
+}
+
+// DestroyAtTx destroys the workspace at p, which is not (or no longer) a
+// tenant's placement: the source after a move's switch, or an abandoned
+// target. It leaves the placement record alone. See DestroyTx for cleanup.
+func (s *Service) DestroyAtTx(ctx context.Context, tx *store.Tx, p wsdriver.Placement) (map[string]any, func() error, error) {
+	d, err := s.driverOf(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	report, cleanup, err := d.Destroy(ctx, tx, p)
+	if err != nil {
+		return nil, nil, fmt.Errorf("destroy %s workspace at %s: %w", d.Kind(), p.Location, err)
+	}
+	return report, cleanup, nil
+}
+
+// OpenSilos returns how many SQLite silo files are held open.
+func (s *Service) OpenSilos() int {
+	n := 0
+	for _, d := range s.drivers {
+		if f, ok := d.(interface{ OpenFiles() int }); ok {
+			n += f.OpenFiles()
+		}
+	}
+	return n
+}
+
+// Close closes the open silo files.
+func (s *Service) Close() error {
+	var first error
+	for _, d := range s.drivers {
+		if err := d.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }

@@ -7,12 +7,16 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
+	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantd/tenantd"
+	"github.com/tenantd/tenantd/ent/milestone"
 	"github.com/tenantd/tenantd/ent/plan"
+	"github.com/tenantd/tenantd/internal/analytics"
 	"github.com/tenantd/tenantd/internal/lifecycle"
 	"github.com/tenantd/tenantd/internal/plans"
 	"github.com/tenantd/tenantd/internal/store"
@@ -23,16 +27,18 @@ import (
 var sys = tenantd.SystemContext(context.Background())
 
 type bundle struct {
-	db *store.DB
-	m  *lifecycle.Machine
-	ws *workspace.Service
+	db      *store.DB
+	m       *lifecycle.Machine
+	ws      *workspace.Service
+	dataDir string
 }
 
 func setup(t *testing.T, db *store.DB) *bundle {
 	t.Helper()
-	ws := workspace.New(db, workspace.Config{DataDir: t.TempDir(), MaxDocumentBytes: 64 << 10})
+	dir := t.TempDir()
+	ws := workspace.New(db, workspace.Config{DataDir: dir, MaxDocumentBytes: 64 << 10})
 	t.Cleanup(func() { ws.Close() })
-	return &bundle{db: db, m: lifecycle.New(lifecycle.Config{DB: db}), ws: ws}
+	return &bundle{db: db, m: lifecycle.New(lifecycle.Config{DB: db}), ws: ws, dataDir: dir}
 }
 
 // tenant makes an ACTIVE tenant of the plan with its workspace.
@@ -375,4 +381,46 @@ func TestSiloFilesStayBounded(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, hits, 1)
 	}
+}
+
+// TestClock runs the workspace on a fake clock: documents, the query log's
+// month and the activation milestones take its time, and a new month
+// resets the query count the moment the clock passes into it.
+func TestClock(t *testing.T) {
+	t.Parallel()
+	eachIsolation(t, func(t *testing.T, b *bundle, planKey string) {
+		ctx := context.Background()
+		start := time.Date(2031, 3, 31, 23, 59, 0, 0, time.UTC)
+		clock := clockwork.NewFakeClockAt(start)
+		ws := workspace.New(b.db, workspace.Config{DataDir: b.dataDir, Clock: clock})
+		t.Cleanup(func() { ws.Close() })
+		id := b.tenant(t, planKey)
+
+		doc, _, err := ws.Upload(ctx, id, "Dated", "a document of the last minute of March")
+		require.NoError(t, err)
+		require.Equal(t, start, doc.CreatedAt)
+		got, err := ws.Get(ctx, id, doc.ID)
+		require.NoError(t, err)
+		require.Equal(t, start, got.CreatedAt)
+		_, err = ws.Search(ctx, id, "march", 5)
+		require.NoError(t, err)
+		for _, m := range []analytics.Milestone{analytics.FirstUpload, analytics.FirstQuery} {
+			ms, err := b.db.Ent.Milestone.Query().Where(milestone.TenantID(id), milestone.NameEQ(milestone.Name(m))).Only(sys)
+			require.NoError(t, err, "milestone %s", m)
+			require.Equal(t, start, ms.OccurredAt.UTC(), "milestone %s", m)
+		}
+		u, err := ws.Usage(ctx, id)
+		require.NoError(t, err)
+		require.EqualValues(t, 1, u.QueriesThisMonth)
+
+		clock.Advance(2 * time.Minute)
+		u, err = ws.Usage(ctx, id)
+		require.NoError(t, err)
+		require.Zero(t, u.QueriesThisMonth, "April has no queries yet")
+		_, err = ws.Search(ctx, id, "march", 5)
+		require.NoError(t, err)
+		u, err = ws.Usage(ctx, id)
+		require.NoError(t, err)
+		require.EqualValues(t, 1, u.QueriesThisMonth)
+	})
 }

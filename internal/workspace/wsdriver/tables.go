@@ -1,0 +1,398 @@
+package wsdriver
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tenantd/tenantd/internal/store"
+)
+
+// tables is the SQL both dialects share over one workspace's three tables
+// (documents, query_log, workspace_usage): the implementations embed it and
+// add what differs (search, where the tables are).
+type tables struct {
+	q        Querier
+	tenantID uuid.UUID
+	prefix   string // "public." or `"ws_…".` on PostgreSQL, "" on SQLite
+	dollar   bool   // PostgreSQL's $n placeholders instead of ?
+	main     *store.Tx
+}
+
+// table returns the qualified name of a workspace table.
+func (t *tables) table(name string) string { return t.prefix + name }
+
+// sql rewrites ? placeholders for PostgreSQL.
+func (t *tables) sql(query string) string {
+	if !t.dollar {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
+}
+
+func (t *tables) Querier() Querier { return t.q }
+
+func (t *tables) Main() *store.Tx { return t.main }
+
+func (t *tables) Usage(ctx context.Context) (Counters, error) {
+	var c Counters
+	err := t.q.QueryRowContext(ctx, t.sql(`SELECT documents, bytes, queries, query_month FROM `+t.table("workspace_usage")+` WHERE tenant_id = ?`),
+		t.tenantID).Scan(&c.Documents, &c.Bytes, &c.Queries, &c.QueryMonth)
+	if isNoRows(err) {
+		return Counters{}, nil
+	}
+	if err != nil {
+		return Counters{}, fmt.Errorf("read usage: %w", err)
+	}
+	return c, nil
+}
+
+func (t *tables) ReserveUpload(ctx context.Context, size, maxDocuments, maxBytes int64) (Counters, bool, error) {
+	var c Counters
+	err := t.q.QueryRowContext(ctx, t.sql(`UPDATE `+t.table("workspace_usage")+`
+		SET documents = documents + 1, bytes = bytes + ?
+		WHERE tenant_id = ? AND documents + 1 <= ? AND bytes + ? <= ?
+		RETURNING documents, bytes, queries, query_month`),
+		size, t.tenantID, maxDocuments, size, maxBytes).Scan(&c.Documents, &c.Bytes, &c.Queries, &c.QueryMonth)
+	if isNoRows(err) {
+		return Counters{}, false, nil
+	}
+	if err != nil {
+		return Counters{}, false, fmt.Errorf("count usage: %w", err)
+	}
+	return c, true, nil
+}
+
+func (t *tables) InsertDocument(ctx context.Context, d *Document) error {
+	_, err := t.q.ExecContext(ctx, t.sql(`INSERT INTO `+t.table("documents")+
+		` (id, tenant_id, title, content, size_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?)`),
+		d.ID, t.tenantID, d.Title, d.Content, d.SizeBytes, d.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("store document: %w", err)
+	}
+	return nil
+}
+
+func (t *tables) CountQuery(ctx context.Context, month string, limit int64) (int64, bool, error) {
+	var n int64
+	err := t.q.QueryRowContext(ctx, t.sql(`UPDATE `+t.table("workspace_usage")+`
+		SET queries = CASE WHEN query_month = ? THEN queries + 1 ELSE 1 END, query_month = ?
+		WHERE tenant_id = ? AND (query_month <> ? OR queries + 1 <= ?)
+		RETURNING queries`), month, month, t.tenantID, month, limit).Scan(&n)
+	if isNoRows(err) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("count query: %w", err)
+	}
+	return n, true, nil
+}
+
+func (t *tables) LogQuery(ctx context.Context, e *QueryLogEntry) error {
+	_, err := t.q.ExecContext(ctx, t.sql(`INSERT INTO `+t.table("query_log")+` (id, tenant_id, query, hits, created_at) VALUES (?, ?, ?, ?, ?)`),
+		e.ID, t.tenantID, e.Query, e.Hits, e.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("log query: %w", err)
+	}
+	return nil
+}
+
+func (t *tables) WriteBatch(ctx context.Context, b Batch) error {
+	for _, d := range b.Documents {
+		if _, err := t.q.ExecContext(ctx, t.sql(`INSERT INTO `+t.table("documents")+
+			` (id, tenant_id, title, content, size_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+			d.ID, t.tenantID, d.Title, d.Content, d.SizeBytes, d.CreatedAt); err != nil {
+			return fmt.Errorf("write document %s: %w", d.ID, err)
+		}
+	}
+	for _, e := range b.QueryLog {
+		if _, err := t.q.ExecContext(ctx, t.sql(`INSERT INTO `+t.table("query_log")+
+			` (id, tenant_id, query, hits, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
+			e.ID, t.tenantID, e.Query, e.Hits, e.CreatedAt); err != nil {
+			return fmt.Errorf("write query log entry %s: %w", e.ID, err)
+		}
+	}
+	return nil
+}
+
+func (t *tables) SetUsage(ctx context.Context, c Counters) error {
+	_, err := t.q.ExecContext(ctx, t.sql(`INSERT INTO `+t.table("workspace_usage")+
+		` (tenant_id, documents, bytes, queries, query_month) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (tenant_id) DO UPDATE SET documents = excluded.documents, bytes = excluded.bytes,
+			queries = excluded.queries, query_month = excluded.query_month`),
+		t.tenantID, c.Documents, c.Bytes, c.Queries, c.QueryMonth)
+	if err != nil {
+		return fmt.Errorf("set usage: %w", err)
+	}
+	return nil
+}
+
+// createUsage makes the zero usage row, idempotently.
+func (t *tables) createUsage(ctx context.Context) error {
+	if _, err := t.q.ExecContext(ctx, t.sql("INSERT INTO "+t.table("workspace_usage")+" (tenant_id) VALUES (?) ON CONFLICT (tenant_id) DO NOTHING"), t.tenantID); err != nil {
+		return fmt.Errorf("create usage counters: %w", err)
+	}
+	return nil
+}
+
+// deleteRows deletes the tenant's rows of every table (a pool workspace)
+// and reports how many of each.
+func (t *tables) deleteRows(ctx context.Context, report map[string]any) error {
+	for _, table := range []string{"documents", "query_log", "workspace_usage"} {
+		res, err := t.q.ExecContext(ctx, t.sql("DELETE FROM "+t.table(table)+" WHERE tenant_id = ?"), t.tenantID)
+		if err != nil {
+			return fmt.Errorf("delete pooled %s: %w", table, err)
+		}
+		n, _ := res.RowsAffected()
+		report["deleted_"+table] = n
+	}
+	return nil
+}
+
+func (t *tables) ListDocuments(ctx context.Context, p ListParams) ([]*Document, error) {
+	where, args := []string{"tenant_id = ?"}, []any{t.tenantID}
+	if p.After != nil {
+		where, args = append(where, "(created_at < ? OR (created_at = ? AND id < ?))"), append(args, p.After.CreatedAt, p.After.CreatedAt, p.After.ID)
+	}
+	if p.Before != nil {
+		where, args = append(where, "(created_at > ? OR (created_at = ? AND id > ?))"), append(args, p.Before.CreatedAt, p.Before.CreatedAt, p.Before.ID)
+	}
+	order := "created_at DESC, id DESC"
+	if p.Backward {
+		order = "created_at ASC, id ASC"
+	}
+	rows, err := t.q.QueryContext(ctx, t.sql(`SELECT id, tenant_id, title, '', size_bytes, created_at FROM `+
+		t.table("documents")+` WHERE `+strings.Join(where, " AND ")+` ORDER BY `+order+` LIMIT ?`), append(args, p.Limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("list documents: %w", err)
+	}
+	defer rows.Close()
+	var out []*Document
+	for rows.Next() {
+		d, err := scanDocument(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list documents: %w", err)
+	}
+	return out, nil
+}
+
+func (t *tables) Document(ctx context.Context, id uuid.UUID, withContent bool) (*Document, error) {
+	content := "''"
+	if withContent {
+		content = "content"
+	}
+	row := t.q.QueryRowContext(ctx, t.sql(`SELECT id, tenant_id, title, `+content+`, size_bytes, created_at FROM `+
+		t.table("documents")+` WHERE tenant_id = ? AND id = ?`), t.tenantID, id)
+	d, err := scanDocument(row)
+	if isNoRows(err) {
+		return nil, fmt.Errorf("document %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	d.HasContent = withContent
+	return d, nil
+}
+
+func (t *tables) ScanDocuments(ctx context.Context, after uuid.UUID, limit int) ([]*Document, error) {
+	rows, err := t.q.QueryContext(ctx, t.sql(`SELECT id, tenant_id, title, content, size_bytes, created_at FROM `+
+		t.table("documents")+` WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`), t.tenantID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("scan documents: %w", err)
+	}
+	defer rows.Close()
+	var out []*Document
+	for rows.Next() {
+		d, err := scanDocument(rows)
+		if err != nil {
+			return nil, err
+		}
+		d.HasContent = true
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("scan documents: %w", err)
+	}
+	return out, nil
+}
+
+func (t *tables) ScanQueryLog(ctx context.Context, after uuid.UUID, limit int) ([]*QueryLogEntry, error) {
+	rows, err := t.q.QueryContext(ctx, t.sql(`SELECT id, tenant_id, query, hits, created_at FROM `+
+		t.table("query_log")+` WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`), t.tenantID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("scan query log: %w", err)
+	}
+	defer rows.Close()
+	var out []*QueryLogEntry
+	for rows.Next() {
+		e, err := scanQueryLogEntry(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("scan query log: %w", err)
+	}
+	return out, nil
+}
+
+func (t *tables) Count(ctx context.Context) (Counts, error) {
+	var c Counts
+	if err := t.q.QueryRowContext(ctx, t.sql(`SELECT count(*), coalesce(sum(size_bytes), 0) FROM `+t.table("documents")+` WHERE tenant_id = ?`),
+		t.tenantID).Scan(&c.Documents, &c.Bytes); err != nil {
+		return Counts{}, fmt.Errorf("count documents: %w", err)
+	}
+	if err := t.q.QueryRowContext(ctx, t.sql(`SELECT count(*) FROM `+t.table("query_log")+` WHERE tenant_id = ?`),
+		t.tenantID).Scan(&c.Queries); err != nil {
+		return Counts{}, fmt.Errorf("count query log: %w", err)
+	}
+	return c, nil
+}
+
+// checksumVersion names the form Checksum digests; a change of the form
+// changes the name, so checksums of different forms never compare equal.
+const checksumVersion = "wsdriver-checksum-1"
+
+func (t *tables) Checksum(ctx context.Context) (string, error) {
+	h := sha256.New()
+	h.Write([]byte(checksumVersion))
+	// One row at a time: a document may be megabytes.
+	rows, err := t.q.QueryContext(ctx, t.sql(`SELECT id, tenant_id, title, content, size_bytes, created_at FROM `+
+		t.table("documents")+` WHERE tenant_id = ? ORDER BY id`), t.tenantID)
+	if err != nil {
+		return "", fmt.Errorf("checksum documents: %w", err)
+	}
+	for rows.Next() {
+		d, err := scanDocument(rows)
+		if err != nil {
+			rows.Close()
+			return "", err
+		}
+		h.Write([]byte{'d'})
+		h.Write(d.ID[:])
+		writeString(h, d.Title)
+		writeString(h, d.Content)
+		writeInt(h, d.SizeBytes)
+		writeInt(h, d.CreatedAt.UnixMicro())
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return "", fmt.Errorf("checksum documents: %w", err)
+	}
+	rows, err = t.q.QueryContext(ctx, t.sql(`SELECT id, tenant_id, query, hits, created_at FROM `+
+		t.table("query_log")+` WHERE tenant_id = ? ORDER BY id`), t.tenantID)
+	if err != nil {
+		return "", fmt.Errorf("checksum query log: %w", err)
+	}
+	for rows.Next() {
+		e, err := scanQueryLogEntry(rows)
+		if err != nil {
+			rows.Close()
+			return "", err
+		}
+		h.Write([]byte{'q'})
+		h.Write(e.ID[:])
+		writeString(h, e.Query)
+		writeInt(h, int64(e.Hits))
+		writeInt(h, e.CreatedAt.UnixMicro())
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return "", fmt.Errorf("checksum query log: %w", err)
+	}
+	u, err := t.Usage(ctx)
+	if err != nil {
+		return "", err
+	}
+	h.Write([]byte{'u'})
+	writeInt(h, u.Documents)
+	writeInt(h, u.Bytes)
+	writeInt(h, u.Queries)
+	writeString(h, u.QueryMonth)
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func writeInt(h hash.Hash, n int64) {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(n))
+	h.Write(b[:])
+}
+
+// writeString writes s with its length first, so that no two sequences of
+// strings digest alike.
+func writeString(h hash.Hash, s string) {
+	writeInt(h, int64(len(s)))
+	h.Write([]byte(s))
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanDocument(r scanner, extra ...any) (*Document, error) {
+	d := &Document{}
+	var created any
+	if err := r.Scan(append([]any{&d.ID, &d.TenantID, &d.Title, &d.Content, &d.SizeBytes, &created}, extra...)...); err != nil {
+		return nil, fmt.Errorf("read document: %w", err)
+	}
+	t, err := asTime(created)
+	if err != nil {
+		return nil, err
+	}
+	d.CreatedAt = t
+	return d, nil
+}
+
+func scanQueryLogEntry(r scanner) (*QueryLogEntry, error) {
+	e := &QueryLogEntry{}
+	var created any
+	if err := r.Scan(&e.ID, &e.TenantID, &e.Query, &e.Hits, &created); err != nil {
+		return nil, fmt.Errorf("read query log entry: %w", err)
+	}
+	t, err := asTime(created)
+	if err != nil {
+		return nil, err
+	}
+	e.CreatedAt = t
+	return e, nil
+}
+
+// asTime reads a timestamp column: time.Time from PostgreSQL, and from
+// SQLite either time.Time (declared DATETIME) or the text it was stored as.
+func asTime(v any) (time.Time, error) {
+	switch v := v.(type) {
+	case time.Time:
+		return v.UTC(), nil
+	case string:
+		for _, layout := range []string{"2006-01-02 15:04:05.999999999 -0700 MST", "2006-01-02 15:04:05.999999999-07:00", time.RFC3339Nano} {
+			if t, err := time.Parse(layout, v); err == nil {
+				return t.UTC(), nil
+			}
+		}
+	}
+	return time.Time{}, fmt.Errorf("unreadable timestamp %v", v)
+}
+
+func isNoRows(err error) bool { return errors.Is(err, errNoRows) }
