@@ -260,6 +260,13 @@ func (s *Service) change(ctx context.Context, req Request) (*Result, error) {
 	if len(p.Overages) > 0 {
 		return nil, overLimits(to, p.Overages)
 	}
+	if p.DataMoves {
+		// The online move between pool and silo is the next step of this
+		// capability; until it lands a change across isolation is refused
+		// rather than leaving the data where the new plan does not expect it.
+		return nil, tenantd.Invalid("plan", "changing from the %s plan (%s) to the %s plan (%s) moves the tenant's data, which this version cannot do yet; choose a plan of the same isolation",
+			from.Key, from.Isolation, to.Key, to.Isolation)
+	}
 	res := &Result{Preview: p}
 	err = s.db.InTx(ctx, func(ctx context.Context, tx *store.Tx) error {
 		t, err := s.machine.LockTx(ctx, tx, req.TenantID)

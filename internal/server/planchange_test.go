@@ -300,7 +300,11 @@ func TestChangePlanLimitsAndFailure(t *testing.T) {
 	srv.MustDo(t, key, changePlanMutation, changePlanInput(id, "pro", map[string]any{"dryRun": true}), &d)
 	require.True(t, d.ChangePlan.Preview.DataMoves)
 	require.Equal(t, 1001, d.ChangePlan.Preview.DocumentsToMove)
-	srv.MustDo(t, key, changePlanMutation, changePlanInput(id, "enterprise", nil), &d)
+	require.Equal(t, tenantd.EINVALID, srv.Do(t, key, changePlanMutation, changePlanInput(id, "pro", nil)).Code(),
+		"a change across isolation waits for the online move")
+	b := activeTenant(t, srv, "fails-later", "free")
+	id, key = b.SignUp.Tenant.ID, b.SignUp.APIKey
+	srv.MustDo(t, key, changePlanMutation, changePlanInput(id, "starter", nil), &d)
 	op := finishedOp(t, srv, id, tenantd.OpChangePlan)
 	require.Equal(t, tenantd.OpFailed, op.Status)
 	require.Contains(t, *op.ErrorMessage, "injected failure")
@@ -308,7 +312,7 @@ func TestChangePlanLimitsAndFailure(t *testing.T) {
 	require.NoError(t, err)
 	p, err := tn.QueryPlan().Only(sys)
 	require.NoError(t, err)
-	require.Equal(t, "starter", p.Key)
+	require.Equal(t, "free", p.Key)
 	require.Equal(t, tenantd.StateActive, tn.State, "a failed change leaves the state alone")
 	changes, err := srv.DB().Ent.BillingCall.Query().Where(billingcall.CallEQ(billingcall.CallChangePlan)).All(sys)
 	require.NoError(t, err)
@@ -317,5 +321,5 @@ func TestChangePlanLimitsAndFailure(t *testing.T) {
 		PlanKey string `json:"plan_key"`
 	}
 	require.NoError(t, json.Unmarshal(changes[1].Result, &last))
-	require.Equal(t, "starter", last.PlanKey, "billed on starter again")
+	require.Equal(t, "free", last.PlanKey, "billed on free again")
 }
