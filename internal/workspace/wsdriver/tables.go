@@ -179,10 +179,15 @@ func (t *tables) ListDocuments(ctx context.Context, p ListParams) ([]*Document, 
 	if p.Backward {
 		order = "created_at ASC, id ASC"
 	}
-	rows, err := t.q.QueryContext(ctx, t.sql(`SELECT id, tenant_id, title, '', size_bytes, created_at FROM `+
-		t.table("documents")+` WHERE `+strings.Join(where, " AND ")+` ORDER BY `+order+` LIMIT ?`), append(args, p.Limit)...)
+	return t.documents(ctx, "list documents", false, `SELECT id, tenant_id, title, '', size_bytes, created_at FROM `+
+		t.table("documents")+` WHERE `+strings.Join(where, " AND ")+` ORDER BY `+order+` LIMIT ?`, append(args, p.Limit)...)
+}
+
+// documents runs a query of documents rows (what names it in errors).
+func (t *tables) documents(ctx context.Context, what string, withContent bool, query string, args ...any) ([]*Document, error) {
+	rows, err := t.q.QueryContext(ctx, t.sql(query), args...)
 	if err != nil {
-		return nil, fmt.Errorf("list documents: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
 	var out []*Document
@@ -191,10 +196,11 @@ func (t *tables) ListDocuments(ctx context.Context, p ListParams) ([]*Document, 
 		if err != nil {
 			return nil, err
 		}
+		d.HasContent = withContent
 		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list documents: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return out, nil
 }
@@ -218,25 +224,8 @@ func (t *tables) Document(ctx context.Context, id uuid.UUID, withContent bool) (
 }
 
 func (t *tables) ScanDocuments(ctx context.Context, after uuid.UUID, limit int) ([]*Document, error) {
-	rows, err := t.q.QueryContext(ctx, t.sql(`SELECT id, tenant_id, title, content, size_bytes, created_at FROM `+
-		t.table("documents")+` WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`), t.tenantID, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("scan documents: %w", err)
-	}
-	defer rows.Close()
-	var out []*Document
-	for rows.Next() {
-		d, err := scanDocument(rows)
-		if err != nil {
-			return nil, err
-		}
-		d.HasContent = true
-		out = append(out, d)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("scan documents: %w", err)
-	}
-	return out, nil
+	return t.documents(ctx, "scan documents", true, `SELECT id, tenant_id, title, content, size_bytes, created_at FROM `+
+		t.table("documents")+` WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`, t.tenantID, after, limit)
 }
 
 func (t *tables) ScanQueryLog(ctx context.Context, after uuid.UUID, limit int) ([]*QueryLogEntry, error) {
