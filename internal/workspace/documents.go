@@ -231,6 +231,11 @@ func (s *Service) write(ctx context.Context, tenantID uuid.UUID, fn func(ctx con
 			return err
 		}
 		return d.Write(ctx, main, p.Placement, func(ctx context.Context, tx wsdriver.Tx) error {
+			if p.Target != nil {
+				// A move is copying the workspace: what this write adds
+				// goes in the change log too (see move.go).
+				tx.TrackChanges()
+			}
 			tenants := q
 			if m := tx.Main(); m != nil {
 				tenants = m.SQL
@@ -247,7 +252,23 @@ func (s *Service) write(ctx context.Context, tenantID uuid.UUID, fn func(ctx con
 // any transaction, beside the writer. A positive timeout bounds fn
 // (wsdriver.ViewOptions).
 func (s *Service) read(ctx context.Context, tenantID uuid.UUID, timeout time.Duration, fn func(ctx context.Context, r wsdriver.Reader, ti *tenantInfo) error) error {
+	generation, err := s.readOnce(ctx, tenantID, timeout, fn)
+	if err != nil && generation > 0 && tenantd.ErrorCode(err) == tenantd.EINTERNAL && ctx.Err() == nil {
+		// A move switched the placement while this read was on the old
+		// one, whose copy was then destroyed: read again, at the new one.
+		if p, perr := s.Placement(ctx, tenantID); perr == nil && p.Generation != generation {
+			_, err = s.readOnce(ctx, tenantID, timeout, fn)
+		}
+	}
+	return err
+}
+
+// readOnce is read at the placement committed now; it returns that
+// placement's generation (0 if it read none).
+func (s *Service) readOnce(ctx context.Context, tenantID uuid.UUID, timeout time.Duration, fn func(ctx context.Context, r wsdriver.Reader, ti *tenantInfo) error) (int, error) {
+	generation := 0
 	err := s.router.read(ctx, tenantID, func(ctx context.Context, main *store.Tx, q querier, p *Placement) error {
+		generation = p.Generation
 		ti, err := s.router.tenant(ctx, q, tenantID, false)
 		if err != nil {
 			return err
@@ -263,7 +284,7 @@ func (s *Service) read(ctx context.Context, tenantID uuid.UUID, timeout time.Dur
 			return fn(ctx, r, ti)
 		})
 	})
-	return s.explain(ctx, tenantID, err)
+	return generation, s.explain(ctx, tenantID, err)
 }
 
 // explain turns a missing workspace into why the tenant has none to use.

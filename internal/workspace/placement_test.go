@@ -17,92 +17,33 @@ import (
 	"github.com/tenantd/tenantd/internal/workspace/wsdriver"
 )
 
-// move moves the tenant's workspace to the isolation to with the
-// primitives a move operation is made of: begin (the target is made and
-// recorded), copy in batches while writes go on, then a cutover that
-// catches up, verifies the checksums and switches. during, if set, runs
-// between the copy and the cutover. It returns the placement moved from.
+// move moves the tenant's workspace to the isolation to with the phases a
+// move operation is made of (move.go): begin, copy in batches, catch up,
+// verify, catch up, switch. during, if set, runs between the copy and the
+// verification. It returns the placement moved from.
 func move(t *testing.T, db *store.DB, ws *workspace.Service, id uuid.UUID, to tenantd.Isolation, during func()) wsdriver.Placement {
 	t.Helper()
 	ctx := context.Background()
-	var p *workspace.Placement
-	require.NoError(t, db.InTx(ctx, func(ctx context.Context, tx *store.Tx) error {
-		var err error
-		p, err = ws.BeginMoveTx(ctx, tx, id, to)
-		return err
-	}))
+	p, err := ws.BeginMove(ctx, id, to)
+	require.NoError(t, err)
 	require.NotNil(t, p.Target)
 	require.Equal(t, to, p.Target.Isolation)
-	source, target := p.Placement, *p.Target
-
-	// copyAll writes everything of the source into the target (again:
-	// WriteBatch skips what is there) and sets the target's counters.
-	copyAll := func(ctx context.Context, main *store.Tx, verify bool) error {
-		var (
-			batches []wsdriver.Batch
-			usage   wsdriver.Counters
-			want    string
-		)
-		err := ws.ViewAt(ctx, source, func(ctx context.Context, r wsdriver.Reader) error {
-			for after := uuid.Nil; ; {
-				docs, err := r.ScanDocuments(ctx, after, 2)
-				if err != nil || len(docs) == 0 {
-					if err != nil {
-						return err
-					}
-					break
-				}
-				batches = append(batches, wsdriver.Batch{Documents: docs})
-				after = docs[len(docs)-1].ID
-			}
-			log, err := r.ScanQueryLog(ctx, uuid.Nil, 1000)
-			if err != nil {
-				return err
-			}
-			batches = append(batches, wsdriver.Batch{QueryLog: log})
-			if usage, err = r.Usage(ctx); err != nil {
-				return err
-			}
-			want, err = r.Checksum(ctx)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		return ws.WriteAt(ctx, main, target, func(ctx context.Context, tx wsdriver.Tx) error {
-			for _, b := range batches {
-				if err := tx.WriteBatch(ctx, b); err != nil {
-					return err
-				}
-			}
-			if err := tx.SetUsage(ctx, usage); err != nil {
-				return err
-			}
-			if !verify {
-				return nil
-			}
-			got, err := tx.Checksum(ctx)
-			if err != nil {
-				return err
-			}
-			if got != want {
-				return fmt.Errorf("checksum of the target %s, of the source %s", got, want)
-			}
-			return nil
-		})
+	for cur := (workspace.MoveCursor{}); !cur.Done; {
+		cur, _, err = ws.CopyBatch(ctx, p, cur)
+		require.NoError(t, err)
 	}
-	require.NoError(t, copyAll(ctx, nil, false))
 	if during != nil {
 		during()
 	}
-	require.NoError(t, ws.Cutover(ctx, id, func(ctx context.Context, tx *store.Tx, cur *workspace.Placement) error {
-		if err := copyAll(ctx, tx, true); err != nil {
-			return err
-		}
-		_, err := ws.SwitchTx(ctx, tx, id, cur.Generation)
-		return err
-	}))
-	return source
+	for cur := (workspace.MoveCursor{}); !cur.Done; {
+		cur, _, err = ws.VerifyBatch(ctx, p, cur)
+		require.NoError(t, err)
+	}
+	require.NoError(t, ws.CatchUpAll(ctx, p))
+	res, err := ws.Switch(ctx, id, p.Generation, nil)
+	require.NoError(t, err)
+	require.Equal(t, p.Placement, res.From)
+	return res.From
 }
 
 // count counts the documents of the workspace at p.

@@ -40,6 +40,8 @@ type Service struct {
 	// gateHook, set by tests only, is told when a write arrives at the
 	// cutover gate ("arrive") and when it has passed it ("pass").
 	gateHook func(tenantID uuid.UUID, event string)
+	// moveHook, set by tests only, is told of a move's events.
+	moveHook MoveHook
 }
 
 // querier runs statements: a transaction or a connection.

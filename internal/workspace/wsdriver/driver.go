@@ -128,8 +128,21 @@ type Reader interface {
 	// stable order a move copies in. Ids are UUIDv7, so later documents
 	// mostly sort later, but a copy must not rely on it to catch up.
 	ScanDocuments(ctx context.Context, after uuid.UUID, limit int) ([]*Document, error)
+	// ScanDocumentHeads is ScanDocuments without the content: what a copy
+	// reads first to bound a batch by bytes.
+	ScanDocumentHeads(ctx context.Context, after uuid.UUID, limit int) ([]*Document, error)
 	// ScanQueryLog is ScanDocuments for the query log.
 	ScanQueryLog(ctx context.Context, after uuid.UUID, limit int) ([]*QueryLogEntry, error)
+	// DocumentsByID returns those of the documents, with their content,
+	// that exist, in id order.
+	DocumentsByID(ctx context.Context, ids []uuid.UUID) ([]*Document, error)
+	// QueryLogByID is DocumentsByID for the query log.
+	QueryLogByID(ctx context.Context, ids []uuid.UUID) ([]*QueryLogEntry, error)
+	// Changes returns up to limit entries of the change log after the
+	// sequence number after (0 for the first), in sequence order: the rows
+	// that requests wrote in a transaction that tracked changes
+	// (Tx.TrackChanges) and that nobody has forgotten yet.
+	Changes(ctx context.Context, after int64, limit int) ([]Change, error)
 	// Count counts what the workspace holds, from the rows themselves (not
 	// the usage counters).
 	Count(ctx context.Context) (Counts, error)
@@ -166,6 +179,18 @@ type Tx interface {
 	WriteBatch(ctx context.Context, b Batch) error
 	// SetUsage sets the usage counters.
 	SetUsage(ctx context.Context, c Counters) error
+	// TrackChanges makes InsertDocument and LogQuery of this transaction
+	// also record the row in the workspace's change log, in the same
+	// transaction: while a move copies the workspace, every row a request
+	// writes is either there before the copy starts or in the log. The
+	// log is read in any order and emptied by ForgetChanges, so it relies
+	// on neither id order nor commit order.
+	TrackChanges()
+	// ForgetChanges deletes the change log entries of those sequence
+	// numbers (the ones a move has copied).
+	ForgetChanges(ctx context.Context, seqs []int64) error
+	// ClearChanges empties the change log.
+	ClearChanges(ctx context.Context) error
 	// Main is the main-database transaction the workspace writes in, or nil
 	// when it lives elsewhere and commits on its own.
 	Main() *store.Tx
@@ -220,6 +245,19 @@ type Counts struct {
 	Documents int64
 	Bytes     int64
 	Queries   int64 // query log entries
+}
+
+// The tables of a workspace, as the change log names them.
+const (
+	TableDocuments = "documents"
+	TableQueryLog  = "query_log"
+)
+
+// Change is one entry of the change log: a row a request wrote.
+type Change struct {
+	Seq   int64
+	Table string
+	RowID uuid.UUID
 }
 
 // Batch is what WriteBatch stores.

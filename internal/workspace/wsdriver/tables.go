@@ -25,6 +25,7 @@ type tables struct {
 	prefix   string // "public." or `"ws_…".` on PostgreSQL, "" on SQLite
 	dollar   bool   // PostgreSQL's $n placeholders instead of ?
 	main     *store.Tx
+	track    bool // InsertDocument and LogQuery also write the change log
 }
 
 // table returns the qualified name of a workspace table.
@@ -88,8 +89,69 @@ func (t *tables) InsertDocument(ctx context.Context, d *Document) error {
 	if err != nil {
 		return fmt.Errorf("store document: %w", err)
 	}
+	return t.logChange(ctx, TableDocuments, d.ID)
+}
+
+func (t *tables) TrackChanges() { t.track = true }
+
+// logChange records a row written by a request in the change log, when the
+// transaction tracks changes.
+func (t *tables) logChange(ctx context.Context, table string, id uuid.UUID) error {
+	if !t.track {
+		return nil
+	}
+	if _, err := t.q.ExecContext(ctx, t.sql(`INSERT INTO `+t.table("workspace_changes")+` (tenant_id, tbl, row_id) VALUES (?, ?, ?)`),
+		t.tenantID, table, id); err != nil {
+		return fmt.Errorf("log change of %s %s: %w", table, id, err)
+	}
 	return nil
 }
+
+func (t *tables) Changes(ctx context.Context, after int64, limit int) ([]Change, error) {
+	rows, err := t.q.QueryContext(ctx, t.sql(`SELECT id, tbl, row_id FROM `+t.table("workspace_changes")+` WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`),
+		t.tenantID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read change log: %w", err)
+	}
+	defer rows.Close()
+	var out []Change
+	for rows.Next() {
+		var c Change
+		if err := rows.Scan(&c.Seq, &c.Table, &c.RowID); err != nil {
+			return nil, fmt.Errorf("read change log: %w", err)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read change log: %w", err)
+	}
+	return out, nil
+}
+
+func (t *tables) ForgetChanges(ctx context.Context, seqs []int64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	args := []any{t.tenantID}
+	for _, s := range seqs {
+		args = append(args, s)
+	}
+	if _, err := t.q.ExecContext(ctx, t.sql(`DELETE FROM `+t.table("workspace_changes")+` WHERE tenant_id = ? AND id IN (`+placeholders(len(seqs))+`)`),
+		args...); err != nil {
+		return fmt.Errorf("forget changes: %w", err)
+	}
+	return nil
+}
+
+func (t *tables) ClearChanges(ctx context.Context) error {
+	if _, err := t.q.ExecContext(ctx, t.sql(`DELETE FROM `+t.table("workspace_changes")+` WHERE tenant_id = ?`), t.tenantID); err != nil {
+		return fmt.Errorf("clear change log: %w", err)
+	}
+	return nil
+}
+
+// placeholders returns n comma-separated ? placeholders.
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
 
 func (t *tables) CountQuery(ctx context.Context, month string, limit int64) (int64, bool, error) {
 	var n int64
@@ -112,7 +174,7 @@ func (t *tables) LogQuery(ctx context.Context, e *QueryLogEntry) error {
 	if err != nil {
 		return fmt.Errorf("log query: %w", err)
 	}
-	return nil
+	return t.logChange(ctx, TableQueryLog, e.ID)
 }
 
 func (t *tables) WriteBatch(ctx context.Context, b Batch) error {
@@ -156,7 +218,7 @@ func (t *tables) createUsage(ctx context.Context) error {
 // deleteRows deletes the tenant's rows of every table (a pool workspace)
 // and reports how many of each.
 func (t *tables) deleteRows(ctx context.Context, report map[string]any) error {
-	for _, table := range []string{"documents", "query_log", "workspace_usage"} {
+	for _, table := range []string{"documents", "query_log", "workspace_usage", "workspace_changes"} {
 		res, err := t.q.ExecContext(ctx, t.sql("DELETE FROM "+t.table(table)+" WHERE tenant_id = ?"), t.tenantID)
 		if err != nil {
 			return fmt.Errorf("delete pooled %s: %w", table, err)
@@ -228,9 +290,44 @@ func (t *tables) ScanDocuments(ctx context.Context, after uuid.UUID, limit int) 
 		t.table("documents")+` WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`, t.tenantID, after, limit)
 }
 
+func (t *tables) ScanDocumentHeads(ctx context.Context, after uuid.UUID, limit int) ([]*Document, error) {
+	return t.documents(ctx, "scan documents", false, `SELECT id, tenant_id, title, '', size_bytes, created_at FROM `+
+		t.table("documents")+` WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`, t.tenantID, after, limit)
+}
+
+func (t *tables) DocumentsByID(ctx context.Context, ids []uuid.UUID) ([]*Document, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return t.documents(ctx, "read documents", true, `SELECT id, tenant_id, title, content, size_bytes, created_at FROM `+
+		t.table("documents")+` WHERE tenant_id = ? AND id IN (`+placeholders(len(ids))+`) ORDER BY id`, idArgs(t.tenantID, ids)...)
+}
+
+func (t *tables) QueryLogByID(ctx context.Context, ids []uuid.UUID) ([]*QueryLogEntry, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	return t.queryLog(ctx, `SELECT id, tenant_id, query, hits, created_at FROM `+
+		t.table("query_log")+` WHERE tenant_id = ? AND id IN (`+placeholders(len(ids))+`) ORDER BY id`, idArgs(t.tenantID, ids)...)
+}
+
+func idArgs(tenantID uuid.UUID, ids []uuid.UUID) []any {
+	args := make([]any, 0, len(ids)+1)
+	args = append(args, tenantID)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	return args
+}
+
 func (t *tables) ScanQueryLog(ctx context.Context, after uuid.UUID, limit int) ([]*QueryLogEntry, error) {
-	rows, err := t.q.QueryContext(ctx, t.sql(`SELECT id, tenant_id, query, hits, created_at FROM `+
-		t.table("query_log")+` WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`), t.tenantID, after, limit)
+	return t.queryLog(ctx, `SELECT id, tenant_id, query, hits, created_at FROM `+
+		t.table("query_log")+` WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?`, t.tenantID, after, limit)
+}
+
+// queryLog runs a query of query_log rows.
+func (t *tables) queryLog(ctx context.Context, query string, args ...any) ([]*QueryLogEntry, error) {
+	rows, err := t.q.QueryContext(ctx, t.sql(query), args...)
 	if err != nil {
 		return nil, fmt.Errorf("scan query log: %w", err)
 	}
@@ -385,3 +482,29 @@ func asTime(v any) (time.Time, error) {
 }
 
 func isNoRows(err error) bool { return errors.Is(err, errNoRows) }
+
+// DocumentDigest digests one document as Checksum does: two stores hold the
+// same document when the digests are equal.
+func DocumentDigest(d *Document) [32]byte {
+	h := sha256.New()
+	h.Write(d.ID[:])
+	writeString(h, d.Title)
+	writeString(h, d.Content)
+	writeInt(h, d.SizeBytes)
+	writeInt(h, d.CreatedAt.UnixMicro())
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// QueryLogDigest is DocumentDigest for a query log entry.
+func QueryLogDigest(e *QueryLogEntry) [32]byte {
+	h := sha256.New()
+	h.Write(e.ID[:])
+	writeString(h, e.Query)
+	writeInt(h, int64(e.Hits))
+	writeInt(h, e.CreatedAt.UnixMicro())
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}

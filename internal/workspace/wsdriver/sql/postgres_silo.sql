@@ -30,3 +30,11 @@ CREATE TABLE IF NOT EXISTS {{schema}}.workspace_usage (
   query_month text   NOT NULL DEFAULT '',
   queries     bigint NOT NULL DEFAULT 0
 );
+-- The change log of a move (wsdriver.Tx.TrackChanges): rows written while
+-- the workspace is being copied elsewhere.
+CREATE TABLE IF NOT EXISTS {{schema}}.workspace_changes (
+  id        bigserial PRIMARY KEY,
+  tenant_id uuid NOT NULL,
+  tbl       text NOT NULL,
+  row_id    uuid NOT NULL
+);

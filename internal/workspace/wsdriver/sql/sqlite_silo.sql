@@ -33,3 +33,11 @@ CREATE TABLE IF NOT EXISTS workspace_usage (
   query_month TEXT    NOT NULL DEFAULT '',
   queries     INTEGER NOT NULL DEFAULT 0
 );
+-- The change log of a move (wsdriver.Tx.TrackChanges): rows written while
+-- the workspace is being copied elsewhere.
+CREATE TABLE IF NOT EXISTS workspace_changes (
+  id        INTEGER PRIMARY KEY AUTOINCREMENT,
+  tenant_id TEXT NOT NULL,
+  tbl       TEXT NOT NULL,
+  row_id    TEXT NOT NULL
+);

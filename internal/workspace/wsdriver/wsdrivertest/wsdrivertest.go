@@ -462,6 +462,73 @@ func Exercise(t *testing.T, d wsdriver.Driver, db *store.DB) {
 		require.NotEqual(t, changed, sum(), "a counter changes the checksum")
 	})
 
+	t.Run("ChangeLog", func(t *testing.T) {
+		t.Parallel()
+		p := setup(t)
+		before := doc(p, 0, "before", "written before tracking")
+		insert(t, p, before)
+		tracked := []*wsdriver.Document{doc(p, 1, "one", "tracked one"), doc(p, 2, "two", "tracked two")}
+		entry := &wsdriver.QueryLogEntry{ID: uuid.Must(uuid.NewV7()), TenantID: p.TenantID, Query: "tracked", Hits: 2, CreatedAt: base}
+		write(t, p, func(tx wsdriver.Tx) error {
+			tx.TrackChanges()
+			for _, dc := range tracked {
+				if err := tx.InsertDocument(ctx, dc); err != nil {
+					return err
+				}
+			}
+			return tx.LogQuery(ctx, entry)
+		})
+		// A rolled-back tracked write leaves no entry.
+		require.Error(t, d.Write(ctx, nil, p, func(ctx context.Context, tx wsdriver.Tx) error {
+			tx.TrackChanges()
+			if err := tx.InsertDocument(ctx, doc(p, 3, "gone", "rolled back")); err != nil {
+				return err
+			}
+			return errors.New("roll back")
+		}))
+		var changes []wsdriver.Change
+		view(t, p, func(r wsdriver.Reader) {
+			var err error
+			changes, err = r.Changes(ctx, 0, 10)
+			require.NoError(t, err)
+			require.Len(t, changes, 3, "the tracked rows, not the earlier one nor the rolled-back one")
+			require.Equal(t, []wsdriver.Change{{Seq: changes[0].Seq, Table: wsdriver.TableDocuments, RowID: tracked[0].ID},
+				{Seq: changes[1].Seq, Table: wsdriver.TableDocuments, RowID: tracked[1].ID},
+				{Seq: changes[2].Seq, Table: wsdriver.TableQueryLog, RowID: entry.ID}}, changes)
+			rest, err := r.Changes(ctx, changes[0].Seq, 10)
+			require.NoError(t, err)
+			require.Equal(t, changes[1:], rest, "after a sequence number")
+
+			got, err := r.DocumentsByID(ctx, []uuid.UUID{tracked[1].ID, uuid.New(), tracked[0].ID})
+			require.NoError(t, err)
+			require.Len(t, got, 2, "the ones that exist")
+			for i, g := range got {
+				require.Equal(t, wsdriver.DocumentDigest(tracked[i]), wsdriver.DocumentDigest(g), "with their content, in id order")
+			}
+			log, err := r.QueryLogByID(ctx, []uuid.UUID{entry.ID})
+			require.NoError(t, err)
+			require.Len(t, log, 1)
+			require.Equal(t, wsdriver.QueryLogDigest(entry), wsdriver.QueryLogDigest(log[0]))
+			heads, err := r.ScanDocumentHeads(ctx, uuid.Nil, 10)
+			require.NoError(t, err)
+			require.Len(t, heads, 3)
+			require.Empty(t, heads[0].Content, "heads come without content")
+			require.EqualValues(t, len(before.Content), heads[0].SizeBytes)
+		})
+		write(t, p, func(tx wsdriver.Tx) error { return tx.ForgetChanges(ctx, []int64{changes[0].Seq, changes[2].Seq}) })
+		view(t, p, func(r wsdriver.Reader) {
+			left, err := r.Changes(ctx, 0, 10)
+			require.NoError(t, err)
+			require.Equal(t, changes[1:2], left)
+		})
+		write(t, p, func(tx wsdriver.Tx) error { return tx.ClearChanges(ctx) })
+		view(t, p, func(r wsdriver.Reader) {
+			left, err := r.Changes(ctx, 0, 10)
+			require.NoError(t, err)
+			require.Empty(t, left)
+		})
+	})
+
 	t.Run("ViewTimeout", func(t *testing.T) {
 		t.Parallel()
 		p := setup(t)

@@ -1,0 +1,21 @@
+-- Hand-written: the change log of the pooled workspace tables. While a move
+-- copies a pool tenant's workspace elsewhere, each row a request writes is
+-- recorded here in the request's transaction (wsdriver.Tx.TrackChanges),
+-- and the move copies and forgets it. Row-level security like the other
+-- pooled tables.
+-- +goose Up
+CREATE TABLE workspace_changes (
+  id        bigserial PRIMARY KEY,
+  tenant_id uuid NOT NULL,
+  tbl       text NOT NULL,
+  row_id    uuid NOT NULL
+);
+CREATE INDEX workspace_changes_tenant ON workspace_changes (tenant_id, id);
+ALTER TABLE workspace_changes ENABLE ROW LEVEL SECURITY;
+ALTER TABLE workspace_changes FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON workspace_changes
+  USING (tenant_id = nullif(current_setting('tenantd.tenant_id', true), '')::uuid)
+  WITH CHECK (tenant_id = nullif(current_setting('tenantd.tenant_id', true), '')::uuid);
+
+-- +goose Down
+DROP TABLE workspace_changes;
