@@ -223,9 +223,15 @@ type ComplexityRoot struct {
 	}
 
 	OperationProgress struct {
-		Done     func(childComplexity int) int
-		Fraction func(childComplexity int) int
-		Total    func(childComplexity int) int
+		Bytes        func(childComplexity int) int
+		BytesTotal   func(childComplexity int) int
+		Done         func(childComplexity int) int
+		Fraction     func(childComplexity int) int
+		Phase        func(childComplexity int) int
+		Rows         func(childComplexity int) int
+		RowsTotal    func(childComplexity int) int
+		Total        func(childComplexity int) int
+		WritePauseMs func(childComplexity int) int
 	}
 
 	OperationStep struct {
@@ -1270,6 +1276,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.OperationError.Message(childComplexity), true
 
+	case "OperationProgress.bytes":
+		if e.ComplexityRoot.OperationProgress.Bytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationProgress.Bytes(childComplexity), true
+	case "OperationProgress.bytesTotal":
+		if e.ComplexityRoot.OperationProgress.BytesTotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationProgress.BytesTotal(childComplexity), true
 	case "OperationProgress.done":
 		if e.ComplexityRoot.OperationProgress.Done == nil {
 			break
@@ -1282,12 +1300,36 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OperationProgress.Fraction(childComplexity), true
+	case "OperationProgress.phase":
+		if e.ComplexityRoot.OperationProgress.Phase == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationProgress.Phase(childComplexity), true
+	case "OperationProgress.rows":
+		if e.ComplexityRoot.OperationProgress.Rows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationProgress.Rows(childComplexity), true
+	case "OperationProgress.rowsTotal":
+		if e.ComplexityRoot.OperationProgress.RowsTotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationProgress.RowsTotal(childComplexity), true
 	case "OperationProgress.total":
 		if e.ComplexityRoot.OperationProgress.Total == nil {
 			break
 		}
 
 		return e.ComplexityRoot.OperationProgress.Total(childComplexity), true
+	case "OperationProgress.writePauseMs":
+		if e.ComplexityRoot.OperationProgress.WritePauseMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OperationProgress.WritePauseMs(childComplexity), true
 
 	case "OperationStep.detail":
 		if e.ComplexityRoot.OperationStep.Detail == nil {
@@ -2619,10 +2661,25 @@ extend type Operation {
 }
 
 type OperationProgress {
+  "Steps done."
   done: Int!
+  "Steps in all."
   total: Int!
   "done / total, 0 to 1."
   fraction: Float!
+  """
+  A CHANGE_PLAN that moves the tenant's data: the phase of the move (COPY,
+  VERIFY, CUTOVER, SWITCHED, DONE); null for other operations.
+  """
+  phase: String
+  "Rows copied (COPY) or verified (VERIFY) so far, of rowsTotal."
+  rows: Float
+  rowsTotal: Float
+  "Bytes of document content copied or verified so far, of bytesTotal."
+  bytes: Float
+  bytesTotal: Float
+  "How long the tenant's writes were held at the switch, in milliseconds."
+  writePauseMs: Float
 }
 
 type OperationError {
@@ -4734,6 +4791,18 @@ func (ec *executionContext) childFields_OperationProgress(ctx context.Context, f
 		return ec.fieldContext_OperationProgress_total(ctx, field)
 	case "fraction":
 		return ec.fieldContext_OperationProgress_fraction(ctx, field)
+	case "phase":
+		return ec.fieldContext_OperationProgress_phase(ctx, field)
+	case "rows":
+		return ec.fieldContext_OperationProgress_rows(ctx, field)
+	case "rowsTotal":
+		return ec.fieldContext_OperationProgress_rowsTotal(ctx, field)
+	case "bytes":
+		return ec.fieldContext_OperationProgress_bytes(ctx, field)
+	case "bytesTotal":
+		return ec.fieldContext_OperationProgress_bytesTotal(ctx, field)
+	case "writePauseMs":
+		return ec.fieldContext_OperationProgress_writePauseMs(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OperationProgress", field.Name)
 }
@@ -8941,6 +9010,144 @@ func (ec *executionContext) _OperationProgress_fraction(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_OperationProgress_fraction(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationProgress", field, false, false, "Float")
+}
+
+func (ec *executionContext) _OperationProgress_phase(ctx context.Context, field graphql.CollectedField, obj *OperationProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationProgress_phase(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Phase, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OperationProgress_phase(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationProgress", field, false, false, "String")
+}
+
+func (ec *executionContext) _OperationProgress_rows(ctx context.Context, field graphql.CollectedField, obj *OperationProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationProgress_rows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OperationProgress_rows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationProgress", field, false, false, "Float")
+}
+
+func (ec *executionContext) _OperationProgress_rowsTotal(ctx context.Context, field graphql.CollectedField, obj *OperationProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationProgress_rowsTotal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RowsTotal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OperationProgress_rowsTotal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationProgress", field, false, false, "Float")
+}
+
+func (ec *executionContext) _OperationProgress_bytes(ctx context.Context, field graphql.CollectedField, obj *OperationProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationProgress_bytes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Bytes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OperationProgress_bytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationProgress", field, false, false, "Float")
+}
+
+func (ec *executionContext) _OperationProgress_bytesTotal(ctx context.Context, field graphql.CollectedField, obj *OperationProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationProgress_bytesTotal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BytesTotal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OperationProgress_bytesTotal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OperationProgress", field, false, false, "Float")
+}
+
+func (ec *executionContext) _OperationProgress_writePauseMs(ctx context.Context, field graphql.CollectedField, obj *OperationProgress) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OperationProgress_writePauseMs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WritePauseMs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OperationProgress_writePauseMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("OperationProgress", field, false, false, "Float")
 }
 
@@ -20484,6 +20691,36 @@ func (ec *executionContext) _OperationProgress(ctx context.Context, sel ast.Sele
 		case "fraction":
 			out.Values[i] = ec._OperationProgress_fraction(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "phase":
+			out.Values[i] = ec._OperationProgress_phase(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "rows":
+			out.Values[i] = ec._OperationProgress_rows(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "rowsTotal":
+			out.Values[i] = ec._OperationProgress_rowsTotal(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "bytes":
+			out.Values[i] = ec._OperationProgress_bytes(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "bytesTotal":
+			out.Values[i] = ec._OperationProgress_bytesTotal(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "writePauseMs":
+			out.Values[i] = ec._OperationProgress_writePauseMs(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:

@@ -75,10 +75,23 @@ type OperationError struct {
 }
 
 type OperationProgress struct {
-	Done  int `json:"done"`
+	// Steps done.
+	Done int `json:"done"`
+	// Steps in all.
 	Total int `json:"total"`
 	// done / total, 0 to 1.
 	Fraction float64 `json:"fraction"`
+	// A CHANGE_PLAN that moves the tenant's data: the phase of the move (COPY,
+	// VERIFY, CUTOVER, SWITCHED, DONE); null for other operations.
+	Phase *string `json:"phase,omitempty"`
+	// Rows copied (COPY) or verified (VERIFY) so far, of rowsTotal.
+	Rows      *float64 `json:"rows,omitempty"`
+	RowsTotal *float64 `json:"rowsTotal,omitempty"`
+	// Bytes of document content copied or verified so far, of bytesTotal.
+	Bytes      *float64 `json:"bytes,omitempty"`
+	BytesTotal *float64 `json:"bytesTotal,omitempty"`
+	// How long the tenant's writes were held at the switch, in milliseconds.
+	WritePauseMs *float64 `json:"writePauseMs,omitempty"`
 }
 
 // What a plan change costs and means.

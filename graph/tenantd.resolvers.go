@@ -169,6 +169,13 @@ func (r *operationResolver) Progress(ctx context.Context, obj *ent.Operation) (*
 	if p.Total > 0 {
 		p.Fraction = float64(p.Done) / float64(p.Total)
 	}
+	if m := planchange.MoveStateOf(obj.Result); m != nil {
+		f := func(n int64) *float64 { v := float64(n); return &v }
+		p.Phase, p.Rows, p.RowsTotal, p.Bytes, p.BytesTotal = &m.Phase, f(m.Rows), f(m.RowsTotal), f(m.Bytes), f(m.BytesTotal)
+		if m.WritePauseMs > 0 {
+			p.WritePauseMs = &m.WritePauseMs
+		}
+	}
 	return p, nil
 }
 

@@ -39,7 +39,10 @@ type Config struct {
 	AdminToken       string
 	AllowedOrigins   []string
 	SweepInterval    time.Duration
-	Workers          bool
+	// MoveSourceGrace is how long a workspace move keeps its source after
+	// the switch, for reads that started on it.
+	MoveSourceGrace time.Duration
+	Workers         bool
 	// MaxSubscriptionsPerConnection and MaxSubscriptionsPerToken cap the
 	// subscriptions one WebSocket, and one credential over all of this
 	// process's WebSockets, may hold at once.
@@ -190,6 +193,16 @@ var variables = []variable{
 			c.SweepInterval = d
 			return nil
 		}, get: func(c *Config) string { return c.SweepInterval.String() }},
+	{env: "TENANTD_MOVE_SOURCE_GRACE", flag: "move-source-grace", def: "5s",
+		usage: "how long a plan change that moves a tenant's data keeps the old copy after the switch, for reads still on it (0s: none)",
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 0 || d > time.Hour {
+				return errors.New("want a duration from 0s to 1h, e.g. 5s")
+			}
+			c.MoveSourceGrace = d
+			return nil
+		}, get: func(c *Config) string { return c.MoveSourceGrace.String() }},
 	{env: "TENANTD_WORKERS", flag: "workers", def: "true",
 		usage: "run River workers and the sweeps on this replica; false makes an API-only replica (PostgreSQL)",
 		set: func(c *Config, v string) error {

@@ -139,6 +139,41 @@ func (r *Run) Set(key string, v any) {
 	r.set[key] = v
 }
 
+// Save records values in the operation's result at once, in a transaction
+// of its own, and publishes the change: what a long Do step keeps as it
+// goes (its cursor, its progress), so that a crash resumes from it and
+// watchers see it. A later Set of the same key wins at the checkpoint.
+func (r *Run) Save(ctx context.Context, values map[string]any) error {
+	sys := tenantd.SystemContext(ctx)
+	return r.engine.db.InTx(ctx, func(ctx context.Context, tx *store.Tx) error {
+		op, err := tx.Ent.Operation.Get(sys, r.Op.ID)
+		if err != nil {
+			return err
+		}
+		res := map[string]any{}
+		for k, v := range op.Result {
+			res[k] = v
+		}
+		for k, v := range values {
+			res[k] = v
+		}
+		if err := tx.Ent.Operation.UpdateOne(op).SetResult(res).Exec(sys); err != nil {
+			return fmt.Errorf("save operation result: %w", err)
+		}
+		return r.engine.publish(ctx, tx, op)
+	})
+}
+
+// Continue is what a Do step returns when it has done part of its work and
+// wants to go on in a new run of its job after a pause (its job's timeout
+// is near, or it waits for time to pass): the job is snoozed, no attempt
+// is spent, and the step starts again — from what it saved (Run.Save).
+func Continue(after time.Duration) error { return continueError{after} }
+
+type continueError struct{ after time.Duration }
+
+func (c continueError) Error() string { return fmt.Sprintf("continue in %s", c.after) }
+
 // Key is the idempotency key of this step of this operation, the same on
 // every attempt: hand it on to other systems so that a step run twice has
 // one effect.

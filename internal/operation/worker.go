@@ -87,6 +87,10 @@ func (e *Engine) Work(ctx context.Context, opID uuid.UUID, attempt, maxAttempts 
 			continue
 		}
 		if err := e.runStep(ctx, k, opID, i, attempt); err != nil {
+			var again continueError
+			if errors.As(err, &again) {
+				return river.JobSnooze(again.after)
+			}
 			if attempt >= maxAttempts || IsPermanent(err) {
 				// The job's context may be what ended the step (the kind's
 				// timeout): the failure is recorded beyond it.
@@ -156,6 +160,10 @@ func (e *Engine) runStep(ctx context.Context, k *Kind, opID uuid.UUID, i, attemp
 				run.Op, run.Tenant = op, t
 				detail, err = step.Do(ctx, run)
 			}
+		}
+		var again continueError
+		if errors.As(err, &again) {
+			return err
 		}
 		if err != nil {
 			e.recordStepError(ctx, opID, i, err)

@@ -58,7 +58,8 @@ const (
 	QuotaStorageBytes = "storageBytes"
 )
 
-// The steps of CHANGE_PLAN.
+// The steps of CHANGE_PLAN that every change runs (the data move's are in
+// move.go).
 const (
 	StepBilling = "billing"
 	StepApply   = "apply"
@@ -77,6 +78,9 @@ type Service struct {
 	billing billing.Provider
 	usage   Usage
 	idem    *idempotency.Store
+	ws      *workspace.Service
+	clock   tenantd.Clock
+	grace   time.Duration
 	log     *slog.Logger
 }
 
@@ -89,6 +93,13 @@ type Config struct {
 	Billing     billing.Provider
 	Usage       Usage
 	Idempotency *idempotency.Store
+	// Workspaces moves a tenant's data when the isolation changes.
+	Workspaces *workspace.Service
+	// SourceGrace is how long a move keeps its source after the switch,
+	// for reads that started on it (default DefaultSourceGrace; 0 in tests
+	// is taken as the default, a negative value as none).
+	SourceGrace time.Duration
+	Clock       tenantd.Clock
 	Logger      *slog.Logger
 }
 
@@ -97,17 +108,32 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	switch {
+	case cfg.SourceGrace == 0:
+		cfg.SourceGrace = DefaultSourceGrace
+	case cfg.SourceGrace < 0:
+		cfg.SourceGrace = 0
+	}
 	s := &Service{db: cfg.DB, machine: cfg.Lifecycle, ops: cfg.Operations, billing: cfg.Billing,
-		usage: cfg.Usage, idem: cfg.Idempotency, log: cfg.Logger}
-	// A failure leaves the tenant on its plan: the billing change, if it
-	// was made, is taken back (Undo); the tenant's state is untouched.
+		usage: cfg.Usage, idem: cfg.Idempotency, ws: cfg.Workspaces, clock: tenantd.ClockOr(cfg.Clock),
+		grace: cfg.SourceGrace, log: cfg.Logger}
+	// A failure leaves the tenant on its plan and its placement: the move,
+	// if begun, is abandoned (OnFail) and the billing change, if made, is
+	// taken back (Undo); the tenant's state is untouched. Every step keeps
+	// to the kind's 30 s: the long ones save a cursor and continue in a new
+	// run of the job (engine.Continue).
 	cfg.Operations.Add(engine.Kind{
 		Name: tenantd.OpChangePlan, Timeout: 30 * time.Second, MaxAttempts: 10,
 		Steps: []engine.Step{
+			{Name: StepPrepare, Do: s.prepare},
+			{Name: StepCopy, Do: s.copyData},
+			{Name: StepVerify, Do: s.verify},
 			{Name: StepBilling, Do: s.changeBilling},
-			{Name: StepApply, Tx: s.apply},
+			{Name: StepApply, Do: s.applyPlan},
+			{Name: StepCleanup, Do: s.cleanup},
 		},
-		Undo: s.undoBilling,
+		Undo:   s.undoBilling,
+		OnFail: s.abandonMove,
 	})
 	return s
 }
@@ -260,13 +286,6 @@ func (s *Service) change(ctx context.Context, req Request) (*Result, error) {
 	if len(p.Overages) > 0 {
 		return nil, overLimits(to, p.Overages)
 	}
-	if p.DataMoves {
-		// The online move between pool and silo is the next step of this
-		// capability; until it lands a change across isolation is refused
-		// rather than leaving the data where the new plan does not expect it.
-		return nil, tenantd.Invalid("plan", "changing from the %s plan (%s) to the %s plan (%s) moves the tenant's data, which this version cannot do yet; choose a plan of the same isolation",
-			from.Key, from.Isolation, to.Key, to.Isolation)
-	}
 	res := &Result{Preview: p}
 	err = s.db.InTx(ctx, func(ctx context.Context, tx *store.Tx) error {
 		t, err := s.machine.LockTx(ctx, tx, req.TenantID)
@@ -312,6 +331,7 @@ func (s *Service) startTx(ctx context.Context, tx *store.Tx, t *ent.Tenant, from
 	params := map[string]any{
 		"from": from.Key, "to": to.Key, "effective": string(eff),
 		"provider": s.billing.Name(), "by": string(actor.By), "actor": actor.Name,
+		"fromIsolation": string(from.Isolation), "toIsolation": string(to.Isolation),
 	}
 	if t.BillingSubscriptionID != nil {
 		params["subscription"] = *t.BillingSubscriptionID
@@ -639,7 +659,7 @@ func (s *Service) changeBilling(ctx context.Context, r *engine.Run) (string, err
 // its billing step.
 func (s *Service) undoBilling(ctx context.Context, r *engine.Run, _ engine.Failure) error {
 	sub := param(r, "subscription")
-	if sub == "" || !r.Done(StepBilling) {
+	if sub == "" || !r.Done(StepBilling) || r.Done(StepApply) {
 		return nil
 	}
 	from, err := plans.ByKey(ctx, s.db.Ent, param(r, "from"))
@@ -657,26 +677,27 @@ func (s *Service) undoBilling(ctx context.Context, r *engine.Run, _ engine.Failu
 	return nil
 }
 
-// apply records the new plan: the change_plan transition, carrying the
-// old and new plan, sets the tenant's plan in the same statement.
-func (s *Service) apply(ctx context.Context, tx *store.Tx, r *engine.Run) (string, error) {
-	from, to := param(r, "from"), param(r, "to")
-	p, err := plans.ByKey(ctx, tx.Ent, to)
-	if err != nil {
-		return "", engine.Permanent(err)
-	}
-	actor := lifecycle.Actor{By: tenantd.Trigger(param(r, "by")), Name: param(r, "actor")}
-	_, err = s.machine.FireTx(ctx, tx, lifecycle.Request{
+// planOf returns the plan of that key.
+func (s *Service) planOf(ctx context.Context, key string) (*ent.Plan, error) {
+	return plans.ByKey(ctx, s.db.Ent, key)
+}
+
+// fireChangePlan records the new plan: the change_plan transition,
+// carrying the old and new plan, sets the tenant's plan in the same
+// statement.
+func (s *Service) fireChangePlan(ctx context.Context, tx *store.Tx, r *engine.Run, actor lifecycle.Actor, planID uuid.UUID) error {
+	_, err := s.machine.FireTx(ctx, tx, lifecycle.Request{
 		TenantID: r.Tenant.ID, Event: tenantd.EventChangePlan, Actor: actor,
-		Metadata: map[string]any{"fromPlan": from, "toPlan": to, "operation": r.Op.ID.String(), "effective": param(r, "effective")},
-		Update:   func(u *ent.TenantUpdateOne) { u.SetPlanID(p.ID) },
+		Metadata: map[string]any{"fromPlan": param(r, "from"), "toPlan": param(r, "to"), "operation": r.Op.ID.String(),
+			"effective": param(r, "effective"), "fromIsolation": param(r, "fromIsolation"), "toIsolation": param(r, "toIsolation")},
+		Update: func(u *ent.TenantUpdateOne) { u.SetPlanID(planID) },
 	})
 	if err != nil {
 		var te *tenantd.Error
 		if errors.As(err, &te) {
 			err = engine.Permanent(err) // e.g. suspended meanwhile
 		}
-		return "", err
+		return err
 	}
-	return fmt.Sprintf("plan %s → %s", from, to), nil
+	return nil
 }

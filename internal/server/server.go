@@ -238,7 +238,8 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 	subscriptions := subscription.New(subscription.Config{DB: s.db, Lifecycle: machine, Billing: provider,
 		Operations: s.operations, Logger: log.With("component", "subscription")})
 	s.planChanges = planchange.New(planchange.Config{DB: s.db, Lifecycle: machine, Operations: s.operations,
-		Billing: provider, Usage: s.workspaces, Idempotency: s.idempotency(), Logger: log.With("component", "planchange")})
+		Billing: provider, Usage: s.workspaces, Idempotency: s.idempotency(), Workspaces: s.workspaces,
+		SourceGrace: sourceGrace(cfg.MoveSourceGrace), Clock: s.clock, Logger: log.With("component", "planchange")})
 	workers := river.NewWorkers()
 	s.operations.Register(workers)
 	provisioning.Register(workers, s.provisioning) // jobs queued before the engine
@@ -547,3 +548,12 @@ func (s *Server) DataDir() string { return s.cfg.DataDir }
 
 // Workspaces returns the workspace service (tests fill workspaces with it).
 func (s *Server) Workspaces() *workspace.Service { return s.workspaces }
+
+// sourceGrace is the configured grace as planchange.Config takes it (there
+// 0 means the default, a negative value none).
+func sourceGrace(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}

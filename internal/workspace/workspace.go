@@ -241,3 +241,13 @@ func (s *Service) Close() error {
 	}
 	return first
 }
+
+// PlacementAt returns where the store of the isolation keeps (or would
+// keep) the tenant's workspace: what a move's source was, after the switch.
+func (s *Service) PlacementAt(tenantID uuid.UUID, iso tenantd.Isolation) wsdriver.Placement {
+	p := wsdriver.Placement{TenantID: tenantID, Isolation: iso}
+	if d, err := s.driverOf(p); err == nil {
+		p.Location = d.Location(tenantID)
+	}
+	return p
+}
