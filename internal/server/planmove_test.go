@@ -32,10 +32,10 @@ type moveProgressMsg struct {
 	OperationProgress struct {
 		Status   string
 		Progress struct {
-			Done, Total                       int
-			Phase                             *string
+			Done, Total                        int
+			Phase                              *string
 			Rows, RowsTotal, Bytes, BytesTotal *float64
-			WritePauseMs                      *float64
+			WritePauseMs                       *float64
 		}
 		Steps []struct{ Name, Status, Detail string }
 		Error *struct{ Code, Message string }
