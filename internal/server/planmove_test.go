@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantd/tenantd"
+	"github.com/tenantd/tenantd/ent/billingcall"
 	"github.com/tenantd/tenantd/internal/gqlws"
 	engine "github.com/tenantd/tenantd/internal/operation"
 	"github.com/tenantd/tenantd/internal/server"
@@ -296,4 +297,118 @@ func TestChangePlanMovesDataOnline(t *testing.T) {
 			change("starter", tenantd.IsolationPool)
 		})
 	}
+}
+
+// TestMoveVerificationFailure corrupts one row of the target during the
+// copy: the operation FAILS naming the table, the row and the difference;
+// the tenant stays on its plan and its source, intact; the target is
+// removed; nothing was charged.
+func TestMoveVerificationFailure(t *testing.T) {
+	t.Parallel()
+	for _, k := range storetest.Kinds(t) {
+		t.Run(string(k), func(t *testing.T) {
+			t.Parallel()
+			srv := servertest.Start(t, k, "TENANTD_MOVE_SOURCE_GRACE=0s")
+			ctx := context.Background()
+			sys := tenantd.SystemContext(ctx)
+			ws := srv.Workspaces()
+			a := activeTenant(t, srv, "corrupt-"+string(k), "starter")
+			id, key := a.SignUp.Tenant.ID, a.SignUp.APIKey
+			for i := range 50 {
+				_, _, err := ws.Upload(sys, id, fmt.Sprintf("doc %d", i), fmt.Sprintf("verified words %d", i))
+				require.NoError(t, err)
+			}
+			var (
+				once      sync.Once
+				corrupted uuid.UUID
+				target    wsdriver.Placement
+			)
+			ws.SetMoveHook(func(event string, p wsdriver.Placement) {
+				if event != "copied" {
+					return
+				}
+				once.Do(func() {
+					target = p
+					table := "documents"
+					if k == storetest.Postgres {
+						table = fmt.Sprintf("%q.documents", p.Location)
+					}
+					require.NoError(t, ws.WriteAt(ctx, nil, p, func(ctx context.Context, tx wsdriver.Tx) error {
+						q := tx.Querier()
+						if err := q.QueryRowContext(ctx, "SELECT id FROM "+table+" ORDER BY id LIMIT 1").Scan(&corrupted); err != nil {
+							return err
+						}
+						_, err := q.ExecContext(ctx, "UPDATE "+table+" SET content = 'corrupted' WHERE id = "+map[bool]string{true: "$1", false: "?"}[k == storetest.Postgres], corrupted)
+						return err
+					}))
+				})
+			})
+			var d changePlanAnswer
+			srv.MustDo(t, key, changePlanMutation, changePlanInput(id, "pro", nil), &d)
+			op := finishedOp(t, srv, id, tenantd.OpChangePlan)
+			require.Equal(t, tenantd.OpFailed, op.Status)
+			require.NotNil(t, op.ErrorMessage)
+			require.Contains(t, *op.ErrorMessage, "step verify failed")
+			require.Contains(t, *op.ErrorMessage, fmt.Sprintf("table documents, row %s", corrupted))
+			require.Contains(t, *op.ErrorMessage, "differs from the source")
+			require.Equal(t, 1, op.Attempt, "a difference is not retried")
+
+			p, err := ws.Placement(ctx, id)
+			require.NoError(t, err)
+			require.Equal(t, tenantd.IsolationPool, p.Isolation, "the tenant stays on its source")
+			require.Equal(t, 1, p.Generation)
+			require.Nil(t, p.Target)
+			require.Error(t, ws.ViewAt(ctx, target, func(ctx context.Context, r wsdriver.Reader) error {
+				_, err := r.Count(ctx)
+				return err
+			}), "the target is removed")
+			docs := documentsAt(t, ws, p.Placement)
+			require.Len(t, docs, 50)
+			require.NotEqual(t, "corrupted", docs[corrupted].Content, "the source is intact")
+			var tn struct {
+				Tenant struct{ Plan struct{ Key string } }
+			}
+			srv.MustDo(t, key, fmt.Sprintf(`{ tenant(id: %q) { plan { key } } }`, id), nil, &tn)
+			require.Equal(t, "starter", tn.Tenant.Plan.Key)
+			n, err := srv.DB().Ent.BillingCall.Query().Where(billingcall.CallEQ(billingcall.CallChangePlan)).Count(sys)
+			require.NoError(t, err)
+			require.Zero(t, n, "nothing was charged: billing comes after the verification")
+			srv.MustDo(t, key, uploadMutation, map[string]any{"t": "after", "c": "still writable"}, nil)
+		})
+	}
+}
+
+// TestMoveSeenByEveryReplica: two replicas on one PostgreSQL, the move run
+// by the one with workers; the API-only replica routes its next requests to
+// the new placement right after the switch.
+func TestMoveSeenByEveryReplica(t *testing.T) {
+	t.Parallel()
+	url := storetest.NewPostgresDatabase(t)
+	a := servertest.StartWith(t, storetest.Postgres, []string{"DATABASE_URL=" + url, "TENANTD_MOVE_SOURCE_GRACE=0s"}, nil)
+	b := servertest.StartWith(t, storetest.Postgres, []string{"DATABASE_URL=" + url}, []server.Option{server.WithoutWorkers()})
+	ctx := context.Background()
+	sys := tenantd.SystemContext(ctx)
+	s := activeTenant(t, a, "replicas-move", "starter")
+	id, key := s.SignUp.Tenant.ID, s.SignUp.APIKey
+	for i := range 20 {
+		b.MustDo(t, key, uploadMutation, map[string]any{"t": fmt.Sprintf("doc %d", i), "c": "replica words"}, nil)
+	}
+	var d changePlanAnswer
+	b.MustDo(t, key, changePlanMutation, changePlanInput(id, "pro", nil), &d)
+	op := finishedOp(t, a, id, tenantd.OpChangePlan)
+	require.Equal(t, tenantd.OpSucceeded, op.Status, "%v", op.ErrorMessage)
+
+	var u struct {
+		UploadDocument struct{ Document struct{ ID uuid.UUID } }
+	}
+	b.MustDo(t, key, uploadMutation, map[string]any{"t": "after", "c": "replica words after"}, &u)
+	var inSilo int
+	require.NoError(t, b.DB().SQL.QueryRowContext(sys, fmt.Sprintf(`SELECT count(*) FROM %q.documents WHERE id = $1`, workspace.SchemaName(id)),
+		u.UploadDocument.Document.ID).Scan(&inSilo))
+	require.Equal(t, 1, inSilo, "the API-only replica wrote to the silo")
+	var page struct {
+		Documents struct{ TotalCount int }
+	}
+	b.MustDo(t, key, `{ documents(first: 1) { totalCount } }`, nil, &page)
+	require.Equal(t, 21, page.Documents.TotalCount)
 }
