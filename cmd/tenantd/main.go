@@ -184,11 +184,17 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 
 func serve(ctx context.Context, c *cli) int {
 	c.log.Info("starting tenantd", "config", c.cfg)
-	srv, err := server.Open(ctx, c.cfg, c.log)
+	opts, opened, err := crashPoint(c.cfg)
 	if err != nil {
 		c.log.Error("start-up failed", "err", err)
 		return 1
 	}
+	srv, err := server.Open(ctx, c.cfg, c.log, opts...)
+	if err != nil {
+		c.log.Error("start-up failed", "err", err)
+		return 1
+	}
+	opened(srv)
 	if err := srv.Start(ctx); err != nil {
 		c.log.Error("start-up failed", "err", err)
 		_ = srv.Shutdown(context.Background())

@@ -437,6 +437,9 @@ func (s *Server) Start(ctx context.Context) error {
 		}
 	}
 	if s.runsWorkers() {
+		if err := s.resumeOrphanedJobs(ctx); err != nil {
+			return err
+		}
 		if err := s.river.Start(context.WithoutCancel(ctx)); err != nil {
 			ln.Close()
 			return fmt.Errorf("start river: %w", err)
@@ -556,4 +559,26 @@ func sourceGrace(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// resumeOrphanedJobs makes the jobs a crashed process left running
+// available again at once, on SQLite, where one process serves the
+// database: any job still running when it starts was its predecessor's.
+// (River's rescuer would take them back only after RescueStuckJobsAfter.)
+// On PostgreSQL another replica may be running them, so the rescuer does
+// it.
+func (s *Server) resumeOrphanedJobs(ctx context.Context) error {
+	if s.db.IsPostgres() {
+		return nil
+	}
+	// River's SQLite driver keeps times as datetime('now', 'subsec') text,
+	// in real time.
+	res, err := s.db.SQL.ExecContext(ctx, `UPDATE river_job SET state = 'available', scheduled_at = datetime('now', 'subsec') WHERE state = 'running'`)
+	if err != nil {
+		return fmt.Errorf("resume the jobs of a crashed process: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		s.log.Warn("resumed jobs left running by a process that stopped without finishing them", "jobs", n)
+	}
+	return nil
 }

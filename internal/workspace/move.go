@@ -71,7 +71,8 @@ const (
 type MoveHook func(event string, target wsdriver.Placement)
 
 // SetMoveHook sets the Service's MoveHook: "copied" after each batch the
-// bulk copy wrote to the target.
+// bulk copy wrote to the target, "switch" inside Switch's transaction
+// before it commits, "switched" after it committed.
 func (s *Service) SetMoveHook(h MoveHook) { s.moveHook = h }
 
 func (s *Service) hook(event string, target wsdriver.Placement) {
@@ -507,13 +508,17 @@ func (s *Service) Switch(ctx context.Context, tenantID uuid.UUID, generation int
 		}
 		res.From = *from
 		if fn != nil {
-			return fn(ctx, tx, *from)
+			if err := fn(ctx, tx, *from); err != nil {
+				return err
+			}
 		}
+		s.hook("switch", *p.Target)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.hook("switched", res.From)
 	return res, nil
 }
 
