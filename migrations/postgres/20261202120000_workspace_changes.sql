@@ -3,7 +3,11 @@
 -- recorded here in the request's transaction (wsdriver.Tx.TrackChanges),
 -- and the move copies and forgets it. Row-level security like the other
 -- pooled tables.
+-- The scans of a move read a tenant's rows in id order, a batch at a time:
+-- without (tenant_id, id) each batch would sort all the tenant's rows.
 -- +goose Up
+CREATE INDEX documents_scan ON documents (tenant_id, id);
+CREATE INDEX query_log_scan ON query_log (tenant_id, id);
 CREATE TABLE workspace_changes (
   id        bigserial PRIMARY KEY,
   tenant_id uuid NOT NULL,
@@ -19,3 +23,5 @@ CREATE POLICY tenant_isolation ON workspace_changes
 
 -- +goose Down
 DROP TABLE workspace_changes;
+DROP INDEX query_log_scan;
+DROP INDEX documents_scan;

@@ -2,7 +2,11 @@
 -- copies a pool tenant's workspace elsewhere, each row a request writes is
 -- recorded here in the request's transaction (wsdriver.Tx.TrackChanges),
 -- and the move copies and forgets it.
+-- The scans of a move read a tenant's rows in id order, a batch at a time:
+-- without (tenant_id, id) each batch would sort all the tenant's rows.
 -- +goose Up
+CREATE INDEX documents_scan ON documents (tenant_id, id);
+CREATE INDEX query_log_scan ON query_log (tenant_id, id);
 CREATE TABLE workspace_changes (
   id        INTEGER PRIMARY KEY AUTOINCREMENT,
   tenant_id TEXT NOT NULL,
@@ -13,3 +17,5 @@ CREATE INDEX workspace_changes_tenant ON workspace_changes (tenant_id, id);
 
 -- +goose Down
 DROP TABLE workspace_changes;
+DROP INDEX query_log_scan;
+DROP INDEX documents_scan;

@@ -178,21 +178,37 @@ func (t *tables) LogQuery(ctx context.Context, e *QueryLogEntry) error {
 }
 
 func (t *tables) WriteBatch(ctx context.Context, b Batch) error {
-	for _, d := range b.Documents {
+	// Many rows per statement: a copy's cost is mostly round trips.
+	const perStatement = 100
+	for start := 0; start < len(b.Documents); start += perStatement {
+		chunk := b.Documents[start:min(len(b.Documents), start+perStatement)]
+		args := make([]any, 0, 6*len(chunk))
+		for _, d := range chunk {
+			args = append(args, d.ID, t.tenantID, d.Title, d.Content, d.SizeBytes, d.CreatedAt)
+		}
 		if _, err := t.q.ExecContext(ctx, t.sql(`INSERT INTO `+t.table("documents")+
-			` (id, tenant_id, title, content, size_bytes, created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
-			d.ID, t.tenantID, d.Title, d.Content, d.SizeBytes, d.CreatedAt); err != nil {
-			return fmt.Errorf("write document %s: %w", d.ID, err)
+			` (id, tenant_id, title, content, size_bytes, created_at) VALUES `+rows(len(chunk), 6)+` ON CONFLICT (id) DO NOTHING`), args...); err != nil {
+			return fmt.Errorf("write documents %s…: %w", chunk[0].ID, err)
 		}
 	}
-	for _, e := range b.QueryLog {
+	for start := 0; start < len(b.QueryLog); start += perStatement {
+		chunk := b.QueryLog[start:min(len(b.QueryLog), start+perStatement)]
+		args := make([]any, 0, 5*len(chunk))
+		for _, e := range chunk {
+			args = append(args, e.ID, t.tenantID, e.Query, e.Hits, e.CreatedAt)
+		}
 		if _, err := t.q.ExecContext(ctx, t.sql(`INSERT INTO `+t.table("query_log")+
-			` (id, tenant_id, query, hits, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`),
-			e.ID, t.tenantID, e.Query, e.Hits, e.CreatedAt); err != nil {
-			return fmt.Errorf("write query log entry %s: %w", e.ID, err)
+			` (id, tenant_id, query, hits, created_at) VALUES `+rows(len(chunk), 5)+` ON CONFLICT (id) DO NOTHING`), args...); err != nil {
+			return fmt.Errorf("write query log entries %s…: %w", chunk[0].ID, err)
 		}
 	}
 	return nil
+}
+
+// rows returns n rows of cols ? placeholders each: "(?, ?), (?, ?)".
+func rows(n, cols int) string {
+	row := "(" + placeholders(cols) + ")"
+	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
 }
 
 func (t *tables) SetUsage(ctx context.Context, c Counters) error {

@@ -38,3 +38,6 @@ CREATE TABLE IF NOT EXISTS {{schema}}.workspace_changes (
   tbl       text NOT NULL,
   row_id    uuid NOT NULL
 );
+-- A move's scans in id order (and the change log's reads).
+CREATE INDEX IF NOT EXISTS documents_scan ON {{schema}}.documents (tenant_id, id);
+CREATE INDEX IF NOT EXISTS query_log_scan ON {{schema}}.query_log (tenant_id, id);

@@ -41,3 +41,6 @@ CREATE TABLE IF NOT EXISTS workspace_changes (
   tbl       TEXT NOT NULL,
   row_id    TEXT NOT NULL
 );
+-- A move's scans in id order (and the change log's reads).
+CREATE INDEX IF NOT EXISTS documents_scan ON documents (tenant_id, id);
+CREATE INDEX IF NOT EXISTS query_log_scan ON query_log (tenant_id, id);
