@@ -89,6 +89,52 @@ const text = (page, sel) => page.locator(sel).first().textContent({ timeout: T }
 const count = async (page, sel) => Number(await text(page, sel));
 
 async function fail(err) {
+  // (e) The admin changes the tenant's plan: the preview, the data moving
+  // live, then a scheduled downgrade and its undo.
+  await step('tenant page: change plan shows the preview', async () => {
+    await admin.click('[data-testid=action-change-plan]');
+    const dialog = admin.locator('[data-testid=confirm-dialog]');
+    await dialog.waitFor({ state: 'visible' });
+    await admin.selectOption('[data-testid=change-plan-select]', 'pro');
+    await until(admin, 'the preview says the data moves', () =>
+      document.querySelector('[data-testid=preview-data-moves]')?.textContent.includes('moves from the shared tables to its own database'));
+    check((await text(admin, '[data-testid=preview-direction]')).startsWith('upgrade'), 'an upgrade');
+    check((await text(admin, '[data-testid=preview-effective]')).startsWith('now'), 'an upgrade takes effect now');
+    check((await text(admin, '[data-testid=preview-limits]')).includes('documents'), 'the new limits are shown');
+    await shot(admin, 'change-plan-preview');
+    await admin.click('[data-testid=confirm-submit]');
+    await dialog.waitFor({ state: 'detached' });
+  });
+
+  await step('tenant page: the data move streams to DONE', async () => {
+    await until(admin, 'the CHANGE_PLAN operation succeeds', () =>
+      document.querySelector('[data-testid=operation][data-kind=CHANGE_PLAN]')?.dataset.status === 'SUCCEEDED', null, 60_000);
+    await until(admin, 'the move shows DONE with the write pause', () => {
+      const m = document.querySelector('[data-testid=operation][data-kind=CHANGE_PLAN] [data-testid=operation-move]');
+      return m && m.dataset.phase === 'DONE' && !!m.querySelector('[data-testid=move-pause]');
+    });
+    await until(admin, 'the plan reads Pro', () => document.querySelector('[data-testid=tenant-plan]')?.textContent.includes('(pro)'));
+    check((await text(admin, '[data-testid=tenant-plan]')).includes('own database'), 'the tenant is a silo now');
+    await shot(admin, 'change-plan-moved');
+  });
+
+  await step('tenant page: a downgrade is scheduled, and undone', async () => {
+    await admin.click('[data-testid=action-change-plan]');
+    const dialog = admin.locator('[data-testid=confirm-dialog]');
+    await dialog.waitFor({ state: 'visible' });
+    await admin.selectOption('[data-testid=change-plan-select]', 'starter');
+    await until(admin, 'the preview says at the end of the period', () =>
+      document.querySelector('[data-testid=preview-effective]')?.textContent.startsWith('at the end of the billing period'));
+    await admin.click('[data-testid=confirm-submit]');
+    await dialog.waitFor({ state: 'detached' });
+    await until(admin, 'the scheduled change shows', () =>
+      document.querySelector('[data-testid=scheduled-plan-change]')?.textContent.includes('to Starter'));
+    await shot(admin, 'change-plan-scheduled');
+    await admin.click('[data-testid=scheduled-undo]');
+    await until(admin, 'the undo clears it', () =>
+      document.querySelector('[data-testid=scheduled-plan-change]')?.textContent.includes('none scheduled'));
+  });
+
   clearTimeout(watchdog);
   console.error(`\nFAIL at step "${current}": ${err && err.stack ? err.stack : err}`);
   if (problems.length) console.error(`page errors:\n  ${problems.join('\n  ')}`);
@@ -318,6 +364,52 @@ try {
     await until(admin, 'the resume row arrives live', () => !!document.querySelector('[data-testid=timeline-item][data-event=resume]'));
     check(await admin.evaluate(() => performance.getEntriesByType('navigation').length) === before, 'the page did not reload');
     await shot(admin, 'resumed-live');
+  });
+
+  // (e) The admin changes the tenant's plan: the preview, the data moving
+  // live, then a scheduled downgrade and its undo.
+  await step('tenant page: change plan shows the preview', async () => {
+    await admin.click('[data-testid=action-change-plan]');
+    const dialog = admin.locator('[data-testid=confirm-dialog]');
+    await dialog.waitFor({ state: 'visible' });
+    await admin.selectOption('[data-testid=change-plan-select]', 'pro');
+    await until(admin, 'the preview says the data moves', () =>
+      document.querySelector('[data-testid=preview-data-moves]')?.textContent.includes('moves from the shared tables to its own database'));
+    check((await text(admin, '[data-testid=preview-direction]')).startsWith('upgrade'), 'an upgrade');
+    check((await text(admin, '[data-testid=preview-effective]')).startsWith('now'), 'an upgrade takes effect now');
+    check((await text(admin, '[data-testid=preview-limits]')).includes('documents'), 'the new limits are shown');
+    await shot(admin, 'change-plan-preview');
+    await admin.click('[data-testid=confirm-submit]');
+    await dialog.waitFor({ state: 'detached' });
+  });
+
+  await step('tenant page: the data move streams to DONE', async () => {
+    await until(admin, 'the CHANGE_PLAN operation succeeds', () =>
+      document.querySelector('[data-testid=operation][data-kind=CHANGE_PLAN]')?.dataset.status === 'SUCCEEDED', null, 60_000);
+    await until(admin, 'the move shows DONE with the write pause', () => {
+      const m = document.querySelector('[data-testid=operation][data-kind=CHANGE_PLAN] [data-testid=operation-move]');
+      return m && m.dataset.phase === 'DONE' && !!m.querySelector('[data-testid=move-pause]');
+    });
+    await until(admin, 'the plan reads Pro', () => document.querySelector('[data-testid=tenant-plan]')?.textContent.includes('(pro)'));
+    check((await text(admin, '[data-testid=tenant-plan]')).includes('own database'), 'the tenant is a silo now');
+    await shot(admin, 'change-plan-moved');
+  });
+
+  await step('tenant page: a downgrade is scheduled, and undone', async () => {
+    await admin.click('[data-testid=action-change-plan]');
+    const dialog = admin.locator('[data-testid=confirm-dialog]');
+    await dialog.waitFor({ state: 'visible' });
+    await admin.selectOption('[data-testid=change-plan-select]', 'starter');
+    await until(admin, 'the preview says at the end of the period', () =>
+      document.querySelector('[data-testid=preview-effective]')?.textContent.startsWith('at the end of the billing period'));
+    await admin.click('[data-testid=confirm-submit]');
+    await dialog.waitFor({ state: 'detached' });
+    await until(admin, 'the scheduled change shows', () =>
+      document.querySelector('[data-testid=scheduled-plan-change]')?.textContent.includes('to Starter'));
+    await shot(admin, 'change-plan-scheduled');
+    await admin.click('[data-testid=scheduled-undo]');
+    await until(admin, 'the undo clears it', () =>
+      document.querySelector('[data-testid=scheduled-plan-change]')?.textContent.includes('none scheduled'));
   });
 
   clearTimeout(watchdog);

@@ -50,7 +50,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	require.NoError(t, os.RemoveAll(artifacts))
 	require.NoError(t, os.MkdirAll(artifacts, 0o755))
 
-	srv := servertest.Start(t, storetest.SQLite)
+	srv := servertest.Start(t, storetest.SQLite, "TENANTD_MOVE_SOURCE_GRACE=0s")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -124,7 +125,8 @@ func (s *Service) prepare(ctx context.Context, r *engine.Run) (string, error) {
 	}
 	s.log.Info("workspace move begun", "tenant", r.Tenant.ID, "from", m.Location, "to", m.Target.Location,
 		"rows", st.RowsTotal, "bytes", st.BytesTotal)
-	return fmt.Sprintf("target %s workspace at %s; %d rows, %d bytes to copy", to, m.Target.Location, st.RowsTotal, st.BytesTotal), nil
+	// Details are shown to the tenant: no server paths or schema names.
+	return fmt.Sprintf("empty %s workspace made; %d rows, %d bytes to copy", strings.ToLower(string(to)), st.RowsTotal, st.BytesTotal), nil
 }
 
 // moving returns the move under way and its saved state.
@@ -305,7 +307,8 @@ func (s *Service) cleanup(ctx context.Context, r *engine.Run) (string, error) {
 		st.Phase = PhaseDone
 		r.Set("move", st)
 	}
-	return fmt.Sprintf("source %s workspace at %s destroyed (%v)", from, source.Location, report), nil
+	s.log.Info("workspace move finished: source destroyed", "tenant", r.Tenant.ID, "source", source.Location, "report", report)
+	return fmt.Sprintf("the %s copy is destroyed", strings.ToLower(string(from))), nil
 }
 
 // abandonMove runs when the operation fails before the switch: the target

@@ -6,7 +6,7 @@ import { gql, uuid, APIError } from '../api.js';
 import { h, mount, fmt, card, loading, errorBox, stateBadge, statusBadge, progressBar, stepList, timeEl, confirmDialog, toast, debounce } from '../dom.js';
 import { usageMeters, uploadForm, searchPanel, USAGE_FIELDS } from '../workspace.js';
 
-const OP_FIELDS = 'id kind status attempt requestedBy createdAt updatedAt startedAt finishedAt progress { done total fraction } steps { name status startedAt finishedAt detail } error { code message }';
+const OP_FIELDS = 'id kind status attempt requestedBy createdAt updatedAt startedAt finishedAt progress { done total fraction phase rows rowsTotal bytes bytesTotal writePauseMs } steps { name status startedAt finishedAt detail } error { code message }';
 const TR_FIELDS = 'id seq event fromState toState triggeredBy actor reason occurredAt hash';
 const TENANT_HEAD = 'id state stateChangedAt allowedEvents';
 
@@ -14,7 +14,19 @@ const Q_TENANT = `query TenantPage($id: ID!) {
   tenant(id: $id) {
     id name slug email state stateChangedAt createdAt synthetic purgeAfter purgedAt stateBeforeDeletion allowedEvents
     plan { key name isolation priceCents }
+    scheduledPlanChange { plan { key name } effectiveAt requestedBy }
   }
+}`;
+const Q_PLANS = 'query ChangePlanPlans { plans { key name isolation priceCents maxDocuments maxStorageBytes maxQueriesPerMonth } }';
+const PREVIEW_FIELDS = `from { key name } to { key name isolation maxDocuments maxStorageBytes maxQueriesPerMonth } direction effective effectiveAt
+  amountDueNowCents prorationCents monthlyDifferenceCents currency periodEnd dataMoves fromIsolation toIsolation documentsToMove bytesToMove
+  overages { quota limit usage }`;
+const M_CHANGE_PLAN = `mutation ChangePlan($input: ChangePlanInput!) {
+  changePlan(input: $input) { tenant { id plan { key name isolation priceCents } scheduledPlanChange { plan { key name } effectiveAt requestedBy } }
+    operation { ${OP_FIELDS} } preview { ${PREVIEW_FIELDS} } }
+}`;
+const M_CANCEL_SCHEDULED = `mutation CancelScheduledPlanChange($input: CancelScheduledPlanChangeInput!) {
+  cancelScheduledPlanChange(input: $input) { tenant { id scheduledPlanChange { plan { key } effectiveAt } } canceled { plan { key name } effectiveAt } }
 }`;
 const Q_USAGE = `query TenantUsage($id: ID!) { tenant(id: $id) { id usage { ${USAGE_FIELDS} } } }`;
 const Q_TIMELINE = `query TenantTimeline($id: ID!, $after: Cursor) {
@@ -82,7 +94,7 @@ export default function tenantPage(root, ctx) {
   }
 
   // ---- built once the tenant is known ----
-  let stateSlot; let actionsSlot; let allowedSlot; let stateSinceSlot;
+  let stateSlot; let actionsSlot; let allowedSlot; let stateSinceSlot; let scheduledSlot; let planSlot; let headPlanSlot;
   let usageCard; let opsCard; let timelineCard;
   const ops = new Map(); // id → op
   const opSubs = new Map(); // id → unsubscribe
@@ -96,11 +108,14 @@ export default function tenantPage(root, ctx) {
     actionsSlot = h('div', { class: 'actions', testid: 'tenant-actions' });
     allowedSlot = h('span', { testid: 'allowed-events' });
     stateSinceSlot = h('span');
+    scheduledSlot = h('span', { testid: 'scheduled-plan-change' });
+    planSlot = h('span');
+    headPlanSlot = h('span');
     mount(head,
       h('div', null,
         h('div', { class: 'tenant-title' }, titleEl, stateSlot,
           tenant.synthetic ? h('span', { class: 'chip', title: 'Made by a readiness check; kept out of the funnel' }, 'synthetic') : null),
-        h('p', { class: 'sub' }, h('span', { class: 'mono', testid: 'tenant-slug' }, tenant.slug || '—'), ' · ', tenant.plan.name, ' plan')),
+        h('p', { class: 'sub' }, h('span', { class: 'mono', testid: 'tenant-slug' }, tenant.slug || '—'), ' · ', headPlanSlot)),
       actionsSlot);
     if (hadFocus) titleEl.focus();
 
@@ -109,12 +124,13 @@ export default function tenantPage(root, ctx) {
       h('dt', null, 'ID'), h('dd', { class: 'mono', testid: 'tenant-id' }, tenant.id),
       h('dt', null, 'Slug'), h('dd', { class: 'mono' }, tenant.slug || '—'),
       h('dt', null, 'Owner email'), h('dd', null, tenant.email || '—'),
-      h('dt', null, 'Plan'), h('dd', { testid: 'tenant-plan' }, `${tenant.plan.name} (${tenant.plan.key}) · ${tenant.plan.isolation === 'SILO' ? 'own database (silo)' : 'shared tables (pool)'} · ${tenant.plan.priceCents ? `$${(tenant.plan.priceCents / 100).toFixed(2)}/mo` : 'free'}`),
+      h('dt', null, 'Plan'), h('dd', { testid: 'tenant-plan' }, planSlot),
       h('dt', null, 'Created'), h('dd', null, timeEl(tenant.createdAt)),
       h('dt', null, 'State since'), h('dd', null, stateSinceSlot),
       tenant.purgeAfter ? [h('dt', null, 'Purge after'), h('dd', null, timeEl(tenant.purgeAfter))] : null,
       tenant.stateBeforeDeletion ? [h('dt', null, 'Restores to'), h('dd', null, stateBadge(tenant.stateBeforeDeletion))] : null,
-      h('dt', null, 'Allowed events'), h('dd', null, allowedSlot)));
+      h('dt', null, 'Allowed events'), h('dd', null, allowedSlot),
+      h('dt', null, 'Plan change'), h('dd', null, scheduledSlot)));
 
     usageCard = card({ title: 'Usage', testid: 'card-usage' });
     opsCard = card({ title: 'Operations', testid: 'card-operations' });
@@ -145,6 +161,8 @@ export default function tenantPage(root, ctx) {
     mount(stateSinceSlot, timeEl(tenant.stateChangedAt), ` (${fmt.relative(tenant.stateChangedAt)})`);
     mount(allowedSlot, tenant.allowedEvents.length ? tenant.allowedEvents.map((e) => h('span', { class: 'chip' }, e)) : h('span', { class: 'hint' }, 'none'));
     renderActions();
+    renderPlan();
+    renderScheduled();
     if (changed && !quiet) toast(`${tenant.name || 'Tenant'} is now ${tenant.state}`);
   }
 
@@ -154,10 +172,127 @@ export default function tenantPage(root, ctx) {
       && (a.when ? a.when(tenant) : true)
       && a.roles.includes(viewer.role)
       && (viewer.role !== 'TENANT' || own));
-    mount(actionsSlot, visible.map((a) => h('button', {
+    const buttons = visible.map((a) => h('button', {
       type: 'button', class: a.danger ? 'danger' : 'primary', testid: `action-${a.event}`,
       on: { click: () => act(a) },
-    }, a.label)));
+    }, a.label));
+    if (tenant.state === 'ACTIVE' && (viewer.role === 'ADMIN' || (viewer.role === 'TENANT' && own))) {
+      buttons.unshift(h('button', { type: 'button', class: 'primary', testid: 'action-change-plan', on: { click: changePlan } }, 'Change plan'));
+    }
+    mount(actionsSlot, buttons);
+  }
+
+  // ---- plan change ----
+  function renderPlan() {
+    const p = tenant.plan;
+    mount(headPlanSlot, `${p.name} plan`);
+    mount(planSlot, `${p.name} (${p.key}) · ${p.isolation === 'SILO' ? 'own database (silo)' : 'shared tables (pool)'} · ${p.priceCents ? `$${(p.priceCents / 100).toFixed(2)}/mo` : 'free'}`);
+  }
+
+  /** After a CHANGE_PLAN ends: the plan and the schedule as they are now. */
+  async function reloadPlan() {
+    try {
+      const d = await gql(Q_TENANT, { id });
+      if (!d.tenant) return;
+      tenant.plan = d.tenant.plan;
+      tenant.scheduledPlanChange = d.tenant.scheduledPlanChange;
+      renderPlan();
+      renderScheduled();
+      reloadUsage();
+    } catch { /* the next event will try again */ }
+  }
+
+  function renderScheduled() {
+    if (!scheduledSlot) return;
+    const sc = tenant.scheduledPlanChange;
+    if (!sc) { mount(scheduledSlot, h('span', { class: 'hint' }, 'none scheduled')); return; }
+    const mayUndo = viewer.role === 'ADMIN' || (viewer.role === 'TENANT' && viewer.tenant && viewer.tenant.id === tenant.id);
+    mount(scheduledSlot,
+      h('span', null, `to ${sc.plan.name} (${sc.plan.key}) at `, timeEl(sc.effectiveAt), ` · asked by ${sc.requestedBy} `),
+      mayUndo ? h('button', { type: 'button', class: 'small', testid: 'scheduled-undo', on: { click: undoScheduled } }, 'Undo') : null);
+  }
+
+  async function undoScheduled() {
+    try {
+      const d = await gql(M_CANCEL_SCHEDULED, { input: { tenantId: tenant.id, idempotencyKey: uuid() } });
+      tenant.scheduledPlanChange = null;
+      renderScheduled();
+      toast(`The change to ${d.cancelScheduledPlanChange.canceled.plan.name} is taken back`);
+    } catch (err) {
+      toast(`Could not undo: ${err.message}`, { bad: true });
+    }
+  }
+
+  async function changePlan() {
+    let plans;
+    try {
+      plans = (await gql(Q_PLANS)).plans.filter((p) => p.key !== tenant.plan.key);
+    } catch (err) {
+      toast(`Could not load the plans: ${err.message}`, { bad: true });
+      return;
+    }
+    const select = h('select', { name: 'plan', testid: 'change-plan-select' },
+      plans.map((p) => h('option', { value: p.key }, `${p.name} · ${p.priceCents ? `$${(p.priceCents / 100).toFixed(2)}/mo` : 'free'} · ${p.isolation === 'SILO' ? 'own database' : 'shared tables'}`)));
+    const when = h('select', { name: 'effective', testid: 'change-plan-effective' },
+      h('option', { value: '' }, 'Default (upgrade now, downgrade at the period end)'),
+      h('option', { value: 'IMMEDIATE' }, 'Now, prorated'),
+      h('option', { value: 'PERIOD_END' }, 'At the end of the billing period'));
+    const previewSlot = h('div', { class: 'preview', testid: 'change-plan-preview', 'aria-live': 'polite' });
+    const input = (dryRun) => {
+      const i = { tenantId: tenant.id, plan: select.value, dryRun };
+      if (when.value) i.effective = when.value;
+      if (!dryRun) i.idempotencyKey = uuid();
+      return i;
+    };
+    const refresh = async () => {
+      mount(previewSlot, loading('Asking the billing provider…'));
+      try {
+        const d = await gql(M_CHANGE_PLAN, { input: input(true) });
+        mount(previewSlot, previewView(d.changePlan.preview));
+      } catch (err) {
+        mount(previewSlot, errorBox(err));
+      }
+    };
+    select.addEventListener('change', refresh);
+    when.addEventListener('change', refresh);
+    refresh();
+    await confirmDialog({
+      title: `Change the plan of ${tenant.name}`,
+      body: h('div', { class: 'stack' },
+        h('label', null, 'New plan ', select),
+        h('label', null, 'When ', when),
+        previewSlot),
+      confirmLabel: 'Change plan',
+      onConfirm: async () => {
+        const d = await gql(M_CHANGE_PLAN, { input: input(false) });
+        const p = d.changePlan;
+        Object.assign(tenant, { scheduledPlanChange: p.tenant.scheduledPlanChange });
+        renderScheduled();
+        if (p.operation) {
+          upsertOp(p.operation);
+          toast(p.preview.dataMoves ? `Moving to ${p.preview.to.name}: the data moves while you keep working` : `Changing to ${p.preview.to.name}`);
+        } else {
+          toast(`${p.preview.to.name} from ${fmt.date(p.preview.effectiveAt)}: scheduled`);
+        }
+      },
+    });
+  }
+
+  function previewView(pv) {
+    const money = (c) => `${c < 0 ? '−' : ''}$${(Math.abs(c) / 100).toFixed(2)}`;
+    const limit = (v, f) => (v === null || v === undefined ? 'unlimited' : f(v));
+    return h('dl', { class: 'details' },
+      h('dt', null, 'Change'), h('dd', { testid: 'preview-direction' }, `${pv.direction.toLowerCase()} from ${pv.from.name} to ${pv.to.name}`),
+      h('dt', null, 'Takes effect'), h('dd', { testid: 'preview-effective' }, pv.effective === 'IMMEDIATE' ? 'now' : 'at the end of the billing period', ' (', timeEl(pv.effectiveAt), ')'),
+      h('dt', null, 'Due now'), h('dd', { testid: 'preview-due' }, money(pv.amountDueNowCents), pv.prorationCents ? ` (proration ${money(pv.prorationCents)})` : ''),
+      h('dt', null, 'Monthly'), h('dd', null, `${pv.monthlyDifferenceCents >= 0 ? '+' : ''}${money(pv.monthlyDifferenceCents)} a month`),
+      h('dt', null, 'New limits'), h('dd', { testid: 'preview-limits' },
+        `${limit(pv.to.maxDocuments, fmt.number)} documents · ${limit(pv.to.maxStorageBytes, fmt.bytes)} · ${limit(pv.to.maxQueriesPerMonth, fmt.number)} queries a month`),
+      h('dt', null, 'Your data'), h('dd', { testid: 'preview-data-moves' }, pv.dataMoves
+        ? `moves from ${pv.fromIsolation === 'SILO' ? 'its own database' : 'the shared tables'} to ${pv.toIsolation === 'SILO' ? 'its own database' : 'the shared tables'}: ${fmt.number(pv.documentsToMove)} documents, ${fmt.bytes(pv.bytesToMove)}, while you keep working`
+        : 'stays where it is'),
+      pv.overages.length ? [h('dt', null, 'Over the limits'), h('dd', { testid: 'preview-overages', class: 'bad' },
+        pv.overages.map((o) => h('div', null, `${o.quota}: ${fmt.number(o.usage)} used, the plan allows ${fmt.number(o.limit)}`)))] : null);
   }
 
   async function act(a) {
@@ -214,6 +349,7 @@ export default function tenantPage(root, ctx) {
     const cur = ops.get(op.id);
     if (cur && new Date(cur.updatedAt) > new Date(op.updatedAt)) return; // an older copy
     ops.set(op.id, { ...(cur || {}), ...op });
+    if (op.kind === 'CHANGE_PLAN' && FINAL.has(op.status) && (!cur || !FINAL.has(cur.status))) reloadPlan();
     if (!FINAL.has(op.status)) watchOp(op.id);
     else if (opSubs.has(op.id)) { opSubs.get(op.id)(); opSubs.delete(op.id); }
     if (render) renderOps();
@@ -240,9 +376,19 @@ export default function tenantPage(root, ctx) {
         h('span', null, h('strong', null, op.kind), ' ', statusBadge(op.status, 'operation-status')),
         h('span', { class: 'meta' }, `attempt ${op.attempt} · by ${op.requestedBy} · `, timeEl(op.createdAt, { relative: true }))),
       progressBar({ done: op.progress.done, total: op.progress.total, status: op.status, label: `${op.kind} progress`, testid: 'operation-progress' }),
+      op.progress.phase ? moveView(op.progress) : null,
       stepList(op.steps, { testid: 'operation-step' }),
       op.error ? errorBox(new APIError([{ message: op.error.message, extensions: { code: op.error.code } }]), { testid: 'operation-error' }) : null,
       op.finishedAt && op.startedAt ? h('p', { class: 'hint' }, `Took ${fmt.duration(new Date(op.finishedAt) - new Date(op.startedAt))}.`) : null);
+  }
+
+  function moveView(p) {
+    const frac = p.rowsTotal ? Math.min(1, p.rows / p.rowsTotal) : 0;
+    return h('div', { class: 'move', testid: 'operation-move', dataset: { phase: p.phase } },
+      h('p', null, h('strong', null, 'Data move: '), h('span', { testid: 'move-phase' }, p.phase),
+        ` · ${fmt.number(p.rows)} of ${fmt.number(p.rowsTotal)} rows · ${fmt.bytes(p.bytes)} of ${fmt.bytes(p.bytesTotal)}`,
+        p.writePauseMs !== null && p.writePauseMs !== undefined ? h('span', { testid: 'move-pause' }, ` · writes held ${p.writePauseMs.toFixed(1)} ms at the switch`) : null),
+      h('progress', { max: 1, value: frac, 'aria-label': 'rows moved' }));
   }
 
   // ---- timeline ----
