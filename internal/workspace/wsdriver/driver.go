@@ -146,6 +146,10 @@ type Reader interface {
 	// Count counts what the workspace holds, from the rows themselves (not
 	// the usage counters).
 	Count(ctx context.Context) (Counts, error)
+	// CountRows is Count without the bytes (Bytes is 0): it reads the
+	// (tenant_id, id) indexes only, not the rows, so it stays fast on a
+	// large workspace — what a move's switch compares with writes held.
+	CountRows(ctx context.Context) (Counts, error)
 	// Checksum digests everything the workspace holds — documents, query
 	// log, usage counters — in a form that is the same in every store, so
 	// a copy is verified by comparing the checksums of source and target.

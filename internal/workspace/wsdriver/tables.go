@@ -375,6 +375,19 @@ func (t *tables) Count(ctx context.Context) (Counts, error) {
 	return c, nil
 }
 
+func (t *tables) CountRows(ctx context.Context) (Counts, error) {
+	var c Counts
+	if err := t.q.QueryRowContext(ctx, t.sql(`SELECT count(*) FROM `+t.table("documents")+` WHERE tenant_id = ?`),
+		t.tenantID).Scan(&c.Documents); err != nil {
+		return Counts{}, fmt.Errorf("count documents: %w", err)
+	}
+	if err := t.q.QueryRowContext(ctx, t.sql(`SELECT count(*) FROM `+t.table("query_log")+` WHERE tenant_id = ?`),
+		t.tenantID).Scan(&c.Queries); err != nil {
+		return Counts{}, fmt.Errorf("count query log: %w", err)
+	}
+	return c, nil
+}
+
 // checksumVersion names the form Checksum digests; a change of the form
 // changes the name, so checksums of different forms never compare equal.
 const checksumVersion = "wsdriver-checksum-1"
