@@ -32,9 +32,10 @@ import (
 //     (digests of every column); a row not yet in the target must be in
 //     the change log, still to be caught up. Rows are never changed once
 //     written, so a row verified once stays verified.
-//  5. Switch closes the write gate, catches up the last rows (verifying
-//     each), sets the target's usage counters, compares row counts (from
-//     the indexes) and usage of source and target, and switches the placement in the
+//  5. Switch counts the rows of source and target, closes the write gate,
+//     catches up the last rows (verifying each and adding them to the
+//     counts), sets the target's usage counters, compares row counts and
+//     usage of source and target, and switches the placement in the
 //     same transaction as the caller's own writes (the plan change). The
 //     source stays until the caller destroys it (DestroyAtTx), after the
 //     switch has committed and no read may still be on it.
@@ -339,6 +340,19 @@ func (s *Service) pendingChanges(ctx context.Context, source wsdriver.Placement)
 // them; it returns how many it copied (0: the log is empty). main is the
 // transaction of Switch, or nil.
 func (s *Service) CatchUp(ctx context.Context, main *store.Tx, m *Placement) (MoveStats, error) {
+	return s.catchUp(ctx, main, m, nil)
+}
+
+// tally counts, for Switch, what its catch-ups found: the rows of change
+// log entries that were not in the snapshot (known) that the source's
+// counts were taken in, and the rows they inserted into the target.
+type tally struct {
+	known              map[int64]bool
+	newDocs, newQuery  int64
+	addedDocs, addedQs int64
+}
+
+func (s *Service) catchUp(ctx context.Context, main *store.Tx, m *Placement, tl *tally) (MoveStats, error) {
 	target, err := moving(m)
 	if err != nil {
 		return MoveStats{}, err
@@ -357,10 +371,18 @@ func (s *Service) CatchUp(ctx context.Context, main *store.Tx, m *Placement) (Mo
 		)
 		for _, c := range changes {
 			seqs = append(seqs, c.Seq)
-			if c.Table == wsdriver.TableDocuments {
+			isDoc := c.Table == wsdriver.TableDocuments
+			if isDoc {
 				docIDs = append(docIDs, c.RowID)
 			} else {
 				qIDs = append(qIDs, c.RowID)
+			}
+			if tl != nil && !tl.known[c.Seq] {
+				if isDoc {
+					tl.newDocs++
+				} else {
+					tl.newQuery++
+				}
 			}
 		}
 		var b wsdriver.Batch
@@ -383,6 +405,19 @@ func (s *Service) CatchUp(ctx context.Context, main *store.Tx, m *Placement) (Mo
 		}
 		st.Rows = int64(len(want))
 		err = s.WriteAt(ctx, main, target, func(ctx context.Context, dst wsdriver.Tx) error {
+			if tl != nil {
+				// What the target holds already is not added by this write.
+				there := map[uuid.UUID][32]byte{}
+				if err := readDigests(ctx, dst, wsdriver.TableDocuments, docIDs, there); err != nil {
+					return err
+				}
+				tl.addedDocs += int64(len(docIDs) - len(there))
+				there = map[uuid.UUID][32]byte{}
+				if err := readDigests(ctx, dst, wsdriver.TableQueryLog, qIDs, there); err != nil {
+					return err
+				}
+				tl.addedQs += int64(len(qIDs) - len(there))
+			}
 			if err := dst.WriteBatch(ctx, b); err != nil {
 				return err
 			}
@@ -437,15 +472,53 @@ type SwitchResult struct {
 // under way (a Switch that committed already: the caller checks).
 func (s *Service) Switch(ctx context.Context, tenantID uuid.UUID, generation int, fn func(ctx context.Context, tx *store.Tx, from wsdriver.Placement) error) (*SwitchResult, error) {
 	res := &SwitchResult{}
-	err := s.Cutover(ctx, tenantID, func(ctx context.Context, tx *store.Tx, p *Placement) error {
+	// The counts are taken before writes are held, so that holding them
+	// costs no scan: the source's rows and its change log in one snapshot,
+	// the target's rows (only this move writes the target). With writes
+	// held, what the catch-ups find is added: a change log entry not in
+	// the snapshot is a row the source's counts miss; a row the target did
+	// not hold is one its counts miss.
+	before, err := s.Placement(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	if before.Target == nil || before.Generation != generation {
+		return nil, tenantd.Errorf(tenantd.ECONFLICT, "the workspace of tenant %s is at generation %d with no move from generation %d to switch",
+			tenantID, before.Generation, generation)
+	}
+	var (
+		source, target wsdriver.Counts
+		known          = map[int64]bool{}
+	)
+	if err := s.ViewAt(ctx, before.Placement, func(ctx context.Context, r wsdriver.Reader) error {
+		c, seqs, err := r.CountRowsAndChanges(ctx)
+		source = c
+		for _, q := range seqs {
+			known[q] = true
+		}
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("count the source of the move: %w", err)
+	}
+	if err := s.ViewAt(ctx, *before.Target, func(ctx context.Context, r wsdriver.Reader) (err error) {
+		target, err = r.CountRows(ctx)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("count the target of the move: %w", err)
+	}
+	err = s.Cutover(ctx, tenantID, func(ctx context.Context, tx *store.Tx, p *Placement) error {
 		start := time.Now() // the pause is measured in real time, whatever the clock
 		defer func() { res.Pause = time.Since(start) }()
 		if p.Target == nil || p.Generation != generation {
 			return tenantd.Errorf(tenantd.ECONFLICT, "the workspace of tenant %s is at generation %d with no move from generation %d to switch",
 				tenantID, p.Generation, generation)
 		}
+		if *p.Target != *before.Target {
+			return tenantd.Errorf(tenantd.ECONFLICT, "the move of tenant %s changed its target meanwhile", tenantID)
+		}
+		tl := &tally{known: known}
 		for {
-			st, err := s.CatchUp(ctx, tx, p)
+			st, err := s.catchUp(ctx, tx, p, tl)
 			if err != nil {
 				return err
 			}
@@ -455,15 +528,13 @@ func (s *Service) Switch(ctx context.Context, tenantID uuid.UUID, generation int
 			res.CaughtUp.Rows += st.Rows
 			res.CaughtUp.Bytes += st.Bytes
 		}
-		var (
-			usage  wsdriver.Counters
-			source wsdriver.Counts
-		)
+		source.Documents += tl.newDocs
+		source.Queries += tl.newQuery
+		target.Documents += tl.addedDocs
+		target.Queries += tl.addedQs
+		var usage wsdriver.Counters
 		err := s.WriteAt(ctx, tx, p.Placement, func(ctx context.Context, r wsdriver.Tx) (err error) {
-			if usage, err = r.Usage(ctx); err != nil {
-				return err
-			}
-			source, err = r.CountRows(ctx)
+			usage, err = r.Usage(ctx)
 			return err
 		})
 		if err != nil {
@@ -471,10 +542,6 @@ func (s *Service) Switch(ctx context.Context, tenantID uuid.UUID, generation int
 		}
 		err = s.WriteAt(ctx, tx, *p.Target, func(ctx context.Context, w wsdriver.Tx) error {
 			if err := w.SetUsage(ctx, usage); err != nil {
-				return err
-			}
-			target, err := w.CountRows(ctx)
-			if err != nil {
 				return err
 			}
 			// Bytes are not summed here (that reads every row): each row's

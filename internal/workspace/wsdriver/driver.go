@@ -150,6 +150,11 @@ type Reader interface {
 	// (tenant_id, id) indexes only, not the rows, so it stays fast on a
 	// large workspace — what a move's switch compares with writes held.
 	CountRows(ctx context.Context) (Counts, error)
+	// CountRowsAndChanges is CountRows together with the sequence numbers
+	// of the change log, read in one snapshot (one statement): a row
+	// written later is both missing from the counts and absent from the
+	// sequence numbers.
+	CountRowsAndChanges(ctx context.Context) (Counts, []int64, error)
 	// Checksum digests everything the workspace holds — documents, query
 	// log, usage counters — in a form that is the same in every store, so
 	// a copy is verified by comparing the checksums of source and target.

@@ -3,11 +3,13 @@ package wsdriver
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash"
+	"strconv"
 	"strings"
 	"time"
 
@@ -386,6 +388,36 @@ func (t *tables) CountRows(ctx context.Context) (Counts, error) {
 		return Counts{}, fmt.Errorf("count query log: %w", err)
 	}
 	return c, nil
+}
+
+func (t *tables) CountRowsAndChanges(ctx context.Context) (Counts, []int64, error) {
+	agg := "group_concat(id)"
+	if t.dollar {
+		agg = "string_agg(id::text, ',')"
+	}
+	var (
+		c    Counts
+		seqs sql.NullString
+	)
+	err := t.q.QueryRowContext(ctx, t.sql(`SELECT
+		(SELECT count(*) FROM `+t.table("documents")+` WHERE tenant_id = ?),
+		(SELECT count(*) FROM `+t.table("query_log")+` WHERE tenant_id = ?),
+		(SELECT `+agg+` FROM `+t.table("workspace_changes")+` WHERE tenant_id = ?)`),
+		t.tenantID, t.tenantID, t.tenantID).Scan(&c.Documents, &c.Queries, &seqs)
+	if err != nil {
+		return Counts{}, nil, fmt.Errorf("count rows and changes: %w", err)
+	}
+	var out []int64
+	if seqs.Valid && seqs.String != "" {
+		for _, f := range strings.Split(seqs.String, ",") {
+			n, err := strconv.ParseInt(f, 10, 64)
+			if err != nil {
+				return Counts{}, nil, fmt.Errorf("count rows and changes: sequence number %q: %w", f, err)
+			}
+			out = append(out, n)
+		}
+	}
+	return c, out, nil
 }
 
 // checksumVersion names the form Checksum digests; a change of the form
