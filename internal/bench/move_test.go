@@ -31,11 +31,16 @@ type load struct {
 	mu   sync.Mutex
 	w, r []time.Duration
 	errs []error
-	n    int
+	// enough is closed once the writer has done baselineWrites writes.
+	enough chan struct{}
+	once   sync.Once
 }
 
+// baselineWrites is how many writes the load without a move measures.
+const baselineWrites = 400
+
 func startLoad(ws *workspace.Service, id uuid.UUID) *load {
-	l := &load{ws: ws, id: id, stop: make(chan struct{})}
+	l := &load{ws: ws, id: id, stop: make(chan struct{}), enough: make(chan struct{})}
 	l.wg.Add(2)
 	go l.loop(&l.w, func(ctx context.Context, i int) error {
 		_, _, err := ws.Upload(ctx, id, "live "+strconv.Itoa(i), "moving words written live "+strconv.Itoa(i))
@@ -64,6 +69,9 @@ func (l *load) loop(into *[]time.Duration, f func(context.Context, int) error) {
 		d := time.Since(t0)
 		l.mu.Lock()
 		*into = append(*into, d)
+		if len(l.w) >= baselineWrites && len(l.r) > 0 {
+			l.once.Do(func() { close(l.enough) })
+		}
 		if err != nil {
 			l.errs = append(l.errs, err)
 		}
@@ -141,7 +149,7 @@ func BenchmarkMove(b *testing.B) {
 
 				// The same load without a move, for the ratio.
 				base := startLoad(ws, id)
-				time.Sleep(2 * time.Second) // a benchmark's fixed measuring window
+				<-base.enough
 				bw, br := base.end(b)
 				uploads := int64(len(bw))
 
