@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -66,9 +65,6 @@ func (p *process) waitExit(t *testing.T) {
 // always has one working placement.
 func TestMoveCrashSafety(t *testing.T) {
 	t.Parallel()
-	if testing.Short() && os.Getenv("CI") != "true" {
-		t.Skip("starts and kills real processes; run without -short (never skipped under CI=true)")
-	}
 	points := []string{
 		"step:CHANGE_PLAN:prepare:after",
 		"move:copied:1",

@@ -146,15 +146,10 @@ func (s *Service) moving(ctx context.Context, r *engine.Run) (*workspace.Placeme
 	return m, st, nil
 }
 
-// nearDeadline says a long step should stop and continue in a new run of
-// its job: less than a third of the job's time is left.
-func nearDeadline(ctx context.Context, started time.Time) bool {
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		return false
-	}
-	return time.Until(deadline) < deadline.Sub(started)/3
-}
+// sliceBudget is how long one run of a long step works before it continues
+// in a new run of its job: half the kind's 30 s timeout, leaving room for
+// the batch under way.
+const sliceBudget = 15 * time.Second
 
 // batches runs a phase batch by batch from the saved cursor, saving the
 // cursor and the progress after each, until it is done or the job's time
@@ -169,7 +164,7 @@ func (s *Service) batches(ctx context.Context, r *engine.Run, phase string,
 		// The first run of this phase: count from the start.
 		st.Phase, st.Rows, st.Bytes, st.Cursor = phase, 0, 0, workspace.MoveCursor{}
 	}
-	started := time.Now() // the job's timeout is real time
+	started := tenantd.Now(s.clock)
 	for !st.Cursor.Done {
 		cur, n, err := next(ctx, m, st.Cursor)
 		if err != nil {
@@ -183,7 +178,7 @@ func (s *Service) batches(ctx context.Context, r *engine.Run, phase string,
 		if err := s.saveMove(ctx, r, st); err != nil {
 			return nil, nil, err
 		}
-		if !st.Cursor.Done && nearDeadline(ctx, started) {
+		if !st.Cursor.Done && tenantd.Now(s.clock).Sub(started) > sliceBudget {
 			return nil, nil, engine.Continue(0)
 		}
 	}

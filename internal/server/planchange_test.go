@@ -245,6 +245,17 @@ func TestChangePlanAtPeriodEnd(t *testing.T) {
 	require.Equal(t, "starter", plan())
 	// Past it: the sweep starts the change, and the tenant is on free.
 	clock.Advance(25 * time.Hour)
+	// BlockUntil counts any waiter on the clock, so the sweep may still have
+	// been running and re-arm its timer after that advance: keep the hours
+	// coming until it has started the change.
+	require.Eventually(t, func() bool {
+		n, err := srv.DB().Ent.Operation.Query().Where(operation.TenantID(id), operation.KindEQ(tenantd.OpChangePlan)).Count(sys)
+		if err == nil && n > 0 {
+			return true
+		}
+		clock.Advance(time.Hour)
+		return false
+	}, 30*time.Second, 10*time.Millisecond, "the sweep starts the scheduled change")
 	op := finishedOp(t, srv, id, tenantd.OpChangePlan)
 	require.Equal(t, tenantd.OpSucceeded, op.Status, "%v", op.ErrorMessage)
 	require.Equal(t, "PERIOD_END", op.Params["effective"])

@@ -453,7 +453,8 @@ func (s *Service) catchUp(ctx context.Context, main *store.Tx, m *Placement, tl 
 type SwitchResult struct {
 	// From is the placement moved from, still holding its copy.
 	From wsdriver.Placement
-	// Pause is how long the tenant's writes were held.
+	// Pause is how long the tenant's writes were held, on the Service's
+	// clock (0 on a fake clock that nobody advances).
 	Pause time.Duration
 	// CaughtUp counts the rows copied while writes were held.
 	CaughtUp MoveStats
@@ -507,8 +508,8 @@ func (s *Service) Switch(ctx context.Context, tenantID uuid.UUID, generation int
 		return nil, fmt.Errorf("count the target of the move: %w", err)
 	}
 	err = s.Cutover(ctx, tenantID, func(ctx context.Context, tx *store.Tx, p *Placement) error {
-		start := time.Now() // the pause is measured in real time, whatever the clock
-		defer func() { res.Pause = time.Since(start) }()
+		start := s.now()
+		defer func() { res.Pause = s.now().Sub(start) }()
 		if p.Target == nil || p.Generation != generation {
 			return tenantd.Errorf(tenantd.ECONFLICT, "the workspace of tenant %s is at generation %d with no move from generation %d to switch",
 				tenantID, p.Generation, generation)
