@@ -21,6 +21,8 @@ import (
 	"github.com/tenantd/tenantd/ent/apikey"
 	"github.com/tenantd/tenantd/ent/billingcall"
 	"github.com/tenantd/tenantd/ent/charge"
+	"github.com/tenantd/tenantd/ent/export"
+	"github.com/tenantd/tenantd/ent/exportdownload"
 	"github.com/tenantd/tenantd/ent/funnelcount"
 	"github.com/tenantd/tenantd/ent/idempotencykey"
 	"github.com/tenantd/tenantd/ent/keyset"
@@ -53,6 +55,10 @@ type Client struct {
 	BillingCall *BillingCallClient
 	// Charge is the client for interacting with the Charge builders.
 	Charge *ChargeClient
+	// Export is the client for interacting with the Export builders.
+	Export *ExportClient
+	// ExportDownload is the client for interacting with the ExportDownload builders.
+	ExportDownload *ExportDownloadClient
 	// FunnelCount is the client for interacting with the FunnelCount builders.
 	FunnelCount *FunnelCountClient
 	// IdempotencyKey is the client for interacting with the IdempotencyKey builders.
@@ -95,6 +101,8 @@ func (c *Client) init() {
 	c.AdminToken = NewAdminTokenClient(c.config)
 	c.BillingCall = NewBillingCallClient(c.config)
 	c.Charge = NewChargeClient(c.config)
+	c.Export = NewExportClient(c.config)
+	c.ExportDownload = NewExportDownloadClient(c.config)
 	c.FunnelCount = NewFunnelCountClient(c.config)
 	c.IdempotencyKey = NewIdempotencyKeyClient(c.config)
 	c.KeySet = NewKeySetClient(c.config)
@@ -205,6 +213,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		AdminToken:       NewAdminTokenClient(cfg),
 		BillingCall:      NewBillingCallClient(cfg),
 		Charge:           NewChargeClient(cfg),
+		Export:           NewExportClient(cfg),
+		ExportDownload:   NewExportDownloadClient(cfg),
 		FunnelCount:      NewFunnelCountClient(cfg),
 		IdempotencyKey:   NewIdempotencyKeyClient(cfg),
 		KeySet:           NewKeySetClient(cfg),
@@ -242,6 +252,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		AdminToken:       NewAdminTokenClient(cfg),
 		BillingCall:      NewBillingCallClient(cfg),
 		Charge:           NewChargeClient(cfg),
+		Export:           NewExportClient(cfg),
+		ExportDownload:   NewExportDownloadClient(cfg),
 		FunnelCount:      NewFunnelCountClient(cfg),
 		IdempotencyKey:   NewIdempotencyKeyClient(cfg),
 		KeySet:           NewKeySetClient(cfg),
@@ -284,10 +296,10 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.APIKey, c.Activation, c.AdminToken, c.BillingCall, c.Charge, c.FunnelCount,
-		c.IdempotencyKey, c.KeySet, c.Milestone, c.Operation, c.OutboxMessage, c.Plan,
-		c.ReadinessCheck, c.StateTransition, c.Tenant, c.TenantStateCount,
-		c.WebhookEvent, c.Workspace,
+		c.APIKey, c.Activation, c.AdminToken, c.BillingCall, c.Charge, c.Export,
+		c.ExportDownload, c.FunnelCount, c.IdempotencyKey, c.KeySet, c.Milestone,
+		c.Operation, c.OutboxMessage, c.Plan, c.ReadinessCheck, c.StateTransition,
+		c.Tenant, c.TenantStateCount, c.WebhookEvent, c.Workspace,
 	} {
 		n.Use(hooks...)
 	}
@@ -297,10 +309,10 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.APIKey, c.Activation, c.AdminToken, c.BillingCall, c.Charge, c.FunnelCount,
-		c.IdempotencyKey, c.KeySet, c.Milestone, c.Operation, c.OutboxMessage, c.Plan,
-		c.ReadinessCheck, c.StateTransition, c.Tenant, c.TenantStateCount,
-		c.WebhookEvent, c.Workspace,
+		c.APIKey, c.Activation, c.AdminToken, c.BillingCall, c.Charge, c.Export,
+		c.ExportDownload, c.FunnelCount, c.IdempotencyKey, c.KeySet, c.Milestone,
+		c.Operation, c.OutboxMessage, c.Plan, c.ReadinessCheck, c.StateTransition,
+		c.Tenant, c.TenantStateCount, c.WebhookEvent, c.Workspace,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -319,6 +331,10 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.BillingCall.mutate(ctx, m)
 	case *ChargeMutation:
 		return c.Charge.mutate(ctx, m)
+	case *ExportMutation:
+		return c.Export.mutate(ctx, m)
+	case *ExportDownloadMutation:
+		return c.ExportDownload.mutate(ctx, m)
 	case *FunnelCountMutation:
 		return c.FunnelCount.mutate(ctx, m)
 	case *IdempotencyKeyMutation:
@@ -1033,6 +1049,274 @@ func (c *ChargeClient) mutate(ctx context.Context, m *ChargeMutation) (Value, er
 		return (&ChargeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown Charge mutation op: %q", m.Op())
+	}
+}
+
+// ExportClient is a client for the Export schema.
+type ExportClient struct {
+	config
+}
+
+// NewExportClient returns a client for the Export from the given config.
+func NewExportClient(c config) *ExportClient {
+	return &ExportClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `export.Hooks(f(g(h())))`.
+func (c *ExportClient) Use(hooks ...Hook) {
+	c.hooks.Export = append(c.hooks.Export, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `export.Intercept(f(g(h())))`.
+func (c *ExportClient) Intercept(interceptors ...Interceptor) {
+	c.inters.Export = append(c.inters.Export, interceptors...)
+}
+
+// Create returns a builder for creating a Export entity.
+func (c *ExportClient) Create() *ExportCreate {
+	mutation := newExportMutation(c.config, OpCreate)
+	return &ExportCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of Export entities.
+func (c *ExportClient) CreateBulk(builders ...*ExportCreate) *ExportCreateBulk {
+	return &ExportCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ExportClient) MapCreateBulk(slice any, setFunc func(*ExportCreate, int)) *ExportCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ExportCreateBulk{err: fmt.Errorf("calling to ExportClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ExportCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ExportCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for Export.
+func (c *ExportClient) Update() *ExportUpdate {
+	mutation := newExportMutation(c.config, OpUpdate)
+	return &ExportUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ExportClient) UpdateOne(_m *Export) *ExportUpdateOne {
+	mutation := newExportMutation(c.config, OpUpdateOne, withExport(_m))
+	return &ExportUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ExportClient) UpdateOneID(id uuid.UUID) *ExportUpdateOne {
+	mutation := newExportMutation(c.config, OpUpdateOne, withExportID(id))
+	return &ExportUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for Export.
+func (c *ExportClient) Delete() *ExportDelete {
+	mutation := newExportMutation(c.config, OpDelete)
+	return &ExportDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ExportClient) DeleteOne(_m *Export) *ExportDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ExportClient) DeleteOneID(id uuid.UUID) *ExportDeleteOne {
+	builder := c.Delete().Where(export.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ExportDeleteOne{builder}
+}
+
+// Query returns a query builder for Export.
+func (c *ExportClient) Query() *ExportQuery {
+	return &ExportQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeExport},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a Export entity by its id.
+func (c *ExportClient) Get(ctx context.Context, id uuid.UUID) (*Export, error) {
+	return c.Query().Where(export.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ExportClient) GetX(ctx context.Context, id uuid.UUID) *Export {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ExportClient) Hooks() []Hook {
+	hooks := c.hooks.Export
+	return append(hooks[:len(hooks):len(hooks)], export.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ExportClient) Interceptors() []Interceptor {
+	return c.inters.Export
+}
+
+func (c *ExportClient) mutate(ctx context.Context, m *ExportMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ExportCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ExportUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ExportUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ExportDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown Export mutation op: %q", m.Op())
+	}
+}
+
+// ExportDownloadClient is a client for the ExportDownload schema.
+type ExportDownloadClient struct {
+	config
+}
+
+// NewExportDownloadClient returns a client for the ExportDownload from the given config.
+func NewExportDownloadClient(c config) *ExportDownloadClient {
+	return &ExportDownloadClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `exportdownload.Hooks(f(g(h())))`.
+func (c *ExportDownloadClient) Use(hooks ...Hook) {
+	c.hooks.ExportDownload = append(c.hooks.ExportDownload, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `exportdownload.Intercept(f(g(h())))`.
+func (c *ExportDownloadClient) Intercept(interceptors ...Interceptor) {
+	c.inters.ExportDownload = append(c.inters.ExportDownload, interceptors...)
+}
+
+// Create returns a builder for creating a ExportDownload entity.
+func (c *ExportDownloadClient) Create() *ExportDownloadCreate {
+	mutation := newExportDownloadMutation(c.config, OpCreate)
+	return &ExportDownloadCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of ExportDownload entities.
+func (c *ExportDownloadClient) CreateBulk(builders ...*ExportDownloadCreate) *ExportDownloadCreateBulk {
+	return &ExportDownloadCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *ExportDownloadClient) MapCreateBulk(slice any, setFunc func(*ExportDownloadCreate, int)) *ExportDownloadCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &ExportDownloadCreateBulk{err: fmt.Errorf("calling to ExportDownloadClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*ExportDownloadCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &ExportDownloadCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for ExportDownload.
+func (c *ExportDownloadClient) Update() *ExportDownloadUpdate {
+	mutation := newExportDownloadMutation(c.config, OpUpdate)
+	return &ExportDownloadUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *ExportDownloadClient) UpdateOne(_m *ExportDownload) *ExportDownloadUpdateOne {
+	mutation := newExportDownloadMutation(c.config, OpUpdateOne, withExportDownload(_m))
+	return &ExportDownloadUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *ExportDownloadClient) UpdateOneID(id uuid.UUID) *ExportDownloadUpdateOne {
+	mutation := newExportDownloadMutation(c.config, OpUpdateOne, withExportDownloadID(id))
+	return &ExportDownloadUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for ExportDownload.
+func (c *ExportDownloadClient) Delete() *ExportDownloadDelete {
+	mutation := newExportDownloadMutation(c.config, OpDelete)
+	return &ExportDownloadDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *ExportDownloadClient) DeleteOne(_m *ExportDownload) *ExportDownloadDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *ExportDownloadClient) DeleteOneID(id uuid.UUID) *ExportDownloadDeleteOne {
+	builder := c.Delete().Where(exportdownload.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &ExportDownloadDeleteOne{builder}
+}
+
+// Query returns a query builder for ExportDownload.
+func (c *ExportDownloadClient) Query() *ExportDownloadQuery {
+	return &ExportDownloadQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeExportDownload},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a ExportDownload entity by its id.
+func (c *ExportDownloadClient) Get(ctx context.Context, id uuid.UUID) (*ExportDownload, error) {
+	return c.Query().Where(exportdownload.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *ExportDownloadClient) GetX(ctx context.Context, id uuid.UUID) *ExportDownload {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *ExportDownloadClient) Hooks() []Hook {
+	hooks := c.hooks.ExportDownload
+	return append(hooks[:len(hooks):len(hooks)], exportdownload.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *ExportDownloadClient) Interceptors() []Interceptor {
+	return c.inters.ExportDownload
+}
+
+func (c *ExportDownloadClient) mutate(ctx context.Context, m *ExportDownloadMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&ExportDownloadCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&ExportDownloadUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&ExportDownloadUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&ExportDownloadDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown ExportDownload mutation op: %q", m.Op())
 	}
 }
 
@@ -2893,14 +3177,14 @@ func (c *WorkspaceClient) mutate(ctx context.Context, m *WorkspaceMutation) (Val
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		APIKey, Activation, AdminToken, BillingCall, Charge, FunnelCount,
-		IdempotencyKey, KeySet, Milestone, Operation, OutboxMessage, Plan,
+		APIKey, Activation, AdminToken, BillingCall, Charge, Export, ExportDownload,
+		FunnelCount, IdempotencyKey, KeySet, Milestone, Operation, OutboxMessage, Plan,
 		ReadinessCheck, StateTransition, Tenant, TenantStateCount, WebhookEvent,
 		Workspace []ent.Hook
 	}
 	inters struct {
-		APIKey, Activation, AdminToken, BillingCall, Charge, FunnelCount,
-		IdempotencyKey, KeySet, Milestone, Operation, OutboxMessage, Plan,
+		APIKey, Activation, AdminToken, BillingCall, Charge, Export, ExportDownload,
+		FunnelCount, IdempotencyKey, KeySet, Milestone, Operation, OutboxMessage, Plan,
 		ReadinessCheck, StateTransition, Tenant, TenantStateCount, WebhookEvent,
 		Workspace []ent.Interceptor
 	}

@@ -17,6 +17,8 @@ import (
 	"github.com/tenantd/tenantd/ent/apikey"
 	"github.com/tenantd/tenantd/ent/billingcall"
 	"github.com/tenantd/tenantd/ent/charge"
+	"github.com/tenantd/tenantd/ent/export"
+	"github.com/tenantd/tenantd/ent/exportdownload"
 	"github.com/tenantd/tenantd/ent/funnelcount"
 	"github.com/tenantd/tenantd/ent/idempotencykey"
 	"github.com/tenantd/tenantd/ent/keyset"
@@ -95,6 +97,8 @@ func checkColumn(t, c string) error {
 			admintoken.Table:       admintoken.ValidColumn,
 			billingcall.Table:      billingcall.ValidColumn,
 			charge.Table:           charge.ValidColumn,
+			export.Table:           export.ValidColumn,
+			exportdownload.Table:   exportdownload.ValidColumn,
 			funnelcount.Table:      funnelcount.ValidColumn,
 			idempotencykey.Table:   idempotencykey.ValidColumn,
 			keyset.Table:           keyset.ValidColumn,

@@ -8,6 +8,8 @@ import (
 	"github.com/tenantd/tenantd/ent/apikey"
 	"github.com/tenantd/tenantd/ent/billingcall"
 	"github.com/tenantd/tenantd/ent/charge"
+	"github.com/tenantd/tenantd/ent/export"
+	"github.com/tenantd/tenantd/ent/exportdownload"
 	"github.com/tenantd/tenantd/ent/funnelcount"
 	"github.com/tenantd/tenantd/ent/idempotencykey"
 	"github.com/tenantd/tenantd/ent/keyset"
@@ -31,7 +33,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 18)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 20)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -140,6 +142,51 @@ var schemaGraph = func() *sqlgraph.Schema {
 	}
 	graph.Nodes[5] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
+			Table:   export.Table,
+			Columns: export.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeUUID,
+				Column: export.FieldID,
+			},
+		},
+		Type: "Export",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			export.FieldCreatedAt:   {Type: field.TypeTime, Column: export.FieldCreatedAt},
+			export.FieldUpdatedAt:   {Type: field.TypeTime, Column: export.FieldUpdatedAt},
+			export.FieldTenantID:    {Type: field.TypeUUID, Column: export.FieldTenantID},
+			export.FieldOperationID: {Type: field.TypeUUID, Column: export.FieldOperationID},
+			export.FieldFormat:      {Type: field.TypeEnum, Column: export.FieldFormat},
+			export.FieldStatus:      {Type: field.TypeEnum, Column: export.FieldStatus},
+			export.FieldLocation:    {Type: field.TypeString, Column: export.FieldLocation},
+			export.FieldSizeBytes:   {Type: field.TypeInt64, Column: export.FieldSizeBytes},
+			export.FieldSha256:      {Type: field.TypeString, Column: export.FieldSha256},
+			export.FieldFiles:       {Type: field.TypeJSON, Column: export.FieldFiles},
+			export.FieldRequestedBy: {Type: field.TypeString, Column: export.FieldRequestedBy},
+			export.FieldReadyAt:     {Type: field.TypeTime, Column: export.FieldReadyAt},
+			export.FieldExpiresAt:   {Type: field.TypeTime, Column: export.FieldExpiresAt},
+			export.FieldDeletedAt:   {Type: field.TypeTime, Column: export.FieldDeletedAt},
+		},
+	}
+	graph.Nodes[6] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   exportdownload.Table,
+			Columns: exportdownload.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeUUID,
+				Column: exportdownload.FieldID,
+			},
+		},
+		Type: "ExportDownload",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			exportdownload.FieldTenantID:     {Type: field.TypeUUID, Column: exportdownload.FieldTenantID},
+			exportdownload.FieldExportID:     {Type: field.TypeUUID, Column: exportdownload.FieldExportID},
+			exportdownload.FieldActor:        {Type: field.TypeString, Column: exportdownload.FieldActor},
+			exportdownload.FieldBytes:        {Type: field.TypeInt64, Column: exportdownload.FieldBytes},
+			exportdownload.FieldDownloadedAt: {Type: field.TypeTime, Column: exportdownload.FieldDownloadedAt},
+		},
+	}
+	graph.Nodes[7] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
 			Table:   funnelcount.Table,
 			Columns: funnelcount.Columns,
 			ID: &sqlgraph.FieldSpec{
@@ -157,7 +204,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			funnelcount.FieldCount:   {Type: field.TypeInt64, Column: funnelcount.FieldCount},
 		},
 	}
-	graph.Nodes[6] = &sqlgraph.Node{
+	graph.Nodes[8] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   idempotencykey.Table,
 			Columns: idempotencykey.Columns,
@@ -180,7 +227,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			idempotencykey.FieldExpiresAt:   {Type: field.TypeTime, Column: idempotencykey.FieldExpiresAt},
 		},
 	}
-	graph.Nodes[7] = &sqlgraph.Node{
+	graph.Nodes[9] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   keyset.Table,
 			Columns: keyset.Columns,
@@ -197,7 +244,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			keyset.FieldSigningKey: {Type: field.TypeBytes, Column: keyset.FieldSigningKey},
 		},
 	}
-	graph.Nodes[8] = &sqlgraph.Node{
+	graph.Nodes[10] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   milestone.Table,
 			Columns: milestone.Columns,
@@ -213,7 +260,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			milestone.FieldOccurredAt: {Type: field.TypeTime, Column: milestone.FieldOccurredAt},
 		},
 	}
-	graph.Nodes[9] = &sqlgraph.Node{
+	graph.Nodes[11] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   operation.Table,
 			Columns: operation.Columns,
@@ -244,7 +291,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			operation.FieldFinishedAt:     {Type: field.TypeTime, Column: operation.FieldFinishedAt},
 		},
 	}
-	graph.Nodes[10] = &sqlgraph.Node{
+	graph.Nodes[12] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   outboxmessage.Table,
 			Columns: outboxmessage.Columns,
@@ -270,7 +317,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			outboxmessage.FieldSentAt:    {Type: field.TypeTime, Column: outboxmessage.FieldSentAt},
 		},
 	}
-	graph.Nodes[11] = &sqlgraph.Node{
+	graph.Nodes[13] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   plan.Table,
 			Columns: plan.Columns,
@@ -293,7 +340,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			plan.FieldMaxQueriesPerMonth: {Type: field.TypeInt, Column: plan.FieldMaxQueriesPerMonth},
 		},
 	}
-	graph.Nodes[12] = &sqlgraph.Node{
+	graph.Nodes[14] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   readinesscheck.Table,
 			Columns: readinesscheck.Columns,
@@ -313,7 +360,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			readinesscheck.FieldDurationMs: {Type: field.TypeInt, Column: readinesscheck.FieldDurationMs},
 		},
 	}
-	graph.Nodes[13] = &sqlgraph.Node{
+	graph.Nodes[15] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   statetransition.Table,
 			Columns: statetransition.Columns,
@@ -343,7 +390,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			statetransition.FieldHash:         {Type: field.TypeString, Column: statetransition.FieldHash},
 		},
 	}
-	graph.Nodes[14] = &sqlgraph.Node{
+	graph.Nodes[16] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tenant.Table,
 			Columns: tenant.Columns,
@@ -378,7 +425,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tenant.FieldSynthetic:                {Type: field.TypeBool, Column: tenant.FieldSynthetic},
 		},
 	}
-	graph.Nodes[15] = &sqlgraph.Node{
+	graph.Nodes[17] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   tenantstatecount.Table,
 			Columns: tenantstatecount.Columns,
@@ -394,7 +441,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tenantstatecount.FieldCount: {Type: field.TypeInt64, Column: tenantstatecount.FieldCount},
 		},
 	}
-	graph.Nodes[16] = &sqlgraph.Node{
+	graph.Nodes[18] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   webhookevent.Table,
 			Columns: webhookevent.Columns,
@@ -411,7 +458,7 @@ var schemaGraph = func() *sqlgraph.Schema {
 			webhookevent.FieldReceivedAt: {Type: field.TypeTime, Column: webhookevent.FieldReceivedAt},
 		},
 	}
-	graph.Nodes[17] = &sqlgraph.Node{
+	graph.Nodes[19] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   workspace.Table,
 			Columns: workspace.Columns,
@@ -958,6 +1005,181 @@ func (f *ChargeFilter) WhereAmountCents(p entql.IntP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *ExportQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ExportQuery builder.
+func (_q *ExportQuery) Filter() *ExportFilter {
+	return &ExportFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ExportMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ExportMutation builder.
+func (m *ExportMutation) Filter() *ExportFilter {
+	return &ExportFilter{config: m.config, predicateAdder: m}
+}
+
+// ExportFilter provides a generic filtering capability at runtime for ExportQuery.
+type ExportFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ExportFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql [16]byte predicate on the id field.
+func (f *ExportFilter) WhereID(p entql.ValueP) {
+	f.Where(p.Field(export.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *ExportFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(export.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *ExportFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(export.FieldUpdatedAt))
+}
+
+// WhereTenantID applies the entql [16]byte predicate on the tenant_id field.
+func (f *ExportFilter) WhereTenantID(p entql.ValueP) {
+	f.Where(p.Field(export.FieldTenantID))
+}
+
+// WhereOperationID applies the entql [16]byte predicate on the operation_id field.
+func (f *ExportFilter) WhereOperationID(p entql.ValueP) {
+	f.Where(p.Field(export.FieldOperationID))
+}
+
+// WhereFormat applies the entql string predicate on the format field.
+func (f *ExportFilter) WhereFormat(p entql.StringP) {
+	f.Where(p.Field(export.FieldFormat))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *ExportFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(export.FieldStatus))
+}
+
+// WhereLocation applies the entql string predicate on the location field.
+func (f *ExportFilter) WhereLocation(p entql.StringP) {
+	f.Where(p.Field(export.FieldLocation))
+}
+
+// WhereSizeBytes applies the entql int64 predicate on the size_bytes field.
+func (f *ExportFilter) WhereSizeBytes(p entql.Int64P) {
+	f.Where(p.Field(export.FieldSizeBytes))
+}
+
+// WhereSha256 applies the entql string predicate on the sha256 field.
+func (f *ExportFilter) WhereSha256(p entql.StringP) {
+	f.Where(p.Field(export.FieldSha256))
+}
+
+// WhereFiles applies the entql json.RawMessage predicate on the files field.
+func (f *ExportFilter) WhereFiles(p entql.BytesP) {
+	f.Where(p.Field(export.FieldFiles))
+}
+
+// WhereRequestedBy applies the entql string predicate on the requested_by field.
+func (f *ExportFilter) WhereRequestedBy(p entql.StringP) {
+	f.Where(p.Field(export.FieldRequestedBy))
+}
+
+// WhereReadyAt applies the entql time.Time predicate on the ready_at field.
+func (f *ExportFilter) WhereReadyAt(p entql.TimeP) {
+	f.Where(p.Field(export.FieldReadyAt))
+}
+
+// WhereExpiresAt applies the entql time.Time predicate on the expires_at field.
+func (f *ExportFilter) WhereExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(export.FieldExpiresAt))
+}
+
+// WhereDeletedAt applies the entql time.Time predicate on the deleted_at field.
+func (f *ExportFilter) WhereDeletedAt(p entql.TimeP) {
+	f.Where(p.Field(export.FieldDeletedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *ExportDownloadQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the ExportDownloadQuery builder.
+func (_q *ExportDownloadQuery) Filter() *ExportDownloadFilter {
+	return &ExportDownloadFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *ExportDownloadMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the ExportDownloadMutation builder.
+func (m *ExportDownloadMutation) Filter() *ExportDownloadFilter {
+	return &ExportDownloadFilter{config: m.config, predicateAdder: m}
+}
+
+// ExportDownloadFilter provides a generic filtering capability at runtime for ExportDownloadQuery.
+type ExportDownloadFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *ExportDownloadFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql [16]byte predicate on the id field.
+func (f *ExportDownloadFilter) WhereID(p entql.ValueP) {
+	f.Where(p.Field(exportdownload.FieldID))
+}
+
+// WhereTenantID applies the entql [16]byte predicate on the tenant_id field.
+func (f *ExportDownloadFilter) WhereTenantID(p entql.ValueP) {
+	f.Where(p.Field(exportdownload.FieldTenantID))
+}
+
+// WhereExportID applies the entql [16]byte predicate on the export_id field.
+func (f *ExportDownloadFilter) WhereExportID(p entql.ValueP) {
+	f.Where(p.Field(exportdownload.FieldExportID))
+}
+
+// WhereActor applies the entql string predicate on the actor field.
+func (f *ExportDownloadFilter) WhereActor(p entql.StringP) {
+	f.Where(p.Field(exportdownload.FieldActor))
+}
+
+// WhereBytes applies the entql int64 predicate on the bytes field.
+func (f *ExportDownloadFilter) WhereBytes(p entql.Int64P) {
+	f.Where(p.Field(exportdownload.FieldBytes))
+}
+
+// WhereDownloadedAt applies the entql time.Time predicate on the downloaded_at field.
+func (f *ExportDownloadFilter) WhereDownloadedAt(p entql.TimeP) {
+	f.Where(p.Field(exportdownload.FieldDownloadedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *FunnelCountQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -986,7 +1208,7 @@ type FunnelCountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *FunnelCountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[5].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1056,7 +1278,7 @@ type IdempotencyKeyFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *IdempotencyKeyFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[6].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1146,7 +1368,7 @@ type KeySetFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *KeySetFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[7].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1206,7 +1428,7 @@ type MilestoneFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *MilestoneFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[8].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1261,7 +1483,7 @@ type OperationFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OperationFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[9].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1405,7 +1627,7 @@ type OutboxMessageFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *OutboxMessageFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[10].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1510,7 +1732,7 @@ type PlanFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *PlanFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[11].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1614,7 +1836,7 @@ type ReadinessCheckFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *ReadinessCheckFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[12].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1689,7 +1911,7 @@ type StateTransitionFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *StateTransitionFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[13].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -1828,7 +2050,7 @@ type TenantFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TenantFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[14].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2034,7 +2256,7 @@ type TenantStateCountFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *TenantStateCountFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[15].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2089,7 +2311,7 @@ type WebhookEventFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WebhookEventFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[16].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[18].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})
@@ -2149,7 +2371,7 @@ type WorkspaceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WorkspaceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[17].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

@@ -24,6 +24,10 @@ type Tx struct {
 	BillingCall *BillingCallClient
 	// Charge is the client for interacting with the Charge builders.
 	Charge *ChargeClient
+	// Export is the client for interacting with the Export builders.
+	Export *ExportClient
+	// ExportDownload is the client for interacting with the ExportDownload builders.
+	ExportDownload *ExportDownloadClient
 	// FunnelCount is the client for interacting with the FunnelCount builders.
 	FunnelCount *FunnelCountClient
 	// IdempotencyKey is the client for interacting with the IdempotencyKey builders.
@@ -186,6 +190,8 @@ func (tx *Tx) init() {
 	tx.AdminToken = NewAdminTokenClient(tx.config)
 	tx.BillingCall = NewBillingCallClient(tx.config)
 	tx.Charge = NewChargeClient(tx.config)
+	tx.Export = NewExportClient(tx.config)
+	tx.ExportDownload = NewExportDownloadClient(tx.config)
 	tx.FunnelCount = NewFunnelCountClient(tx.config)
 	tx.IdempotencyKey = NewIdempotencyKeyClient(tx.config)
 	tx.KeySet = NewKeySetClient(tx.config)

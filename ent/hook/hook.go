@@ -69,6 +69,30 @@ func (f ChargeFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, erro
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ChargeMutation", m)
 }
 
+// The ExportFunc type is an adapter to allow the use of ordinary
+// function as Export mutator.
+type ExportFunc func(context.Context, *ent.ExportMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ExportFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ExportMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ExportMutation", m)
+}
+
+// The ExportDownloadFunc type is an adapter to allow the use of ordinary
+// function as ExportDownload mutator.
+type ExportDownloadFunc func(context.Context, *ent.ExportDownloadMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f ExportDownloadFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.ExportDownloadMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.ExportDownloadMutation", m)
+}
+
 // The FunnelCountFunc type is an adapter to allow the use of ordinary
 // function as FunnelCount mutator.
 type FunnelCountFunc func(context.Context, *ent.FunnelCountMutation) (ent.Value, error)

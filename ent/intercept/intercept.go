@@ -13,6 +13,8 @@ import (
 	"github.com/tenantd/tenantd/ent/apikey"
 	"github.com/tenantd/tenantd/ent/billingcall"
 	"github.com/tenantd/tenantd/ent/charge"
+	"github.com/tenantd/tenantd/ent/export"
+	"github.com/tenantd/tenantd/ent/exportdownload"
 	"github.com/tenantd/tenantd/ent/funnelcount"
 	"github.com/tenantd/tenantd/ent/idempotencykey"
 	"github.com/tenantd/tenantd/ent/keyset"
@@ -218,6 +220,60 @@ func (f TraverseCharge) Traverse(ctx context.Context, q ent.Query) error {
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.ChargeQuery", q)
+}
+
+// The ExportFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ExportFunc func(context.Context, *ent.ExportQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ExportFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ExportQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ExportQuery", q)
+}
+
+// The TraverseExport type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseExport func(context.Context, *ent.ExportQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseExport) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseExport) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ExportQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ExportQuery", q)
+}
+
+// The ExportDownloadFunc type is an adapter to allow the use of ordinary function as a Querier.
+type ExportDownloadFunc func(context.Context, *ent.ExportDownloadQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f ExportDownloadFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.ExportDownloadQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.ExportDownloadQuery", q)
+}
+
+// The TraverseExportDownload type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseExportDownload func(context.Context, *ent.ExportDownloadQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseExportDownload) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseExportDownload) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ExportDownloadQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.ExportDownloadQuery", q)
 }
 
 // The FunnelCountFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -584,6 +640,10 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.BillingCallQuery, predicate.BillingCall, billingcall.OrderOption]{typ: ent.TypeBillingCall, tq: q}, nil
 	case *ent.ChargeQuery:
 		return &query[*ent.ChargeQuery, predicate.Charge, charge.OrderOption]{typ: ent.TypeCharge, tq: q}, nil
+	case *ent.ExportQuery:
+		return &query[*ent.ExportQuery, predicate.Export, export.OrderOption]{typ: ent.TypeExport, tq: q}, nil
+	case *ent.ExportDownloadQuery:
+		return &query[*ent.ExportDownloadQuery, predicate.ExportDownload, exportdownload.OrderOption]{typ: ent.TypeExportDownload, tq: q}, nil
 	case *ent.FunnelCountQuery:
 		return &query[*ent.FunnelCountQuery, predicate.FunnelCount, funnelcount.OrderOption]{typ: ent.TypeFunnelCount, tq: q}, nil
 	case *ent.IdempotencyKeyQuery:

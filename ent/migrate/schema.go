@@ -158,6 +158,69 @@ var (
 		Columns:    ChargesColumns,
 		PrimaryKey: []*schema.Column{ChargesColumns[0]},
 	}
+	// ExportsColumns holds the columns for the "exports" table.
+	ExportsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "tenant_id", Type: field.TypeUUID},
+		{Name: "operation_id", Type: field.TypeUUID, Unique: true},
+		{Name: "format", Type: field.TypeEnum, Enums: []string{"JSON", "CSV"}},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"RUNNING", "READY", "FAILED", "EXPIRED"}, Default: "RUNNING"},
+		{Name: "location", Type: field.TypeString, Nullable: true},
+		{Name: "size_bytes", Type: field.TypeInt64, Default: 0},
+		{Name: "sha256", Type: field.TypeString, Nullable: true},
+		{Name: "files", Type: field.TypeJSON, Nullable: true},
+		{Name: "requested_by", Type: field.TypeString},
+		{Name: "ready_at", Type: field.TypeTime, Nullable: true},
+		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
+		{Name: "deleted_at", Type: field.TypeTime, Nullable: true},
+	}
+	// ExportsTable holds the schema information for the "exports" table.
+	ExportsTable = &schema.Table{
+		Name:       "exports",
+		Columns:    ExportsColumns,
+		PrimaryKey: []*schema.Column{ExportsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "export_tenant_id_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{ExportsColumns[3], ExportsColumns[1]},
+			},
+			{
+				Name:    "export_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{ExportsColumns[13]},
+			},
+		},
+	}
+	// ExportDownloadsColumns holds the columns for the "export_downloads" table.
+	ExportDownloadsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "tenant_id", Type: field.TypeUUID},
+		{Name: "export_id", Type: field.TypeUUID},
+		{Name: "actor", Type: field.TypeString},
+		{Name: "bytes", Type: field.TypeInt64, Default: 0},
+		{Name: "downloaded_at", Type: field.TypeTime},
+	}
+	// ExportDownloadsTable holds the schema information for the "export_downloads" table.
+	ExportDownloadsTable = &schema.Table{
+		Name:       "export_downloads",
+		Columns:    ExportDownloadsColumns,
+		PrimaryKey: []*schema.Column{ExportDownloadsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "exportdownload_export_id_downloaded_at",
+				Unique:  false,
+				Columns: []*schema.Column{ExportDownloadsColumns[2], ExportDownloadsColumns[5]},
+			},
+			{
+				Name:    "exportdownload_tenant_id",
+				Unique:  false,
+				Columns: []*schema.Column{ExportDownloadsColumns[1]},
+			},
+		},
+	}
 	// FunnelCountsColumns holds the columns for the "funnel_counts" table.
 	FunnelCountsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -486,6 +549,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{TenantsColumns[17]},
 			},
+			{
+				Name:    "tenant_purge_after",
+				Unique:  false,
+				Columns: []*schema.Column{TenantsColumns[14]},
+			},
 		},
 	}
 	// TenantStateCountsColumns holds the columns for the "tenant_state_counts" table.
@@ -548,6 +616,8 @@ var (
 		AdminTokensTable,
 		BillingCallsTable,
 		ChargesTable,
+		ExportsTable,
+		ExportDownloadsTable,
 		FunnelCountsTable,
 		IdempotencyKeysTable,
 		KeySetsTable,

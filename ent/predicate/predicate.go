@@ -21,6 +21,12 @@ type BillingCall func(*sql.Selector)
 // Charge is the predicate function for charge builders.
 type Charge func(*sql.Selector)
 
+// Export is the predicate function for export builders.
+type Export func(*sql.Selector)
+
+// ExportDownload is the predicate function for exportdownload builders.
+type ExportDownload func(*sql.Selector)
+
 // FunnelCount is the predicate function for funnelcount builders.
 type FunnelCount func(*sql.Selector)
 

@@ -231,6 +231,54 @@ func (f ChargeMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ChargeMutation", m)
 }
 
+// The ExportQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ExportQueryRuleFunc func(context.Context, *ent.ExportQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ExportQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ExportQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ExportQuery", q)
+}
+
+// The ExportMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ExportMutationRuleFunc func(context.Context, *ent.ExportMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ExportMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ExportMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ExportMutation", m)
+}
+
+// The ExportDownloadQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type ExportDownloadQueryRuleFunc func(context.Context, *ent.ExportDownloadQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f ExportDownloadQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.ExportDownloadQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.ExportDownloadQuery", q)
+}
+
+// The ExportDownloadMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type ExportDownloadMutationRuleFunc func(context.Context, *ent.ExportDownloadMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f ExportDownloadMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.ExportDownloadMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.ExportDownloadMutation", m)
+}
+
 // The FunnelCountQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type FunnelCountQueryRuleFunc func(context.Context, *ent.FunnelCountQuery) error
@@ -588,6 +636,10 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.ChargeQuery:
 		return q.Filter(), nil
+	case *ent.ExportQuery:
+		return q.Filter(), nil
+	case *ent.ExportDownloadQuery:
+		return q.Filter(), nil
 	case *ent.FunnelCountQuery:
 		return q.Filter(), nil
 	case *ent.IdempotencyKeyQuery:
@@ -630,6 +682,10 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.BillingCallMutation:
 		return m.Filter(), nil
 	case *ent.ChargeMutation:
+		return m.Filter(), nil
+	case *ent.ExportMutation:
+		return m.Filter(), nil
+	case *ent.ExportDownloadMutation:
 		return m.Filter(), nil
 	case *ent.FunnelCountMutation:
 		return m.Filter(), nil

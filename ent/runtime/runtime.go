@@ -12,6 +12,8 @@ import (
 	"github.com/tenantd/tenantd/ent/apikey"
 	"github.com/tenantd/tenantd/ent/billingcall"
 	"github.com/tenantd/tenantd/ent/charge"
+	"github.com/tenantd/tenantd/ent/export"
+	"github.com/tenantd/tenantd/ent/exportdownload"
 	"github.com/tenantd/tenantd/ent/funnelcount"
 	"github.com/tenantd/tenantd/ent/idempotencykey"
 	"github.com/tenantd/tenantd/ent/keyset"
@@ -180,6 +182,70 @@ func init() {
 	chargeDescID := chargeMixinFields0[0].Descriptor()
 	// charge.DefaultID holds the default value on creation for the id field.
 	charge.DefaultID = chargeDescID.Default.(func() uuid.UUID)
+	exportMixin := schema.Export{}.Mixin()
+	export.Policy = privacy.NewPolicies(schema.Export{})
+	export.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := export.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	exportMixinFields0 := exportMixin[0].Fields()
+	_ = exportMixinFields0
+	exportMixinFields1 := exportMixin[1].Fields()
+	_ = exportMixinFields1
+	exportFields := schema.Export{}.Fields()
+	_ = exportFields
+	// exportDescCreatedAt is the schema descriptor for created_at field.
+	exportDescCreatedAt := exportMixinFields1[0].Descriptor()
+	// export.DefaultCreatedAt holds the default value on creation for the created_at field.
+	export.DefaultCreatedAt = exportDescCreatedAt.Default.(func() time.Time)
+	// exportDescUpdatedAt is the schema descriptor for updated_at field.
+	exportDescUpdatedAt := exportMixinFields1[1].Descriptor()
+	// export.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	export.DefaultUpdatedAt = exportDescUpdatedAt.Default.(func() time.Time)
+	// export.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	export.UpdateDefaultUpdatedAt = exportDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// exportDescSizeBytes is the schema descriptor for size_bytes field.
+	exportDescSizeBytes := exportFields[5].Descriptor()
+	// export.DefaultSizeBytes holds the default value on creation for the size_bytes field.
+	export.DefaultSizeBytes = exportDescSizeBytes.Default.(int64)
+	// export.SizeBytesValidator is a validator for the "size_bytes" field. It is called by the builders before save.
+	export.SizeBytesValidator = exportDescSizeBytes.Validators[0].(func(int64) error)
+	// exportDescID is the schema descriptor for id field.
+	exportDescID := exportMixinFields0[0].Descriptor()
+	// export.DefaultID holds the default value on creation for the id field.
+	export.DefaultID = exportDescID.Default.(func() uuid.UUID)
+	exportdownloadMixin := schema.ExportDownload{}.Mixin()
+	exportdownload.Policy = privacy.NewPolicies(schema.ExportDownload{})
+	exportdownload.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := exportdownload.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	exportdownloadMixinFields0 := exportdownloadMixin[0].Fields()
+	_ = exportdownloadMixinFields0
+	exportdownloadFields := schema.ExportDownload{}.Fields()
+	_ = exportdownloadFields
+	// exportdownloadDescBytes is the schema descriptor for bytes field.
+	exportdownloadDescBytes := exportdownloadFields[3].Descriptor()
+	// exportdownload.DefaultBytes holds the default value on creation for the bytes field.
+	exportdownload.DefaultBytes = exportdownloadDescBytes.Default.(int64)
+	// exportdownload.BytesValidator is a validator for the "bytes" field. It is called by the builders before save.
+	exportdownload.BytesValidator = exportdownloadDescBytes.Validators[0].(func(int64) error)
+	// exportdownloadDescDownloadedAt is the schema descriptor for downloaded_at field.
+	exportdownloadDescDownloadedAt := exportdownloadFields[4].Descriptor()
+	// exportdownload.DefaultDownloadedAt holds the default value on creation for the downloaded_at field.
+	exportdownload.DefaultDownloadedAt = exportdownloadDescDownloadedAt.Default.(func() time.Time)
+	// exportdownloadDescID is the schema descriptor for id field.
+	exportdownloadDescID := exportdownloadMixinFields0[0].Descriptor()
+	// exportdownload.DefaultID holds the default value on creation for the id field.
+	exportdownload.DefaultID = exportdownloadDescID.Default.(func() uuid.UUID)
 	funnelcount.Policy = privacy.NewPolicies(schema.FunnelCount{})
 	funnelcount.Hooks[0] = func(next ent.Mutator) ent.Mutator {
 		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {

@@ -90,6 +90,7 @@ func (Tenant) Indexes() []ent.Index {
 		index.Fields("created_at"),
 		index.Fields("plan_id"),
 		index.Fields("scheduled_plan_at"),
+		index.Fields("purge_after"), // the purge sweep reads the due tenants only
 	}
 }
 
