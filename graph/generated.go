@@ -177,7 +177,10 @@ type ComplexityRoot struct {
 		CancelSubscription        func(childComplexity int, input TenantTransitionInput) int
 		ChangePlan                func(childComplexity int, input ChangePlanInput) int
 		CreateAPIKey              func(childComplexity int, input CreateAPIKeyInput) int
+		PurgeTenant               func(childComplexity int, input PurgeTenantInput) int
 		ReactivateTenant          func(childComplexity int, input TenantTransitionInput) int
+		RequestTenantDeletion     func(childComplexity int, input RequestTenantDeletionInput) int
+		RestoreTenant             func(childComplexity int, input RestoreTenantInput) int
 		ResumeTenant              func(childComplexity int, input TenantTransitionInput) int
 		RetryProvisioning         func(childComplexity int, input TenantTransitionInput) int
 		RevokeAPIKey              func(childComplexity int, input RevokeAPIKeyInput) int
@@ -305,6 +308,21 @@ type ComplexityRoot struct {
 		Recent           func(childComplexity int) int
 	}
 
+	PurgeCertificate struct {
+		FilesRemoved func(childComplexity int) int
+		JSON         func(childComplexity int) int
+		Operation    func(childComplexity int) int
+		PurgedAt     func(childComplexity int) int
+		RowsRemoved  func(childComplexity int) int
+		Sha256       func(childComplexity int) int
+		Workspace    func(childComplexity int) int
+	}
+
+	PurgeTenantPayload struct {
+		Operation func(childComplexity int) int
+		Tenant    func(childComplexity int) int
+	}
+
 	Query struct {
 		ActivationFunnel      func(childComplexity int, from *time.Time, to *time.Time, plan *string, cohort *analytics.Cohort, dropOffLimit *int) int
 		Documents             func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int) int
@@ -335,6 +353,20 @@ type ComplexityRoot struct {
 		Status     func(childComplexity int) int
 		Summary    func(childComplexity int) int
 		Title      func(childComplexity int) int
+	}
+
+	RequestTenantDeletionPayload struct {
+		Operation  func(childComplexity int) int
+		PurgeAfter func(childComplexity int) int
+		Tenant     func(childComplexity int) int
+		Transition func(childComplexity int) int
+	}
+
+	RestoreTenantPayload struct {
+		APIKey     func(childComplexity int) int
+		Operation  func(childComplexity int) int
+		Tenant     func(childComplexity int) int
+		Transition func(childComplexity int) int
 	}
 
 	RevokeApiKeyPayload struct {
@@ -409,6 +441,11 @@ type ComplexityRoot struct {
 		TenantEvents      func(childComplexity int, tenantID *uuid.UUID) int
 	}
 
+	TableRows struct {
+		Rows  func(childComplexity int) int
+		Table func(childComplexity int) int
+	}
+
 	Tenant struct {
 		APIKeys             func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.APIKeyOrder, where *ent.APIKeyWhereInput) int
 		AllowedEvents       func(childComplexity int) int
@@ -420,6 +457,7 @@ type ComplexityRoot struct {
 		Plan                func(childComplexity int) int
 		PlanID              func(childComplexity int) int
 		PurgeAfter          func(childComplexity int) int
+		PurgeCertificate    func(childComplexity int) int
 		PurgedAt            func(childComplexity int) int
 		ScheduledPlanChange func(childComplexity int) int
 		Slug                func(childComplexity int) int
@@ -495,6 +533,9 @@ type MutationResolver interface {
 	RevokeAPIKey(ctx context.Context, input RevokeAPIKeyInput) (*RevokeAPIKeyPayload, error)
 	ChangePlan(ctx context.Context, input ChangePlanInput) (*ChangePlanPayload, error)
 	CancelScheduledPlanChange(ctx context.Context, input CancelScheduledPlanChangeInput) (*CancelScheduledPlanChangePayload, error)
+	RequestTenantDeletion(ctx context.Context, input RequestTenantDeletionInput) (*RequestTenantDeletionPayload, error)
+	RestoreTenant(ctx context.Context, input RestoreTenantInput) (*RestoreTenantPayload, error)
+	PurgeTenant(ctx context.Context, input PurgeTenantInput) (*PurgeTenantPayload, error)
 	UploadDocument(ctx context.Context, input UploadDocumentInput) (*UploadDocumentPayload, error)
 	RunReadinessChecks(ctx context.Context) (*Readiness, error)
 }
@@ -536,6 +577,7 @@ type TenantResolver interface {
 	Transitions(ctx context.Context, obj *ent.Tenant, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.StateTransitionOrder, where *ent.StateTransitionWhereInput) (*ent.StateTransitionConnection, error)
 	Operations(ctx context.Context, obj *ent.Tenant, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.OperationOrder, where *ent.OperationWhereInput) (*ent.OperationConnection, error)
 	APIKeys(ctx context.Context, obj *ent.Tenant, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.APIKeyOrder, where *ent.APIKeyWhereInput) (*ent.APIKeyConnection, error)
+	PurgeCertificate(ctx context.Context, obj *ent.Tenant) (*PurgeCertificate, error)
 	AllowedEvents(ctx context.Context, obj *ent.Tenant) ([]tenantd.Event, error)
 	ScheduledPlanChange(ctx context.Context, obj *ent.Tenant) (*ScheduledPlanChange, error)
 	Usage(ctx context.Context, obj *ent.Tenant) (*workspace.Usage, error)
@@ -1050,6 +1092,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAPIKey(childComplexity, args["input"].(CreateAPIKeyInput)), true
+	case "Mutation.purgeTenant":
+		if e.ComplexityRoot.Mutation.PurgeTenant == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_purgeTenant_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PurgeTenant(childComplexity, args["input"].(PurgeTenantInput)), true
 	case "Mutation.reactivateTenant":
 		if e.ComplexityRoot.Mutation.ReactivateTenant == nil {
 			break
@@ -1061,6 +1114,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReactivateTenant(childComplexity, args["input"].(TenantTransitionInput)), true
+	case "Mutation.requestTenantDeletion":
+		if e.ComplexityRoot.Mutation.RequestTenantDeletion == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_requestTenantDeletion_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestTenantDeletion(childComplexity, args["input"].(RequestTenantDeletionInput)), true
+	case "Mutation.restoreTenant":
+		if e.ComplexityRoot.Mutation.RestoreTenant == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_restoreTenant_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RestoreTenant(childComplexity, args["input"].(RestoreTenantInput)), true
 	case "Mutation.resumeTenant":
 		if e.ComplexityRoot.Mutation.ResumeTenant == nil {
 			break
@@ -1638,6 +1713,62 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ProvisioningDurations.Recent(childComplexity), true
 
+	case "PurgeCertificate.filesRemoved":
+		if e.ComplexityRoot.PurgeCertificate.FilesRemoved == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PurgeCertificate.FilesRemoved(childComplexity), true
+	case "PurgeCertificate.json":
+		if e.ComplexityRoot.PurgeCertificate.JSON == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PurgeCertificate.JSON(childComplexity), true
+	case "PurgeCertificate.operation":
+		if e.ComplexityRoot.PurgeCertificate.Operation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PurgeCertificate.Operation(childComplexity), true
+	case "PurgeCertificate.purgedAt":
+		if e.ComplexityRoot.PurgeCertificate.PurgedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PurgeCertificate.PurgedAt(childComplexity), true
+	case "PurgeCertificate.rowsRemoved":
+		if e.ComplexityRoot.PurgeCertificate.RowsRemoved == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PurgeCertificate.RowsRemoved(childComplexity), true
+	case "PurgeCertificate.sha256":
+		if e.ComplexityRoot.PurgeCertificate.Sha256 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PurgeCertificate.Sha256(childComplexity), true
+	case "PurgeCertificate.workspace":
+		if e.ComplexityRoot.PurgeCertificate.Workspace == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PurgeCertificate.Workspace(childComplexity), true
+
+	case "PurgeTenantPayload.operation":
+		if e.ComplexityRoot.PurgeTenantPayload.Operation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PurgeTenantPayload.Operation(childComplexity), true
+	case "PurgeTenantPayload.tenant":
+		if e.ComplexityRoot.PurgeTenantPayload.Tenant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PurgeTenantPayload.Tenant(childComplexity), true
+
 	case "Query.activationFunnel":
 		if e.ComplexityRoot.Query.ActivationFunnel == nil {
 			break
@@ -1824,6 +1955,56 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ReadinessCheck.Title(childComplexity), true
+
+	case "RequestTenantDeletionPayload.operation":
+		if e.ComplexityRoot.RequestTenantDeletionPayload.Operation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestTenantDeletionPayload.Operation(childComplexity), true
+	case "RequestTenantDeletionPayload.purgeAfter":
+		if e.ComplexityRoot.RequestTenantDeletionPayload.PurgeAfter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestTenantDeletionPayload.PurgeAfter(childComplexity), true
+	case "RequestTenantDeletionPayload.tenant":
+		if e.ComplexityRoot.RequestTenantDeletionPayload.Tenant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestTenantDeletionPayload.Tenant(childComplexity), true
+	case "RequestTenantDeletionPayload.transition":
+		if e.ComplexityRoot.RequestTenantDeletionPayload.Transition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestTenantDeletionPayload.Transition(childComplexity), true
+
+	case "RestoreTenantPayload.apiKey":
+		if e.ComplexityRoot.RestoreTenantPayload.APIKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreTenantPayload.APIKey(childComplexity), true
+	case "RestoreTenantPayload.operation":
+		if e.ComplexityRoot.RestoreTenantPayload.Operation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreTenantPayload.Operation(childComplexity), true
+	case "RestoreTenantPayload.tenant":
+		if e.ComplexityRoot.RestoreTenantPayload.Tenant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreTenantPayload.Tenant(childComplexity), true
+	case "RestoreTenantPayload.transition":
+		if e.ComplexityRoot.RestoreTenantPayload.Transition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreTenantPayload.Transition(childComplexity), true
 
 	case "RevokeApiKeyPayload.key":
 		if e.ComplexityRoot.RevokeApiKeyPayload.Key == nil {
@@ -2080,6 +2261,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Subscription.TenantEvents(childComplexity, args["tenantId"].(*uuid.UUID)), true
 
+	case "TableRows.rows":
+		if e.ComplexityRoot.TableRows.Rows == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TableRows.Rows(childComplexity), true
+	case "TableRows.table":
+		if e.ComplexityRoot.TableRows.Table == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TableRows.Table(childComplexity), true
+
 	case "Tenant.apiKeys":
 		if e.ComplexityRoot.Tenant.APIKeys == nil {
 			break
@@ -2150,6 +2344,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Tenant.PurgeAfter(childComplexity), true
+	case "Tenant.purgeCertificate":
+		if e.ComplexityRoot.Tenant.PurgeCertificate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Tenant.PurgeCertificate(childComplexity), true
 	case "Tenant.purgedAt":
 		if e.ComplexityRoot.Tenant.PurgedAt == nil {
 			break
@@ -2381,6 +2581,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("OperationWhereInput", ec.unmarshalInputOperationWhereInput),
 			graphql.NewInputUnmarshaler("PlanOrder", ec.unmarshalInputPlanOrder),
 			graphql.NewInputUnmarshaler("PlanWhereInput", ec.unmarshalInputPlanWhereInput),
+			graphql.NewInputUnmarshaler("PurgeTenantInput", ec.unmarshalInputPurgeTenantInput),
+			graphql.NewInputUnmarshaler("RequestTenantDeletionInput", ec.unmarshalInputRequestTenantDeletionInput),
+			graphql.NewInputUnmarshaler("RestoreTenantInput", ec.unmarshalInputRestoreTenantInput),
 			graphql.NewInputUnmarshaler("RevokeApiKeyInput", ec.unmarshalInputRevokeApiKeyInput),
 			graphql.NewInputUnmarshaler("SignUpInput", ec.unmarshalInputSignUpInput),
 			graphql.NewInputUnmarshaler("StateTransitionOrder", ec.unmarshalInputStateTransitionOrder),
@@ -2482,6 +2685,107 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../schema/retention.graphqls", Input: `# Deletion with a retention window, restore and purge.
+
+extend type Mutation {
+  """
+  Ask for a tenant's deletion (admin, or the tenant itself). The tenant goes
+  PENDING_DELETION at once: its API keys stop working, its WebSockets close,
+  its workspace can no longer be read or written, its billing subscription is
+  canceled (a DELETE operation) and the confirmation email names the purge
+  date. It can be restored until purgeAfter; then it is purged. Errors:
+  INVALID_INPUT (retentionDays outside 30–90, confirmSlug not the tenant's
+  slug), INVALID_TRANSITION.
+  """
+  requestTenantDeletion(input: RequestTenantDeletionInput!): RequestTenantDeletionPayload!
+  """
+  Bring a PENDING_DELETION tenant back to the state it had before, its data
+  intact (admin, or the tenant itself). Its billing resumes (a RESTORE
+  operation) and it gets a new API key, shown once. A PURGED tenant cannot be
+  restored (INVALID_TRANSITION).
+  """
+  restoreTenant(input: RestoreTenantInput!): RestoreTenantPayload!
+  """
+  Purge a PENDING_DELETION tenant at once (admin), for an erasure request that
+  cannot wait for the retention window: a PURGE operation destroys its data
+  and leaves a tombstone with a purge certificate.
+  """
+  purgeTenant(input: PurgeTenantInput!): PurgeTenantPayload!
+}
+
+input RequestTenantDeletionInput {
+  tenantId: ID!
+  "Days until the purge, 30 to 90 (default 30)."
+  retentionDays: Int
+  "Why, for the audit trail (at most 500 characters; erased at purge)."
+  reason: String
+  "The tenant's slug, typed to confirm."
+  confirmSlug: String!
+}
+
+type RequestTenantDeletionPayload {
+  tenant: Tenant!
+  transition: StateTransition!
+  "The DELETE operation that cancels the billing subscription."
+  operation: Operation!
+  "When the tenant will be purged unless restored."
+  purgeAfter: Time!
+}
+
+input RestoreTenantInput {
+  tenantId: ID!
+  "Why, for the audit trail (at most 500 characters)."
+  reason: String
+}
+
+type RestoreTenantPayload {
+  tenant: Tenant!
+  transition: StateTransition!
+  "The RESTORE operation that resumes billing."
+  operation: Operation!
+  "The tenant's new API key, shown once: its keys were revoked at the deletion request."
+  apiKey: String!
+}
+
+input PurgeTenantInput {
+  tenantId: ID!
+  "The tenant's slug, typed to confirm."
+  confirmSlug: String!
+}
+
+type PurgeTenantPayload {
+  tenant: Tenant!
+  "The PURGE operation: follow it with operationProgress."
+  operation: Operation!
+}
+
+"What a purge destroyed, as its certificate says."
+type PurgeCertificate {
+  "The PURGE operation."
+  operation: ID!
+  purgedAt: Time!
+  "Hex SHA-256 of the certificate's JSON, recorded in the final (purge) transition of the audit chain."
+  sha256: String!
+  "Rows removed per table."
+  rowsRemoved: [TableRows!]!
+  "Files removed: the silo workspace file, export archives (export:<name>)."
+  filesRemoved: [String!]!
+  "How the workspace was destroyed: dropped schema, deleted file or pooled rows."
+  workspace: Map
+  "The certificate itself, as hashed: canonical JSON."
+  json: String!
+}
+
+type TableRows {
+  table: String!
+  rows: Int!
+}
+
+extend type Tenant {
+  "The certificate of a PURGED tenant's purge; null for any other tenant."
+  purgeCertificate: PurgeCertificate
+}
+`, BuiltIn: false},
 	{Name: "../schema/tenantd.graphqls", Input: `# tenantd's hand-written GraphQL schema. The entity types, connections,
 # filters and orderings come from ent (schema/ent.graphql, generated).
 
@@ -4949,6 +5253,36 @@ func (ec *executionContext) childFields_ProvisioningDurations(ctx context.Contex
 	return nil, fmt.Errorf("no field named %q was found under type ProvisioningDurations", field.Name)
 }
 
+func (ec *executionContext) childFields_PurgeCertificate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "operation":
+		return ec.fieldContext_PurgeCertificate_operation(ctx, field)
+	case "purgedAt":
+		return ec.fieldContext_PurgeCertificate_purgedAt(ctx, field)
+	case "sha256":
+		return ec.fieldContext_PurgeCertificate_sha256(ctx, field)
+	case "rowsRemoved":
+		return ec.fieldContext_PurgeCertificate_rowsRemoved(ctx, field)
+	case "filesRemoved":
+		return ec.fieldContext_PurgeCertificate_filesRemoved(ctx, field)
+	case "workspace":
+		return ec.fieldContext_PurgeCertificate_workspace(ctx, field)
+	case "json":
+		return ec.fieldContext_PurgeCertificate_json(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PurgeCertificate", field.Name)
+}
+
+func (ec *executionContext) childFields_PurgeTenantPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "tenant":
+		return ec.fieldContext_PurgeTenantPayload_tenant(ctx, field)
+	case "operation":
+		return ec.fieldContext_PurgeTenantPayload_operation(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PurgeTenantPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Readiness(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "status":
@@ -4979,6 +5313,34 @@ func (ec *executionContext) childFields_ReadinessCheck(ctx context.Context, fiel
 		return ec.fieldContext_ReadinessCheck_durationMs(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ReadinessCheck", field.Name)
+}
+
+func (ec *executionContext) childFields_RequestTenantDeletionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "tenant":
+		return ec.fieldContext_RequestTenantDeletionPayload_tenant(ctx, field)
+	case "transition":
+		return ec.fieldContext_RequestTenantDeletionPayload_transition(ctx, field)
+	case "operation":
+		return ec.fieldContext_RequestTenantDeletionPayload_operation(ctx, field)
+	case "purgeAfter":
+		return ec.fieldContext_RequestTenantDeletionPayload_purgeAfter(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RequestTenantDeletionPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RestoreTenantPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "tenant":
+		return ec.fieldContext_RestoreTenantPayload_tenant(ctx, field)
+	case "transition":
+		return ec.fieldContext_RestoreTenantPayload_transition(ctx, field)
+	case "operation":
+		return ec.fieldContext_RestoreTenantPayload_operation(ctx, field)
+	case "apiKey":
+		return ec.fieldContext_RestoreTenantPayload_apiKey(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreTenantPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_RevokeApiKeyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5115,6 +5477,16 @@ func (ec *executionContext) childFields_StuckTenant(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type StuckTenant", field.Name)
 }
 
+func (ec *executionContext) childFields_TableRows(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "table":
+		return ec.fieldContext_TableRows_table(ctx, field)
+	case "rows":
+		return ec.fieldContext_TableRows_rows(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TableRows", field.Name)
+}
+
 func (ec *executionContext) childFields_Tenant(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -5151,6 +5523,8 @@ func (ec *executionContext) childFields_Tenant(ctx context.Context, field graphq
 		return ec.fieldContext_Tenant_operations(ctx, field)
 	case "apiKeys":
 		return ec.fieldContext_Tenant_apiKeys(ctx, field)
+	case "purgeCertificate":
+		return ec.fieldContext_Tenant_purgeCertificate(ctx, field)
 	case "allowedEvents":
 		return ec.fieldContext_Tenant_allowedEvents(ctx, field)
 	case "scheduledPlanChange":
@@ -5421,12 +5795,54 @@ func (ec *executionContext) field_Mutation_createApiKey_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_purgeTenant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (PurgeTenantInput, error) {
+			return ec.unmarshalNPurgeTenantInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐPurgeTenantInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_reactivateTenant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (TenantTransitionInput, error) {
 			return ec.unmarshalNTenantTransitionInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐTenantTransitionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_requestTenantDeletion_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (RequestTenantDeletionInput, error) {
+			return ec.unmarshalNRequestTenantDeletionInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐRequestTenantDeletionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_restoreTenant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (RestoreTenantInput, error) {
+			return ec.unmarshalNRestoreTenantInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐRestoreTenantInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8276,6 +8692,138 @@ func (ec *executionContext) fieldContext_Mutation_cancelScheduledPlanChange(ctx 
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_requestTenantDeletion(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_requestTenantDeletion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RequestTenantDeletion(ctx, fc.Args["input"].(RequestTenantDeletionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *RequestTenantDeletionPayload) graphql.Marshaler {
+			return ec.marshalNRequestTenantDeletionPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐRequestTenantDeletionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_requestTenantDeletion(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RequestTenantDeletionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_requestTenantDeletion_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_restoreTenant(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_restoreTenant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RestoreTenant(ctx, fc.Args["input"].(RestoreTenantInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *RestoreTenantPayload) graphql.Marshaler {
+			return ec.marshalNRestoreTenantPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐRestoreTenantPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_restoreTenant(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreTenantPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_restoreTenant_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_purgeTenant(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_purgeTenant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PurgeTenant(ctx, fc.Args["input"].(PurgeTenantInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *PurgeTenantPayload) graphql.Marshaler {
+			return ec.marshalNPurgeTenantPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐPurgeTenantPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_purgeTenant(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PurgeTenantPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_purgeTenant_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_uploadDocument(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10355,6 +10903,240 @@ func (ec *executionContext) fieldContext_ProvisioningDurations_recent(_ context.
 	return fc, nil
 }
 
+func (ec *executionContext) _PurgeCertificate_operation(ctx context.Context, field graphql.CollectedField, obj *PurgeCertificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PurgeCertificate_operation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Operation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PurgeCertificate_operation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PurgeCertificate", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PurgeCertificate_purgedAt(ctx context.Context, field graphql.CollectedField, obj *PurgeCertificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PurgeCertificate_purgedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PurgedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PurgeCertificate_purgedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PurgeCertificate", field, false, false, "Time")
+}
+
+func (ec *executionContext) _PurgeCertificate_sha256(ctx context.Context, field graphql.CollectedField, obj *PurgeCertificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PurgeCertificate_sha256(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sha256, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PurgeCertificate_sha256(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PurgeCertificate", field, false, false, "String")
+}
+
+func (ec *executionContext) _PurgeCertificate_rowsRemoved(ctx context.Context, field graphql.CollectedField, obj *PurgeCertificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PurgeCertificate_rowsRemoved(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RowsRemoved, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*TableRows) graphql.Marshaler {
+			return ec.marshalNTableRows2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐTableRowsᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PurgeCertificate_rowsRemoved(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PurgeCertificate",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TableRows(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PurgeCertificate_filesRemoved(ctx context.Context, field graphql.CollectedField, obj *PurgeCertificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PurgeCertificate_filesRemoved(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FilesRemoved, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PurgeCertificate_filesRemoved(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PurgeCertificate", field, false, false, "String")
+}
+
+func (ec *executionContext) _PurgeCertificate_workspace(ctx context.Context, field graphql.CollectedField, obj *PurgeCertificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PurgeCertificate_workspace(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Workspace, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalOMap2map(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PurgeCertificate_workspace(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PurgeCertificate", field, false, false, "Map")
+}
+
+func (ec *executionContext) _PurgeCertificate_json(ctx context.Context, field graphql.CollectedField, obj *PurgeCertificate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PurgeCertificate_json(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.JSON, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PurgeCertificate_json(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PurgeCertificate", field, false, false, "String")
+}
+
+func (ec *executionContext) _PurgeTenantPayload_tenant(ctx context.Context, field graphql.CollectedField, obj *PurgeTenantPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PurgeTenantPayload_tenant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tenant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Tenant) graphql.Marshaler {
+			return ec.marshalNTenant2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐTenant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PurgeTenantPayload_tenant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PurgeTenantPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Tenant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PurgeTenantPayload_operation(ctx context.Context, field graphql.CollectedField, obj *PurgeTenantPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PurgeTenantPayload_operation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Operation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Operation) graphql.Marshaler {
+			return ec.marshalNOperation2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐOperation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PurgeTenantPayload_operation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PurgeTenantPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Operation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11192,6 +11974,244 @@ func (ec *executionContext) _ReadinessCheck_durationMs(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_ReadinessCheck_durationMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ReadinessCheck", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RequestTenantDeletionPayload_tenant(ctx context.Context, field graphql.CollectedField, obj *RequestTenantDeletionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RequestTenantDeletionPayload_tenant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tenant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Tenant) graphql.Marshaler {
+			return ec.marshalNTenant2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐTenant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RequestTenantDeletionPayload_tenant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RequestTenantDeletionPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Tenant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RequestTenantDeletionPayload_transition(ctx context.Context, field graphql.CollectedField, obj *RequestTenantDeletionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RequestTenantDeletionPayload_transition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Transition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.StateTransition) graphql.Marshaler {
+			return ec.marshalNStateTransition2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐStateTransition(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RequestTenantDeletionPayload_transition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RequestTenantDeletionPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StateTransition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RequestTenantDeletionPayload_operation(ctx context.Context, field graphql.CollectedField, obj *RequestTenantDeletionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RequestTenantDeletionPayload_operation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Operation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Operation) graphql.Marshaler {
+			return ec.marshalNOperation2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐOperation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RequestTenantDeletionPayload_operation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RequestTenantDeletionPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Operation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RequestTenantDeletionPayload_purgeAfter(ctx context.Context, field graphql.CollectedField, obj *RequestTenantDeletionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RequestTenantDeletionPayload_purgeAfter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PurgeAfter, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RequestTenantDeletionPayload_purgeAfter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RequestTenantDeletionPayload", field, false, false, "Time")
+}
+
+func (ec *executionContext) _RestoreTenantPayload_tenant(ctx context.Context, field graphql.CollectedField, obj *RestoreTenantPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreTenantPayload_tenant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tenant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Tenant) graphql.Marshaler {
+			return ec.marshalNTenant2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐTenant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreTenantPayload_tenant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreTenantPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Tenant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreTenantPayload_transition(ctx context.Context, field graphql.CollectedField, obj *RestoreTenantPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreTenantPayload_transition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Transition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.StateTransition) graphql.Marshaler {
+			return ec.marshalNStateTransition2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐStateTransition(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreTenantPayload_transition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreTenantPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StateTransition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreTenantPayload_operation(ctx context.Context, field graphql.CollectedField, obj *RestoreTenantPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreTenantPayload_operation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Operation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Operation) graphql.Marshaler {
+			return ec.marshalNOperation2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐOperation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreTenantPayload_operation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RestoreTenantPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Operation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RestoreTenantPayload_apiKey(ctx context.Context, field graphql.CollectedField, obj *RestoreTenantPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreTenantPayload_apiKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.APIKey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreTenantPayload_apiKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreTenantPayload", field, false, false, "String")
 }
 
 func (ec *executionContext) _RevokeApiKeyPayload_key(ctx context.Context, field graphql.CollectedField, obj *RevokeAPIKeyPayload) (ret graphql.Marshaler) {
@@ -12232,6 +13252,52 @@ func (ec *executionContext) fieldContext_Subscription_tenantEvents(ctx context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _TableRows_table(ctx context.Context, field graphql.CollectedField, obj *TableRows) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TableRows_table(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Table, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TableRows_table(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TableRows", field, false, false, "String")
+}
+
+func (ec *executionContext) _TableRows_rows(ctx context.Context, field graphql.CollectedField, obj *TableRows) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TableRows_rows(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rows, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TableRows_rows(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TableRows", field, false, false, "Int")
+}
+
 func (ec *executionContext) _Tenant_id(ctx context.Context, field graphql.CollectedField, obj *ent.Tenant) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12691,6 +13757,38 @@ func (ec *executionContext) fieldContext_Tenant_apiKeys(ctx context.Context, fie
 	if fc.Args, err = ec.field_Tenant_apiKeys_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Tenant_purgeCertificate(ctx context.Context, field graphql.CollectedField, obj *ent.Tenant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Tenant_purgeCertificate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Tenant().PurgeCertificate(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *PurgeCertificate) graphql.Marshaler {
+			return ec.marshalOPurgeCertificate2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐPurgeCertificate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Tenant_purgeCertificate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Tenant",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PurgeCertificate(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -17497,6 +18595,167 @@ func UnmarshalPlanWhereInput(ctx context.Context, raw any) (ent.PlanWhereInput, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputPurgeTenantInput(ctx context.Context, obj any) (PurgeTenantInput, error) {
+	var it PurgeTenantInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"tenantId", "confirmSlug"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "tenantId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenantId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenantID = data
+		case "confirmSlug":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("confirmSlug"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConfirmSlug = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPurgeTenantInput unmarshals raw into the PurgeTenantInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPurgeTenantInput(ctx context.Context, raw any) (PurgeTenantInput, error) {
+	var out PurgeTenantInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PurgeTenantInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRequestTenantDeletionInput(ctx context.Context, obj any) (RequestTenantDeletionInput, error) {
+	var it RequestTenantDeletionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"tenantId", "retentionDays", "reason", "confirmSlug"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "tenantId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenantId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenantID = data
+		case "retentionDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("retentionDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.RetentionDays = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "confirmSlug":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("confirmSlug"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ConfirmSlug = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRequestTenantDeletionInput unmarshals raw into the RequestTenantDeletionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRequestTenantDeletionInput(ctx context.Context, raw any) (RequestTenantDeletionInput, error) {
+	var out RequestTenantDeletionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RequestTenantDeletionInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRestoreTenantInput(ctx context.Context, obj any) (RestoreTenantInput, error) {
+	var it RestoreTenantInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"tenantId", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "tenantId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenantId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenantID = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRestoreTenantInput unmarshals raw into the RestoreTenantInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRestoreTenantInput(ctx context.Context, raw any) (RestoreTenantInput, error) {
+	var out RestoreTenantInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RestoreTenantInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRevokeApiKeyInput(ctx context.Context, obj any) (RevokeAPIKeyInput, error) {
 	var it RevokeAPIKeyInput
 	if obj == nil {
@@ -20406,6 +21665,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "requestTenantDeletion":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_requestTenantDeletion(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "restoreTenant":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_restoreTenant(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "purgeTenant":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_purgeTenant(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "uploadDocument":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_uploadDocument(ctx, field)
@@ -21187,6 +22467,107 @@ func (ec *executionContext) _ProvisioningDurations(ctx context.Context, sel ast.
 	return out
 }
 
+var purgeCertificateImplementors = []string{"PurgeCertificate"}
+
+func (ec *executionContext) _PurgeCertificate(ctx context.Context, sel ast.SelectionSet, obj *PurgeCertificate) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, purgeCertificateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PurgeCertificate")
+		case "operation":
+			out.Values[i] = ec._PurgeCertificate_operation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "purgedAt":
+			out.Values[i] = ec._PurgeCertificate_purgedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sha256":
+			out.Values[i] = ec._PurgeCertificate_sha256(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rowsRemoved":
+			out.Values[i] = ec._PurgeCertificate_rowsRemoved(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "filesRemoved":
+			out.Values[i] = ec._PurgeCertificate_filesRemoved(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "workspace":
+			out.Values[i] = ec._PurgeCertificate_workspace(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "json":
+			out.Values[i] = ec._PurgeCertificate_json(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var purgeTenantPayloadImplementors = []string{"PurgeTenantPayload"}
+
+func (ec *executionContext) _PurgeTenantPayload(ctx context.Context, sel ast.SelectionSet, obj *PurgeTenantPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, purgeTenantPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PurgeTenantPayload")
+		case "tenant":
+			out.Values[i] = ec._PurgeTenantPayload_tenant(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "operation":
+			out.Values[i] = ec._PurgeTenantPayload_operation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -21405,6 +22786,102 @@ func (ec *executionContext) _ReadinessCheck(ctx context.Context, sel ast.Selecti
 			out.Values[i] = ec._ReadinessCheck_durationMs(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var requestTenantDeletionPayloadImplementors = []string{"RequestTenantDeletionPayload"}
+
+func (ec *executionContext) _RequestTenantDeletionPayload(ctx context.Context, sel ast.SelectionSet, obj *RequestTenantDeletionPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, requestTenantDeletionPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RequestTenantDeletionPayload")
+		case "tenant":
+			out.Values[i] = ec._RequestTenantDeletionPayload_tenant(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "transition":
+			out.Values[i] = ec._RequestTenantDeletionPayload_transition(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "operation":
+			out.Values[i] = ec._RequestTenantDeletionPayload_operation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "purgeAfter":
+			out.Values[i] = ec._RequestTenantDeletionPayload_purgeAfter(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var restoreTenantPayloadImplementors = []string{"RestoreTenantPayload"}
+
+func (ec *executionContext) _RestoreTenantPayload(ctx context.Context, sel ast.SelectionSet, obj *RestoreTenantPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restoreTenantPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestoreTenantPayload")
+		case "tenant":
+			out.Values[i] = ec._RestoreTenantPayload_tenant(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "transition":
+			out.Values[i] = ec._RestoreTenantPayload_transition(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "operation":
+			out.Values[i] = ec._RestoreTenantPayload_operation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "apiKey":
+			out.Values[i] = ec._RestoreTenantPayload_apiKey(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -21912,6 +23389,44 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	}
 }
 
+var tableRowsImplementors = []string{"TableRows"}
+
+func (ec *executionContext) _TableRows(ctx context.Context, sel ast.SelectionSet, obj *TableRows) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, tableRowsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TableRows")
+		case "table":
+			out.Values[i] = ec._TableRows_table(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rows":
+			out.Values[i] = ec._TableRows_rows(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var tenantImplementors = []string{"Tenant", "Node"}
 
 func (ec *executionContext) _Tenant(ctx context.Context, sel ast.SelectionSet, obj *ent.Tenant) graphql.Marshaler {
@@ -22011,6 +23526,12 @@ func (ec *executionContext) _Tenant(ctx context.Context, sel ast.SelectionSet, o
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Tenant_apiKeys(ctx, field, obj)
+				})
+		case "purgeCertificate":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Tenant_purgeCertificate(ctx, field, obj)
 				})
 		case "allowedEvents":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -23384,6 +24905,19 @@ func (ec *executionContext) marshalNProvisioningDurations2ᚖgithubᚗcomᚋtena
 	return ec._ProvisioningDurations(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNPurgeTenantInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐPurgeTenantInput(ctx context.Context, v any) (PurgeTenantInput, error) {
+	res, err := ec.unmarshalInputPurgeTenantInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPurgeTenantPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐPurgeTenantPayload(ctx context.Context, sel ast.SelectionSet, v *PurgeTenantPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PurgeTenantPayload!")
+		return graphql.Null
+	}
+	return ec._PurgeTenantPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNReadiness2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐReadiness(ctx context.Context, sel ast.SelectionSet, v *Readiness) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Readiness!")
@@ -23414,6 +24948,32 @@ func (ec *executionContext) marshalNReadinessCheck2ᚖgithubᚗcomᚋtenantdᚋt
 		return graphql.Null
 	}
 	return ec._ReadinessCheck(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRequestTenantDeletionInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐRequestTenantDeletionInput(ctx context.Context, v any) (RequestTenantDeletionInput, error) {
+	res, err := ec.unmarshalInputRequestTenantDeletionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRequestTenantDeletionPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐRequestTenantDeletionPayload(ctx context.Context, sel ast.SelectionSet, v *RequestTenantDeletionPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RequestTenantDeletionPayload!")
+		return graphql.Null
+	}
+	return ec._RequestTenantDeletionPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRestoreTenantInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐRestoreTenantInput(ctx context.Context, v any) (RestoreTenantInput, error) {
+	res, err := ec.unmarshalInputRestoreTenantInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRestoreTenantPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐRestoreTenantPayload(ctx context.Context, sel ast.SelectionSet, v *RestoreTenantPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreTenantPayload!")
+		return graphql.Null
+	}
+	return ec._RestoreTenantPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRevokeApiKeyInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐRevokeAPIKeyInput(ctx context.Context, v any) (RevokeAPIKeyInput, error) {
@@ -23575,6 +25135,35 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 	return res
 }
 
+func (ec *executionContext) unmarshalNString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNStuckTenant2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋanalyticsᚐStuckTenantᚄ(ctx context.Context, sel ast.SelectionSet, v []*analytics.StuckTenant) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -23597,6 +25186,30 @@ func (ec *executionContext) marshalNStuckTenant2ᚖgithubᚗcomᚋtenantdᚋtena
 		return graphql.Null
 	}
 	return ec._StuckTenant(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTableRows2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐTableRowsᚄ(ctx context.Context, sel ast.SelectionSet, v []*TableRows) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTableRows2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐTableRows(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTableRows2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐTableRows(ctx context.Context, sel ast.SelectionSet, v *TableRows) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TableRows!")
+		return graphql.Null
+	}
+	return ec._TableRows(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNTenant2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐTenant(ctx context.Context, sel ast.SelectionSet, v *ent.Tenant) graphql.Marshaler {
@@ -24601,6 +26214,13 @@ func (ec *executionContext) unmarshalOPlanWhereInput2ᚖgithubᚗcomᚋtenantd�
 	}
 	res, err := ec.unmarshalInputPlanWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOPurgeCertificate2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐPurgeCertificate(ctx context.Context, sel ast.SelectionSet, v *PurgeCertificate) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PurgeCertificate(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOScheduledPlanChange2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐScheduledPlanChange(ctx context.Context, sel ast.SelectionSet, v *ScheduledPlanChange) graphql.Marshaler {

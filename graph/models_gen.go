@@ -129,11 +129,74 @@ type PlanOverage struct {
 	Usage int    `json:"usage"`
 }
 
+// What a purge destroyed, as its certificate says.
+type PurgeCertificate struct {
+	// The PURGE operation.
+	Operation uuid.UUID `json:"operation"`
+	PurgedAt  time.Time `json:"purgedAt"`
+	// Hex SHA-256 of the certificate's JSON, recorded in the final (purge) transition of the audit chain.
+	Sha256 string `json:"sha256"`
+	// Rows removed per table.
+	RowsRemoved []*TableRows `json:"rowsRemoved"`
+	// Files removed: the silo workspace file, export archives (export:<name>).
+	FilesRemoved []string `json:"filesRemoved"`
+	// How the workspace was destroyed: dropped schema, deleted file or pooled rows.
+	Workspace map[string]any `json:"workspace,omitempty"`
+	// The certificate itself, as hashed: canonical JSON.
+	JSON string `json:"json"`
+}
+
+type PurgeTenantInput struct {
+	TenantID uuid.UUID `json:"tenantId"`
+	// The tenant's slug, typed to confirm.
+	ConfirmSlug string `json:"confirmSlug"`
+}
+
+type PurgeTenantPayload struct {
+	Tenant *ent.Tenant `json:"tenant"`
+	// The PURGE operation: follow it with operationProgress.
+	Operation *ent.Operation `json:"operation"`
+}
+
 type Readiness struct {
 	// FAIL if any check fails, else WARN if any warns, else PASS; FAIL before the first run.
 	Status CheckStatus           `json:"status"`
 	RanAt  *time.Time            `json:"ranAt,omitempty"`
 	Checks []*ent.ReadinessCheck `json:"checks"`
+}
+
+type RequestTenantDeletionInput struct {
+	TenantID uuid.UUID `json:"tenantId"`
+	// Days until the purge, 30 to 90 (default 30).
+	RetentionDays *int `json:"retentionDays,omitempty"`
+	// Why, for the audit trail (at most 500 characters; erased at purge).
+	Reason *string `json:"reason,omitempty"`
+	// The tenant's slug, typed to confirm.
+	ConfirmSlug string `json:"confirmSlug"`
+}
+
+type RequestTenantDeletionPayload struct {
+	Tenant     *ent.Tenant          `json:"tenant"`
+	Transition *ent.StateTransition `json:"transition"`
+	// The DELETE operation that cancels the billing subscription.
+	Operation *ent.Operation `json:"operation"`
+	// When the tenant will be purged unless restored.
+	PurgeAfter time.Time `json:"purgeAfter"`
+}
+
+type RestoreTenantInput struct {
+	TenantID uuid.UUID `json:"tenantId"`
+	// Why, for the audit trail (at most 500 characters).
+	Reason *string `json:"reason,omitempty"`
+}
+
+type RestoreTenantPayload struct {
+	Tenant     *ent.Tenant          `json:"tenant"`
+	Transition *ent.StateTransition `json:"transition"`
+	// The RESTORE operation that resumes billing.
+	Operation *ent.Operation `json:"operation"`
+	// The tenant's new API key, shown once: its keys were revoked at the deletion request.
+	APIKey string `json:"apiKey"`
 }
 
 type RevokeAPIKeyInput struct {
@@ -187,6 +250,11 @@ type StateCounts struct {
 }
 
 type Subscription struct {
+}
+
+type TableRows struct {
+	Table string `json:"table"`
+	Rows  int    `json:"rows"`
 }
 
 // The input of a lifecycle mutation.

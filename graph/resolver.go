@@ -16,6 +16,7 @@ import (
 	"github.com/tenantd/tenantd/internal/planchange"
 	"github.com/tenantd/tenantd/internal/provisioning"
 	"github.com/tenantd/tenantd/internal/readiness"
+	"github.com/tenantd/tenantd/internal/retention"
 	"github.com/tenantd/tenantd/internal/store"
 	"github.com/tenantd/tenantd/internal/subscription"
 	"github.com/tenantd/tenantd/internal/watch"
@@ -36,6 +37,8 @@ type Resolver struct {
 	Subscriptions *subscription.Service
 	// PlanChanges previews, schedules and runs plan changes.
 	PlanChanges *planchange.Service
+	// Retention deletes, restores and purges tenants.
+	Retention *retention.Purger
 	// ActivationWindow defines an activated tenant for the funnel.
 	ActivationWindow time.Duration
 }

@@ -27,7 +27,7 @@ func tenantKey(ctx context.Context) (tenantd.Viewer, error) {
 }
 
 // workspaceReadable reports whether a tenant's workspace can be read.
-func workspaceReadable(t *ent.Tenant) error { return lifecycle.CanRead(t.State) }
+func workspaceReadable(t *ent.Tenant) error { return lifecycle.CanReadTenant(t) }
 
 func readinessOf(rep *readiness.Report) *Readiness {
 	return &Readiness{Status: CheckStatus(rep.Status), RanAt: rep.RanAt, Checks: rep.Checks}

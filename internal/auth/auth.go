@@ -144,6 +144,11 @@ func (s *Service) Authenticate(ctx context.Context, token string) (tenantd.Viewe
 			return tenantd.Viewer{}, fmt.Errorf("look up API key: %w", err)
 		}
 		if k.RevokedAt != nil {
+			if t, err := s.client.Tenant.Get(sys, k.TenantID); err == nil && t.State == tenantd.StatePendingDeletion && t.PurgeAfter != nil {
+				return tenantd.Viewer{}, tenantd.Errorf(tenantd.EUNAUTHENTICATED,
+					"the API key %s… no longer works: its tenant is PENDING_DELETION and its data will be purged on %s unless an admin restores it",
+					k.Prefix, t.PurgeAfter.UTC().Format("2006-01-02 15:04 UTC"))
+			}
 			return tenantd.Viewer{}, tenantd.Errorf(tenantd.EUNAUTHENTICATED, "the API key %s… was revoked", k.Prefix)
 		}
 		s.touchKey(sys, k)

@@ -558,7 +558,7 @@ func Check(s tenantd.State, ev tenantd.Event, actor Actor) error {
 	if err := checkActor(r, actor); err != nil {
 		return err
 	}
-	if _, ok := Target(s, ev, nil); !ok {
+	if !Legal(s, ev) {
 		return invalidTransition(s, ev)
 	}
 	return nil

@@ -1,6 +1,12 @@
 package lifecycle
 
-import "github.com/tenantd/tenantd"
+import (
+	"fmt"
+	"time"
+
+	"github.com/tenantd/tenantd"
+	"github.com/tenantd/tenantd/ent"
+)
 
 // Permits is what a tenant in a state may do. It is the one answer to "may
 // this tenant …": the workspace's gates, webhooks and the GraphQL layer ask
@@ -50,6 +56,34 @@ func CanWrite(s tenantd.State) error {
 		return nil
 	}
 	return refusal(s)
+}
+
+// CanReadTenant is CanRead for a tenant, whose refusal names its purge
+// date while it is PENDING_DELETION.
+func CanReadTenant(t *ent.Tenant) error {
+	if permits[t.State].Read {
+		return nil
+	}
+	return refusalOf(t)
+}
+
+// CanWriteTenant is CanWrite for a tenant; see CanReadTenant.
+func CanWriteTenant(t *ent.Tenant) error {
+	if permits[t.State].Write {
+		return nil
+	}
+	return refusalOf(t)
+}
+
+func refusalOf(t *ent.Tenant) error {
+	err := refusal(t.State).(*tenantd.Error)
+	if t.State == tenantd.StatePendingDeletion && t.PurgeAfter != nil {
+		at := t.PurgeAfter.UTC()
+		err.Message = fmt.Sprintf("the tenant is PENDING_DELETION: its data will be purged on %s and cannot be used until then; "+
+			"restore the tenant (restoreTenant) to use it again", at.Format("2006-01-02 15:04 UTC"))
+		err.Extra["purgeAfter"] = at.Format(time.RFC3339)
+	}
+	return err
 }
 
 func refusal(s tenantd.State) error {

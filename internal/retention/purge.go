@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,15 +21,21 @@ import (
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
 	"github.com/tenantd/tenantd/ent/apikey"
+	"github.com/tenantd/tenantd/ent/export"
+	"github.com/tenantd/tenantd/ent/exportdownload"
+	"github.com/tenantd/tenantd/ent/milestone"
 	"github.com/tenantd/tenantd/ent/keyset"
 	"github.com/tenantd/tenantd/ent/operation"
 	"github.com/tenantd/tenantd/ent/outboxmessage"
 	"github.com/tenantd/tenantd/ent/tenant"
+	entworkspace "github.com/tenantd/tenantd/ent/workspace"
 	"github.com/tenantd/tenantd/internal/billing"
 	"github.com/tenantd/tenantd/internal/events"
 	"github.com/tenantd/tenantd/internal/lifecycle"
+	"github.com/tenantd/tenantd/internal/mail"
 	ops "github.com/tenantd/tenantd/internal/operation"
 	"github.com/tenantd/tenantd/internal/store"
+	"github.com/tenantd/tenantd/internal/subscription"
 	"github.com/tenantd/tenantd/internal/workspace"
 )
 
@@ -39,8 +46,17 @@ const (
 	StepRevokeKeys       = "revoke_keys"
 	StepDeleteMail       = "delete_mail"
 	StepDeleteCustomer   = "delete_customer"
+	StepDeleteExports    = "delete_exports"
+	StepRemoveExports    = "remove_exports"
 	StepPurge            = "purge"
 )
+
+// ExportStore removes export archives (internal/export).
+type ExportStore interface {
+	// RemoveArchive deletes the archive kept at location; one already gone
+	// is no error.
+	RemoveArchive(location string) error
+}
 
 // Purger purges tenants.
 type Purger struct {
@@ -50,7 +66,11 @@ type Purger struct {
 	ops        *ops.Engine
 	events     *events.Publisher
 	billing    billing.Provider
-	log        *slog.Logger
+	// subscriptions cancels and resumes billing for DELETE and RESTORE.
+	subscriptions *subscription.Service
+	jobs          mail.JobInserter
+	exports       ExportStore
+	log           *slog.Logger
 }
 
 // Config wires a Purger.
@@ -63,17 +83,27 @@ type Config struct {
 	Events     *events.Publisher
 	// Billing deletes the tenant's customer at the provider.
 	Billing billing.Provider
+	// Subscriptions cancels the subscription of a deleted tenant and
+	// resumes that of a restored one.
+	Subscriptions *subscription.Service
+	// Jobs queues the deletion's confirmation email.
+	Jobs mail.JobInserter
+	// Exports removes a purged tenant's export archives; nil: none kept.
+	Exports ExportStore
 	Logger  *slog.Logger
 }
 
-// NewPurger returns a Purger and registers the PURGE kind.
+// NewPurger returns a Purger and registers the DELETE, RESTORE and PURGE
+// kinds.
 func NewPurger(cfg Config) *Purger {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	p := &Purger{db: cfg.DB, machine: cfg.Lifecycle, workspaces: cfg.Workspaces, ops: cfg.Operations, events: cfg.Events,
-		billing: cfg.Billing, log: cfg.Logger}
+		billing: cfg.Billing, subscriptions: cfg.Subscriptions, jobs: cfg.Jobs, exports: cfg.Exports, log: cfg.Logger}
 	p.ops.Add(p.kind())
+	p.ops.Add(p.deleteKind())
+	p.ops.Add(p.restoreKind())
 	return p
 }
 
@@ -88,6 +118,8 @@ func (p *Purger) kind() ops.Kind {
 			{Name: StepRevokeKeys, Tx: p.revokeKeys},
 			{Name: StepDeleteMail, Tx: p.deleteMail},
 			{Name: StepDeleteCustomer, Do: p.deleteCustomer},
+			{Name: StepDeleteExports, Tx: p.deleteExports},
+			{Name: StepRemoveExports, Do: p.removeExports},
 			{Name: StepPurge, Tx: p.purge},
 		},
 	}
@@ -100,7 +132,16 @@ func (p *Purger) kind() ops.Kind {
 // Returns NOT_FOUND, or INVALID_TRANSITION if the tenant is not
 // PENDING_DELETION.
 func (p *Purger) Start(ctx context.Context, tenantID uuid.UUID, actor lifecycle.Actor, reason string) (*ent.Operation, error) {
-	var op *ent.Operation
+	op, _, err := p.start(ctx, tenantID, actor, reason)
+	return op, err
+}
+
+// start is Start; created says whether it started the operation.
+func (p *Purger) start(ctx context.Context, tenantID uuid.UUID, actor lifecycle.Actor, reason string) (*ent.Operation, bool, error) {
+	var (
+		op      *ent.Operation
+		created bool
+	)
 	err := p.db.InTx(ctx, func(ctx context.Context, tx *store.Tx) error {
 		sys := tenantd.SystemContext(ctx)
 		q := tx.Ent.Tenant.Query().Where(tenant.ID(tenantID))
@@ -132,12 +173,13 @@ func (p *Purger) Start(ctx context.Context, tenantID uuid.UUID, actor lifecycle.
 			Kind: tenantd.OpPurge, RequestedBy: actor.Name,
 			Params: map[string]any{"reason": reason, "actor": actor.Name, "by": string(actor.By)},
 		})
+		created = err == nil
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return op.Unwrap(), nil
+	return op.Unwrap(), created, nil
 }
 
 // Purge starts the purge and waits until it is done (readiness, the CLI):
@@ -201,23 +243,13 @@ func (p *Purger) removeFiles(ctx context.Context, r *ops.Run) (string, error) {
 }
 
 func (p *Purger) revokeKeys(ctx context.Context, tx *store.Tx, r *ops.Run) (string, error) {
-	sys := tenantd.SystemContext(ctx)
-	keys, err := tx.Ent.APIKey.Query().Where(apikey.TenantID(r.Op.TenantID), apikey.RevokedAtIsNil()).All(sys)
+	n, err := p.revokeKeysTx(ctx, tx, r.Op.TenantID)
 	if err != nil {
-		return "", fmt.Errorf("revoke keys: %w", err)
-	}
-	for _, k := range keys {
-		if err := tx.Ent.APIKey.UpdateOne(k).SetRevokedAt(p.machine.Now()).Exec(sys); err != nil {
-			return "", fmt.Errorf("revoke keys: %w", err)
-		}
-		// Their sockets close on every replica.
-		if err := p.events.PublishTx(ctx, tx, events.Event{Kind: events.KindKeyRevoked, TenantID: k.TenantID, KeyID: k.ID}); err != nil {
-			return "", err
-		}
+		return "", err
 	}
 	prev, _ := r.Op.Result["apiKeysRevoked"].(float64)
-	r.Set("apiKeysRevoked", int(prev)+len(keys))
-	return fmt.Sprintf("%d API keys revoked", len(keys)), nil
+	r.Set("apiKeysRevoked", int(prev)+n)
+	return fmt.Sprintf("%d API keys revoked", n), nil
 }
 
 func (p *Purger) deleteMail(ctx context.Context, tx *store.Tx, r *ops.Run) (string, error) {
@@ -252,26 +284,97 @@ func (p *Purger) deleteCustomer(ctx context.Context, r *ops.Run) (string, error)
 	return "customer deleted at " + provider.Name(), nil
 }
 
-// purge fires purge, whose history row carries the purge certificate —
-// what was destroyed, and its SHA-256 — and scrubs the tenant row to a
-// tombstone: id, slug hash, timestamps, plan, state PURGED.
+// deleteExports deletes the rows of the tenant's export archives and of
+// their download log; the archives themselves are removed by the next
+// step, after commit (a file is not transactional), and again harmlessly
+// after a crash.
+func (p *Purger) deleteExports(ctx context.Context, tx *store.Tx, r *ops.Run) (string, error) {
+	sys := tenantd.SystemContext(ctx)
+	exps, err := tx.Ent.Export.Query().Where(export.TenantID(r.Op.TenantID)).All(sys)
+	if err != nil {
+		return "", fmt.Errorf("read exports: %w", err)
+	}
+	locations := []string{}
+	for _, e := range exps {
+		if e.Location != nil && e.DeletedAt == nil {
+			locations = append(locations, *e.Location)
+		}
+	}
+	downloads, err := tx.Ent.ExportDownload.Delete().Where(exportdownload.TenantID(r.Op.TenantID)).Exec(sys)
+	if err != nil {
+		return "", fmt.Errorf("delete the download log: %w", err)
+	}
+	rows, err := tx.Ent.Export.Delete().Where(export.TenantID(r.Op.TenantID)).Exec(sys)
+	if err != nil {
+		return "", fmt.Errorf("delete exports: %w", err)
+	}
+	r.Set("exportFiles", locations)
+	r.Set("exportsDeleted", rows)
+	r.Set("exportDownloadsDeleted", downloads)
+	return fmt.Sprintf("%d exports and %d downloads deleted", rows, downloads), nil
+}
+
+func (p *Purger) removeExports(ctx context.Context, r *ops.Run) (string, error) {
+	files, _ := r.Op.Result["exportFiles"].([]any)
+	if len(files) == 0 {
+		return "no export archives", nil
+	}
+	if p.exports == nil {
+		return "", fmt.Errorf("%d export archives to remove and no export store", len(files))
+	}
+	for _, f := range files {
+		loc, _ := f.(string)
+		if err := p.exports.RemoveArchive(loc); err != nil {
+			return "", fmt.Errorf("remove export archive: %w", err)
+		}
+	}
+	return fmt.Sprintf("%d export archives removed", len(files)), nil
+}
+
+// purge erases what is left of the tenant — its API keys, milestones,
+// workspace record and other operations — fires purge, whose history row
+// carries the purge certificate (what was destroyed, and its SHA-256), and
+// scrubs the tenant row to a tombstone: id, slug hash, timestamps, plan,
+// state PURGED. What stays with the tenant's id is the tombstone, the hash
+// chain (its free text erased) and this PURGE operation, none of which
+// holds personal data.
 func (p *Purger) purge(ctx context.Context, tx *store.Tx, r *ops.Run) (string, error) {
 	t := r.Tenant
 	if t.State == tenantd.StatePurged {
 		return "already purged", nil
 	}
+	sys := tenantd.SystemContext(ctx)
 	now := p.machine.Now()
+	rows, err := p.eraseRecords(sys, tx, r)
+	if err != nil {
+		return "", err
+	}
+	files := []string{}
+	if report, ok := r.Op.Result["workspace"].(map[string]any); ok {
+		if f, _ := report["deletedFile"].(string); f != "" {
+			files = append(files, f)
+		}
+	}
+	if ex, ok := r.Op.Result["exportFiles"].([]any); ok {
+		for _, f := range ex {
+			if s, _ := f.(string); s != "" {
+				files = append(files, "export:"+s)
+			}
+		}
+	}
 	cert := map[string]any{
+		"version":           1,
 		"tenant":            t.ID.String(),
 		"slugHash":          t.SlugHash,
 		"operation":         r.Op.ID.String(),
 		"purgedAt":          now.Format("2006-01-02T15:04:05.000000Z07:00"),
 		"workspace":         r.Op.Result["workspace"],
+		"rowsRemoved":       rows,
+		"filesRemoved":      files,
 		"apiKeysRevoked":    r.Op.Result["apiKeysRevoked"],
-		"keySetsDeleted":    r.Op.Result["keySetsDeleted"],
-		"emailsDeleted":     r.Op.Result["emailsDeleted"],
 		"billingCustomer":   r.Op.Result["billingCustomerDeleted"],
-		"personalDataWiped": []string{"name", "slug", "email", "history free text"},
+		"personalDataWiped": []string{"name", "slug", "email", "billing references", "history free text", "operation parameters"},
+		"kept":              []string{"tenant tombstone (id, slug hash, timestamps, plan)", "state transitions (hash chain, free text erased)", "this PURGE operation"},
 	}
 	b, _ := json.Marshal(cert)
 	sum := sha256.Sum256(b)
@@ -282,11 +385,14 @@ func (p *Purger) purge(ctx context.Context, tx *store.Tx, r *ops.Run) (string, e
 	if actor.By == "" {
 		actor = lifecycle.Actor{By: tenantd.TriggerSystem, Name: "worker:retention"}
 	}
-	_, err := p.machine.FireTx(ctx, tx, lifecycle.Request{
+	_, err = p.machine.FireTx(ctx, tx, lifecycle.Request{
 		TenantID: t.ID, Event: tenantd.EventPurge, Actor: actor, Reason: reason,
 		Metadata: map[string]any{"purgeCertificate": cert, "certificateSha256": hex.EncodeToString(sum[:])},
 		Update: func(u *ent.TenantUpdateOne) {
-			u.SetName("").ClearSlug().ClearEmail().SetPurgedAt(now).ClearPurgeAfter()
+			u.SetName("").ClearSlug().ClearEmail().SetPurgedAt(now).ClearPurgeAfter().
+				ClearBillingCustomerID().ClearBillingSubscriptionID().
+				ClearScheduledPlanKey().ClearScheduledPlanAt().ClearScheduledPlanRequestedAt().
+				ClearScheduledPlanRequestedBy().ClearScheduledPlanTrigger()
 		},
 	})
 	if err != nil {
@@ -298,8 +404,46 @@ func (p *Purger) purge(ctx context.Context, tx *store.Tx, r *ops.Run) (string, e
 	if err != nil {
 		return "", err
 	}
+	// The reason given for this purge is erased from its parameters too.
+	if err := tx.Ent.Operation.UpdateOneID(r.Op.ID).SetParams(map[string]any{"by": by}).Exec(sys); err != nil {
+		return "", fmt.Errorf("scrub the purge's parameters: %w", err)
+	}
 	r.Set("historyTextErased", erased)
 	r.Set("certificateSha256", hex.EncodeToString(sum[:]))
 	p.log.Info("tenant purged", "tenant", t.ID, "operation", r.Op.ID)
 	return "tenant purged; certificate " + hex.EncodeToString(sum[:12]), nil
+}
+
+// eraseRecords deletes the tenant's rows that the earlier steps left, and
+// returns the rows removed per table, the earlier steps' included.
+func (p *Purger) eraseRecords(ctx context.Context, tx *store.Tx, r *ops.Run) (map[string]int, error) {
+	id := r.Op.TenantID
+	rows := map[string]int{}
+	if report, ok := r.Op.Result["workspace"].(map[string]any); ok {
+		for k, v := range report {
+			if n, ok := v.(float64); ok && strings.HasPrefix(k, "deleted_") {
+				rows[strings.TrimPrefix(k, "deleted_")] = int(n)
+			}
+		}
+	}
+	for k, key := range map[string]string{"outbox_messages": "emailsDeleted", "key_sets": "keySetsDeleted",
+		"exports": "exportsDeleted", "export_downloads": "exportDownloadsDeleted"} {
+		if n, ok := r.Op.Result[key].(float64); ok {
+			rows[k] = int(n)
+		}
+	}
+	var err error
+	if rows["api_keys"], err = tx.Ent.APIKey.Delete().Where(apikey.TenantID(id)).Exec(ctx); err != nil {
+		return nil, fmt.Errorf("delete API keys: %w", err)
+	}
+	if rows["milestones"], err = tx.Ent.Milestone.Delete().Where(milestone.TenantID(id)).Exec(ctx); err != nil {
+		return nil, fmt.Errorf("delete milestones: %w", err)
+	}
+	if rows["workspaces"], err = tx.Ent.Workspace.Delete().Where(entworkspace.TenantID(id)).Exec(ctx); err != nil {
+		return nil, fmt.Errorf("delete the workspace record: %w", err)
+	}
+	if rows["operations"], err = tx.Ent.Operation.Delete().Where(operation.TenantID(id), operation.IDNEQ(r.Op.ID)).Exec(ctx); err != nil {
+		return nil, fmt.Errorf("delete operations: %w", err)
+	}
+	return rows, nil
 }

@@ -98,7 +98,7 @@ func TestPurgeIsAnOperation(t *testing.T) {
 			require.Equal(t, tenantd.EINVALIDTRANSITION, tenantd.ErrorCode(err), "a purged tenant is not purged again")
 			n, err := srv.DB().Ent.Operation.Query().Count(sys)
 			require.NoError(t, err)
-			require.Equal(t, 2, n, "the provisioning and the one purge")
+			require.Equal(t, 1, n, "the one purge: the tenant's other operations are erased")
 		})
 	}
 }

@@ -20,7 +20,8 @@ const sweepLockKey = 0x7377_6565 // "swee"
 
 // startSweeps schedules tenantd's periodic housekeeping every
 // TENANTD_SWEEP_INTERVAL with gocron: expired idempotency keys are deleted,
-// and the funnel's counter slots of past days are merged (so the funnel
+// scheduled plan changes applied, tenants past their retention window
+// purged, and the funnel's counter slots of past days are merged (so the funnel
 // query keeps reading few rows). On PostgreSQL only the replica holding an
 // advisory lock runs them.
 func (s *Server) startSweeps() error {
@@ -40,6 +41,7 @@ func (s *Server) startSweeps() error {
 	}{
 		{"expire idempotency keys", idem.Sweep},
 		{"apply scheduled plan changes", s.planChanges.ApplyDue},
+		{"purge tenants past their retention window", s.purger.SweepDue},
 		{"compact funnel counters", func(ctx context.Context) (int, error) {
 			before := tenantd.Now(s.clock).Truncate(24 * time.Hour)
 			return analytics.Compact(ctx, s.db, before)

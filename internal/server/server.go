@@ -233,10 +233,11 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 	})
 	// Every operation kind is registered before River is configured: its
 	// rescue of stuck jobs is sized by the longest kind timeout.
-	purger := retention.NewPurger(retention.Config{DB: s.db, Lifecycle: machine, Workspaces: s.workspaces,
-		Operations: s.operations, Events: pub, Billing: provider, Logger: log.With("component", "retention")})
 	subscriptions := subscription.New(subscription.Config{DB: s.db, Lifecycle: machine, Billing: provider,
 		Operations: s.operations, Logger: log.With("component", "subscription")})
+	purger := retention.NewPurger(retention.Config{DB: s.db, Lifecycle: machine, Workspaces: s.workspaces,
+		Operations: s.operations, Events: pub, Billing: provider, Subscriptions: subscriptions, Jobs: jobs,
+		Logger: log.With("component", "retention")})
 	s.planChanges = planchange.New(planchange.Config{DB: s.db, Lifecycle: machine, Operations: s.operations,
 		Billing: provider, Usage: s.workspaces, Idempotency: s.idempotency(), Workspaces: s.workspaces,
 		SourceGrace: sourceGrace(cfg.MoveSourceGrace), Clock: s.clock, Logger: log.With("component", "planchange")})
@@ -265,7 +266,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 		Idempotency: s.idempotency(), Keys: auth.NewKeys(s.db, pub, auth.WithClock(s.clock), auth.WithIdempotency(s.idempotency())),
 		Watch:      watch.New(s.db.Ent, s.hub, log.With("component", "watch")),
 		Workspaces: s.workspaces, ActivationWindow: cfg.ActivationWindow,
-		Readiness: checker, Subscriptions: subscriptions, PlanChanges: s.planChanges,
+		Readiness: checker, Subscriptions: subscriptions, PlanChanges: s.planChanges, Retention: purger,
 	}
 	return s, nil
 }

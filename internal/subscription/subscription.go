@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tenantd/tenantd"
+	"github.com/tenantd/tenantd/ent"
 	"github.com/tenantd/tenantd/internal/billing"
 	"github.com/tenantd/tenantd/internal/lifecycle"
 	"github.com/tenantd/tenantd/internal/operation"
@@ -55,9 +56,9 @@ func New(cfg Config) *Service {
 	// transition took it (CANCELED, ACTIVE): the operation FAILED says the
 	// provider was not told, for an operator to follow up.
 	cfg.Operations.Add(operation.Kind{Name: tenantd.OpCancel, Timeout: 30 * time.Second, MaxAttempts: 12,
-		Steps: []operation.Step{{Name: StepCancelBilling, Do: s.cancelBilling}}})
+		Steps: []operation.Step{{Name: StepCancelBilling, Do: s.CancelBilling}}})
 	cfg.Operations.Add(operation.Kind{Name: tenantd.OpReactivate, Timeout: 30 * time.Second, MaxAttempts: 12,
-		Steps: []operation.Step{{Name: StepReactivateBilling, Do: s.reactivateBilling}}})
+		Steps: []operation.Step{{Name: StepReactivateBilling, Do: s.ReactivateBilling}}})
 	return s
 }
 
@@ -93,8 +94,8 @@ func (s *Service) Reactivate(ctx context.Context, req Request) (*lifecycle.Resul
 // another subscription).
 func (s *Service) fire(ctx context.Context, req Request, ev tenantd.Event, kind tenantd.OperationKind) (*lifecycle.Result, error) {
 	params := map[string]any{"provider": s.billing.Name()}
-	if t, err := s.db.Ent.Tenant.Get(ctx, req.TenantID); err == nil && t.BillingSubscriptionID != nil {
-		params["subscription"] = *t.BillingSubscriptionID
+	if t, err := s.db.Ent.Tenant.Get(ctx, req.TenantID); err == nil {
+		params = s.Params(t)
 	}
 	return s.machine.Fire(ctx, lifecycle.Request{
 		TenantID: req.TenantID, Event: ev, Actor: req.Actor, Reason: req.Reason, IdempotencyKey: req.IdempotencyKey,
@@ -108,7 +109,20 @@ func subscriptionOf(r *operation.Run) string {
 	return id
 }
 
-func (s *Service) cancelBilling(ctx context.Context, r *operation.Run) (string, error) {
+// Params are the operation parameters that fix the subscription a billing
+// step acts on (see fire): another kind that cancels or resumes billing as
+// one of its steps (a deletion, a restore) starts with them.
+func (s *Service) Params(t *ent.Tenant) map[string]any {
+	params := map[string]any{"provider": s.billing.Name()}
+	if t.BillingSubscriptionID != nil {
+		params["subscription"] = *t.BillingSubscriptionID
+	}
+	return params
+}
+
+// CancelBilling is a Do step: it cancels the subscription named by the
+// operation's parameters (Params) at the provider, idempotently.
+func (s *Service) CancelBilling(ctx context.Context, r *operation.Run) (string, error) {
 	sub := subscriptionOf(r)
 	if sub == "" {
 		return "no subscription to cancel", nil
@@ -122,7 +136,10 @@ func (s *Service) cancelBilling(ctx context.Context, r *operation.Run) (string, 
 	return "subscription canceled at " + provider.Name(), nil
 }
 
-func (s *Service) reactivateBilling(ctx context.Context, r *operation.Run) (string, error) {
+// ReactivateBilling is a Do step: it resumes the subscription named by the
+// operation's parameters (Params), or subscribes the customer anew, at the
+// provider, idempotently.
+func (s *Service) ReactivateBilling(ctx context.Context, r *operation.Run) (string, error) {
 	t := r.Tenant
 	sub := subscriptionOf(r)
 	if sub == "" {

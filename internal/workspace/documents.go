@@ -135,7 +135,7 @@ func (s *Service) Upload(ctx context.Context, tenantID uuid.UUID, title, content
 		return err
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, s.refuse(ctx, tenantID, err)
 	}
 	if !inMain {
 		s.recordAfter(ctx, tenantID, analytics.FirstUpload, now)
@@ -290,16 +290,28 @@ func (s *Service) readOnce(ctx context.Context, tenantID uuid.UUID, timeout time
 // explain turns a missing workspace into why the tenant has none to use.
 func (s *Service) explain(ctx context.Context, tenantID uuid.UUID, err error) error {
 	if !errors.Is(err, errNoPlacement) {
-		return err
+		return s.refuse(ctx, tenantID, err)
 	}
 	t, terr := s.db.Ent.Tenant.Get(tenantd.SystemContext(ctx), tenantID)
 	if terr != nil {
 		return tenantd.Errorf(tenantd.ENOTFOUND, "no tenant with id %s", tenantID)
 	}
-	if gate := readable(t.State); gate != nil {
+	if gate := lifecycle.CanReadTenant(t); gate != nil {
 		return gate
 	}
 	return err
+}
+
+// refuse names the purge date in the refusal of a tenant that is
+// PENDING_DELETION (a rare path: it reads the tenant again).
+func (s *Service) refuse(ctx context.Context, tenantID uuid.UUID, gate error) error {
+	if tenantd.ErrorCode(gate) != tenantd.EFORBIDDEN {
+		return gate
+	}
+	if t, err := s.db.Ent.Tenant.Get(tenantd.SystemContext(ctx), tenantID); err == nil && t.State == tenantd.StatePendingDeletion {
+		return lifecycle.CanReadTenant(t)
+	}
+	return gate
 }
 
 // Page asks for a page of documents, newest first.
