@@ -36,9 +36,18 @@ const certificateQuery = `query($id: ID!) { tenant(id: $id) { state purgeAfter p
 
 type deletionAnswer struct {
 	RequestTenantDeletion struct {
-		Tenant     struct{ State string; PurgeAfter *time.Time }
-		Transition struct{ Seq int; Event string }
-		Operation  struct{ ID uuid.UUID; Kind string }
+		Tenant struct {
+			State      string
+			PurgeAfter *time.Time
+		}
+		Transition struct {
+			Seq   int
+			Event string
+		}
+		Operation struct {
+			ID   uuid.UUID
+			Kind string
+		}
 		PurgeAfter time.Time
 	}
 }
@@ -49,10 +58,13 @@ type certificateAnswer struct {
 		PurgeAfter       *time.Time
 		PurgedAt         *time.Time
 		PurgeCertificate *struct {
-			Operation    uuid.UUID
-			PurgedAt     time.Time
-			Sha256       string
-			RowsRemoved  []struct{ Table string; Rows int }
+			Operation   uuid.UUID
+			PurgedAt    time.Time
+			Sha256      string
+			RowsRemoved []struct {
+				Table string
+				Rows  int
+			}
 			FilesRemoved []string
 			JSON         string
 		}
@@ -150,7 +162,10 @@ func TestDeletionRestoreAndPurge(t *testing.T) {
 
 			var rs struct {
 				RestoreTenant struct {
-					Tenant    struct{ State string; PurgeAfter *time.Time }
+					Tenant struct {
+						State      string
+						PurgeAfter *time.Time
+					}
 					Operation struct{ Kind string }
 					APIKey    string
 				}
@@ -160,7 +175,11 @@ func TestDeletionRestoreAndPurge(t *testing.T) {
 			require.Nil(t, rs.RestoreTenant.Tenant.PurgeAfter)
 			require.Equal(t, "RESTORE", rs.RestoreTenant.Operation.Kind)
 			var docs struct {
-				Documents struct{ Edges []struct{ Node struct{ Title, Content string } } }
+				Documents struct {
+					Edges []struct {
+						Node struct{ Title, Content string }
+					}
+				}
 			}
 			srv.MustDo(t, rs.RestoreTenant.APIKey, `{ documents(first: 10) { edges { node { title content } } } }`, nil, &docs)
 			require.Len(t, docs.Documents.Edges, 1, "the data is intact")
@@ -241,7 +260,10 @@ func TestPurgeTenantAtOnce(t *testing.T) {
 	var p struct {
 		PurgeTenant struct {
 			Tenant    struct{ State string }
-			Operation struct{ ID uuid.UUID; Kind string }
+			Operation struct {
+				ID   uuid.UUID
+				Kind string
+			}
 		}
 	}
 	srv.MustDo(t, admin, purgeMutation, map[string]any{"id": id, "slug": "erase-now"}, &p)
