@@ -3,7 +3,11 @@
 // through the activation wizard (provisioning watched live, a first upload, a
 // first query), the funnel moves, and the admin finds the new tenant, reads
 // its timeline and suspends it with a confirmation while the page follows it
-// live. tenantd's Go test suite runs it against a real server
+// live, changes its plan (the data moving live), exports its data (when the
+// server has exports: found by introspection) and downloads the ZIP, deletes
+// it with the slug typed to confirm, restores it (a new key shown once),
+// deletes it again and purges it at once, and reads the purge certificate.
+// tenantd's Go test suite runs it against a real server
 // (internal/console/browser_test.go).
 //
 //   node console.e2e.mjs <baseURL> <adminToken> <artifactsDir>
@@ -89,52 +93,6 @@ const text = (page, sel) => page.locator(sel).first().textContent({ timeout: T }
 const count = async (page, sel) => Number(await text(page, sel));
 
 async function fail(err) {
-  // (e) The admin changes the tenant's plan: the preview, the data moving
-  // live, then a scheduled downgrade and its undo.
-  await step('tenant page: change plan shows the preview', async () => {
-    await admin.click('[data-testid=action-change-plan]');
-    const dialog = admin.locator('[data-testid=confirm-dialog]');
-    await dialog.waitFor({ state: 'visible' });
-    await admin.selectOption('[data-testid=change-plan-select]', 'pro');
-    await until(admin, 'the preview says the data moves', () =>
-      document.querySelector('[data-testid=preview-data-moves]')?.textContent.includes('moves from the shared tables to its own database'));
-    check((await text(admin, '[data-testid=preview-direction]')).startsWith('upgrade'), 'an upgrade');
-    check((await text(admin, '[data-testid=preview-effective]')).startsWith('now'), 'an upgrade takes effect now');
-    check((await text(admin, '[data-testid=preview-limits]')).includes('documents'), 'the new limits are shown');
-    await shot(admin, 'change-plan-preview');
-    await admin.click('[data-testid=confirm-submit]');
-    await dialog.waitFor({ state: 'detached' });
-  });
-
-  await step('tenant page: the data move streams to DONE', async () => {
-    await until(admin, 'the CHANGE_PLAN operation succeeds', () =>
-      document.querySelector('[data-testid=operation][data-kind=CHANGE_PLAN]')?.dataset.status === 'SUCCEEDED', null, 60_000);
-    await until(admin, 'the move shows DONE with the write pause', () => {
-      const m = document.querySelector('[data-testid=operation][data-kind=CHANGE_PLAN] [data-testid=operation-move]');
-      return m && m.dataset.phase === 'DONE' && !!m.querySelector('[data-testid=move-pause]');
-    });
-    await until(admin, 'the plan reads Pro', () => document.querySelector('[data-testid=tenant-plan]')?.textContent.includes('(pro)'));
-    check((await text(admin, '[data-testid=tenant-plan]')).includes('own database'), 'the tenant is a silo now');
-    await shot(admin, 'change-plan-moved');
-  });
-
-  await step('tenant page: a downgrade is scheduled, and undone', async () => {
-    await admin.click('[data-testid=action-change-plan]');
-    const dialog = admin.locator('[data-testid=confirm-dialog]');
-    await dialog.waitFor({ state: 'visible' });
-    await admin.selectOption('[data-testid=change-plan-select]', 'starter');
-    await until(admin, 'the preview says at the end of the period', () =>
-      document.querySelector('[data-testid=preview-effective]')?.textContent.startsWith('at the end of the billing period'));
-    await admin.click('[data-testid=confirm-submit]');
-    await dialog.waitFor({ state: 'detached' });
-    await until(admin, 'the scheduled change shows', () =>
-      document.querySelector('[data-testid=scheduled-plan-change]')?.textContent.includes('to Starter'));
-    await shot(admin, 'change-plan-scheduled');
-    await admin.click('[data-testid=scheduled-undo]');
-    await until(admin, 'the undo clears it', () =>
-      document.querySelector('[data-testid=scheduled-plan-change]')?.textContent.includes('none scheduled'));
-  });
-
   clearTimeout(watchdog);
   console.error(`\nFAIL at step "${current}": ${err && err.stack ? err.stack : err}`);
   if (problems.length) console.error(`page errors:\n  ${problems.join('\n  ')}`);
@@ -410,6 +368,182 @@ try {
     await admin.click('[data-testid=scheduled-undo]');
     await until(admin, 'the undo clears it', () =>
       document.querySelector('[data-testid=scheduled-plan-change]')?.textContent.includes('none scheduled'));
+  });
+
+  // (f) Export, deletion with its retention window, restore, deletion again
+  // and an immediate purge with its certificate.
+  const mutations = (await adminAPI('{ __type(name: "Mutation") { fields { name } } }')).__type.fields.map((f) => f.name);
+  const hasExport = mutations.includes('requestDataExport');
+  if (hasExport) {
+    await step('tenant page: export JSON, follow it live, download the ZIP', async () => {
+      await admin.locator('[data-testid=card-exports]').waitFor({ state: 'visible' });
+      await admin.locator('[data-testid=export-format-toggle] label', { hasText: 'JSON' }).click();
+      await admin.click('[data-testid=export-start]');
+      await until(admin, 'the export shows its progress (or is already done)',
+        () => !!document.querySelector('[data-testid=export-progress], [data-testid=export-ready]'));
+      await until(admin, 'the EXPORT operation is followed on the page', () => !!document.querySelector('[data-testid=operation][data-kind=EXPORT]'));
+      await shot(admin, 'export-progress');
+      await admin.locator('[data-testid=export-download]').waitFor({ timeout: 60_000 });
+      check(await admin.locator('[data-testid=operation][data-kind=EXPORT]').first().getAttribute('data-status') === 'SUCCEEDED', 'the EXPORT operation SUCCEEDED');
+      const href = await admin.getAttribute('[data-testid=export-download]', 'href');
+      check(href, 'the download link has a URL');
+      check((await text(admin, '[data-testid=export-expiry]')).includes('works until'), 'the link says when it expires');
+      const res = await fetch(new URL(href, base));
+      const type = res.headers.get('content-type') || '';
+      const zip = Buffer.from(await res.arrayBuffer());
+      check(res.status === 200, `the signed download link answers 200, not ${res.status}`);
+      check(type.startsWith('application/zip'), `the download is application/zip, not ${type}`);
+      check(zip.subarray(0, 2).toString('latin1') === 'PK', 'the download is a ZIP archive');
+      log(`  downloaded ${zip.length} bytes (${type})`);
+      await until(admin, 'the export list shows it READY', () => !!document.querySelector('[data-testid=export-row][data-status=READY]'));
+      await shot(admin, 'export-ready');
+    });
+  } else {
+    await step('tenant page: no export in this tenantd, so no export button', async () => {
+      log('  SKIP export: the schema has no requestDataExport mutation (introspection), so the export step cannot run; checking that the console hides the export card');
+      await until(admin, 'the console finds out that exports are missing', () => document.querySelector('[data-testid=card-exports]')?.dataset.supported === 'false');
+      check(await admin.locator('[data-testid=card-exports]').isHidden(), 'the export card is hidden');
+      check(await admin.locator('[data-testid=export-start]').isHidden(), 'no export button');
+    });
+  }
+
+  const toastsMatching = (re) => admin.evaluate((src) => [...document.querySelectorAll('[data-testid=toast]')]
+    .filter((t) => new RegExp(src).test(t.textContent)).length, re.source);
+  const dialog = admin.locator('[data-testid=confirm-dialog]');
+  const submitDisabled = () => admin.isDisabled('[data-testid=confirm-dialog] [data-testid=confirm-submit]');
+
+  await step('deletion dialog: the slug must match, 30–90 days, the purge date', async () => {
+    await admin.click('[data-testid=action-delete]');
+    await dialog.waitFor({ state: 'visible' });
+    check(await text(admin, '[data-testid=confirm-dialog] [data-testid=confirm-cancel]') === 'Keep tenant', 'the way out says "Keep tenant"');
+    check(await admin.inputValue('[data-testid=delete-retention]') === '30', 'the retention is 30 days unless chosen');
+    check(await submitDisabled(), 'Delete is disabled before the slug is typed');
+    await admin.fill('[data-testid=delete-confirm-slug]', `${slug}x`);
+    check(await submitDisabled(), 'Delete is disabled with a wrong slug');
+    check((await text(admin, '[data-testid=delete-slug-status]')).includes('Does not match'), 'a wrong slug is said not to match');
+    await admin.fill('[data-testid=delete-confirm-slug]', slug);
+    await admin.fill('[data-testid=delete-retention]', '120');
+    await admin.press('[data-testid=delete-retention]', 'Tab');
+    await admin.locator('[data-testid=field-error-retentionDays]').waitFor({ state: 'visible' });
+    check((await text(admin, '[data-testid=field-error-retentionDays]')).includes('from 30 to 90'), 'an out-of-range retention is said in words next to the field');
+    check(await submitDisabled(), 'Delete is disabled with 120 days');
+    await admin.fill('[data-testid=delete-retention]', '45');
+    await admin.locator('[data-testid=field-error-retentionDays]').waitFor({ state: 'hidden' });
+    check(!(await submitDisabled()), 'Delete is enabled with the slug and 45 days');
+    check((await text(admin, '[data-testid=delete-purge-date]')).includes('in 45 days'), 'the dialog shows the purge date');
+    await admin.fill('[data-testid=delete-reason]', 'e2e: the customer asked to close the account');
+    await shot(admin, 'delete-dialog');
+    await admin.click('[data-testid=confirm-dialog] [data-testid=confirm-submit]');
+    await dialog.waitFor({ state: 'detached' });
+  });
+
+  await step('pending deletion: the banner gives the purge date, with Restore and Purge now', async () => {
+    await until(admin, 'the state turns PENDING_DELETION', () => document.querySelector('[data-testid=tenant-state]')?.textContent === 'PENDING_DELETION');
+    const banner = admin.locator('[data-testid=deletion-banner]');
+    await banner.waitFor({ state: 'visible' });
+    check((await text(admin, '[data-testid=deletion-banner-text]')).includes('will be purged on'), 'the banner says when it will be purged');
+    const at = new Date(await admin.getAttribute('[data-testid=banner-purge-date]', 'datetime'));
+    const days = (at.getTime() - Date.now()) / 86_400_000;
+    check(days > 44.9 && days <= 45.01, `the purge date is 45 days away (${days.toFixed(3)})`);
+    await admin.locator('[data-testid=banner-restore]').waitFor();
+    await admin.locator('[data-testid=banner-purge]').waitFor();
+    check(await admin.locator('[data-testid=action-delete]').count() === 0, 'no second deletion');
+    await until(admin, 'the timeline gains the request_deletion row', () => !!document.querySelector('[data-testid=timeline-item][data-event=request_deletion]'));
+    check(await toastsMatching(/Deletion requested/) === 1, 'one toast for the deletion');
+    check(await toastsMatching(/is now PENDING_DELETION/) === 0, 'no second toast from the live stream');
+    await shot(admin, 'pending-deletion');
+  });
+
+  let newKey;
+  await step('restore: back to ACTIVE with a new API key, shown once', async () => {
+    await admin.click('[data-testid=banner-restore]');
+    await dialog.waitFor({ state: 'visible' });
+    check(await text(admin, '[data-testid=confirm-dialog] [data-testid=confirm-cancel]') === 'Close', 'the way out says "Close"');
+    await admin.fill('[data-testid=confirm-reason]', 'e2e: deleted by mistake');
+    await admin.click('[data-testid=confirm-dialog] [data-testid=confirm-submit]');
+    const keyDialog = admin.locator('[data-testid=api-key-dialog]');
+    await keyDialog.waitFor({ state: 'visible' });
+    newKey = await text(admin, '[data-testid=restore-api-key]');
+    check(newKey.startsWith('tdk_'), `the new API key is shown (got ${newKey.slice(0, 8)}…)`);
+    check((await text(admin, '[data-testid=api-key-once]')).includes('Shown only this once'), 'it warns that the key is shown once');
+    await admin.click('[data-testid=copy-restore-api-key]');
+    await until(admin, 'the copy button answers', () => /Copied|Copy failed/.test(document.querySelector('[data-testid=copy-restore-api-key]')?.textContent || ''));
+    await shot(admin, 'restore-key-once');
+    await admin.click('[data-testid=api-key-dialog] [data-testid=confirm-submit]');
+    await keyDialog.waitFor({ state: 'detached' });
+    await until(admin, 'the state is ACTIVE again', () => document.querySelector('[data-testid=tenant-state]')?.textContent === 'ACTIVE');
+    await admin.locator('[data-testid=deletion-banner]').waitFor({ state: 'detached' });
+    check(!(await admin.evaluate((k) => document.body.innerText.includes(k), newKey)), 'once closed, the key is nowhere on the page');
+    const res = await fetch(`${base}/graphql`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${newKey}` },
+      body: JSON.stringify({ query: '{ viewer { role tenant { id state } } }' }),
+    });
+    const v = (await res.json()).data?.viewer;
+    check(v && v.role === 'TENANT' && v.tenant.id === tenantId, `the new key works for the tenant (${JSON.stringify(v)})`);
+    await until(admin, 'the timeline gains the restore row', () => !!document.querySelector('[data-testid=timeline-item][data-event=restore]'));
+    await shot(admin, 'restored');
+  });
+
+  await step('delete again: a deletion made elsewhere meanwhile is said in words', async () => {
+    await admin.click('[data-testid=action-delete]');
+    await dialog.waitFor({ state: 'visible' });
+    await admin.fill('[data-testid=delete-confirm-slug]', slug);
+    // Someone else deletes it first (with the default retention): the
+    // dialog's request meets INVALID_TRANSITION.
+    await adminAPI('mutation($input: RequestTenantDeletionInput!) { requestTenantDeletion(input: $input) { purgeAfter } }',
+      { input: { tenantId, confirmSlug: slug, reason: 'e2e: deleted through the API' } });
+    await admin.click('[data-testid=confirm-dialog] [data-testid=confirm-submit]');
+    await admin.locator('[data-testid=confirm-dialog] [data-testid=confirm-error]').waitFor();
+    const words = await text(admin, '[data-testid=confirm-dialog] [data-testid=confirm-error]');
+    check(words.includes('not possible while the tenant is pending deletion'), `the error is said in words: ${words}`);
+    check(!/INVALID_TRANSITION|PENDING_DELETION/.test(words), `no raw code in the error: ${words}`);
+    await shot(admin, 'delete-error-in-words');
+    await admin.click('[data-testid=confirm-dialog] [data-testid=confirm-cancel]');
+    await dialog.waitFor({ state: 'detached' });
+    await admin.locator('[data-testid=banner-purge]').waitFor();
+    const at = new Date(await admin.getAttribute('[data-testid=banner-purge-date]', 'datetime'));
+    const days = (at.getTime() - Date.now()) / 86_400_000;
+    check(days > 29.9 && days <= 30.01, `the default retention is 30 days (${days.toFixed(3)})`);
+  });
+
+  await step('Purge now (admin): the slug typed again', async () => {
+    await admin.click('[data-testid=banner-purge]');
+    await dialog.waitFor({ state: 'visible' });
+    check(await text(admin, '[data-testid=confirm-dialog] [data-testid=confirm-cancel]') === 'Keep tenant', 'the way out says "Keep tenant"');
+    check(await submitDisabled(), 'Purge now is disabled before the slug is typed');
+    await admin.fill('[data-testid=purge-confirm-slug]', slug.slice(0, -1));
+    check(await submitDisabled(), 'Purge now is disabled with a wrong slug');
+    await admin.fill('[data-testid=purge-confirm-slug]', slug);
+    check(!(await submitDisabled()), 'Purge now is enabled with the slug');
+    await shot(admin, 'purge-confirm');
+    await admin.click('[data-testid=confirm-dialog] [data-testid=confirm-submit]');
+    await dialog.waitFor({ state: 'detached' });
+  });
+
+  await step('purged: the certificate with the rows removed per table', async () => {
+    await until(admin, 'the state turns PURGED', () => document.querySelector('[data-testid=tenant-state]')?.textContent === 'PURGED', null, 60_000);
+    await admin.locator('[data-testid=purged-banner]').waitFor();
+    await admin.locator('[data-testid=card-purge-certificate]').waitFor();
+    check(/^[0-9a-f]{64}$/.test(await text(admin, '[data-testid=cert-sha256]')), 'the certificate shows its SHA-256');
+    check((await text(admin, '[data-testid=cert-operation]')).length === 36, 'the certificate names its operation');
+    check((await text(admin, '[data-testid=cert-purged-at]')) !== '—', 'the certificate says when');
+    const rows = await admin.locator('[data-testid=cert-row]').evaluateAll((trs) => trs.map((tr) => [tr.dataset.table, Number(tr.dataset.rows)]));
+    check(rows.length > 0 && rows.some(([, n]) => n > 0), `rows removed per table are shown (${JSON.stringify(rows)})`);
+    check(Number(await admin.getAttribute('[data-testid=cert-rows-total]', 'data-rows')) > 0, 'the total of rows removed');
+    await until(admin, 'the browser checked the SHA-256 against the JSON', () => document.querySelector('[data-testid=cert-verified]')?.dataset.ok === 'true');
+    check(await admin.locator('[data-testid=cert-json]').isHidden(), 'the raw JSON is folded away');
+    await admin.click('[data-testid=cert-json-details] summary');
+    const json = JSON.parse(await text(admin, '[data-testid=cert-json]'));
+    check(json.tenant === tenantId && json.rowsRemoved, 'the raw JSON is the certificate');
+    const personal = await admin.evaluate(([s, e]) => {
+      const page = document.getElementById('main').innerText;
+      return page.includes(s) || page.includes(e);
+    }, [slug, `owner@${slug}.example.com`]);
+    check(!personal, 'no slug or email of the tenant on its purged page');
+    check(await admin.locator('[data-testid=card-usage], [data-testid=card-exports], [data-testid=action-delete]').count() === 0, 'no usage, export or actions on a purged tenant');
+    check(await toastsMatching(/purged: its certificate/) === 1, 'one toast for the purge');
+    await shot(admin, 'purge-certificate');
   });
 
   clearTimeout(watchdog);

@@ -23,8 +23,11 @@ import (
 // (clients/js/console.e2e.mjs with playwright-core) against a real server:
 // admin sign-in and the activation funnel, the signup wizard with live
 // provisioning, a first upload and a first query, the funnel moving, the
-// tenant list, the timeline and a suspension followed live. Screenshots go
-// to test-artifacts/console/ at the repository root.
+// tenant list, the timeline and a suspension followed live, a plan change
+// with its data move, a data export downloaded (when the server has
+// exports), deletion with the slug typed to confirm, restore with a new key
+// shown once, and Purge now with its certificate. Screenshots go to
+// test-artifacts/console/ at the repository root.
 func TestConsoleInBrowser(t *testing.T) {
 	t.Parallel()
 	repo, err := filepath.Abs(filepath.Join("..", ".."))

@@ -59,8 +59,10 @@ func TestPage(t *testing.T) {
 var (
 	// src="…" and href="…" in HTML.
 	htmlRef = regexp.MustCompile(`(?i)\b(?:src|href)\s*=\s*"([^"]*)"`)
-	// import … from '…', export … from '…', import '…', import('…').
-	jsImport  = regexp.MustCompile(`(?m)(?:^|[;\s])(?:import|export)\s*(?:[\w*{}\s,$]+?\s*from\s*)?['"]([^'"]+)['"]`)
+	// import … from '…', export … from '…', import '…', import('…'): the
+	// statements start a line (or follow a ";"), so "Data export" in a
+	// string is not one.
+	jsImport  = regexp.MustCompile(`(?m)(?:^|;)[ \t]*(?:import|export)\s*(?:[\w*{}\s,$]+?\s*from\s*)?['"]([^'"]+)['"]`)
 	jsDynamic = regexp.MustCompile(`\bimport\(\s*['"]([^'"]+)['"]\s*\)`)
 	// url(…) in CSS.
 	cssURL = regexp.MustCompile(`url\(\s*['"]?([^'")]+)['"]?\s*\)`)

@@ -217,22 +217,40 @@ export function toast(message, { bad = false, ms = 4500 } = {}) {
 
 /**
  * A confirmation dialog. onConfirm({reason}) may throw: the error shows in
- * the dialog and it stays open. Resolves true when confirmed.
+ * the dialog and it stays open (onError(err) may show it itself, next to a
+ * field, and return true). Resolves true when confirmed.
+ *
+ * body may be a function ({setConfirmEnabled}) → node, for dialogs whose
+ * confirm button waits for input (a slug typed to confirm). cancelLabel
+ * names the way out in words ("Keep tenant", not a bare "Cancel" next to
+ * "Cancel subscription"); null leaves only the confirm button. focus is the
+ * element focused first (default: the reason, else the confirm button).
  */
-export function confirmDialog({ title, body, confirmLabel = 'Confirm', danger = false, reason = false, onConfirm }) {
+export function confirmDialog({ title, body, confirmLabel = 'Confirm', cancelLabel = 'Close', danger = false, reason = false,
+  confirmEnabled = true, focus, onConfirm, onError, testid = 'confirm-dialog' }) {
   return new Promise((resolve) => {
     const errorSlot = h('div', { 'aria-live': 'assertive' });
-    const reasonInput = reason ? h('textarea', { name: 'reason', maxlength: 500, rows: 3, testid: 'confirm-reason', placeholder: 'e.g. chargeback on invoice 1042' }) : null;
-    const confirmBtn = h('button', { type: 'submit', class: danger ? 'danger' : 'primary', testid: 'confirm-submit' }, confirmLabel);
-    const cancelBtn = h('button', { type: 'button', testid: 'confirm-cancel' }, 'Cancel');
+    const reasonInput = reason ? h('textarea', { name: 'reason', maxlength: 500, rows: 3, testid: 'confirm-reason', placeholder: typeof reason === 'string' ? reason : 'e.g. chargeback on invoice 1042' }) : null;
+    const confirmBtn = h('button', { type: 'submit', class: danger ? 'danger' : 'primary', testid: 'confirm-submit', disabled: !confirmEnabled }, confirmLabel);
+    const cancelBtn = cancelLabel ? h('button', { type: 'button', testid: 'confirm-cancel' }, cancelLabel) : null;
     const titleId = `dlg-${Math.random().toString(36).slice(2)}`;
-    const form = h('form', { method: 'dialog' },
+    let busy = false;
+    let enabled = confirmEnabled;
+    const api = {
+      setConfirmEnabled(on) {
+        enabled = Boolean(on);
+        if (!busy) confirmBtn.disabled = !enabled;
+      },
+      clearError() { mount(errorSlot); },
+    };
+    const content = typeof body === 'function' ? body(api) : body;
+    const form = h('form', { method: 'dialog', novalidate: true },
       h('h2', { id: titleId }, title),
-      body ? h('div', null, body) : null,
+      content ? h('div', null, content) : null,
       reasonInput ? field({ label: 'Reason (for the audit trail)', input: reasonInput, name: 'reason', help: 'Optional, at most 500 characters.' }).wrap : null,
       errorSlot,
       h('div', { class: 'dialog-actions' }, cancelBtn, confirmBtn));
-    const dlg = h('dialog', { 'aria-labelledby': titleId, testid: 'confirm-dialog' }, form);
+    const dlg = h('dialog', { 'aria-labelledby': titleId, testid }, form);
     let done = false;
     const finish = (ok) => {
       if (done) return;
@@ -241,12 +259,14 @@ export function confirmDialog({ title, body, confirmLabel = 'Confirm', danger = 
       dlg.remove();
       resolve(ok);
     };
-    cancelBtn.addEventListener('click', () => finish(false));
-    dlg.addEventListener('cancel', (ev) => { ev.preventDefault(); if (!confirmBtn.disabled) finish(false); });
+    if (cancelBtn) cancelBtn.addEventListener('click', () => finish(false));
+    dlg.addEventListener('cancel', (ev) => { ev.preventDefault(); if (!busy) finish(false); });
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
+      if (busy || !enabled) return;
+      busy = true;
       confirmBtn.disabled = true;
-      cancelBtn.disabled = true;
+      if (cancelBtn) cancelBtn.disabled = true;
       const label = confirmBtn.textContent;
       mount(confirmBtn, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Working…');
       mount(errorSlot);
@@ -254,16 +274,43 @@ export function confirmDialog({ title, body, confirmLabel = 'Confirm', danger = 
         if (onConfirm) await onConfirm({ reason: reasonInput ? reasonInput.value.trim() : '' });
         finish(true);
       } catch (err) {
-        mount(errorSlot, errorBox(err, { testid: 'confirm-error' }));
+        const shown = onError ? onError(err, errorSlot) : false;
+        if (!shown) mount(errorSlot, errorBox(err, { testid: 'confirm-error' }));
         mount(confirmBtn, label);
-        confirmBtn.disabled = false;
-        cancelBtn.disabled = false;
+        busy = false;
+        confirmBtn.disabled = !enabled;
+        if (cancelBtn) cancelBtn.disabled = false;
       }
     });
     document.body.append(dlg);
     dlg.showModal();
-    (reasonInput || confirmBtn).focus();
+    (focus || reasonInput || confirmBtn).focus();
   });
+}
+
+/**
+ * A group of radio buttons drawn as one segmented control. options are
+ * [value, label] pairs; onChange(value) runs when the choice changes.
+ */
+export function segmented(name, options, value, onChange, label) {
+  const group = h('div', { class: 'segmented', role: 'radiogroup', 'aria-label': label, testid: `${name}-toggle` });
+  for (const [v, text] of options) {
+    const input = h('input', { type: 'radio', name: `seg-${name}`, value: v, checked: v === value, testid: `${name}-${v}` });
+    input.addEventListener('change', () => { if (input.checked) onChange(v); });
+    group.append(h('label', null, input, h('span', null, text)));
+  }
+  return group;
+}
+
+/** A secret shown once (an API key) with its Copy button. */
+export function secretBox(value, { testid = 'secret', label = 'Copy' } = {}) {
+  return h('div', { class: 'secret' }, h('code', { testid }, value),
+    h('button', { type: 'button', class: 'small', testid: `copy-${testid}`, on: { click: async (ev) => {
+      const btn = ev.currentTarget;
+      const ok = await copyText(value);
+      btn.textContent = ok ? 'Copied ✓' : 'Copy failed: select it';
+      toast(ok ? 'Copied to the clipboard' : 'Copy failed: select the text and copy it yourself', { bad: !ok });
+    } } }, label));
 }
 
 /** debounce(fn, ms) with .cancel(). */

@@ -3,7 +3,7 @@
 // events live and refreshes the figures (debounced) when they arrive.
 
 import { gql } from '../api.js';
-import { h, mount, fmt, card, loading, errorBox, statusBadge, timeEl, confirmDialog, toast } from '../dom.js';
+import { h, mount, fmt, card, loading, errorBox, statusBadge, timeEl, confirmDialog, toast, segmented } from '../dom.js';
 import { barChart, funnelChart, gauge, columnChart, bins } from '../charts.js';
 
 const TARGET = 0.7;
@@ -158,16 +158,6 @@ export default function dashboard(root, ctx) {
   }
 
   return () => disposers.forEach((f) => f());
-}
-
-function segmented(name, options, value, onChange, label) {
-  const group = h('div', { class: 'segmented', role: 'radiogroup', 'aria-label': label, testid: `${name}-toggle` });
-  for (const [v, text] of options) {
-    const input = h('input', { type: 'radio', name: `seg-${name}`, value: v, checked: v === value, testid: `${name}-${v}` });
-    input.addEventListener('change', () => { if (input.checked) onChange(v); });
-    group.append(h('label', null, input, h('span', null, text)));
-  }
-  return group;
 }
 
 // ---- drawing ----

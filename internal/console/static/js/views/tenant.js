@@ -1,20 +1,21 @@
-// One tenant: details, usage, operations with live progress, the audited
-// transition timeline (live), lifecycle actions, and for the tenant's own key
-// its workspace (documents and search).
+// One tenant: details, usage, data export, operations with live progress,
+// the audited transition timeline (live), lifecycle actions (deletion with
+// its retention window, restore, purge), for the tenant's own key its
+// workspace (documents and search), and for a purged tenant its certificate.
 
-import { gql, uuid, APIError } from '../api.js';
+import { gql, uuid, APIError, auth } from '../api.js';
 import { h, mount, fmt, card, loading, errorBox, stateBadge, statusBadge, progressBar, stepList, timeEl, confirmDialog, toast, debounce } from '../dom.js';
 import { usageMeters, uploadForm, searchPanel, USAGE_FIELDS } from '../workspace.js';
-
-const OP_FIELDS = 'id kind status attempt requestedBy createdAt updatedAt startedAt finishedAt progress { done total fraction phase rows rowsTotal bytes bytesTotal writePauseMs } steps { name status startedAt finishedAt detail } error { code message }';
-const TR_FIELDS = 'id seq event fromState toState triggeredBy actor reason occurredAt hash';
-const TENANT_HEAD = 'id state stateChangedAt allowedEvents';
+import { OP_FIELDS, TR_FIELDS, TENANT_HEAD } from '../fragments.js';
+import { CERT_FIELDS, deletionDialog, restoreDialog, showKeyOnce, purgeDialog, stateBanner, certificateCard } from '../retention.js';
+import { exportsCard } from '../exports.js';
 
 const Q_TENANT = `query TenantPage($id: ID!) {
   tenant(id: $id) {
     id name slug email state stateChangedAt createdAt synthetic purgeAfter purgedAt stateBeforeDeletion allowedEvents
     plan { key name isolation priceCents }
     scheduledPlanChange { plan { key name } effectiveAt requestedBy }
+    ${CERT_FIELDS}
   }
 }`;
 const Q_PLANS = 'query ChangePlanPlans { plans { key name isolation priceCents maxDocuments maxStorageBytes maxQueriesPerMonth } }';
@@ -50,17 +51,21 @@ const mutationFor = (name) => `mutation ${name[0].toUpperCase()}${name.slice(1)}
   ${name}(input: $input) { tenant { ${TENANT_HEAD} } transition { ${TR_FIELDS} } operation { ${OP_FIELDS} } }
 }`;
 
-/** Lifecycle actions: shown when their event is allowed and the viewer may act. */
+/**
+ * Lifecycle actions: shown when their event is allowed and the viewer may
+ * act. keep names the dialog's way out, so it never reads as a bare
+ * "Cancel" next to "Cancel subscription"; to is the state it leads to.
+ */
 const ACTIONS = [
-  { event: 'suspend', mutation: 'suspendTenant', label: 'Suspend', roles: ['ADMIN'], danger: true,
+  { event: 'suspend', mutation: 'suspendTenant', label: 'Suspend', keep: 'Keep active', to: 'SUSPENDED', roles: ['ADMIN'], danger: true,
     explain: 'The tenant keeps its data, but its writes stop until it is resumed.' },
-  { event: 'resume', mutation: 'resumeTenant', label: 'Resume', roles: ['ADMIN'],
+  { event: 'resume', mutation: 'resumeTenant', label: 'Resume', keep: 'Keep suspended', to: 'ACTIVE', roles: ['ADMIN'],
     explain: 'The tenant becomes ACTIVE again.' },
-  { event: 'cancel', mutation: 'cancelSubscription', label: 'Cancel subscription', roles: ['ADMIN', 'TENANT'], danger: true,
+  { event: 'cancel', mutation: 'cancelSubscription', label: 'Cancel subscription', keep: 'Keep subscription', to: 'CANCELED', roles: ['ADMIN', 'TENANT'], danger: true,
     explain: 'The subscription ends now. The tenant can be reactivated later.' },
-  { event: 'reactivate', mutation: 'reactivateTenant', label: 'Reactivate', roles: ['ADMIN', 'TENANT'],
+  { event: 'reactivate', mutation: 'reactivateTenant', label: 'Reactivate', keep: 'Keep canceled', to: 'ACTIVE', roles: ['ADMIN', 'TENANT'],
     explain: 'The subscription starts again and the tenant becomes ACTIVE.' },
-  { event: 'provision', mutation: 'retryProvisioning', label: 'Retry provisioning', roles: ['ADMIN'], when: (t) => t.state === 'PROVISIONING_FAILED',
+  { event: 'provision', mutation: 'retryProvisioning', label: 'Retry provisioning', keep: 'Close', to: 'PROVISIONING', roles: ['ADMIN'], when: (t) => t.state === 'PROVISIONING_FAILED',
     explain: 'Provisioning resumes at the step that failed.' },
 ];
 
@@ -74,8 +79,9 @@ export default function tenantPage(root, ctx) {
 
   const titleEl = h('h1', { testid: 'tenant-name' }, 'Tenant');
   const head = h('div', { class: 'page-head' }, h('div', null, titleEl, h('p', { class: 'sub' }, id)));
+  const bannerSlot = h('div', { testid: 'tenant-banner' });
   const body = h('div');
-  mount(root, head, body);
+  mount(root, head, bannerSlot, body);
   mount(body, loading('Loading the tenant…'));
 
   async function loadTenant() {
@@ -94,15 +100,41 @@ export default function tenantPage(root, ctx) {
   }
 
   // ---- built once the tenant is known ----
-  let stateSlot; let actionsSlot; let allowedSlot; let stateSinceSlot; let scheduledSlot; let planSlot; let headPlanSlot;
-  let usageCard; let opsCard; let timelineCard;
+  let stateSlot; let actionsSlot; let allowedSlot; let stateSinceSlot; let scheduledSlot; let planSlot; let headPlanSlot; let retentionSlot;
+  let usageCard; let opsCard; let timelineCard; let exportsPart = null;
   const ops = new Map(); // id → op
   const opSubs = new Map(); // id → unsubscribe
   const timeline = { items: [], lastSeq: 0, hasNext: false, endCursor: null, loading: false, maxSeen: 0, total: 0 };
+  // States this page's own action leads to: the live stream's copy of that
+  // change gets no second toast (one toast per action).
+  const expecting = new Set();
+  let purgeOpId = null; // the PURGE this page started
+
+  /** guard for a request that leads to state: expected while it is sent. */
+  const expect = (state) => async (send) => {
+    if (state) expecting.add(state);
+    try {
+      return await send();
+    } catch (err) {
+      expecting.delete(state);
+      throw err;
+    }
+  };
+
+  /** A tenant that became PURGED is drawn anew: its certificate, no workspace. */
+  function rebuild() {
+    disposers.splice(0).forEach((f) => f());
+    for (const u of opSubs.values()) u();
+    opSubs.clear();
+    ops.clear();
+    Object.assign(timeline, { items: [], lastSeq: 0, hasNext: false, endCursor: null, loading: false, maxSeen: 0, total: 0 });
+    exportsPart = null;
+    loadTenant();
+  }
 
   function build() {
-    ctx.setTitle(tenant.name || tenant.slug || 'Tenant');
-    titleEl.textContent = tenant.name || '(purged)';
+    ctx.setTitle(tenant.name || tenant.slug || (tenant.state === 'PURGED' ? 'Purged tenant' : 'Tenant'));
+    titleEl.textContent = tenant.name || (tenant.state === 'PURGED' ? 'Purged tenant' : '(no name)');
     const hadFocus = document.activeElement === titleEl;
     stateSlot = h('span');
     actionsSlot = h('div', { class: 'actions', testid: 'tenant-actions' });
@@ -111,6 +143,7 @@ export default function tenantPage(root, ctx) {
     scheduledSlot = h('span', { testid: 'scheduled-plan-change' });
     planSlot = h('span');
     headPlanSlot = h('span');
+    retentionSlot = h('div', { class: 'dl-group' });
     mount(head,
       h('div', null,
         h('div', { class: 'tenant-title' }, titleEl, stateSlot,
@@ -122,31 +155,34 @@ export default function tenantPage(root, ctx) {
     const details = card({ title: 'Details', testid: 'card-details' });
     mount(details.body, h('dl', { class: 'details' },
       h('dt', null, 'ID'), h('dd', { class: 'mono', testid: 'tenant-id' }, tenant.id),
-      h('dt', null, 'Slug'), h('dd', { class: 'mono' }, tenant.slug || '—'),
-      h('dt', null, 'Owner email'), h('dd', null, tenant.email || '—'),
+      h('dt', null, 'Slug'), h('dd', { class: 'mono' }, tenant.slug || (tenant.state === 'PURGED' ? h('span', { class: 'hint' }, 'erased (the tombstone keeps its hash)') : '—')),
+      h('dt', null, 'Owner email'), h('dd', null, tenant.email || (tenant.state === 'PURGED' ? h('span', { class: 'hint' }, 'erased') : '—')),
       h('dt', null, 'Plan'), h('dd', { testid: 'tenant-plan' }, planSlot),
       h('dt', null, 'Created'), h('dd', null, timeEl(tenant.createdAt)),
       h('dt', null, 'State since'), h('dd', null, stateSinceSlot),
-      tenant.purgeAfter ? [h('dt', null, 'Purge after'), h('dd', null, timeEl(tenant.purgeAfter))] : null,
-      tenant.stateBeforeDeletion ? [h('dt', null, 'Restores to'), h('dd', null, stateBadge(tenant.stateBeforeDeletion))] : null,
+      retentionSlot,
       h('dt', null, 'Allowed events'), h('dd', null, allowedSlot),
       h('dt', null, 'Plan change'), h('dd', null, scheduledSlot)));
 
-    usageCard = card({ title: 'Usage', testid: 'card-usage' });
+    const purged = tenant.state === 'PURGED';
+    usageCard = purged ? null : card({ title: 'Usage', testid: 'card-usage' });
     opsCard = card({ title: 'Operations', testid: 'card-operations' });
+    exportsPart = purged ? null : exportsCard({ tenant, viewer, onOperation: (op) => upsertOp(op) });
     const loadMore = h('button', { type: 'button', class: 'small', testid: 'timeline-more', hidden: true, on: { click: () => loadTimeline(true) } }, 'Load more');
     timelineCard = card({ title: 'Timeline', testid: 'card-timeline', cls: 'wide', tools: h('span', { class: 'hint', testid: 'timeline-count' }) });
     timelineCard.more = loadMore;
     timelineCard.list = h('ol', { class: 'timeline', testid: 'timeline' });
     mount(timelineCard.body, h('p', { class: 'hint' }, 'Every state change, in order. Each row is hash-chained to the one before it.'), timelineCard.list, loadMore);
 
-    const cards = [details.el, usageCard.el, opsCard.el];
-    if (viewer.role === 'TENANT' && viewer.tenant && viewer.tenant.id === tenant.id) cards.push(workspaceCard());
+    const cards = purged
+      ? [certificateCard(tenant.purgeCertificate), details.el, opsCard.el]
+      : [details.el, usageCard.el, opsCard.el, exportsPart.el];
+    if (!purged && viewer.role === 'TENANT' && viewer.tenant && viewer.tenant.id === tenant.id) cards.push(workspaceCard());
     cards.push(timelineCard.el);
     mount(body, h('div', { class: 'grid' }, cards));
 
     applyTenant(tenant, { quiet: true });
-    loadUsage();
+    if (usageCard) loadUsage();
     loadOperations();
     loadTimeline(false);
     follow();
@@ -156,14 +192,108 @@ export default function tenantPage(root, ctx) {
   function applyTenant(t, { quiet = false } = {}) {
     if (!t) return;
     const changed = tenant.state !== t.state;
+    const wasPurged = tenant.state === 'PURGED';
+    const name = tenant.name || tenant.slug || 'The tenant';
     Object.assign(tenant, t);
+    if (changed && tenant.state === 'PURGED' && !wasPurged) {
+      // Nothing of the old page holds any more: draw the tombstone.
+      expecting.delete('PURGED');
+      toast('The tenant is purged: its certificate is on this page'); // its name is gone too
+      rebuild();
+      return;
+    }
     mount(stateSlot, stateBadge(tenant.state, 'tenant-state'));
     mount(stateSinceSlot, timeEl(tenant.stateChangedAt), ` (${fmt.relative(tenant.stateChangedAt)})`);
     mount(allowedSlot, tenant.allowedEvents.length ? tenant.allowedEvents.map((e) => h('span', { class: 'chip' }, e)) : h('span', { class: 'hint' }, 'none'));
     renderActions();
     renderPlan();
     renderScheduled();
-    if (changed && !quiet) toast(`${tenant.name || 'Tenant'} is now ${tenant.state}`);
+    renderRetention();
+    if (exportsPart) exportsPart.setTenant(tenant);
+    if (changed) {
+      if (expecting.has(tenant.state)) expecting.delete(tenant.state);
+      else if (!quiet) toast(`${name} is now ${tenant.state}`);
+      if (usageCard) reloadUsage();
+    }
+  }
+
+  // ---- deletion, restore, purge ----
+  const own = () => Boolean(viewer.tenant && viewer.tenant.id === tenant.id);
+  const mayDelete = () => viewer.role === 'ADMIN' || (viewer.role === 'TENANT' && own());
+
+  function renderRetention() {
+    mount(retentionSlot,
+      tenant.purgeAfter ? [h('dt', null, 'Purge after'), h('dd', { testid: 'tenant-purge-after' }, timeEl(tenant.purgeAfter))] : null,
+      tenant.purgedAt ? [h('dt', null, 'Purged'), h('dd', null, timeEl(tenant.purgedAt))] : null,
+      tenant.state === 'PENDING_DELETION' && tenant.stateBeforeDeletion ? [h('dt', null, 'Restores to'), h('dd', null, stateBadge(tenant.stateBeforeDeletion))] : null);
+    renderBanner();
+  }
+
+  function renderBanner() {
+    const purgeOp = purgeOpId ? ops.get(purgeOpId) : [...ops.values()].find((o) => o.kind === 'PURGE' && !FINAL.has(o.status));
+    mount(bannerSlot, stateBanner(tenant, {
+      canRestore: tenant.allowedEvents.includes('restore') && mayDelete(),
+      canPurge: tenant.allowedEvents.includes('purge') && viewer.role === 'ADMIN',
+      onRestore: restore,
+      onPurge: purge,
+      purgeOp,
+    }));
+  }
+
+  /** Focus after a dialog: the page heading, or where the user was. */
+  function refocus(done, fallback) {
+    const target = done ? titleEl : fallback;
+    if (!target || !target.isConnected) { titleEl.setAttribute('tabindex', '-1'); titleEl.focus(); return; }
+    if (done) target.setAttribute('tabindex', '-1');
+    target.focus();
+  }
+
+  async function requestDeletion() {
+    const p = await deletionDialog(tenant, { guard: expect('PENDING_DELETION') });
+    if (!p) {
+      refocus(false, actionsSlot.querySelector('[data-testid=action-delete]'));
+      return;
+    }
+    if (viewer.role === 'TENANT') {
+      // The tenant deleted itself: its key, this console's token, is revoked.
+      sessionStorage.setItem('tenantd.console.signinError', `PENDING_DELETION: ${tenant.name || tenant.slug} is deleted and will be purged on ${fmt.date(p.purgeAfter)}. `
+        + 'Its API keys no longer work, so this console signed out. Until the purge date an admin can restore it, with a new key.');
+      auth.clear();
+      ctx.go('/signin');
+      return;
+    }
+    applyTenant(p.tenant, { quiet: true });
+    addTransition(p.transition);
+    if (p.operation) upsertOp(p.operation);
+    toast(`Deletion requested: ${tenant.name || tenant.slug} will be purged on ${fmt.date(p.purgeAfter)} unless restored`);
+    refocus(true);
+  }
+
+  async function restore() {
+    const p = await restoreDialog(tenant, { guard: expect(tenant.stateBeforeDeletion) });
+    if (!p) {
+      refocus(false, bannerSlot.querySelector('[data-testid=banner-restore]'));
+      return;
+    }
+    applyTenant(p.tenant, { quiet: true });
+    addTransition(p.transition);
+    if (p.operation) upsertOp(p.operation);
+    toast(`Restored: ${tenant.name || tenant.slug} is ${tenant.state} again`);
+    await showKeyOnce(tenant, p.apiKey);
+    refocus(true);
+  }
+
+  async function purge() {
+    const p = await purgeDialog(tenant, { guard: expect('PURGED') });
+    if (!p) {
+      refocus(false, bannerSlot.querySelector('[data-testid=banner-purge]'));
+      return;
+    }
+    purgeOpId = p.operation.id;
+    upsertOp(p.operation);
+    applyTenant(p.tenant, { quiet: true });
+    // The toast comes when the tenant is PURGED (applyTenant), one for the action.
+    refocus(true);
   }
 
   function renderActions() {
@@ -178,6 +308,9 @@ export default function tenantPage(root, ctx) {
     }, a.label));
     if (tenant.state === 'ACTIVE' && (viewer.role === 'ADMIN' || (viewer.role === 'TENANT' && own))) {
       buttons.unshift(h('button', { type: 'button', class: 'primary', testid: 'action-change-plan', on: { click: changePlan } }, 'Change plan'));
+    }
+    if (tenant.allowedEvents.includes('request_deletion') && (viewer.role === 'ADMIN' || (viewer.role === 'TENANT' && own))) {
+      buttons.push(h('button', { type: 'button', class: 'danger', testid: 'action-delete', on: { click: requestDeletion } }, 'Delete tenant…'));
     }
     mount(actionsSlot, buttons);
   }
@@ -244,13 +377,17 @@ export default function tenantPage(root, ctx) {
       if (!dryRun) i.idempotencyKey = uuid();
       return i;
     };
+    // Only the preview of the plan chosen last is drawn: an earlier answer
+    // arriving late (the first option's) must not overwrite it.
+    let asked = 0;
     const refresh = async () => {
+      const mine = ++asked;
       mount(previewSlot, loading('Asking the billing provider…'));
       try {
         const d = await gql(M_CHANGE_PLAN, { input: input(true) });
-        mount(previewSlot, previewView(d.changePlan.preview));
+        if (mine === asked) mount(previewSlot, previewView(d.changePlan.preview));
       } catch (err) {
-        mount(previewSlot, errorBox(err));
+        if (mine === asked) mount(previewSlot, errorBox(err));
       }
     };
     select.addEventListener('change', refresh);
@@ -263,6 +400,7 @@ export default function tenantPage(root, ctx) {
         h('label', null, 'When ', when),
         previewSlot),
       confirmLabel: 'Change plan',
+      cancelLabel: 'Keep current plan',
       onConfirm: async () => {
         const d = await gql(M_CHANGE_PLAN, { input: input(false) });
         const p = d.changePlan;
@@ -300,12 +438,13 @@ export default function tenantPage(root, ctx) {
       title: `${a.label}: ${tenant.name}?`,
       body: h('p', null, a.explain, ' This is recorded in the audit trail with your name and the reason.'),
       confirmLabel: a.label,
+      cancelLabel: a.keep,
       danger: a.danger,
       reason: true,
       onConfirm: async ({ reason }) => {
         const input = { tenantId: tenant.id, idempotencyKey: uuid() };
         if (reason) input.reason = reason;
-        const d = await gql(mutationFor(a.mutation), { input });
+        const d = await expect(a.to)(() => gql(mutationFor(a.mutation), { input }));
         const p = d[a.mutation];
         applyTenant(p.tenant, { quiet: true });
         addTransition(p.transition);
@@ -323,10 +462,14 @@ export default function tenantPage(root, ctx) {
 
   // ---- usage ----
   async function loadUsage() {
+    if (!usageCard) return; // a purged tenant has no workspace
     mount(usageCard.body, loading());
     try {
       const d = await gql(Q_USAGE, { id });
-      mount(usageCard.body, usageMeters(d.tenant && d.tenant.usage));
+      const u = d.tenant && d.tenant.usage;
+      mount(usageCard.body, !u && tenant.state === 'PENDING_DELETION'
+        ? h('p', { class: 'empty', testid: 'usage' }, 'The workspace is closed while the tenant waits for its purge: no reads, no writes. A restore opens it again.')
+        : usageMeters(u));
     } catch (err) {
       mount(usageCard.body, errorBox(err, { retry: loadUsage }));
     }
@@ -352,6 +495,14 @@ export default function tenantPage(root, ctx) {
     if (op.kind === 'CHANGE_PLAN' && FINAL.has(op.status) && (!cur || !FINAL.has(cur.status))) reloadPlan();
     if (!FINAL.has(op.status)) watchOp(op.id);
     else if (opSubs.has(op.id)) { opSubs.get(op.id)(); opSubs.delete(op.id); }
+    if (op.kind === 'EXPORT' && exportsPart) exportsPart.opChanged(ops.get(op.id));
+    if (op.kind === 'PURGE' && tenant.state === 'PENDING_DELETION' && bannerSlot) {
+      if (op.id === purgeOpId && op.status === 'FAILED' && (!cur || cur.status !== 'FAILED')) {
+        expecting.delete('PURGED');
+        toast(`The purge failed: ${op.error ? op.error.message : 'no reason given'}`, { bad: true });
+      }
+      renderBanner();
+    }
     if (render) renderOps();
   }
 
@@ -376,7 +527,7 @@ export default function tenantPage(root, ctx) {
         h('span', null, h('strong', null, op.kind), ' ', statusBadge(op.status, 'operation-status')),
         h('span', { class: 'meta' }, `attempt ${op.attempt} · by ${op.requestedBy} · `, timeEl(op.createdAt, { relative: true }))),
       progressBar({ done: op.progress.done, total: op.progress.total, status: op.status, label: `${op.kind} progress`, testid: 'operation-progress' }),
-      op.progress.phase ? moveView(op.progress) : null,
+      op.progress.phase ? (op.kind === 'EXPORT' ? exportProgressView(op.progress) : moveView(op.progress)) : null,
       stepList(op.steps, { testid: 'operation-step' }),
       op.error ? errorBox(new APIError([{ message: op.error.message, extensions: { code: op.error.code } }]), { testid: 'operation-error' }) : null,
       op.finishedAt && op.startedAt ? h('p', { class: 'hint' }, `Took ${fmt.duration(new Date(op.finishedAt) - new Date(op.startedAt))}.`) : null);
@@ -389,6 +540,15 @@ export default function tenantPage(root, ctx) {
         ` · ${fmt.number(p.rows)} of ${fmt.number(p.rowsTotal)} rows · ${fmt.bytes(p.bytes)} of ${fmt.bytes(p.bytesTotal)}`,
         p.writePauseMs !== null && p.writePauseMs !== undefined ? h('span', { testid: 'move-pause' }, ` · writes held ${p.writePauseMs.toFixed(1)} ms at the switch`) : null),
       h('progress', { max: 1, value: frac, 'aria-label': 'rows moved' }));
+  }
+
+  function exportProgressView(p) {
+    const frac = p.rowsTotal ? Math.min(1, p.rows / p.rowsTotal) : 0;
+    return h('div', { class: 'move', testid: 'operation-export', dataset: { phase: p.phase } },
+      h('p', null, h('strong', null, 'Export: '), h('span', null, p.phase),
+        p.rowsTotal ? ` · ${fmt.number(p.rows)} of ${fmt.number(p.rowsTotal)} records` : '',
+        p.bytes ? ` · ${fmt.bytes(p.bytes)} written` : ''),
+      p.rowsTotal ? h('progress', { max: 1, value: frac, 'aria-label': 'records exported' }) : null);
   }
 
   // ---- timeline ----
@@ -470,7 +630,7 @@ export default function tenantPage(root, ctx) {
           if (ev.transition && ev.transition.seq > timeline.lastSeq && !timeline.loading && !timeline.hasNext) loadTimeline(false);
         } else if (ev.kind === 'TRANSITION') {
           addTransition(ev.transition);
-          reloadUsage();
+          if (usageCard) reloadUsage();
         } else if (ev.kind === 'OPERATION' && ev.operation) {
           upsertOp(ev.operation);
         }
