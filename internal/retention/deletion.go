@@ -3,6 +3,7 @@ package retention
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -309,38 +310,70 @@ func (p *Purger) PurgeNow(ctx context.Context, tenantID uuid.UUID, confirmSlug s
 	return t, op, err
 }
 
-// sweepBatch bounds the tenants one sweep starts purging; the next sweep
-// takes the rest.
-const sweepBatch = 500
+// sweepPage is how many due tenants a sweep reads at a time.
+const sweepPage = 500
+
+// sweepChunk is how many purges one transaction of a sweep starts.
+const sweepChunk = 100
 
 // SweepDue starts the purge of every tenant whose retention window has
 // ended and returns how many purges it started. It reads the due tenants
-// through the index on purge_after, so its cost grows with the number due,
-// not with the number of tenants. A purge already under way is not started
-// again (Start), so several replicas sweeping at once purge each tenant
-// once.
+// page by page in purge_after order through the index on purge_after, so
+// its cost grows with the number due, not with the number of tenants. A
+// purge already under way is not started again (Start), so several
+// replicas sweeping at once purge each tenant once.
 func (p *Purger) SweepDue(ctx context.Context) (int, error) {
 	sys := tenantd.SystemContext(ctx)
 	now := p.machine.Now()
-	ids, err := p.db.Ent.Tenant.Query().
-		Where(tenant.PurgeAfterLTE(now), tenant.StateEQ(tenantd.StatePendingDeletion)).
-		Order(ent.Asc(tenant.FieldPurgeAfter)).Limit(sweepBatch).IDs(sys)
-	if err != nil {
-		return 0, fmt.Errorf("find tenants due for purge: %w", err)
-	}
 	actor := lifecycle.Actor{By: tenantd.TriggerSystem, Name: "sweep:retention"}
 	started := 0
-	for _, id := range ids {
-		_, created, err := p.start(sys, id, actor, "the retention window ended")
-		if tenantd.ErrorCode(err) == tenantd.EINVALIDTRANSITION {
-			continue // restored or purged since it was read
+	var after *ent.Tenant // the cursor: the last tenant of the previous page
+	for {
+		q := p.db.Ent.Tenant.Query().Where(tenant.PurgeAfterLTE(now), tenant.StateEQ(tenantd.StatePendingDeletion))
+		if after != nil {
+			q = q.Where(tenant.Or(tenant.PurgeAfterGT(*after.PurgeAfter),
+				tenant.And(tenant.PurgeAfterEQ(*after.PurgeAfter), tenant.IDGT(after.ID))))
 		}
+		page, err := q.Order(ent.Asc(tenant.FieldPurgeAfter), ent.Asc(tenant.FieldID)).Limit(sweepPage).
+			Select(tenant.FieldID, tenant.FieldPurgeAfter).All(sys)
 		if err != nil {
-			return started, fmt.Errorf("purge tenant %s: %w", id, err)
+			return started, fmt.Errorf("find tenants due for purge: %w", err)
 		}
-		if created {
-			started++
+		n, err := p.startAll(sys, page, actor)
+		started += n
+		if err != nil || len(page) < sweepPage {
+			return started, err
 		}
+		after = page[len(page)-1]
+	}
+}
+
+// startAll starts the purges of the tenants, a transaction per chunk: one
+// commit starts many.
+func (p *Purger) startAll(ctx context.Context, tenants []*ent.Tenant, actor lifecycle.Actor) (int, error) {
+	started := 0
+	for chunk := range slices.Chunk(tenants, sweepChunk) {
+		n := 0
+		err := p.db.InTx(ctx, func(ctx context.Context, tx *store.Tx) error {
+			n = 0
+			for _, t := range chunk {
+				_, created, err := p.startTx(ctx, tx, t.ID, actor, "the retention window ended")
+				if code := tenantd.ErrorCode(err); code == tenantd.EINVALIDTRANSITION || code == tenantd.ENOTFOUND {
+					continue // restored or purged since it was read
+				}
+				if err != nil {
+					return fmt.Errorf("purge tenant %s: %w", t.ID, err)
+				}
+				if created {
+					n++
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return started, err
+		}
+		started += n
 	}
 	return started, nil
 }

@@ -143,43 +143,51 @@ func (p *Purger) start(ctx context.Context, tenantID uuid.UUID, actor lifecycle.
 		created bool
 	)
 	err := p.db.InTx(ctx, func(ctx context.Context, tx *store.Tx) error {
-		sys := tenantd.SystemContext(ctx)
-		q := tx.Ent.Tenant.Query().Where(tenant.ID(tenantID))
-		if tx.IsPostgres() {
-			q = q.ForUpdate() // concurrent starts of one tenant's purge queue here
-		}
-		t, err := q.Only(ctx) // the caller's visibility: another tenant is NOT_FOUND
-		if err != nil {
-			if ent.IsNotFound(err) {
-				return tenantd.Errorf(tenantd.ENOTFOUND, "no tenant with id %s", tenantID)
-			}
-			return err
-		}
-		running, err := tx.Ent.Operation.Query().
-			Where(operation.TenantID(tenantID), operation.KindEQ(tenantd.OpPurge), operation.StatusIn(tenantd.OpQueued, tenantd.OpRunning)).
-			First(sys)
-		if err == nil {
-			op = running
-			return nil
-		}
-		if !ent.IsNotFound(err) {
-			return err
-		}
-		if !lifecycle.Legal(t.State, tenantd.EventPurge) {
-			_, err := p.machine.FireTx(ctx, tx, lifecycle.Request{TenantID: tenantID, Event: tenantd.EventPurge, Actor: actor})
-			return err // the lifecycle's INVALID_TRANSITION names the state
-		}
-		op, err = p.ops.StartTx(ctx, tx, tenantID, ops.Spec{
-			Kind: tenantd.OpPurge, RequestedBy: actor.Name,
-			Params: map[string]any{"reason": reason, "actor": actor.Name, "by": string(actor.By)},
-		})
-		created = err == nil
+		var err error
+		op, created, err = p.startTx(ctx, tx, tenantID, actor, reason)
 		return err
 	})
 	if err != nil {
 		return nil, false, err
 	}
 	return op.Unwrap(), created, nil
+}
+
+// startTx is start in tx. A refusal (NOT_FOUND, INVALID_TRANSITION,
+// FORBIDDEN) writes nothing, so tx may go on with other tenants.
+func (p *Purger) startTx(ctx context.Context, tx *store.Tx, tenantID uuid.UUID, actor lifecycle.Actor, reason string) (*ent.Operation, bool, error) {
+	sys := tenantd.SystemContext(ctx)
+	q := tx.Ent.Tenant.Query().Where(tenant.ID(tenantID))
+	if tx.IsPostgres() {
+		q = q.ForUpdate() // concurrent starts of one tenant's purge queue here
+	}
+	t, err := q.Only(ctx) // the caller's visibility: another tenant is NOT_FOUND
+	if err != nil {
+		if ent.IsNotFound(err) {
+			return nil, false, tenantd.Errorf(tenantd.ENOTFOUND, "no tenant with id %s", tenantID)
+		}
+		return nil, false, err
+	}
+	running, err := tx.Ent.Operation.Query().
+		Where(operation.TenantID(tenantID), operation.KindEQ(tenantd.OpPurge), operation.StatusIn(tenantd.OpQueued, tenantd.OpRunning)).
+		First(sys)
+	if err == nil {
+		return running, false, nil
+	}
+	if !ent.IsNotFound(err) {
+		return nil, false, err
+	}
+	if err := lifecycle.Check(t.State, tenantd.EventPurge, actor); err != nil {
+		return nil, false, err // INVALID_TRANSITION names the state
+	}
+	op, err := p.ops.StartTx(ctx, tx, tenantID, ops.Spec{
+		Kind: tenantd.OpPurge, RequestedBy: actor.Name,
+		Params: map[string]any{"reason": reason, "actor": actor.Name, "by": string(actor.By)},
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	return op, true, nil
 }
 
 // Purge starts the purge and waits until it is done (readiness, the CLI):
