@@ -14,10 +14,11 @@ const EXPORT_FIELDS = 'id format status createdAt readyAt expiresAt sizeBytes sh
 const EXPORT_FIELDS_MIN = 'id format status createdAt expiresAt sizeBytes downloadUrl';
 
 const qExports = (fields) => `query TenantExports($id: ID!) { tenant(id: $id) { id exports { ${fields} } } }`;
-// The format is an enum literal from FORMATS, never user text; the input is
-// spelled inline so the query names no input or enum type.
-const mExport = (format, fields) => `mutation RequestDataExport($tenantId: ID!, $key: String!) {
-  requestDataExport(input: {tenantId: $tenantId, format: ${format}, idempotencyKey: $key}) { operation { ${OP_FIELDS} } export { ${fields} } }
+// The input is spelled inline so the query names no input, enum or key
+// type: the format is an enum literal from FORMATS and the key a UUID made
+// here, never user text.
+const mExport = (format, key, fields) => `mutation RequestDataExport($tenantId: ID!) {
+  requestDataExport(input: {tenantId: $tenantId, format: ${format}, idempotencyKey: "${key}"}) { operation { ${OP_FIELDS} } export { ${fields} } }
 }`;
 
 const FORMATS = [['JSON', 'JSON'], ['CSV', 'CSV']];
@@ -111,7 +112,10 @@ export function exportsCard({ tenant, viewer, onOperation }) {
     startBtn.disabled = true;
     mount(startBtn, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Starting…');
     try {
-      const d = await gql(mExport(format, fields), { tenantId: t.id, key: uuid() });
+      if (!FORMATS.some(([f]) => f === format)) throw new Error(`unknown export format ${format}`);
+      const key = uuid();
+      if (!/^[0-9a-f-]{36}$/.test(key)) throw new Error('could not make an idempotency key');
+      const d = await gql(mExport(format, key, fields), { tenantId: t.id });
       const p = d.requestDataExport;
       current = { opId: p.operation.id, exportId: p.export ? p.export.id : null, format, op: p.operation, announced: false };
       if (p.export) upsertExport(p.export);
