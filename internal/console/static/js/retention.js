@@ -248,7 +248,7 @@ export async function purgeDialog(tenant, { guard = (send) => send() } = {}) {
       return h('div', { class: 'stack', testid: 'purge-dialog' },
         h('p', { class: 'warning' }, h('strong', null, 'This cannot be undone.'),
           ' Instead of waiting until ', tenant.purgeAfter ? fmt.date(tenant.purgeAfter) : 'the end of the retention window',
-          ', tenantd destroys now its workspace, export archives, mail, API keys, billing customer and the personal text in its history.'),
+          ', tenantd now destroys its workspace, export archives, mail, API keys, billing customer and the personal text in its history.'),
         h('p', null, 'What remains is a tombstone (its id, a hash of its slug, timestamps and plan) and a purge certificate that lists what was removed. Use this for an erasure request that cannot wait.'),
         slugField.wrap, slugStatus);
     },
