@@ -138,11 +138,15 @@ const (
 	// DESIGN.md's list: a cancel has a billing meaning, so it is an
 	// operation too).
 	OpCancel OperationKind = "CANCEL"
+	// OpPause and OpResume pause and resume billing with a tenant's pause
+	// (its suspension on request) and its end.
+	OpPause  OperationKind = "PAUSE"
+	OpResume OperationKind = "RESUME"
 )
 
 // Values implements ent's EnumValues.
 func (OperationKind) Values() []string {
-	return []string{"PROVISION", "CHANGE_PLAN", "EXPORT", "DELETE", "RESTORE", "PURGE", "REACTIVATE", "CANCEL"}
+	return []string{"PROVISION", "CHANGE_PLAN", "EXPORT", "DELETE", "RESTORE", "PURGE", "REACTIVATE", "CANCEL", "PAUSE", "RESUME"}
 }
 
 // MarshalGQL implements graphql.Marshaler.

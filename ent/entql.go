@@ -401,28 +401,33 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 		Type: "Tenant",
 		Fields: map[string]*sqlgraph.FieldSpec{
-			tenant.FieldCreatedAt:                {Type: field.TypeTime, Column: tenant.FieldCreatedAt},
-			tenant.FieldUpdatedAt:                {Type: field.TypeTime, Column: tenant.FieldUpdatedAt},
-			tenant.FieldName:                     {Type: field.TypeString, Column: tenant.FieldName},
-			tenant.FieldSlug:                     {Type: field.TypeString, Column: tenant.FieldSlug},
-			tenant.FieldSlugHash:                 {Type: field.TypeString, Column: tenant.FieldSlugHash},
-			tenant.FieldEmail:                    {Type: field.TypeString, Column: tenant.FieldEmail},
-			tenant.FieldState:                    {Type: field.TypeEnum, Column: tenant.FieldState},
-			tenant.FieldStateBeforeDeletion:      {Type: field.TypeEnum, Column: tenant.FieldStateBeforeDeletion},
-			tenant.FieldStateChangedAt:           {Type: field.TypeTime, Column: tenant.FieldStateChangedAt},
-			tenant.FieldPlanID:                   {Type: field.TypeUUID, Column: tenant.FieldPlanID},
-			tenant.FieldHistorySeq:               {Type: field.TypeInt, Column: tenant.FieldHistorySeq},
-			tenant.FieldHistoryHead:              {Type: field.TypeString, Column: tenant.FieldHistoryHead},
-			tenant.FieldBillingCustomerID:        {Type: field.TypeString, Column: tenant.FieldBillingCustomerID},
-			tenant.FieldBillingSubscriptionID:    {Type: field.TypeString, Column: tenant.FieldBillingSubscriptionID},
-			tenant.FieldPurgeAfter:               {Type: field.TypeTime, Column: tenant.FieldPurgeAfter},
-			tenant.FieldPurgedAt:                 {Type: field.TypeTime, Column: tenant.FieldPurgedAt},
-			tenant.FieldScheduledPlanKey:         {Type: field.TypeString, Column: tenant.FieldScheduledPlanKey},
-			tenant.FieldScheduledPlanAt:          {Type: field.TypeTime, Column: tenant.FieldScheduledPlanAt},
-			tenant.FieldScheduledPlanRequestedAt: {Type: field.TypeTime, Column: tenant.FieldScheduledPlanRequestedAt},
-			tenant.FieldScheduledPlanRequestedBy: {Type: field.TypeString, Column: tenant.FieldScheduledPlanRequestedBy},
-			tenant.FieldScheduledPlanTrigger:     {Type: field.TypeEnum, Column: tenant.FieldScheduledPlanTrigger},
-			tenant.FieldSynthetic:                {Type: field.TypeBool, Column: tenant.FieldSynthetic},
+			tenant.FieldCreatedAt:                  {Type: field.TypeTime, Column: tenant.FieldCreatedAt},
+			tenant.FieldUpdatedAt:                  {Type: field.TypeTime, Column: tenant.FieldUpdatedAt},
+			tenant.FieldName:                       {Type: field.TypeString, Column: tenant.FieldName},
+			tenant.FieldSlug:                       {Type: field.TypeString, Column: tenant.FieldSlug},
+			tenant.FieldSlugHash:                   {Type: field.TypeString, Column: tenant.FieldSlugHash},
+			tenant.FieldEmail:                      {Type: field.TypeString, Column: tenant.FieldEmail},
+			tenant.FieldState:                      {Type: field.TypeEnum, Column: tenant.FieldState},
+			tenant.FieldStateBeforeDeletion:        {Type: field.TypeEnum, Column: tenant.FieldStateBeforeDeletion},
+			tenant.FieldStateChangedAt:             {Type: field.TypeTime, Column: tenant.FieldStateChangedAt},
+			tenant.FieldPlanID:                     {Type: field.TypeUUID, Column: tenant.FieldPlanID},
+			tenant.FieldHistorySeq:                 {Type: field.TypeInt, Column: tenant.FieldHistorySeq},
+			tenant.FieldHistoryHead:                {Type: field.TypeString, Column: tenant.FieldHistoryHead},
+			tenant.FieldBillingCustomerID:          {Type: field.TypeString, Column: tenant.FieldBillingCustomerID},
+			tenant.FieldBillingSubscriptionID:      {Type: field.TypeString, Column: tenant.FieldBillingSubscriptionID},
+			tenant.FieldPurgeAfter:                 {Type: field.TypeTime, Column: tenant.FieldPurgeAfter},
+			tenant.FieldPurgedAt:                   {Type: field.TypeTime, Column: tenant.FieldPurgedAt},
+			tenant.FieldScheduledPlanKey:           {Type: field.TypeString, Column: tenant.FieldScheduledPlanKey},
+			tenant.FieldScheduledPlanAt:            {Type: field.TypeTime, Column: tenant.FieldScheduledPlanAt},
+			tenant.FieldScheduledPlanRequestedAt:   {Type: field.TypeTime, Column: tenant.FieldScheduledPlanRequestedAt},
+			tenant.FieldScheduledPlanRequestedBy:   {Type: field.TypeString, Column: tenant.FieldScheduledPlanRequestedBy},
+			tenant.FieldScheduledPlanTrigger:       {Type: field.TypeEnum, Column: tenant.FieldScheduledPlanTrigger},
+			tenant.FieldScheduledCancelAt:          {Type: field.TypeTime, Column: tenant.FieldScheduledCancelAt},
+			tenant.FieldScheduledCancelFeedback:    {Type: field.TypeEnum, Column: tenant.FieldScheduledCancelFeedback},
+			tenant.FieldScheduledCancelRequestedAt: {Type: field.TypeTime, Column: tenant.FieldScheduledCancelRequestedAt},
+			tenant.FieldScheduledCancelRequestedBy: {Type: field.TypeString, Column: tenant.FieldScheduledCancelRequestedBy},
+			tenant.FieldPausedUntil:                {Type: field.TypeTime, Column: tenant.FieldPausedUntil},
+			tenant.FieldSynthetic:                  {Type: field.TypeBool, Column: tenant.FieldSynthetic},
 		},
 	}
 	graph.Nodes[17] = &sqlgraph.Node{
@@ -2164,6 +2169,31 @@ func (f *TenantFilter) WhereScheduledPlanRequestedBy(p entql.StringP) {
 // WhereScheduledPlanTrigger applies the entql string predicate on the scheduled_plan_trigger field.
 func (f *TenantFilter) WhereScheduledPlanTrigger(p entql.StringP) {
 	f.Where(p.Field(tenant.FieldScheduledPlanTrigger))
+}
+
+// WhereScheduledCancelAt applies the entql time.Time predicate on the scheduled_cancel_at field.
+func (f *TenantFilter) WhereScheduledCancelAt(p entql.TimeP) {
+	f.Where(p.Field(tenant.FieldScheduledCancelAt))
+}
+
+// WhereScheduledCancelFeedback applies the entql string predicate on the scheduled_cancel_feedback field.
+func (f *TenantFilter) WhereScheduledCancelFeedback(p entql.StringP) {
+	f.Where(p.Field(tenant.FieldScheduledCancelFeedback))
+}
+
+// WhereScheduledCancelRequestedAt applies the entql time.Time predicate on the scheduled_cancel_requested_at field.
+func (f *TenantFilter) WhereScheduledCancelRequestedAt(p entql.TimeP) {
+	f.Where(p.Field(tenant.FieldScheduledCancelRequestedAt))
+}
+
+// WhereScheduledCancelRequestedBy applies the entql string predicate on the scheduled_cancel_requested_by field.
+func (f *TenantFilter) WhereScheduledCancelRequestedBy(p entql.StringP) {
+	f.Where(p.Field(tenant.FieldScheduledCancelRequestedBy))
+}
+
+// WherePausedUntil applies the entql time.Time predicate on the paused_until field.
+func (f *TenantFilter) WherePausedUntil(p entql.TimeP) {
+	f.Where(p.Field(tenant.FieldPausedUntil))
 }
 
 // WhereSynthetic applies the entql bool predicate on the synthetic field.

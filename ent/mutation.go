@@ -14165,46 +14165,51 @@ func (m *StateTransitionMutation) ResetEdge(name string) error {
 // TenantMutation represents an operation that mutates the Tenant nodes in the graph.
 type TenantMutation struct {
 	config
-	op                          Op
-	typ                         string
-	id                          *uuid.UUID
-	created_at                  *time.Time
-	updated_at                  *time.Time
-	name                        *string
-	slug                        *string
-	slug_hash                   *string
-	email                       *string
-	state                       *tenantd.State
-	state_before_deletion       *tenantd.State
-	state_changed_at            *time.Time
-	history_seq                 *int
-	addhistory_seq              *int
-	history_head                *string
-	billing_customer_id         *string
-	billing_subscription_id     *string
-	purge_after                 *time.Time
-	purged_at                   *time.Time
-	scheduled_plan_key          *string
-	scheduled_plan_at           *time.Time
-	scheduled_plan_requested_at *time.Time
-	scheduled_plan_requested_by *string
-	scheduled_plan_trigger      *tenantd.Trigger
-	synthetic                   *bool
-	clearedFields               map[string]struct{}
-	plan                        *uuid.UUID
-	clearedplan                 bool
-	transitions                 map[uuid.UUID]struct{}
-	removedtransitions          map[uuid.UUID]struct{}
-	clearedtransitions          bool
-	operations                  map[uuid.UUID]struct{}
-	removedoperations           map[uuid.UUID]struct{}
-	clearedoperations           bool
-	api_keys                    map[uuid.UUID]struct{}
-	removedapi_keys             map[uuid.UUID]struct{}
-	clearedapi_keys             bool
-	done                        bool
-	oldValue                    func(context.Context) (*Tenant, error)
-	predicates                  []predicate.Tenant
+	op                            Op
+	typ                           string
+	id                            *uuid.UUID
+	created_at                    *time.Time
+	updated_at                    *time.Time
+	name                          *string
+	slug                          *string
+	slug_hash                     *string
+	email                         *string
+	state                         *tenantd.State
+	state_before_deletion         *tenantd.State
+	state_changed_at              *time.Time
+	history_seq                   *int
+	addhistory_seq                *int
+	history_head                  *string
+	billing_customer_id           *string
+	billing_subscription_id       *string
+	purge_after                   *time.Time
+	purged_at                     *time.Time
+	scheduled_plan_key            *string
+	scheduled_plan_at             *time.Time
+	scheduled_plan_requested_at   *time.Time
+	scheduled_plan_requested_by   *string
+	scheduled_plan_trigger        *tenantd.Trigger
+	scheduled_cancel_at           *time.Time
+	scheduled_cancel_feedback     *tenant.ScheduledCancelFeedback
+	scheduled_cancel_requested_at *time.Time
+	scheduled_cancel_requested_by *string
+	paused_until                  *time.Time
+	synthetic                     *bool
+	clearedFields                 map[string]struct{}
+	plan                          *uuid.UUID
+	clearedplan                   bool
+	transitions                   map[uuid.UUID]struct{}
+	removedtransitions            map[uuid.UUID]struct{}
+	clearedtransitions            bool
+	operations                    map[uuid.UUID]struct{}
+	removedoperations             map[uuid.UUID]struct{}
+	clearedoperations             bool
+	api_keys                      map[uuid.UUID]struct{}
+	removedapi_keys               map[uuid.UUID]struct{}
+	clearedapi_keys               bool
+	done                          bool
+	oldValue                      func(context.Context) (*Tenant, error)
+	predicates                    []predicate.Tenant
 }
 
 var _ ent.Mutation = (*TenantMutation)(nil)
@@ -15243,6 +15248,251 @@ func (m *TenantMutation) ResetScheduledPlanTrigger() {
 	delete(m.clearedFields, tenant.FieldScheduledPlanTrigger)
 }
 
+// SetScheduledCancelAt sets the "scheduled_cancel_at" field.
+func (m *TenantMutation) SetScheduledCancelAt(t time.Time) {
+	m.scheduled_cancel_at = &t
+}
+
+// ScheduledCancelAt returns the value of the "scheduled_cancel_at" field in the mutation.
+func (m *TenantMutation) ScheduledCancelAt() (r time.Time, exists bool) {
+	v := m.scheduled_cancel_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScheduledCancelAt returns the old "scheduled_cancel_at" field's value of the Tenant entity.
+// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantMutation) OldScheduledCancelAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScheduledCancelAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScheduledCancelAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScheduledCancelAt: %w", err)
+	}
+	return oldValue.ScheduledCancelAt, nil
+}
+
+// ClearScheduledCancelAt clears the value of the "scheduled_cancel_at" field.
+func (m *TenantMutation) ClearScheduledCancelAt() {
+	m.scheduled_cancel_at = nil
+	m.clearedFields[tenant.FieldScheduledCancelAt] = struct{}{}
+}
+
+// ScheduledCancelAtCleared returns if the "scheduled_cancel_at" field was cleared in this mutation.
+func (m *TenantMutation) ScheduledCancelAtCleared() bool {
+	_, ok := m.clearedFields[tenant.FieldScheduledCancelAt]
+	return ok
+}
+
+// ResetScheduledCancelAt resets all changes to the "scheduled_cancel_at" field.
+func (m *TenantMutation) ResetScheduledCancelAt() {
+	m.scheduled_cancel_at = nil
+	delete(m.clearedFields, tenant.FieldScheduledCancelAt)
+}
+
+// SetScheduledCancelFeedback sets the "scheduled_cancel_feedback" field.
+func (m *TenantMutation) SetScheduledCancelFeedback(tcf tenant.ScheduledCancelFeedback) {
+	m.scheduled_cancel_feedback = &tcf
+}
+
+// ScheduledCancelFeedback returns the value of the "scheduled_cancel_feedback" field in the mutation.
+func (m *TenantMutation) ScheduledCancelFeedback() (r tenant.ScheduledCancelFeedback, exists bool) {
+	v := m.scheduled_cancel_feedback
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScheduledCancelFeedback returns the old "scheduled_cancel_feedback" field's value of the Tenant entity.
+// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantMutation) OldScheduledCancelFeedback(ctx context.Context) (v *tenant.ScheduledCancelFeedback, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScheduledCancelFeedback is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScheduledCancelFeedback requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScheduledCancelFeedback: %w", err)
+	}
+	return oldValue.ScheduledCancelFeedback, nil
+}
+
+// ClearScheduledCancelFeedback clears the value of the "scheduled_cancel_feedback" field.
+func (m *TenantMutation) ClearScheduledCancelFeedback() {
+	m.scheduled_cancel_feedback = nil
+	m.clearedFields[tenant.FieldScheduledCancelFeedback] = struct{}{}
+}
+
+// ScheduledCancelFeedbackCleared returns if the "scheduled_cancel_feedback" field was cleared in this mutation.
+func (m *TenantMutation) ScheduledCancelFeedbackCleared() bool {
+	_, ok := m.clearedFields[tenant.FieldScheduledCancelFeedback]
+	return ok
+}
+
+// ResetScheduledCancelFeedback resets all changes to the "scheduled_cancel_feedback" field.
+func (m *TenantMutation) ResetScheduledCancelFeedback() {
+	m.scheduled_cancel_feedback = nil
+	delete(m.clearedFields, tenant.FieldScheduledCancelFeedback)
+}
+
+// SetScheduledCancelRequestedAt sets the "scheduled_cancel_requested_at" field.
+func (m *TenantMutation) SetScheduledCancelRequestedAt(t time.Time) {
+	m.scheduled_cancel_requested_at = &t
+}
+
+// ScheduledCancelRequestedAt returns the value of the "scheduled_cancel_requested_at" field in the mutation.
+func (m *TenantMutation) ScheduledCancelRequestedAt() (r time.Time, exists bool) {
+	v := m.scheduled_cancel_requested_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScheduledCancelRequestedAt returns the old "scheduled_cancel_requested_at" field's value of the Tenant entity.
+// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantMutation) OldScheduledCancelRequestedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScheduledCancelRequestedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScheduledCancelRequestedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScheduledCancelRequestedAt: %w", err)
+	}
+	return oldValue.ScheduledCancelRequestedAt, nil
+}
+
+// ClearScheduledCancelRequestedAt clears the value of the "scheduled_cancel_requested_at" field.
+func (m *TenantMutation) ClearScheduledCancelRequestedAt() {
+	m.scheduled_cancel_requested_at = nil
+	m.clearedFields[tenant.FieldScheduledCancelRequestedAt] = struct{}{}
+}
+
+// ScheduledCancelRequestedAtCleared returns if the "scheduled_cancel_requested_at" field was cleared in this mutation.
+func (m *TenantMutation) ScheduledCancelRequestedAtCleared() bool {
+	_, ok := m.clearedFields[tenant.FieldScheduledCancelRequestedAt]
+	return ok
+}
+
+// ResetScheduledCancelRequestedAt resets all changes to the "scheduled_cancel_requested_at" field.
+func (m *TenantMutation) ResetScheduledCancelRequestedAt() {
+	m.scheduled_cancel_requested_at = nil
+	delete(m.clearedFields, tenant.FieldScheduledCancelRequestedAt)
+}
+
+// SetScheduledCancelRequestedBy sets the "scheduled_cancel_requested_by" field.
+func (m *TenantMutation) SetScheduledCancelRequestedBy(s string) {
+	m.scheduled_cancel_requested_by = &s
+}
+
+// ScheduledCancelRequestedBy returns the value of the "scheduled_cancel_requested_by" field in the mutation.
+func (m *TenantMutation) ScheduledCancelRequestedBy() (r string, exists bool) {
+	v := m.scheduled_cancel_requested_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldScheduledCancelRequestedBy returns the old "scheduled_cancel_requested_by" field's value of the Tenant entity.
+// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantMutation) OldScheduledCancelRequestedBy(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldScheduledCancelRequestedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldScheduledCancelRequestedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldScheduledCancelRequestedBy: %w", err)
+	}
+	return oldValue.ScheduledCancelRequestedBy, nil
+}
+
+// ClearScheduledCancelRequestedBy clears the value of the "scheduled_cancel_requested_by" field.
+func (m *TenantMutation) ClearScheduledCancelRequestedBy() {
+	m.scheduled_cancel_requested_by = nil
+	m.clearedFields[tenant.FieldScheduledCancelRequestedBy] = struct{}{}
+}
+
+// ScheduledCancelRequestedByCleared returns if the "scheduled_cancel_requested_by" field was cleared in this mutation.
+func (m *TenantMutation) ScheduledCancelRequestedByCleared() bool {
+	_, ok := m.clearedFields[tenant.FieldScheduledCancelRequestedBy]
+	return ok
+}
+
+// ResetScheduledCancelRequestedBy resets all changes to the "scheduled_cancel_requested_by" field.
+func (m *TenantMutation) ResetScheduledCancelRequestedBy() {
+	m.scheduled_cancel_requested_by = nil
+	delete(m.clearedFields, tenant.FieldScheduledCancelRequestedBy)
+}
+
+// SetPausedUntil sets the "paused_until" field.
+func (m *TenantMutation) SetPausedUntil(t time.Time) {
+	m.paused_until = &t
+}
+
+// PausedUntil returns the value of the "paused_until" field in the mutation.
+func (m *TenantMutation) PausedUntil() (r time.Time, exists bool) {
+	v := m.paused_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPausedUntil returns the old "paused_until" field's value of the Tenant entity.
+// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantMutation) OldPausedUntil(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPausedUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPausedUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPausedUntil: %w", err)
+	}
+	return oldValue.PausedUntil, nil
+}
+
+// ClearPausedUntil clears the value of the "paused_until" field.
+func (m *TenantMutation) ClearPausedUntil() {
+	m.paused_until = nil
+	m.clearedFields[tenant.FieldPausedUntil] = struct{}{}
+}
+
+// PausedUntilCleared returns if the "paused_until" field was cleared in this mutation.
+func (m *TenantMutation) PausedUntilCleared() bool {
+	_, ok := m.clearedFields[tenant.FieldPausedUntil]
+	return ok
+}
+
+// ResetPausedUntil resets all changes to the "paused_until" field.
+func (m *TenantMutation) ResetPausedUntil() {
+	m.paused_until = nil
+	delete(m.clearedFields, tenant.FieldPausedUntil)
+}
+
 // SetSynthetic sets the "synthetic" field.
 func (m *TenantMutation) SetSynthetic(b bool) {
 	m.synthetic = &b
@@ -15502,7 +15752,7 @@ func (m *TenantMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *TenantMutation) Fields() []string {
-	fields := make([]string, 0, 22)
+	fields := make([]string, 0, 27)
 	if m.created_at != nil {
 		fields = append(fields, tenant.FieldCreatedAt)
 	}
@@ -15566,6 +15816,21 @@ func (m *TenantMutation) Fields() []string {
 	if m.scheduled_plan_trigger != nil {
 		fields = append(fields, tenant.FieldScheduledPlanTrigger)
 	}
+	if m.scheduled_cancel_at != nil {
+		fields = append(fields, tenant.FieldScheduledCancelAt)
+	}
+	if m.scheduled_cancel_feedback != nil {
+		fields = append(fields, tenant.FieldScheduledCancelFeedback)
+	}
+	if m.scheduled_cancel_requested_at != nil {
+		fields = append(fields, tenant.FieldScheduledCancelRequestedAt)
+	}
+	if m.scheduled_cancel_requested_by != nil {
+		fields = append(fields, tenant.FieldScheduledCancelRequestedBy)
+	}
+	if m.paused_until != nil {
+		fields = append(fields, tenant.FieldPausedUntil)
+	}
 	if m.synthetic != nil {
 		fields = append(fields, tenant.FieldSynthetic)
 	}
@@ -15619,6 +15884,16 @@ func (m *TenantMutation) Field(name string) (ent.Value, bool) {
 		return m.ScheduledPlanRequestedBy()
 	case tenant.FieldScheduledPlanTrigger:
 		return m.ScheduledPlanTrigger()
+	case tenant.FieldScheduledCancelAt:
+		return m.ScheduledCancelAt()
+	case tenant.FieldScheduledCancelFeedback:
+		return m.ScheduledCancelFeedback()
+	case tenant.FieldScheduledCancelRequestedAt:
+		return m.ScheduledCancelRequestedAt()
+	case tenant.FieldScheduledCancelRequestedBy:
+		return m.ScheduledCancelRequestedBy()
+	case tenant.FieldPausedUntil:
+		return m.PausedUntil()
 	case tenant.FieldSynthetic:
 		return m.Synthetic()
 	}
@@ -15672,6 +15947,16 @@ func (m *TenantMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldScheduledPlanRequestedBy(ctx)
 	case tenant.FieldScheduledPlanTrigger:
 		return m.OldScheduledPlanTrigger(ctx)
+	case tenant.FieldScheduledCancelAt:
+		return m.OldScheduledCancelAt(ctx)
+	case tenant.FieldScheduledCancelFeedback:
+		return m.OldScheduledCancelFeedback(ctx)
+	case tenant.FieldScheduledCancelRequestedAt:
+		return m.OldScheduledCancelRequestedAt(ctx)
+	case tenant.FieldScheduledCancelRequestedBy:
+		return m.OldScheduledCancelRequestedBy(ctx)
+	case tenant.FieldPausedUntil:
+		return m.OldPausedUntil(ctx)
 	case tenant.FieldSynthetic:
 		return m.OldSynthetic(ctx)
 	}
@@ -15830,6 +16115,41 @@ func (m *TenantMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetScheduledPlanTrigger(v)
 		return nil
+	case tenant.FieldScheduledCancelAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScheduledCancelAt(v)
+		return nil
+	case tenant.FieldScheduledCancelFeedback:
+		v, ok := value.(tenant.ScheduledCancelFeedback)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScheduledCancelFeedback(v)
+		return nil
+	case tenant.FieldScheduledCancelRequestedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScheduledCancelRequestedAt(v)
+		return nil
+	case tenant.FieldScheduledCancelRequestedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetScheduledCancelRequestedBy(v)
+		return nil
+	case tenant.FieldPausedUntil:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPausedUntil(v)
+		return nil
 	case tenant.FieldSynthetic:
 		v, ok := value.(bool)
 		if !ok {
@@ -15918,6 +16238,21 @@ func (m *TenantMutation) ClearedFields() []string {
 	if m.FieldCleared(tenant.FieldScheduledPlanTrigger) {
 		fields = append(fields, tenant.FieldScheduledPlanTrigger)
 	}
+	if m.FieldCleared(tenant.FieldScheduledCancelAt) {
+		fields = append(fields, tenant.FieldScheduledCancelAt)
+	}
+	if m.FieldCleared(tenant.FieldScheduledCancelFeedback) {
+		fields = append(fields, tenant.FieldScheduledCancelFeedback)
+	}
+	if m.FieldCleared(tenant.FieldScheduledCancelRequestedAt) {
+		fields = append(fields, tenant.FieldScheduledCancelRequestedAt)
+	}
+	if m.FieldCleared(tenant.FieldScheduledCancelRequestedBy) {
+		fields = append(fields, tenant.FieldScheduledCancelRequestedBy)
+	}
+	if m.FieldCleared(tenant.FieldPausedUntil) {
+		fields = append(fields, tenant.FieldPausedUntil)
+	}
 	return fields
 }
 
@@ -15967,6 +16302,21 @@ func (m *TenantMutation) ClearField(name string) error {
 		return nil
 	case tenant.FieldScheduledPlanTrigger:
 		m.ClearScheduledPlanTrigger()
+		return nil
+	case tenant.FieldScheduledCancelAt:
+		m.ClearScheduledCancelAt()
+		return nil
+	case tenant.FieldScheduledCancelFeedback:
+		m.ClearScheduledCancelFeedback()
+		return nil
+	case tenant.FieldScheduledCancelRequestedAt:
+		m.ClearScheduledCancelRequestedAt()
+		return nil
+	case tenant.FieldScheduledCancelRequestedBy:
+		m.ClearScheduledCancelRequestedBy()
+		return nil
+	case tenant.FieldPausedUntil:
+		m.ClearPausedUntil()
 		return nil
 	}
 	return fmt.Errorf("unknown Tenant nullable field %s", name)
@@ -16038,6 +16388,21 @@ func (m *TenantMutation) ResetField(name string) error {
 		return nil
 	case tenant.FieldScheduledPlanTrigger:
 		m.ResetScheduledPlanTrigger()
+		return nil
+	case tenant.FieldScheduledCancelAt:
+		m.ResetScheduledCancelAt()
+		return nil
+	case tenant.FieldScheduledCancelFeedback:
+		m.ResetScheduledCancelFeedback()
+		return nil
+	case tenant.FieldScheduledCancelRequestedAt:
+		m.ResetScheduledCancelRequestedAt()
+		return nil
+	case tenant.FieldScheduledCancelRequestedBy:
+		m.ResetScheduledCancelRequestedBy()
+		return nil
+	case tenant.FieldPausedUntil:
+		m.ResetPausedUntil()
 		return nil
 	case tenant.FieldSynthetic:
 		m.ResetSynthetic()

@@ -62,6 +62,16 @@ type Tenant struct {
 	ScheduledPlanRequestedBy *string `json:"scheduled_plan_requested_by,omitempty"`
 	// ScheduledPlanTrigger holds the value of the "scheduled_plan_trigger" field.
 	ScheduledPlanTrigger *tenantd.Trigger `json:"scheduled_plan_trigger,omitempty"`
+	// when a cancellation scheduled for the end of the billing period applies
+	ScheduledCancelAt *time.Time `json:"scheduled_cancel_at,omitempty"`
+	// the customer's reason for the scheduled cancellation (Stripe's feedback values)
+	ScheduledCancelFeedback *tenant.ScheduledCancelFeedback `json:"scheduled_cancel_feedback,omitempty"`
+	// ScheduledCancelRequestedAt holds the value of the "scheduled_cancel_requested_at" field.
+	ScheduledCancelRequestedAt *time.Time `json:"scheduled_cancel_requested_at,omitempty"`
+	// the actor who asked, as the audit trail names them
+	ScheduledCancelRequestedBy *string `json:"scheduled_cancel_requested_by,omitempty"`
+	// a paused (SUSPENDED) tenant resumes by itself at this time
+	PausedUntil *time.Time `json:"paused_until,omitempty"`
 	// made by a readiness check: kept out of the activation funnel
 	Synthetic bool `json:"synthetic,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -138,9 +148,9 @@ func (*Tenant) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case tenant.FieldHistorySeq:
 			values[i] = new(sql.NullInt64)
-		case tenant.FieldName, tenant.FieldSlug, tenant.FieldSlugHash, tenant.FieldEmail, tenant.FieldState, tenant.FieldStateBeforeDeletion, tenant.FieldHistoryHead, tenant.FieldBillingCustomerID, tenant.FieldBillingSubscriptionID, tenant.FieldScheduledPlanKey, tenant.FieldScheduledPlanRequestedBy, tenant.FieldScheduledPlanTrigger:
+		case tenant.FieldName, tenant.FieldSlug, tenant.FieldSlugHash, tenant.FieldEmail, tenant.FieldState, tenant.FieldStateBeforeDeletion, tenant.FieldHistoryHead, tenant.FieldBillingCustomerID, tenant.FieldBillingSubscriptionID, tenant.FieldScheduledPlanKey, tenant.FieldScheduledPlanRequestedBy, tenant.FieldScheduledPlanTrigger, tenant.FieldScheduledCancelFeedback, tenant.FieldScheduledCancelRequestedBy:
 			values[i] = new(sql.NullString)
-		case tenant.FieldCreatedAt, tenant.FieldUpdatedAt, tenant.FieldStateChangedAt, tenant.FieldPurgeAfter, tenant.FieldPurgedAt, tenant.FieldScheduledPlanAt, tenant.FieldScheduledPlanRequestedAt:
+		case tenant.FieldCreatedAt, tenant.FieldUpdatedAt, tenant.FieldStateChangedAt, tenant.FieldPurgeAfter, tenant.FieldPurgedAt, tenant.FieldScheduledPlanAt, tenant.FieldScheduledPlanRequestedAt, tenant.FieldScheduledCancelAt, tenant.FieldScheduledCancelRequestedAt, tenant.FieldPausedUntil:
 			values[i] = new(sql.NullTime)
 		case tenant.FieldID, tenant.FieldPlanID:
 			values[i] = new(uuid.UUID)
@@ -303,6 +313,41 @@ func (_m *Tenant) assignValues(columns []string, values []any) error {
 				_m.ScheduledPlanTrigger = new(tenantd.Trigger)
 				*_m.ScheduledPlanTrigger = tenantd.Trigger(value.String)
 			}
+		case tenant.FieldScheduledCancelAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field scheduled_cancel_at", values[i])
+			} else if value.Valid {
+				_m.ScheduledCancelAt = new(time.Time)
+				*_m.ScheduledCancelAt = value.Time
+			}
+		case tenant.FieldScheduledCancelFeedback:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field scheduled_cancel_feedback", values[i])
+			} else if value.Valid {
+				_m.ScheduledCancelFeedback = new(tenant.ScheduledCancelFeedback)
+				*_m.ScheduledCancelFeedback = tenant.ScheduledCancelFeedback(value.String)
+			}
+		case tenant.FieldScheduledCancelRequestedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field scheduled_cancel_requested_at", values[i])
+			} else if value.Valid {
+				_m.ScheduledCancelRequestedAt = new(time.Time)
+				*_m.ScheduledCancelRequestedAt = value.Time
+			}
+		case tenant.FieldScheduledCancelRequestedBy:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field scheduled_cancel_requested_by", values[i])
+			} else if value.Valid {
+				_m.ScheduledCancelRequestedBy = new(string)
+				*_m.ScheduledCancelRequestedBy = value.String
+			}
+		case tenant.FieldPausedUntil:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field paused_until", values[i])
+			} else if value.Valid {
+				_m.PausedUntil = new(time.Time)
+				*_m.PausedUntil = value.Time
+			}
 		case tenant.FieldSynthetic:
 			if value, ok := values[i].(*sql.NullBool); !ok {
 				return fmt.Errorf("unexpected type %T for field synthetic", values[i])
@@ -450,6 +495,31 @@ func (_m *Tenant) String() string {
 	if v := _m.ScheduledPlanTrigger; v != nil {
 		builder.WriteString("scheduled_plan_trigger=")
 		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.ScheduledCancelAt; v != nil {
+		builder.WriteString("scheduled_cancel_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.ScheduledCancelFeedback; v != nil {
+		builder.WriteString("scheduled_cancel_feedback=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.ScheduledCancelRequestedAt; v != nil {
+		builder.WriteString("scheduled_cancel_requested_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.ScheduledCancelRequestedBy; v != nil {
+		builder.WriteString("scheduled_cancel_requested_by=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.PausedUntil; v != nil {
+		builder.WriteString("paused_until=")
+		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteString(", ")
 	builder.WriteString("synthetic=")

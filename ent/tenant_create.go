@@ -299,6 +299,76 @@ func (_c *TenantCreate) SetNillableScheduledPlanTrigger(v *tenantd.Trigger) *Ten
 	return _c
 }
 
+// SetScheduledCancelAt sets the "scheduled_cancel_at" field.
+func (_c *TenantCreate) SetScheduledCancelAt(v time.Time) *TenantCreate {
+	_c.mutation.SetScheduledCancelAt(v)
+	return _c
+}
+
+// SetNillableScheduledCancelAt sets the "scheduled_cancel_at" field if the given value is not nil.
+func (_c *TenantCreate) SetNillableScheduledCancelAt(v *time.Time) *TenantCreate {
+	if v != nil {
+		_c.SetScheduledCancelAt(*v)
+	}
+	return _c
+}
+
+// SetScheduledCancelFeedback sets the "scheduled_cancel_feedback" field.
+func (_c *TenantCreate) SetScheduledCancelFeedback(v tenant.ScheduledCancelFeedback) *TenantCreate {
+	_c.mutation.SetScheduledCancelFeedback(v)
+	return _c
+}
+
+// SetNillableScheduledCancelFeedback sets the "scheduled_cancel_feedback" field if the given value is not nil.
+func (_c *TenantCreate) SetNillableScheduledCancelFeedback(v *tenant.ScheduledCancelFeedback) *TenantCreate {
+	if v != nil {
+		_c.SetScheduledCancelFeedback(*v)
+	}
+	return _c
+}
+
+// SetScheduledCancelRequestedAt sets the "scheduled_cancel_requested_at" field.
+func (_c *TenantCreate) SetScheduledCancelRequestedAt(v time.Time) *TenantCreate {
+	_c.mutation.SetScheduledCancelRequestedAt(v)
+	return _c
+}
+
+// SetNillableScheduledCancelRequestedAt sets the "scheduled_cancel_requested_at" field if the given value is not nil.
+func (_c *TenantCreate) SetNillableScheduledCancelRequestedAt(v *time.Time) *TenantCreate {
+	if v != nil {
+		_c.SetScheduledCancelRequestedAt(*v)
+	}
+	return _c
+}
+
+// SetScheduledCancelRequestedBy sets the "scheduled_cancel_requested_by" field.
+func (_c *TenantCreate) SetScheduledCancelRequestedBy(v string) *TenantCreate {
+	_c.mutation.SetScheduledCancelRequestedBy(v)
+	return _c
+}
+
+// SetNillableScheduledCancelRequestedBy sets the "scheduled_cancel_requested_by" field if the given value is not nil.
+func (_c *TenantCreate) SetNillableScheduledCancelRequestedBy(v *string) *TenantCreate {
+	if v != nil {
+		_c.SetScheduledCancelRequestedBy(*v)
+	}
+	return _c
+}
+
+// SetPausedUntil sets the "paused_until" field.
+func (_c *TenantCreate) SetPausedUntil(v time.Time) *TenantCreate {
+	_c.mutation.SetPausedUntil(v)
+	return _c
+}
+
+// SetNillablePausedUntil sets the "paused_until" field if the given value is not nil.
+func (_c *TenantCreate) SetNillablePausedUntil(v *time.Time) *TenantCreate {
+	if v != nil {
+		_c.SetPausedUntil(*v)
+	}
+	return _c
+}
+
 // SetSynthetic sets the "synthetic" field.
 func (_c *TenantCreate) SetSynthetic(v bool) *TenantCreate {
 	_c.mutation.SetSynthetic(v)
@@ -535,6 +605,16 @@ func (_c *TenantCreate) check() error {
 			return &ValidationError{Name: "scheduled_plan_trigger", err: fmt.Errorf(`ent: validator failed for field "Tenant.scheduled_plan_trigger": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.ScheduledCancelFeedback(); ok {
+		if err := tenant.ScheduledCancelFeedbackValidator(v); err != nil {
+			return &ValidationError{Name: "scheduled_cancel_feedback", err: fmt.Errorf(`ent: validator failed for field "Tenant.scheduled_cancel_feedback": %w`, err)}
+		}
+	}
+	if v, ok := _c.mutation.ScheduledCancelRequestedBy(); ok {
+		if err := tenant.ScheduledCancelRequestedByValidator(v); err != nil {
+			return &ValidationError{Name: "scheduled_cancel_requested_by", err: fmt.Errorf(`ent: validator failed for field "Tenant.scheduled_cancel_requested_by": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.Synthetic(); !ok {
 		return &ValidationError{Name: "synthetic", err: errors.New(`ent: missing required field "Tenant.synthetic"`)}
 	}
@@ -656,6 +736,26 @@ func (_c *TenantCreate) createSpec() (*Tenant, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.ScheduledPlanTrigger(); ok {
 		_spec.SetField(tenant.FieldScheduledPlanTrigger, field.TypeEnum, value)
 		_node.ScheduledPlanTrigger = &value
+	}
+	if value, ok := _c.mutation.ScheduledCancelAt(); ok {
+		_spec.SetField(tenant.FieldScheduledCancelAt, field.TypeTime, value)
+		_node.ScheduledCancelAt = &value
+	}
+	if value, ok := _c.mutation.ScheduledCancelFeedback(); ok {
+		_spec.SetField(tenant.FieldScheduledCancelFeedback, field.TypeEnum, value)
+		_node.ScheduledCancelFeedback = &value
+	}
+	if value, ok := _c.mutation.ScheduledCancelRequestedAt(); ok {
+		_spec.SetField(tenant.FieldScheduledCancelRequestedAt, field.TypeTime, value)
+		_node.ScheduledCancelRequestedAt = &value
+	}
+	if value, ok := _c.mutation.ScheduledCancelRequestedBy(); ok {
+		_spec.SetField(tenant.FieldScheduledCancelRequestedBy, field.TypeString, value)
+		_node.ScheduledCancelRequestedBy = &value
+	}
+	if value, ok := _c.mutation.PausedUntil(); ok {
+		_spec.SetField(tenant.FieldPausedUntil, field.TypeTime, value)
+		_node.PausedUntil = &value
 	}
 	if value, ok := _c.mutation.Synthetic(); ok {
 		_spec.SetField(tenant.FieldSynthetic, field.TypeBool, value)
@@ -1084,6 +1184,96 @@ func (u *TenantUpsert) ClearScheduledPlanTrigger() *TenantUpsert {
 	return u
 }
 
+// SetScheduledCancelAt sets the "scheduled_cancel_at" field.
+func (u *TenantUpsert) SetScheduledCancelAt(v time.Time) *TenantUpsert {
+	u.Set(tenant.FieldScheduledCancelAt, v)
+	return u
+}
+
+// UpdateScheduledCancelAt sets the "scheduled_cancel_at" field to the value that was provided on create.
+func (u *TenantUpsert) UpdateScheduledCancelAt() *TenantUpsert {
+	u.SetExcluded(tenant.FieldScheduledCancelAt)
+	return u
+}
+
+// ClearScheduledCancelAt clears the value of the "scheduled_cancel_at" field.
+func (u *TenantUpsert) ClearScheduledCancelAt() *TenantUpsert {
+	u.SetNull(tenant.FieldScheduledCancelAt)
+	return u
+}
+
+// SetScheduledCancelFeedback sets the "scheduled_cancel_feedback" field.
+func (u *TenantUpsert) SetScheduledCancelFeedback(v tenant.ScheduledCancelFeedback) *TenantUpsert {
+	u.Set(tenant.FieldScheduledCancelFeedback, v)
+	return u
+}
+
+// UpdateScheduledCancelFeedback sets the "scheduled_cancel_feedback" field to the value that was provided on create.
+func (u *TenantUpsert) UpdateScheduledCancelFeedback() *TenantUpsert {
+	u.SetExcluded(tenant.FieldScheduledCancelFeedback)
+	return u
+}
+
+// ClearScheduledCancelFeedback clears the value of the "scheduled_cancel_feedback" field.
+func (u *TenantUpsert) ClearScheduledCancelFeedback() *TenantUpsert {
+	u.SetNull(tenant.FieldScheduledCancelFeedback)
+	return u
+}
+
+// SetScheduledCancelRequestedAt sets the "scheduled_cancel_requested_at" field.
+func (u *TenantUpsert) SetScheduledCancelRequestedAt(v time.Time) *TenantUpsert {
+	u.Set(tenant.FieldScheduledCancelRequestedAt, v)
+	return u
+}
+
+// UpdateScheduledCancelRequestedAt sets the "scheduled_cancel_requested_at" field to the value that was provided on create.
+func (u *TenantUpsert) UpdateScheduledCancelRequestedAt() *TenantUpsert {
+	u.SetExcluded(tenant.FieldScheduledCancelRequestedAt)
+	return u
+}
+
+// ClearScheduledCancelRequestedAt clears the value of the "scheduled_cancel_requested_at" field.
+func (u *TenantUpsert) ClearScheduledCancelRequestedAt() *TenantUpsert {
+	u.SetNull(tenant.FieldScheduledCancelRequestedAt)
+	return u
+}
+
+// SetScheduledCancelRequestedBy sets the "scheduled_cancel_requested_by" field.
+func (u *TenantUpsert) SetScheduledCancelRequestedBy(v string) *TenantUpsert {
+	u.Set(tenant.FieldScheduledCancelRequestedBy, v)
+	return u
+}
+
+// UpdateScheduledCancelRequestedBy sets the "scheduled_cancel_requested_by" field to the value that was provided on create.
+func (u *TenantUpsert) UpdateScheduledCancelRequestedBy() *TenantUpsert {
+	u.SetExcluded(tenant.FieldScheduledCancelRequestedBy)
+	return u
+}
+
+// ClearScheduledCancelRequestedBy clears the value of the "scheduled_cancel_requested_by" field.
+func (u *TenantUpsert) ClearScheduledCancelRequestedBy() *TenantUpsert {
+	u.SetNull(tenant.FieldScheduledCancelRequestedBy)
+	return u
+}
+
+// SetPausedUntil sets the "paused_until" field.
+func (u *TenantUpsert) SetPausedUntil(v time.Time) *TenantUpsert {
+	u.Set(tenant.FieldPausedUntil, v)
+	return u
+}
+
+// UpdatePausedUntil sets the "paused_until" field to the value that was provided on create.
+func (u *TenantUpsert) UpdatePausedUntil() *TenantUpsert {
+	u.SetExcluded(tenant.FieldPausedUntil)
+	return u
+}
+
+// ClearPausedUntil clears the value of the "paused_until" field.
+func (u *TenantUpsert) ClearPausedUntil() *TenantUpsert {
+	u.SetNull(tenant.FieldPausedUntil)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -1495,6 +1685,111 @@ func (u *TenantUpsertOne) UpdateScheduledPlanTrigger() *TenantUpsertOne {
 func (u *TenantUpsertOne) ClearScheduledPlanTrigger() *TenantUpsertOne {
 	return u.Update(func(s *TenantUpsert) {
 		s.ClearScheduledPlanTrigger()
+	})
+}
+
+// SetScheduledCancelAt sets the "scheduled_cancel_at" field.
+func (u *TenantUpsertOne) SetScheduledCancelAt(v time.Time) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetScheduledCancelAt(v)
+	})
+}
+
+// UpdateScheduledCancelAt sets the "scheduled_cancel_at" field to the value that was provided on create.
+func (u *TenantUpsertOne) UpdateScheduledCancelAt() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateScheduledCancelAt()
+	})
+}
+
+// ClearScheduledCancelAt clears the value of the "scheduled_cancel_at" field.
+func (u *TenantUpsertOne) ClearScheduledCancelAt() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearScheduledCancelAt()
+	})
+}
+
+// SetScheduledCancelFeedback sets the "scheduled_cancel_feedback" field.
+func (u *TenantUpsertOne) SetScheduledCancelFeedback(v tenant.ScheduledCancelFeedback) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetScheduledCancelFeedback(v)
+	})
+}
+
+// UpdateScheduledCancelFeedback sets the "scheduled_cancel_feedback" field to the value that was provided on create.
+func (u *TenantUpsertOne) UpdateScheduledCancelFeedback() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateScheduledCancelFeedback()
+	})
+}
+
+// ClearScheduledCancelFeedback clears the value of the "scheduled_cancel_feedback" field.
+func (u *TenantUpsertOne) ClearScheduledCancelFeedback() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearScheduledCancelFeedback()
+	})
+}
+
+// SetScheduledCancelRequestedAt sets the "scheduled_cancel_requested_at" field.
+func (u *TenantUpsertOne) SetScheduledCancelRequestedAt(v time.Time) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetScheduledCancelRequestedAt(v)
+	})
+}
+
+// UpdateScheduledCancelRequestedAt sets the "scheduled_cancel_requested_at" field to the value that was provided on create.
+func (u *TenantUpsertOne) UpdateScheduledCancelRequestedAt() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateScheduledCancelRequestedAt()
+	})
+}
+
+// ClearScheduledCancelRequestedAt clears the value of the "scheduled_cancel_requested_at" field.
+func (u *TenantUpsertOne) ClearScheduledCancelRequestedAt() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearScheduledCancelRequestedAt()
+	})
+}
+
+// SetScheduledCancelRequestedBy sets the "scheduled_cancel_requested_by" field.
+func (u *TenantUpsertOne) SetScheduledCancelRequestedBy(v string) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetScheduledCancelRequestedBy(v)
+	})
+}
+
+// UpdateScheduledCancelRequestedBy sets the "scheduled_cancel_requested_by" field to the value that was provided on create.
+func (u *TenantUpsertOne) UpdateScheduledCancelRequestedBy() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateScheduledCancelRequestedBy()
+	})
+}
+
+// ClearScheduledCancelRequestedBy clears the value of the "scheduled_cancel_requested_by" field.
+func (u *TenantUpsertOne) ClearScheduledCancelRequestedBy() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearScheduledCancelRequestedBy()
+	})
+}
+
+// SetPausedUntil sets the "paused_until" field.
+func (u *TenantUpsertOne) SetPausedUntil(v time.Time) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetPausedUntil(v)
+	})
+}
+
+// UpdatePausedUntil sets the "paused_until" field to the value that was provided on create.
+func (u *TenantUpsertOne) UpdatePausedUntil() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdatePausedUntil()
+	})
+}
+
+// ClearPausedUntil clears the value of the "paused_until" field.
+func (u *TenantUpsertOne) ClearPausedUntil() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearPausedUntil()
 	})
 }
 
@@ -2076,6 +2371,111 @@ func (u *TenantUpsertBulk) UpdateScheduledPlanTrigger() *TenantUpsertBulk {
 func (u *TenantUpsertBulk) ClearScheduledPlanTrigger() *TenantUpsertBulk {
 	return u.Update(func(s *TenantUpsert) {
 		s.ClearScheduledPlanTrigger()
+	})
+}
+
+// SetScheduledCancelAt sets the "scheduled_cancel_at" field.
+func (u *TenantUpsertBulk) SetScheduledCancelAt(v time.Time) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetScheduledCancelAt(v)
+	})
+}
+
+// UpdateScheduledCancelAt sets the "scheduled_cancel_at" field to the value that was provided on create.
+func (u *TenantUpsertBulk) UpdateScheduledCancelAt() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateScheduledCancelAt()
+	})
+}
+
+// ClearScheduledCancelAt clears the value of the "scheduled_cancel_at" field.
+func (u *TenantUpsertBulk) ClearScheduledCancelAt() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearScheduledCancelAt()
+	})
+}
+
+// SetScheduledCancelFeedback sets the "scheduled_cancel_feedback" field.
+func (u *TenantUpsertBulk) SetScheduledCancelFeedback(v tenant.ScheduledCancelFeedback) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetScheduledCancelFeedback(v)
+	})
+}
+
+// UpdateScheduledCancelFeedback sets the "scheduled_cancel_feedback" field to the value that was provided on create.
+func (u *TenantUpsertBulk) UpdateScheduledCancelFeedback() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateScheduledCancelFeedback()
+	})
+}
+
+// ClearScheduledCancelFeedback clears the value of the "scheduled_cancel_feedback" field.
+func (u *TenantUpsertBulk) ClearScheduledCancelFeedback() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearScheduledCancelFeedback()
+	})
+}
+
+// SetScheduledCancelRequestedAt sets the "scheduled_cancel_requested_at" field.
+func (u *TenantUpsertBulk) SetScheduledCancelRequestedAt(v time.Time) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetScheduledCancelRequestedAt(v)
+	})
+}
+
+// UpdateScheduledCancelRequestedAt sets the "scheduled_cancel_requested_at" field to the value that was provided on create.
+func (u *TenantUpsertBulk) UpdateScheduledCancelRequestedAt() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateScheduledCancelRequestedAt()
+	})
+}
+
+// ClearScheduledCancelRequestedAt clears the value of the "scheduled_cancel_requested_at" field.
+func (u *TenantUpsertBulk) ClearScheduledCancelRequestedAt() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearScheduledCancelRequestedAt()
+	})
+}
+
+// SetScheduledCancelRequestedBy sets the "scheduled_cancel_requested_by" field.
+func (u *TenantUpsertBulk) SetScheduledCancelRequestedBy(v string) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetScheduledCancelRequestedBy(v)
+	})
+}
+
+// UpdateScheduledCancelRequestedBy sets the "scheduled_cancel_requested_by" field to the value that was provided on create.
+func (u *TenantUpsertBulk) UpdateScheduledCancelRequestedBy() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateScheduledCancelRequestedBy()
+	})
+}
+
+// ClearScheduledCancelRequestedBy clears the value of the "scheduled_cancel_requested_by" field.
+func (u *TenantUpsertBulk) ClearScheduledCancelRequestedBy() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearScheduledCancelRequestedBy()
+	})
+}
+
+// SetPausedUntil sets the "paused_until" field.
+func (u *TenantUpsertBulk) SetPausedUntil(v time.Time) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetPausedUntil(v)
+	})
+}
+
+// UpdatePausedUntil sets the "paused_until" field to the value that was provided on create.
+func (u *TenantUpsertBulk) UpdatePausedUntil() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdatePausedUntil()
+	})
+}
+
+// ClearPausedUntil clears the value of the "paused_until" field.
+func (u *TenantUpsertBulk) ClearPausedUntil() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearPausedUntil()
 	})
 }
 

@@ -372,6 +372,106 @@ func (_u *TenantUpdate) ClearScheduledPlanTrigger() *TenantUpdate {
 	return _u
 }
 
+// SetScheduledCancelAt sets the "scheduled_cancel_at" field.
+func (_u *TenantUpdate) SetScheduledCancelAt(v time.Time) *TenantUpdate {
+	_u.mutation.SetScheduledCancelAt(v)
+	return _u
+}
+
+// SetNillableScheduledCancelAt sets the "scheduled_cancel_at" field if the given value is not nil.
+func (_u *TenantUpdate) SetNillableScheduledCancelAt(v *time.Time) *TenantUpdate {
+	if v != nil {
+		_u.SetScheduledCancelAt(*v)
+	}
+	return _u
+}
+
+// ClearScheduledCancelAt clears the value of the "scheduled_cancel_at" field.
+func (_u *TenantUpdate) ClearScheduledCancelAt() *TenantUpdate {
+	_u.mutation.ClearScheduledCancelAt()
+	return _u
+}
+
+// SetScheduledCancelFeedback sets the "scheduled_cancel_feedback" field.
+func (_u *TenantUpdate) SetScheduledCancelFeedback(v tenant.ScheduledCancelFeedback) *TenantUpdate {
+	_u.mutation.SetScheduledCancelFeedback(v)
+	return _u
+}
+
+// SetNillableScheduledCancelFeedback sets the "scheduled_cancel_feedback" field if the given value is not nil.
+func (_u *TenantUpdate) SetNillableScheduledCancelFeedback(v *tenant.ScheduledCancelFeedback) *TenantUpdate {
+	if v != nil {
+		_u.SetScheduledCancelFeedback(*v)
+	}
+	return _u
+}
+
+// ClearScheduledCancelFeedback clears the value of the "scheduled_cancel_feedback" field.
+func (_u *TenantUpdate) ClearScheduledCancelFeedback() *TenantUpdate {
+	_u.mutation.ClearScheduledCancelFeedback()
+	return _u
+}
+
+// SetScheduledCancelRequestedAt sets the "scheduled_cancel_requested_at" field.
+func (_u *TenantUpdate) SetScheduledCancelRequestedAt(v time.Time) *TenantUpdate {
+	_u.mutation.SetScheduledCancelRequestedAt(v)
+	return _u
+}
+
+// SetNillableScheduledCancelRequestedAt sets the "scheduled_cancel_requested_at" field if the given value is not nil.
+func (_u *TenantUpdate) SetNillableScheduledCancelRequestedAt(v *time.Time) *TenantUpdate {
+	if v != nil {
+		_u.SetScheduledCancelRequestedAt(*v)
+	}
+	return _u
+}
+
+// ClearScheduledCancelRequestedAt clears the value of the "scheduled_cancel_requested_at" field.
+func (_u *TenantUpdate) ClearScheduledCancelRequestedAt() *TenantUpdate {
+	_u.mutation.ClearScheduledCancelRequestedAt()
+	return _u
+}
+
+// SetScheduledCancelRequestedBy sets the "scheduled_cancel_requested_by" field.
+func (_u *TenantUpdate) SetScheduledCancelRequestedBy(v string) *TenantUpdate {
+	_u.mutation.SetScheduledCancelRequestedBy(v)
+	return _u
+}
+
+// SetNillableScheduledCancelRequestedBy sets the "scheduled_cancel_requested_by" field if the given value is not nil.
+func (_u *TenantUpdate) SetNillableScheduledCancelRequestedBy(v *string) *TenantUpdate {
+	if v != nil {
+		_u.SetScheduledCancelRequestedBy(*v)
+	}
+	return _u
+}
+
+// ClearScheduledCancelRequestedBy clears the value of the "scheduled_cancel_requested_by" field.
+func (_u *TenantUpdate) ClearScheduledCancelRequestedBy() *TenantUpdate {
+	_u.mutation.ClearScheduledCancelRequestedBy()
+	return _u
+}
+
+// SetPausedUntil sets the "paused_until" field.
+func (_u *TenantUpdate) SetPausedUntil(v time.Time) *TenantUpdate {
+	_u.mutation.SetPausedUntil(v)
+	return _u
+}
+
+// SetNillablePausedUntil sets the "paused_until" field if the given value is not nil.
+func (_u *TenantUpdate) SetNillablePausedUntil(v *time.Time) *TenantUpdate {
+	if v != nil {
+		_u.SetPausedUntil(*v)
+	}
+	return _u
+}
+
+// ClearPausedUntil clears the value of the "paused_until" field.
+func (_u *TenantUpdate) ClearPausedUntil() *TenantUpdate {
+	_u.mutation.ClearPausedUntil()
+	return _u
+}
+
 // SetPlan sets the "plan" edge to the Plan entity.
 func (_u *TenantUpdate) SetPlan(v *Plan) *TenantUpdate {
 	return _u.SetPlanID(v.ID)
@@ -585,6 +685,16 @@ func (_u *TenantUpdate) check() error {
 			return &ValidationError{Name: "scheduled_plan_trigger", err: fmt.Errorf(`ent: validator failed for field "Tenant.scheduled_plan_trigger": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.ScheduledCancelFeedback(); ok {
+		if err := tenant.ScheduledCancelFeedbackValidator(v); err != nil {
+			return &ValidationError{Name: "scheduled_cancel_feedback", err: fmt.Errorf(`ent: validator failed for field "Tenant.scheduled_cancel_feedback": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.ScheduledCancelRequestedBy(); ok {
+		if err := tenant.ScheduledCancelRequestedByValidator(v); err != nil {
+			return &ValidationError{Name: "scheduled_cancel_requested_by", err: fmt.Errorf(`ent: validator failed for field "Tenant.scheduled_cancel_requested_by": %w`, err)}
+		}
+	}
 	if _u.mutation.PlanCleared() && len(_u.mutation.PlanIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Tenant.plan"`)
 	}
@@ -701,6 +811,36 @@ func (_u *TenantUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.ScheduledPlanTriggerCleared() {
 		_spec.ClearField(tenant.FieldScheduledPlanTrigger, field.TypeEnum)
+	}
+	if value, ok := _u.mutation.ScheduledCancelAt(); ok {
+		_spec.SetField(tenant.FieldScheduledCancelAt, field.TypeTime, value)
+	}
+	if _u.mutation.ScheduledCancelAtCleared() {
+		_spec.ClearField(tenant.FieldScheduledCancelAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ScheduledCancelFeedback(); ok {
+		_spec.SetField(tenant.FieldScheduledCancelFeedback, field.TypeEnum, value)
+	}
+	if _u.mutation.ScheduledCancelFeedbackCleared() {
+		_spec.ClearField(tenant.FieldScheduledCancelFeedback, field.TypeEnum)
+	}
+	if value, ok := _u.mutation.ScheduledCancelRequestedAt(); ok {
+		_spec.SetField(tenant.FieldScheduledCancelRequestedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ScheduledCancelRequestedAtCleared() {
+		_spec.ClearField(tenant.FieldScheduledCancelRequestedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ScheduledCancelRequestedBy(); ok {
+		_spec.SetField(tenant.FieldScheduledCancelRequestedBy, field.TypeString, value)
+	}
+	if _u.mutation.ScheduledCancelRequestedByCleared() {
+		_spec.ClearField(tenant.FieldScheduledCancelRequestedBy, field.TypeString)
+	}
+	if value, ok := _u.mutation.PausedUntil(); ok {
+		_spec.SetField(tenant.FieldPausedUntil, field.TypeTime, value)
+	}
+	if _u.mutation.PausedUntilCleared() {
+		_spec.ClearField(tenant.FieldPausedUntil, field.TypeTime)
 	}
 	if _u.mutation.PlanCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1225,6 +1365,106 @@ func (_u *TenantUpdateOne) ClearScheduledPlanTrigger() *TenantUpdateOne {
 	return _u
 }
 
+// SetScheduledCancelAt sets the "scheduled_cancel_at" field.
+func (_u *TenantUpdateOne) SetScheduledCancelAt(v time.Time) *TenantUpdateOne {
+	_u.mutation.SetScheduledCancelAt(v)
+	return _u
+}
+
+// SetNillableScheduledCancelAt sets the "scheduled_cancel_at" field if the given value is not nil.
+func (_u *TenantUpdateOne) SetNillableScheduledCancelAt(v *time.Time) *TenantUpdateOne {
+	if v != nil {
+		_u.SetScheduledCancelAt(*v)
+	}
+	return _u
+}
+
+// ClearScheduledCancelAt clears the value of the "scheduled_cancel_at" field.
+func (_u *TenantUpdateOne) ClearScheduledCancelAt() *TenantUpdateOne {
+	_u.mutation.ClearScheduledCancelAt()
+	return _u
+}
+
+// SetScheduledCancelFeedback sets the "scheduled_cancel_feedback" field.
+func (_u *TenantUpdateOne) SetScheduledCancelFeedback(v tenant.ScheduledCancelFeedback) *TenantUpdateOne {
+	_u.mutation.SetScheduledCancelFeedback(v)
+	return _u
+}
+
+// SetNillableScheduledCancelFeedback sets the "scheduled_cancel_feedback" field if the given value is not nil.
+func (_u *TenantUpdateOne) SetNillableScheduledCancelFeedback(v *tenant.ScheduledCancelFeedback) *TenantUpdateOne {
+	if v != nil {
+		_u.SetScheduledCancelFeedback(*v)
+	}
+	return _u
+}
+
+// ClearScheduledCancelFeedback clears the value of the "scheduled_cancel_feedback" field.
+func (_u *TenantUpdateOne) ClearScheduledCancelFeedback() *TenantUpdateOne {
+	_u.mutation.ClearScheduledCancelFeedback()
+	return _u
+}
+
+// SetScheduledCancelRequestedAt sets the "scheduled_cancel_requested_at" field.
+func (_u *TenantUpdateOne) SetScheduledCancelRequestedAt(v time.Time) *TenantUpdateOne {
+	_u.mutation.SetScheduledCancelRequestedAt(v)
+	return _u
+}
+
+// SetNillableScheduledCancelRequestedAt sets the "scheduled_cancel_requested_at" field if the given value is not nil.
+func (_u *TenantUpdateOne) SetNillableScheduledCancelRequestedAt(v *time.Time) *TenantUpdateOne {
+	if v != nil {
+		_u.SetScheduledCancelRequestedAt(*v)
+	}
+	return _u
+}
+
+// ClearScheduledCancelRequestedAt clears the value of the "scheduled_cancel_requested_at" field.
+func (_u *TenantUpdateOne) ClearScheduledCancelRequestedAt() *TenantUpdateOne {
+	_u.mutation.ClearScheduledCancelRequestedAt()
+	return _u
+}
+
+// SetScheduledCancelRequestedBy sets the "scheduled_cancel_requested_by" field.
+func (_u *TenantUpdateOne) SetScheduledCancelRequestedBy(v string) *TenantUpdateOne {
+	_u.mutation.SetScheduledCancelRequestedBy(v)
+	return _u
+}
+
+// SetNillableScheduledCancelRequestedBy sets the "scheduled_cancel_requested_by" field if the given value is not nil.
+func (_u *TenantUpdateOne) SetNillableScheduledCancelRequestedBy(v *string) *TenantUpdateOne {
+	if v != nil {
+		_u.SetScheduledCancelRequestedBy(*v)
+	}
+	return _u
+}
+
+// ClearScheduledCancelRequestedBy clears the value of the "scheduled_cancel_requested_by" field.
+func (_u *TenantUpdateOne) ClearScheduledCancelRequestedBy() *TenantUpdateOne {
+	_u.mutation.ClearScheduledCancelRequestedBy()
+	return _u
+}
+
+// SetPausedUntil sets the "paused_until" field.
+func (_u *TenantUpdateOne) SetPausedUntil(v time.Time) *TenantUpdateOne {
+	_u.mutation.SetPausedUntil(v)
+	return _u
+}
+
+// SetNillablePausedUntil sets the "paused_until" field if the given value is not nil.
+func (_u *TenantUpdateOne) SetNillablePausedUntil(v *time.Time) *TenantUpdateOne {
+	if v != nil {
+		_u.SetPausedUntil(*v)
+	}
+	return _u
+}
+
+// ClearPausedUntil clears the value of the "paused_until" field.
+func (_u *TenantUpdateOne) ClearPausedUntil() *TenantUpdateOne {
+	_u.mutation.ClearPausedUntil()
+	return _u
+}
+
 // SetPlan sets the "plan" edge to the Plan entity.
 func (_u *TenantUpdateOne) SetPlan(v *Plan) *TenantUpdateOne {
 	return _u.SetPlanID(v.ID)
@@ -1451,6 +1691,16 @@ func (_u *TenantUpdateOne) check() error {
 			return &ValidationError{Name: "scheduled_plan_trigger", err: fmt.Errorf(`ent: validator failed for field "Tenant.scheduled_plan_trigger": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.ScheduledCancelFeedback(); ok {
+		if err := tenant.ScheduledCancelFeedbackValidator(v); err != nil {
+			return &ValidationError{Name: "scheduled_cancel_feedback", err: fmt.Errorf(`ent: validator failed for field "Tenant.scheduled_cancel_feedback": %w`, err)}
+		}
+	}
+	if v, ok := _u.mutation.ScheduledCancelRequestedBy(); ok {
+		if err := tenant.ScheduledCancelRequestedByValidator(v); err != nil {
+			return &ValidationError{Name: "scheduled_cancel_requested_by", err: fmt.Errorf(`ent: validator failed for field "Tenant.scheduled_cancel_requested_by": %w`, err)}
+		}
+	}
 	if _u.mutation.PlanCleared() && len(_u.mutation.PlanIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Tenant.plan"`)
 	}
@@ -1584,6 +1834,36 @@ func (_u *TenantUpdateOne) sqlSave(ctx context.Context) (_node *Tenant, err erro
 	}
 	if _u.mutation.ScheduledPlanTriggerCleared() {
 		_spec.ClearField(tenant.FieldScheduledPlanTrigger, field.TypeEnum)
+	}
+	if value, ok := _u.mutation.ScheduledCancelAt(); ok {
+		_spec.SetField(tenant.FieldScheduledCancelAt, field.TypeTime, value)
+	}
+	if _u.mutation.ScheduledCancelAtCleared() {
+		_spec.ClearField(tenant.FieldScheduledCancelAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ScheduledCancelFeedback(); ok {
+		_spec.SetField(tenant.FieldScheduledCancelFeedback, field.TypeEnum, value)
+	}
+	if _u.mutation.ScheduledCancelFeedbackCleared() {
+		_spec.ClearField(tenant.FieldScheduledCancelFeedback, field.TypeEnum)
+	}
+	if value, ok := _u.mutation.ScheduledCancelRequestedAt(); ok {
+		_spec.SetField(tenant.FieldScheduledCancelRequestedAt, field.TypeTime, value)
+	}
+	if _u.mutation.ScheduledCancelRequestedAtCleared() {
+		_spec.ClearField(tenant.FieldScheduledCancelRequestedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.ScheduledCancelRequestedBy(); ok {
+		_spec.SetField(tenant.FieldScheduledCancelRequestedBy, field.TypeString, value)
+	}
+	if _u.mutation.ScheduledCancelRequestedByCleared() {
+		_spec.ClearField(tenant.FieldScheduledCancelRequestedBy, field.TypeString)
+	}
+	if value, ok := _u.mutation.PausedUntil(); ok {
+		_spec.SetField(tenant.FieldPausedUntil, field.TypeTime, value)
+	}
+	if _u.mutation.PausedUntilCleared() {
+		_spec.ClearField(tenant.FieldPausedUntil, field.TypeTime)
 	}
 	if _u.mutation.PlanCleared() {
 		edge := &sqlgraph.EdgeSpec{

@@ -3759,6 +3759,8 @@ enum OperationKind @goModel(model: "github.com/tenantd/tenantd.OperationKind") {
   PURGE
   REACTIVATE
   CANCEL
+  PAUSE
+  RESUME
 }
 """
 Ordering options for Operation connections

@@ -315,7 +315,7 @@ var (
 		{Name: "id", Type: field.TypeUUID},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
-		{Name: "kind", Type: field.TypeEnum, Enums: []string{"PROVISION", "CHANGE_PLAN", "EXPORT", "DELETE", "RESTORE", "PURGE", "REACTIVATE", "CANCEL"}},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"PROVISION", "CHANGE_PLAN", "EXPORT", "DELETE", "RESTORE", "PURGE", "REACTIVATE", "CANCEL", "PAUSE", "RESUME"}},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"QUEUED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED"}, Default: "QUEUED"},
 		{Name: "steps", Type: field.TypeJSON},
 		{Name: "progress_done", Type: field.TypeInt, Default: 0},
@@ -512,6 +512,11 @@ var (
 		{Name: "scheduled_plan_requested_at", Type: field.TypeTime, Nullable: true},
 		{Name: "scheduled_plan_requested_by", Type: field.TypeString, Nullable: true, Size: 200},
 		{Name: "scheduled_plan_trigger", Type: field.TypeEnum, Nullable: true, Enums: []string{"USER", "SYSTEM", "ADMIN"}},
+		{Name: "scheduled_cancel_at", Type: field.TypeTime, Nullable: true},
+		{Name: "scheduled_cancel_feedback", Type: field.TypeEnum, Nullable: true, Enums: []string{"customer_service", "low_quality", "missing_features", "other", "switched_service", "too_complex", "too_expensive", "unused"}},
+		{Name: "scheduled_cancel_requested_at", Type: field.TypeTime, Nullable: true},
+		{Name: "scheduled_cancel_requested_by", Type: field.TypeString, Nullable: true, Size: 200},
+		{Name: "paused_until", Type: field.TypeTime, Nullable: true},
 		{Name: "synthetic", Type: field.TypeBool, Default: false},
 		{Name: "plan_id", Type: field.TypeUUID},
 	}
@@ -523,7 +528,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "tenants_plans_plan",
-				Columns:    []*schema.Column{TenantsColumns[22]},
+				Columns:    []*schema.Column{TenantsColumns[27]},
 				RefColumns: []*schema.Column{PlansColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -542,7 +547,7 @@ var (
 			{
 				Name:    "tenant_plan_id",
 				Unique:  false,
-				Columns: []*schema.Column{TenantsColumns[22]},
+				Columns: []*schema.Column{TenantsColumns[27]},
 			},
 			{
 				Name:    "tenant_scheduled_plan_at",
@@ -553,6 +558,16 @@ var (
 				Name:    "tenant_purge_after",
 				Unique:  false,
 				Columns: []*schema.Column{TenantsColumns[14]},
+			},
+			{
+				Name:    "tenant_scheduled_cancel_at",
+				Unique:  false,
+				Columns: []*schema.Column{TenantsColumns[21]},
+			},
+			{
+				Name:    "tenant_paused_until",
+				Unique:  false,
+				Columns: []*schema.Column{TenantsColumns[25]},
 			},
 		},
 	}

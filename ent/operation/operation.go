@@ -134,7 +134,7 @@ var (
 // KindValidator is a validator for the "kind" field enum values. It is called by the builders before save.
 func KindValidator(k tenantd.OperationKind) error {
 	switch k {
-	case "PROVISION", "CHANGE_PLAN", "EXPORT", "DELETE", "RESTORE", "PURGE", "REACTIVATE", "CANCEL":
+	case "PROVISION", "CHANGE_PLAN", "EXPORT", "DELETE", "RESTORE", "PURGE", "REACTIVATE", "CANCEL", "PAUSE", "RESUME":
 		return nil
 	default:
 		return fmt.Errorf("operation: invalid enum value for kind field: %q", k)

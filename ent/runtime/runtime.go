@@ -609,8 +609,12 @@ func init() {
 	tenantDescScheduledPlanRequestedBy := tenantFields[17].Descriptor()
 	// tenant.ScheduledPlanRequestedByValidator is a validator for the "scheduled_plan_requested_by" field. It is called by the builders before save.
 	tenant.ScheduledPlanRequestedByValidator = tenantDescScheduledPlanRequestedBy.Validators[0].(func(string) error)
+	// tenantDescScheduledCancelRequestedBy is the schema descriptor for scheduled_cancel_requested_by field.
+	tenantDescScheduledCancelRequestedBy := tenantFields[22].Descriptor()
+	// tenant.ScheduledCancelRequestedByValidator is a validator for the "scheduled_cancel_requested_by" field. It is called by the builders before save.
+	tenant.ScheduledCancelRequestedByValidator = tenantDescScheduledCancelRequestedBy.Validators[0].(func(string) error)
 	// tenantDescSynthetic is the schema descriptor for synthetic field.
-	tenantDescSynthetic := tenantFields[19].Descriptor()
+	tenantDescSynthetic := tenantFields[24].Descriptor()
 	// tenant.DefaultSynthetic holds the default value on creation for the synthetic field.
 	tenant.DefaultSynthetic = tenantDescSynthetic.Default.(bool)
 	// tenantDescID is the schema descriptor for id field.

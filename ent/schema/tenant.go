@@ -65,6 +65,20 @@ func (Tenant) Fields() []ent.Field {
 			Annotations(entgql.Skip()),
 		field.Enum("scheduled_plan_trigger").GoType(tenantd.Trigger("")).Optional().Nillable().
 			Annotations(entgql.Skip()),
+		field.Time("scheduled_cancel_at").Optional().Nillable().
+			Comment("when a cancellation scheduled for the end of the billing period applies").
+			Annotations(entgql.Skip()),
+		field.Enum("scheduled_cancel_feedback").Values("customer_service", "low_quality", "missing_features", "other",
+			"switched_service", "too_complex", "too_expensive", "unused").Optional().Nillable().
+			Comment("the customer's reason for the scheduled cancellation (Stripe's feedback values)").
+			Annotations(entgql.Skip()),
+		field.Time("scheduled_cancel_requested_at").Optional().Nillable().Annotations(entgql.Skip()),
+		field.String("scheduled_cancel_requested_by").Optional().Nillable().MaxLen(200).
+			Comment("the actor who asked, as the audit trail names them").
+			Annotations(entgql.Skip()),
+		field.Time("paused_until").Optional().Nillable().
+			Comment("a paused (SUSPENDED) tenant resumes by itself at this time").
+			Annotations(entgql.Skip()),
 		field.Bool("synthetic").Default(false).Immutable().
 			Comment("made by a readiness check: kept out of the activation funnel"),
 	}
@@ -91,6 +105,8 @@ func (Tenant) Indexes() []ent.Index {
 		index.Fields("plan_id"),
 		index.Fields("scheduled_plan_at"),
 		index.Fields("purge_after"), // the purge sweep reads the due tenants only
+		index.Fields("scheduled_cancel_at"),
+		index.Fields("paused_until"),
 	}
 }
 

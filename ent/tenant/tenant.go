@@ -4,6 +4,8 @@ package tenant
 
 import (
 	"fmt"
+	"io"
+	"strconv"
 	"time"
 
 	"entgo.io/ent"
@@ -61,6 +63,16 @@ const (
 	FieldScheduledPlanRequestedBy = "scheduled_plan_requested_by"
 	// FieldScheduledPlanTrigger holds the string denoting the scheduled_plan_trigger field in the database.
 	FieldScheduledPlanTrigger = "scheduled_plan_trigger"
+	// FieldScheduledCancelAt holds the string denoting the scheduled_cancel_at field in the database.
+	FieldScheduledCancelAt = "scheduled_cancel_at"
+	// FieldScheduledCancelFeedback holds the string denoting the scheduled_cancel_feedback field in the database.
+	FieldScheduledCancelFeedback = "scheduled_cancel_feedback"
+	// FieldScheduledCancelRequestedAt holds the string denoting the scheduled_cancel_requested_at field in the database.
+	FieldScheduledCancelRequestedAt = "scheduled_cancel_requested_at"
+	// FieldScheduledCancelRequestedBy holds the string denoting the scheduled_cancel_requested_by field in the database.
+	FieldScheduledCancelRequestedBy = "scheduled_cancel_requested_by"
+	// FieldPausedUntil holds the string denoting the paused_until field in the database.
+	FieldPausedUntil = "paused_until"
 	// FieldSynthetic holds the string denoting the synthetic field in the database.
 	FieldSynthetic = "synthetic"
 	// EdgePlan holds the string denoting the plan edge name in mutations.
@@ -127,6 +139,11 @@ var Columns = []string{
 	FieldScheduledPlanRequestedAt,
 	FieldScheduledPlanRequestedBy,
 	FieldScheduledPlanTrigger,
+	FieldScheduledCancelAt,
+	FieldScheduledCancelFeedback,
+	FieldScheduledCancelRequestedAt,
+	FieldScheduledCancelRequestedBy,
+	FieldPausedUntil,
 	FieldSynthetic,
 }
 
@@ -172,6 +189,8 @@ var (
 	ScheduledPlanKeyValidator func(string) error
 	// ScheduledPlanRequestedByValidator is a validator for the "scheduled_plan_requested_by" field. It is called by the builders before save.
 	ScheduledPlanRequestedByValidator func(string) error
+	// ScheduledCancelRequestedByValidator is a validator for the "scheduled_cancel_requested_by" field. It is called by the builders before save.
+	ScheduledCancelRequestedByValidator func(string) error
 	// DefaultSynthetic holds the default value on creation for the "synthetic" field.
 	DefaultSynthetic bool
 	// DefaultID holds the default value on creation for the "id" field.
@@ -207,6 +226,35 @@ func ScheduledPlanTriggerValidator(spt tenantd.Trigger) error {
 		return nil
 	default:
 		return fmt.Errorf("tenant: invalid enum value for scheduled_plan_trigger field: %q", spt)
+	}
+}
+
+// ScheduledCancelFeedback defines the type for the "scheduled_cancel_feedback" enum field.
+type ScheduledCancelFeedback string
+
+// ScheduledCancelFeedback values.
+const (
+	ScheduledCancelFeedbackCustomerService ScheduledCancelFeedback = "customer_service"
+	ScheduledCancelFeedbackLowQuality      ScheduledCancelFeedback = "low_quality"
+	ScheduledCancelFeedbackMissingFeatures ScheduledCancelFeedback = "missing_features"
+	ScheduledCancelFeedbackOther           ScheduledCancelFeedback = "other"
+	ScheduledCancelFeedbackSwitchedService ScheduledCancelFeedback = "switched_service"
+	ScheduledCancelFeedbackTooComplex      ScheduledCancelFeedback = "too_complex"
+	ScheduledCancelFeedbackTooExpensive    ScheduledCancelFeedback = "too_expensive"
+	ScheduledCancelFeedbackUnused          ScheduledCancelFeedback = "unused"
+)
+
+func (scf ScheduledCancelFeedback) String() string {
+	return string(scf)
+}
+
+// ScheduledCancelFeedbackValidator is a validator for the "scheduled_cancel_feedback" field enum values. It is called by the builders before save.
+func ScheduledCancelFeedbackValidator(scf ScheduledCancelFeedback) error {
+	switch scf {
+	case ScheduledCancelFeedbackCustomerService, ScheduledCancelFeedbackLowQuality, ScheduledCancelFeedbackMissingFeatures, ScheduledCancelFeedbackOther, ScheduledCancelFeedbackSwitchedService, ScheduledCancelFeedbackTooComplex, ScheduledCancelFeedbackTooExpensive, ScheduledCancelFeedbackUnused:
+		return nil
+	default:
+		return fmt.Errorf("tenant: invalid enum value for scheduled_cancel_feedback field: %q", scf)
 	}
 }
 
@@ -323,6 +371,31 @@ func ByScheduledPlanTrigger(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldScheduledPlanTrigger, opts...).ToFunc()
 }
 
+// ByScheduledCancelAt orders the results by the scheduled_cancel_at field.
+func ByScheduledCancelAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldScheduledCancelAt, opts...).ToFunc()
+}
+
+// ByScheduledCancelFeedback orders the results by the scheduled_cancel_feedback field.
+func ByScheduledCancelFeedback(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldScheduledCancelFeedback, opts...).ToFunc()
+}
+
+// ByScheduledCancelRequestedAt orders the results by the scheduled_cancel_requested_at field.
+func ByScheduledCancelRequestedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldScheduledCancelRequestedAt, opts...).ToFunc()
+}
+
+// ByScheduledCancelRequestedBy orders the results by the scheduled_cancel_requested_by field.
+func ByScheduledCancelRequestedBy(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldScheduledCancelRequestedBy, opts...).ToFunc()
+}
+
+// ByPausedUntil orders the results by the paused_until field.
+func ByPausedUntil(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPausedUntil, opts...).ToFunc()
+}
+
 // BySynthetic orders the results by the synthetic field.
 func BySynthetic(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSynthetic, opts...).ToFunc()
@@ -425,3 +498,21 @@ var (
 	// tenantd.Trigger must implement graphql.Unmarshaler.
 	_ graphql.Unmarshaler = (*tenantd.Trigger)(nil)
 )
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e ScheduledCancelFeedback) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *ScheduledCancelFeedback) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = ScheduledCancelFeedback(str)
+	if err := ScheduledCancelFeedbackValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid ScheduledCancelFeedback", str)
+	}
+	return nil
+}

@@ -147,6 +147,26 @@ func ScheduledPlanRequestedBy(v string) predicate.Tenant {
 	return predicate.Tenant(sql.FieldEQ(FieldScheduledPlanRequestedBy, v))
 }
 
+// ScheduledCancelAt applies equality check predicate on the "scheduled_cancel_at" field. It's identical to ScheduledCancelAtEQ.
+func ScheduledCancelAt(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldScheduledCancelAt, v))
+}
+
+// ScheduledCancelRequestedAt applies equality check predicate on the "scheduled_cancel_requested_at" field. It's identical to ScheduledCancelRequestedAtEQ.
+func ScheduledCancelRequestedAt(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldScheduledCancelRequestedAt, v))
+}
+
+// ScheduledCancelRequestedBy applies equality check predicate on the "scheduled_cancel_requested_by" field. It's identical to ScheduledCancelRequestedByEQ.
+func ScheduledCancelRequestedBy(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldScheduledCancelRequestedBy, v))
+}
+
+// PausedUntil applies equality check predicate on the "paused_until" field. It's identical to PausedUntilEQ.
+func PausedUntil(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldPausedUntil, v))
+}
+
 // Synthetic applies equality check predicate on the "synthetic" field. It's identical to SyntheticEQ.
 func Synthetic(v bool) predicate.Tenant {
 	return predicate.Tenant(sql.FieldEQ(FieldSynthetic, v))
@@ -1285,6 +1305,261 @@ func ScheduledPlanTriggerIsNil() predicate.Tenant {
 // ScheduledPlanTriggerNotNil applies the NotNil predicate on the "scheduled_plan_trigger" field.
 func ScheduledPlanTriggerNotNil() predicate.Tenant {
 	return predicate.Tenant(sql.FieldNotNull(FieldScheduledPlanTrigger))
+}
+
+// ScheduledCancelAtEQ applies the EQ predicate on the "scheduled_cancel_at" field.
+func ScheduledCancelAtEQ(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldScheduledCancelAt, v))
+}
+
+// ScheduledCancelAtNEQ applies the NEQ predicate on the "scheduled_cancel_at" field.
+func ScheduledCancelAtNEQ(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNEQ(FieldScheduledCancelAt, v))
+}
+
+// ScheduledCancelAtIn applies the In predicate on the "scheduled_cancel_at" field.
+func ScheduledCancelAtIn(vs ...time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldIn(FieldScheduledCancelAt, vs...))
+}
+
+// ScheduledCancelAtNotIn applies the NotIn predicate on the "scheduled_cancel_at" field.
+func ScheduledCancelAtNotIn(vs ...time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotIn(FieldScheduledCancelAt, vs...))
+}
+
+// ScheduledCancelAtGT applies the GT predicate on the "scheduled_cancel_at" field.
+func ScheduledCancelAtGT(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGT(FieldScheduledCancelAt, v))
+}
+
+// ScheduledCancelAtGTE applies the GTE predicate on the "scheduled_cancel_at" field.
+func ScheduledCancelAtGTE(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGTE(FieldScheduledCancelAt, v))
+}
+
+// ScheduledCancelAtLT applies the LT predicate on the "scheduled_cancel_at" field.
+func ScheduledCancelAtLT(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLT(FieldScheduledCancelAt, v))
+}
+
+// ScheduledCancelAtLTE applies the LTE predicate on the "scheduled_cancel_at" field.
+func ScheduledCancelAtLTE(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLTE(FieldScheduledCancelAt, v))
+}
+
+// ScheduledCancelAtIsNil applies the IsNil predicate on the "scheduled_cancel_at" field.
+func ScheduledCancelAtIsNil() predicate.Tenant {
+	return predicate.Tenant(sql.FieldIsNull(FieldScheduledCancelAt))
+}
+
+// ScheduledCancelAtNotNil applies the NotNil predicate on the "scheduled_cancel_at" field.
+func ScheduledCancelAtNotNil() predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotNull(FieldScheduledCancelAt))
+}
+
+// ScheduledCancelFeedbackEQ applies the EQ predicate on the "scheduled_cancel_feedback" field.
+func ScheduledCancelFeedbackEQ(v ScheduledCancelFeedback) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldScheduledCancelFeedback, v))
+}
+
+// ScheduledCancelFeedbackNEQ applies the NEQ predicate on the "scheduled_cancel_feedback" field.
+func ScheduledCancelFeedbackNEQ(v ScheduledCancelFeedback) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNEQ(FieldScheduledCancelFeedback, v))
+}
+
+// ScheduledCancelFeedbackIn applies the In predicate on the "scheduled_cancel_feedback" field.
+func ScheduledCancelFeedbackIn(vs ...ScheduledCancelFeedback) predicate.Tenant {
+	return predicate.Tenant(sql.FieldIn(FieldScheduledCancelFeedback, vs...))
+}
+
+// ScheduledCancelFeedbackNotIn applies the NotIn predicate on the "scheduled_cancel_feedback" field.
+func ScheduledCancelFeedbackNotIn(vs ...ScheduledCancelFeedback) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotIn(FieldScheduledCancelFeedback, vs...))
+}
+
+// ScheduledCancelFeedbackIsNil applies the IsNil predicate on the "scheduled_cancel_feedback" field.
+func ScheduledCancelFeedbackIsNil() predicate.Tenant {
+	return predicate.Tenant(sql.FieldIsNull(FieldScheduledCancelFeedback))
+}
+
+// ScheduledCancelFeedbackNotNil applies the NotNil predicate on the "scheduled_cancel_feedback" field.
+func ScheduledCancelFeedbackNotNil() predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotNull(FieldScheduledCancelFeedback))
+}
+
+// ScheduledCancelRequestedAtEQ applies the EQ predicate on the "scheduled_cancel_requested_at" field.
+func ScheduledCancelRequestedAtEQ(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldScheduledCancelRequestedAt, v))
+}
+
+// ScheduledCancelRequestedAtNEQ applies the NEQ predicate on the "scheduled_cancel_requested_at" field.
+func ScheduledCancelRequestedAtNEQ(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNEQ(FieldScheduledCancelRequestedAt, v))
+}
+
+// ScheduledCancelRequestedAtIn applies the In predicate on the "scheduled_cancel_requested_at" field.
+func ScheduledCancelRequestedAtIn(vs ...time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldIn(FieldScheduledCancelRequestedAt, vs...))
+}
+
+// ScheduledCancelRequestedAtNotIn applies the NotIn predicate on the "scheduled_cancel_requested_at" field.
+func ScheduledCancelRequestedAtNotIn(vs ...time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotIn(FieldScheduledCancelRequestedAt, vs...))
+}
+
+// ScheduledCancelRequestedAtGT applies the GT predicate on the "scheduled_cancel_requested_at" field.
+func ScheduledCancelRequestedAtGT(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGT(FieldScheduledCancelRequestedAt, v))
+}
+
+// ScheduledCancelRequestedAtGTE applies the GTE predicate on the "scheduled_cancel_requested_at" field.
+func ScheduledCancelRequestedAtGTE(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGTE(FieldScheduledCancelRequestedAt, v))
+}
+
+// ScheduledCancelRequestedAtLT applies the LT predicate on the "scheduled_cancel_requested_at" field.
+func ScheduledCancelRequestedAtLT(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLT(FieldScheduledCancelRequestedAt, v))
+}
+
+// ScheduledCancelRequestedAtLTE applies the LTE predicate on the "scheduled_cancel_requested_at" field.
+func ScheduledCancelRequestedAtLTE(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLTE(FieldScheduledCancelRequestedAt, v))
+}
+
+// ScheduledCancelRequestedAtIsNil applies the IsNil predicate on the "scheduled_cancel_requested_at" field.
+func ScheduledCancelRequestedAtIsNil() predicate.Tenant {
+	return predicate.Tenant(sql.FieldIsNull(FieldScheduledCancelRequestedAt))
+}
+
+// ScheduledCancelRequestedAtNotNil applies the NotNil predicate on the "scheduled_cancel_requested_at" field.
+func ScheduledCancelRequestedAtNotNil() predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotNull(FieldScheduledCancelRequestedAt))
+}
+
+// ScheduledCancelRequestedByEQ applies the EQ predicate on the "scheduled_cancel_requested_by" field.
+func ScheduledCancelRequestedByEQ(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldScheduledCancelRequestedBy, v))
+}
+
+// ScheduledCancelRequestedByNEQ applies the NEQ predicate on the "scheduled_cancel_requested_by" field.
+func ScheduledCancelRequestedByNEQ(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNEQ(FieldScheduledCancelRequestedBy, v))
+}
+
+// ScheduledCancelRequestedByIn applies the In predicate on the "scheduled_cancel_requested_by" field.
+func ScheduledCancelRequestedByIn(vs ...string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldIn(FieldScheduledCancelRequestedBy, vs...))
+}
+
+// ScheduledCancelRequestedByNotIn applies the NotIn predicate on the "scheduled_cancel_requested_by" field.
+func ScheduledCancelRequestedByNotIn(vs ...string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotIn(FieldScheduledCancelRequestedBy, vs...))
+}
+
+// ScheduledCancelRequestedByGT applies the GT predicate on the "scheduled_cancel_requested_by" field.
+func ScheduledCancelRequestedByGT(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGT(FieldScheduledCancelRequestedBy, v))
+}
+
+// ScheduledCancelRequestedByGTE applies the GTE predicate on the "scheduled_cancel_requested_by" field.
+func ScheduledCancelRequestedByGTE(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGTE(FieldScheduledCancelRequestedBy, v))
+}
+
+// ScheduledCancelRequestedByLT applies the LT predicate on the "scheduled_cancel_requested_by" field.
+func ScheduledCancelRequestedByLT(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLT(FieldScheduledCancelRequestedBy, v))
+}
+
+// ScheduledCancelRequestedByLTE applies the LTE predicate on the "scheduled_cancel_requested_by" field.
+func ScheduledCancelRequestedByLTE(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLTE(FieldScheduledCancelRequestedBy, v))
+}
+
+// ScheduledCancelRequestedByContains applies the Contains predicate on the "scheduled_cancel_requested_by" field.
+func ScheduledCancelRequestedByContains(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldContains(FieldScheduledCancelRequestedBy, v))
+}
+
+// ScheduledCancelRequestedByHasPrefix applies the HasPrefix predicate on the "scheduled_cancel_requested_by" field.
+func ScheduledCancelRequestedByHasPrefix(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldHasPrefix(FieldScheduledCancelRequestedBy, v))
+}
+
+// ScheduledCancelRequestedByHasSuffix applies the HasSuffix predicate on the "scheduled_cancel_requested_by" field.
+func ScheduledCancelRequestedByHasSuffix(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldHasSuffix(FieldScheduledCancelRequestedBy, v))
+}
+
+// ScheduledCancelRequestedByIsNil applies the IsNil predicate on the "scheduled_cancel_requested_by" field.
+func ScheduledCancelRequestedByIsNil() predicate.Tenant {
+	return predicate.Tenant(sql.FieldIsNull(FieldScheduledCancelRequestedBy))
+}
+
+// ScheduledCancelRequestedByNotNil applies the NotNil predicate on the "scheduled_cancel_requested_by" field.
+func ScheduledCancelRequestedByNotNil() predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotNull(FieldScheduledCancelRequestedBy))
+}
+
+// ScheduledCancelRequestedByEqualFold applies the EqualFold predicate on the "scheduled_cancel_requested_by" field.
+func ScheduledCancelRequestedByEqualFold(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEqualFold(FieldScheduledCancelRequestedBy, v))
+}
+
+// ScheduledCancelRequestedByContainsFold applies the ContainsFold predicate on the "scheduled_cancel_requested_by" field.
+func ScheduledCancelRequestedByContainsFold(v string) predicate.Tenant {
+	return predicate.Tenant(sql.FieldContainsFold(FieldScheduledCancelRequestedBy, v))
+}
+
+// PausedUntilEQ applies the EQ predicate on the "paused_until" field.
+func PausedUntilEQ(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldPausedUntil, v))
+}
+
+// PausedUntilNEQ applies the NEQ predicate on the "paused_until" field.
+func PausedUntilNEQ(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNEQ(FieldPausedUntil, v))
+}
+
+// PausedUntilIn applies the In predicate on the "paused_until" field.
+func PausedUntilIn(vs ...time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldIn(FieldPausedUntil, vs...))
+}
+
+// PausedUntilNotIn applies the NotIn predicate on the "paused_until" field.
+func PausedUntilNotIn(vs ...time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotIn(FieldPausedUntil, vs...))
+}
+
+// PausedUntilGT applies the GT predicate on the "paused_until" field.
+func PausedUntilGT(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGT(FieldPausedUntil, v))
+}
+
+// PausedUntilGTE applies the GTE predicate on the "paused_until" field.
+func PausedUntilGTE(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGTE(FieldPausedUntil, v))
+}
+
+// PausedUntilLT applies the LT predicate on the "paused_until" field.
+func PausedUntilLT(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLT(FieldPausedUntil, v))
+}
+
+// PausedUntilLTE applies the LTE predicate on the "paused_until" field.
+func PausedUntilLTE(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLTE(FieldPausedUntil, v))
+}
+
+// PausedUntilIsNil applies the IsNil predicate on the "paused_until" field.
+func PausedUntilIsNil() predicate.Tenant {
+	return predicate.Tenant(sql.FieldIsNull(FieldPausedUntil))
+}
+
+// PausedUntilNotNil applies the NotNil predicate on the "paused_until" field.
+func PausedUntilNotNil() predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotNull(FieldPausedUntil))
 }
 
 // SyntheticEQ applies the EQ predicate on the "synthetic" field.
