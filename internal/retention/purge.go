@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -360,7 +361,7 @@ func (p *Purger) purge(ctx context.Context, tx *store.Tx, r *ops.Run) (string, e
 	files := []string{}
 	if report, ok := r.Op.Result["workspace"].(map[string]any); ok {
 		if f, _ := report["deletedFile"].(string); f != "" {
-			files = append(files, f)
+			files = append(files, "workspace:"+filepath.Base(f)) // the name, not the server's path
 		}
 	}
 	if ex, ok := r.Op.Result["exportFiles"].([]any); ok {
