@@ -108,6 +108,13 @@ type ComplexityRoot struct {
 		Tenant   func(childComplexity int) int
 	}
 
+	CancelSubscriptionPayload struct {
+		Operation             func(childComplexity int) int
+		ScheduledCancellation func(childComplexity int) int
+		Tenant                func(childComplexity int) int
+		Transition            func(childComplexity int) int
+	}
+
 	ChangePlanPayload struct {
 		Operation func(childComplexity int) int
 		Preview   func(childComplexity int) int
@@ -174,11 +181,12 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		CancelScheduledPlanChange func(childComplexity int, input CancelScheduledPlanChangeInput) int
-		CancelSubscription        func(childComplexity int, input TenantTransitionInput) int
+		CancelSubscription        func(childComplexity int, input CancelSubscriptionInput) int
 		ChangePlan                func(childComplexity int, input ChangePlanInput) int
 		CreateAPIKey              func(childComplexity int, input CreateAPIKeyInput) int
+		PauseSubscription         func(childComplexity int, input PauseSubscriptionInput) int
 		PurgeTenant               func(childComplexity int, input PurgeTenantInput) int
-		ReactivateTenant          func(childComplexity int, input TenantTransitionInput) int
+		ReactivateTenant          func(childComplexity int, input ReactivateTenantInput) int
 		RequestTenantDeletion     func(childComplexity int, input RequestTenantDeletionInput) int
 		RestoreTenant             func(childComplexity int, input RestoreTenantInput) int
 		ResumeTenant              func(childComplexity int, input TenantTransitionInput) int
@@ -187,6 +195,7 @@ type ComplexityRoot struct {
 		RunReadinessChecks        func(childComplexity int) int
 		SignUp                    func(childComplexity int, input SignUpInput) int
 		SuspendTenant             func(childComplexity int, input TenantTransitionInput) int
+		UndoCancellation          func(childComplexity int, input UndoCancellationInput) int
 		UploadDocument            func(childComplexity int, input UploadDocumentInput) int
 	}
 
@@ -339,6 +348,12 @@ type ComplexityRoot struct {
 		Viewer                func(childComplexity int) int
 	}
 
+	ReactivateTenantPayload struct {
+		APIKey    func(childComplexity int) int
+		Operation func(childComplexity int) int
+		Tenant    func(childComplexity int) int
+	}
+
 	Readiness struct {
 		Checks func(childComplexity int) int
 		RanAt  func(childComplexity int) int
@@ -371,6 +386,13 @@ type ComplexityRoot struct {
 
 	RevokeApiKeyPayload struct {
 		Key func(childComplexity int) int
+	}
+
+	ScheduledCancellation struct {
+		EffectiveAt func(childComplexity int) int
+		Feedback    func(childComplexity int) int
+		RequestedAt func(childComplexity int) int
+		RequestedBy func(childComplexity int) int
 	}
 
 	ScheduledPlanChange struct {
@@ -447,27 +469,29 @@ type ComplexityRoot struct {
 	}
 
 	Tenant struct {
-		APIKeys             func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.APIKeyOrder, where *ent.APIKeyWhereInput) int
-		AllowedEvents       func(childComplexity int) int
-		CreatedAt           func(childComplexity int) int
-		Email               func(childComplexity int) int
-		ID                  func(childComplexity int) int
-		Name                func(childComplexity int) int
-		Operations          func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.OperationOrder, where *ent.OperationWhereInput) int
-		Plan                func(childComplexity int) int
-		PlanID              func(childComplexity int) int
-		PurgeAfter          func(childComplexity int) int
-		PurgeCertificate    func(childComplexity int) int
-		PurgedAt            func(childComplexity int) int
-		ScheduledPlanChange func(childComplexity int) int
-		Slug                func(childComplexity int) int
-		State               func(childComplexity int) int
-		StateBeforeDeletion func(childComplexity int) int
-		StateChangedAt      func(childComplexity int) int
-		Synthetic           func(childComplexity int) int
-		Transitions         func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.StateTransitionOrder, where *ent.StateTransitionWhereInput) int
-		UpdatedAt           func(childComplexity int) int
-		Usage               func(childComplexity int) int
+		APIKeys               func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.APIKeyOrder, where *ent.APIKeyWhereInput) int
+		AllowedEvents         func(childComplexity int) int
+		CreatedAt             func(childComplexity int) int
+		Email                 func(childComplexity int) int
+		ID                    func(childComplexity int) int
+		Name                  func(childComplexity int) int
+		Operations            func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.OperationOrder, where *ent.OperationWhereInput) int
+		PausedUntil           func(childComplexity int) int
+		Plan                  func(childComplexity int) int
+		PlanID                func(childComplexity int) int
+		PurgeAfter            func(childComplexity int) int
+		PurgeCertificate      func(childComplexity int) int
+		PurgedAt              func(childComplexity int) int
+		ScheduledCancellation func(childComplexity int) int
+		ScheduledPlanChange   func(childComplexity int) int
+		Slug                  func(childComplexity int) int
+		State                 func(childComplexity int) int
+		StateBeforeDeletion   func(childComplexity int) int
+		StateChangedAt        func(childComplexity int) int
+		Synthetic             func(childComplexity int) int
+		Transitions           func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.StateTransitionOrder, where *ent.StateTransitionWhereInput) int
+		UpdatedAt             func(childComplexity int) int
+		Usage                 func(childComplexity int) int
 	}
 
 	TenantConnection struct {
@@ -492,6 +516,11 @@ type ComplexityRoot struct {
 		Operation  func(childComplexity int) int
 		Tenant     func(childComplexity int) int
 		Transition func(childComplexity int) int
+	}
+
+	UndoCancellationPayload struct {
+		Operation func(childComplexity int) int
+		Tenant    func(childComplexity int) int
 	}
 
 	UploadDocumentPayload struct {
@@ -525,8 +554,10 @@ type DocumentResolver interface {
 type MutationResolver interface {
 	SuspendTenant(ctx context.Context, input TenantTransitionInput) (*TenantTransitionPayload, error)
 	ResumeTenant(ctx context.Context, input TenantTransitionInput) (*TenantTransitionPayload, error)
-	CancelSubscription(ctx context.Context, input TenantTransitionInput) (*TenantTransitionPayload, error)
-	ReactivateTenant(ctx context.Context, input TenantTransitionInput) (*TenantTransitionPayload, error)
+	CancelSubscription(ctx context.Context, input CancelSubscriptionInput) (*CancelSubscriptionPayload, error)
+	UndoCancellation(ctx context.Context, input UndoCancellationInput) (*UndoCancellationPayload, error)
+	PauseSubscription(ctx context.Context, input PauseSubscriptionInput) (*TenantTransitionPayload, error)
+	ReactivateTenant(ctx context.Context, input ReactivateTenantInput) (*ReactivateTenantPayload, error)
 	SignUp(ctx context.Context, input SignUpInput) (*SignUpPayload, error)
 	RetryProvisioning(ctx context.Context, input TenantTransitionInput) (*TenantTransitionPayload, error)
 	CreateAPIKey(ctx context.Context, input CreateAPIKeyInput) (*CreateAPIKeyPayload, error)
@@ -580,6 +611,8 @@ type TenantResolver interface {
 	PurgeCertificate(ctx context.Context, obj *ent.Tenant) (*PurgeCertificate, error)
 	AllowedEvents(ctx context.Context, obj *ent.Tenant) ([]tenantd.Event, error)
 	ScheduledPlanChange(ctx context.Context, obj *ent.Tenant) (*ScheduledPlanChange, error)
+	ScheduledCancellation(ctx context.Context, obj *ent.Tenant) (*ScheduledCancellation, error)
+
 	Usage(ctx context.Context, obj *ent.Tenant) (*workspace.Usage, error)
 }
 
@@ -816,6 +849,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.CancelScheduledPlanChangePayload.Tenant(childComplexity), true
+
+	case "CancelSubscriptionPayload.operation":
+		if e.ComplexityRoot.CancelSubscriptionPayload.Operation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CancelSubscriptionPayload.Operation(childComplexity), true
+	case "CancelSubscriptionPayload.scheduledCancellation":
+		if e.ComplexityRoot.CancelSubscriptionPayload.ScheduledCancellation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CancelSubscriptionPayload.ScheduledCancellation(childComplexity), true
+	case "CancelSubscriptionPayload.tenant":
+		if e.ComplexityRoot.CancelSubscriptionPayload.Tenant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CancelSubscriptionPayload.Tenant(childComplexity), true
+	case "CancelSubscriptionPayload.transition":
+		if e.ComplexityRoot.CancelSubscriptionPayload.Transition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CancelSubscriptionPayload.Transition(childComplexity), true
 
 	case "ChangePlanPayload.operation":
 		if e.ComplexityRoot.ChangePlanPayload.Operation == nil {
@@ -1069,7 +1127,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.CancelSubscription(childComplexity, args["input"].(TenantTransitionInput)), true
+		return e.ComplexityRoot.Mutation.CancelSubscription(childComplexity, args["input"].(CancelSubscriptionInput)), true
 	case "Mutation.changePlan":
 		if e.ComplexityRoot.Mutation.ChangePlan == nil {
 			break
@@ -1092,6 +1150,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAPIKey(childComplexity, args["input"].(CreateAPIKeyInput)), true
+	case "Mutation.pauseSubscription":
+		if e.ComplexityRoot.Mutation.PauseSubscription == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_pauseSubscription_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PauseSubscription(childComplexity, args["input"].(PauseSubscriptionInput)), true
 	case "Mutation.purgeTenant":
 		if e.ComplexityRoot.Mutation.PurgeTenant == nil {
 			break
@@ -1113,7 +1182,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.ReactivateTenant(childComplexity, args["input"].(TenantTransitionInput)), true
+		return e.ComplexityRoot.Mutation.ReactivateTenant(childComplexity, args["input"].(ReactivateTenantInput)), true
 	case "Mutation.requestTenantDeletion":
 		if e.ComplexityRoot.Mutation.RequestTenantDeletion == nil {
 			break
@@ -1197,6 +1266,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SuspendTenant(childComplexity, args["input"].(TenantTransitionInput)), true
+	case "Mutation.undoCancellation":
+		if e.ComplexityRoot.Mutation.UndoCancellation == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_undoCancellation_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UndoCancellation(childComplexity, args["input"].(UndoCancellationInput)), true
 	case "Mutation.uploadDocument":
 		if e.ComplexityRoot.Mutation.UploadDocument == nil {
 			break
@@ -1894,6 +1974,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
 
+	case "ReactivateTenantPayload.apiKey":
+		if e.ComplexityRoot.ReactivateTenantPayload.APIKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReactivateTenantPayload.APIKey(childComplexity), true
+	case "ReactivateTenantPayload.operation":
+		if e.ComplexityRoot.ReactivateTenantPayload.Operation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReactivateTenantPayload.Operation(childComplexity), true
+	case "ReactivateTenantPayload.tenant":
+		if e.ComplexityRoot.ReactivateTenantPayload.Tenant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReactivateTenantPayload.Tenant(childComplexity), true
+
 	case "Readiness.checks":
 		if e.ComplexityRoot.Readiness.Checks == nil {
 			break
@@ -2012,6 +2111,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RevokeApiKeyPayload.Key(childComplexity), true
+
+	case "ScheduledCancellation.effectiveAt":
+		if e.ComplexityRoot.ScheduledCancellation.EffectiveAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScheduledCancellation.EffectiveAt(childComplexity), true
+	case "ScheduledCancellation.feedback":
+		if e.ComplexityRoot.ScheduledCancellation.Feedback == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScheduledCancellation.Feedback(childComplexity), true
+	case "ScheduledCancellation.requestedAt":
+		if e.ComplexityRoot.ScheduledCancellation.RequestedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScheduledCancellation.RequestedAt(childComplexity), true
+	case "ScheduledCancellation.requestedBy":
+		if e.ComplexityRoot.ScheduledCancellation.RequestedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ScheduledCancellation.RequestedBy(childComplexity), true
 
 	case "ScheduledPlanChange.effectiveAt":
 		if e.ComplexityRoot.ScheduledPlanChange.EffectiveAt == nil {
@@ -2326,6 +2450,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Tenant.Operations(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].(*ent.OperationOrder), args["where"].(*ent.OperationWhereInput)), true
+	case "Tenant.pausedUntil":
+		if e.ComplexityRoot.Tenant.PausedUntil == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Tenant.PausedUntil(childComplexity), true
 	case "Tenant.plan":
 		if e.ComplexityRoot.Tenant.Plan == nil {
 			break
@@ -2356,6 +2486,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Tenant.PurgedAt(childComplexity), true
+	case "Tenant.scheduledCancellation":
+		if e.ComplexityRoot.Tenant.ScheduledCancellation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Tenant.ScheduledCancellation(childComplexity), true
 	case "Tenant.scheduledPlanChange":
 		if e.ComplexityRoot.Tenant.ScheduledPlanChange == nil {
 			break
@@ -2492,6 +2628,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TenantTransitionPayload.Transition(childComplexity), true
 
+	case "UndoCancellationPayload.operation":
+		if e.ComplexityRoot.UndoCancellationPayload.Operation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UndoCancellationPayload.Operation(childComplexity), true
+	case "UndoCancellationPayload.tenant":
+		if e.ComplexityRoot.UndoCancellationPayload.Tenant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UndoCancellationPayload.Tenant(childComplexity), true
+
 	case "UploadDocumentPayload.document":
 		if e.ComplexityRoot.UploadDocumentPayload.Document == nil {
 			break
@@ -2575,13 +2724,16 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("AdminTokenOrder", ec.unmarshalInputAdminTokenOrder),
 			graphql.NewInputUnmarshaler("AdminTokenWhereInput", ec.unmarshalInputAdminTokenWhereInput),
 			graphql.NewInputUnmarshaler("CancelScheduledPlanChangeInput", ec.unmarshalInputCancelScheduledPlanChangeInput),
+			graphql.NewInputUnmarshaler("CancelSubscriptionInput", ec.unmarshalInputCancelSubscriptionInput),
 			graphql.NewInputUnmarshaler("ChangePlanInput", ec.unmarshalInputChangePlanInput),
 			graphql.NewInputUnmarshaler("CreateApiKeyInput", ec.unmarshalInputCreateApiKeyInput),
 			graphql.NewInputUnmarshaler("OperationOrder", ec.unmarshalInputOperationOrder),
 			graphql.NewInputUnmarshaler("OperationWhereInput", ec.unmarshalInputOperationWhereInput),
+			graphql.NewInputUnmarshaler("PauseSubscriptionInput", ec.unmarshalInputPauseSubscriptionInput),
 			graphql.NewInputUnmarshaler("PlanOrder", ec.unmarshalInputPlanOrder),
 			graphql.NewInputUnmarshaler("PlanWhereInput", ec.unmarshalInputPlanWhereInput),
 			graphql.NewInputUnmarshaler("PurgeTenantInput", ec.unmarshalInputPurgeTenantInput),
+			graphql.NewInputUnmarshaler("ReactivateTenantInput", ec.unmarshalInputReactivateTenantInput),
 			graphql.NewInputUnmarshaler("RequestTenantDeletionInput", ec.unmarshalInputRequestTenantDeletionInput),
 			graphql.NewInputUnmarshaler("RestoreTenantInput", ec.unmarshalInputRestoreTenantInput),
 			graphql.NewInputUnmarshaler("RevokeApiKeyInput", ec.unmarshalInputRevokeApiKeyInput),
@@ -2591,6 +2743,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("TenantOrder", ec.unmarshalInputTenantOrder),
 			graphql.NewInputUnmarshaler("TenantTransitionInput", ec.unmarshalInputTenantTransitionInput),
 			graphql.NewInputUnmarshaler("TenantWhereInput", ec.unmarshalInputTenantWhereInput),
+			graphql.NewInputUnmarshaler("UndoCancellationInput", ec.unmarshalInputUndoCancellationInput),
 			graphql.NewInputUnmarshaler("UploadDocumentInput", ec.unmarshalInputUploadDocumentInput),
 		)
 	}
@@ -2805,10 +2958,35 @@ type Mutation {
   suspendTenant(input: TenantTransitionInput!): TenantTransitionPayload!
   "Resume a SUSPENDED tenant (admin)."
   resumeTenant(input: TenantTransitionInput!): TenantTransitionPayload!
-  "Cancel the subscription of an ACTIVE or SUSPENDED tenant, effective immediately (admin, or the tenant itself)."
-  cancelSubscription(input: TenantTransitionInput!): TenantTransitionPayload!
-  "Reactivate a CANCELED tenant (admin, or the tenant itself)."
-  reactivateTenant(input: TenantTransitionInput!): TenantTransitionPayload!
+  """
+  Cancel the subscription of an ACTIVE or SUSPENDED tenant (admin, or the
+  tenant itself). atPeriodEnd (the default for the tenant's own key) keeps
+  the tenant as it is until the end of the billing period, shows the
+  cancellation on Tenant.scheduledCancellation and cancels then;
+  undoCancellation takes it back. Otherwise (the default for an admin) the
+  tenant is CANCELED now. Either way a CANCEL operation tells the billing
+  provider, once. Errors: INVALID_INPUT (feedback, comment), CONFLICT (a
+  cancellation already scheduled), INVALID_TRANSITION.
+  """
+  cancelSubscription(input: CancelSubscriptionInput!): CancelSubscriptionPayload!
+  "Take back a cancellation scheduled for the end of the billing period (admin, or the tenant itself). INVALID_INPUT if none is scheduled."
+  undoCancellation(input: UndoCancellationInput!): UndoCancellationPayload!
+  """
+  Pause an ACTIVE tenant (admin, or the tenant itself): it goes SUSPENDED with
+  its data kept and read-only, its billing paused (a PAUSE operation), and
+  resumes by itself at resumesAt (at most 90 days ahead) or with resumeTenant.
+  """
+  pauseSubscription(input: PauseSubscriptionInput!): TenantTransitionPayload!
+  """
+  Reactivate a CANCELED tenant (admin, or the tenant itself): a REACTIVATE
+  operation charges (or resumes) the subscription, with paymentMethod if given
+  and on plan if given (one of the same isolation), then makes the tenant
+  ACTIVE with its data intact. The answer carries a new API key, shown once.
+  A declined card fails the operation and leaves the tenant CANCELED. A PURGED
+  tenant cannot be reactivated (sign up again); a PENDING_DELETION one is
+  brought back with restoreTenant.
+  """
+  reactivateTenant(input: ReactivateTenantInput!): ReactivateTenantPayload!
   """
   Sign up (public): validates everything, charges the payment method, creates
   the tenant and starts its provisioning. Retry with the same idempotencyKey
@@ -3099,6 +3277,98 @@ type CancelScheduledPlanChangePayload {
   tenant: Tenant!
   "The change that was taken back."
   canceled: ScheduledPlanChange!
+}
+
+"Stripe's cancellation feedback values."
+enum CancellationFeedback {
+  customer_service
+  low_quality
+  missing_features
+  other
+  switched_service
+  too_complex
+  too_expensive
+  unused
+}
+
+input CancelSubscriptionInput {
+  tenantId: ID!
+  "Cancel at the end of the billing period (default for the tenant's own key) instead of now (default for an admin)."
+  atPeriodEnd: Boolean
+  "Why the customer leaves, from Stripe's list."
+  feedback: CancellationFeedback
+  "The customer's own words (at most 1000 characters): personal data, erased at purge."
+  comment: String
+  "Why, for the audit trail (at most 500 characters)."
+  reason: String
+  "Makes the mutation safe to retry: the same key and input give the same answer."
+  idempotencyKey: String
+}
+
+type CancelSubscriptionPayload {
+  tenant: Tenant!
+  "The cancel transition; null while the cancellation waits for the period end."
+  transition: StateTransition
+  "The CANCEL operation that tells the billing provider."
+  operation: Operation
+  "The scheduled cancellation, when atPeriodEnd."
+  scheduledCancellation: ScheduledCancellation
+}
+
+"A cancellation waiting for the end of the billing period."
+type ScheduledCancellation {
+  effectiveAt: Time!
+  feedback: CancellationFeedback
+  requestedAt: Time
+  "Who asked, as the audit trail names them."
+  requestedBy: String
+}
+
+input UndoCancellationInput {
+  tenantId: ID!
+  idempotencyKey: String
+}
+
+type UndoCancellationPayload {
+  tenant: Tenant!
+  "The CANCEL operation that takes the cancellation back at the billing provider."
+  operation: Operation
+}
+
+input PauseSubscriptionInput {
+  tenantId: ID!
+  "When the tenant resumes by itself: in the future, at most 90 days ahead."
+  resumesAt: Time!
+  "Why, for the audit trail (at most 500 characters)."
+  reason: String
+}
+
+input ReactivateTenantInput {
+  tenantId: ID!
+  "A payment method id (the built-in test provider takes pm_card_visa and pm_card_chargeDeclined); without it the customer's default is charged."
+  paymentMethod: String
+  "The plan to come back on, of the same isolation as the tenant's; default: its plan."
+  plan: String
+  "Why, for the audit trail (at most 500 characters)."
+  reason: String
+  "Makes the mutation safe to retry: the same key and input give the same answer."
+  idempotencyKey: String
+}
+
+type ReactivateTenantPayload {
+  "The tenant, still CANCELED until its REACTIVATE operation has billing back."
+  tenant: Tenant!
+  "The REACTIVATE operation: follow it with operationProgress."
+  operation: Operation!
+  "A new API key of the tenant, shown once."
+  apiKey: String!
+}
+
+extend type Tenant {
+  "The cancellation scheduled for the end of the billing period, if any."
+  scheduledCancellation: ScheduledCancellation
+  "A paused tenant resumes by itself at this time."
+  pausedUntil: Time
 }
 `, BuiltIn: false},
 	{Name: "../schema/workspace.graphqls", Input: `# The tenant workspace (documents and search), the activation funnel and the
@@ -4909,6 +5179,20 @@ func (ec *executionContext) childFields_CancelScheduledPlanChangePayload(ctx con
 	return nil, fmt.Errorf("no field named %q was found under type CancelScheduledPlanChangePayload", field.Name)
 }
 
+func (ec *executionContext) childFields_CancelSubscriptionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "tenant":
+		return ec.fieldContext_CancelSubscriptionPayload_tenant(ctx, field)
+	case "transition":
+		return ec.fieldContext_CancelSubscriptionPayload_transition(ctx, field)
+	case "operation":
+		return ec.fieldContext_CancelSubscriptionPayload_operation(ctx, field)
+	case "scheduledCancellation":
+		return ec.fieldContext_CancelSubscriptionPayload_scheduledCancellation(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CancelSubscriptionPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_ChangePlanPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "tenant":
@@ -5285,6 +5569,18 @@ func (ec *executionContext) childFields_PurgeTenantPayload(ctx context.Context, 
 	return nil, fmt.Errorf("no field named %q was found under type PurgeTenantPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_ReactivateTenantPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "tenant":
+		return ec.fieldContext_ReactivateTenantPayload_tenant(ctx, field)
+	case "operation":
+		return ec.fieldContext_ReactivateTenantPayload_operation(ctx, field)
+	case "apiKey":
+		return ec.fieldContext_ReactivateTenantPayload_apiKey(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReactivateTenantPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Readiness(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "status":
@@ -5351,6 +5647,20 @@ func (ec *executionContext) childFields_RevokeApiKeyPayload(ctx context.Context,
 		return ec.fieldContext_RevokeApiKeyPayload_key(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RevokeApiKeyPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ScheduledCancellation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "effectiveAt":
+		return ec.fieldContext_ScheduledCancellation_effectiveAt(ctx, field)
+	case "feedback":
+		return ec.fieldContext_ScheduledCancellation_feedback(ctx, field)
+	case "requestedAt":
+		return ec.fieldContext_ScheduledCancellation_requestedAt(ctx, field)
+	case "requestedBy":
+		return ec.fieldContext_ScheduledCancellation_requestedBy(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ScheduledCancellation", field.Name)
 }
 
 func (ec *executionContext) childFields_ScheduledPlanChange(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5531,6 +5841,10 @@ func (ec *executionContext) childFields_Tenant(ctx context.Context, field graphq
 		return ec.fieldContext_Tenant_allowedEvents(ctx, field)
 	case "scheduledPlanChange":
 		return ec.fieldContext_Tenant_scheduledPlanChange(ctx, field)
+	case "scheduledCancellation":
+		return ec.fieldContext_Tenant_scheduledCancellation(ctx, field)
+	case "pausedUntil":
+		return ec.fieldContext_Tenant_pausedUntil(ctx, field)
 	case "usage":
 		return ec.fieldContext_Tenant_usage(ctx, field)
 	}
@@ -5583,6 +5897,16 @@ func (ec *executionContext) childFields_TenantTransitionPayload(ctx context.Cont
 		return ec.fieldContext_TenantTransitionPayload_operation(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TenantTransitionPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_UndoCancellationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "tenant":
+		return ec.fieldContext_UndoCancellationPayload_tenant(ctx, field)
+	case "operation":
+		return ec.fieldContext_UndoCancellationPayload_operation(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UndoCancellationPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_UploadDocumentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5759,8 +6083,8 @@ func (ec *executionContext) field_Mutation_cancelSubscription_args(ctx context.C
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
-		func(ctx context.Context, v any) (TenantTransitionInput, error) {
-			return ec.unmarshalNTenantTransitionInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐTenantTransitionInput(ctx, v)
+		func(ctx context.Context, v any) (CancelSubscriptionInput, error) {
+			return ec.unmarshalNCancelSubscriptionInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCancelSubscriptionInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5797,6 +6121,20 @@ func (ec *executionContext) field_Mutation_createApiKey_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_pauseSubscription_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (PauseSubscriptionInput, error) {
+			return ec.unmarshalNPauseSubscriptionInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐPauseSubscriptionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_purgeTenant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5815,8 +6153,8 @@ func (ec *executionContext) field_Mutation_reactivateTenant_args(ctx context.Con
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
-		func(ctx context.Context, v any) (TenantTransitionInput, error) {
-			return ec.unmarshalNTenantTransitionInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐTenantTransitionInput(ctx, v)
+		func(ctx context.Context, v any) (ReactivateTenantInput, error) {
+			return ec.unmarshalNReactivateTenantInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐReactivateTenantInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5915,6 +6253,20 @@ func (ec *executionContext) field_Mutation_suspendTenant_args(ctx context.Contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (TenantTransitionInput, error) {
 			return ec.unmarshalNTenantTransitionInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐTenantTransitionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_undoCancellation_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (UndoCancellationInput, error) {
+			return ec.unmarshalNUndoCancellationInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐUndoCancellationInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -7331,6 +7683,134 @@ func (ec *executionContext) fieldContext_CancelScheduledPlanChangePayload_cancel
 	return fc, nil
 }
 
+func (ec *executionContext) _CancelSubscriptionPayload_tenant(ctx context.Context, field graphql.CollectedField, obj *CancelSubscriptionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CancelSubscriptionPayload_tenant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tenant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Tenant) graphql.Marshaler {
+			return ec.marshalNTenant2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐTenant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CancelSubscriptionPayload_tenant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CancelSubscriptionPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Tenant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CancelSubscriptionPayload_transition(ctx context.Context, field graphql.CollectedField, obj *CancelSubscriptionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CancelSubscriptionPayload_transition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Transition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.StateTransition) graphql.Marshaler {
+			return ec.marshalOStateTransition2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐStateTransition(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CancelSubscriptionPayload_transition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CancelSubscriptionPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StateTransition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CancelSubscriptionPayload_operation(ctx context.Context, field graphql.CollectedField, obj *CancelSubscriptionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CancelSubscriptionPayload_operation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Operation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Operation) graphql.Marshaler {
+			return ec.marshalOOperation2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐOperation(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CancelSubscriptionPayload_operation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CancelSubscriptionPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Operation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CancelSubscriptionPayload_scheduledCancellation(ctx context.Context, field graphql.CollectedField, obj *CancelSubscriptionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CancelSubscriptionPayload_scheduledCancellation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScheduledCancellation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ScheduledCancellation) graphql.Marshaler {
+			return ec.marshalOScheduledCancellation2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐScheduledCancellation(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CancelSubscriptionPayload_scheduledCancellation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CancelSubscriptionPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ScheduledCancellation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ChangePlanPayload_tenant(ctx context.Context, field graphql.CollectedField, obj *ChangePlanPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8352,11 +8832,11 @@ func (ec *executionContext) _Mutation_cancelSubscription(ctx context.Context, fi
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().CancelSubscription(ctx, fc.Args["input"].(TenantTransitionInput))
+			return ec.Resolvers.Mutation().CancelSubscription(ctx, fc.Args["input"].(CancelSubscriptionInput))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *TenantTransitionPayload) graphql.Marshaler {
-			return ec.marshalNTenantTransitionPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐTenantTransitionPayload(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *CancelSubscriptionPayload) graphql.Marshaler {
+			return ec.marshalNCancelSubscriptionPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCancelSubscriptionPayload(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8369,7 +8849,7 @@ func (ec *executionContext) fieldContext_Mutation_cancelSubscription(ctx context
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_TenantTransitionPayload(ctx, field)
+			return ec.childFields_CancelSubscriptionPayload(ctx, field)
 		},
 	}
 	defer func() {
@@ -8386,6 +8866,94 @@ func (ec *executionContext) fieldContext_Mutation_cancelSubscription(ctx context
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_undoCancellation(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_undoCancellation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UndoCancellation(ctx, fc.Args["input"].(UndoCancellationInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *UndoCancellationPayload) graphql.Marshaler {
+			return ec.marshalNUndoCancellationPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐUndoCancellationPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_undoCancellation(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UndoCancellationPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_undoCancellation_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_pauseSubscription(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_pauseSubscription(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PauseSubscription(ctx, fc.Args["input"].(PauseSubscriptionInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *TenantTransitionPayload) graphql.Marshaler {
+			return ec.marshalNTenantTransitionPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐTenantTransitionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_pauseSubscription(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TenantTransitionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_pauseSubscription_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_reactivateTenant(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8396,11 +8964,11 @@ func (ec *executionContext) _Mutation_reactivateTenant(ctx context.Context, fiel
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().ReactivateTenant(ctx, fc.Args["input"].(TenantTransitionInput))
+			return ec.Resolvers.Mutation().ReactivateTenant(ctx, fc.Args["input"].(ReactivateTenantInput))
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *TenantTransitionPayload) graphql.Marshaler {
-			return ec.marshalNTenantTransitionPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐTenantTransitionPayload(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *ReactivateTenantPayload) graphql.Marshaler {
+			return ec.marshalNReactivateTenantPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐReactivateTenantPayload(ctx, selections, v)
 		},
 		true,
 		true,
@@ -8413,7 +8981,7 @@ func (ec *executionContext) fieldContext_Mutation_reactivateTenant(ctx context.C
 		IsMethod:   true,
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
-			return ec.childFields_TenantTransitionPayload(ctx, field)
+			return ec.childFields_ReactivateTenantPayload(ctx, field)
 		},
 	}
 	defer func() {
@@ -11739,6 +12307,93 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _ReactivateTenantPayload_tenant(ctx context.Context, field graphql.CollectedField, obj *ReactivateTenantPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReactivateTenantPayload_tenant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tenant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Tenant) graphql.Marshaler {
+			return ec.marshalNTenant2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐTenant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReactivateTenantPayload_tenant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReactivateTenantPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Tenant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReactivateTenantPayload_operation(ctx context.Context, field graphql.CollectedField, obj *ReactivateTenantPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReactivateTenantPayload_operation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Operation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Operation) graphql.Marshaler {
+			return ec.marshalNOperation2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐOperation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReactivateTenantPayload_operation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReactivateTenantPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Operation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReactivateTenantPayload_apiKey(ctx context.Context, field graphql.CollectedField, obj *ReactivateTenantPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReactivateTenantPayload_apiKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.APIKey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReactivateTenantPayload_apiKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReactivateTenantPayload", field, false, false, "String")
+}
+
 func (ec *executionContext) _Readiness_status(ctx context.Context, field graphql.CollectedField, obj *Readiness) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12246,6 +12901,98 @@ func (ec *executionContext) fieldContext_RevokeApiKeyPayload_key(_ context.Conte
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ScheduledCancellation_effectiveAt(ctx context.Context, field graphql.CollectedField, obj *ScheduledCancellation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScheduledCancellation_effectiveAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EffectiveAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ScheduledCancellation_effectiveAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScheduledCancellation", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ScheduledCancellation_feedback(ctx context.Context, field graphql.CollectedField, obj *ScheduledCancellation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScheduledCancellation_feedback(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Feedback, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *CancellationFeedback) graphql.Marshaler {
+			return ec.marshalOCancellationFeedback2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCancellationFeedback(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ScheduledCancellation_feedback(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScheduledCancellation", field, false, false, "CancellationFeedback")
+}
+
+func (ec *executionContext) _ScheduledCancellation_requestedAt(ctx context.Context, field graphql.CollectedField, obj *ScheduledCancellation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScheduledCancellation_requestedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ScheduledCancellation_requestedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScheduledCancellation", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ScheduledCancellation_requestedBy(ctx context.Context, field graphql.CollectedField, obj *ScheduledCancellation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ScheduledCancellation_requestedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RequestedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ScheduledCancellation_requestedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ScheduledCancellation", field, false, false, "String")
 }
 
 func (ec *executionContext) _ScheduledPlanChange_plan(ctx context.Context, field graphql.CollectedField, obj *ScheduledPlanChange) (ret graphql.Marshaler) {
@@ -13850,6 +14597,61 @@ func (ec *executionContext) fieldContext_Tenant_scheduledPlanChange(_ context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _Tenant_scheduledCancellation(ctx context.Context, field graphql.CollectedField, obj *ent.Tenant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Tenant_scheduledCancellation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Tenant().ScheduledCancellation(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ScheduledCancellation) graphql.Marshaler {
+			return ec.marshalOScheduledCancellation2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐScheduledCancellation(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Tenant_scheduledCancellation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Tenant",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ScheduledCancellation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Tenant_pausedUntil(ctx context.Context, field graphql.CollectedField, obj *ent.Tenant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Tenant_pausedUntil(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PausedUntil, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Tenant_pausedUntil(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Tenant", field, false, false, "Time")
+}
+
 func (ec *executionContext) _Tenant_usage(ctx context.Context, field graphql.CollectedField, obj *ent.Tenant) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14229,6 +15031,70 @@ func (ec *executionContext) _TenantTransitionPayload_operation(ctx context.Conte
 func (ec *executionContext) fieldContext_TenantTransitionPayload_operation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "TenantTransitionPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Operation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UndoCancellationPayload_tenant(ctx context.Context, field graphql.CollectedField, obj *UndoCancellationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UndoCancellationPayload_tenant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tenant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Tenant) graphql.Marshaler {
+			return ec.marshalNTenant2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐTenant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UndoCancellationPayload_tenant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UndoCancellationPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Tenant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UndoCancellationPayload_operation(ctx context.Context, field graphql.CollectedField, obj *UndoCancellationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UndoCancellationPayload_operation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Operation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Operation) graphql.Marshaler {
+			return ec.marshalOOperation2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐOperation(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_UndoCancellationPayload_operation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UndoCancellationPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -17000,6 +17866,83 @@ func UnmarshalCancelScheduledPlanChangeInput(ctx context.Context, raw any) (Canc
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCancelSubscriptionInput(ctx context.Context, obj any) (CancelSubscriptionInput, error) {
+	var it CancelSubscriptionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"tenantId", "atPeriodEnd", "feedback", "comment", "reason", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "tenantId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenantId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenantID = data
+		case "atPeriodEnd":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("atPeriodEnd"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AtPeriodEnd = data
+		case "feedback":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("feedback"))
+			data, err := ec.unmarshalOCancellationFeedback2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCancellationFeedback(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Feedback = data
+		case "comment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("comment"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Comment = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCancelSubscriptionInput unmarshals raw into the CancelSubscriptionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCancelSubscriptionInput(ctx context.Context, raw any) (CancelSubscriptionInput, error) {
+	var out CancelSubscriptionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CancelSubscriptionInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputChangePlanInput(ctx context.Context, obj any) (ChangePlanInput, error) {
 	var it ChangePlanInput
 	if obj == nil {
@@ -17785,6 +18728,62 @@ func (ec *executionContext) unmarshalInputOperationWhereInput(ctx context.Contex
 func UnmarshalOperationWhereInput(ctx context.Context, raw any) (ent.OperationWhereInput, error) {
 	var out ent.OperationWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "OperationWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputPauseSubscriptionInput(ctx context.Context, obj any) (PauseSubscriptionInput, error) {
+	var it PauseSubscriptionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"tenantId", "resumesAt", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "tenantId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenantId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenantID = data
+		case "resumesAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resumesAt"))
+			data, err := ec.unmarshalNTime2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ResumesAt = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPauseSubscriptionInput unmarshals raw into the PauseSubscriptionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPauseSubscriptionInput(ctx context.Context, raw any) (PauseSubscriptionInput, error) {
+	var out PauseSubscriptionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PauseSubscriptionInput", raw, &out)
 	return out, err
 }
 
@@ -18643,6 +19642,76 @@ func (ec *executionContext) unmarshalInputPurgeTenantInput(ctx context.Context, 
 func UnmarshalPurgeTenantInput(ctx context.Context, raw any) (PurgeTenantInput, error) {
 	var out PurgeTenantInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "PurgeTenantInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputReactivateTenantInput(ctx context.Context, obj any) (ReactivateTenantInput, error) {
+	var it ReactivateTenantInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"tenantId", "paymentMethod", "plan", "reason", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "tenantId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenantId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenantID = data
+		case "paymentMethod":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("paymentMethod"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PaymentMethod = data
+		case "plan":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("plan"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Plan = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalReactivateTenantInput unmarshals raw into the ReactivateTenantInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalReactivateTenantInput(ctx context.Context, raw any) (ReactivateTenantInput, error) {
+	var out ReactivateTenantInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReactivateTenantInput", raw, &out)
 	return out, err
 }
 
@@ -20684,6 +21753,55 @@ func UnmarshalTenantWhereInput(ctx context.Context, raw any) (ent.TenantWhereInp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUndoCancellationInput(ctx context.Context, obj any) (UndoCancellationInput, error) {
+	var it UndoCancellationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"tenantId", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "tenantId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenantId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenantID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUndoCancellationInput unmarshals raw into the UndoCancellationInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUndoCancellationInput(ctx context.Context, raw any) (UndoCancellationInput, error) {
+	var out UndoCancellationInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UndoCancellationInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUploadDocumentInput(ctx context.Context, obj any) (UploadDocumentInput, error) {
 	var it UploadDocumentInput
 	if obj == nil {
@@ -21121,6 +22239,54 @@ func (ec *executionContext) _CancelScheduledPlanChangePayload(ctx context.Contex
 		case "canceled":
 			out.Values[i] = ec._CancelScheduledPlanChangePayload_canceled(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var cancelSubscriptionPayloadImplementors = []string{"CancelSubscriptionPayload"}
+
+func (ec *executionContext) _CancelSubscriptionPayload(ctx context.Context, sel ast.SelectionSet, obj *CancelSubscriptionPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cancelSubscriptionPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CancelSubscriptionPayload")
+		case "tenant":
+			out.Values[i] = ec._CancelSubscriptionPayload_tenant(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "transition":
+			out.Values[i] = ec._CancelSubscriptionPayload_transition(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "operation":
+			out.Values[i] = ec._CancelSubscriptionPayload_operation(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "scheduledCancellation":
+			out.Values[i] = ec._CancelSubscriptionPayload_scheduledCancellation(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -21614,6 +22780,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "cancelSubscription":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_cancelSubscription(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "undoCancellation":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_undoCancellation(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pauseSubscription":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_pauseSubscription(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -22698,6 +23878,49 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	return out
 }
 
+var reactivateTenantPayloadImplementors = []string{"ReactivateTenantPayload"}
+
+func (ec *executionContext) _ReactivateTenantPayload(ctx context.Context, sel ast.SelectionSet, obj *ReactivateTenantPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, reactivateTenantPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReactivateTenantPayload")
+		case "tenant":
+			out.Values[i] = ec._ReactivateTenantPayload_tenant(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "operation":
+			out.Values[i] = ec._ReactivateTenantPayload_operation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "apiKey":
+			out.Values[i] = ec._ReactivateTenantPayload_apiKey(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var readinessImplementors = []string{"Readiness"}
 
 func (ec *executionContext) _Readiness(ctx context.Context, sel ast.SelectionSet, obj *Readiness) graphql.Marshaler {
@@ -22916,6 +24139,54 @@ func (ec *executionContext) _RevokeApiKeyPayload(ctx context.Context, sel ast.Se
 		case "key":
 			out.Values[i] = ec._RevokeApiKeyPayload_key(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var scheduledCancellationImplementors = []string{"ScheduledCancellation"}
+
+func (ec *executionContext) _ScheduledCancellation(ctx context.Context, sel ast.SelectionSet, obj *ScheduledCancellation) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, scheduledCancellationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ScheduledCancellation")
+		case "effectiveAt":
+			out.Values[i] = ec._ScheduledCancellation_effectiveAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "feedback":
+			out.Values[i] = ec._ScheduledCancellation_feedback(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "requestedAt":
+			out.Values[i] = ec._ScheduledCancellation_requestedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "requestedBy":
+			out.Values[i] = ec._ScheduledCancellation_requestedBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -23547,6 +24818,17 @@ func (ec *executionContext) _Tenant(ctx context.Context, sel ast.SelectionSet, o
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Tenant_scheduledPlanChange(ctx, field, obj)
 				})
+		case "scheduledCancellation":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Tenant_scheduledCancellation(ctx, field, obj)
+				})
+		case "pausedUntil":
+			out.Values[i] = ec._Tenant_pausedUntil(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "usage":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -23722,6 +25004,44 @@ func (ec *executionContext) _TenantTransitionPayload(ctx context.Context, sel as
 			}
 		case "operation":
 			out.Values[i] = ec._TenantTransitionPayload_operation(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var undoCancellationPayloadImplementors = []string{"UndoCancellationPayload"}
+
+func (ec *executionContext) _UndoCancellationPayload(ctx context.Context, sel ast.SelectionSet, obj *UndoCancellationPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, undoCancellationPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UndoCancellationPayload")
+		case "tenant":
+			out.Values[i] = ec._UndoCancellationPayload_tenant(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "operation":
+			out.Values[i] = ec._UndoCancellationPayload_operation(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -24342,6 +25662,19 @@ func (ec *executionContext) marshalNCancelScheduledPlanChangePayload2ᚖgithub�
 	return ec._CancelScheduledPlanChangePayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNCancelSubscriptionInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCancelSubscriptionInput(ctx context.Context, v any) (CancelSubscriptionInput, error) {
+	res, err := ec.unmarshalInputCancelSubscriptionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCancelSubscriptionPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCancelSubscriptionPayload(ctx context.Context, sel ast.SelectionSet, v *CancelSubscriptionPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CancelSubscriptionPayload!")
+		return graphql.Null
+	}
+	return ec._CancelSubscriptionPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNChangePlanInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐChangePlanInput(ctx context.Context, v any) (ChangePlanInput, error) {
 	res, err := ec.unmarshalInputChangePlanInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -24780,6 +26113,11 @@ func (ec *executionContext) marshalNPageInfo2ᚖentgoᚗioᚋcontribᚋentgqlᚐ
 	return ec._PageInfo(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNPauseSubscriptionInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐPauseSubscriptionInput(ctx context.Context, v any) (PauseSubscriptionInput, error) {
+	res, err := ec.unmarshalInputPauseSubscriptionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNPlan2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐPlanᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Plan) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -24918,6 +26256,19 @@ func (ec *executionContext) marshalNPurgeTenantPayload2ᚖgithubᚗcomᚋtenantd
 		return graphql.Null
 	}
 	return ec._PurgeTenantPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNReactivateTenantInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐReactivateTenantInput(ctx context.Context, v any) (ReactivateTenantInput, error) {
+	res, err := ec.unmarshalInputReactivateTenantInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReactivateTenantPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐReactivateTenantPayload(ctx context.Context, sel ast.SelectionSet, v *ReactivateTenantPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReactivateTenantPayload!")
+		return graphql.Null
+	}
+	return ec._ReactivateTenantPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNReadiness2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐReadiness(ctx context.Context, sel ast.SelectionSet, v *Readiness) graphql.Marshaler {
@@ -25332,6 +26683,19 @@ func (ec *executionContext) marshalNTriggeredBy2githubᚗcomᚋtenantdᚋtenantd
 	return v
 }
 
+func (ec *executionContext) unmarshalNUndoCancellationInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐUndoCancellationInput(ctx context.Context, v any) (UndoCancellationInput, error) {
+	res, err := ec.unmarshalInputUndoCancellationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUndoCancellationPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐUndoCancellationPayload(ctx context.Context, sel ast.SelectionSet, v *UndoCancellationPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UndoCancellationPayload!")
+		return graphql.Null
+	}
+	return ec._UndoCancellationPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNUploadDocumentInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐUploadDocumentInput(ctx context.Context, v any) (UploadDocumentInput, error) {
 	res, err := ec.unmarshalInputUploadDocumentInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -25668,6 +27032,22 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOCancellationFeedback2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCancellationFeedback(ctx context.Context, v any) (*CancellationFeedback, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(CancellationFeedback)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCancellationFeedback2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCancellationFeedback(ctx context.Context, sel ast.SelectionSet, v *CancellationFeedback) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOCohort2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋanalyticsᚐCohort(ctx context.Context, v any) (*analytics.Cohort, error) {
@@ -26223,6 +27603,13 @@ func (ec *executionContext) marshalOPurgeCertificate2ᚖgithubᚗcomᚋtenantd�
 		return graphql.Null
 	}
 	return ec._PurgeCertificate(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOScheduledCancellation2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐScheduledCancellation(ctx context.Context, sel ast.SelectionSet, v *ScheduledCancellation) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ScheduledCancellation(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOScheduledPlanChange2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐScheduledPlanChange(ctx context.Context, sel ast.SelectionSet, v *ScheduledPlanChange) graphql.Marshaler {

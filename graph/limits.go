@@ -105,11 +105,17 @@ func setComplexity(c *ComplexityRoot) {
 	c.Mutation.SignUp = func(child int, _ SignUpInput) int { return 5*mutationCost + child }
 	c.Mutation.UploadDocument = func(child int, _ UploadDocumentInput) int { return 2*mutationCost + child }
 	for _, f := range []*func(int, TenantTransitionInput) int{
-		&c.Mutation.SuspendTenant, &c.Mutation.ResumeTenant, &c.Mutation.CancelSubscription,
-		&c.Mutation.ReactivateTenant, &c.Mutation.RetryProvisioning,
+		&c.Mutation.SuspendTenant, &c.Mutation.ResumeTenant, &c.Mutation.RetryProvisioning,
 	} {
 		*f = func(child int, _ TenantTransitionInput) int { return mutationCost + child }
 	}
+	c.Mutation.CancelSubscription = func(child int, _ CancelSubscriptionInput) int { return mutationCost + child }
+	c.Mutation.UndoCancellation = func(child int, _ UndoCancellationInput) int { return mutationCost + child }
+	c.Mutation.PauseSubscription = func(child int, _ PauseSubscriptionInput) int { return mutationCost + child }
+	c.Mutation.ReactivateTenant = func(child int, _ ReactivateTenantInput) int { return mutationCost + child }
+	c.Mutation.RequestTenantDeletion = func(child int, _ RequestTenantDeletionInput) int { return mutationCost + child }
+	c.Mutation.RestoreTenant = func(child int, _ RestoreTenantInput) int { return mutationCost + child }
+	c.Mutation.PurgeTenant = func(child int, _ PurgeTenantInput) int { return mutationCost + child }
 	c.Mutation.CreateAPIKey = func(child int, _ CreateAPIKeyInput) int { return mutationCost + child }
 	c.Mutation.RevokeAPIKey = func(child int, _ RevokeAPIKeyInput) int { return mutationCost + child }
 	c.Query.Tenants = func(child int, _ *entgql.Cursor[uuid.UUID], first *int, _ *entgql.Cursor[uuid.UUID], last *int, _ *ent.TenantOrder, _ *ent.TenantWhereInput) int {

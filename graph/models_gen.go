@@ -27,6 +27,30 @@ type CancelScheduledPlanChangePayload struct {
 	Canceled *ScheduledPlanChange `json:"canceled"`
 }
 
+type CancelSubscriptionInput struct {
+	TenantID uuid.UUID `json:"tenantId"`
+	// Cancel at the end of the billing period (default for the tenant's own key) instead of now (default for an admin).
+	AtPeriodEnd *bool `json:"atPeriodEnd,omitempty"`
+	// Why the customer leaves, from Stripe's list.
+	Feedback *CancellationFeedback `json:"feedback,omitempty"`
+	// The customer's own words (at most 1000 characters): personal data, erased at purge.
+	Comment *string `json:"comment,omitempty"`
+	// Why, for the audit trail (at most 500 characters).
+	Reason *string `json:"reason,omitempty"`
+	// Makes the mutation safe to retry: the same key and input give the same answer.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+type CancelSubscriptionPayload struct {
+	Tenant *ent.Tenant `json:"tenant"`
+	// The cancel transition; null while the cancellation waits for the period end.
+	Transition *ent.StateTransition `json:"transition,omitempty"`
+	// The CANCEL operation that tells the billing provider.
+	Operation *ent.Operation `json:"operation,omitempty"`
+	// The scheduled cancellation, when atPeriodEnd.
+	ScheduledCancellation *ScheduledCancellation `json:"scheduledCancellation,omitempty"`
+}
+
 type ChangePlanInput struct {
 	TenantID uuid.UUID `json:"tenantId"`
 	// free, starter, pro or enterprise.
@@ -94,6 +118,14 @@ type OperationProgress struct {
 	WritePauseMs *float64 `json:"writePauseMs,omitempty"`
 }
 
+type PauseSubscriptionInput struct {
+	TenantID uuid.UUID `json:"tenantId"`
+	// When the tenant resumes by itself: in the future, at most 90 days ahead.
+	ResumesAt time.Time `json:"resumesAt"`
+	// Why, for the audit trail (at most 500 characters).
+	Reason *string `json:"reason,omitempty"`
+}
+
 // What a plan change costs and means.
 type PlanChangePreview struct {
 	From *ent.Plan `json:"from"`
@@ -158,6 +190,27 @@ type PurgeTenantPayload struct {
 	Operation *ent.Operation `json:"operation"`
 }
 
+type ReactivateTenantInput struct {
+	TenantID uuid.UUID `json:"tenantId"`
+	// A payment method id (the built-in test provider takes pm_card_visa and pm_card_chargeDeclined); without it the customer's default is charged.
+	PaymentMethod *string `json:"paymentMethod,omitempty"`
+	// The plan to come back on, of the same isolation as the tenant's; default: its plan.
+	Plan *string `json:"plan,omitempty"`
+	// Why, for the audit trail (at most 500 characters).
+	Reason *string `json:"reason,omitempty"`
+	// Makes the mutation safe to retry: the same key and input give the same answer.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
+}
+
+type ReactivateTenantPayload struct {
+	// The tenant, still CANCELED until its REACTIVATE operation has billing back.
+	Tenant *ent.Tenant `json:"tenant"`
+	// The REACTIVATE operation: follow it with operationProgress.
+	Operation *ent.Operation `json:"operation"`
+	// A new API key of the tenant, shown once.
+	APIKey string `json:"apiKey"`
+}
+
 type Readiness struct {
 	// FAIL if any check fails, else WARN if any warns, else PASS; FAIL before the first run.
 	Status CheckStatus           `json:"status"`
@@ -205,6 +258,15 @@ type RevokeAPIKeyInput struct {
 
 type RevokeAPIKeyPayload struct {
 	Key *ent.APIKey `json:"key"`
+}
+
+// A cancellation waiting for the end of the billing period.
+type ScheduledCancellation struct {
+	EffectiveAt time.Time             `json:"effectiveAt"`
+	Feedback    *CancellationFeedback `json:"feedback,omitempty"`
+	RequestedAt *time.Time            `json:"requestedAt,omitempty"`
+	// Who asked, as the audit trail names them.
+	RequestedBy *string `json:"requestedBy,omitempty"`
 }
 
 // A PERIOD_END plan change waiting for its time.
@@ -275,6 +337,17 @@ type TenantTransitionPayload struct {
 	Operation *ent.Operation `json:"operation,omitempty"`
 }
 
+type UndoCancellationInput struct {
+	TenantID       uuid.UUID `json:"tenantId"`
+	IdempotencyKey *string   `json:"idempotencyKey,omitempty"`
+}
+
+type UndoCancellationPayload struct {
+	Tenant *ent.Tenant `json:"tenant"`
+	// The CANCEL operation that takes the cancellation back at the billing provider.
+	Operation *ent.Operation `json:"operation,omitempty"`
+}
+
 type UploadDocumentInput struct {
 	// 1 to 500 characters.
 	Title string `json:"title"`
@@ -295,6 +368,74 @@ type Viewer struct {
 	Actor string `json:"actor"`
 	// The tenant of a tenant API key; null for admin and partner tokens.
 	Tenant *ent.Tenant `json:"tenant,omitempty"`
+}
+
+// Stripe's cancellation feedback values.
+type CancellationFeedback string
+
+const (
+	CancellationFeedbackCustomerService CancellationFeedback = "customer_service"
+	CancellationFeedbackLowQuality      CancellationFeedback = "low_quality"
+	CancellationFeedbackMissingFeatures CancellationFeedback = "missing_features"
+	CancellationFeedbackOther           CancellationFeedback = "other"
+	CancellationFeedbackSwitchedService CancellationFeedback = "switched_service"
+	CancellationFeedbackTooComplex      CancellationFeedback = "too_complex"
+	CancellationFeedbackTooExpensive    CancellationFeedback = "too_expensive"
+	CancellationFeedbackUnused          CancellationFeedback = "unused"
+)
+
+var AllCancellationFeedback = []CancellationFeedback{
+	CancellationFeedbackCustomerService,
+	CancellationFeedbackLowQuality,
+	CancellationFeedbackMissingFeatures,
+	CancellationFeedbackOther,
+	CancellationFeedbackSwitchedService,
+	CancellationFeedbackTooComplex,
+	CancellationFeedbackTooExpensive,
+	CancellationFeedbackUnused,
+}
+
+func (e CancellationFeedback) IsValid() bool {
+	switch e {
+	case CancellationFeedbackCustomerService, CancellationFeedbackLowQuality, CancellationFeedbackMissingFeatures, CancellationFeedbackOther, CancellationFeedbackSwitchedService, CancellationFeedbackTooComplex, CancellationFeedbackTooExpensive, CancellationFeedbackUnused:
+		return true
+	}
+	return false
+}
+
+func (e CancellationFeedback) String() string {
+	return string(e)
+}
+
+func (e *CancellationFeedback) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CancellationFeedback(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CancellationFeedback", str)
+	}
+	return nil
+}
+
+func (e CancellationFeedback) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CancellationFeedback) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CancellationFeedback) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 type CheckStatus string

@@ -29,23 +29,31 @@ func (r *mutationResolver) transition(ctx context.Context, input TenantTransitio
 	return &TenantTransitionPayload{Tenant: res.Tenant, Transition: res.Transition, Operation: res.Operation}, nil
 }
 
-// subscriptionChange cancels or reactivates through the subscription
-// service, which tells the billing provider in an operation.
-func (r *mutationResolver) subscriptionChange(ctx context.Context, input TenantTransitionInput,
-	change func(context.Context, subscription.Request) (*lifecycle.Result, error)) (*TenantTransitionPayload, error) {
-	reason, err := reasonOf(input.Reason)
-	if err != nil {
-		return nil, err
+// deref is *p, or "" for nil.
+func deref(p *string) string {
+	if p == nil {
+		return ""
 	}
-	req := subscription.Request{TenantID: input.TenantID, Actor: lifecycle.ActorOf(ctx), Reason: reason}
-	if input.IdempotencyKey != nil {
-		req.IdempotencyKey = *input.IdempotencyKey
+	return *p
+}
+
+// scheduledCancellationOf is a tenant's scheduled cancellation for the API.
+func scheduledCancellationOf(sc *subscription.Scheduled) *ScheduledCancellation {
+	if sc == nil {
+		return nil
 	}
-	res, err := change(ctx, req)
-	if err != nil {
-		return nil, err
+	out := &ScheduledCancellation{EffectiveAt: sc.EffectiveAt}
+	if sc.Feedback != "" {
+		f := CancellationFeedback(sc.Feedback)
+		out.Feedback = &f
 	}
-	return &TenantTransitionPayload{Tenant: res.Tenant, Transition: res.Transition, Operation: res.Operation}, nil
+	if !sc.RequestedAt.IsZero() {
+		out.RequestedAt = &sc.RequestedAt
+	}
+	if sc.RequestedBy != "" {
+		out.RequestedBy = &sc.RequestedBy
+	}
+	return out
 }
 
 func reasonOf(s *string) (string, error) {

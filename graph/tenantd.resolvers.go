@@ -12,9 +12,11 @@ import (
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
 	"github.com/tenantd/tenantd/internal/auth"
+	"github.com/tenantd/tenantd/internal/billing"
 	"github.com/tenantd/tenantd/internal/lifecycle"
 	"github.com/tenantd/tenantd/internal/planchange"
 	"github.com/tenantd/tenantd/internal/provisioning"
+	"github.com/tenantd/tenantd/internal/subscription"
 	"github.com/tenantd/tenantd/internal/watch"
 )
 
@@ -31,23 +33,86 @@ func (r *mutationResolver) ResumeTenant(ctx context.Context, input TenantTransit
 	if err := requireAdmin(ctx, input.TenantID); err != nil {
 		return nil, err
 	}
-	return r.transition(ctx, input, tenantd.EventResume)
+	reason, err := reasonOf(input.Reason)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.Subscriptions.Resume(ctx, subscription.ResumeRequest{TenantID: input.TenantID, Reason: reason,
+		Actor: lifecycle.ActorOf(ctx), IdempotencyKey: deref(input.IdempotencyKey)})
+	if err != nil {
+		return nil, err
+	}
+	return &TenantTransitionPayload{Tenant: res.Tenant, Transition: res.Transition, Operation: res.Operation}, nil
 }
 
 // CancelSubscription is the resolver for the cancelSubscription field.
-func (r *mutationResolver) CancelSubscription(ctx context.Context, input TenantTransitionInput) (*TenantTransitionPayload, error) {
+func (r *mutationResolver) CancelSubscription(ctx context.Context, input CancelSubscriptionInput) (*CancelSubscriptionPayload, error) {
 	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
-	return r.subscriptionChange(ctx, input, r.Subscriptions.Cancel)
+	reason, err := reasonOf(input.Reason)
+	if err != nil {
+		return nil, err
+	}
+	req := subscription.CancelRequest{TenantID: input.TenantID, AtPeriodEnd: input.AtPeriodEnd, Comment: deref(input.Comment),
+		Reason: reason, Actor: lifecycle.ActorOf(ctx), IdempotencyKey: deref(input.IdempotencyKey)}
+	if input.Feedback != nil {
+		req.Feedback = billing.CancellationFeedback(*input.Feedback)
+	}
+	res, err := r.Subscriptions.Cancel(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return &CancelSubscriptionPayload{Tenant: res.Tenant, Transition: res.Transition, Operation: res.Operation,
+		ScheduledCancellation: scheduledCancellationOf(subscription.ScheduledOf(res.Tenant))}, nil
+}
+
+// UndoCancellation is the resolver for the undoCancellation field.
+func (r *mutationResolver) UndoCancellation(ctx context.Context, input UndoCancellationInput) (*UndoCancellationPayload, error) {
+	if err := requireActor(ctx); err != nil {
+		return nil, err
+	}
+	res, _, err := r.Subscriptions.UndoCancellation(ctx, subscription.UndoRequest{TenantID: input.TenantID,
+		Actor: lifecycle.ActorOf(ctx), IdempotencyKey: deref(input.IdempotencyKey)})
+	if err != nil {
+		return nil, err
+	}
+	return &UndoCancellationPayload{Tenant: res.Tenant, Operation: res.Operation}, nil
+}
+
+// PauseSubscription is the resolver for the pauseSubscription field.
+func (r *mutationResolver) PauseSubscription(ctx context.Context, input PauseSubscriptionInput) (*TenantTransitionPayload, error) {
+	if err := requireActor(ctx); err != nil {
+		return nil, err
+	}
+	reason, err := reasonOf(input.Reason)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.Subscriptions.Pause(ctx, subscription.PauseRequest{TenantID: input.TenantID, ResumesAt: input.ResumesAt,
+		Reason: reason, Actor: lifecycle.ActorOf(ctx)})
+	if err != nil {
+		return nil, err
+	}
+	return &TenantTransitionPayload{Tenant: res.Tenant, Transition: res.Transition, Operation: res.Operation}, nil
 }
 
 // ReactivateTenant is the resolver for the reactivateTenant field.
-func (r *mutationResolver) ReactivateTenant(ctx context.Context, input TenantTransitionInput) (*TenantTransitionPayload, error) {
+func (r *mutationResolver) ReactivateTenant(ctx context.Context, input ReactivateTenantInput) (*ReactivateTenantPayload, error) {
 	if err := requireActor(ctx); err != nil {
 		return nil, err
 	}
-	return r.subscriptionChange(ctx, input, r.Subscriptions.Reactivate)
+	reason, err := reasonOf(input.Reason)
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.Subscriptions.Reactivate(ctx, subscription.ReactivateRequest{TenantID: input.TenantID,
+		PaymentMethod: deref(input.PaymentMethod), Plan: deref(input.Plan), Reason: reason,
+		Actor: lifecycle.ActorOf(ctx), IdempotencyKey: deref(input.IdempotencyKey)})
+	if err != nil {
+		return nil, err
+	}
+	return &ReactivateTenantPayload{Tenant: res.Tenant, Operation: res.Operation, APIKey: res.APIKey}, nil
 }
 
 // SignUp is the resolver for the signUp field.
@@ -273,6 +338,11 @@ func (r *tenantResolver) AllowedEvents(ctx context.Context, obj *ent.Tenant) ([]
 // ScheduledPlanChange is the resolver for the scheduledPlanChange field.
 func (r *tenantResolver) ScheduledPlanChange(ctx context.Context, obj *ent.Tenant) (*ScheduledPlanChange, error) {
 	return r.scheduledPlanChange(ctx, obj)
+}
+
+// ScheduledCancellation is the resolver for the scheduledCancellation field.
+func (r *tenantResolver) ScheduledCancellation(ctx context.Context, obj *ent.Tenant) (*ScheduledCancellation, error) {
+	return scheduledCancellationOf(subscription.ScheduledOf(obj)), nil
 }
 
 // Mutation returns MutationResolver implementation.

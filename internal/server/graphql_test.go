@@ -9,11 +9,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantd/tenantd"
+	"github.com/tenantd/tenantd/ent"
 	"github.com/tenantd/tenantd/ent/statetransition"
 	"github.com/tenantd/tenantd/internal/auth"
 	"github.com/tenantd/tenantd/internal/config"
@@ -97,6 +99,24 @@ func (f *fixture) partnerToken(t *testing.T) string {
 	tok, _, err := auth.New(f.srv.DB(), nil).CreateAdminToken(context.Background(), "PARTNER", "partner")
 	require.NoError(t, err)
 	return tok
+}
+
+const reactivateMutation = `mutation($id: ID!, $reason: String) {
+  reactivateTenant(input: {tenantId: $id, reason: $reason}) { tenant { id state } operation { id kind } apiKey } }`
+
+// lastTransitionWhen waits for the tenant's newest transition to be ev and
+// returns it (an operation fires it).
+func lastTransitionWhen(t *testing.T, srv *servertest.Server, id uuid.UUID, ev tenantd.Event) *ent.StateTransition {
+	t.Helper()
+	sys := tenantd.SystemContext(context.Background())
+	var tr *ent.StateTransition
+	require.Eventually(t, func() bool {
+		var err error
+		tr, err = srv.DB().Ent.StateTransition.Query().Where(statetransition.TenantID(id)).
+			Order(ent.Desc(statetransition.FieldSeq)).First(sys)
+		return err == nil && tr.Event == ev
+	}, 30*time.Second, 5*time.Millisecond, "no %s transition", ev)
+	return tr
 }
 
 const transitionMutation = `mutation($id: ID!, $reason: String) {
@@ -186,7 +206,6 @@ func TestRoles(t *testing.T) {
 					{"suspendTenant", "suspend", "SUSPENDED"},
 					{"resumeTenant", "resume", "ACTIVE"},
 					{"cancelSubscription", "cancel", "CANCELED"},
-					{"reactivateTenant", "reactivate", "ACTIVE"},
 				}
 				for i, s := range steps {
 					var d map[string]payload
@@ -200,6 +219,25 @@ func TestRoles(t *testing.T) {
 					require.Equal(t, "step "+s.event, p.Transition.Reason)
 					require.Equal(t, 4+i, p.Transition.Seq)
 				}
+				// A reactivation charges first, then its operation fires
+				// reactivate as the admin who asked.
+				var ra struct {
+					ReactivateTenant struct {
+						Tenant    struct{ State string }
+						Operation struct{ ID uuid.UUID; Kind string }
+						APIKey    string
+					}
+				}
+				f.srv.MustDo(t, admin, reactivateMutation, map[string]any{"id": other.ID, "reason": "step reactivate"}, &ra)
+				require.Equal(t, "CANCELED", ra.ReactivateTenant.Tenant.State, "ACTIVE once billing is back")
+				require.Equal(t, "REACTIVATE", ra.ReactivateTenant.Operation.Kind)
+				require.NotEmpty(t, ra.ReactivateTenant.APIKey, "a new key, shown once")
+				tr := lastTransitionWhen(t, f.srv, other.ID, tenantd.EventReactivate)
+				require.Equal(t, tenantd.StateActive, tr.ToState)
+				require.Equal(t, tenantd.TriggerAdmin, tr.TriggeredBy)
+				require.Equal(t, "admin:"+auth.Display(admin), tr.Actor)
+				require.Equal(t, "step reactivate", tr.Reason)
+				require.Equal(t, 7, tr.Seq)
 			})
 
 			t.Run("tenant cancels and reactivates itself", func(t *testing.T) {
@@ -208,10 +246,13 @@ func TestRoles(t *testing.T) {
 						Transition struct{ TriggeredBy, Actor string }
 					} `json:"cancelSubscription"`
 				}
-				f.srv.MustDo(t, acme.Key, fmt.Sprintf(transitionMutation, "cancelSubscription"), map[string]any{"id": acme.ID}, &d)
+				f.srv.MustDo(t, acme.Key, `mutation($id: ID!) { cancelSubscription(input: {tenantId: $id, atPeriodEnd: false}) {
+					transition { triggeredBy actor } } }`, map[string]any{"id": acme.ID}, &d)
 				require.Equal(t, "USER", d.C.Transition.TriggeredBy)
 				require.Equal(t, "key:"+auth.Display(acme.Key), d.C.Transition.Actor)
-				f.srv.MustDo(t, acme.Key, fmt.Sprintf(transitionMutation, "reactivateTenant"), map[string]any{"id": acme.ID}, nil)
+				f.srv.MustDo(t, acme.Key, reactivateMutation, map[string]any{"id": acme.ID}, nil)
+				tr := lastTransitionWhen(t, f.srv, acme.ID, tenantd.EventReactivate)
+				require.Equal(t, tenantd.TriggerUser, tr.TriggeredBy)
 			})
 		})
 	}
@@ -243,7 +284,10 @@ func TestOtherTenantIsNotFound(t *testing.T) {
 				{"suspendTenant", fmt.Sprintf(transitionMutation, "suspendTenant"), theirs.ID},
 				{"resumeTenant", fmt.Sprintf(transitionMutation, "resumeTenant"), theirs.ID},
 				{"cancelSubscription", fmt.Sprintf(transitionMutation, "cancelSubscription"), theirs.ID},
-				{"reactivateTenant", fmt.Sprintf(transitionMutation, "reactivateTenant"), theirs.ID},
+				{"reactivateTenant", reactivateMutation, theirs.ID},
+				{"undoCancellation", `mutation($id: ID!) { undoCancellation(input: {tenantId: $id}) { tenant { id } } }`, theirs.ID},
+				{"pauseSubscription", fmt.Sprintf(`mutation($id: ID!) { pauseSubscription(input: {tenantId: $id, resumesAt: %q}) { tenant { id } } }`,
+					time.Now().Add(24*time.Hour).UTC().Format(time.RFC3339)), theirs.ID},
 			}
 			for _, c := range cases {
 				r := f.srv.Do(t, mine.Key, c.query, vars(c.id))

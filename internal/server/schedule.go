@@ -20,7 +20,8 @@ const sweepLockKey = 0x7377_6565 // "swee"
 
 // startSweeps schedules tenantd's periodic housekeeping every
 // TENANTD_SWEEP_INTERVAL with gocron: expired idempotency keys are deleted,
-// scheduled plan changes applied, tenants past their retention window
+// scheduled plan changes and cancellations applied, paused tenants
+// resumed, tenants past their retention window
 // purged, and the funnel's counter slots of past days are merged (so the funnel
 // query keeps reading few rows). On PostgreSQL only the replica holding an
 // advisory lock runs them.
@@ -42,6 +43,8 @@ func (s *Server) startSweeps() error {
 		{"expire idempotency keys", idem.Sweep},
 		{"apply scheduled plan changes", s.planChanges.ApplyDue},
 		{"purge tenants past their retention window", s.purger.SweepDue},
+		{"apply scheduled cancellations", s.subscriptions.ApplyDueCancellations},
+		{"resume paused tenants", s.subscriptions.ResumeDue},
 		{"compact funnel counters", func(ctx context.Context) (int, error) {
 			before := tenantd.Now(s.clock).Truncate(24 * time.Hour)
 			return analytics.Compact(ctx, s.db, before)

@@ -43,31 +43,32 @@ import (
 
 // Server is a running tenantd.
 type Server struct {
-	cfg          *config.Config
-	log          *slog.Logger
-	db           *store.DB
-	river        *river.Client[*sql.Tx]
-	hub          *events.Hub
-	auth         *auth.Service
-	metrics      *Metrics
-	resolver     *graph.Resolver
-	provisioning *provisioning.Service
-	workspaces   *workspace.Service
-	webhooks     *webhooks.Stripe
-	operations   *operation.Engine
-	purger       *retention.Purger
-	planChanges  *planchange.Service
-	large        *largeBodies
-	guard        *graph.Guard
-	noWorkers    bool
-	pingInterval time.Duration
-	clock        tenantd.Clock
-	initTimeout  time.Duration
-	sockets      *wsRegistry
-	stopListen   context.CancelFunc
-	scheduler    gocron.Scheduler
-	elector      *lockElector
-	listenDone   chan struct{}
+	cfg           *config.Config
+	log           *slog.Logger
+	db            *store.DB
+	river         *river.Client[*sql.Tx]
+	hub           *events.Hub
+	auth          *auth.Service
+	metrics       *Metrics
+	resolver      *graph.Resolver
+	provisioning  *provisioning.Service
+	workspaces    *workspace.Service
+	webhooks      *webhooks.Stripe
+	operations    *operation.Engine
+	purger        *retention.Purger
+	subscriptions *subscription.Service
+	planChanges   *planchange.Service
+	large         *largeBodies
+	guard         *graph.Guard
+	noWorkers     bool
+	pingInterval  time.Duration
+	clock         tenantd.Clock
+	initTimeout   time.Duration
+	sockets       *wsRegistry
+	stopListen    context.CancelFunc
+	scheduler     gocron.Scheduler
+	elector       *lockElector
+	listenDone    chan struct{}
 
 	httpServer    *http.Server
 	listener      net.Listener
@@ -234,7 +235,8 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 	// Every operation kind is registered before River is configured: its
 	// rescue of stuck jobs is sized by the longest kind timeout.
 	subscriptions := subscription.New(subscription.Config{DB: s.db, Lifecycle: machine, Billing: provider,
-		Operations: s.operations, Logger: log.With("component", "subscription")})
+		Operations: s.operations, Idempotency: s.idempotency(), Logger: log.With("component", "subscription")})
+	s.subscriptions = subscriptions
 	purger := retention.NewPurger(retention.Config{DB: s.db, Lifecycle: machine, Workspaces: s.workspaces,
 		Operations: s.operations, Events: pub, Billing: provider, Subscriptions: subscriptions, Jobs: jobs,
 		Logger: log.With("component", "retention")})

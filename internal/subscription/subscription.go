@@ -1,9 +1,12 @@
 // Package subscription carries the lifecycle changes that have a billing
-// meaning to the billing provider: a cancellation cancels the subscription
-// (a CANCEL operation), a reactivation resumes it or subscribes the
-// customer anew (a REACTIVATE operation). Each call to the provider is a
-// step of its operation, idempotent on the step's key, so a job run twice
-// calls the provider once in effect.
+// meaning to the billing provider: a cancellation — now, or scheduled for
+// the end of the billing period and undoable until then — cancels the
+// subscription (a CANCEL operation); a pause suspends the tenant and pauses
+// billing until a given time (PAUSE), its end resumes both (RESUME); a
+// reactivation charges or resumes the subscription and then makes the
+// tenant ACTIVE (REACTIVATE). Each call to the provider is a step of its
+// operation, idempotent on the step's key, so a job run twice calls the
+// provider once in effect.
 package subscription
 
 import (
@@ -16,9 +19,12 @@ import (
 
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
+	"github.com/tenantd/tenantd/ent/tenant"
 	"github.com/tenantd/tenantd/internal/billing"
+	"github.com/tenantd/tenantd/internal/idempotency"
 	"github.com/tenantd/tenantd/internal/lifecycle"
 	"github.com/tenantd/tenantd/internal/operation"
+	"github.com/tenantd/tenantd/internal/plans"
 	"github.com/tenantd/tenantd/internal/store"
 )
 
@@ -26,13 +32,31 @@ import (
 const (
 	StepCancelBilling     = "cancel_billing"
 	StepReactivateBilling = "reactivate_billing"
+	StepReactivate        = "reactivate"
+	StepPauseBilling      = "pause_billing"
+	StepResumeBilling     = "resume_billing"
 )
 
-// Service cancels and reactivates subscriptions.
+// The modes of a CANCEL operation (its "mode" parameter).
+const (
+	modeNow       = "now"
+	modePeriodEnd = "period_end"
+	modeUndo      = "undo"
+)
+
+// MaxPause is the longest pause.
+const MaxPause = 90 * 24 * time.Hour
+
+// maxComment bounds a cancellation's comment.
+const maxComment = 1000
+
+// Service cancels, pauses, resumes and reactivates subscriptions.
 type Service struct {
 	db      *store.DB
 	machine *lifecycle.Machine
 	billing billing.Provider
+	idem    *idempotency.Store
+	engine  *operation.Engine
 	log     *slog.Logger
 }
 
@@ -41,9 +65,12 @@ type Config struct {
 	DB        *store.DB
 	Lifecycle *lifecycle.Machine
 	Billing   billing.Provider
-	// Operations runs CANCEL and REACTIVATE: New registers the kinds.
+	// Operations runs CANCEL, REACTIVATE, PAUSE and RESUME: New registers
+	// the kinds.
 	Operations *operation.Engine
-	Logger     *slog.Logger
+	// Idempotency keeps the keys of the mutations that carry one.
+	Idempotency *idempotency.Store
+	Logger      *slog.Logger
 }
 
 // New returns a Service and registers its operation kinds.
@@ -51,67 +78,26 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{db: cfg.DB, machine: cfg.Lifecycle, billing: cfg.Billing, log: cfg.Logger}
-	// A failure after the last attempt leaves the tenant where the
-	// transition took it (CANCELED, ACTIVE): the operation FAILED says the
-	// provider was not told, for an operator to follow up.
+	s := &Service{db: cfg.DB, machine: cfg.Lifecycle, billing: cfg.Billing, idem: cfg.Idempotency, engine: cfg.Operations, log: cfg.Logger}
+	// A failure after the last attempt of CANCEL, PAUSE or RESUME leaves the
+	// tenant where its transition took it: the operation FAILED says the
+	// provider was not told, for an operator to follow up. A REACTIVATE
+	// that fails (a declined card) leaves the tenant CANCELED: it becomes
+	// ACTIVE only once billing is back.
 	cfg.Operations.Add(operation.Kind{Name: tenantd.OpCancel, Timeout: 30 * time.Second, MaxAttempts: 12,
 		Steps: []operation.Step{{Name: StepCancelBilling, Do: s.CancelBilling}}})
 	cfg.Operations.Add(operation.Kind{Name: tenantd.OpReactivate, Timeout: 30 * time.Second, MaxAttempts: 12,
-		Steps: []operation.Step{{Name: StepReactivateBilling, Do: s.ReactivateBilling}}})
+		Steps: []operation.Step{{Name: StepReactivateBilling, Do: s.ReactivateBilling}, {Name: StepReactivate, Tx: s.reactivate}}})
+	cfg.Operations.Add(operation.Kind{Name: tenantd.OpPause, Timeout: 30 * time.Second, MaxAttempts: 12,
+		Steps: []operation.Step{{Name: StepPauseBilling, Do: s.pauseBilling}}})
+	cfg.Operations.Add(operation.Kind{Name: tenantd.OpResume, Timeout: 30 * time.Second, MaxAttempts: 12,
+		Steps: []operation.Step{{Name: StepResumeBilling, Do: s.resumeBilling}}})
 	return s
 }
 
-// Request is a cancellation or reactivation asked for by a caller.
-type Request struct {
-	TenantID       uuid.UUID
-	Actor          lifecycle.Actor
-	Reason         string
-	IdempotencyKey string
-}
-
-// Cancel cancels an ACTIVE or SUSPENDED tenant's subscription at once: the
-// tenant is CANCELED and a CANCEL operation tells the billing provider, in
-// one transaction.
-//
-// Returns NOT_FOUND, INVALID_TRANSITION, FORBIDDEN (the lifecycle's).
-func (s *Service) Cancel(ctx context.Context, req Request) (*lifecycle.Result, error) {
-	return s.fire(ctx, req, tenantd.EventCancel, tenantd.OpCancel)
-}
-
-// Reactivate reactivates a CANCELED tenant: it is ACTIVE again, its data
-// intact, and a REACTIVATE operation resumes its subscription or
-// subscribes it anew, in one transaction.
-//
-// Returns NOT_FOUND, INVALID_TRANSITION, FORBIDDEN (the lifecycle's).
-func (s *Service) Reactivate(ctx context.Context, req Request) (*lifecycle.Result, error) {
-	return s.fire(ctx, req, tenantd.EventReactivate, tenantd.OpReactivate)
-}
-
-// fire fires the event with its operation. The operation's parameters fix
-// the subscription it acts on, so that its step sends the same request on
-// every attempt (a reactivation may subscribe anew and move the tenant to
-// another subscription).
-func (s *Service) fire(ctx context.Context, req Request, ev tenantd.Event, kind tenantd.OperationKind) (*lifecycle.Result, error) {
-	params := map[string]any{"provider": s.billing.Name()}
-	if t, err := s.db.Ent.Tenant.Get(ctx, req.TenantID); err == nil {
-		params = s.Params(t)
-	}
-	return s.machine.Fire(ctx, lifecycle.Request{
-		TenantID: req.TenantID, Event: ev, Actor: req.Actor, Reason: req.Reason, IdempotencyKey: req.IdempotencyKey,
-		Operation: &operation.Spec{Kind: kind, Params: params},
-	})
-}
-
-// subscriptionOf is the subscription an operation acts on.
-func subscriptionOf(r *operation.Run) string {
-	id, _ := r.Op.Params["subscription"].(string)
-	return id
-}
-
 // Params are the operation parameters that fix the subscription a billing
-// step acts on (see fire): another kind that cancels or resumes billing as
-// one of its steps (a deletion, a restore) starts with them.
+// step acts on: another kind that cancels or resumes billing as one of its
+// steps (a deletion, a restore) starts with them.
 func (s *Service) Params(t *ent.Tenant) map[string]any {
 	params := map[string]any{"provider": s.billing.Name()}
 	if t.BillingSubscriptionID != nil {
@@ -120,54 +106,111 @@ func (s *Service) Params(t *ent.Tenant) map[string]any {
 	return params
 }
 
+// subscriptionOf is the subscription an operation acts on.
+func subscriptionOf(r *operation.Run) string {
+	id, _ := r.Op.Params["subscription"].(string)
+	return id
+}
+
+func (s *Service) provider(t *ent.Tenant) billing.Provider {
+	return billing.For(s.billing, t.Synthetic, s.db.Ent)
+}
+
+// visible reads the tenant as the caller in ctx may see it.
+func (s *Service) visible(ctx context.Context, id uuid.UUID) (*ent.Tenant, error) {
+	t, err := s.db.Ent.Tenant.Query().Where(tenant.ID(id)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, tenantd.Errorf(tenantd.ENOTFOUND, "no tenant with id %s", id)
+	}
+	return t, err
+}
+
 // CancelBilling is a Do step: it cancels the subscription named by the
-// operation's parameters (Params) at the provider, idempotently.
+// operation's parameters (Params) at the provider — now, at the period
+// end, or takes a scheduled cancellation back (the "mode" parameter) —
+// idempotently.
 func (s *Service) CancelBilling(ctx context.Context, r *operation.Run) (string, error) {
 	sub := subscriptionOf(r)
 	if sub == "" {
 		return "no subscription to cancel", nil
 	}
-	provider := billing.For(s.billing, r.Tenant.Synthetic, s.db.Ent)
-	if _, err := provider.Cancel(ctx, billing.CancelRequest{
-		IdempotencyKey: billing.OperationKey(r.Op.ID, r.Step()), SubscriptionID: sub,
-	}); err != nil {
+	provider := s.provider(r.Tenant)
+	key := billing.OperationKey(r.Op.ID, r.Step())
+	mode, _ := r.Op.Params["mode"].(string)
+	if mode == modeUndo {
+		if _, err := provider.UndoCancellation(ctx, billing.UndoCancellationRequest{IdempotencyKey: key, SubscriptionID: sub}); err != nil {
+			return "", fmt.Errorf("undo the cancellation at %s: %w", provider.Name(), err)
+		}
+		return "scheduled cancellation taken back at " + provider.Name(), nil
+	}
+	feedback, _ := r.Op.Params["feedback"].(string)
+	comment, _ := r.Op.Params["comment"].(string)
+	st, err := provider.Cancel(ctx, billing.CancelRequest{
+		IdempotencyKey: key, SubscriptionID: sub, AtPeriodEnd: mode == modePeriodEnd,
+		Feedback: billing.CancellationFeedback(feedback), Comment: comment,
+	})
+	if err != nil {
 		return "", fmt.Errorf("cancel at %s: %w", provider.Name(), err)
+	}
+	if mode == modePeriodEnd {
+		return fmt.Sprintf("subscription set to cancel at the period end (%s) at %s", st.CancelAt.UTC().Format(time.RFC3339), provider.Name()), nil
 	}
 	return "subscription canceled at " + provider.Name(), nil
 }
 
 // ReactivateBilling is a Do step: it resumes the subscription named by the
 // operation's parameters (Params), or subscribes the customer anew, at the
-// provider, idempotently.
+// provider, idempotently — on the plan and with the payment method of the
+// parameters if they name one.
 func (s *Service) ReactivateBilling(ctx context.Context, r *operation.Run) (string, error) {
 	t := r.Tenant
 	sub := subscriptionOf(r)
 	if sub == "" {
 		return "no subscription to resume", nil
 	}
-	p, err := t.QueryPlan().Only(tenantd.SystemContext(ctx))
+	sys := tenantd.SystemContext(ctx)
+	p, err := t.QueryPlan().Only(sys)
 	if err != nil {
 		return "", err
+	}
+	if key, _ := r.Op.Params["plan"].(string); key != "" && key != p.Key {
+		if p, err = plans.ByKey(sys, s.db.Ent, key); err != nil {
+			return "", operation.Permanent(err)
+		}
 	}
 	slug := ""
 	if t.Slug != nil {
 		slug = *t.Slug
 	}
-	provider := billing.For(s.billing, t.Synthetic, s.db.Ent)
+	pm, _ := r.Op.Params["paymentMethod"].(string)
+	provider := s.provider(t)
 	res, err := provider.Reactivate(ctx, billing.ReactivateRequest{
 		IdempotencyKey: billing.OperationKey(r.Op.ID, r.Step()), SubscriptionID: sub,
-		PlanKey: p.Key, PriceCents: p.PriceCents, TenantSlug: slug,
+		PlanKey: p.Key, PriceCents: p.PriceCents, TenantSlug: slug, PaymentMethod: pm,
 	})
 	if err != nil {
+		if tenantd.ErrorCode(err) == tenantd.EPAYMENTDECLINED || tenantd.ErrorCode(err) == tenantd.EINVALID {
+			return "", operation.Permanent(err) // no retry mends a declined card
+		}
 		return "", fmt.Errorf("reactivate at %s: %w", provider.Name(), err)
 	}
 	if res.SubscriptionID != "" && res.SubscriptionID != sub {
 		// Subscribed anew: the tenant bills to the new subscription.
-		if err := s.db.Ent.Tenant.UpdateOneID(t.ID).SetBillingSubscriptionID(res.SubscriptionID).Exec(tenantd.SystemContext(ctx)); err != nil {
+		if err := s.db.Ent.Tenant.UpdateOneID(t.ID).SetBillingSubscriptionID(res.SubscriptionID).Exec(sys); err != nil {
 			return "", fmt.Errorf("record the new subscription: %w", err)
 		}
 		r.Set("subscription", res.SubscriptionID)
-		return "subscribed anew at " + provider.Name(), nil
+		return fmt.Sprintf("subscribed anew to %s at %s", p.Key, provider.Name()), nil
+	}
+	if st, err := provider.SubscriptionState(ctx, sub); err == nil && st.PlanKey != "" && st.PlanKey != p.Key {
+		// A resumed subscription keeps its plan: move it to the one asked for.
+		if _, err := provider.ChangePlan(ctx, billing.ChangePlanRequest{
+			IdempotencyKey: billing.OperationKey(r.Op.ID, r.Step()) + ":plan", SubscriptionID: sub,
+			PlanKey: p.Key, PriceCents: p.PriceCents,
+		}); err != nil {
+			return "", fmt.Errorf("move the resumed subscription to %s at %s: %w", p.Key, provider.Name(), err)
+		}
+		return fmt.Sprintf("subscription resumed on %s at %s", p.Key, provider.Name()), nil
 	}
 	return "subscription resumed at " + provider.Name(), nil
 }

@@ -47,8 +47,8 @@ const S_EVENTS = `subscription TenantPageEvents($id: ID!) {
 }`;
 const S_PROGRESS = `subscription OperationProgress($id: ID!) { operationProgress(id: $id) { ${OP_FIELDS} } }`;
 
-const mutationFor = (name) => `mutation ${name[0].toUpperCase()}${name.slice(1)}($input: TenantTransitionInput!) {
-  ${name}(input: $input) { tenant { ${TENANT_HEAD} } transition { ${TR_FIELDS} } operation { ${OP_FIELDS} } }
+const mutationFor = (name, inputType = 'TenantTransitionInput', payload = null) => `mutation ${name[0].toUpperCase()}${name.slice(1)}($input: ${inputType}!) {
+  ${name}(input: $input) { ${payload || `tenant { ${TENANT_HEAD} } transition { ${TR_FIELDS} } operation { ${OP_FIELDS} }`} }
 }`;
 
 /**
@@ -61,10 +61,13 @@ const ACTIONS = [
     explain: 'The tenant keeps its data, but its writes stop until it is resumed.' },
   { event: 'resume', mutation: 'resumeTenant', label: 'Resume', keep: 'Keep suspended', to: 'ACTIVE', roles: ['ADMIN'],
     explain: 'The tenant becomes ACTIVE again.' },
-  { event: 'cancel', mutation: 'cancelSubscription', label: 'Cancel subscription', keep: 'Keep subscription', to: 'CANCELED', roles: ['ADMIN', 'TENANT'], danger: true,
+  { event: 'cancel', mutation: 'cancelSubscription', inputType: 'CancelSubscriptionInput', extra: { atPeriodEnd: false },
+    label: 'Cancel subscription', keep: 'Keep subscription', to: 'CANCELED', roles: ['ADMIN', 'TENANT'], danger: true,
     explain: 'The subscription ends now. The tenant can be reactivated later.' },
-  { event: 'reactivate', mutation: 'reactivateTenant', label: 'Reactivate', keep: 'Keep canceled', to: 'ACTIVE', roles: ['ADMIN', 'TENANT'],
-    explain: 'The subscription starts again and the tenant becomes ACTIVE.' },
+  { event: 'reactivate', mutation: 'reactivateTenant', inputType: 'ReactivateTenantInput', async: true,
+    payload: `tenant { ${TENANT_HEAD} } operation { ${OP_FIELDS} }`,
+    label: 'Reactivate', keep: 'Keep canceled', to: 'ACTIVE', roles: ['ADMIN', 'TENANT'],
+    explain: 'The subscription is charged again (or resumed); once it is, the tenant becomes ACTIVE.' },
   { event: 'provision', mutation: 'retryProvisioning', label: 'Retry provisioning', keep: 'Close', to: 'PROVISIONING', roles: ['ADMIN'], when: (t) => t.state === 'PROVISIONING_FAILED',
     explain: 'Provisioning resumes at the step that failed.' },
 ];
@@ -442,13 +445,17 @@ export default function tenantPage(root, ctx) {
       danger: a.danger,
       reason: true,
       onConfirm: async ({ reason }) => {
-        const input = { tenantId: tenant.id, idempotencyKey: uuid() };
+        const input = { tenantId: tenant.id, idempotencyKey: uuid(), ...(a.extra || {}) };
         if (reason) input.reason = reason;
-        const d = await expect(a.to)(() => gql(mutationFor(a.mutation), { input }));
+        const d = await expect(a.to)(() => gql(mutationFor(a.mutation, a.inputType, a.payload), { input }));
         const p = d[a.mutation];
         applyTenant(p.tenant, { quiet: true });
-        addTransition(p.transition);
         if (p.operation) upsertOp(p.operation);
+        if (!p.transition) {
+          toast(`${a.label}: started; the tenant becomes ${a.to} when its ${p.operation ? p.operation.kind : ''} operation is done`);
+          return;
+        }
+        addTransition(p.transition);
         toast(`${a.label}: recorded as #${p.transition.seq} (${p.transition.fromState} → ${p.transition.toState})`);
       },
     });
