@@ -170,7 +170,10 @@ func TestPauseAndResume(t *testing.T) {
 	resumes := start.Add(7 * 24 * time.Hour)
 	var p struct {
 		PauseSubscription struct {
-			Tenant     struct{ State string; PausedUntil *time.Time }
+			Tenant struct {
+				State       string
+				PausedUntil *time.Time
+			}
 			Transition struct{ Event, TriggeredBy string }
 			Operation  struct{ Kind string }
 		}
@@ -238,7 +241,9 @@ func TestReactivation(t *testing.T) {
 	require.Equal(t, tenantd.OpSucceeded, op.Status, "%v", op.ErrorMessage)
 	var docs struct {
 		Documents struct{ TotalCount int }
-		Viewer    struct{ Tenant struct{ Plan struct{ Key string } } }
+		Viewer    struct {
+			Tenant struct{ Plan struct{ Key string } }
+		}
 	}
 	srv.MustDo(t, d.ReactivateTenant.APIKey, `{ documents(first: 1) { totalCount } viewer { tenant { plan { key } } } }`, nil, &docs)
 	require.Equal(t, 1, docs.Documents.TotalCount, "the data is intact, the new key works")

@@ -224,8 +224,11 @@ func TestRoles(t *testing.T) {
 				var ra struct {
 					ReactivateTenant struct {
 						Tenant    struct{ State string }
-						Operation struct{ ID uuid.UUID; Kind string }
-						APIKey    string
+						Operation struct {
+							ID   uuid.UUID
+							Kind string
+						}
+						APIKey string
 					}
 				}
 				f.srv.MustDo(t, admin, reactivateMutation, map[string]any{"id": other.ID, "reason": "step reactivate"}, &ra)
