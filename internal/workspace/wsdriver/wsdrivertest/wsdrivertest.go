@@ -556,6 +556,57 @@ func Exercise(t *testing.T, d wsdriver.Driver, db *store.DB) {
 		})
 	})
 
+	t.Run("SnapshotView", func(t *testing.T) {
+		t.Parallel()
+		p := setup(t)
+		insert(t, p, doc(p, 0, "before", "written before the snapshot"))
+		logQuery := func(q string) {
+			write(t, p, func(tx wsdriver.Tx) error {
+				return tx.LogQuery(ctx, &wsdriver.QueryLogEntry{ID: uuid.Must(uuid.NewV7()), TenantID: p.TenantID, Query: q, CreatedAt: base})
+			})
+		}
+		logQuery("before")
+		require.NoError(t, d.View(ctx, nil, p, wsdriver.ViewOptions{Snapshot: true}, func(ctx context.Context, r wsdriver.Reader) error {
+			first, err := r.CountRows(ctx)
+			require.NoError(t, err)
+			require.Equal(t, wsdriver.Counts{Documents: 1, Queries: 1}, first)
+			// Writes commit beside the open snapshot (they do not wait for it)…
+			insert(t, p, doc(p, 1, "after", "written while the snapshot is open"))
+			logQuery("after")
+			write(t, p, func(tx wsdriver.Tx) error { return tx.SetUsage(ctx, wsdriver.Counters{Documents: 9}) })
+			// …and none of them is seen by any later statement of the view.
+			again, err := r.CountRows(ctx)
+			require.NoError(t, err)
+			require.Equal(t, first, again, "a write committed after the snapshot began is not seen")
+			docs, err := r.ScanDocuments(ctx, uuid.Nil, 10)
+			require.NoError(t, err)
+			require.Equal(t, []string{"before"}, titles(docs))
+			heads, err := r.ScanDocumentHeads(ctx, uuid.Nil, 10)
+			require.NoError(t, err)
+			require.Len(t, heads, 1)
+			log, err := r.ScanQueryLog(ctx, uuid.Nil, 10)
+			require.NoError(t, err)
+			require.Len(t, log, 1)
+			require.Equal(t, "before", log[0].Query)
+			u, err := r.Usage(ctx)
+			require.NoError(t, err)
+			require.Zero(t, u.Documents, "the usage counters are read in the snapshot too")
+			return nil
+		}))
+		view(t, p, func(r wsdriver.Reader) {
+			c, err := r.CountRows(ctx)
+			require.NoError(t, err)
+			require.Equal(t, wsdriver.Counts{Documents: 2, Queries: 2}, c, "a view after the snapshot sees the writes")
+		})
+		// The snapshot's connection went back clean: views and writes go on.
+		insert(t, p, doc(p, 2, "later", "text"))
+		view(t, p, func(r wsdriver.Reader) {
+			c, err := r.CountRows(ctx)
+			require.NoError(t, err)
+			require.EqualValues(t, 3, c.Documents)
+		})
+	})
+
 	t.Run("Destroy", func(t *testing.T) {
 		t.Parallel()
 		p, other := setup(t), setup(t)
