@@ -351,6 +351,10 @@ func (s *Service) ExportOf(ctx context.Context, operationID uuid.UUID) (*ent.Exp
 // path is where the store keeps an archive of the tenant: a directory per
 // tenant, so that a purge removes all of its files (temporary ones
 // included) without knowing them.
-func (s *Service) path(location string) string { return filepath.Join(s.dir, filepath.FromSlash(location)) }
+func (s *Service) path(location string) string {
+	return filepath.Join(s.dir, filepath.FromSlash(location))
+}
 
-func locationOf(tenantID, exportID uuid.UUID) string { return tenantID.String() + "/" + exportID.String() + ".zip" }
+func locationOf(tenantID, exportID uuid.UUID) string {
+	return tenantID.String() + "/" + exportID.String() + ".zip"
+}

@@ -250,7 +250,9 @@ func (w *archiveRun) all(ctx context.Context) error {
 	}
 	others := 0
 	for _, n := range []func() (int, error){
-		func() (int, error) { return w.s.db.Ent.StateTransition.Query().Where(statetransition.TenantID(t.ID)).Count(sys) },
+		func() (int, error) {
+			return w.s.db.Ent.StateTransition.Query().Where(statetransition.TenantID(t.ID)).Count(sys)
+		},
 		func() (int, error) { return w.s.db.Ent.Operation.Query().Where(entop.TenantID(t.ID)).Count(sys) },
 		func() (int, error) { return w.s.db.Ent.APIKey.Query().Where(apikey.TenantID(t.ID)).Count(sys) },
 		func() (int, error) { return w.s.db.Ent.Milestone.Query().Where(milestone.TenantID(t.ID)).Count(sys) },
