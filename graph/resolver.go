@@ -11,6 +11,7 @@ import (
 
 	"github.com/tenantd/tenantd/ent"
 	"github.com/tenantd/tenantd/internal/auth"
+	"github.com/tenantd/tenantd/internal/export"
 	"github.com/tenantd/tenantd/internal/idempotency"
 	"github.com/tenantd/tenantd/internal/lifecycle"
 	"github.com/tenantd/tenantd/internal/planchange"
@@ -36,6 +37,8 @@ type Resolver struct {
 	Subscriptions *subscription.Service
 	// PlanChanges previews, schedules and runs plan changes.
 	PlanChanges *planchange.Service
+	// Exports exports and imports tenants' data.
+	Exports *export.Service
 	// ActivationWindow defines an activated tenant for the funnel.
 	ActivationWindow time.Duration
 }

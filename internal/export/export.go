@@ -25,6 +25,7 @@ import (
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
 	entexport "github.com/tenantd/tenantd/ent/export"
+	"github.com/tenantd/tenantd/ent/exportdownload"
 	"github.com/tenantd/tenantd/ent/keyset"
 	"github.com/tenantd/tenantd/internal/events"
 	"github.com/tenantd/tenantd/internal/idempotency"
@@ -56,6 +57,10 @@ const (
 	// StepPublish marks the export READY with its digest and expiry.
 	StepPublish = "publish"
 )
+
+// Queue is the River queue of EXPORT jobs: few at once, so that large
+// exports do not take every worker of the default queue.
+const Queue = "export"
 
 // PhaseExport is the phase an export shows on operationProgress.
 const PhaseExport = "EXPORT"
@@ -154,7 +159,7 @@ func New(cfg Config) (*Service, error) {
 // export FAILED.
 func (s *Service) kind() operation.Kind {
 	return operation.Kind{
-		Name: tenantd.OpExport, Timeout: s.timeout, MaxAttempts: 3,
+		Name: tenantd.OpExport, Queue: Queue, Timeout: s.timeout, MaxAttempts: 3,
 		Steps: []operation.Step{
 			{Name: StepWrite, Do: s.write},
 			{Name: StepPublish, Tx: s.publish},
@@ -357,4 +362,16 @@ func (s *Service) path(location string) string {
 
 func locationOf(tenantID, exportID uuid.UUID) string {
 	return tenantID.String() + "/" + exportID.String() + ".zip"
+}
+
+// TenantExports returns the tenant's exports, newest first, as the caller
+// in ctx may see them.
+func (s *Service) TenantExports(ctx context.Context, tenantID uuid.UUID) ([]*ent.Export, error) {
+	return s.db.Ent.Export.Query().Where(entexport.TenantID(tenantID)).
+		Order(ent.Desc(entexport.FieldCreatedAt), ent.Desc(entexport.FieldID)).Limit(100).All(ctx)
+}
+
+// Downloads counts the downloads of an export.
+func (s *Service) Downloads(ctx context.Context, exportID uuid.UUID) (int, error) {
+	return s.db.Ent.ExportDownload.Query().Where(exportdownload.ExportID(exportID)).Count(tenantd.SystemContext(ctx))
 }

@@ -120,11 +120,13 @@ func SchemaOf(file string) string {
 //     served, so a link cannot be probed. Each download is logged
 //     (ExportDownload and the log).
 //   - GET /exports/schema/ and /exports/schema/<file>: the JSON Schemas.
+//   - POST /exports/uploads: an archive to import (admin), see ImportUpload.
 func (s *Service) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /exports/schema/{$}", s.schemaIndex)
 	mux.HandleFunc("GET /exports/schema/{file}", s.schemaFile)
 	mux.HandleFunc("GET /exports/{id}", s.download)
+	mux.HandleFunc("POST /exports/uploads", s.upload)
 	return mux
 }
 

@@ -48,6 +48,11 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 			done++
 		}
 		if len(due) < sweepBatch {
+			if n, err := s.sweepUploads(); err != nil {
+				s.log.Warn("sweep old uploads", "err", err)
+			} else if n > 0 {
+				s.log.Info("old uploads deleted", "uploads", n)
+			}
 			return done, nil
 		}
 	}

@@ -40,6 +40,7 @@ func (s *Server) startSweeps() error {
 	}{
 		{"expire idempotency keys", idem.Sweep},
 		{"apply scheduled plan changes", s.planChanges.ApplyDue},
+		{"delete expired export archives", s.exports.Sweep},
 		{"compact funnel counters", func(ctx context.Context) (int, error) {
 			before := tenantd.Now(s.clock).Truncate(24 * time.Hour)
 			return analytics.Compact(ctx, s.db, before)
