@@ -140,7 +140,9 @@ func TestExportOverGraphQL(t *testing.T) {
 			resp.Body.Close()
 			require.Equal(t, http.StatusForbidden, resp.StatusCode)
 
-			var seen struct{ Tenant struct{ Exports []dataExport } }
+			var seen struct {
+				Tenant struct{ Exports []dataExport }
+			}
 			srv.MustDo(t, key, `query($id: ID!) { tenant(id: $id) { exports { id status downloads } } }`, map[string]any{"id": id}, &seen)
 			require.Len(t, seen.Tenant.Exports, 1)
 			require.Equal(t, 1, seen.Tenant.Exports[0].Downloads, "the download is logged")
