@@ -41,7 +41,9 @@ func TestImportCommand(t *testing.T) {
 		return err == nil && tn.State == tenantd.StateActive
 	}, 30*time.Second, 10*time.Millisecond)
 	srv.MustDo(t, up.SignUp.APIKey, `mutation { uploadDocument(input: {title: "kept", content: "carried over"}) { document { id } } }`, nil, nil)
-	var req struct{ RequestDataExport struct{ Operation struct{ ID uuid.UUID } } }
+	var req struct {
+		RequestDataExport struct{ Operation struct{ ID uuid.UUID } }
+	}
 	srv.MustDo(t, servertest.AdminToken, `mutation($id: ID!) { requestDataExport(input: {tenantId: $id, format: CSV}) { operation { id } } }`,
 		map[string]any{"id": up.SignUp.Tenant.ID}, &req)
 	var link string
@@ -97,7 +99,9 @@ func TestImportCommand(t *testing.T) {
 	require.True(t, strings.HasPrefix(key, "tdk_"), out)
 	var docs struct {
 		Documents struct {
-			Edges []struct{ Node struct{ Title, Content string } }
+			Edges []struct {
+				Node struct{ Title, Content string }
+			}
 		}
 	}
 	srv.MustDo(t, key, `{ documents { edges { node { title content } } } }`, nil, &docs)
