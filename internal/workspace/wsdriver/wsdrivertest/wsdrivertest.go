@@ -566,33 +566,64 @@ func Exercise(t *testing.T, d wsdriver.Driver, db *store.DB) {
 			})
 		}
 		logQuery("before")
+		// What the view sees is checked after it ends: a failing require
+		// inside it would leave its transaction open.
+		var (
+			first, again wsdriver.Counts
+			docs, heads  []*wsdriver.Document
+			log          []*wsdriver.QueryLogEntry
+			usage        wsdriver.Counters
+		)
 		require.NoError(t, d.View(ctx, nil, p, wsdriver.ViewOptions{Snapshot: true}, func(ctx context.Context, r wsdriver.Reader) error {
-			first, err := r.CountRows(ctx)
-			require.NoError(t, err)
-			require.Equal(t, wsdriver.Counts{Documents: 1, Queries: 1}, first)
+			var err error
+			if first, err = r.CountRows(ctx); err != nil {
+				return err
+			}
 			// Writes commit beside the open snapshot (they do not wait for it)…
-			insert(t, p, doc(p, 1, "after", "written while the snapshot is open"))
-			logQuery("after")
-			write(t, p, func(tx wsdriver.Tx) error { return tx.SetUsage(ctx, wsdriver.Counters{Documents: 9}) })
+			for _, w := range []func(context.Context) error{
+				func(ctx context.Context) error {
+					return d.Write(ctx, nil, p, func(ctx context.Context, tx wsdriver.Tx) error {
+						return tx.InsertDocument(ctx, doc(p, 1, "after", "written while the snapshot is open"))
+					})
+				},
+				func(ctx context.Context) error {
+					return d.Write(ctx, nil, p, func(ctx context.Context, tx wsdriver.Tx) error {
+						return tx.LogQuery(ctx, &wsdriver.QueryLogEntry{ID: uuid.Must(uuid.NewV7()), TenantID: p.TenantID, Query: "after", CreatedAt: base})
+					})
+				},
+				func(ctx context.Context) error {
+					return d.Write(ctx, nil, p, func(ctx context.Context, tx wsdriver.Tx) error {
+						return tx.SetUsage(ctx, wsdriver.Counters{Documents: 9})
+					})
+				},
+			} {
+				if err := w(ctx); err != nil {
+					return err
+				}
+			}
 			// …and none of them is seen by any later statement of the view.
-			again, err := r.CountRows(ctx)
-			require.NoError(t, err)
-			require.Equal(t, first, again, "a write committed after the snapshot began is not seen")
-			docs, err := r.ScanDocuments(ctx, uuid.Nil, 10)
-			require.NoError(t, err)
-			require.Equal(t, []string{"before"}, titles(docs))
-			heads, err := r.ScanDocumentHeads(ctx, uuid.Nil, 10)
-			require.NoError(t, err)
-			require.Len(t, heads, 1)
-			log, err := r.ScanQueryLog(ctx, uuid.Nil, 10)
-			require.NoError(t, err)
-			require.Len(t, log, 1)
-			require.Equal(t, "before", log[0].Query)
-			u, err := r.Usage(ctx)
-			require.NoError(t, err)
-			require.Zero(t, u.Documents, "the usage counters are read in the snapshot too")
-			return nil
+			if again, err = r.CountRows(ctx); err != nil {
+				return err
+			}
+			if docs, err = r.ScanDocuments(ctx, uuid.Nil, 10); err != nil {
+				return err
+			}
+			if heads, err = r.ScanDocumentHeads(ctx, uuid.Nil, 10); err != nil {
+				return err
+			}
+			if log, err = r.ScanQueryLog(ctx, uuid.Nil, 10); err != nil {
+				return err
+			}
+			usage, err = r.Usage(ctx)
+			return err
 		}))
+		require.Equal(t, wsdriver.Counts{Documents: 1, Queries: 1}, first)
+		require.Equal(t, first, again, "a write committed after the snapshot began is not seen")
+		require.Equal(t, []string{"before"}, titles(docs))
+		require.Len(t, heads, 1)
+		require.Len(t, log, 1)
+		require.Equal(t, "before", log[0].Query)
+		require.Zero(t, usage.Documents, "the usage counters are read in the snapshot too")
 		view(t, p, func(r wsdriver.Reader) {
 			c, err := r.CountRows(ctx)
 			require.NoError(t, err)
