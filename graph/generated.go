@@ -126,6 +126,20 @@ type ComplexityRoot struct {
 		Key    func(childComplexity int) int
 	}
 
+	DataExport struct {
+		CreatedAt   func(childComplexity int) int
+		DownloadURL func(childComplexity int) int
+		Downloads   func(childComplexity int) int
+		ExpiresAt   func(childComplexity int) int
+		Files       func(childComplexity int) int
+		Format      func(childComplexity int) int
+		ID          func(childComplexity int) int
+		ReadyAt     func(childComplexity int) int
+		Sha256      func(childComplexity int) int
+		SizeBytes   func(childComplexity int) int
+		Status      func(childComplexity int) int
+	}
+
 	Document struct {
 		Content   func(childComplexity int) int
 		CreatedAt func(childComplexity int) int
@@ -149,6 +163,13 @@ type ComplexityRoot struct {
 		Count   func(childComplexity int) int
 		Step    func(childComplexity int) int
 		Tenants func(childComplexity int) int
+	}
+
+	ExportFile struct {
+		Bytes   func(childComplexity int) int
+		Name    func(childComplexity int) int
+		Records func(childComplexity int) int
+		Sha256  func(childComplexity int) int
 	}
 
 	FunnelCohort struct {
@@ -179,14 +200,25 @@ type ComplexityRoot struct {
 		UpdatedAt func(childComplexity int) int
 	}
 
+	ImportTenantPayload struct {
+		APIKey         func(childComplexity int) int
+		Documents      func(childComplexity int) int
+		Milestones     func(childComplexity int) int
+		QueryLog       func(childComplexity int) int
+		SourceTenantID func(childComplexity int) int
+		Tenant         func(childComplexity int) int
+	}
+
 	Mutation struct {
 		CancelScheduledPlanChange func(childComplexity int, input CancelScheduledPlanChangeInput) int
 		CancelSubscription        func(childComplexity int, input CancelSubscriptionInput) int
 		ChangePlan                func(childComplexity int, input ChangePlanInput) int
 		CreateAPIKey              func(childComplexity int, input CreateAPIKeyInput) int
+		ImportTenant              func(childComplexity int, input ImportTenantInput) int
 		PauseSubscription         func(childComplexity int, input PauseSubscriptionInput) int
 		PurgeTenant               func(childComplexity int, input PurgeTenantInput) int
 		ReactivateTenant          func(childComplexity int, input ReactivateTenantInput) int
+		RequestDataExport         func(childComplexity int, input RequestDataExportInput) int
 		RequestTenantDeletion     func(childComplexity int, input RequestTenantDeletionInput) int
 		RestoreTenant             func(childComplexity int, input RestoreTenantInput) int
 		ResumeTenant              func(childComplexity int, input TenantTransitionInput) int
@@ -203,6 +235,7 @@ type ComplexityRoot struct {
 		Attempt     func(childComplexity int) int
 		CreatedAt   func(childComplexity int) int
 		Error       func(childComplexity int) int
+		Export      func(childComplexity int) int
 		FinishedAt  func(childComplexity int) int
 		ID          func(childComplexity int) int
 		Kind        func(childComplexity int) int
@@ -370,6 +403,12 @@ type ComplexityRoot struct {
 		Title      func(childComplexity int) int
 	}
 
+	RequestDataExportPayload struct {
+		Export    func(childComplexity int) int
+		Operation func(childComplexity int) int
+		Tenant    func(childComplexity int) int
+	}
+
 	RequestTenantDeletionPayload struct {
 		Operation  func(childComplexity int) int
 		PurgeAfter func(childComplexity int) int
@@ -473,6 +512,7 @@ type ComplexityRoot struct {
 		AllowedEvents         func(childComplexity int) int
 		CreatedAt             func(childComplexity int) int
 		Email                 func(childComplexity int) int
+		Exports               func(childComplexity int) int
 		ID                    func(childComplexity int) int
 		Name                  func(childComplexity int) int
 		Operations            func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.OperationOrder, where *ent.OperationWhereInput) int
@@ -564,6 +604,8 @@ type MutationResolver interface {
 	RevokeAPIKey(ctx context.Context, input RevokeAPIKeyInput) (*RevokeAPIKeyPayload, error)
 	ChangePlan(ctx context.Context, input ChangePlanInput) (*ChangePlanPayload, error)
 	CancelScheduledPlanChange(ctx context.Context, input CancelScheduledPlanChangeInput) (*CancelScheduledPlanChangePayload, error)
+	RequestDataExport(ctx context.Context, input RequestDataExportInput) (*RequestDataExportPayload, error)
+	ImportTenant(ctx context.Context, input ImportTenantInput) (*ImportTenantPayload, error)
 	RequestTenantDeletion(ctx context.Context, input RequestTenantDeletionInput) (*RequestTenantDeletionPayload, error)
 	RestoreTenant(ctx context.Context, input RestoreTenantInput) (*RestoreTenantPayload, error)
 	PurgeTenant(ctx context.Context, input PurgeTenantInput) (*PurgeTenantPayload, error)
@@ -571,6 +613,7 @@ type MutationResolver interface {
 	RunReadinessChecks(ctx context.Context) (*Readiness, error)
 }
 type OperationResolver interface {
+	Export(ctx context.Context, obj *ent.Operation) (*DataExport, error)
 	Progress(ctx context.Context, obj *ent.Operation) (*OperationProgress, error)
 	Error(ctx context.Context, obj *ent.Operation) (*OperationError, error)
 }
@@ -608,6 +651,7 @@ type TenantResolver interface {
 	Transitions(ctx context.Context, obj *ent.Tenant, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.StateTransitionOrder, where *ent.StateTransitionWhereInput) (*ent.StateTransitionConnection, error)
 	Operations(ctx context.Context, obj *ent.Tenant, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.OperationOrder, where *ent.OperationWhereInput) (*ent.OperationConnection, error)
 	APIKeys(ctx context.Context, obj *ent.Tenant, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.APIKeyOrder, where *ent.APIKeyWhereInput) (*ent.APIKeyConnection, error)
+	Exports(ctx context.Context, obj *ent.Tenant) ([]*DataExport, error)
 	PurgeCertificate(ctx context.Context, obj *ent.Tenant) (*PurgeCertificate, error)
 	AllowedEvents(ctx context.Context, obj *ent.Tenant) ([]tenantd.Event, error)
 	ScheduledPlanChange(ctx context.Context, obj *ent.Tenant) (*ScheduledPlanChange, error)
@@ -907,6 +951,73 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreateApiKeyPayload.Key(childComplexity), true
 
+	case "DataExport.createdAt":
+		if e.ComplexityRoot.DataExport.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataExport.CreatedAt(childComplexity), true
+	case "DataExport.downloadUrl":
+		if e.ComplexityRoot.DataExport.DownloadURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataExport.DownloadURL(childComplexity), true
+	case "DataExport.downloads":
+		if e.ComplexityRoot.DataExport.Downloads == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataExport.Downloads(childComplexity), true
+	case "DataExport.expiresAt":
+		if e.ComplexityRoot.DataExport.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataExport.ExpiresAt(childComplexity), true
+	case "DataExport.files":
+		if e.ComplexityRoot.DataExport.Files == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataExport.Files(childComplexity), true
+	case "DataExport.format":
+		if e.ComplexityRoot.DataExport.Format == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataExport.Format(childComplexity), true
+	case "DataExport.id":
+		if e.ComplexityRoot.DataExport.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataExport.ID(childComplexity), true
+	case "DataExport.readyAt":
+		if e.ComplexityRoot.DataExport.ReadyAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataExport.ReadyAt(childComplexity), true
+	case "DataExport.sha256":
+		if e.ComplexityRoot.DataExport.Sha256 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataExport.Sha256(childComplexity), true
+	case "DataExport.sizeBytes":
+		if e.ComplexityRoot.DataExport.SizeBytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataExport.SizeBytes(childComplexity), true
+	case "DataExport.status":
+		if e.ComplexityRoot.DataExport.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DataExport.Status(childComplexity), true
+
 	case "Document.content":
 		if e.ComplexityRoot.Document.Content == nil {
 			break
@@ -988,6 +1099,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DropOff.Tenants(childComplexity), true
+
+	case "ExportFile.bytes":
+		if e.ComplexityRoot.ExportFile.Bytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExportFile.Bytes(childComplexity), true
+	case "ExportFile.name":
+		if e.ComplexityRoot.ExportFile.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExportFile.Name(childComplexity), true
+	case "ExportFile.records":
+		if e.ComplexityRoot.ExportFile.Records == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExportFile.Records(childComplexity), true
+	case "ExportFile.sha256":
+		if e.ComplexityRoot.ExportFile.Sha256 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ExportFile.Sha256(childComplexity), true
 
 	case "FunnelCohort.activated":
 		if e.ComplexityRoot.FunnelCohort.Activated == nil {
@@ -1106,6 +1242,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.IdempotencyKey.UpdatedAt(childComplexity), true
 
+	case "ImportTenantPayload.apiKey":
+		if e.ComplexityRoot.ImportTenantPayload.APIKey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportTenantPayload.APIKey(childComplexity), true
+	case "ImportTenantPayload.documents":
+		if e.ComplexityRoot.ImportTenantPayload.Documents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportTenantPayload.Documents(childComplexity), true
+	case "ImportTenantPayload.milestones":
+		if e.ComplexityRoot.ImportTenantPayload.Milestones == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportTenantPayload.Milestones(childComplexity), true
+	case "ImportTenantPayload.queryLog":
+		if e.ComplexityRoot.ImportTenantPayload.QueryLog == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportTenantPayload.QueryLog(childComplexity), true
+	case "ImportTenantPayload.sourceTenantId":
+		if e.ComplexityRoot.ImportTenantPayload.SourceTenantID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportTenantPayload.SourceTenantID(childComplexity), true
+	case "ImportTenantPayload.tenant":
+		if e.ComplexityRoot.ImportTenantPayload.Tenant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ImportTenantPayload.Tenant(childComplexity), true
+
 	case "Mutation.cancelScheduledPlanChange":
 		if e.ComplexityRoot.Mutation.CancelScheduledPlanChange == nil {
 			break
@@ -1150,6 +1323,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAPIKey(childComplexity, args["input"].(CreateAPIKeyInput)), true
+	case "Mutation.importTenant":
+		if e.ComplexityRoot.Mutation.ImportTenant == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_importTenant_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ImportTenant(childComplexity, args["input"].(ImportTenantInput)), true
 	case "Mutation.pauseSubscription":
 		if e.ComplexityRoot.Mutation.PauseSubscription == nil {
 			break
@@ -1183,6 +1367,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReactivateTenant(childComplexity, args["input"].(ReactivateTenantInput)), true
+	case "Mutation.requestDataExport":
+		if e.ComplexityRoot.Mutation.RequestDataExport == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_requestDataExport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RequestDataExport(childComplexity, args["input"].(RequestDataExportInput)), true
 	case "Mutation.requestTenantDeletion":
 		if e.ComplexityRoot.Mutation.RequestTenantDeletion == nil {
 			break
@@ -1307,6 +1502,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Operation.Error(childComplexity), true
+	case "Operation.export":
+		if e.ComplexityRoot.Operation.Export == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Operation.Export(childComplexity), true
 	case "Operation.finishedAt":
 		if e.ComplexityRoot.Operation.FinishedAt == nil {
 			break
@@ -2055,6 +2256,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ReadinessCheck.Title(childComplexity), true
 
+	case "RequestDataExportPayload.export":
+		if e.ComplexityRoot.RequestDataExportPayload.Export == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestDataExportPayload.Export(childComplexity), true
+	case "RequestDataExportPayload.operation":
+		if e.ComplexityRoot.RequestDataExportPayload.Operation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestDataExportPayload.Operation(childComplexity), true
+	case "RequestDataExportPayload.tenant":
+		if e.ComplexityRoot.RequestDataExportPayload.Tenant == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RequestDataExportPayload.Tenant(childComplexity), true
+
 	case "RequestTenantDeletionPayload.operation":
 		if e.ComplexityRoot.RequestTenantDeletionPayload.Operation == nil {
 			break
@@ -2427,6 +2647,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Tenant.Email(childComplexity), true
+	case "Tenant.exports":
+		if e.ComplexityRoot.Tenant.Exports == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Tenant.Exports(childComplexity), true
 	case "Tenant.id":
 		if e.ComplexityRoot.Tenant.ID == nil {
 			break
@@ -2727,6 +2953,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CancelSubscriptionInput", ec.unmarshalInputCancelSubscriptionInput),
 			graphql.NewInputUnmarshaler("ChangePlanInput", ec.unmarshalInputChangePlanInput),
 			graphql.NewInputUnmarshaler("CreateApiKeyInput", ec.unmarshalInputCreateApiKeyInput),
+			graphql.NewInputUnmarshaler("ImportTenantInput", ec.unmarshalInputImportTenantInput),
 			graphql.NewInputUnmarshaler("OperationOrder", ec.unmarshalInputOperationOrder),
 			graphql.NewInputUnmarshaler("OperationWhereInput", ec.unmarshalInputOperationWhereInput),
 			graphql.NewInputUnmarshaler("PauseSubscriptionInput", ec.unmarshalInputPauseSubscriptionInput),
@@ -2734,6 +2961,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("PlanWhereInput", ec.unmarshalInputPlanWhereInput),
 			graphql.NewInputUnmarshaler("PurgeTenantInput", ec.unmarshalInputPurgeTenantInput),
 			graphql.NewInputUnmarshaler("ReactivateTenantInput", ec.unmarshalInputReactivateTenantInput),
+			graphql.NewInputUnmarshaler("RequestDataExportInput", ec.unmarshalInputRequestDataExportInput),
 			graphql.NewInputUnmarshaler("RequestTenantDeletionInput", ec.unmarshalInputRequestTenantDeletionInput),
 			graphql.NewInputUnmarshaler("RestoreTenantInput", ec.unmarshalInputRestoreTenantInput),
 			graphql.NewInputUnmarshaler("RevokeApiKeyInput", ec.unmarshalInputRevokeApiKeyInput),
@@ -2838,6 +3066,113 @@ func newExecutionContext(
 }
 
 var sources = []*ast.Source{
+	{Name: "../schema/export.graphqls", Input: `# Data export (GDPR Art. 15 and 20) and import. The archive format is in the
+# README ("Data export format"); a JSON Schema per file is served at
+# /exports/schema/.
+
+extend type Mutation {
+  """
+  Export a tenant's data (an admin, or the tenant itself): an EXPORT
+  operation writes a ZIP archive from one snapshot of its workspace;
+  follow it with operationProgress, then download it at
+  DataExport.downloadUrl. A PENDING_DELETION tenant is exported for an
+  admin only; a PURGED tenant's data no longer exists (FORBIDDEN). One
+  export of a tenant runs at a time (CONFLICT).
+  """
+  requestDataExport(input: RequestDataExportInput!): RequestDataExportPayload!
+  """
+  Make a new tenant from an export archive (admin). Upload the archive
+  first: POST /exports/uploads with the ZIP as the body and an admin
+  token; its answer's uploadId names it here. Every checksum of the
+  manifest is verified before anything is written: a tampered or
+  truncated archive is INVALID_INPUT naming the file.
+  """
+  importTenant(input: ImportTenantInput!): ImportTenantPayload!
+}
+
+enum ExportFormat {
+  "One JSON object per line (.jsonl files)."
+  JSON
+  "RFC 4180 CSV with a header row (.csv files)."
+  CSV
+}
+
+enum DataExportStatus {
+  RUNNING
+  READY
+  FAILED
+  "The archive was deleted after its expiry."
+  EXPIRED
+}
+
+input RequestDataExportInput {
+  tenantId: ID!
+  format: ExportFormat = JSON
+  idempotencyKey: String
+}
+
+type RequestDataExportPayload {
+  tenant: Tenant!
+  operation: Operation!
+  export: DataExport!
+}
+
+input ImportTenantInput {
+  "The id POST /exports/uploads answered."
+  uploadId: ID!
+  "The new tenant's slug; default the archive's (INVALID_INPUT if taken)."
+  slug: String
+}
+
+type ImportTenantPayload {
+  "The new tenant, ACTIVE."
+  tenant: Tenant!
+  "The new tenant's owner API key, shown once."
+  apiKey: String!
+  "The tenant the archive was exported from."
+  sourceTenantId: ID!
+  documents: Int!
+  queryLog: Int!
+  milestones: Int!
+}
+
+type DataExport {
+  id: ID!
+  format: ExportFormat!
+  status: DataExportStatus!
+  createdAt: Time!
+  readyAt: Time
+  "When the archive is deleted and its link stops working."
+  expiresAt: Time
+  "The archive's size in bytes (0 until READY)."
+  sizeBytes: Float!
+  "Hex SHA-256 of the whole archive."
+  sha256: String
+  "The signed download link (relative to the server); null unless READY."
+  downloadUrl: String
+  "How many times the archive was downloaded."
+  downloads: Int!
+  "The manifest's files: name, records, bytes, SHA-256."
+  files: [ExportFile!]!
+}
+
+type ExportFile {
+  name: String!
+  records: Float!
+  bytes: Float!
+  sha256: String!
+}
+
+extend type Operation {
+  "The export an EXPORT operation makes; null for other kinds."
+  export: DataExport
+}
+
+extend type Tenant {
+  "The tenant's exports, newest first."
+  exports: [DataExport!]!
+}
+`, BuiltIn: false},
 	{Name: "../schema/retention.graphqls", Input: `# Deletion with a retention window, restore and purge.
 
 extend type Mutation {
@@ -5215,6 +5550,34 @@ func (ec *executionContext) childFields_CreateApiKeyPayload(ctx context.Context,
 	return nil, fmt.Errorf("no field named %q was found under type CreateApiKeyPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_DataExport(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_DataExport_id(ctx, field)
+	case "format":
+		return ec.fieldContext_DataExport_format(ctx, field)
+	case "status":
+		return ec.fieldContext_DataExport_status(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_DataExport_createdAt(ctx, field)
+	case "readyAt":
+		return ec.fieldContext_DataExport_readyAt(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_DataExport_expiresAt(ctx, field)
+	case "sizeBytes":
+		return ec.fieldContext_DataExport_sizeBytes(ctx, field)
+	case "sha256":
+		return ec.fieldContext_DataExport_sha256(ctx, field)
+	case "downloadUrl":
+		return ec.fieldContext_DataExport_downloadUrl(ctx, field)
+	case "downloads":
+		return ec.fieldContext_DataExport_downloads(ctx, field)
+	case "files":
+		return ec.fieldContext_DataExport_files(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DataExport", field.Name)
+}
+
 func (ec *executionContext) childFields_Document(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -5265,6 +5628,20 @@ func (ec *executionContext) childFields_DropOff(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type DropOff", field.Name)
 }
 
+func (ec *executionContext) childFields_ExportFile(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_ExportFile_name(ctx, field)
+	case "records":
+		return ec.fieldContext_ExportFile_records(ctx, field)
+	case "bytes":
+		return ec.fieldContext_ExportFile_bytes(ctx, field)
+	case "sha256":
+		return ec.fieldContext_ExportFile_sha256(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ExportFile", field.Name)
+}
+
 func (ec *executionContext) childFields_FunnelCohort(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "start":
@@ -5303,6 +5680,24 @@ func (ec *executionContext) childFields_FunnelStep(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type FunnelStep", field.Name)
 }
 
+func (ec *executionContext) childFields_ImportTenantPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "tenant":
+		return ec.fieldContext_ImportTenantPayload_tenant(ctx, field)
+	case "apiKey":
+		return ec.fieldContext_ImportTenantPayload_apiKey(ctx, field)
+	case "sourceTenantId":
+		return ec.fieldContext_ImportTenantPayload_sourceTenantId(ctx, field)
+	case "documents":
+		return ec.fieldContext_ImportTenantPayload_documents(ctx, field)
+	case "queryLog":
+		return ec.fieldContext_ImportTenantPayload_queryLog(ctx, field)
+	case "milestones":
+		return ec.fieldContext_ImportTenantPayload_milestones(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ImportTenantPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Operation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -5333,6 +5728,8 @@ func (ec *executionContext) childFields_Operation(ctx context.Context, field gra
 		return ec.fieldContext_Operation_finishedAt(ctx, field)
 	case "tenant":
 		return ec.fieldContext_Operation_tenant(ctx, field)
+	case "export":
+		return ec.fieldContext_Operation_export(ctx, field)
 	case "progress":
 		return ec.fieldContext_Operation_progress(ctx, field)
 	case "error":
@@ -5613,6 +6010,18 @@ func (ec *executionContext) childFields_ReadinessCheck(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type ReadinessCheck", field.Name)
 }
 
+func (ec *executionContext) childFields_RequestDataExportPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "tenant":
+		return ec.fieldContext_RequestDataExportPayload_tenant(ctx, field)
+	case "operation":
+		return ec.fieldContext_RequestDataExportPayload_operation(ctx, field)
+	case "export":
+		return ec.fieldContext_RequestDataExportPayload_export(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RequestDataExportPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_RequestTenantDeletionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "tenant":
@@ -5835,6 +6244,8 @@ func (ec *executionContext) childFields_Tenant(ctx context.Context, field graphq
 		return ec.fieldContext_Tenant_operations(ctx, field)
 	case "apiKeys":
 		return ec.fieldContext_Tenant_apiKeys(ctx, field)
+	case "exports":
+		return ec.fieldContext_Tenant_exports(ctx, field)
 	case "purgeCertificate":
 		return ec.fieldContext_Tenant_purgeCertificate(ctx, field)
 	case "allowedEvents":
@@ -6121,6 +6532,20 @@ func (ec *executionContext) field_Mutation_createApiKey_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_importTenant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (ImportTenantInput, error) {
+			return ec.unmarshalNImportTenantInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐImportTenantInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_pauseSubscription_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6155,6 +6580,20 @@ func (ec *executionContext) field_Mutation_reactivateTenant_args(ctx context.Con
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (ReactivateTenantInput, error) {
 			return ec.unmarshalNReactivateTenantInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐReactivateTenantInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_requestDataExport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (RequestDataExportInput, error) {
+			return ec.unmarshalNRequestDataExportInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐRequestDataExportInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -7962,6 +8401,268 @@ func (ec *executionContext) fieldContext_CreateApiKeyPayload_apiKey(_ context.Co
 	return graphql.NewScalarFieldContext("CreateApiKeyPayload", field, false, false, "String")
 }
 
+func (ec *executionContext) _DataExport_id(ctx context.Context, field graphql.CollectedField, obj *DataExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataExport_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataExport_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataExport", field, false, false, "ID")
+}
+
+func (ec *executionContext) _DataExport_format(ctx context.Context, field graphql.CollectedField, obj *DataExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataExport_format(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Format, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v ExportFormat) graphql.Marshaler {
+			return ec.marshalNExportFormat2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐExportFormat(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataExport_format(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataExport", field, false, false, "ExportFormat")
+}
+
+func (ec *executionContext) _DataExport_status(ctx context.Context, field graphql.CollectedField, obj *DataExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataExport_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v DataExportStatus) graphql.Marshaler {
+			return ec.marshalNDataExportStatus2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDataExportStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataExport_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataExport", field, false, false, "DataExportStatus")
+}
+
+func (ec *executionContext) _DataExport_createdAt(ctx context.Context, field graphql.CollectedField, obj *DataExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataExport_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataExport_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataExport", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DataExport_readyAt(ctx context.Context, field graphql.CollectedField, obj *DataExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataExport_readyAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReadyAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DataExport_readyAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataExport", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DataExport_expiresAt(ctx context.Context, field graphql.CollectedField, obj *DataExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataExport_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DataExport_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataExport", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DataExport_sizeBytes(ctx context.Context, field graphql.CollectedField, obj *DataExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataExport_sizeBytes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SizeBytes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataExport_sizeBytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataExport", field, false, false, "Float")
+}
+
+func (ec *executionContext) _DataExport_sha256(ctx context.Context, field graphql.CollectedField, obj *DataExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataExport_sha256(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sha256, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DataExport_sha256(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataExport", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataExport_downloadUrl(ctx context.Context, field graphql.CollectedField, obj *DataExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataExport_downloadUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DownloadURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DataExport_downloadUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataExport", field, false, false, "String")
+}
+
+func (ec *executionContext) _DataExport_downloads(ctx context.Context, field graphql.CollectedField, obj *DataExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataExport_downloads(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Downloads, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataExport_downloads(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DataExport", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DataExport_files(ctx context.Context, field graphql.CollectedField, obj *DataExport) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DataExport_files(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Files, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ExportFile) graphql.Marshaler {
+			return ec.marshalNExportFile2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐExportFileᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DataExport_files(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DataExport",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ExportFile(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Document_id(ctx context.Context, field graphql.CollectedField, obj *workspace.Document) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8295,6 +8996,98 @@ func (ec *executionContext) fieldContext_DropOff_tenants(_ context.Context, fiel
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ExportFile_name(ctx context.Context, field graphql.CollectedField, obj *ExportFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExportFile_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExportFile_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExportFile", field, false, false, "String")
+}
+
+func (ec *executionContext) _ExportFile_records(ctx context.Context, field graphql.CollectedField, obj *ExportFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExportFile_records(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Records, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExportFile_records(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExportFile", field, false, false, "Float")
+}
+
+func (ec *executionContext) _ExportFile_bytes(ctx context.Context, field graphql.CollectedField, obj *ExportFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExportFile_bytes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Bytes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExportFile_bytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExportFile", field, false, false, "Float")
+}
+
+func (ec *executionContext) _ExportFile_sha256(ctx context.Context, field graphql.CollectedField, obj *ExportFile) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ExportFile_sha256(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sha256, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ExportFile_sha256(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ExportFile", field, false, false, "String")
 }
 
 func (ec *executionContext) _FunnelCohort_start(ctx context.Context, field graphql.CollectedField, obj *analytics.FunnelCohort) (ret graphql.Marshaler) {
@@ -8732,6 +9525,153 @@ func (ec *executionContext) _IdempotencyKey_expiresAt(ctx context.Context, field
 }
 func (ec *executionContext) fieldContext_IdempotencyKey_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("IdempotencyKey", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ImportTenantPayload_tenant(ctx context.Context, field graphql.CollectedField, obj *ImportTenantPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportTenantPayload_tenant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tenant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Tenant) graphql.Marshaler {
+			return ec.marshalNTenant2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐTenant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportTenantPayload_tenant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ImportTenantPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Tenant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ImportTenantPayload_apiKey(ctx context.Context, field graphql.CollectedField, obj *ImportTenantPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportTenantPayload_apiKey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.APIKey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportTenantPayload_apiKey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportTenantPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _ImportTenantPayload_sourceTenantId(ctx context.Context, field graphql.CollectedField, obj *ImportTenantPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportTenantPayload_sourceTenantId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SourceTenantID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportTenantPayload_sourceTenantId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportTenantPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _ImportTenantPayload_documents(ctx context.Context, field graphql.CollectedField, obj *ImportTenantPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportTenantPayload_documents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Documents, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportTenantPayload_documents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportTenantPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportTenantPayload_queryLog(ctx context.Context, field graphql.CollectedField, obj *ImportTenantPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportTenantPayload_queryLog(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QueryLog, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportTenantPayload_queryLog(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportTenantPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ImportTenantPayload_milestones(ctx context.Context, field graphql.CollectedField, obj *ImportTenantPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ImportTenantPayload_milestones(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Milestones, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ImportTenantPayload_milestones(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ImportTenantPayload", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Mutation_suspendTenant(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -9256,6 +10196,94 @@ func (ec *executionContext) fieldContext_Mutation_cancelScheduledPlanChange(ctx 
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_cancelScheduledPlanChange_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_requestDataExport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_requestDataExport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RequestDataExport(ctx, fc.Args["input"].(RequestDataExportInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *RequestDataExportPayload) graphql.Marshaler {
+			return ec.marshalNRequestDataExportPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐRequestDataExportPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_requestDataExport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RequestDataExportPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_requestDataExport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_importTenant(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_importTenant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ImportTenant(ctx, fc.Args["input"].(ImportTenantInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ImportTenantPayload) graphql.Marshaler {
+			return ec.marshalNImportTenantPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐImportTenantPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_importTenant(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ImportTenantPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_importTenant_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -9805,6 +10833,38 @@ func (ec *executionContext) fieldContext_Operation_tenant(_ context.Context, fie
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Tenant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Operation_export(ctx context.Context, field graphql.CollectedField, obj *ent.Operation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Operation_export(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Operation().Export(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *DataExport) graphql.Marshaler {
+			return ec.marshalODataExport2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDataExport(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Operation_export(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Operation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DataExport(ctx, field)
 		},
 	}
 	return fc, nil
@@ -12633,6 +13693,102 @@ func (ec *executionContext) fieldContext_ReadinessCheck_durationMs(_ context.Con
 	return graphql.NewScalarFieldContext("ReadinessCheck", field, false, false, "Int")
 }
 
+func (ec *executionContext) _RequestDataExportPayload_tenant(ctx context.Context, field graphql.CollectedField, obj *RequestDataExportPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RequestDataExportPayload_tenant(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Tenant, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Tenant) graphql.Marshaler {
+			return ec.marshalNTenant2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐTenant(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RequestDataExportPayload_tenant(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RequestDataExportPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Tenant(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RequestDataExportPayload_operation(ctx context.Context, field graphql.CollectedField, obj *RequestDataExportPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RequestDataExportPayload_operation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Operation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Operation) graphql.Marshaler {
+			return ec.marshalNOperation2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐOperation(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RequestDataExportPayload_operation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RequestDataExportPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Operation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RequestDataExportPayload_export(ctx context.Context, field graphql.CollectedField, obj *RequestDataExportPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RequestDataExportPayload_export(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Export, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *DataExport) graphql.Marshaler {
+			return ec.marshalNDataExport2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDataExport(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RequestDataExportPayload_export(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RequestDataExportPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DataExport(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _RequestTenantDeletionPayload_tenant(ctx context.Context, field graphql.CollectedField, obj *RequestTenantDeletionPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14506,6 +15662,38 @@ func (ec *executionContext) fieldContext_Tenant_apiKeys(ctx context.Context, fie
 	if fc.Args, err = ec.field_Tenant_apiKeys_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Tenant_exports(ctx context.Context, field graphql.CollectedField, obj *ent.Tenant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Tenant_exports(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Tenant().Exports(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*DataExport) graphql.Marshaler {
+			return ec.marshalNDataExport2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDataExportᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Tenant_exports(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Tenant",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DataExport(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -18069,6 +19257,55 @@ func UnmarshalCreateApiKeyInput(ctx context.Context, raw any) (CreateAPIKeyInput
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputImportTenantInput(ctx context.Context, obj any) (ImportTenantInput, error) {
+	var it ImportTenantInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"uploadId", "slug"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "uploadId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("uploadId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UploadID = data
+		case "slug":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("slug"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Slug = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalImportTenantInput unmarshals raw into the ImportTenantInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalImportTenantInput(ctx context.Context, raw any) (ImportTenantInput, error) {
+	var out ImportTenantInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ImportTenantInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputOperationOrder(ctx context.Context, obj any) (ent.OperationOrder, error) {
 	var it ent.OperationOrder
 	if obj == nil {
@@ -19712,6 +20949,66 @@ func (ec *executionContext) unmarshalInputReactivateTenantInput(ctx context.Cont
 func UnmarshalReactivateTenantInput(ctx context.Context, raw any) (ReactivateTenantInput, error) {
 	var out ReactivateTenantInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReactivateTenantInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRequestDataExportInput(ctx context.Context, obj any) (RequestDataExportInput, error) {
+	var it RequestDataExportInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["format"]; !present {
+		asMap["format"] = "JSON"
+	}
+
+	fieldsInOrder := [...]string{"tenantId", "format", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "tenantId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tenantId"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TenantID = data
+		case "format":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("format"))
+			data, err := ec.unmarshalOExportFormat2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐExportFormat(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Format = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRequestDataExportInput unmarshals raw into the RequestDataExportInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRequestDataExportInput(ctx context.Context, raw any) (RequestDataExportInput, error) {
+	var out RequestDataExportInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RequestDataExportInput", raw, &out)
 	return out, err
 }
 
@@ -22387,6 +23684,89 @@ func (ec *executionContext) _CreateApiKeyPayload(ctx context.Context, sel ast.Se
 	return out
 }
 
+var dataExportImplementors = []string{"DataExport"}
+
+func (ec *executionContext) _DataExport(ctx context.Context, sel ast.SelectionSet, obj *DataExport) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, dataExportImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DataExport")
+		case "id":
+			out.Values[i] = ec._DataExport_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "format":
+			out.Values[i] = ec._DataExport_format(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._DataExport_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._DataExport_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "readyAt":
+			out.Values[i] = ec._DataExport_readyAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._DataExport_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "sizeBytes":
+			out.Values[i] = ec._DataExport_sizeBytes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sha256":
+			out.Values[i] = ec._DataExport_sha256(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "downloadUrl":
+			out.Values[i] = ec._DataExport_downloadUrl(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "downloads":
+			out.Values[i] = ec._DataExport_downloads(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "files":
+			out.Values[i] = ec._DataExport_files(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var documentImplementors = []string{"Document"}
 
 func (ec *executionContext) _Document(ctx context.Context, sel ast.SelectionSet, obj *workspace.Document) graphql.Marshaler {
@@ -22545,6 +23925,54 @@ func (ec *executionContext) _DropOff(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "tenants":
 			out.Values[i] = ec._DropOff_tenants(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var exportFileImplementors = []string{"ExportFile"}
+
+func (ec *executionContext) _ExportFile(ctx context.Context, sel ast.SelectionSet, obj *ExportFile) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, exportFileImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ExportFile")
+		case "name":
+			out.Values[i] = ec._ExportFile_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "records":
+			out.Values[i] = ec._ExportFile_records(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "bytes":
+			out.Values[i] = ec._ExportFile_bytes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sha256":
+			out.Values[i] = ec._ExportFile_sha256(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -22744,6 +24172,64 @@ func (ec *executionContext) _IdempotencyKey(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var importTenantPayloadImplementors = []string{"ImportTenantPayload"}
+
+func (ec *executionContext) _ImportTenantPayload(ctx context.Context, sel ast.SelectionSet, obj *ImportTenantPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, importTenantPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ImportTenantPayload")
+		case "tenant":
+			out.Values[i] = ec._ImportTenantPayload_tenant(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "apiKey":
+			out.Values[i] = ec._ImportTenantPayload_apiKey(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sourceTenantId":
+			out.Values[i] = ec._ImportTenantPayload_sourceTenantId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "documents":
+			out.Values[i] = ec._ImportTenantPayload_documents(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "queryLog":
+			out.Values[i] = ec._ImportTenantPayload_queryLog(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "milestones":
+			out.Values[i] = ec._ImportTenantPayload_milestones(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -22843,6 +24329,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "cancelScheduledPlanChange":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_cancelScheduledPlanChange(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "requestDataExport":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_requestDataExport(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "importTenant":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_importTenant(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -22980,6 +24480,12 @@ func (ec *executionContext) _Operation(ctx context.Context, sel ast.SelectionSet
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Operation_tenant(ctx, field, obj)
+				})
+		case "export":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Operation_export(ctx, field, obj)
 				})
 		case "progress":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -24029,6 +25535,49 @@ func (ec *executionContext) _ReadinessCheck(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var requestDataExportPayloadImplementors = []string{"RequestDataExportPayload"}
+
+func (ec *executionContext) _RequestDataExportPayload(ctx context.Context, sel ast.SelectionSet, obj *RequestDataExportPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, requestDataExportPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RequestDataExportPayload")
+		case "tenant":
+			out.Values[i] = ec._RequestDataExportPayload_tenant(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "operation":
+			out.Values[i] = ec._RequestDataExportPayload_operation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "export":
+			out.Values[i] = ec._RequestDataExportPayload_export(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var requestTenantDeletionPayloadImplementors = []string{"RequestTenantDeletionPayload"}
 
 func (ec *executionContext) _RequestTenantDeletionPayload(ctx context.Context, sel ast.SelectionSet, obj *RequestTenantDeletionPayload) graphql.Marshaler {
@@ -24799,6 +26348,12 @@ func (ec *executionContext) _Tenant(ctx context.Context, sel ast.SelectionSet, o
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Tenant_apiKeys(ctx, field, obj)
+				})
+		case "exports":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Tenant_exports(ctx, field, obj)
 				})
 		case "purgeCertificate":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
@@ -25731,6 +27286,40 @@ func (ec *executionContext) marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCurso
 	return v
 }
 
+func (ec *executionContext) marshalNDataExport2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDataExportᚄ(ctx context.Context, sel ast.SelectionSet, v []*DataExport) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDataExport2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDataExport(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDataExport2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDataExport(ctx context.Context, sel ast.SelectionSet, v *DataExport) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DataExport!")
+		return graphql.Null
+	}
+	return ec._DataExport(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDataExportStatus2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDataExportStatus(ctx context.Context, v any) (DataExportStatus, error) {
+	var res DataExportStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDataExportStatus2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDataExportStatus(ctx context.Context, sel ast.SelectionSet, v DataExportStatus) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNDocument2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋworkspaceᚐDocument(ctx context.Context, sel ast.SelectionSet, v *workspace.Document) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Document!")
@@ -25793,6 +27382,40 @@ func (ec *executionContext) marshalNDropOff2ᚖgithubᚗcomᚋtenantdᚋtenantd�
 		return graphql.Null
 	}
 	return ec._DropOff(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNExportFile2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐExportFileᚄ(ctx context.Context, sel ast.SelectionSet, v []*ExportFile) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNExportFile2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐExportFile(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNExportFile2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐExportFile(ctx context.Context, sel ast.SelectionSet, v *ExportFile) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ExportFile!")
+		return graphql.Null
+	}
+	return ec._ExportFile(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNExportFormat2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐExportFormat(ctx context.Context, v any) (ExportFormat, error) {
+	var res ExportFormat
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNExportFormat2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐExportFormat(ctx context.Context, sel ast.SelectionSet, v ExportFormat) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
@@ -25908,6 +27531,19 @@ func (ec *executionContext) unmarshalNIdempotencyKeyStatus2githubᚗcomᚋtenant
 
 func (ec *executionContext) marshalNIdempotencyKeyStatus2githubᚗcomᚋtenantdᚋtenantdᚋentᚋidempotencykeyᚐStatus(ctx context.Context, sel ast.SelectionSet, v idempotencykey.Status) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNImportTenantInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐImportTenantInput(ctx context.Context, v any) (ImportTenantInput, error) {
+	res, err := ec.unmarshalInputImportTenantInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNImportTenantPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐImportTenantPayload(ctx context.Context, sel ast.SelectionSet, v *ImportTenantPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ImportTenantPayload!")
+		return graphql.Null
+	}
+	return ec._ImportTenantPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
@@ -26301,6 +27937,19 @@ func (ec *executionContext) marshalNReadinessCheck2ᚖgithubᚗcomᚋtenantdᚋt
 		return graphql.Null
 	}
 	return ec._ReadinessCheck(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRequestDataExportInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐRequestDataExportInput(ctx context.Context, v any) (RequestDataExportInput, error) {
+	res, err := ec.unmarshalInputRequestDataExportInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRequestDataExportPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐRequestDataExportPayload(ctx context.Context, sel ast.SelectionSet, v *RequestDataExportPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RequestDataExportPayload!")
+		return graphql.Null
+	}
+	return ec._RequestDataExportPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRequestTenantDeletionInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐRequestTenantDeletionInput(ctx context.Context, v any) (RequestTenantDeletionInput, error) {
@@ -27076,6 +28725,29 @@ func (ec *executionContext) unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐ
 }
 
 func (ec *executionContext) marshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, sel ast.SelectionSet, v *entgql.Cursor[uuid.UUID]) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalODataExport2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐDataExport(ctx context.Context, sel ast.SelectionSet, v *DataExport) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DataExport(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOExportFormat2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐExportFormat(ctx context.Context, v any) (*ExportFormat, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(ExportFormat)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOExportFormat2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐExportFormat(ctx context.Context, sel ast.SelectionSet, v *ExportFormat) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}

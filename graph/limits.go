@@ -116,6 +116,9 @@ func setComplexity(c *ComplexityRoot) {
 	c.Mutation.RequestTenantDeletion = func(child int, _ RequestTenantDeletionInput) int { return mutationCost + child }
 	c.Mutation.RestoreTenant = func(child int, _ RestoreTenantInput) int { return mutationCost + child }
 	c.Mutation.PurgeTenant = func(child int, _ PurgeTenantInput) int { return mutationCost + child }
+	c.Mutation.RequestDataExport = func(child int, _ RequestDataExportInput) int { return 2*mutationCost + child }
+	c.Mutation.ImportTenant = func(child int, _ ImportTenantInput) int { return readinessRunCost + child }
+	c.Tenant.Exports = func(child int) int { return 5 + 10*child }
 	c.Mutation.CreateAPIKey = func(child int, _ CreateAPIKeyInput) int { return mutationCost + child }
 	c.Mutation.RevokeAPIKey = func(child int, _ RevokeAPIKeyInput) int { return mutationCost + child }
 	c.Query.Tenants = func(child int, _ *entgql.Cursor[uuid.UUID], first *int, _ *entgql.Cursor[uuid.UUID], last *int, _ *ent.TenantOrder, _ *ent.TenantWhereInput) int {

@@ -82,6 +82,26 @@ type CreateAPIKeyPayload struct {
 	APIKey string `json:"apiKey"`
 }
 
+type DataExport struct {
+	ID        uuid.UUID        `json:"id"`
+	Format    ExportFormat     `json:"format"`
+	Status    DataExportStatus `json:"status"`
+	CreatedAt time.Time        `json:"createdAt"`
+	ReadyAt   *time.Time       `json:"readyAt,omitempty"`
+	// When the archive is deleted and its link stops working.
+	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
+	// The archive's size in bytes (0 until READY).
+	SizeBytes float64 `json:"sizeBytes"`
+	// Hex SHA-256 of the whole archive.
+	Sha256 *string `json:"sha256,omitempty"`
+	// The signed download link (relative to the server); null unless READY.
+	DownloadURL *string `json:"downloadUrl,omitempty"`
+	// How many times the archive was downloaded.
+	Downloads int `json:"downloads"`
+	// The manifest's files: name, records, bytes, SHA-256.
+	Files []*ExportFile `json:"files"`
+}
+
 type DocumentConnection struct {
 	Edges      []*DocumentEdge             `json:"edges"`
 	PageInfo   *entgql.PageInfo[uuid.UUID] `json:"pageInfo"`
@@ -91,6 +111,32 @@ type DocumentConnection struct {
 type DocumentEdge struct {
 	Cursor entgql.Cursor[uuid.UUID] `json:"cursor"`
 	Node   *workspace.Document      `json:"node"`
+}
+
+type ExportFile struct {
+	Name    string  `json:"name"`
+	Records float64 `json:"records"`
+	Bytes   float64 `json:"bytes"`
+	Sha256  string  `json:"sha256"`
+}
+
+type ImportTenantInput struct {
+	// The id POST /exports/uploads answered.
+	UploadID uuid.UUID `json:"uploadId"`
+	// The new tenant's slug; default the archive's (INVALID_INPUT if taken).
+	Slug *string `json:"slug,omitempty"`
+}
+
+type ImportTenantPayload struct {
+	// The new tenant, ACTIVE.
+	Tenant *ent.Tenant `json:"tenant"`
+	// The new tenant's owner API key, shown once.
+	APIKey string `json:"apiKey"`
+	// The tenant the archive was exported from.
+	SourceTenantID uuid.UUID `json:"sourceTenantId"`
+	Documents      int       `json:"documents"`
+	QueryLog       int       `json:"queryLog"`
+	Milestones     int       `json:"milestones"`
 }
 
 type OperationError struct {
@@ -216,6 +262,18 @@ type Readiness struct {
 	Status CheckStatus           `json:"status"`
 	RanAt  *time.Time            `json:"ranAt,omitempty"`
 	Checks []*ent.ReadinessCheck `json:"checks"`
+}
+
+type RequestDataExportInput struct {
+	TenantID       uuid.UUID     `json:"tenantId"`
+	Format         *ExportFormat `json:"format,omitempty"`
+	IdempotencyKey *string       `json:"idempotencyKey,omitempty"`
+}
+
+type RequestDataExportPayload struct {
+	Tenant    *ent.Tenant    `json:"tenant"`
+	Operation *ent.Operation `json:"operation"`
+	Export    *DataExport    `json:"export"`
 }
 
 type RequestTenantDeletionInput struct {
@@ -490,6 +548,123 @@ func (e *CheckStatus) UnmarshalJSON(b []byte) error {
 }
 
 func (e CheckStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type DataExportStatus string
+
+const (
+	DataExportStatusRunning DataExportStatus = "RUNNING"
+	DataExportStatusReady   DataExportStatus = "READY"
+	DataExportStatusFailed  DataExportStatus = "FAILED"
+	// The archive was deleted after its expiry.
+	DataExportStatusExpired DataExportStatus = "EXPIRED"
+)
+
+var AllDataExportStatus = []DataExportStatus{
+	DataExportStatusRunning,
+	DataExportStatusReady,
+	DataExportStatusFailed,
+	DataExportStatusExpired,
+}
+
+func (e DataExportStatus) IsValid() bool {
+	switch e {
+	case DataExportStatusRunning, DataExportStatusReady, DataExportStatusFailed, DataExportStatusExpired:
+		return true
+	}
+	return false
+}
+
+func (e DataExportStatus) String() string {
+	return string(e)
+}
+
+func (e *DataExportStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = DataExportStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid DataExportStatus", str)
+	}
+	return nil
+}
+
+func (e DataExportStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *DataExportStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e DataExportStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type ExportFormat string
+
+const (
+	// One JSON object per line (.jsonl files).
+	ExportFormatJSON ExportFormat = "JSON"
+	// RFC 4180 CSV with a header row (.csv files).
+	ExportFormatCSV ExportFormat = "CSV"
+)
+
+var AllExportFormat = []ExportFormat{
+	ExportFormatJSON,
+	ExportFormatCSV,
+}
+
+func (e ExportFormat) IsValid() bool {
+	switch e {
+	case ExportFormatJSON, ExportFormatCSV:
+		return true
+	}
+	return false
+}
+
+func (e ExportFormat) String() string {
+	return string(e)
+}
+
+func (e *ExportFormat) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ExportFormat(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ExportFormat", str)
+	}
+	return nil
+}
+
+func (e ExportFormat) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ExportFormat) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ExportFormat) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tenantd/tenantd/ent"
 	"github.com/tenantd/tenantd/internal/auth"
+	"github.com/tenantd/tenantd/internal/export"
 	"github.com/tenantd/tenantd/internal/idempotency"
 	"github.com/tenantd/tenantd/internal/lifecycle"
 	"github.com/tenantd/tenantd/internal/planchange"
@@ -39,6 +40,8 @@ type Resolver struct {
 	PlanChanges *planchange.Service
 	// Retention deletes, restores and purges tenants.
 	Retention *retention.Purger
+	// Exports exports and imports tenants' data.
+	Exports *export.Service
 	// ActivationWindow defines an activated tenant for the funnel.
 	ActivationWindow time.Duration
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/tenantd/tenantd/ent"
 	"github.com/tenantd/tenantd/internal/auth"
 	"github.com/tenantd/tenantd/internal/billing"
+	"github.com/tenantd/tenantd/internal/export"
 	"github.com/tenantd/tenantd/internal/lifecycle"
 	"github.com/tenantd/tenantd/internal/planchange"
 	"github.com/tenantd/tenantd/internal/provisioning"
@@ -233,6 +234,10 @@ func (r *operationResolver) Progress(ctx context.Context, obj *ent.Operation) (*
 	p := &OperationProgress{Done: obj.ProgressDone, Total: obj.ProgressTotal}
 	if p.Total > 0 {
 		p.Fraction = float64(p.Done) / float64(p.Total)
+	}
+	if e := export.ProgressOf(obj.Result); e != nil && !obj.Status.Done() {
+		f := func(n int64) *float64 { v := float64(n); return &v }
+		p.Phase, p.Rows, p.RowsTotal, p.Bytes, p.BytesTotal = &e.Phase, f(e.Rows), f(e.RowsTotal), f(e.Bytes), f(e.BytesTotal)
 	}
 	if m := planchange.MoveStateOf(obj.Result); m != nil {
 		f := func(n int64) *float64 { v := float64(n); return &v }

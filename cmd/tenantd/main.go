@@ -43,6 +43,7 @@ Usage:
   tenantd token list | revoke         list admin tokens, or revoke one (--token <prefix or id>)
   tenantd audit verify [flags]        verify every tenant's hash-chained history
   tenantd check [flags]               run the readiness checks; exit 1 if one fails
+  tenantd import ARCHIVE [--slug s]   make a new tenant from a data export archive
   tenantd bench signup [flags]        load test: signups followed live to ACTIVE
   tenantd bench subscriptions [flags] load test: 10,000 held subscriptions and event delivery
 
@@ -53,6 +54,8 @@ Run "tenantd <command> --help" for a command's flags.
 type command struct {
 	name  string
 	about string
+	// args names the command's arguments ("ARCHIVE"); empty: it takes none.
+	args  string
 	flags func(fs *flag.FlagSet) // adds the command's own flags
 	run   func(ctx context.Context, c *cli) int
 }
@@ -61,6 +64,7 @@ type command struct {
 type cli struct {
 	cfg    *config.Config
 	fs     *flag.FlagSet
+	args   []string // the command's arguments, flags aside
 	log    *slog.Logger
 	stdout io.Writer
 	stderr io.Writer
@@ -86,6 +90,13 @@ var commands = []command{
 			fs.String("token", "", "admin token (default TENANTD_ADMIN_TOKEN)")
 			fs.Bool("json", false, "print the result as JSON")
 		}, run: check},
+	{name: "import", args: "ARCHIVE", about: "Make a new tenant from a data export archive (a ZIP that requestDataExport made), ACTIVE on the\n" +
+		"archive's plan with its documents, query log and milestones, and print its new owner API key once.\n" +
+		"Every checksum of the archive's manifest is verified first: a tampered or truncated archive is refused,\n" +
+		"naming the file, and nothing is written.",
+		flags: func(fs *flag.FlagSet) {
+			fs.String("slug", "", "the new tenant's slug (default the archive's; needed when that one is taken)")
+		}, run: importArchive},
 	{name: "bench signup", about: "Drive signups against a running tenantd, follow each to ACTIVE over a subscription,\nand report signup → ACTIVE latency (p50/p95/p99) and sustained signups per second.",
 		flags: func(fs *flag.FlagSet) {
 			fs.String("url", "", "tenantd to drive (default http://<TENANTD_ADDR>)")
@@ -124,7 +135,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cmd.flags(fs)
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(stdout, "Usage: tenantd %s [flags]\n\n%s\n\n", cmd.name, cmd.about)
+		fmt.Fprintf(stdout, "Usage: tenantd %s [flags]\n\n%s\n\n", strings.TrimSpace(cmd.name+" "+cmd.args), cmd.about)
 		if cmd.flags != nil {
 			own := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
 			own.SetOutput(stdout)
@@ -135,11 +146,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprint(stdout, config.Usage())
 	}
-	if err := fs.Parse(rest); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+	var positional []string
+	for {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return 2
 		}
-		return 2
+		// Arguments may come before flags: parse on after each one.
+		if cmd.args == "" || fs.NArg() == 0 {
+			break
+		}
+		positional, rest = append(positional, fs.Arg(0)), fs.Args()[1:]
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "tenantd %s: unexpected argument %q\n", cmd.name, fs.Arg(0))
@@ -150,7 +169,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "tenantd: configuration: %v\n", err)
 		return 2
 	}
-	return cmd.run(ctx, &cli{cfg: cfg, fs: fs, log: newLogger(cfg, stderr), stdout: stdout, stderr: stderr})
+	return cmd.run(ctx, &cli{cfg: cfg, fs: fs, args: positional, log: newLogger(cfg, stderr), stdout: stdout, stderr: stderr})
 }
 
 // pick finds the command named by the leading words of args.

@@ -32,6 +32,11 @@
 //   - BenchmarkSearchLargeDocument: search latency p50/p99 of a tenant
 //     holding one 10 MiB document beside 20 small ones (a common word, a
 //     rare word, phrases), on both stores, pool and silo.
+//   - BenchmarkExport: a data export of a pool tenant holding 100 MiB of
+//     256 KiB documents (TENANTD_BENCH_EXPORT_MIB=100,1024 adds 1 GiB):
+//     export MB/s of document data, the archive's size, the growth of the
+//     process's peak RSS during the export (VmHWM reset before it), and the
+//     import of the archive as a new tenant in MB/s.
 //
 // Every benchmark runs on SQLite and PostgreSQL (unless noted) through
 // storetest and servertest, so PostgreSQL must be reachable as for the test

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -43,6 +44,10 @@ type Config struct {
 	// the switch, for reads that started on it.
 	MoveSourceGrace time.Duration
 	Workers         bool
+	// ExportDir is the export store: a directory every replica shares.
+	ExportDir string
+	// ExportTTL is how long an export archive and its link live.
+	ExportTTL time.Duration
 	// MaxSubscriptionsPerConnection and MaxSubscriptionsPerToken cap the
 	// subscriptions one WebSocket, and one credential over all of this
 	// process's WebSockets, may hold at once.
@@ -203,6 +208,25 @@ var variables = []variable{
 			c.MoveSourceGrace = d
 			return nil
 		}, get: func(c *Config) string { return c.MoveSourceGrace.String() }},
+	{env: "TENANTD_EXPORT_DIR", flag: "export-dir",
+		usage: "directory of export archives (default <TENANTD_DATA_DIR>/exports); with several replicas it must be one directory they all share (NFS, …)",
+		set: func(c *Config, v string) error {
+			if v != "" && strings.TrimSpace(v) == "" {
+				return errors.New("must not be blank")
+			}
+			c.ExportDir = v
+			return nil
+		}, get: func(c *Config) string { return c.ExportDir }},
+	{env: "TENANTD_EXPORT_TTL", flag: "export-ttl", def: "168h",
+		usage: "how long a data export archive is kept and its download link works",
+		set: func(c *Config, v string) error {
+			d, err := time.ParseDuration(v)
+			if err != nil || d < time.Hour || d > 90*24*time.Hour {
+				return errors.New("want a duration from 1h to 2160h, e.g. 168h (7 days)")
+			}
+			c.ExportTTL = d
+			return nil
+		}, get: func(c *Config) string { return c.ExportTTL.String() }},
 	{env: "TENANTD_WORKERS", flag: "workers", def: "true",
 		usage: "run River workers and the sweeps on this replica; false makes an API-only replica (PostgreSQL)",
 		set: func(c *Config, v string) error {
@@ -352,6 +376,9 @@ func Load(environ []string, fs *flag.FlagSet) (*Config, error) {
 	}
 	if !c.Workers && c.DatabaseURL == "" {
 		return nil, errors.New("invalid TENANTD_WORKERS: an SQLite tenantd is a single process and must run its workers")
+	}
+	if c.ExportDir == "" {
+		c.ExportDir = filepath.Join(c.DataDir, "exports")
 	}
 	if c.PublicURL == "" {
 		c.PublicURL = "http://" + c.Addr

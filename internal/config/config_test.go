@@ -35,12 +35,28 @@ func TestMalformedValuesNameTheVariable(t *testing.T) {
 		"STRIPE_API_BASE=ftp://stripe.example.com": "STRIPE_API_BASE",
 		"TENANTD_LOG_FORMAT=xml":                   "TENANTD_LOG_FORMAT",
 		"TENANTD_DATA_DIR= ":                       "TENANTD_DATA_DIR",
+		"TENANTD_EXPORT_DIR= ":                     "TENANTD_EXPORT_DIR",
+		"TENANTD_EXPORT_TTL=forever":               "TENANTD_EXPORT_TTL",
+		"TENANTD_EXPORT_TTL=1m":                    "TENANTD_EXPORT_TTL",
 	}
 	for kv, name := range cases {
 		_, err := Load([]string{kv}, nil)
 		require.Error(t, err, kv)
 		require.Contains(t, err.Error(), name, kv)
 	}
+}
+
+func TestExportStore(t *testing.T) {
+	c, err := Load([]string{"TENANTD_DATA_DIR=/var/lib/tenantd"}, nil)
+	require.NoError(t, err)
+	require.Equal(t, "/var/lib/tenantd/exports", c.ExportDir, "under the data dir by default")
+	require.Equal(t, 7*24*time.Hour, c.ExportTTL)
+	fs := FlagSet("test")
+	require.NoError(t, fs.Parse([]string{"--export-ttl", "48h"}))
+	c, err = Load([]string{"TENANTD_EXPORT_DIR=/mnt/shared/exports"}, fs)
+	require.NoError(t, err)
+	require.Equal(t, "/mnt/shared/exports", c.ExportDir)
+	require.Equal(t, 48*time.Hour, c.ExportTTL)
 }
 
 func TestFlagsOverrideEnvironment(t *testing.T) {

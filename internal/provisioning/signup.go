@@ -174,11 +174,8 @@ func (in *SignUpInput) Validate() error {
 	if in.Name == "" {
 		return tenantd.Invalid("name", "name is required")
 	}
-	switch {
-	case !slugPattern.MatchString(in.Slug):
-		return tenantd.Invalid("slug", "slug %q is not valid: use 3 to 63 lower-case letters, digits and hyphens, starting and ending with a letter or digit", clip(in.Slug))
-	case reservedSlugs[in.Slug]:
-		return tenantd.Invalid("slug", "slug %q is reserved; choose another", in.Slug)
+	if err := CheckSlug(in.Slug); err != nil {
+		return err
 	}
 	addr, err := mail.ParseAddress(in.Email)
 	if err != nil || addr.Address != in.Email || len(in.Email) > 254 || !strings.Contains(in.Email[strings.LastIndexByte(in.Email, '@'):], ".") {
@@ -186,6 +183,20 @@ func (in *SignUpInput) Validate() error {
 	}
 	if !pmPattern.MatchString(in.PaymentMethod) {
 		return tenantd.Invalid("paymentMethod", "paymentMethod must be a payment method id like pm_card_visa")
+	}
+	return nil
+}
+
+// CheckSlug validates a tenant's slug as signup does (an import checks
+// the slug of the tenant it makes with it).
+//
+// Returns INVALID_INPUT (field "slug").
+func CheckSlug(slug string) error {
+	switch {
+	case !slugPattern.MatchString(slug):
+		return tenantd.Invalid("slug", "slug %q is not valid: use 3 to 63 lower-case letters, digits and hyphens, starting and ending with a letter or digit", clip(slug))
+	case reservedSlugs[slug]:
+		return tenantd.Invalid("slug", "slug %q is reserved; choose another", slug)
 	}
 	return nil
 }

@@ -52,11 +52,11 @@ const (
 	StepPurge            = "purge"
 )
 
-// ExportStore removes export archives (internal/export).
+// ExportStore removes a tenant's export archives (internal/export).
 type ExportStore interface {
-	// RemoveArchive deletes the archive kept at location; one already gone
-	// is no error.
-	RemoveArchive(location string) error
+	// RemoveTenantFiles deletes every archive of the tenant, finished or
+	// not, and returns the files it removed; none left is no error.
+	RemoveTenantFiles(tenantID uuid.UUID) ([]string, error)
 }
 
 // Purger purges tenants.
@@ -299,16 +299,6 @@ func (p *Purger) deleteCustomer(ctx context.Context, r *ops.Run) (string, error)
 // after a crash.
 func (p *Purger) deleteExports(ctx context.Context, tx *store.Tx, r *ops.Run) (string, error) {
 	sys := tenantd.SystemContext(ctx)
-	exps, err := tx.Ent.Export.Query().Where(export.TenantID(r.Op.TenantID)).All(sys)
-	if err != nil {
-		return "", fmt.Errorf("read exports: %w", err)
-	}
-	locations := []string{}
-	for _, e := range exps {
-		if e.Location != nil && e.DeletedAt == nil {
-			locations = append(locations, *e.Location)
-		}
-	}
 	downloads, err := tx.Ent.ExportDownload.Delete().Where(exportdownload.TenantID(r.Op.TenantID)).Exec(sys)
 	if err != nil {
 		return "", fmt.Errorf("delete the download log: %w", err)
@@ -317,27 +307,32 @@ func (p *Purger) deleteExports(ctx context.Context, tx *store.Tx, r *ops.Run) (s
 	if err != nil {
 		return "", fmt.Errorf("delete exports: %w", err)
 	}
-	r.Set("exportFiles", locations)
 	r.Set("exportsDeleted", rows)
 	r.Set("exportDownloadsDeleted", downloads)
 	return fmt.Sprintf("%d exports and %d downloads deleted", rows, downloads), nil
 }
 
 func (p *Purger) removeExports(ctx context.Context, r *ops.Run) (string, error) {
-	files, _ := r.Op.Result["exportFiles"].([]any)
-	if len(files) == 0 {
-		return "no export archives", nil
-	}
 	if p.exports == nil {
-		return "", fmt.Errorf("%d export archives to remove and no export store", len(files))
+		return "no export store", nil
 	}
-	for _, f := range files {
-		loc, _ := f.(string)
-		if err := p.exports.RemoveArchive(loc); err != nil {
-			return "", fmt.Errorf("remove export archive: %w", err)
+	removed, err := p.exports.RemoveTenantFiles(r.Op.TenantID)
+	if err != nil {
+		return "", fmt.Errorf("remove export archives: %w", err)
+	}
+	// A run after a crash finds the files gone: keep what the first removed.
+	prev, _ := r.Op.Result["exportFilesRemoved"].([]any)
+	names := make([]string, 0, len(prev)+len(removed))
+	for _, f := range prev {
+		if n, _ := f.(string); n != "" {
+			names = append(names, n)
 		}
 	}
-	return fmt.Sprintf("%d export archives removed", len(files)), nil
+	for _, f := range removed {
+		names = append(names, filepath.Base(f))
+	}
+	r.Set("exportFilesRemoved", names)
+	return fmt.Sprintf("%d export files removed", len(removed)), nil
 }
 
 // purge erases what is left of the tenant — its API keys, milestones,
@@ -364,7 +359,7 @@ func (p *Purger) purge(ctx context.Context, tx *store.Tx, r *ops.Run) (string, e
 			files = append(files, "workspace:"+filepath.Base(f)) // the name, not the server's path
 		}
 	}
-	if ex, ok := r.Op.Result["exportFiles"].([]any); ok {
+	if ex, ok := r.Op.Result["exportFilesRemoved"].([]any); ok {
 		for _, f := range ex {
 			if s, _ := f.(string); s != "" {
 				files = append(files, "export:"+s)

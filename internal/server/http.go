@@ -42,6 +42,7 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("/webhooks/stripe", s.webhooks)
+	mux.Handle("/exports/", s.exports.Handler())
 	mux.Handle("/", console.Handler())
 	if s.cfg.MetricsAddr == "" {
 		mux.Handle("GET /metrics", s.metricsGuard(s.metricsHandler()))

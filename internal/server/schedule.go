@@ -45,6 +45,7 @@ func (s *Server) startSweeps() error {
 		{"purge tenants past their retention window", s.purger.SweepDue},
 		{"apply scheduled cancellations", s.subscriptions.ApplyDueCancellations},
 		{"resume paused tenants", s.subscriptions.ResumeDue},
+		{"delete expired export archives", s.exports.Sweep},
 		{"compact funnel counters", func(ctx context.Context) (int, error) {
 			before := tenantd.Now(s.clock).Truncate(24 * time.Hour)
 			return analytics.Compact(ctx, s.db, before)

@@ -25,6 +25,7 @@ import (
 	"github.com/tenantd/tenantd/internal/billing"
 	"github.com/tenantd/tenantd/internal/config"
 	"github.com/tenantd/tenantd/internal/events"
+	"github.com/tenantd/tenantd/internal/export"
 	"github.com/tenantd/tenantd/internal/idempotency"
 	"github.com/tenantd/tenantd/internal/lifecycle"
 	"github.com/tenantd/tenantd/internal/mail"
@@ -57,6 +58,7 @@ type Server struct {
 	operations    *operation.Engine
 	purger        *retention.Purger
 	subscriptions *subscription.Service
+	exports       *export.Service
 	planChanges   *planchange.Service
 	large         *largeBodies
 	guard         *graph.Guard
@@ -237,8 +239,14 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 	subscriptions := subscription.New(subscription.Config{DB: s.db, Lifecycle: machine, Billing: provider,
 		Operations: s.operations, Idempotency: s.idempotency(), Logger: log.With("component", "subscription")})
 	s.subscriptions = subscriptions
+	s.exports, err = export.New(export.Config{DB: s.db, Lifecycle: machine, Workspaces: s.workspaces, Operations: s.operations,
+		Events: pub, Idempotency: s.idempotency(), Auth: s.auth, Clock: s.clock, Dir: cfg.ExportDir, TTL: cfg.ExportTTL,
+		Logger: log.With("component", "export")})
+	if err != nil {
+		return nil, err
+	}
 	purger := retention.NewPurger(retention.Config{DB: s.db, Lifecycle: machine, Workspaces: s.workspaces,
-		Operations: s.operations, Events: pub, Billing: provider, Subscriptions: subscriptions, Jobs: jobs,
+		Operations: s.operations, Events: pub, Billing: provider, Subscriptions: subscriptions, Jobs: jobs, Exports: s.exports,
 		Logger: log.With("component", "retention")})
 	s.planChanges = planchange.New(planchange.Config{DB: s.db, Lifecycle: machine, Operations: s.operations,
 		Billing: provider, Usage: s.workspaces, Idempotency: s.idempotency(), Workspaces: s.workspaces,
@@ -269,6 +277,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 		Watch:      watch.New(s.db.Ent, s.hub, log.With("component", "watch")),
 		Workspaces: s.workspaces, ActivationWindow: cfg.ActivationWindow,
 		Readiness: checker, Subscriptions: subscriptions, PlanChanges: s.planChanges, Retention: purger,
+		Exports: s.exports,
 	}
 	return s, nil
 }
@@ -331,6 +340,7 @@ func (s *Server) riverConfig(workers *river.Workers) *river.Config {
 			river.QueueDefault: {MaxWorkers: 5},
 			provisioning.Queue: {MaxWorkers: 10},
 			mail.Queue:         {MaxWorkers: 5},
+			export.Queue:       {MaxWorkers: 2},
 		},
 		JobTimeout:           10 * time.Second,
 		RescueStuckJobsAfter: max(10*time.Second, s.operations.MaxTimeout()) + 5*time.Second,
@@ -535,6 +545,9 @@ func (s *Server) runsWorkers() bool { return !s.noWorkers }
 
 // Operations returns the operation engine.
 func (s *Server) Operations() *operation.Engine { return s.operations }
+
+// Exports returns the export service (EXPORT operations, import).
+func (s *Server) Exports() *export.Service { return s.exports }
 
 // Purger returns the purger (PURGE operations).
 func (s *Server) Purger() *retention.Purger { return s.purger }

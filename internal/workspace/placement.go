@@ -325,6 +325,25 @@ func (s *Service) ViewAt(ctx context.Context, p wsdriver.Placement, fn func(ctx 
 	return d.View(ctx, nil, p, wsdriver.ViewOptions{}, fn)
 }
 
+// Snapshot runs fn on one read snapshot of the tenant's workspace at its
+// committed placement (wsdriver.ViewOptions.Snapshot): every read of fn
+// sees the workspace as it was when Snapshot began, while the tenant goes
+// on writing. There is no state gate: the caller (an export) decides what
+// the tenant's state permits. It returns the placement read.
+//
+// Returns NOT_FOUND for a tenant without a workspace.
+func (s *Service) Snapshot(ctx context.Context, tenantID uuid.UUID, fn func(ctx context.Context, r wsdriver.Reader) error) (*Placement, error) {
+	p, err := s.Placement(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.driverOf(p.Placement)
+	if err != nil {
+		return nil, err
+	}
+	return p, d.View(ctx, nil, p.Placement, wsdriver.ViewOptions{Snapshot: true}, fn)
+}
+
 // WriteAt runs fn in a write transaction of the workspace at p, in main
 // when its store writes in the main database and main is set (inside
 // Cutover, pass its transaction: on SQLite a second one would wait for it

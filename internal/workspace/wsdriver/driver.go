@@ -89,7 +89,8 @@ type Driver interface {
 	// View runs fn on a consistent-enough read of the workspace that writes
 	// nothing and holds no lock another tenant waits for: on PostgreSQL
 	// inside main (or a transaction of its own), on SQLite on a connection
-	// of its own beside the writer (WAL), outside any transaction.
+	// of its own beside the writer (WAL), outside any transaction. With
+	// ViewOptions.Snapshot every statement of fn reads one snapshot.
 	View(ctx context.Context, main *store.Tx, p Placement, opts ViewOptions, fn func(ctx context.Context, r Reader) error) error
 	// Close releases what the driver holds open (SQLite files).
 	Close() error
@@ -102,6 +103,17 @@ type ViewOptions struct {
 	// a deadline that interrupts the query on SQLite. View then returns an
 	// error wrapping ErrTimeout.
 	Timeout time.Duration
+	// Snapshot makes every statement of fn read one snapshot of the
+	// workspace, taken when the view begins: a write committed after that
+	// is not seen, however long fn runs (an export reads the whole
+	// workspace this way while the tenant keeps writing). On PostgreSQL it
+	// is a transaction of its own, REPEATABLE READ READ ONLY (main must be
+	// nil); on SQLite a read transaction held open on the view's
+	// connection (WAL: the writer goes on beside it; the WAL cannot be
+	// checkpointed past the snapshot until it ends). Without it, each
+	// statement on SQLite, and on PostgreSQL each statement of a READ
+	// COMMITTED transaction, sees what was committed when it started.
+	Snapshot bool
 }
 
 // Reader reads one workspace.

@@ -42,6 +42,23 @@ func (pg *postgres) inMain(ctx context.Context, main *store.Tx, tenantID uuid.UU
 	return pg.db.InTx(ctx, bound)
 }
 
+// inSnapshot runs fn in a REPEATABLE READ READ ONLY transaction of its own,
+// bound to the tenant: every statement reads the snapshot taken at its
+// first one (the binding), so fn sees one state of the workspace however
+// long it runs. main is unused (the signature is inMain's).
+func (pg *postgres) inSnapshot(ctx context.Context, _ *store.Tx, tenantID uuid.UUID, fn func(ctx context.Context, tx *store.Tx) error) error {
+	return pg.db.InTx(ctx, func(ctx context.Context, tx *store.Tx) error {
+		// Before any other statement: the level is fixed by the first.
+		if _, err := tx.SQL.ExecContext(ctx, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"); err != nil {
+			return fmt.Errorf("begin snapshot: %w", err)
+		}
+		if _, err := tx.SQL.ExecContext(ctx, "SELECT set_config('tenantd.tenant_id', $1, true)", tenantID.String()); err != nil {
+			return fmt.Errorf("bind transaction to tenant: %w", err)
+		}
+		return fn(ctx, tx)
+	})
+}
+
 func (pg *postgres) tx(tx *store.Tx, tenantID uuid.UUID, prefix string) *pgTx {
 	return &pgTx{tables{q: tx.SQL, tenantID: tenantID, prefix: prefix, dollar: true, main: tx}}
 }
@@ -58,7 +75,16 @@ func (pg *postgres) view(ctx context.Context, main *store.Tx, tenantID uuid.UUID
 		rctx, cancel = context.WithTimeout(ctx, opts.Timeout+time.Second)
 		defer cancel()
 	}
-	err := pg.inMain(rctx, main, tenantID, func(ctx context.Context, tx *store.Tx) error {
+	run := pg.inMain
+	if opts.Snapshot {
+		if main != nil {
+			return errors.New("wsdriver: a snapshot view needs a transaction of its own (main must be nil)")
+		}
+		// A schema upgrade (prepare) writes: a read-only snapshot does
+		// without it, as it does without search.
+		run, prepare = pg.inSnapshot, nil
+	}
+	err := run(rctx, main, tenantID, func(ctx context.Context, tx *store.Tx) error {
 		if prepare != nil {
 			if err := prepare(ctx, tx); err != nil {
 				return err

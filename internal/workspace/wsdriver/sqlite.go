@@ -3,6 +3,7 @@ package wsdriver
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"strconv"
 	"strings"
@@ -33,12 +34,41 @@ func sqliteView(ctx context.Context, handle *sql.DB, tenantID uuid.UUID, opts Vi
 			return fmt.Errorf("read connection: %w", err)
 		}
 		defer conn.Close()
+		if opts.Snapshot {
+			return sqliteSnapshot(rctx, conn, tenantID, fn)
+		}
 		return fn(rctx, &sqliteTx{tables{q: conn, tenantID: tenantID}})
 	}()
 	if err != nil && rctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
 		return fmt.Errorf("%w: %v", ErrTimeout, err)
 	}
 	return err
+}
+
+// sqliteSnapshot runs fn in a read transaction held open on conn: in WAL
+// mode it reads the snapshot of its first read, whatever commits beside it.
+// The transaction is begun with a plain BEGIN (DEFERRED), not BeginTx: the
+// DSN makes BeginTx take the write lock (BEGIN IMMEDIATE). A connection
+// whose transaction cannot be ended is discarded, never pooled.
+func sqliteSnapshot(ctx context.Context, conn *sql.Conn, tenantID uuid.UUID, fn func(ctx context.Context, r Reader) error) (err error) {
+	if _, err := conn.ExecContext(ctx, "BEGIN DEFERRED"); err != nil {
+		return fmt.Errorf("begin snapshot: %w", err)
+	}
+	defer func() {
+		if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			if err == nil {
+				err = fmt.Errorf("end snapshot: %w", rerr)
+			}
+		}
+	}()
+	// A deferred transaction takes its snapshot at its first read: now,
+	// not at fn's first statement.
+	var one int
+	if err := conn.QueryRowContext(ctx, "SELECT count(*) FROM workspace_usage WHERE tenant_id = ?", tenantID).Scan(&one); err != nil {
+		return fmt.Errorf("begin snapshot: %w", err)
+	}
+	return fn(ctx, &sqliteTx{tables{q: conn, tenantID: tenantID}})
 }
 
 // fts5 renders the query as an FTS5 expression; every term is quoted, so no

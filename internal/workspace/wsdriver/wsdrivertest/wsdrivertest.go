@@ -556,6 +556,88 @@ func Exercise(t *testing.T, d wsdriver.Driver, db *store.DB) {
 		})
 	})
 
+	t.Run("SnapshotView", func(t *testing.T) {
+		t.Parallel()
+		p := setup(t)
+		insert(t, p, doc(p, 0, "before", "written before the snapshot"))
+		logQuery := func(q string) {
+			write(t, p, func(tx wsdriver.Tx) error {
+				return tx.LogQuery(ctx, &wsdriver.QueryLogEntry{ID: uuid.Must(uuid.NewV7()), TenantID: p.TenantID, Query: q, CreatedAt: base})
+			})
+		}
+		logQuery("before")
+		// What the view sees is checked after it ends: a failing require
+		// inside it would leave its transaction open.
+		var (
+			first, again wsdriver.Counts
+			docs, heads  []*wsdriver.Document
+			log          []*wsdriver.QueryLogEntry
+			usage        wsdriver.Counters
+		)
+		require.NoError(t, d.View(ctx, nil, p, wsdriver.ViewOptions{Snapshot: true}, func(ctx context.Context, r wsdriver.Reader) error {
+			var err error
+			if first, err = r.CountRows(ctx); err != nil {
+				return err
+			}
+			// Writes commit beside the open snapshot (they do not wait for it)…
+			for _, w := range []func(context.Context) error{
+				func(ctx context.Context) error {
+					return d.Write(ctx, nil, p, func(ctx context.Context, tx wsdriver.Tx) error {
+						return tx.InsertDocument(ctx, doc(p, 1, "after", "written while the snapshot is open"))
+					})
+				},
+				func(ctx context.Context) error {
+					return d.Write(ctx, nil, p, func(ctx context.Context, tx wsdriver.Tx) error {
+						return tx.LogQuery(ctx, &wsdriver.QueryLogEntry{ID: uuid.Must(uuid.NewV7()), TenantID: p.TenantID, Query: "after", CreatedAt: base})
+					})
+				},
+				func(ctx context.Context) error {
+					return d.Write(ctx, nil, p, func(ctx context.Context, tx wsdriver.Tx) error {
+						return tx.SetUsage(ctx, wsdriver.Counters{Documents: 9})
+					})
+				},
+			} {
+				if err := w(ctx); err != nil {
+					return err
+				}
+			}
+			// …and none of them is seen by any later statement of the view.
+			if again, err = r.CountRows(ctx); err != nil {
+				return err
+			}
+			if docs, err = r.ScanDocuments(ctx, uuid.Nil, 10); err != nil {
+				return err
+			}
+			if heads, err = r.ScanDocumentHeads(ctx, uuid.Nil, 10); err != nil {
+				return err
+			}
+			if log, err = r.ScanQueryLog(ctx, uuid.Nil, 10); err != nil {
+				return err
+			}
+			usage, err = r.Usage(ctx)
+			return err
+		}))
+		require.Equal(t, wsdriver.Counts{Documents: 1, Queries: 1}, first)
+		require.Equal(t, first, again, "a write committed after the snapshot began is not seen")
+		require.Equal(t, []string{"before"}, titles(docs))
+		require.Len(t, heads, 1)
+		require.Len(t, log, 1)
+		require.Equal(t, "before", log[0].Query)
+		require.Zero(t, usage.Documents, "the usage counters are read in the snapshot too")
+		view(t, p, func(r wsdriver.Reader) {
+			c, err := r.CountRows(ctx)
+			require.NoError(t, err)
+			require.Equal(t, wsdriver.Counts{Documents: 2, Queries: 2}, c, "a view after the snapshot sees the writes")
+		})
+		// The snapshot's connection went back clean: views and writes go on.
+		insert(t, p, doc(p, 2, "later", "text"))
+		view(t, p, func(r wsdriver.Reader) {
+			c, err := r.CountRows(ctx)
+			require.NoError(t, err)
+			require.EqualValues(t, 3, c.Documents)
+		})
+	})
+
 	t.Run("Destroy", func(t *testing.T) {
 		t.Parallel()
 		p, other := setup(t), setup(t)
