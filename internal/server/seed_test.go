@@ -1,16 +1,26 @@
 package server_test
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/jonboulle/clockwork"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantd/tenantd"
+	"github.com/tenantd/tenantd/ent"
 	"github.com/tenantd/tenantd/ent/operation"
 	"github.com/tenantd/tenantd/ent/workspace"
 	"github.com/tenantd/tenantd/internal/gqlws"
@@ -47,9 +57,12 @@ func TestSeedSequence(t *testing.T) {
 			id, key := a.SignUp.Tenant.ID, a.SignUp.APIKey
 
 			const docs = 25
+			uploaded := map[string]string{}
 			for i := range docs {
-				srv.MustDo(t, key, uploadMutation, map[string]any{"t": fmt.Sprintf("Seed document %d", i),
-					"c": fmt.Sprintf("content %d of the seed sequence, mentioning Ada Lovelace's notes", i)}, nil)
+				title := fmt.Sprintf("Seed document %d", i)
+				uploaded[title] = fmt.Sprintf("content %d of the seed sequence, mentioning Ada Lovelace's notes,\n"+
+					"with \"quotes\", a tab\t and ünïcödé ✓", i)
+				srv.MustDo(t, key, uploadMutation, map[string]any{"t": title, "c": uploaded[title]}, nil)
 			}
 			srv.MustDo(t, key, `{ searchDocuments(query: "seed", first: 5) { score } }`, nil, nil)
 
@@ -69,7 +82,7 @@ func TestSeedSequence(t *testing.T) {
 			srv.MustDo(t, key, `{ documents(first: 1) { totalCount } }`, nil, &listed)
 			require.Equal(t, docs, listed.Documents.TotalCount, "every document moved")
 
-			seedExportAndImport(t, srv, id, key, docs)
+			seedExportAndImport(t, srv, id, key, uploaded)
 			// The proof's control: before the purge the scan finds the
 			// tenant's email and name.
 			require.NotEmpty(t, textHits(t, srv, in["email"].(string)))
@@ -83,6 +96,9 @@ func TestSeedSequence(t *testing.T) {
 				"tenantId": id, "confirmSlug": slug, "reason": reason}}, nil)
 			require.Equal(t, 4403, closedWithin(t, sock, 5*time.Second).Code)
 			require.Equal(t, tenantd.EUNAUTHENTICATED, srv.Do(t, key, `{ documents(first: 1) { totalCount } }`, nil).Code())
+			// Export, then delete: an admin may still export it.
+			pending, _ := exportAndDownload(t, srv, admin, id)
+			require.Equal(t, uploaded, pending.Documents, "a PENDING_DELETION tenant's export is whole")
 
 			// Restore, then delete again for good.
 			var rs struct{ RestoreTenant struct{ APIKey string } }
@@ -121,7 +137,127 @@ func TestSeedSequence(t *testing.T) {
 	}
 }
 
-// seedExportAndImport is the export and re-import of the seed sequence.
-func seedExportAndImport(t *testing.T, srv *servertest.Server, id any, key string, docs int) {
+// archiveRecords is what an archive holds, ids left out: documents
+// (title → content), the query log (query and hits, in order) and the
+// milestones reached.
+type archiveRecords struct {
+	Documents  map[string]string
+	Queries    []string
+	Milestones []string
+}
+
+// exportAndDownload exports the tenant as the caller (token), follows the
+// operation to its end, downloads the archive through its signed link (no
+// token), verifies the archive's and every file's SHA-256 and returns what
+// it holds.
+func exportAndDownload(t *testing.T, srv *servertest.Server, token string, id uuid.UUID) (archiveRecords, []byte) {
 	t.Helper()
+	var req struct {
+		RequestDataExport struct {
+			Operation struct{ ID uuid.UUID }
+		}
+	}
+	srv.MustDo(t, token, requestExportMutation, map[string]any{"in": map[string]any{"tenantId": id}}, &req)
+	var op *ent.Operation
+	require.Eventually(t, func() bool {
+		var err error
+		op, err = srv.DB().Ent.Operation.Get(tenantd.SystemContext(context.Background()), req.RequestDataExport.Operation.ID)
+		return err == nil && op.Status.Done()
+	}, 60*time.Second, 5*time.Millisecond, "the export never finished")
+	require.Equal(t, tenantd.OpSucceeded, op.Status, "%v", op.ErrorMessage)
+	var d struct {
+		Operation struct{ Export dataExport }
+	}
+	srv.MustDo(t, token, `query($id: ID!) { operation(id: $id) { export { status sha256 downloadUrl files { name records bytes sha256 } } } }`,
+		map[string]any{"id": op.ID}, &d)
+	exp := d.Operation.Export
+	require.Equal(t, "READY", exp.Status)
+	resp, err := http.Get(srv.URL + *exp.DownloadURL)
+	require.NoError(t, err)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	sum := sha256.Sum256(body)
+	require.Equal(t, *exp.Sha256, hex.EncodeToString(sum[:]), "the archive's checksum")
+	zr, err := zip.NewReader(bytes.NewReader(body), int64(len(body)))
+	require.NoError(t, err)
+	read := func(name string) []byte {
+		f, err := zr.Open(name)
+		require.NoError(t, err, name)
+		defer f.Close()
+		b, err := io.ReadAll(f)
+		require.NoError(t, err, name)
+		return b
+	}
+	for _, f := range exp.Files {
+		s := sha256.Sum256(read(f.Name))
+		require.Equal(t, f.Sha256, hex.EncodeToString(s[:]), "the checksum of %s", f.Name)
+	}
+	out := archiveRecords{Documents: map[string]string{}}
+	lines := func(name string, fn func(line []byte)) {
+		for _, l := range bytes.Split(read(name), []byte("\n")) {
+			if len(bytes.TrimSpace(l)) > 0 {
+				fn(l)
+			}
+		}
+	}
+	lines("documents.jsonl", func(l []byte) {
+		var doc struct{ Title, Content string }
+		require.NoError(t, json.Unmarshal(l, &doc))
+		out.Documents[doc.Title] = doc.Content
+	})
+	lines("query_log.jsonl", func(l []byte) {
+		var q struct {
+			Query string
+			Hits  int
+		}
+		require.NoError(t, json.Unmarshal(l, &q))
+		out.Queries = append(out.Queries, fmt.Sprintf("%s:%d", q.Query, q.Hits))
+	})
+	lines("milestones.jsonl", func(l []byte) {
+		var m struct{ Name string }
+		require.NoError(t, json.Unmarshal(l, &m))
+		out.Milestones = append(out.Milestones, m.Name)
+	})
+	slices.Sort(out.Milestones)
+	return out, body
+}
+
+// seedExportAndImport is the export and re-import of the seed sequence:
+// the export holds every document with identical content, and an import of
+// it exported again holds the same documents, query log and milestones. The
+// imported copy is then purged (it holds the same personal data).
+func seedExportAndImport(t *testing.T, srv *servertest.Server, id uuid.UUID, key string, docs map[string]string) {
+	t.Helper()
+	got, archive := exportAndDownload(t, srv, key, id)
+	require.Equal(t, docs, got.Documents, "every document, with identical content")
+	require.NotEmpty(t, got.Queries)
+	require.Contains(t, got.Milestones, "first_query")
+
+	up, err := http.NewRequest(http.MethodPost, srv.URL+"/exports/uploads", bytes.NewReader(archive))
+	require.NoError(t, err)
+	up.Header.Set("Authorization", "Bearer "+admin)
+	resp, err := http.DefaultClient.Do(up)
+	require.NoError(t, err)
+	var upload struct{ UploadID uuid.UUID }
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&upload))
+	resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	slug := "seed-copy-" + uuid.NewString()[:8]
+	var imp struct {
+		ImportTenant struct {
+			Tenant struct{ ID uuid.UUID }
+			APIKey string
+		}
+	}
+	srv.MustDo(t, admin, `mutation($in: ImportTenantInput!) { importTenant(input: $in) { tenant { id } apiKey } }`,
+		map[string]any{"in": map[string]any{"uploadId": upload.UploadID, "slug": slug}}, &imp)
+	copyID := imp.ImportTenant.Tenant.ID
+	again, _ := exportAndDownload(t, srv, imp.ImportTenant.APIKey, copyID)
+	require.Equal(t, got, again, "export → import → export gives the same documents, query log and milestones")
+
+	srv.MustDo(t, admin, requestDeletionMutation, deletionInput(copyID, slug, nil), nil)
+	srv.MustDo(t, admin, purgeMutation, map[string]any{"id": copyID, "slug": slug}, nil)
+	waitState(t, srv, copyID, tenantd.StatePurged)
 }
