@@ -165,6 +165,8 @@ var schemaGraph = func() *sqlgraph.Schema {
 			export.FieldReadyAt:     {Type: field.TypeTime, Column: export.FieldReadyAt},
 			export.FieldExpiresAt:   {Type: field.TypeTime, Column: export.FieldExpiresAt},
 			export.FieldDeletedAt:   {Type: field.TypeTime, Column: export.FieldDeletedAt},
+			export.FieldLeaseOwner:  {Type: field.TypeString, Column: export.FieldLeaseOwner},
+			export.FieldLeaseUntil:  {Type: field.TypeTime, Column: export.FieldLeaseUntil},
 		},
 	}
 	graph.Nodes[6] = &sqlgraph.Node{
@@ -1117,6 +1119,16 @@ func (f *ExportFilter) WhereExpiresAt(p entql.TimeP) {
 // WhereDeletedAt applies the entql time.Time predicate on the deleted_at field.
 func (f *ExportFilter) WhereDeletedAt(p entql.TimeP) {
 	f.Where(p.Field(export.FieldDeletedAt))
+}
+
+// WhereLeaseOwner applies the entql string predicate on the lease_owner field.
+func (f *ExportFilter) WhereLeaseOwner(p entql.StringP) {
+	f.Where(p.Field(export.FieldLeaseOwner))
+}
+
+// WhereLeaseUntil applies the entql time.Time predicate on the lease_until field.
+func (f *ExportFilter) WhereLeaseUntil(p entql.TimeP) {
+	f.Where(p.Field(export.FieldLeaseUntil))
 }
 
 // addPredicate implements the predicateAdder interface.

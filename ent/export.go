@@ -46,7 +46,11 @@ type Export struct {
 	// when the download link stops working and the sweep deletes the archive
 	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	// when the archive was deleted from the store
-	DeletedAt    *time.Time `json:"deleted_at,omitempty"`
+	DeletedAt *time.Time `json:"deleted_at,omitempty"`
+	// the run of the EXPORT step writing the archive: a second run waits while the lease holds
+	LeaseOwner *string `json:"lease_owner,omitempty"`
+	// until when the lease holds unless renewed
+	LeaseUntil   *time.Time `json:"lease_until,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -59,9 +63,9 @@ func (*Export) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case export.FieldSizeBytes:
 			values[i] = new(sql.NullInt64)
-		case export.FieldFormat, export.FieldStatus, export.FieldLocation, export.FieldSha256, export.FieldRequestedBy:
+		case export.FieldFormat, export.FieldStatus, export.FieldLocation, export.FieldSha256, export.FieldRequestedBy, export.FieldLeaseOwner:
 			values[i] = new(sql.NullString)
-		case export.FieldCreatedAt, export.FieldUpdatedAt, export.FieldReadyAt, export.FieldExpiresAt, export.FieldDeletedAt:
+		case export.FieldCreatedAt, export.FieldUpdatedAt, export.FieldReadyAt, export.FieldExpiresAt, export.FieldDeletedAt, export.FieldLeaseUntil:
 			values[i] = new(sql.NullTime)
 		case export.FieldID, export.FieldTenantID, export.FieldOperationID:
 			values[i] = new(uuid.UUID)
@@ -177,6 +181,20 @@ func (_m *Export) assignValues(columns []string, values []any) error {
 				_m.DeletedAt = new(time.Time)
 				*_m.DeletedAt = value.Time
 			}
+		case export.FieldLeaseOwner:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field lease_owner", values[i])
+			} else if value.Valid {
+				_m.LeaseOwner = new(string)
+				*_m.LeaseOwner = value.String
+			}
+		case export.FieldLeaseUntil:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field lease_until", values[i])
+			} else if value.Valid {
+				_m.LeaseUntil = new(time.Time)
+				*_m.LeaseUntil = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -262,6 +280,16 @@ func (_m *Export) String() string {
 	builder.WriteString(", ")
 	if v := _m.DeletedAt; v != nil {
 		builder.WriteString("deleted_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.LeaseOwner; v != nil {
+		builder.WriteString("lease_owner=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.LeaseUntil; v != nil {
+		builder.WriteString("lease_until=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteByte(')')

@@ -180,6 +180,34 @@ func (_c *ExportCreate) SetNillableDeletedAt(v *time.Time) *ExportCreate {
 	return _c
 }
 
+// SetLeaseOwner sets the "lease_owner" field.
+func (_c *ExportCreate) SetLeaseOwner(v string) *ExportCreate {
+	_c.mutation.SetLeaseOwner(v)
+	return _c
+}
+
+// SetNillableLeaseOwner sets the "lease_owner" field if the given value is not nil.
+func (_c *ExportCreate) SetNillableLeaseOwner(v *string) *ExportCreate {
+	if v != nil {
+		_c.SetLeaseOwner(*v)
+	}
+	return _c
+}
+
+// SetLeaseUntil sets the "lease_until" field.
+func (_c *ExportCreate) SetLeaseUntil(v time.Time) *ExportCreate {
+	_c.mutation.SetLeaseUntil(v)
+	return _c
+}
+
+// SetNillableLeaseUntil sets the "lease_until" field if the given value is not nil.
+func (_c *ExportCreate) SetNillableLeaseUntil(v *time.Time) *ExportCreate {
+	if v != nil {
+		_c.SetLeaseUntil(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ExportCreate) SetID(v uuid.UUID) *ExportCreate {
 	_c.mutation.SetID(v)
@@ -396,6 +424,14 @@ func (_c *ExportCreate) createSpec() (*Export, *sqlgraph.CreateSpec) {
 		_spec.SetField(export.FieldDeletedAt, field.TypeTime, value)
 		_node.DeletedAt = &value
 	}
+	if value, ok := _c.mutation.LeaseOwner(); ok {
+		_spec.SetField(export.FieldLeaseOwner, field.TypeString, value)
+		_node.LeaseOwner = &value
+	}
+	if value, ok := _c.mutation.LeaseUntil(); ok {
+		_spec.SetField(export.FieldLeaseUntil, field.TypeTime, value)
+		_node.LeaseUntil = &value
+	}
 	return _node, _spec
 }
 
@@ -607,6 +643,42 @@ func (u *ExportUpsert) UpdateDeletedAt() *ExportUpsert {
 // ClearDeletedAt clears the value of the "deleted_at" field.
 func (u *ExportUpsert) ClearDeletedAt() *ExportUpsert {
 	u.SetNull(export.FieldDeletedAt)
+	return u
+}
+
+// SetLeaseOwner sets the "lease_owner" field.
+func (u *ExportUpsert) SetLeaseOwner(v string) *ExportUpsert {
+	u.Set(export.FieldLeaseOwner, v)
+	return u
+}
+
+// UpdateLeaseOwner sets the "lease_owner" field to the value that was provided on create.
+func (u *ExportUpsert) UpdateLeaseOwner() *ExportUpsert {
+	u.SetExcluded(export.FieldLeaseOwner)
+	return u
+}
+
+// ClearLeaseOwner clears the value of the "lease_owner" field.
+func (u *ExportUpsert) ClearLeaseOwner() *ExportUpsert {
+	u.SetNull(export.FieldLeaseOwner)
+	return u
+}
+
+// SetLeaseUntil sets the "lease_until" field.
+func (u *ExportUpsert) SetLeaseUntil(v time.Time) *ExportUpsert {
+	u.Set(export.FieldLeaseUntil, v)
+	return u
+}
+
+// UpdateLeaseUntil sets the "lease_until" field to the value that was provided on create.
+func (u *ExportUpsert) UpdateLeaseUntil() *ExportUpsert {
+	u.SetExcluded(export.FieldLeaseUntil)
+	return u
+}
+
+// ClearLeaseUntil clears the value of the "lease_until" field.
+func (u *ExportUpsert) ClearLeaseUntil() *ExportUpsert {
+	u.SetNull(export.FieldLeaseUntil)
 	return u
 }
 
@@ -856,6 +928,48 @@ func (u *ExportUpsertOne) UpdateDeletedAt() *ExportUpsertOne {
 func (u *ExportUpsertOne) ClearDeletedAt() *ExportUpsertOne {
 	return u.Update(func(s *ExportUpsert) {
 		s.ClearDeletedAt()
+	})
+}
+
+// SetLeaseOwner sets the "lease_owner" field.
+func (u *ExportUpsertOne) SetLeaseOwner(v string) *ExportUpsertOne {
+	return u.Update(func(s *ExportUpsert) {
+		s.SetLeaseOwner(v)
+	})
+}
+
+// UpdateLeaseOwner sets the "lease_owner" field to the value that was provided on create.
+func (u *ExportUpsertOne) UpdateLeaseOwner() *ExportUpsertOne {
+	return u.Update(func(s *ExportUpsert) {
+		s.UpdateLeaseOwner()
+	})
+}
+
+// ClearLeaseOwner clears the value of the "lease_owner" field.
+func (u *ExportUpsertOne) ClearLeaseOwner() *ExportUpsertOne {
+	return u.Update(func(s *ExportUpsert) {
+		s.ClearLeaseOwner()
+	})
+}
+
+// SetLeaseUntil sets the "lease_until" field.
+func (u *ExportUpsertOne) SetLeaseUntil(v time.Time) *ExportUpsertOne {
+	return u.Update(func(s *ExportUpsert) {
+		s.SetLeaseUntil(v)
+	})
+}
+
+// UpdateLeaseUntil sets the "lease_until" field to the value that was provided on create.
+func (u *ExportUpsertOne) UpdateLeaseUntil() *ExportUpsertOne {
+	return u.Update(func(s *ExportUpsert) {
+		s.UpdateLeaseUntil()
+	})
+}
+
+// ClearLeaseUntil clears the value of the "lease_until" field.
+func (u *ExportUpsertOne) ClearLeaseUntil() *ExportUpsertOne {
+	return u.Update(func(s *ExportUpsert) {
+		s.ClearLeaseUntil()
 	})
 }
 
@@ -1272,6 +1386,48 @@ func (u *ExportUpsertBulk) UpdateDeletedAt() *ExportUpsertBulk {
 func (u *ExportUpsertBulk) ClearDeletedAt() *ExportUpsertBulk {
 	return u.Update(func(s *ExportUpsert) {
 		s.ClearDeletedAt()
+	})
+}
+
+// SetLeaseOwner sets the "lease_owner" field.
+func (u *ExportUpsertBulk) SetLeaseOwner(v string) *ExportUpsertBulk {
+	return u.Update(func(s *ExportUpsert) {
+		s.SetLeaseOwner(v)
+	})
+}
+
+// UpdateLeaseOwner sets the "lease_owner" field to the value that was provided on create.
+func (u *ExportUpsertBulk) UpdateLeaseOwner() *ExportUpsertBulk {
+	return u.Update(func(s *ExportUpsert) {
+		s.UpdateLeaseOwner()
+	})
+}
+
+// ClearLeaseOwner clears the value of the "lease_owner" field.
+func (u *ExportUpsertBulk) ClearLeaseOwner() *ExportUpsertBulk {
+	return u.Update(func(s *ExportUpsert) {
+		s.ClearLeaseOwner()
+	})
+}
+
+// SetLeaseUntil sets the "lease_until" field.
+func (u *ExportUpsertBulk) SetLeaseUntil(v time.Time) *ExportUpsertBulk {
+	return u.Update(func(s *ExportUpsert) {
+		s.SetLeaseUntil(v)
+	})
+}
+
+// UpdateLeaseUntil sets the "lease_until" field to the value that was provided on create.
+func (u *ExportUpsertBulk) UpdateLeaseUntil() *ExportUpsertBulk {
+	return u.Update(func(s *ExportUpsert) {
+		s.UpdateLeaseUntil()
+	})
+}
+
+// ClearLeaseUntil clears the value of the "lease_until" field.
+func (u *ExportUpsertBulk) ClearLeaseUntil() *ExportUpsertBulk {
+	return u.Update(func(s *ExportUpsert) {
+		s.ClearLeaseUntil()
 	})
 }
 

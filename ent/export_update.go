@@ -203,6 +203,46 @@ func (_u *ExportUpdate) ClearDeletedAt() *ExportUpdate {
 	return _u
 }
 
+// SetLeaseOwner sets the "lease_owner" field.
+func (_u *ExportUpdate) SetLeaseOwner(v string) *ExportUpdate {
+	_u.mutation.SetLeaseOwner(v)
+	return _u
+}
+
+// SetNillableLeaseOwner sets the "lease_owner" field if the given value is not nil.
+func (_u *ExportUpdate) SetNillableLeaseOwner(v *string) *ExportUpdate {
+	if v != nil {
+		_u.SetLeaseOwner(*v)
+	}
+	return _u
+}
+
+// ClearLeaseOwner clears the value of the "lease_owner" field.
+func (_u *ExportUpdate) ClearLeaseOwner() *ExportUpdate {
+	_u.mutation.ClearLeaseOwner()
+	return _u
+}
+
+// SetLeaseUntil sets the "lease_until" field.
+func (_u *ExportUpdate) SetLeaseUntil(v time.Time) *ExportUpdate {
+	_u.mutation.SetLeaseUntil(v)
+	return _u
+}
+
+// SetNillableLeaseUntil sets the "lease_until" field if the given value is not nil.
+func (_u *ExportUpdate) SetNillableLeaseUntil(v *time.Time) *ExportUpdate {
+	if v != nil {
+		_u.SetLeaseUntil(*v)
+	}
+	return _u
+}
+
+// ClearLeaseUntil clears the value of the "lease_until" field.
+func (_u *ExportUpdate) ClearLeaseUntil() *ExportUpdate {
+	_u.mutation.ClearLeaseUntil()
+	return _u
+}
+
 // Mutation returns the ExportMutation object of the builder.
 func (_u *ExportUpdate) Mutation() *ExportMutation {
 	return _u.mutation
@@ -338,6 +378,18 @@ func (_u *ExportUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.DeletedAtCleared() {
 		_spec.ClearField(export.FieldDeletedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.LeaseOwner(); ok {
+		_spec.SetField(export.FieldLeaseOwner, field.TypeString, value)
+	}
+	if _u.mutation.LeaseOwnerCleared() {
+		_spec.ClearField(export.FieldLeaseOwner, field.TypeString)
+	}
+	if value, ok := _u.mutation.LeaseUntil(); ok {
+		_spec.SetField(export.FieldLeaseUntil, field.TypeTime, value)
+	}
+	if _u.mutation.LeaseUntilCleared() {
+		_spec.ClearField(export.FieldLeaseUntil, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -534,6 +586,46 @@ func (_u *ExportUpdateOne) ClearDeletedAt() *ExportUpdateOne {
 	return _u
 }
 
+// SetLeaseOwner sets the "lease_owner" field.
+func (_u *ExportUpdateOne) SetLeaseOwner(v string) *ExportUpdateOne {
+	_u.mutation.SetLeaseOwner(v)
+	return _u
+}
+
+// SetNillableLeaseOwner sets the "lease_owner" field if the given value is not nil.
+func (_u *ExportUpdateOne) SetNillableLeaseOwner(v *string) *ExportUpdateOne {
+	if v != nil {
+		_u.SetLeaseOwner(*v)
+	}
+	return _u
+}
+
+// ClearLeaseOwner clears the value of the "lease_owner" field.
+func (_u *ExportUpdateOne) ClearLeaseOwner() *ExportUpdateOne {
+	_u.mutation.ClearLeaseOwner()
+	return _u
+}
+
+// SetLeaseUntil sets the "lease_until" field.
+func (_u *ExportUpdateOne) SetLeaseUntil(v time.Time) *ExportUpdateOne {
+	_u.mutation.SetLeaseUntil(v)
+	return _u
+}
+
+// SetNillableLeaseUntil sets the "lease_until" field if the given value is not nil.
+func (_u *ExportUpdateOne) SetNillableLeaseUntil(v *time.Time) *ExportUpdateOne {
+	if v != nil {
+		_u.SetLeaseUntil(*v)
+	}
+	return _u
+}
+
+// ClearLeaseUntil clears the value of the "lease_until" field.
+func (_u *ExportUpdateOne) ClearLeaseUntil() *ExportUpdateOne {
+	_u.mutation.ClearLeaseUntil()
+	return _u
+}
+
 // Mutation returns the ExportMutation object of the builder.
 func (_u *ExportUpdateOne) Mutation() *ExportMutation {
 	return _u.mutation
@@ -699,6 +791,18 @@ func (_u *ExportUpdateOne) sqlSave(ctx context.Context) (_node *Export, err erro
 	}
 	if _u.mutation.DeletedAtCleared() {
 		_spec.ClearField(export.FieldDeletedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.LeaseOwner(); ok {
+		_spec.SetField(export.FieldLeaseOwner, field.TypeString, value)
+	}
+	if _u.mutation.LeaseOwnerCleared() {
+		_spec.ClearField(export.FieldLeaseOwner, field.TypeString)
+	}
+	if value, ok := _u.mutation.LeaseUntil(); ok {
+		_spec.SetField(export.FieldLeaseUntil, field.TypeTime, value)
+	}
+	if _u.mutation.LeaseUntilCleared() {
+		_spec.ClearField(export.FieldLeaseUntil, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Export{config: _u.config}

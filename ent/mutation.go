@@ -3983,6 +3983,8 @@ type ExportMutation struct {
 	ready_at      *time.Time
 	expires_at    *time.Time
 	deleted_at    *time.Time
+	lease_owner   *string
+	lease_until   *time.Time
 	clearedFields map[string]struct{}
 	done          bool
 	oldValue      func(context.Context) (*Export, error)
@@ -4711,6 +4713,104 @@ func (m *ExportMutation) ResetDeletedAt() {
 	delete(m.clearedFields, export.FieldDeletedAt)
 }
 
+// SetLeaseOwner sets the "lease_owner" field.
+func (m *ExportMutation) SetLeaseOwner(s string) {
+	m.lease_owner = &s
+}
+
+// LeaseOwner returns the value of the "lease_owner" field in the mutation.
+func (m *ExportMutation) LeaseOwner() (r string, exists bool) {
+	v := m.lease_owner
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLeaseOwner returns the old "lease_owner" field's value of the Export entity.
+// If the Export object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExportMutation) OldLeaseOwner(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLeaseOwner is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLeaseOwner requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLeaseOwner: %w", err)
+	}
+	return oldValue.LeaseOwner, nil
+}
+
+// ClearLeaseOwner clears the value of the "lease_owner" field.
+func (m *ExportMutation) ClearLeaseOwner() {
+	m.lease_owner = nil
+	m.clearedFields[export.FieldLeaseOwner] = struct{}{}
+}
+
+// LeaseOwnerCleared returns if the "lease_owner" field was cleared in this mutation.
+func (m *ExportMutation) LeaseOwnerCleared() bool {
+	_, ok := m.clearedFields[export.FieldLeaseOwner]
+	return ok
+}
+
+// ResetLeaseOwner resets all changes to the "lease_owner" field.
+func (m *ExportMutation) ResetLeaseOwner() {
+	m.lease_owner = nil
+	delete(m.clearedFields, export.FieldLeaseOwner)
+}
+
+// SetLeaseUntil sets the "lease_until" field.
+func (m *ExportMutation) SetLeaseUntil(t time.Time) {
+	m.lease_until = &t
+}
+
+// LeaseUntil returns the value of the "lease_until" field in the mutation.
+func (m *ExportMutation) LeaseUntil() (r time.Time, exists bool) {
+	v := m.lease_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLeaseUntil returns the old "lease_until" field's value of the Export entity.
+// If the Export object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ExportMutation) OldLeaseUntil(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLeaseUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLeaseUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLeaseUntil: %w", err)
+	}
+	return oldValue.LeaseUntil, nil
+}
+
+// ClearLeaseUntil clears the value of the "lease_until" field.
+func (m *ExportMutation) ClearLeaseUntil() {
+	m.lease_until = nil
+	m.clearedFields[export.FieldLeaseUntil] = struct{}{}
+}
+
+// LeaseUntilCleared returns if the "lease_until" field was cleared in this mutation.
+func (m *ExportMutation) LeaseUntilCleared() bool {
+	_, ok := m.clearedFields[export.FieldLeaseUntil]
+	return ok
+}
+
+// ResetLeaseUntil resets all changes to the "lease_until" field.
+func (m *ExportMutation) ResetLeaseUntil() {
+	m.lease_until = nil
+	delete(m.clearedFields, export.FieldLeaseUntil)
+}
+
 // Where appends a list predicates to the ExportMutation builder.
 func (m *ExportMutation) Where(ps ...predicate.Export) {
 	m.predicates = append(m.predicates, ps...)
@@ -4745,7 +4845,7 @@ func (m *ExportMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ExportMutation) Fields() []string {
-	fields := make([]string, 0, 14)
+	fields := make([]string, 0, 16)
 	if m.created_at != nil {
 		fields = append(fields, export.FieldCreatedAt)
 	}
@@ -4788,6 +4888,12 @@ func (m *ExportMutation) Fields() []string {
 	if m.deleted_at != nil {
 		fields = append(fields, export.FieldDeletedAt)
 	}
+	if m.lease_owner != nil {
+		fields = append(fields, export.FieldLeaseOwner)
+	}
+	if m.lease_until != nil {
+		fields = append(fields, export.FieldLeaseUntil)
+	}
 	return fields
 }
 
@@ -4824,6 +4930,10 @@ func (m *ExportMutation) Field(name string) (ent.Value, bool) {
 		return m.ExpiresAt()
 	case export.FieldDeletedAt:
 		return m.DeletedAt()
+	case export.FieldLeaseOwner:
+		return m.LeaseOwner()
+	case export.FieldLeaseUntil:
+		return m.LeaseUntil()
 	}
 	return nil, false
 }
@@ -4861,6 +4971,10 @@ func (m *ExportMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldExpiresAt(ctx)
 	case export.FieldDeletedAt:
 		return m.OldDeletedAt(ctx)
+	case export.FieldLeaseOwner:
+		return m.OldLeaseOwner(ctx)
+	case export.FieldLeaseUntil:
+		return m.OldLeaseUntil(ctx)
 	}
 	return nil, fmt.Errorf("unknown Export field %s", name)
 }
@@ -4968,6 +5082,20 @@ func (m *ExportMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetDeletedAt(v)
 		return nil
+	case export.FieldLeaseOwner:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLeaseOwner(v)
+		return nil
+	case export.FieldLeaseUntil:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLeaseUntil(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Export field %s", name)
 }
@@ -5031,6 +5159,12 @@ func (m *ExportMutation) ClearedFields() []string {
 	if m.FieldCleared(export.FieldDeletedAt) {
 		fields = append(fields, export.FieldDeletedAt)
 	}
+	if m.FieldCleared(export.FieldLeaseOwner) {
+		fields = append(fields, export.FieldLeaseOwner)
+	}
+	if m.FieldCleared(export.FieldLeaseUntil) {
+		fields = append(fields, export.FieldLeaseUntil)
+	}
 	return fields
 }
 
@@ -5062,6 +5196,12 @@ func (m *ExportMutation) ClearField(name string) error {
 		return nil
 	case export.FieldDeletedAt:
 		m.ClearDeletedAt()
+		return nil
+	case export.FieldLeaseOwner:
+		m.ClearLeaseOwner()
+		return nil
+	case export.FieldLeaseUntil:
+		m.ClearLeaseUntil()
 		return nil
 	}
 	return fmt.Errorf("unknown Export nullable field %s", name)
@@ -5112,6 +5252,12 @@ func (m *ExportMutation) ResetField(name string) error {
 		return nil
 	case export.FieldDeletedAt:
 		m.ResetDeletedAt()
+		return nil
+	case export.FieldLeaseOwner:
+		m.ResetLeaseOwner()
+		return nil
+	case export.FieldLeaseUntil:
+		m.ResetLeaseUntil()
 		return nil
 	}
 	return fmt.Errorf("unknown Export field %s", name)

@@ -46,6 +46,10 @@ const (
 	FieldExpiresAt = "expires_at"
 	// FieldDeletedAt holds the string denoting the deleted_at field in the database.
 	FieldDeletedAt = "deleted_at"
+	// FieldLeaseOwner holds the string denoting the lease_owner field in the database.
+	FieldLeaseOwner = "lease_owner"
+	// FieldLeaseUntil holds the string denoting the lease_until field in the database.
+	FieldLeaseUntil = "lease_until"
 	// Table holds the table name of the export in the database.
 	Table = "exports"
 )
@@ -67,6 +71,8 @@ var Columns = []string{
 	FieldReadyAt,
 	FieldExpiresAt,
 	FieldDeletedAt,
+	FieldLeaseOwner,
+	FieldLeaseUntil,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -223,6 +229,16 @@ func ByExpiresAt(opts ...sql.OrderTermOption) OrderOption {
 // ByDeletedAt orders the results by the deleted_at field.
 func ByDeletedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldDeletedAt, opts...).ToFunc()
+}
+
+// ByLeaseOwner orders the results by the lease_owner field.
+func ByLeaseOwner(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLeaseOwner, opts...).ToFunc()
+}
+
+// ByLeaseUntil orders the results by the lease_until field.
+func ByLeaseUntil(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLeaseUntil, opts...).ToFunc()
 }
 
 // MarshalGQL implements graphql.Marshaler interface.

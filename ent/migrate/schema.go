@@ -175,6 +175,8 @@ var (
 		{Name: "ready_at", Type: field.TypeTime, Nullable: true},
 		{Name: "expires_at", Type: field.TypeTime, Nullable: true},
 		{Name: "deleted_at", Type: field.TypeTime, Nullable: true},
+		{Name: "lease_owner", Type: field.TypeString, Nullable: true},
+		{Name: "lease_until", Type: field.TypeTime, Nullable: true},
 	}
 	// ExportsTable holds the schema information for the "exports" table.
 	ExportsTable = &schema.Table{

@@ -36,6 +36,9 @@ func (Export) Fields() []ent.Field {
 		field.Time("ready_at").Optional().Nillable(),
 		field.Time("expires_at").Optional().Nillable().Comment("when the download link stops working and the sweep deletes the archive"),
 		field.Time("deleted_at").Optional().Nillable().Comment("when the archive was deleted from the store"),
+		field.String("lease_owner").Optional().Nillable().
+			Comment("the run of the EXPORT step writing the archive: a second run waits while the lease holds"),
+		field.Time("lease_until").Optional().Nillable().Comment("until when the lease holds unless renewed"),
 	}
 }
 

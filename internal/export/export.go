@@ -46,9 +46,8 @@ const (
 	// (77 MB/s) and 9 s on PostgreSQL (110 MB/s); the largest tenant with a
 	// storage limit (pro, 50 GiB) would take about 12 minutes at that pace,
 	// and 30 minutes leaves room for a slower (shared) export directory.
-	// River's rescue of stuck jobs waits past the longest kind timeout
-	// (server.riverConfig), so on PostgreSQL a job of any kind that a
-	// crashed replica left running is retried after this long.
+	// River's rescue of stuck jobs does not wait for it (the kind is
+	// Leased): the step holds a lease that a second run waits for.
 	DefaultTimeout = 30 * time.Minute
 )
 
@@ -161,7 +160,7 @@ func New(cfg Config) (*Service, error) {
 // export FAILED.
 func (s *Service) kind() operation.Kind {
 	return operation.Kind{
-		Name: tenantd.OpExport, Queue: Queue, Timeout: s.timeout, MaxAttempts: 3,
+		Name: tenantd.OpExport, Queue: Queue, Timeout: s.timeout, MaxAttempts: 3, Leased: true,
 		Steps: []operation.Step{
 			{Name: StepWrite, Do: s.write},
 			{Name: StepPublish, Tx: s.publish},

@@ -99,6 +99,14 @@ func (s *Service) write(ctx context.Context, r *operation.Run) (string, error) {
 	if !tenantPermits(r.Tenant.State) {
 		return "", operation.Permanent(mayExport(r.Tenant.State, systemActor))
 	}
+	owner, release, err := s.lease(ctx, exp.ID)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	ctx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	go s.renew(ctx, exp.ID, owner, stop)
 	loc := locationOf(exp.TenantID, exp.ID)
 	final := s.path(loc)
 	dir := filepath.Dir(final)
@@ -467,4 +475,66 @@ func utcPtr(t *time.Time) *time.Time {
 	}
 	u := t.UTC()
 	return &u
+}
+
+// The lease of the write_archive step. River rescues a job it believes
+// stuck after RescueStuckJobsAfter, which follows the other kinds' short
+// timeouts, not this one's (operation.Kind.Leased): an export longer than
+// that is run a second time while the first run may still be writing on
+// another replica. The run holding the lease writes; another waits (its job
+// snoozes) until the lease ends — renewed every leaseTTL/3 while the holder
+// lives, it lapses leaseTTL after a crash.
+const leaseTTL = 30 * time.Second
+
+// errLeaseLost ends a write whose lease another run took.
+var errLeaseLost = errors.New("the export's lease was lost to another run")
+
+// lease takes the export's lease for this run, or returns Continue until
+// it lapses.
+func (s *Service) lease(ctx context.Context, exportID uuid.UUID) (owner string, release func(), err error) {
+	me := uuid.NewString()
+	sys := tenantd.SystemContext(ctx)
+	now := s.now()
+	n, err := s.db.Ent.Export.Update().
+		Where(entexport.ID(exportID), entexport.Or(entexport.LeaseUntilIsNil(), entexport.LeaseUntilLT(now))).
+		SetLeaseOwner(me).SetLeaseUntil(now.Add(leaseTTL)).Save(sys)
+	if err != nil {
+		return "", nil, fmt.Errorf("take the export's lease: %w", err)
+	}
+	if n == 0 {
+		e, err := s.db.Ent.Export.Get(sys, exportID)
+		if err != nil {
+			return "", nil, err
+		}
+		wait := leaseTTL
+		if e.LeaseUntil != nil {
+			wait = e.LeaseUntil.Sub(now) + time.Second
+		}
+		s.log.Info("export is being written by another run; waiting", "export", exportID, "for", wait)
+		return "", nil, operation.Continue(wait)
+	}
+	return me, func() {
+		_ = s.db.Ent.Export.Update().Where(entexport.ID(exportID), entexport.LeaseOwner(me)).
+			ClearLeaseOwner().ClearLeaseUntil().Exec(tenantd.SystemContext(context.WithoutCancel(ctx)))
+	}, nil
+}
+
+// renew renews the lease until ctx ends; if the lease is lost it stops the
+// write.
+func (s *Service) renew(ctx context.Context, exportID uuid.UUID, owner string, stop context.CancelCauseFunc) {
+	tick := s.clock.NewTicker(leaseTTL / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.Chan():
+		}
+		n, err := s.db.Ent.Export.Update().Where(entexport.ID(exportID), entexport.LeaseOwner(owner)).
+			SetLeaseUntil(s.now().Add(leaseTTL)).Save(tenantd.SystemContext(ctx))
+		if err == nil && n == 0 {
+			stop(errLeaseLost)
+			return
+		}
+	}
 }

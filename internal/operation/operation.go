@@ -56,6 +56,11 @@ type Kind struct {
 	// Timeout bounds one run of its job (default 30 s). A kind whose work
 	// takes longer splits it into steps that commit as they go.
 	Timeout time.Duration
+	// Leased says its long steps guard themselves with a lease against a
+	// second run while the first is alive (an export, which cannot split
+	// its one snapshot over runs): River's rescue of stuck jobs, sized by
+	// MaxTimeout, need not wait for this kind's Timeout.
+	Leased bool
 	// MaxAttempts is how often its job runs before the operation fails
 	// (default 8).
 	MaxAttempts int
@@ -270,12 +275,14 @@ func (e *Engine) Add(k Kind) {
 // after the workers are registered).
 func (e *Engine) SetJobs(j JobInserter) { e.jobs = j }
 
-// MaxTimeout is the longest job timeout of the registered kinds: River
-// must not rescue a job as stuck before it.
+// MaxTimeout is the longest job timeout of the registered kinds that are
+// not Leased: River must not rescue a job as stuck before it.
 func (e *Engine) MaxTimeout() time.Duration {
 	var d time.Duration
 	for _, k := range e.kinds {
-		d = max(d, k.Timeout)
+		if !k.Leased {
+			d = max(d, k.Timeout)
+		}
 	}
 	return d
 }
