@@ -165,7 +165,11 @@ func TestRoles(t *testing.T) {
 				require.Equal(t, 2, d.Counts.Total)
 				before := f.historyRows(t)
 				for _, m := range []string{"suspendTenant", "resumeTenant", "cancelSubscription", "reactivateTenant"} {
-					r := f.srv.Do(t, partner, fmt.Sprintf(transitionMutation, m), map[string]any{"id": acme.ID})
+					q := fmt.Sprintf(transitionMutation, m)
+					if m == "reactivateTenant" {
+						q = reactivateMutation
+					}
+					r := f.srv.Do(t, partner, q, map[string]any{"id": acme.ID})
 					require.Equal(t, "FORBIDDEN", r.Code(), m)
 				}
 				require.Equal(t, before, f.historyRows(t), "nothing written")
