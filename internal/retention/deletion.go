@@ -12,6 +12,7 @@ import (
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
 	"github.com/tenantd/tenantd/ent/apikey"
+	"github.com/tenantd/tenantd/ent/operation"
 	"github.com/tenantd/tenantd/ent/tenant"
 	"github.com/tenantd/tenantd/internal/auth"
 	"github.com/tenantd/tenantd/internal/events"
@@ -217,6 +218,17 @@ func (p *Purger) resumeBilling(ctx context.Context, r *ops.Run) (string, error) 
 	}
 	if p.subscriptions == nil {
 		return "no billing", nil
+	}
+	// The deletion's cancellation may still be retrying: resuming before
+	// it lands would leave the subscription canceled under an ACTIVE
+	// tenant. Wait for it.
+	busy, err := p.db.Ent.Operation.Query().Where(operation.TenantID(r.Op.TenantID), operation.KindEQ(tenantd.OpDelete),
+		operation.StatusIn(tenantd.OpQueued, tenantd.OpRunning)).Exist(tenantd.SystemContext(ctx))
+	if err != nil {
+		return "", err
+	}
+	if busy {
+		return "", ops.Continue(2 * time.Second)
 	}
 	return p.subscriptions.ReactivateBilling(ctx, r)
 }

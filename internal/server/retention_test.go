@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,11 +13,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/tenantd/tenantd"
+	"github.com/tenantd/tenantd/ent"
+	"github.com/tenantd/tenantd/ent/billingcall"
 	"github.com/tenantd/tenantd/ent/operation"
 	"github.com/tenantd/tenantd/ent/outboxmessage"
 	"github.com/tenantd/tenantd/ent/statetransition"
 	"github.com/tenantd/tenantd/internal/gqlws"
 	"github.com/tenantd/tenantd/internal/lifecycle"
+	engine "github.com/tenantd/tenantd/internal/operation"
 	"github.com/tenantd/tenantd/internal/server"
 	"github.com/tenantd/tenantd/internal/servertest"
 	"github.com/tenantd/tenantd/internal/storetest"
@@ -280,4 +284,36 @@ func TestPurgeTenantAtOnce(t *testing.T) {
 	}
 	require.Equal(t, 1, rows["workspaces"], fmt.Sprint(rows))
 	require.False(t, strings.Contains(c.Tenant.PurgeCertificate.JSON, "erase-now"), "the certificate holds no slug")
+}
+
+// TestRestoreWaitsForTheDeletionsCancel: a restore right after a deletion
+// whose billing cancellation is still retrying resumes billing only after
+// the cancellation has landed, so the restored tenant is not left with a
+// canceled subscription.
+func TestRestoreWaitsForTheDeletionsCancel(t *testing.T) {
+	t.Parallel()
+	var failures atomic.Int32
+	failures.Store(2)
+	srv := servertest.StartWith(t, storetest.SQLite, nil, []server.Option{server.WithOperationHooks(engine.Hooks{
+		BeforeStep: func(kind tenantd.OperationKind, step string, _ int) error {
+			if kind == tenantd.OpDelete && step == "cancel_billing" && failures.Add(-1) >= 0 {
+				return fmt.Errorf("the provider is unavailable (injected)")
+			}
+			return nil
+		}})})
+	sys := tenantd.SystemContext(context.Background())
+	a := activeTenant(t, srv, "restore-race", "starter")
+	id := a.SignUp.Tenant.ID
+	srv.MustDo(t, admin, requestDeletionMutation, deletionInput(id, "restore-race", nil), nil)
+	srv.MustDo(t, admin, restoreMutation, map[string]any{"id": id}, nil)
+	del := finishedOp(t, srv, id, tenantd.OpDelete)
+	require.Equal(t, tenantd.OpSucceeded, del.Status, "%v", del.ErrorMessage)
+	res := finishedOp(t, srv, id, tenantd.OpRestore)
+	require.Equal(t, tenantd.OpSucceeded, res.Status, "%v", res.ErrorMessage)
+	calls, err := srv.DB().Ent.BillingCall.Query().Where(billingcall.CallIn(billingcall.CallCancel, billingcall.CallReactivate)).
+		Order(ent.Asc(billingcall.FieldCreatedAt)).All(sys)
+	require.NoError(t, err)
+	require.Len(t, calls, 2)
+	require.Equal(t, billingcall.CallCancel, calls[0].Call, "the cancellation lands first")
+	require.Equal(t, billingcall.CallReactivate, calls[1].Call, "then billing resumes")
 }
