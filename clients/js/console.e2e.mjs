@@ -3,7 +3,10 @@
 // through the activation wizard (provisioning watched live, a first upload, a
 // first query), the funnel moves, and the admin finds the new tenant, reads
 // its timeline and suspends it with a confirmation while the page follows it
-// live, changes its plan (the data moving live), exports its data (when the
+// live, changes its plan (the data moving live), cancels its subscription
+// at the period end and takes it back, cancels it now, reactivates it (a
+// declined card said in words, then a charged one with the new key shown
+// once), pauses it for a week and resumes it, exports its data (when the
 // server has exports: found by introspection) and downloads the ZIP, deletes
 // it with the slug typed to confirm, restores it (a new key shown once),
 // deletes it again and purges it at once, and reads the purge certificate.
@@ -239,6 +242,7 @@ try {
     await until(visitor, 'its state is ACTIVE', () => document.querySelector('[data-testid=tenant-state]')?.textContent === 'ACTIVE');
     check(await visitor.locator('[data-testid=action-suspend]').count() === 0, 'a tenant key cannot suspend');
     check(await visitor.locator('[data-testid=action-cancel]').count() === 1, 'a tenant key may cancel its subscription');
+    check(await visitor.locator('[data-testid=action-pause]').count() === 1, 'a tenant key may pause its subscription');
   });
 
   // (c) The funnel moved.
@@ -370,7 +374,202 @@ try {
       document.querySelector('[data-testid=scheduled-plan-change]')?.textContent.includes('none scheduled'));
   });
 
-  // (f) Export, deletion with its retention window, restore, deletion again
+  const toastsMatching = (re) => admin.evaluate((src) => [...document.querySelectorAll('[data-testid=toast]')]
+    .filter((t) => new RegExp(src).test(t.textContent)).length, re.source);
+  const dialog = admin.locator('[data-testid=confirm-dialog]');
+  const submitDisabled = () => admin.isDisabled('[data-testid=confirm-dialog] [data-testid=confirm-submit]');
+
+  // (f) The subscription: a cancellation at the end of the billing period
+  // and its undo, a cancellation now, reactivation (declined, then charged),
+  // a pause and its early resume.
+  const stateIs = (s) => until(admin, `the state turns ${s}`, (want) => document.querySelector('[data-testid=tenant-state]')?.textContent === want, s, 30_000);
+  const daysAway = (iso) => (new Date(iso).getTime() - Date.now()) / 86_400_000;
+  // Toasts of earlier steps may still show: each step counts its own.
+  const clearToasts = () => admin.evaluate(() => document.getElementById('toasts')?.replaceChildren());
+
+  await step('cancel dialog: a tenant key waits for the period end by default', async () => {
+    await visitor.click('[data-testid=action-cancel]');
+    const vd = visitor.locator('[data-testid=confirm-dialog]');
+    await vd.waitFor({ state: 'visible' });
+    check(await visitor.isChecked('[data-testid=cancel-when-period_end]'), 'a tenant key’s default is the end of the billing period');
+    check(await text(visitor, '[data-testid=confirm-dialog] [data-testid=confirm-cancel]') === 'Keep subscription', 'the way out says "Keep subscription"');
+    await visitor.click('[data-testid=confirm-dialog] [data-testid=confirm-cancel]');
+    await vd.waitFor({ state: 'detached' });
+  });
+
+  let periodEnd;
+  await step('cancel at the end of the billing period: "too expensive", the banner with its date', async () => {
+    await admin.bringToFront();
+    await clearToasts();
+    await admin.click('[data-testid=action-cancel]');
+    await dialog.waitFor({ state: 'visible' });
+    check(await text(admin, '[data-testid=confirm-dialog] [data-testid=confirm-cancel]') === 'Keep subscription', 'the way out says "Keep subscription"');
+    check(await admin.isChecked('[data-testid=cancel-when-now]'), 'an admin’s default is now');
+    const reasons = await text(admin, '[data-testid=cancel-feedback-choices]');
+    check(reasons.includes('Too expensive') && reasons.includes('Switched to another service') && !reasons.includes('too_expensive'), `the reasons are in words: ${reasons}`);
+    await admin.locator('[data-testid=cancel-period-end]').waitFor();
+    periodEnd = await admin.getAttribute('[data-testid=cancel-period-end]', 'datetime');
+    check(daysAway(periodEnd) > 0 && daysAway(periodEnd) <= 32, `the choice names the period end, within a month (${periodEnd})`);
+    await admin.check('[data-testid=cancel-feedback-too_expensive]');
+    await admin.check('[data-testid=cancel-when-period_end]');
+    check((await text(admin, '[data-testid=cancel-consequence]')).includes('stays active until'), 'the dialog says it stays active until then');
+    await admin.fill('[data-testid=cancel-comment]', 'e2e: the price went up');
+    await admin.fill('[data-testid=confirm-reason]', 'e2e: the customer asked by mail');
+    await shot(admin, 'cancel-dialog');
+    await admin.click('[data-testid=confirm-dialog] [data-testid=confirm-submit]');
+    await dialog.waitFor({ state: 'detached' });
+    const banner = admin.locator('[data-testid=cancellation-banner]');
+    await banner.waitFor({ state: 'visible' });
+    const words = await text(admin, '[data-testid=cancellation-banner-text]');
+    check(words.startsWith('Cancels on') && words.includes('— Too expensive'), `the banner says when and why: ${words}`);
+    check(await admin.getAttribute('[data-testid=banner-cancel-date]', 'datetime') === periodEnd, 'the banner’s date is the period end');
+    check(await text(admin, '[data-testid=tenant-state]') === 'ACTIVE', 'the tenant stays ACTIVE until then');
+    check(await toastsMatching(/Cancellation scheduled/) === 1, 'one toast for the cancellation');
+    await until(admin, 'the CANCEL operation shows on the page', () => !!document.querySelector('[data-testid=operation][data-kind=CANCEL]'));
+    await shot(admin, 'cancellation-scheduled');
+  });
+
+  await step('undo cancellation: the banner goes', async () => {
+    await clearToasts();
+    await admin.click('[data-testid=banner-undo-cancel]');
+    await admin.locator('[data-testid=cancellation-banner]').waitFor({ state: 'detached' });
+    check(await toastsMatching(/Cancellation taken back/) === 1, 'one toast for the undo');
+    check(await text(admin, '[data-testid=tenant-state]') === 'ACTIVE', 'still ACTIVE');
+    const after = (await adminAPI('query($id: ID!) { tenant(id: $id) { scheduledCancellation { effectiveAt } } }', { id: tenantId })).tenant;
+    check(after.scheduledCancellation === null, 'the API has no cancellation scheduled');
+  });
+
+  await step('cancel now: CANCELED', async () => {
+    await clearToasts();
+    await admin.click('[data-testid=action-cancel]');
+    await dialog.waitFor({ state: 'visible' });
+    await admin.check('[data-testid=cancel-feedback-switched_service]');
+    check(await admin.isChecked('[data-testid=cancel-when-now]'), 'now is chosen');
+    check((await text(admin, '[data-testid=cancel-consequence]')).includes('ends now'), 'the dialog says it ends now');
+    await admin.click('[data-testid=confirm-dialog] [data-testid=confirm-submit]');
+    await dialog.waitFor({ state: 'detached' });
+    await stateIs('CANCELED');
+    await until(admin, 'the timeline gains the cancel row', () => !!document.querySelector('[data-testid=timeline-item][data-event=cancel]'));
+    check(await toastsMatching(/^Canceled:/) === 1, 'one toast for the cancellation');
+    check(await toastsMatching(/is now CANCELED/) === 0, 'no second toast from the live stream');
+    check(await admin.locator('[data-testid=cancellation-banner]').count() === 0, 'no banner of a scheduled cancellation');
+    await admin.locator('[data-testid=action-reactivate]').waitFor();
+    check(await admin.locator('[data-testid=action-cancel], [data-testid=action-pause], [data-testid=action-change-plan]').count() === 0, 'a canceled tenant cannot be canceled, paused or moved to another plan');
+    await shot(admin, 'canceled');
+  });
+
+  await step('reactivate with a declined card: said in words, still CANCELED', async () => {
+    await clearToasts();
+    await admin.click('[data-testid=action-reactivate]');
+    await dialog.waitFor({ state: 'visible' });
+    check(await text(admin, '[data-testid=confirm-dialog] [data-testid=confirm-cancel]') === 'Keep canceled', 'the way out says "Keep canceled"');
+    const offered = await admin.locator('[data-testid=reactivate-plan] option').evaluateAll((os) => os.map((o) => o.value));
+    check(offered.includes('pro') && !offered.includes('free') && !offered.includes('starter'), `only plans of its isolation (silo) are offered: ${offered}`);
+    check(await admin.inputValue('[data-testid=reactivate-plan]') === 'pro', 'its plan is chosen');
+    await admin.selectOption('[data-testid=reactivate-payment]', 'pm_card_chargeDeclined');
+    await admin.click('[data-testid=confirm-dialog] [data-testid=confirm-submit]');
+    await dialog.waitFor({ state: 'detached' });
+    const progress = admin.locator('[data-testid=reactivate-progress]');
+    await progress.waitFor({ state: 'visible' });
+    await admin.locator('[data-testid=reactivate-failed]').waitFor({ timeout: 30_000 });
+    const words = await text(admin, '[data-testid=reactivate-failed] [data-testid=error-message]');
+    check(words.includes('declined') && words.includes('nothing was charged') && words.includes('stays canceled'), `the failure is said in words: ${words}`);
+    check(!/PAYMENT_DECLINED/.test(await text(admin, '[data-testid=reactivate-progress]')), 'no raw code in the dialog');
+    check(await admin.locator('[data-testid=reactivate-api-key]').count() === 0, 'no key is shown for a failed reactivation');
+    check(await toastsMatching(/Not reactivated/) === 1, 'one toast for the failure');
+    await shot(admin, 'reactivate-declined');
+    await admin.click('[data-testid=reactivate-close]');
+    await progress.waitFor({ state: 'detached' });
+    check(await text(admin, '[data-testid=tenant-state]') === 'CANCELED', 'still CANCELED');
+    await until(admin, 'the REACTIVATE operation shows FAILED', () => !!document.querySelector('[data-testid=operation][data-kind=REACTIVATE][data-status=FAILED]'));
+  });
+
+  await step('reactivate with a card that is charged: ACTIVE, the new key shown once', async () => {
+    await clearToasts();
+    await admin.click('[data-testid=action-reactivate]');
+    await dialog.waitFor({ state: 'visible' });
+    await admin.selectOption('[data-testid=reactivate-payment]', 'pm_card_visa');
+    await admin.fill('[data-testid=confirm-reason]', 'e2e: the customer is coming back');
+    await shot(admin, 'reactivate-dialog');
+    await admin.click('[data-testid=confirm-dialog] [data-testid=confirm-submit]');
+    await dialog.waitFor({ state: 'detached' });
+    const progress = admin.locator('[data-testid=reactivate-progress]');
+    await progress.waitFor({ state: 'visible' });
+    await admin.locator('[data-testid=reactivate-succeeded]').waitFor({ timeout: 30_000 });
+    const key = await text(admin, '[data-testid=reactivate-api-key]');
+    check(key.startsWith('tdk_'), `the new API key is shown (got ${key.slice(0, 8)}…)`);
+    check((await text(admin, '[data-testid=reactivate-progress] [data-testid=api-key-once]')).includes('shown only this once'), 'it warns that the key is shown once');
+    await admin.click('[data-testid=copy-reactivate-api-key]');
+    await until(admin, 'the copy button answers', () => /Copied|Copy failed/.test(document.querySelector('[data-testid=copy-reactivate-api-key]')?.textContent || ''));
+    await shot(admin, 'reactivated-key-once');
+    await admin.click('[data-testid=reactivate-done]');
+    await progress.waitFor({ state: 'detached' });
+    await stateIs('ACTIVE');
+    check(!(await admin.evaluate((k) => document.body.innerText.includes(k), key)), 'once closed, the key is nowhere on the page');
+    const res = await fetch(`${base}/graphql`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${key}` },
+      body: JSON.stringify({ query: '{ viewer { role tenant { id state } } }' }),
+    });
+    const v = (await res.json()).data?.viewer;
+    check(v && v.role === 'TENANT' && v.tenant.id === tenantId && v.tenant.state === 'ACTIVE', `the new key works for the tenant (${JSON.stringify(v)})`);
+    await until(admin, 'the timeline gains the reactivate row', () => !!document.querySelector('[data-testid=timeline-item][data-event=reactivate]'));
+    const toasts = await admin.locator('[data-testid=toast]').allTextContents();
+    check(await toastsMatching(/^Reactivated:/) === 1, `one toast for the reactivation: ${toasts.join(' | ')}`);
+    check(await toastsMatching(/is now ACTIVE/) === 0, `no second toast from the live stream: ${toasts.join(' | ')}`);
+  });
+
+  await step('pause for 7 days: SUSPENDED with the paused banner', async () => {
+    await clearToasts();
+    await admin.click('[data-testid=action-pause]');
+    await dialog.waitFor({ state: 'visible' });
+    check(await text(admin, '[data-testid=confirm-dialog] [data-testid=confirm-cancel]') === 'Keep active', 'the way out says "Keep active"');
+    const day = (n) => admin.evaluate((k) => {
+      const d = new Date(); d.setHours(0, 0, 0, 0); d.setDate(d.getDate() + k);
+      return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+    }, n);
+    check(await admin.getAttribute('[data-testid=pause-until]', 'min') === await day(1), 'the earliest date is tomorrow');
+    check(await admin.getAttribute('[data-testid=pause-until]', 'max') === await day(90), 'the latest date is 90 days ahead');
+    await admin.fill('[data-testid=pause-until]', await day(120));
+    await admin.press('[data-testid=pause-until]', 'Tab');
+    await admin.locator('[data-testid=field-error-resumesAt]').waitFor({ state: 'visible' });
+    check((await text(admin, '[data-testid=field-error-resumesAt]')).includes('1 to 90 days'), 'a date beyond 90 days is said in words next to the field');
+    check(await submitDisabled(), 'Pause is disabled with a date beyond 90 days');
+    await admin.fill('[data-testid=pause-until]', await day(7));
+    await admin.locator('[data-testid=field-error-resumesAt]').waitFor({ state: 'hidden' });
+    check((await text(admin, '[data-testid=pause-summary]')).includes('(7 days)'), 'the dialog says how long');
+    await admin.fill('[data-testid=confirm-reason]', 'e2e: seasonal business');
+    await shot(admin, 'pause-dialog');
+    await admin.click('[data-testid=confirm-dialog] [data-testid=confirm-submit]');
+    await dialog.waitFor({ state: 'detached' });
+    await stateIs('SUSPENDED');
+    await admin.locator('[data-testid=paused-banner]').waitFor({ state: 'visible' });
+    const words = await text(admin, '[data-testid=paused-banner-text]');
+    check(words.startsWith('Paused until') && words.includes('resumes by itself'), `the banner says until when: ${words}`);
+    const away = daysAway(await admin.getAttribute('[data-testid=banner-paused-until]', 'datetime'));
+    check(away > 6 && away <= 7.01, `it resumes in 7 days (${away.toFixed(3)})`);
+    check(await toastsMatching(/^Paused:/) === 1, 'one toast for the pause');
+    check(await toastsMatching(/is now SUSPENDED/) === 0, 'no second toast from the live stream');
+    check(await admin.locator('[data-testid=action-resume]').count() === 0, 'the banner, not the actions, offers Resume');
+    await shot(admin, 'paused');
+  });
+
+  await step('resume the paused tenant (admin): ACTIVE, the banner goes', async () => {
+    await clearToasts();
+    await admin.click('[data-testid=banner-resume]');
+    await dialog.waitFor({ state: 'visible' });
+    check(await text(admin, '[data-testid=confirm-dialog] [data-testid=confirm-cancel]') === 'Keep paused', 'the way out says "Keep paused"');
+    await admin.click('[data-testid=confirm-dialog] [data-testid=confirm-submit]');
+    await dialog.waitFor({ state: 'detached' });
+    await stateIs('ACTIVE');
+    await admin.locator('[data-testid=paused-banner]').waitFor({ state: 'detached' });
+    check(await toastsMatching(/^Resume: recorded/) === 1, 'one toast for the resume');
+    check(await toastsMatching(/is now ACTIVE/) === 0, 'no second toast from the live stream');
+    await until(admin, 'the RESUME operation shows', () => !!document.querySelector('[data-testid=operation][data-kind=RESUME]'));
+    await shot(admin, 'resumed-from-pause');
+  });
+
+  // (g) Export, deletion with its retention window, restore, deletion again
   // and an immediate purge with its certificate.
   const mutations = (await adminAPI('{ __type(name: "Mutation") { fields { name } } }')).__type.fields.map((f) => f.name);
   const hasExport = mutations.includes('requestDataExport');
@@ -406,11 +605,6 @@ try {
       check(await admin.locator('[data-testid=export-start]').isHidden(), 'no export button');
     });
   }
-
-  const toastsMatching = (re) => admin.evaluate((src) => [...document.querySelectorAll('[data-testid=toast]')]
-    .filter((t) => new RegExp(src).test(t.textContent)).length, re.source);
-  const dialog = admin.locator('[data-testid=confirm-dialog]');
-  const submitDisabled = () => admin.isDisabled('[data-testid=confirm-dialog] [data-testid=confirm-submit]');
 
   await step('deletion dialog: the slug must match, 30–90 days, the purge date', async () => {
     await admin.click('[data-testid=action-delete]');

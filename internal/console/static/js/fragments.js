@@ -7,5 +7,6 @@ export const OP_FIELDS = 'id kind status attempt requestedBy createdAt updatedAt
 /** A row of the audited timeline. */
 export const TR_FIELDS = 'id seq event fromState toState triggeredBy actor reason occurredAt hash';
 
-/** What changes on a tenant with each transition (the live stream carries it). */
-export const TENANT_HEAD = 'id state stateChangedAt allowedEvents purgeAfter purgedAt stateBeforeDeletion';
+/** What changes on a tenant with each transition or subscription change (the live stream carries it). */
+export const TENANT_HEAD = 'id state stateChangedAt allowedEvents purgeAfter purgedAt stateBeforeDeletion '
+  + 'scheduledCancellation { effectiveAt feedback requestedAt requestedBy } pausedUntil';

@@ -69,24 +69,26 @@ export function inWords(err, { slug = '' } = {}) {
   }
 }
 
-function sentence(s) {
+/** s as a sentence: a capital first letter and a full stop. */
+export function sentence(s) {
   const t = String(s || 'Something went wrong.').trim();
   const c = t.charAt(0).toUpperCase() + t.slice(1);
   return /[.!?]$/.test(c) ? c : `${c}.`;
 }
 
 /** A dialog's general error, in words (no code), read out at once. */
-function wordsBox(message) {
+export function wordsBox(message) {
   return h('div', { class: 'error-box', role: 'alert', testid: 'confirm-error' }, h('p', { class: 'words', testid: 'error-message' }, message));
 }
 
 /**
  * onError for a dialog: an error about a field shows under that field (and
- * takes the focus), any other in words above the buttons.
+ * takes the focus), any other in words above the buttons. words turns the
+ * error into {field, message} (default: inWords).
  */
-function showInWords(fields, slug) {
+export function showInWords(fields, slug, words = (err) => inWords(err, { slug })) {
   return (err, slot) => {
-    const { field: name, message } = inWords(err, { slug });
+    const { field: name, message } = words(err);
     const f = name && fields[name];
     if (f) {
       f.setError(message);

@@ -1,5 +1,6 @@
 // One tenant: details, usage, data export, operations with live progress,
-// the audited transition timeline (live), lifecycle actions (deletion with
+// the audited transition timeline (live), lifecycle actions (cancellation at
+// the period end or now and its undo, pause, reactivation, deletion with
 // its retention window, restore, purge), for the tenant's own key its
 // workspace (documents and search), and for a purged tenant its certificate.
 
@@ -9,10 +10,12 @@ import { usageMeters, uploadForm, searchPanel, USAGE_FIELDS } from '../workspace
 import { OP_FIELDS, TR_FIELDS, TENANT_HEAD } from '../fragments.js';
 import { CERT_FIELDS, deletionDialog, restoreDialog, showKeyOnce, purgeDialog, stateBanner, certificateCard } from '../retention.js';
 import { exportsCard } from '../exports.js';
+import { cancelDialog, undoCancellation, pauseDialog, reactivateDialog, reactivationProgress, subscriptionBanner, feedbackWords, reactivationFailedWords, subscriptionWords } from '../subscription.js';
 
 const Q_TENANT = `query TenantPage($id: ID!) {
   tenant(id: $id) {
     id name slug email state stateChangedAt createdAt synthetic purgeAfter purgedAt stateBeforeDeletion allowedEvents
+    scheduledCancellation { effectiveAt feedback requestedAt requestedBy } pausedUntil
     plan { key name isolation priceCents }
     scheduledPlanChange { plan { key name } effectiveAt requestedBy }
     ${CERT_FIELDS}
@@ -52,22 +55,17 @@ const mutationFor = (name, inputType = 'TenantTransitionInput', payload = null) 
 }`;
 
 /**
- * Lifecycle actions: shown when their event is allowed and the viewer may
- * act. keep names the dialog's way out, so it never reads as a bare
- * "Cancel" next to "Cancel subscription"; to is the state it leads to.
+ * Lifecycle actions with a plain confirmation: shown when their event is
+ * allowed and the viewer may act. keep names the dialog's way out, so it
+ * never reads as a bare "Cancel"; to is the state it leads to. Cancelling,
+ * pausing and reactivating have dialogs of their own (subscription.js).
  */
 const ACTIONS = [
   { event: 'suspend', mutation: 'suspendTenant', label: 'Suspend', keep: 'Keep active', to: 'SUSPENDED', roles: ['ADMIN'], danger: true,
     explain: 'The tenant keeps its data, but its writes stop until it is resumed.' },
-  { event: 'resume', mutation: 'resumeTenant', label: 'Resume', keep: 'Keep suspended', to: 'ACTIVE', roles: ['ADMIN'],
+  // A paused tenant's banner offers its Resume (which also resumes billing).
+  { event: 'resume', mutation: 'resumeTenant', label: 'Resume', keep: 'Keep suspended', to: 'ACTIVE', roles: ['ADMIN'], when: (t) => !t.pausedUntil,
     explain: 'The tenant becomes ACTIVE again.' },
-  { event: 'cancel', mutation: 'cancelSubscription', inputType: 'CancelSubscriptionInput', extra: { atPeriodEnd: false },
-    label: 'Cancel subscription', keep: 'Keep subscription', to: 'CANCELED', roles: ['ADMIN', 'TENANT'], danger: true,
-    explain: 'The subscription ends now. The tenant can be reactivated later.' },
-  { event: 'reactivate', mutation: 'reactivateTenant', inputType: 'ReactivateTenantInput', async: true,
-    payload: `tenant { ${TENANT_HEAD} } operation { ${OP_FIELDS} }`,
-    label: 'Reactivate', keep: 'Keep canceled', to: 'ACTIVE', roles: ['ADMIN', 'TENANT'],
-    explain: 'The subscription is charged again (or resumed); once it is, the tenant becomes ACTIVE.' },
   { event: 'provision', mutation: 'retryProvisioning', label: 'Retry provisioning', keep: 'Close', to: 'PROVISIONING', roles: ['ADMIN'], when: (t) => t.state === 'PROVISIONING_FAILED',
     explain: 'Provisioning resumes at the step that failed.' },
 ];
@@ -106,6 +104,7 @@ export default function tenantPage(root, ctx) {
   let stateSlot; let actionsSlot; let allowedSlot; let stateSinceSlot; let scheduledSlot; let planSlot; let headPlanSlot; let retentionSlot;
   let usageCard; let opsCard; let timelineCard; let exportsPart = null;
   const ops = new Map(); // id → op
+  const opListeners = new Map(); // id → Set of fn(op): a dialog following an operation
   const opSubs = new Map(); // id → unsubscribe
   const timeline = { items: [], lastSeq: 0, hasNext: false, endCursor: null, loading: false, maxSeen: 0, total: 0 };
   // States this page's own action leads to: the live stream's copy of that
@@ -194,6 +193,9 @@ export default function tenantPage(root, ctx) {
   // ---- header, allowed events, actions ----
   function applyTenant(t, { quiet = false } = {}) {
     if (!t) return;
+    // A mutation's answer can arrive after the live stream told of a later
+    // transition (a REACTIVATE that ran at once): an older copy changes nothing.
+    if (tenant.stateChangedAt && t.stateChangedAt && new Date(t.stateChangedAt) < new Date(tenant.stateChangedAt)) return;
     const changed = tenant.state !== t.state;
     const wasPurged = tenant.state === 'PURGED';
     const name = tenant.name || tenant.slug || 'The tenant';
@@ -240,7 +242,108 @@ export default function tenantPage(root, ctx) {
       onRestore: restore,
       onPurge: purge,
       purgeOp,
+    }), subscriptionBanner(tenant, {
+      canUndo: mayDelete(),
+      canResume: viewer.role === 'ADMIN' && tenant.allowedEvents.includes('resume'),
+      onUndo: undoCancel,
+      onResume: resumePaused,
     }));
+  }
+
+  // ---- cancellation, pause, reactivation ----
+  async function cancelSubscription() {
+    // Cancelling now leads to CANCELED; at the period end nothing changes yet.
+    const p = await cancelDialog(tenant, { self: own(), uuid, guard: (atPeriodEnd, send) => expect(atPeriodEnd ? null : 'CANCELED')(send) });
+    if (!p) {
+      refocus(false, actionsSlot.querySelector('[data-testid=action-cancel]'));
+      return;
+    }
+    applyTenant(p.tenant, { quiet: true });
+    if (p.operation) upsertOp(p.operation);
+    const name = tenant.name || tenant.slug;
+    if (p.transition) {
+      addTransition(p.transition);
+      toast(`Canceled: ${name}’s subscription ended now (recorded as #${p.transition.seq})`);
+    } else {
+      const sc = p.scheduledCancellation || tenant.scheduledCancellation;
+      const why = sc && sc.feedback ? ` (${feedbackWords(sc.feedback).toLowerCase()})` : '';
+      toast(`Cancellation scheduled: ${name} cancels on ${sc ? fmt.date(sc.effectiveAt) : 'the end of the billing period'}${why}`);
+    }
+    refocus(true);
+  }
+
+  async function undoCancel(ev) {
+    const btn = ev && ev.currentTarget;
+    if (btn) { btn.disabled = true; mount(btn, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Undoing…'); }
+    try {
+      const at = tenant.scheduledCancellation ? tenant.scheduledCancellation.effectiveAt : null;
+      const p = await undoCancellation(tenant, { uuid });
+      applyTenant({ ...p.tenant, scheduledCancellation: null }, { quiet: true });
+      if (p.operation) upsertOp(p.operation);
+      toast(`Cancellation taken back: ${tenant.name || tenant.slug} stays subscribed${at ? ` past ${fmt.date(at)}` : ''}`);
+      refocus(true);
+    } catch (err) {
+      toast(`Could not undo the cancellation: ${subscriptionWords(err).message}`, { bad: true });
+      if (btn && btn.isConnected) { btn.disabled = false; mount(btn, 'Undo cancellation'); btn.focus(); }
+    }
+  }
+
+  async function pauseSubscription() {
+    const p = await pauseDialog(tenant, { self: own(), guard: expect('SUSPENDED') });
+    if (!p) {
+      refocus(false, actionsSlot.querySelector('[data-testid=action-pause]'));
+      return;
+    }
+    applyTenant(p.tenant, { quiet: true });
+    addTransition(p.transition);
+    if (p.operation) upsertOp(p.operation);
+    toast(`Paused: ${tenant.name || tenant.slug} resumes by itself on ${fmt.date(tenant.pausedUntil)}`);
+    refocus(true);
+  }
+
+  function resumePaused() {
+    const a = { event: 'resume', mutation: 'resumeTenant', label: 'Resume', keep: 'Keep paused', to: 'ACTIVE',
+      explain: `The pause ends now instead of on ${fmt.date(tenant.pausedUntil)}: the tenant becomes ACTIVE and its billing resumes.` };
+    return act(a, () => bannerSlot.querySelector('[data-testid=banner-resume]'));
+  }
+
+  async function reactivate() {
+    const p = await reactivateDialog(tenant, { self: own(), uuid, guard: expect('ACTIVE') });
+    if (!p) {
+      refocus(false, actionsSlot.querySelector('[data-testid=action-reactivate]'));
+      return;
+    }
+    applyTenant(p.tenant, { quiet: true });
+    const name = tenant.name || tenant.slug;
+    // One toast, when the operation ends (the dialog shows the same).
+    let told = false;
+    const stop = watchOpFor(p.operation.id, (op) => {
+      if (told || !FINAL.has(op.status)) return;
+      told = true;
+      if (op.status === 'SUCCEEDED') {
+        toast(`Reactivated: ${name} is ACTIVE again`);
+      } else {
+        expecting.delete('ACTIVE');
+        toast(`Not reactivated: ${reactivationFailedWords(op)}`, { bad: true });
+      }
+    });
+    upsertOp(p.operation);
+    const outcome = await reactivationProgress(tenant, {
+      operation: ops.get(p.operation.id) || p.operation,
+      apiKey: p.apiKey,
+      watch: (fn) => watchOpFor(p.operation.id, fn),
+    });
+    stop();
+    if (outcome === 'retry' && tenant.state === 'CANCELED') { reactivate(); return; }
+    refocus(true);
+  }
+
+  /** fn(op) now with the page's copy of the operation, then with each update; returns an unsubscribe. */
+  function watchOpFor(opId, fn) {
+    if (!opListeners.has(opId)) opListeners.set(opId, new Set());
+    opListeners.get(opId).add(fn);
+    if (ops.has(opId)) fn(ops.get(opId));
+    return () => { const l = opListeners.get(opId); if (l) { l.delete(fn); if (!l.size) opListeners.delete(opId); } };
   }
 
   /** Focus after a dialog: the page heading, or where the user was. */
@@ -309,8 +412,19 @@ export default function tenantPage(root, ctx) {
       type: 'button', class: a.danger ? 'danger' : 'primary', testid: `action-${a.event}`,
       on: { click: () => act(a) },
     }, a.label));
-    if (tenant.state === 'ACTIVE' && (viewer.role === 'ADMIN' || (viewer.role === 'TENANT' && own))) {
+    const mine = viewer.role === 'ADMIN' || (viewer.role === 'TENANT' && own);
+    const allowed = (e) => tenant.allowedEvents.includes(e);
+    if (tenant.state === 'ACTIVE' && mine) {
       buttons.unshift(h('button', { type: 'button', class: 'primary', testid: 'action-change-plan', on: { click: changePlan } }, 'Change plan'));
+    }
+    if (mine && tenant.state === 'CANCELED' && allowed('reactivate')) {
+      buttons.push(h('button', { type: 'button', class: 'primary', testid: 'action-reactivate', on: { click: reactivate } }, 'Reactivate…'));
+    }
+    if (mine && tenant.state === 'ACTIVE' && allowed('suspend')) {
+      buttons.push(h('button', { type: 'button', testid: 'action-pause', on: { click: pauseSubscription } }, 'Pause subscription…'));
+    }
+    if (mine && allowed('cancel')) {
+      buttons.push(h('button', { type: 'button', class: 'danger', testid: 'action-cancel', on: { click: cancelSubscription } }, 'Cancel subscription…'));
     }
     if (tenant.allowedEvents.includes('request_deletion') && (viewer.role === 'ADMIN' || (viewer.role === 'TENANT' && own))) {
       buttons.push(h('button', { type: 'button', class: 'danger', testid: 'action-delete', on: { click: requestDeletion } }, 'Delete tenant…'));
@@ -436,7 +550,8 @@ export default function tenantPage(root, ctx) {
         pv.overages.map((o) => h('div', null, `${o.quota}: ${fmt.number(o.usage)} used, the plan allows ${fmt.number(o.limit)}`)))] : null);
   }
 
-  async function act(a) {
+  /** A plain confirmation of a; back is where focus returns when it is kept. */
+  async function act(a, back = () => actionsSlot.querySelector(`[data-testid=action-${a.event}]`)) {
     const done = await confirmDialog({
       title: `${a.label}: ${tenant.name}?`,
       body: h('p', null, a.explain, ' This is recorded in the audit trail with your name and the reason.'),
@@ -460,7 +575,7 @@ export default function tenantPage(root, ctx) {
       },
     });
     // The action buttons were redrawn: put focus somewhere sensible.
-    const target = done ? titleEl : actionsSlot.querySelector(`[data-testid=action-${a.event}]`);
+    const target = done ? titleEl : back();
     if (target) {
       if (done) target.setAttribute('tabindex', '-1');
       target.focus();
@@ -497,8 +612,15 @@ export default function tenantPage(root, ctx) {
 
   function upsertOp(op, { render = true } = {}) {
     const cur = ops.get(op.id);
-    if (cur && new Date(cur.updatedAt) > new Date(op.updatedAt)) return; // an older copy
+    if (cur && new Date(cur.updatedAt) > new Date(op.updatedAt)) {
+      // An older copy: a mutation's answer can arrive after the live stream
+      // told the operation's end. Whoever hands it in still learns the news.
+      if (op.kind === 'EXPORT' && exportsPart) exportsPart.opChanged(cur);
+      return;
+    }
     ops.set(op.id, { ...(cur || {}), ...op });
+    const l = opListeners.get(op.id);
+    if (l) for (const fn of [...l]) fn(ops.get(op.id));
     if (op.kind === 'CHANGE_PLAN' && FINAL.has(op.status) && (!cur || !FINAL.has(cur.status))) reloadPlan();
     if (!FINAL.has(op.status)) watchOp(op.id);
     else if (opSubs.has(op.id)) { opSubs.get(op.id)(); opSubs.delete(op.id); }
