@@ -24,7 +24,10 @@ import (
 // admin sign-in and the activation funnel, the signup wizard with live
 // provisioning, a first upload and a first query, the funnel moving, the
 // tenant list, the timeline and a suspension followed live, a plan change
-// with its data move, a data export downloaded (when the server has
+// with its data move, a cancellation at the period end undone, a
+// cancellation now, reactivation with a declined card and then a charged
+// one (a new key shown once), a week's pause resumed early, a data export
+// downloaded (when the server has
 // exports), deletion with the slug typed to confirm, restore with a new key
 // shown once, and Purge now with its certificate. Screenshots go to
 // test-artifacts/console/ at the repository root.

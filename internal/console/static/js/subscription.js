@@ -63,6 +63,12 @@ const M_PERIOD_END = `mutation BillingPeriodEnd($input: ChangePlanInput!) {
 }`;
 
 const DAY_MS = 86_400_000;
+const timeFmt = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
+/** "Dec 9, 2026", with the time only when it is not local midnight (a pause chosen by date). */
+const dayAndTime = (iso) => {
+  const d = new Date(iso);
+  return d.getHours() || d.getMinutes() ? `${fmt.date(iso)}, ${timeFmt.format(d)}` : fmt.date(iso);
+};
 const FINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELED']);
 const price = (p) => (p.priceCents ? `$${(p.priceCents / 100).toFixed(2)}/mo` : 'free');
 const where = (isolation) => (isolation === 'SILO' ? 'its own database' : 'the shared tables');
@@ -398,7 +404,7 @@ export async function reactivateDialog(tenant, { self = false, uuid, guard = (se
 export function reactivationProgress(tenant, { operation, apiKey, watch }) {
   return new Promise((resolve) => {
     const titleId = `dlg-${Math.random().toString(36).slice(2)}`;
-    const title = h('h2', { id: titleId }, `Reactivating ${tenant.name || tenant.slug}…`);
+    const title = h('h2', { id: titleId, tabindex: '-1' }, `Reactivating ${tenant.name || tenant.slug}…`);
     const body = h('div', { 'aria-live': 'polite' });
     const actions = h('div', { class: 'dialog-actions' });
     const dlg = h('dialog', { 'aria-labelledby': titleId, testid: 'reactivate-progress' }, h('div', { class: 'dialog-body' }, title, body, actions));
@@ -452,9 +458,9 @@ export function reactivationProgress(tenant, { operation, apiKey, watch }) {
     };
     document.body.append(dlg);
     dlg.showModal();
+    title.focus(); // the outcome's button takes the focus when it comes
     render(operation);
     unwatch = watch((op) => render(op));
-    actions.querySelector('button')?.focus();
   });
 }
 
@@ -484,7 +490,7 @@ export function subscriptionBanner(tenant, { canUndo = false, canResume = false,
       h('div', { class: 'banner-main' },
         h('h2', { id }, 'Paused'),
         h('p', { testid: 'paused-banner-text' },
-          h('strong', null, 'Paused until ', h('time', { datetime: tenant.pausedUntil, title: tenant.pausedUntil, testid: 'banner-paused-until' }, fmt.dateTime(tenant.pausedUntil)),
+          h('strong', null, 'Paused until ', h('time', { datetime: tenant.pausedUntil, title: fmt.dateTime(tenant.pausedUntil), testid: 'banner-paused-until' }, dayAndTime(tenant.pausedUntil)),
             '; resumes by itself'),
           `. Its billing is paused; its data is kept and can be read, not changed${canResume ? '. Resume it to end the pause now' : ''}.`)),
       canResume ? h('div', { class: 'actions' }, h('button', { type: 'button', class: 'primary', testid: 'banner-resume', on: { click: onResume } }, 'Resume now')) : null);
