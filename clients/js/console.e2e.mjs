@@ -386,6 +386,11 @@ try {
   const daysAway = (iso) => (new Date(iso).getTime() - Date.now()) / 86_400_000;
   // Toasts of earlier steps may still show: each step counts its own.
   const clearToasts = () => admin.evaluate(() => document.getElementById('toasts')?.replaceChildren());
+  // The live stream may redraw the page before the mutation's answer brings the toast.
+  const oneToast = async (re, message) => {
+    await until(admin, message, (src) => [...document.querySelectorAll('[data-testid=toast]')].some((t) => new RegExp(src).test(t.textContent)), re.source, 5000);
+    check(await toastsMatching(re) === 1, message);
+  };
 
   await step('cancel dialog: a tenant key waits for the period end by default', async () => {
     await visitor.click('[data-testid=action-cancel]');
@@ -424,7 +429,7 @@ try {
     check(words.startsWith('Cancels on') && words.includes('— Too expensive'), `the banner says when and why: ${words}`);
     check(await admin.getAttribute('[data-testid=banner-cancel-date]', 'datetime') === periodEnd, 'the banner’s date is the period end');
     check(await text(admin, '[data-testid=tenant-state]') === 'ACTIVE', 'the tenant stays ACTIVE until then');
-    check(await toastsMatching(/Cancellation scheduled/) === 1, 'one toast for the cancellation');
+    await oneToast(/Cancellation scheduled/, 'one toast for the cancellation');
     await until(admin, 'the CANCEL operation shows on the page', () => !!document.querySelector('[data-testid=operation][data-kind=CANCEL]'));
     await shot(admin, 'cancellation-scheduled');
   });
@@ -433,7 +438,7 @@ try {
     await clearToasts();
     await admin.click('[data-testid=banner-undo-cancel]');
     await admin.locator('[data-testid=cancellation-banner]').waitFor({ state: 'detached' });
-    check(await toastsMatching(/Cancellation taken back/) === 1, 'one toast for the undo');
+    await oneToast(/Cancellation taken back/, 'one toast for the undo');
     check(await text(admin, '[data-testid=tenant-state]') === 'ACTIVE', 'still ACTIVE');
     const after = (await adminAPI('query($id: ID!) { tenant(id: $id) { scheduledCancellation { effectiveAt } } }', { id: tenantId })).tenant;
     check(after.scheduledCancellation === null, 'the API has no cancellation scheduled');
@@ -450,7 +455,7 @@ try {
     await dialog.waitFor({ state: 'detached' });
     await stateIs('CANCELED');
     await until(admin, 'the timeline gains the cancel row', () => !!document.querySelector('[data-testid=timeline-item][data-event=cancel]'));
-    check(await toastsMatching(/^Canceled:/) === 1, 'one toast for the cancellation');
+    await oneToast(/^Canceled:/, 'one toast for the cancellation');
     check(await toastsMatching(/is now CANCELED/) === 0, 'no second toast from the live stream');
     check(await admin.locator('[data-testid=cancellation-banner]').count() === 0, 'no banner of a scheduled cancellation');
     await admin.locator('[data-testid=action-reactivate]').waitFor();
@@ -476,7 +481,7 @@ try {
     check(words.includes('declined') && words.includes('nothing was charged') && words.includes('stays canceled'), `the failure is said in words: ${words}`);
     check(!/PAYMENT_DECLINED/.test(await text(admin, '[data-testid=reactivate-progress]')), 'no raw code in the dialog');
     check(await admin.locator('[data-testid=reactivate-api-key]').count() === 0, 'no key is shown for a failed reactivation');
-    check(await toastsMatching(/Not reactivated/) === 1, 'one toast for the failure');
+    await oneToast(/Not reactivated/, 'one toast for the failure');
     await shot(admin, 'reactivate-declined');
     await admin.click('[data-testid=reactivate-close]');
     await progress.waitFor({ state: 'detached' });
@@ -515,7 +520,7 @@ try {
     check(v && v.role === 'TENANT' && v.tenant.id === tenantId && v.tenant.state === 'ACTIVE', `the new key works for the tenant (${JSON.stringify(v)})`);
     await until(admin, 'the timeline gains the reactivate row', () => !!document.querySelector('[data-testid=timeline-item][data-event=reactivate]'));
     const toasts = await admin.locator('[data-testid=toast]').allTextContents();
-    check(await toastsMatching(/^Reactivated:/) === 1, `one toast for the reactivation: ${toasts.join(' | ')}`);
+    await oneToast(/^Reactivated:/, `one toast for the reactivation: ${toasts.join(' | ')}`);
     check(await toastsMatching(/is now ACTIVE/) === 0, `no second toast from the live stream: ${toasts.join(' | ')}`);
   });
 
@@ -548,7 +553,7 @@ try {
     check(words.startsWith('Paused until') && words.includes('resumes by itself'), `the banner says until when: ${words}`);
     const away = daysAway(await admin.getAttribute('[data-testid=banner-paused-until]', 'datetime'));
     check(away > 6 && away <= 7.01, `it resumes in 7 days (${away.toFixed(3)})`);
-    check(await toastsMatching(/^Paused:/) === 1, 'one toast for the pause');
+    await oneToast(/^Paused:/, 'one toast for the pause');
     check(await toastsMatching(/is now SUSPENDED/) === 0, 'no second toast from the live stream');
     check(await admin.locator('[data-testid=action-resume]').count() === 0, 'the banner, not the actions, offers Resume');
     await shot(admin, 'paused');
@@ -563,7 +568,7 @@ try {
     await dialog.waitFor({ state: 'detached' });
     await stateIs('ACTIVE');
     await admin.locator('[data-testid=paused-banner]').waitFor({ state: 'detached' });
-    check(await toastsMatching(/^Resume: recorded/) === 1, 'one toast for the resume');
+    await oneToast(/^Resume: recorded/, 'one toast for the resume');
     check(await toastsMatching(/is now ACTIVE/) === 0, 'no second toast from the live stream');
     await until(admin, 'the RESUME operation shows', () => !!document.querySelector('[data-testid=operation][data-kind=RESUME]'));
     await shot(admin, 'resumed-from-pause');
