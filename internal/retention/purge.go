@@ -396,7 +396,9 @@ func (p *Purger) purge(ctx context.Context, tx *store.Tx, r *ops.Run) (string, e
 			u.SetName("").ClearSlug().ClearEmail().SetPurgedAt(now).ClearPurgeAfter().
 				ClearBillingCustomerID().ClearBillingSubscriptionID().
 				ClearScheduledPlanKey().ClearScheduledPlanAt().ClearScheduledPlanRequestedAt().
-				ClearScheduledPlanRequestedBy().ClearScheduledPlanTrigger()
+				ClearScheduledPlanRequestedBy().ClearScheduledPlanTrigger().
+				ClearScheduledCancelAt().ClearScheduledCancelFeedback().ClearScheduledCancelRequestedAt().
+				ClearScheduledCancelRequestedBy().ClearPausedUntil()
 		},
 	})
 	if err != nil {
