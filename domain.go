@@ -251,3 +251,20 @@ func enumStrings[T ~string](vs []T) []string {
 	}
 	return out
 }
+
+// WinBackStep is one mail of a win-back campaign: sent AfterDays after a
+// tenant's cancellation, from plain-text templates with named placeholders.
+type WinBackStep struct {
+	AfterDays int    `json:"afterDays"`
+	Subject   string `json:"subject"`
+	Body      string `json:"body"`
+}
+
+// WinBackSegment is which canceled tenants a win-back campaign mails: those
+// canceled within the last CanceledWithinDays days, on one of Plans and
+// with one of Feedback (empty: any).
+type WinBackSegment struct {
+	CanceledWithinDays int      `json:"canceledWithinDays"`
+	Plans              []string `json:"plans,omitempty"`
+	Feedback           []string `json:"feedback,omitempty"`
+}

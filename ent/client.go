@@ -35,6 +35,7 @@ import (
 	"github.com/tenantd/tenantd/ent/tenant"
 	"github.com/tenantd/tenantd/ent/tenantstatecount"
 	"github.com/tenantd/tenantd/ent/webhookevent"
+	"github.com/tenantd/tenantd/ent/winbackcampaign"
 	"github.com/tenantd/tenantd/ent/workspace"
 
 	stdsql "database/sql"
@@ -83,6 +84,8 @@ type Client struct {
 	TenantStateCount *TenantStateCountClient
 	// WebhookEvent is the client for interacting with the WebhookEvent builders.
 	WebhookEvent *WebhookEventClient
+	// WinBackCampaign is the client for interacting with the WinBackCampaign builders.
+	WinBackCampaign *WinBackCampaignClient
 	// Workspace is the client for interacting with the Workspace builders.
 	Workspace *WorkspaceClient
 }
@@ -115,6 +118,7 @@ func (c *Client) init() {
 	c.Tenant = NewTenantClient(c.config)
 	c.TenantStateCount = NewTenantStateCountClient(c.config)
 	c.WebhookEvent = NewWebhookEventClient(c.config)
+	c.WinBackCampaign = NewWinBackCampaignClient(c.config)
 	c.Workspace = NewWorkspaceClient(c.config)
 }
 
@@ -227,6 +231,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		Tenant:           NewTenantClient(cfg),
 		TenantStateCount: NewTenantStateCountClient(cfg),
 		WebhookEvent:     NewWebhookEventClient(cfg),
+		WinBackCampaign:  NewWinBackCampaignClient(cfg),
 		Workspace:        NewWorkspaceClient(cfg),
 	}, nil
 }
@@ -266,6 +271,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		Tenant:           NewTenantClient(cfg),
 		TenantStateCount: NewTenantStateCountClient(cfg),
 		WebhookEvent:     NewWebhookEventClient(cfg),
+		WinBackCampaign:  NewWinBackCampaignClient(cfg),
 		Workspace:        NewWorkspaceClient(cfg),
 	}, nil
 }
@@ -299,7 +305,7 @@ func (c *Client) Use(hooks ...Hook) {
 		c.APIKey, c.Activation, c.AdminToken, c.BillingCall, c.Charge, c.Export,
 		c.ExportDownload, c.FunnelCount, c.IdempotencyKey, c.KeySet, c.Milestone,
 		c.Operation, c.OutboxMessage, c.Plan, c.ReadinessCheck, c.StateTransition,
-		c.Tenant, c.TenantStateCount, c.WebhookEvent, c.Workspace,
+		c.Tenant, c.TenantStateCount, c.WebhookEvent, c.WinBackCampaign, c.Workspace,
 	} {
 		n.Use(hooks...)
 	}
@@ -312,7 +318,7 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.APIKey, c.Activation, c.AdminToken, c.BillingCall, c.Charge, c.Export,
 		c.ExportDownload, c.FunnelCount, c.IdempotencyKey, c.KeySet, c.Milestone,
 		c.Operation, c.OutboxMessage, c.Plan, c.ReadinessCheck, c.StateTransition,
-		c.Tenant, c.TenantStateCount, c.WebhookEvent, c.Workspace,
+		c.Tenant, c.TenantStateCount, c.WebhookEvent, c.WinBackCampaign, c.Workspace,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -359,6 +365,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.TenantStateCount.mutate(ctx, m)
 	case *WebhookEventMutation:
 		return c.WebhookEvent.mutate(ctx, m)
+	case *WinBackCampaignMutation:
+		return c.WinBackCampaign.mutate(ctx, m)
 	case *WorkspaceMutation:
 		return c.Workspace.mutate(ctx, m)
 	default:
@@ -3040,6 +3048,140 @@ func (c *WebhookEventClient) mutate(ctx context.Context, m *WebhookEventMutation
 	}
 }
 
+// WinBackCampaignClient is a client for the WinBackCampaign schema.
+type WinBackCampaignClient struct {
+	config
+}
+
+// NewWinBackCampaignClient returns a client for the WinBackCampaign from the given config.
+func NewWinBackCampaignClient(c config) *WinBackCampaignClient {
+	return &WinBackCampaignClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `winbackcampaign.Hooks(f(g(h())))`.
+func (c *WinBackCampaignClient) Use(hooks ...Hook) {
+	c.hooks.WinBackCampaign = append(c.hooks.WinBackCampaign, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `winbackcampaign.Intercept(f(g(h())))`.
+func (c *WinBackCampaignClient) Intercept(interceptors ...Interceptor) {
+	c.inters.WinBackCampaign = append(c.inters.WinBackCampaign, interceptors...)
+}
+
+// Create returns a builder for creating a WinBackCampaign entity.
+func (c *WinBackCampaignClient) Create() *WinBackCampaignCreate {
+	mutation := newWinBackCampaignMutation(c.config, OpCreate)
+	return &WinBackCampaignCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of WinBackCampaign entities.
+func (c *WinBackCampaignClient) CreateBulk(builders ...*WinBackCampaignCreate) *WinBackCampaignCreateBulk {
+	return &WinBackCampaignCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *WinBackCampaignClient) MapCreateBulk(slice any, setFunc func(*WinBackCampaignCreate, int)) *WinBackCampaignCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &WinBackCampaignCreateBulk{err: fmt.Errorf("calling to WinBackCampaignClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*WinBackCampaignCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &WinBackCampaignCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for WinBackCampaign.
+func (c *WinBackCampaignClient) Update() *WinBackCampaignUpdate {
+	mutation := newWinBackCampaignMutation(c.config, OpUpdate)
+	return &WinBackCampaignUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *WinBackCampaignClient) UpdateOne(_m *WinBackCampaign) *WinBackCampaignUpdateOne {
+	mutation := newWinBackCampaignMutation(c.config, OpUpdateOne, withWinBackCampaign(_m))
+	return &WinBackCampaignUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *WinBackCampaignClient) UpdateOneID(id uuid.UUID) *WinBackCampaignUpdateOne {
+	mutation := newWinBackCampaignMutation(c.config, OpUpdateOne, withWinBackCampaignID(id))
+	return &WinBackCampaignUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for WinBackCampaign.
+func (c *WinBackCampaignClient) Delete() *WinBackCampaignDelete {
+	mutation := newWinBackCampaignMutation(c.config, OpDelete)
+	return &WinBackCampaignDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *WinBackCampaignClient) DeleteOne(_m *WinBackCampaign) *WinBackCampaignDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *WinBackCampaignClient) DeleteOneID(id uuid.UUID) *WinBackCampaignDeleteOne {
+	builder := c.Delete().Where(winbackcampaign.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &WinBackCampaignDeleteOne{builder}
+}
+
+// Query returns a query builder for WinBackCampaign.
+func (c *WinBackCampaignClient) Query() *WinBackCampaignQuery {
+	return &WinBackCampaignQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeWinBackCampaign},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a WinBackCampaign entity by its id.
+func (c *WinBackCampaignClient) Get(ctx context.Context, id uuid.UUID) (*WinBackCampaign, error) {
+	return c.Query().Where(winbackcampaign.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *WinBackCampaignClient) GetX(ctx context.Context, id uuid.UUID) *WinBackCampaign {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *WinBackCampaignClient) Hooks() []Hook {
+	hooks := c.hooks.WinBackCampaign
+	return append(hooks[:len(hooks):len(hooks)], winbackcampaign.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *WinBackCampaignClient) Interceptors() []Interceptor {
+	return c.inters.WinBackCampaign
+}
+
+func (c *WinBackCampaignClient) mutate(ctx context.Context, m *WinBackCampaignMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&WinBackCampaignCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&WinBackCampaignUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&WinBackCampaignUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&WinBackCampaignDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown WinBackCampaign mutation op: %q", m.Op())
+	}
+}
+
 // WorkspaceClient is a client for the Workspace schema.
 type WorkspaceClient struct {
 	config
@@ -3180,13 +3322,13 @@ type (
 		APIKey, Activation, AdminToken, BillingCall, Charge, Export, ExportDownload,
 		FunnelCount, IdempotencyKey, KeySet, Milestone, Operation, OutboxMessage, Plan,
 		ReadinessCheck, StateTransition, Tenant, TenantStateCount, WebhookEvent,
-		Workspace []ent.Hook
+		WinBackCampaign, Workspace []ent.Hook
 	}
 	inters struct {
 		APIKey, Activation, AdminToken, BillingCall, Charge, Export, ExportDownload,
 		FunnelCount, IdempotencyKey, KeySet, Milestone, Operation, OutboxMessage, Plan,
 		ReadinessCheck, StateTransition, Tenant, TenantStateCount, WebhookEvent,
-		Workspace []ent.Interceptor
+		WinBackCampaign, Workspace []ent.Interceptor
 	}
 )
 

@@ -31,6 +31,7 @@ import (
 	"github.com/tenantd/tenantd/ent/tenant"
 	"github.com/tenantd/tenantd/ent/tenantstatecount"
 	"github.com/tenantd/tenantd/ent/webhookevent"
+	"github.com/tenantd/tenantd/ent/winbackcampaign"
 	"github.com/tenantd/tenantd/ent/workspace"
 )
 
@@ -111,6 +112,7 @@ func checkColumn(t, c string) error {
 			tenant.Table:           tenant.ValidColumn,
 			tenantstatecount.Table: tenantstatecount.ValidColumn,
 			webhookevent.Table:     webhookevent.ValidColumn,
+			winbackcampaign.Table:  winbackcampaign.ValidColumn,
 			workspace.Table:        workspace.ValidColumn,
 		})
 	})

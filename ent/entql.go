@@ -23,6 +23,7 @@ import (
 	"github.com/tenantd/tenantd/ent/tenant"
 	"github.com/tenantd/tenantd/ent/tenantstatecount"
 	"github.com/tenantd/tenantd/ent/webhookevent"
+	"github.com/tenantd/tenantd/ent/winbackcampaign"
 	"github.com/tenantd/tenantd/ent/workspace"
 
 	"entgo.io/ent/dialect/sql"
@@ -33,7 +34,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 20)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 21)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -466,6 +467,29 @@ var schemaGraph = func() *sqlgraph.Schema {
 		},
 	}
 	graph.Nodes[19] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   winbackcampaign.Table,
+			Columns: winbackcampaign.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeUUID,
+				Column: winbackcampaign.FieldID,
+			},
+		},
+		Type: "WinBackCampaign",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			winbackcampaign.FieldCreatedAt:           {Type: field.TypeTime, Column: winbackcampaign.FieldCreatedAt},
+			winbackcampaign.FieldUpdatedAt:           {Type: field.TypeTime, Column: winbackcampaign.FieldUpdatedAt},
+			winbackcampaign.FieldName:                {Type: field.TypeString, Column: winbackcampaign.FieldName},
+			winbackcampaign.FieldStatus:              {Type: field.TypeEnum, Column: winbackcampaign.FieldStatus},
+			winbackcampaign.FieldSegment:             {Type: field.TypeJSON, Column: winbackcampaign.FieldSegment},
+			winbackcampaign.FieldOfferPercentOff:     {Type: field.TypeInt, Column: winbackcampaign.FieldOfferPercentOff},
+			winbackcampaign.FieldOfferDurationMonths: {Type: field.TypeInt, Column: winbackcampaign.FieldOfferDurationMonths},
+			winbackcampaign.FieldSteps:               {Type: field.TypeJSON, Column: winbackcampaign.FieldSteps},
+			winbackcampaign.FieldCreatedBy:           {Type: field.TypeString, Column: winbackcampaign.FieldCreatedBy},
+			winbackcampaign.FieldPausedAt:            {Type: field.TypeTime, Column: winbackcampaign.FieldPausedAt},
+		},
+	}
+	graph.Nodes[20] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   workspace.Table,
 			Columns: workspace.Columns,
@@ -2385,6 +2409,96 @@ func (f *WebhookEventFilter) WhereReceivedAt(p entql.TimeP) {
 }
 
 // addPredicate implements the predicateAdder interface.
+func (_q *WinBackCampaignQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the WinBackCampaignQuery builder.
+func (_q *WinBackCampaignQuery) Filter() *WinBackCampaignFilter {
+	return &WinBackCampaignFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *WinBackCampaignMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the WinBackCampaignMutation builder.
+func (m *WinBackCampaignMutation) Filter() *WinBackCampaignFilter {
+	return &WinBackCampaignFilter{config: m.config, predicateAdder: m}
+}
+
+// WinBackCampaignFilter provides a generic filtering capability at runtime for WinBackCampaignQuery.
+type WinBackCampaignFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *WinBackCampaignFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql [16]byte predicate on the id field.
+func (f *WinBackCampaignFilter) WhereID(p entql.ValueP) {
+	f.Where(p.Field(winbackcampaign.FieldID))
+}
+
+// WhereCreatedAt applies the entql time.Time predicate on the created_at field.
+func (f *WinBackCampaignFilter) WhereCreatedAt(p entql.TimeP) {
+	f.Where(p.Field(winbackcampaign.FieldCreatedAt))
+}
+
+// WhereUpdatedAt applies the entql time.Time predicate on the updated_at field.
+func (f *WinBackCampaignFilter) WhereUpdatedAt(p entql.TimeP) {
+	f.Where(p.Field(winbackcampaign.FieldUpdatedAt))
+}
+
+// WhereName applies the entql string predicate on the name field.
+func (f *WinBackCampaignFilter) WhereName(p entql.StringP) {
+	f.Where(p.Field(winbackcampaign.FieldName))
+}
+
+// WhereStatus applies the entql string predicate on the status field.
+func (f *WinBackCampaignFilter) WhereStatus(p entql.StringP) {
+	f.Where(p.Field(winbackcampaign.FieldStatus))
+}
+
+// WhereSegment applies the entql json.RawMessage predicate on the segment field.
+func (f *WinBackCampaignFilter) WhereSegment(p entql.BytesP) {
+	f.Where(p.Field(winbackcampaign.FieldSegment))
+}
+
+// WhereOfferPercentOff applies the entql int predicate on the offer_percent_off field.
+func (f *WinBackCampaignFilter) WhereOfferPercentOff(p entql.IntP) {
+	f.Where(p.Field(winbackcampaign.FieldOfferPercentOff))
+}
+
+// WhereOfferDurationMonths applies the entql int predicate on the offer_duration_months field.
+func (f *WinBackCampaignFilter) WhereOfferDurationMonths(p entql.IntP) {
+	f.Where(p.Field(winbackcampaign.FieldOfferDurationMonths))
+}
+
+// WhereSteps applies the entql json.RawMessage predicate on the steps field.
+func (f *WinBackCampaignFilter) WhereSteps(p entql.BytesP) {
+	f.Where(p.Field(winbackcampaign.FieldSteps))
+}
+
+// WhereCreatedBy applies the entql string predicate on the created_by field.
+func (f *WinBackCampaignFilter) WhereCreatedBy(p entql.StringP) {
+	f.Where(p.Field(winbackcampaign.FieldCreatedBy))
+}
+
+// WherePausedAt applies the entql time.Time predicate on the paused_at field.
+func (f *WinBackCampaignFilter) WherePausedAt(p entql.TimeP) {
+	f.Where(p.Field(winbackcampaign.FieldPausedAt))
+}
+
+// addPredicate implements the predicateAdder interface.
 func (_q *WorkspaceQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
 }
@@ -2413,7 +2527,7 @@ type WorkspaceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WorkspaceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[19].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

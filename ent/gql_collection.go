@@ -18,6 +18,7 @@ import (
 	"github.com/tenantd/tenantd/ent/plan"
 	"github.com/tenantd/tenantd/ent/statetransition"
 	"github.com/tenantd/tenantd/ent/tenant"
+	"github.com/tenantd/tenantd/ent/winbackcampaign"
 )
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
@@ -1258,6 +1259,120 @@ func newTenantPaginateArgs(rv map[string]any) *tenantPaginateArgs {
 	}
 	if v, ok := rv[whereField].(*TenantWhereInput); ok {
 		args.opts = append(args.opts, WithTenantFilter(v.Filter))
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *WinBackCampaignQuery) CollectFields(ctx context.Context, satisfies ...string) (*WinBackCampaignQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *WinBackCampaignQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(winbackcampaign.Columns))
+		selectedFields = []string{winbackcampaign.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[winbackcampaign.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, winbackcampaign.FieldCreatedAt)
+				fieldSeen[winbackcampaign.FieldCreatedAt] = struct{}{}
+			}
+		case "updatedAt":
+			if _, ok := fieldSeen[winbackcampaign.FieldUpdatedAt]; !ok {
+				selectedFields = append(selectedFields, winbackcampaign.FieldUpdatedAt)
+				fieldSeen[winbackcampaign.FieldUpdatedAt] = struct{}{}
+			}
+		case "name":
+			if _, ok := fieldSeen[winbackcampaign.FieldName]; !ok {
+				selectedFields = append(selectedFields, winbackcampaign.FieldName)
+				fieldSeen[winbackcampaign.FieldName] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[winbackcampaign.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, winbackcampaign.FieldStatus)
+				fieldSeen[winbackcampaign.FieldStatus] = struct{}{}
+			}
+		case "createdBy":
+			if _, ok := fieldSeen[winbackcampaign.FieldCreatedBy]; !ok {
+				selectedFields = append(selectedFields, winbackcampaign.FieldCreatedBy)
+				fieldSeen[winbackcampaign.FieldCreatedBy] = struct{}{}
+			}
+		case "pausedAt":
+			if _, ok := fieldSeen[winbackcampaign.FieldPausedAt]; !ok {
+				selectedFields = append(selectedFields, winbackcampaign.FieldPausedAt)
+				fieldSeen[winbackcampaign.FieldPausedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type winbackcampaignPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []WinBackCampaignPaginateOption
+}
+
+func newWinBackCampaignPaginateArgs(rv map[string]any) *winbackcampaignPaginateArgs {
+	args := &winbackcampaignPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[orderByField]; ok {
+		switch v := v.(type) {
+		case map[string]any:
+			var (
+				err1, err2 error
+				order      = &WinBackCampaignOrder{Field: &WinBackCampaignOrderField{}, Direction: entgql.OrderDirectionAsc}
+			)
+			if d, ok := v[directionField]; ok {
+				err1 = order.Direction.UnmarshalGQL(d)
+			}
+			if f, ok := v[fieldField]; ok {
+				err2 = order.Field.UnmarshalGQL(f)
+			}
+			if err1 == nil && err2 == nil {
+				args.opts = append(args.opts, WithWinBackCampaignOrder(order))
+			}
+		case *WinBackCampaignOrder:
+			if v != nil {
+				args.opts = append(args.opts, WithWinBackCampaignOrder(v))
+			}
+		}
+	}
+	if v, ok := rv[whereField].(*WinBackCampaignWhereInput); ok {
+		args.opts = append(args.opts, WithWinBackCampaignFilter(v.Filter))
 	}
 	return args
 }

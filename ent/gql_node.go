@@ -17,6 +17,7 @@ import (
 	"github.com/tenantd/tenantd/ent/plan"
 	"github.com/tenantd/tenantd/ent/statetransition"
 	"github.com/tenantd/tenantd/ent/tenant"
+	"github.com/tenantd/tenantd/ent/winbackcampaign"
 )
 
 // Noder wraps the basic Node method.
@@ -58,6 +59,11 @@ var tenantImplementors = []string{"Tenant", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*Tenant) IsNode() {}
+
+var winbackcampaignImplementors = []string{"WinBackCampaign", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*WinBackCampaign) IsNode() {}
 
 var errNodeInvalidID = &NotFoundError{"node"}
 
@@ -176,6 +182,15 @@ func (c *Client) noder(ctx context.Context, table string, id uuid.UUID) (Noder, 
 			Where(tenant.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, tenantImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case winbackcampaign.Table:
+		query := c.WinBackCampaign.Query().
+			Where(winbackcampaign.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, winbackcampaignImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -353,6 +368,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []uuid.UUID) ([]N
 		query := c.Tenant.Query().
 			Where(tenant.IDIn(ids...))
 		query, err := query.CollectFields(ctx, tenantImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case winbackcampaign.Table:
+		query := c.WinBackCampaign.Query().
+			Where(winbackcampaign.IDIn(ids...))
+		query, err := query.CollectFields(ctx, winbackcampaignImplementors...)
 		if err != nil {
 			return nil, err
 		}

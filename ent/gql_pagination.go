@@ -22,6 +22,7 @@ import (
 	"github.com/tenantd/tenantd/ent/plan"
 	"github.com/tenantd/tenantd/ent/statetransition"
 	"github.com/tenantd/tenantd/ent/tenant"
+	"github.com/tenantd/tenantd/ent/winbackcampaign"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -2388,6 +2389,356 @@ func (_m *Tenant) ToEdge(order *TenantOrder) *TenantEdge {
 		order = DefaultTenantOrder
 	}
 	return &TenantEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
+}
+
+// WinBackCampaignEdge is the edge representation of WinBackCampaign.
+type WinBackCampaignEdge struct {
+	Node   *WinBackCampaign `json:"node"`
+	Cursor Cursor           `json:"cursor"`
+}
+
+// WinBackCampaignConnection is the connection containing edges to WinBackCampaign.
+type WinBackCampaignConnection struct {
+	Edges      []*WinBackCampaignEdge `json:"edges"`
+	PageInfo   PageInfo               `json:"pageInfo"`
+	TotalCount int                    `json:"totalCount"`
+}
+
+func (c *WinBackCampaignConnection) build(nodes []*WinBackCampaign, pager *winbackcampaignPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *WinBackCampaign
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *WinBackCampaign {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *WinBackCampaign {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*WinBackCampaignEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &WinBackCampaignEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// WinBackCampaignPaginateOption enables pagination customization.
+type WinBackCampaignPaginateOption func(*winbackcampaignPager) error
+
+// WithWinBackCampaignOrder configures pagination ordering.
+func WithWinBackCampaignOrder(order *WinBackCampaignOrder) WinBackCampaignPaginateOption {
+	if order == nil {
+		order = DefaultWinBackCampaignOrder
+	}
+	o := *order
+	return func(pager *winbackcampaignPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultWinBackCampaignOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithWinBackCampaignFilter configures pagination filter.
+func WithWinBackCampaignFilter(filter func(*WinBackCampaignQuery) (*WinBackCampaignQuery, error)) WinBackCampaignPaginateOption {
+	return func(pager *winbackcampaignPager) error {
+		if filter == nil {
+			return errors.New("WinBackCampaignQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type winbackcampaignPager struct {
+	reverse bool
+	order   *WinBackCampaignOrder
+	filter  func(*WinBackCampaignQuery) (*WinBackCampaignQuery, error)
+}
+
+func newWinBackCampaignPager(opts []WinBackCampaignPaginateOption, reverse bool) (*winbackcampaignPager, error) {
+	pager := &winbackcampaignPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultWinBackCampaignOrder
+	}
+	return pager, nil
+}
+
+func (p *winbackcampaignPager) applyFilter(query *WinBackCampaignQuery) (*WinBackCampaignQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *winbackcampaignPager) toCursor(_m *WinBackCampaign) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *winbackcampaignPager) applyCursors(query *WinBackCampaignQuery, after, before *Cursor) (*WinBackCampaignQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultWinBackCampaignOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *winbackcampaignPager) applyOrder(query *WinBackCampaignQuery) *WinBackCampaignQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultWinBackCampaignOrder.Field {
+		query = query.Order(DefaultWinBackCampaignOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *winbackcampaignPager) orderExpr(query *WinBackCampaignQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultWinBackCampaignOrder.Field {
+			b.Comma().Ident(DefaultWinBackCampaignOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to WinBackCampaign.
+func (_m *WinBackCampaignQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...WinBackCampaignPaginateOption,
+) (*WinBackCampaignConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newWinBackCampaignPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &WinBackCampaignConnection{Edges: []*WinBackCampaignEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+var (
+	// WinBackCampaignOrderFieldCreatedAt orders WinBackCampaign by created_at.
+	WinBackCampaignOrderFieldCreatedAt = &WinBackCampaignOrderField{
+		Value: func(_m *WinBackCampaign) (ent.Value, error) {
+			return _m.CreatedAt, nil
+		},
+		column: winbackcampaign.FieldCreatedAt,
+		toTerm: winbackcampaign.ByCreatedAt,
+		toCursor: func(_m *WinBackCampaign) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.CreatedAt,
+			}
+		},
+	}
+	// WinBackCampaignOrderFieldUpdatedAt orders WinBackCampaign by updated_at.
+	WinBackCampaignOrderFieldUpdatedAt = &WinBackCampaignOrderField{
+		Value: func(_m *WinBackCampaign) (ent.Value, error) {
+			return _m.UpdatedAt, nil
+		},
+		column: winbackcampaign.FieldUpdatedAt,
+		toTerm: winbackcampaign.ByUpdatedAt,
+		toCursor: func(_m *WinBackCampaign) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.UpdatedAt,
+			}
+		},
+	}
+	// WinBackCampaignOrderFieldName orders WinBackCampaign by name.
+	WinBackCampaignOrderFieldName = &WinBackCampaignOrderField{
+		Value: func(_m *WinBackCampaign) (ent.Value, error) {
+			return _m.Name, nil
+		},
+		column: winbackcampaign.FieldName,
+		toTerm: winbackcampaign.ByName,
+		toCursor: func(_m *WinBackCampaign) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Name,
+			}
+		},
+	}
+	// WinBackCampaignOrderFieldStatus orders WinBackCampaign by status.
+	WinBackCampaignOrderFieldStatus = &WinBackCampaignOrderField{
+		Value: func(_m *WinBackCampaign) (ent.Value, error) {
+			return _m.Status, nil
+		},
+		column: winbackcampaign.FieldStatus,
+		toTerm: winbackcampaign.ByStatus,
+		toCursor: func(_m *WinBackCampaign) Cursor {
+			return Cursor{
+				ID:    _m.ID,
+				Value: _m.Status,
+			}
+		},
+	}
+)
+
+// String implement fmt.Stringer interface.
+func (f WinBackCampaignOrderField) String() string {
+	var str string
+	switch f.column {
+	case WinBackCampaignOrderFieldCreatedAt.column:
+		str = "CREATED_AT"
+	case WinBackCampaignOrderFieldUpdatedAt.column:
+		str = "UPDATED_AT"
+	case WinBackCampaignOrderFieldName.column:
+		str = "NAME"
+	case WinBackCampaignOrderFieldStatus.column:
+		str = "STATUS"
+	}
+	return str
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (f WinBackCampaignOrderField) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(f.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (f *WinBackCampaignOrderField) UnmarshalGQL(v interface{}) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("WinBackCampaignOrderField %T must be a string", v)
+	}
+	switch str {
+	case "CREATED_AT":
+		*f = *WinBackCampaignOrderFieldCreatedAt
+	case "UPDATED_AT":
+		*f = *WinBackCampaignOrderFieldUpdatedAt
+	case "NAME":
+		*f = *WinBackCampaignOrderFieldName
+	case "STATUS":
+		*f = *WinBackCampaignOrderFieldStatus
+	default:
+		return fmt.Errorf("%s is not a valid WinBackCampaignOrderField", str)
+	}
+	return nil
+}
+
+// WinBackCampaignOrderField defines the ordering field of WinBackCampaign.
+type WinBackCampaignOrderField struct {
+	// Value extracts the ordering value from the given WinBackCampaign.
+	Value    func(*WinBackCampaign) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) winbackcampaign.OrderOption
+	toCursor func(*WinBackCampaign) Cursor
+}
+
+// WinBackCampaignOrder defines the ordering of WinBackCampaign.
+type WinBackCampaignOrder struct {
+	Direction OrderDirection             `json:"direction"`
+	Field     *WinBackCampaignOrderField `json:"field"`
+}
+
+// DefaultWinBackCampaignOrder is the default ordering of WinBackCampaign.
+var DefaultWinBackCampaignOrder = &WinBackCampaignOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &WinBackCampaignOrderField{
+		Value: func(_m *WinBackCampaign) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: winbackcampaign.FieldID,
+		toTerm: winbackcampaign.ByID,
+		toCursor: func(_m *WinBackCampaign) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts WinBackCampaign into WinBackCampaignEdge.
+func (_m *WinBackCampaign) ToEdge(order *WinBackCampaignOrder) *WinBackCampaignEdge {
+	if order == nil {
+		order = DefaultWinBackCampaignOrder
+	}
+	return &WinBackCampaignEdge{
 		Node:   _m,
 		Cursor: order.Field.toCursor(_m),
 	}

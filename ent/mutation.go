@@ -34,6 +34,7 @@ import (
 	"github.com/tenantd/tenantd/ent/tenant"
 	"github.com/tenantd/tenantd/ent/tenantstatecount"
 	"github.com/tenantd/tenantd/ent/webhookevent"
+	"github.com/tenantd/tenantd/ent/winbackcampaign"
 	"github.com/tenantd/tenantd/ent/workspace"
 )
 
@@ -65,6 +66,7 @@ const (
 	TypeTenant           = "Tenant"
 	TypeTenantStateCount = "TenantStateCount"
 	TypeWebhookEvent     = "WebhookEvent"
+	TypeWinBackCampaign  = "WinBackCampaign"
 	TypeWorkspace        = "Workspace"
 )
 
@@ -17706,6 +17708,971 @@ func (m *WebhookEventMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *WebhookEventMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown WebhookEvent edge %s", name)
+}
+
+// WinBackCampaignMutation represents an operation that mutates the WinBackCampaign nodes in the graph.
+type WinBackCampaignMutation struct {
+	config
+	op                       Op
+	typ                      string
+	id                       *uuid.UUID
+	created_at               *time.Time
+	updated_at               *time.Time
+	name                     *string
+	status                   *winbackcampaign.Status
+	segment                  *tenantd.WinBackSegment
+	offer_percent_off        *int
+	addoffer_percent_off     *int
+	offer_duration_months    *int
+	addoffer_duration_months *int
+	steps                    *[]tenantd.WinBackStep
+	appendsteps              []tenantd.WinBackStep
+	created_by               *string
+	paused_at                *time.Time
+	clearedFields            map[string]struct{}
+	done                     bool
+	oldValue                 func(context.Context) (*WinBackCampaign, error)
+	predicates               []predicate.WinBackCampaign
+}
+
+var _ ent.Mutation = (*WinBackCampaignMutation)(nil)
+
+// winbackcampaignOption allows management of the mutation configuration using functional options.
+type winbackcampaignOption func(*WinBackCampaignMutation)
+
+// newWinBackCampaignMutation creates new mutation for the WinBackCampaign entity.
+func newWinBackCampaignMutation(c config, op Op, opts ...winbackcampaignOption) *WinBackCampaignMutation {
+	m := &WinBackCampaignMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeWinBackCampaign,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withWinBackCampaignID sets the ID field of the mutation.
+func withWinBackCampaignID(id uuid.UUID) winbackcampaignOption {
+	return func(m *WinBackCampaignMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *WinBackCampaign
+		)
+		m.oldValue = func(ctx context.Context) (*WinBackCampaign, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().WinBackCampaign.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withWinBackCampaign sets the old WinBackCampaign of the mutation.
+func withWinBackCampaign(node *WinBackCampaign) winbackcampaignOption {
+	return func(m *WinBackCampaignMutation) {
+		m.oldValue = func(context.Context) (*WinBackCampaign, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m WinBackCampaignMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m WinBackCampaignMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of WinBackCampaign entities.
+func (m *WinBackCampaignMutation) SetID(id uuid.UUID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *WinBackCampaignMutation) ID() (id uuid.UUID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *WinBackCampaignMutation) IDs(ctx context.Context) ([]uuid.UUID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []uuid.UUID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().WinBackCampaign.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *WinBackCampaignMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *WinBackCampaignMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the WinBackCampaign entity.
+// If the WinBackCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WinBackCampaignMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *WinBackCampaignMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetUpdatedAt sets the "updated_at" field.
+func (m *WinBackCampaignMutation) SetUpdatedAt(t time.Time) {
+	m.updated_at = &t
+}
+
+// UpdatedAt returns the value of the "updated_at" field in the mutation.
+func (m *WinBackCampaignMutation) UpdatedAt() (r time.Time, exists bool) {
+	v := m.updated_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUpdatedAt returns the old "updated_at" field's value of the WinBackCampaign entity.
+// If the WinBackCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WinBackCampaignMutation) OldUpdatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUpdatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUpdatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUpdatedAt: %w", err)
+	}
+	return oldValue.UpdatedAt, nil
+}
+
+// ResetUpdatedAt resets all changes to the "updated_at" field.
+func (m *WinBackCampaignMutation) ResetUpdatedAt() {
+	m.updated_at = nil
+}
+
+// SetName sets the "name" field.
+func (m *WinBackCampaignMutation) SetName(s string) {
+	m.name = &s
+}
+
+// Name returns the value of the "name" field in the mutation.
+func (m *WinBackCampaignMutation) Name() (r string, exists bool) {
+	v := m.name
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldName returns the old "name" field's value of the WinBackCampaign entity.
+// If the WinBackCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WinBackCampaignMutation) OldName(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldName is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldName requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldName: %w", err)
+	}
+	return oldValue.Name, nil
+}
+
+// ResetName resets all changes to the "name" field.
+func (m *WinBackCampaignMutation) ResetName() {
+	m.name = nil
+}
+
+// SetStatus sets the "status" field.
+func (m *WinBackCampaignMutation) SetStatus(w winbackcampaign.Status) {
+	m.status = &w
+}
+
+// Status returns the value of the "status" field in the mutation.
+func (m *WinBackCampaignMutation) Status() (r winbackcampaign.Status, exists bool) {
+	v := m.status
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStatus returns the old "status" field's value of the WinBackCampaign entity.
+// If the WinBackCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WinBackCampaignMutation) OldStatus(ctx context.Context) (v winbackcampaign.Status, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStatus is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStatus requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStatus: %w", err)
+	}
+	return oldValue.Status, nil
+}
+
+// ResetStatus resets all changes to the "status" field.
+func (m *WinBackCampaignMutation) ResetStatus() {
+	m.status = nil
+}
+
+// SetSegment sets the "segment" field.
+func (m *WinBackCampaignMutation) SetSegment(tbs tenantd.WinBackSegment) {
+	m.segment = &tbs
+}
+
+// Segment returns the value of the "segment" field in the mutation.
+func (m *WinBackCampaignMutation) Segment() (r tenantd.WinBackSegment, exists bool) {
+	v := m.segment
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSegment returns the old "segment" field's value of the WinBackCampaign entity.
+// If the WinBackCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WinBackCampaignMutation) OldSegment(ctx context.Context) (v tenantd.WinBackSegment, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSegment is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSegment requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSegment: %w", err)
+	}
+	return oldValue.Segment, nil
+}
+
+// ResetSegment resets all changes to the "segment" field.
+func (m *WinBackCampaignMutation) ResetSegment() {
+	m.segment = nil
+}
+
+// SetOfferPercentOff sets the "offer_percent_off" field.
+func (m *WinBackCampaignMutation) SetOfferPercentOff(i int) {
+	m.offer_percent_off = &i
+	m.addoffer_percent_off = nil
+}
+
+// OfferPercentOff returns the value of the "offer_percent_off" field in the mutation.
+func (m *WinBackCampaignMutation) OfferPercentOff() (r int, exists bool) {
+	v := m.offer_percent_off
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOfferPercentOff returns the old "offer_percent_off" field's value of the WinBackCampaign entity.
+// If the WinBackCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WinBackCampaignMutation) OldOfferPercentOff(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOfferPercentOff is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOfferPercentOff requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOfferPercentOff: %w", err)
+	}
+	return oldValue.OfferPercentOff, nil
+}
+
+// AddOfferPercentOff adds i to the "offer_percent_off" field.
+func (m *WinBackCampaignMutation) AddOfferPercentOff(i int) {
+	if m.addoffer_percent_off != nil {
+		*m.addoffer_percent_off += i
+	} else {
+		m.addoffer_percent_off = &i
+	}
+}
+
+// AddedOfferPercentOff returns the value that was added to the "offer_percent_off" field in this mutation.
+func (m *WinBackCampaignMutation) AddedOfferPercentOff() (r int, exists bool) {
+	v := m.addoffer_percent_off
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearOfferPercentOff clears the value of the "offer_percent_off" field.
+func (m *WinBackCampaignMutation) ClearOfferPercentOff() {
+	m.offer_percent_off = nil
+	m.addoffer_percent_off = nil
+	m.clearedFields[winbackcampaign.FieldOfferPercentOff] = struct{}{}
+}
+
+// OfferPercentOffCleared returns if the "offer_percent_off" field was cleared in this mutation.
+func (m *WinBackCampaignMutation) OfferPercentOffCleared() bool {
+	_, ok := m.clearedFields[winbackcampaign.FieldOfferPercentOff]
+	return ok
+}
+
+// ResetOfferPercentOff resets all changes to the "offer_percent_off" field.
+func (m *WinBackCampaignMutation) ResetOfferPercentOff() {
+	m.offer_percent_off = nil
+	m.addoffer_percent_off = nil
+	delete(m.clearedFields, winbackcampaign.FieldOfferPercentOff)
+}
+
+// SetOfferDurationMonths sets the "offer_duration_months" field.
+func (m *WinBackCampaignMutation) SetOfferDurationMonths(i int) {
+	m.offer_duration_months = &i
+	m.addoffer_duration_months = nil
+}
+
+// OfferDurationMonths returns the value of the "offer_duration_months" field in the mutation.
+func (m *WinBackCampaignMutation) OfferDurationMonths() (r int, exists bool) {
+	v := m.offer_duration_months
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOfferDurationMonths returns the old "offer_duration_months" field's value of the WinBackCampaign entity.
+// If the WinBackCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WinBackCampaignMutation) OldOfferDurationMonths(ctx context.Context) (v *int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOfferDurationMonths is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOfferDurationMonths requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOfferDurationMonths: %w", err)
+	}
+	return oldValue.OfferDurationMonths, nil
+}
+
+// AddOfferDurationMonths adds i to the "offer_duration_months" field.
+func (m *WinBackCampaignMutation) AddOfferDurationMonths(i int) {
+	if m.addoffer_duration_months != nil {
+		*m.addoffer_duration_months += i
+	} else {
+		m.addoffer_duration_months = &i
+	}
+}
+
+// AddedOfferDurationMonths returns the value that was added to the "offer_duration_months" field in this mutation.
+func (m *WinBackCampaignMutation) AddedOfferDurationMonths() (r int, exists bool) {
+	v := m.addoffer_duration_months
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearOfferDurationMonths clears the value of the "offer_duration_months" field.
+func (m *WinBackCampaignMutation) ClearOfferDurationMonths() {
+	m.offer_duration_months = nil
+	m.addoffer_duration_months = nil
+	m.clearedFields[winbackcampaign.FieldOfferDurationMonths] = struct{}{}
+}
+
+// OfferDurationMonthsCleared returns if the "offer_duration_months" field was cleared in this mutation.
+func (m *WinBackCampaignMutation) OfferDurationMonthsCleared() bool {
+	_, ok := m.clearedFields[winbackcampaign.FieldOfferDurationMonths]
+	return ok
+}
+
+// ResetOfferDurationMonths resets all changes to the "offer_duration_months" field.
+func (m *WinBackCampaignMutation) ResetOfferDurationMonths() {
+	m.offer_duration_months = nil
+	m.addoffer_duration_months = nil
+	delete(m.clearedFields, winbackcampaign.FieldOfferDurationMonths)
+}
+
+// SetSteps sets the "steps" field.
+func (m *WinBackCampaignMutation) SetSteps(tbs []tenantd.WinBackStep) {
+	m.steps = &tbs
+	m.appendsteps = nil
+}
+
+// Steps returns the value of the "steps" field in the mutation.
+func (m *WinBackCampaignMutation) Steps() (r []tenantd.WinBackStep, exists bool) {
+	v := m.steps
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSteps returns the old "steps" field's value of the WinBackCampaign entity.
+// If the WinBackCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WinBackCampaignMutation) OldSteps(ctx context.Context) (v []tenantd.WinBackStep, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSteps is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSteps requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSteps: %w", err)
+	}
+	return oldValue.Steps, nil
+}
+
+// AppendSteps adds tbs to the "steps" field.
+func (m *WinBackCampaignMutation) AppendSteps(tbs []tenantd.WinBackStep) {
+	m.appendsteps = append(m.appendsteps, tbs...)
+}
+
+// AppendedSteps returns the list of values that were appended to the "steps" field in this mutation.
+func (m *WinBackCampaignMutation) AppendedSteps() ([]tenantd.WinBackStep, bool) {
+	if len(m.appendsteps) == 0 {
+		return nil, false
+	}
+	return m.appendsteps, true
+}
+
+// ResetSteps resets all changes to the "steps" field.
+func (m *WinBackCampaignMutation) ResetSteps() {
+	m.steps = nil
+	m.appendsteps = nil
+}
+
+// SetCreatedBy sets the "created_by" field.
+func (m *WinBackCampaignMutation) SetCreatedBy(s string) {
+	m.created_by = &s
+}
+
+// CreatedBy returns the value of the "created_by" field in the mutation.
+func (m *WinBackCampaignMutation) CreatedBy() (r string, exists bool) {
+	v := m.created_by
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedBy returns the old "created_by" field's value of the WinBackCampaign entity.
+// If the WinBackCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WinBackCampaignMutation) OldCreatedBy(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedBy is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedBy requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedBy: %w", err)
+	}
+	return oldValue.CreatedBy, nil
+}
+
+// ResetCreatedBy resets all changes to the "created_by" field.
+func (m *WinBackCampaignMutation) ResetCreatedBy() {
+	m.created_by = nil
+}
+
+// SetPausedAt sets the "paused_at" field.
+func (m *WinBackCampaignMutation) SetPausedAt(t time.Time) {
+	m.paused_at = &t
+}
+
+// PausedAt returns the value of the "paused_at" field in the mutation.
+func (m *WinBackCampaignMutation) PausedAt() (r time.Time, exists bool) {
+	v := m.paused_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPausedAt returns the old "paused_at" field's value of the WinBackCampaign entity.
+// If the WinBackCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WinBackCampaignMutation) OldPausedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPausedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPausedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPausedAt: %w", err)
+	}
+	return oldValue.PausedAt, nil
+}
+
+// ClearPausedAt clears the value of the "paused_at" field.
+func (m *WinBackCampaignMutation) ClearPausedAt() {
+	m.paused_at = nil
+	m.clearedFields[winbackcampaign.FieldPausedAt] = struct{}{}
+}
+
+// PausedAtCleared returns if the "paused_at" field was cleared in this mutation.
+func (m *WinBackCampaignMutation) PausedAtCleared() bool {
+	_, ok := m.clearedFields[winbackcampaign.FieldPausedAt]
+	return ok
+}
+
+// ResetPausedAt resets all changes to the "paused_at" field.
+func (m *WinBackCampaignMutation) ResetPausedAt() {
+	m.paused_at = nil
+	delete(m.clearedFields, winbackcampaign.FieldPausedAt)
+}
+
+// Where appends a list predicates to the WinBackCampaignMutation builder.
+func (m *WinBackCampaignMutation) Where(ps ...predicate.WinBackCampaign) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the WinBackCampaignMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *WinBackCampaignMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.WinBackCampaign, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *WinBackCampaignMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *WinBackCampaignMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (WinBackCampaign).
+func (m *WinBackCampaignMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *WinBackCampaignMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.created_at != nil {
+		fields = append(fields, winbackcampaign.FieldCreatedAt)
+	}
+	if m.updated_at != nil {
+		fields = append(fields, winbackcampaign.FieldUpdatedAt)
+	}
+	if m.name != nil {
+		fields = append(fields, winbackcampaign.FieldName)
+	}
+	if m.status != nil {
+		fields = append(fields, winbackcampaign.FieldStatus)
+	}
+	if m.segment != nil {
+		fields = append(fields, winbackcampaign.FieldSegment)
+	}
+	if m.offer_percent_off != nil {
+		fields = append(fields, winbackcampaign.FieldOfferPercentOff)
+	}
+	if m.offer_duration_months != nil {
+		fields = append(fields, winbackcampaign.FieldOfferDurationMonths)
+	}
+	if m.steps != nil {
+		fields = append(fields, winbackcampaign.FieldSteps)
+	}
+	if m.created_by != nil {
+		fields = append(fields, winbackcampaign.FieldCreatedBy)
+	}
+	if m.paused_at != nil {
+		fields = append(fields, winbackcampaign.FieldPausedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *WinBackCampaignMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case winbackcampaign.FieldCreatedAt:
+		return m.CreatedAt()
+	case winbackcampaign.FieldUpdatedAt:
+		return m.UpdatedAt()
+	case winbackcampaign.FieldName:
+		return m.Name()
+	case winbackcampaign.FieldStatus:
+		return m.Status()
+	case winbackcampaign.FieldSegment:
+		return m.Segment()
+	case winbackcampaign.FieldOfferPercentOff:
+		return m.OfferPercentOff()
+	case winbackcampaign.FieldOfferDurationMonths:
+		return m.OfferDurationMonths()
+	case winbackcampaign.FieldSteps:
+		return m.Steps()
+	case winbackcampaign.FieldCreatedBy:
+		return m.CreatedBy()
+	case winbackcampaign.FieldPausedAt:
+		return m.PausedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *WinBackCampaignMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case winbackcampaign.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case winbackcampaign.FieldUpdatedAt:
+		return m.OldUpdatedAt(ctx)
+	case winbackcampaign.FieldName:
+		return m.OldName(ctx)
+	case winbackcampaign.FieldStatus:
+		return m.OldStatus(ctx)
+	case winbackcampaign.FieldSegment:
+		return m.OldSegment(ctx)
+	case winbackcampaign.FieldOfferPercentOff:
+		return m.OldOfferPercentOff(ctx)
+	case winbackcampaign.FieldOfferDurationMonths:
+		return m.OldOfferDurationMonths(ctx)
+	case winbackcampaign.FieldSteps:
+		return m.OldSteps(ctx)
+	case winbackcampaign.FieldCreatedBy:
+		return m.OldCreatedBy(ctx)
+	case winbackcampaign.FieldPausedAt:
+		return m.OldPausedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown WinBackCampaign field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *WinBackCampaignMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case winbackcampaign.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case winbackcampaign.FieldUpdatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUpdatedAt(v)
+		return nil
+	case winbackcampaign.FieldName:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetName(v)
+		return nil
+	case winbackcampaign.FieldStatus:
+		v, ok := value.(winbackcampaign.Status)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStatus(v)
+		return nil
+	case winbackcampaign.FieldSegment:
+		v, ok := value.(tenantd.WinBackSegment)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSegment(v)
+		return nil
+	case winbackcampaign.FieldOfferPercentOff:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOfferPercentOff(v)
+		return nil
+	case winbackcampaign.FieldOfferDurationMonths:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOfferDurationMonths(v)
+		return nil
+	case winbackcampaign.FieldSteps:
+		v, ok := value.([]tenantd.WinBackStep)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSteps(v)
+		return nil
+	case winbackcampaign.FieldCreatedBy:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedBy(v)
+		return nil
+	case winbackcampaign.FieldPausedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPausedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown WinBackCampaign field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *WinBackCampaignMutation) AddedFields() []string {
+	var fields []string
+	if m.addoffer_percent_off != nil {
+		fields = append(fields, winbackcampaign.FieldOfferPercentOff)
+	}
+	if m.addoffer_duration_months != nil {
+		fields = append(fields, winbackcampaign.FieldOfferDurationMonths)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *WinBackCampaignMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case winbackcampaign.FieldOfferPercentOff:
+		return m.AddedOfferPercentOff()
+	case winbackcampaign.FieldOfferDurationMonths:
+		return m.AddedOfferDurationMonths()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *WinBackCampaignMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case winbackcampaign.FieldOfferPercentOff:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOfferPercentOff(v)
+		return nil
+	case winbackcampaign.FieldOfferDurationMonths:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddOfferDurationMonths(v)
+		return nil
+	}
+	return fmt.Errorf("unknown WinBackCampaign numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *WinBackCampaignMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(winbackcampaign.FieldOfferPercentOff) {
+		fields = append(fields, winbackcampaign.FieldOfferPercentOff)
+	}
+	if m.FieldCleared(winbackcampaign.FieldOfferDurationMonths) {
+		fields = append(fields, winbackcampaign.FieldOfferDurationMonths)
+	}
+	if m.FieldCleared(winbackcampaign.FieldPausedAt) {
+		fields = append(fields, winbackcampaign.FieldPausedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *WinBackCampaignMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *WinBackCampaignMutation) ClearField(name string) error {
+	switch name {
+	case winbackcampaign.FieldOfferPercentOff:
+		m.ClearOfferPercentOff()
+		return nil
+	case winbackcampaign.FieldOfferDurationMonths:
+		m.ClearOfferDurationMonths()
+		return nil
+	case winbackcampaign.FieldPausedAt:
+		m.ClearPausedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown WinBackCampaign nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *WinBackCampaignMutation) ResetField(name string) error {
+	switch name {
+	case winbackcampaign.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case winbackcampaign.FieldUpdatedAt:
+		m.ResetUpdatedAt()
+		return nil
+	case winbackcampaign.FieldName:
+		m.ResetName()
+		return nil
+	case winbackcampaign.FieldStatus:
+		m.ResetStatus()
+		return nil
+	case winbackcampaign.FieldSegment:
+		m.ResetSegment()
+		return nil
+	case winbackcampaign.FieldOfferPercentOff:
+		m.ResetOfferPercentOff()
+		return nil
+	case winbackcampaign.FieldOfferDurationMonths:
+		m.ResetOfferDurationMonths()
+		return nil
+	case winbackcampaign.FieldSteps:
+		m.ResetSteps()
+		return nil
+	case winbackcampaign.FieldCreatedBy:
+		m.ResetCreatedBy()
+		return nil
+	case winbackcampaign.FieldPausedAt:
+		m.ResetPausedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown WinBackCampaign field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *WinBackCampaignMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *WinBackCampaignMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *WinBackCampaignMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *WinBackCampaignMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *WinBackCampaignMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *WinBackCampaignMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *WinBackCampaignMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown WinBackCampaign unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *WinBackCampaignMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown WinBackCampaign edge %s", name)
 }
 
 // WorkspaceMutation represents an operation that mutates the Workspace nodes in the graph.

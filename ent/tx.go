@@ -52,6 +52,8 @@ type Tx struct {
 	TenantStateCount *TenantStateCountClient
 	// WebhookEvent is the client for interacting with the WebhookEvent builders.
 	WebhookEvent *WebhookEventClient
+	// WinBackCampaign is the client for interacting with the WinBackCampaign builders.
+	WinBackCampaign *WinBackCampaignClient
 	// Workspace is the client for interacting with the Workspace builders.
 	Workspace *WorkspaceClient
 
@@ -204,6 +206,7 @@ func (tx *Tx) init() {
 	tx.Tenant = NewTenantClient(tx.config)
 	tx.TenantStateCount = NewTenantStateCountClient(tx.config)
 	tx.WebhookEvent = NewWebhookEventClient(tx.config)
+	tx.WinBackCampaign = NewWinBackCampaignClient(tx.config)
 	tx.Workspace = NewWorkspaceClient(tx.config)
 }
 

@@ -67,6 +67,19 @@ func (r *queryResolver) Tenants(ctx context.Context, after *entgql.Cursor[uuid.U
 		Paginate(ctx, after, first, before, last, ent.WithTenantOrder(orderBy), ent.WithTenantFilter(where.Filter))
 }
 
+// WinBackCampaigns is the resolver for the winBackCampaigns field.
+func (r *queryResolver) WinBackCampaigns(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.WinBackCampaignOrder, where *ent.WinBackCampaignWhereInput) (*ent.WinBackCampaignConnection, error) {
+	if err := requireOperator(ctx); err != nil {
+		return nil, err
+	}
+	if orderBy == nil {
+		orderBy = &ent.WinBackCampaignOrder{Direction: entgql.OrderDirectionDesc, Field: ent.WinBackCampaignOrderFieldCreatedAt}
+	}
+	first = defaultPage(first, last)
+	return r.client().WinBackCampaign.Query().
+		Paginate(ctx, after, first, before, last, ent.WithWinBackCampaignOrder(orderBy), ent.WithWinBackCampaignFilter(where.Filter))
+}
+
 // Transitions is the resolver for the transitions field.
 func (r *tenantResolver) Transitions(ctx context.Context, obj *ent.Tenant, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.StateTransitionOrder, where *ent.StateTransitionWhereInput) (*ent.StateTransitionConnection, error) {
 	if orderBy == nil {
@@ -103,8 +116,12 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 // Tenant returns TenantResolver implementation.
 func (r *Resolver) Tenant() TenantResolver { return &tenantResolver{r} }
 
+// WinBackCampaign returns WinBackCampaignResolver implementation.
+func (r *Resolver) WinBackCampaign() WinBackCampaignResolver { return &winBackCampaignResolver{r} }
+
 type (
-	operationResolver struct{ *Resolver }
-	queryResolver     struct{ *Resolver }
-	tenantResolver    struct{ *Resolver }
+	operationResolver       struct{ *Resolver }
+	queryResolver           struct{ *Resolver }
+	tenantResolver          struct{ *Resolver }
+	winBackCampaignResolver struct{ *Resolver }
 )

@@ -21,6 +21,7 @@ import (
 	"github.com/tenantd/tenantd/ent/admintoken"
 	"github.com/tenantd/tenantd/ent/idempotencykey"
 	"github.com/tenantd/tenantd/ent/readinesscheck"
+	"github.com/tenantd/tenantd/ent/winbackcampaign"
 	"github.com/tenantd/tenantd/graph/scalar"
 	"github.com/tenantd/tenantd/internal/analytics"
 	"github.com/tenantd/tenantd/internal/provisioning"
@@ -49,6 +50,7 @@ type ResolverRoot interface {
 	StuckTenant() StuckTenantResolver
 	Subscription() SubscriptionResolver
 	Tenant() TenantResolver
+	WinBackCampaign() WinBackCampaignResolver
 }
 
 type DirectiveRoot struct {
@@ -214,8 +216,10 @@ type ComplexityRoot struct {
 		CancelSubscription        func(childComplexity int, input CancelSubscriptionInput) int
 		ChangePlan                func(childComplexity int, input ChangePlanInput) int
 		CreateAPIKey              func(childComplexity int, input CreateAPIKeyInput) int
+		CreateWinBackCampaign     func(childComplexity int, input CreateWinBackCampaignInput) int
 		ImportTenant              func(childComplexity int, input ImportTenantInput) int
 		PauseSubscription         func(childComplexity int, input PauseSubscriptionInput) int
+		PauseWinBackCampaign      func(childComplexity int, input PauseWinBackCampaignInput) int
 		PurgeTenant               func(childComplexity int, input PurgeTenantInput) int
 		ReactivateTenant          func(childComplexity int, input ReactivateTenantInput) int
 		RequestDataExport         func(childComplexity int, input RequestDataExportInput) int
@@ -379,6 +383,7 @@ type ComplexityRoot struct {
 		TenantStateCounts     func(childComplexity int) int
 		Tenants               func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.TenantOrder, where *ent.TenantWhereInput) int
 		Viewer                func(childComplexity int) int
+		WinBackCampaigns      func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.WinBackCampaignOrder, where *ent.WinBackCampaignWhereInput) int
 	}
 
 	ReactivateTenantPayload struct {
@@ -574,6 +579,51 @@ type ComplexityRoot struct {
 		Tenant func(childComplexity int) int
 	}
 
+	WinBackCampaign struct {
+		CreatedAt func(childComplexity int) int
+		CreatedBy func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Name      func(childComplexity int) int
+		Offer     func(childComplexity int) int
+		PausedAt  func(childComplexity int) int
+		Segment   func(childComplexity int) int
+		Status    func(childComplexity int) int
+		Steps     func(childComplexity int) int
+		UpdatedAt func(childComplexity int) int
+	}
+
+	WinBackCampaignConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	WinBackCampaignEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	WinBackCampaignPayload struct {
+		Campaign func(childComplexity int) int
+	}
+
+	WinBackOffer struct {
+		DurationMonths func(childComplexity int) int
+		PercentOff     func(childComplexity int) int
+	}
+
+	WinBackSegment struct {
+		CanceledWithinDays func(childComplexity int) int
+		Feedback           func(childComplexity int) int
+		Plans              func(childComplexity int) int
+	}
+
+	WinBackStep struct {
+		AfterDays func(childComplexity int) int
+		Body      func(childComplexity int) int
+		Subject   func(childComplexity int) int
+	}
+
 	WorkspaceUsage struct {
 		Bytes              func(childComplexity int) int
 		Documents          func(childComplexity int) int
@@ -609,6 +659,8 @@ type MutationResolver interface {
 	RequestTenantDeletion(ctx context.Context, input RequestTenantDeletionInput) (*RequestTenantDeletionPayload, error)
 	RestoreTenant(ctx context.Context, input RestoreTenantInput) (*RestoreTenantPayload, error)
 	PurgeTenant(ctx context.Context, input PurgeTenantInput) (*PurgeTenantPayload, error)
+	CreateWinBackCampaign(ctx context.Context, input CreateWinBackCampaignInput) (*WinBackCampaignPayload, error)
+	PauseWinBackCampaign(ctx context.Context, input PauseWinBackCampaignInput) (*WinBackCampaignPayload, error)
 	UploadDocument(ctx context.Context, input UploadDocumentInput) (*UploadDocumentPayload, error)
 	RunReadinessChecks(ctx context.Context) (*Readiness, error)
 }
@@ -625,6 +677,7 @@ type QueryResolver interface {
 	Nodes(ctx context.Context, ids []uuid.UUID) ([]ent.Noder, error)
 	Plans(ctx context.Context) ([]*ent.Plan, error)
 	Tenants(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.TenantOrder, where *ent.TenantWhereInput) (*ent.TenantConnection, error)
+	WinBackCampaigns(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.WinBackCampaignOrder, where *ent.WinBackCampaignWhereInput) (*ent.WinBackCampaignConnection, error)
 	Viewer(ctx context.Context) (*Viewer, error)
 	Tenant(ctx context.Context, id uuid.UUID) (*ent.Tenant, error)
 	Operation(ctx context.Context, id uuid.UUID) (*ent.Operation, error)
@@ -658,6 +711,11 @@ type TenantResolver interface {
 	ScheduledCancellation(ctx context.Context, obj *ent.Tenant) (*ScheduledCancellation, error)
 
 	Usage(ctx context.Context, obj *ent.Tenant) (*workspace.Usage, error)
+}
+type WinBackCampaignResolver interface {
+	Segment(ctx context.Context, obj *ent.WinBackCampaign) (*WinBackSegment, error)
+	Offer(ctx context.Context, obj *ent.WinBackCampaign) (*WinBackOffer, error)
+	Steps(ctx context.Context, obj *ent.WinBackCampaign) ([]*WinBackStep, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -1323,6 +1381,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAPIKey(childComplexity, args["input"].(CreateAPIKeyInput)), true
+	case "Mutation.createWinBackCampaign":
+		if e.ComplexityRoot.Mutation.CreateWinBackCampaign == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createWinBackCampaign_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateWinBackCampaign(childComplexity, args["input"].(CreateWinBackCampaignInput)), true
 	case "Mutation.importTenant":
 		if e.ComplexityRoot.Mutation.ImportTenant == nil {
 			break
@@ -1345,6 +1414,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PauseSubscription(childComplexity, args["input"].(PauseSubscriptionInput)), true
+	case "Mutation.pauseWinBackCampaign":
+		if e.ComplexityRoot.Mutation.PauseWinBackCampaign == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_pauseWinBackCampaign_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PauseWinBackCampaign(childComplexity, args["input"].(PauseWinBackCampaignInput)), true
 	case "Mutation.purgeTenant":
 		if e.ComplexityRoot.Mutation.PurgeTenant == nil {
 			break
@@ -2174,6 +2254,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
+	case "Query.winBackCampaigns":
+		if e.ComplexityRoot.Query.WinBackCampaigns == nil {
+			break
+		}
+
+		args, err := ec.field_Query_winBackCampaigns_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.WinBackCampaigns(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].(*ent.WinBackCampaignOrder), args["where"].(*ent.WinBackCampaignWhereInput)), true
 
 	case "ReactivateTenantPayload.apiKey":
 		if e.ComplexityRoot.ReactivateTenantPayload.APIKey == nil {
@@ -2899,6 +2990,157 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Viewer.Tenant(childComplexity), true
 
+	case "WinBackCampaign.createdAt":
+		if e.ComplexityRoot.WinBackCampaign.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackCampaign.CreatedAt(childComplexity), true
+	case "WinBackCampaign.createdBy":
+		if e.ComplexityRoot.WinBackCampaign.CreatedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackCampaign.CreatedBy(childComplexity), true
+	case "WinBackCampaign.id":
+		if e.ComplexityRoot.WinBackCampaign.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackCampaign.ID(childComplexity), true
+	case "WinBackCampaign.name":
+		if e.ComplexityRoot.WinBackCampaign.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackCampaign.Name(childComplexity), true
+	case "WinBackCampaign.offer":
+		if e.ComplexityRoot.WinBackCampaign.Offer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackCampaign.Offer(childComplexity), true
+	case "WinBackCampaign.pausedAt":
+		if e.ComplexityRoot.WinBackCampaign.PausedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackCampaign.PausedAt(childComplexity), true
+	case "WinBackCampaign.segment":
+		if e.ComplexityRoot.WinBackCampaign.Segment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackCampaign.Segment(childComplexity), true
+	case "WinBackCampaign.status":
+		if e.ComplexityRoot.WinBackCampaign.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackCampaign.Status(childComplexity), true
+	case "WinBackCampaign.steps":
+		if e.ComplexityRoot.WinBackCampaign.Steps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackCampaign.Steps(childComplexity), true
+	case "WinBackCampaign.updatedAt":
+		if e.ComplexityRoot.WinBackCampaign.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackCampaign.UpdatedAt(childComplexity), true
+
+	case "WinBackCampaignConnection.edges":
+		if e.ComplexityRoot.WinBackCampaignConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackCampaignConnection.Edges(childComplexity), true
+	case "WinBackCampaignConnection.pageInfo":
+		if e.ComplexityRoot.WinBackCampaignConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackCampaignConnection.PageInfo(childComplexity), true
+	case "WinBackCampaignConnection.totalCount":
+		if e.ComplexityRoot.WinBackCampaignConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackCampaignConnection.TotalCount(childComplexity), true
+
+	case "WinBackCampaignEdge.cursor":
+		if e.ComplexityRoot.WinBackCampaignEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackCampaignEdge.Cursor(childComplexity), true
+	case "WinBackCampaignEdge.node":
+		if e.ComplexityRoot.WinBackCampaignEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackCampaignEdge.Node(childComplexity), true
+
+	case "WinBackCampaignPayload.campaign":
+		if e.ComplexityRoot.WinBackCampaignPayload.Campaign == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackCampaignPayload.Campaign(childComplexity), true
+
+	case "WinBackOffer.durationMonths":
+		if e.ComplexityRoot.WinBackOffer.DurationMonths == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackOffer.DurationMonths(childComplexity), true
+	case "WinBackOffer.percentOff":
+		if e.ComplexityRoot.WinBackOffer.PercentOff == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackOffer.PercentOff(childComplexity), true
+
+	case "WinBackSegment.canceledWithinDays":
+		if e.ComplexityRoot.WinBackSegment.CanceledWithinDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackSegment.CanceledWithinDays(childComplexity), true
+	case "WinBackSegment.feedback":
+		if e.ComplexityRoot.WinBackSegment.Feedback == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackSegment.Feedback(childComplexity), true
+	case "WinBackSegment.plans":
+		if e.ComplexityRoot.WinBackSegment.Plans == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackSegment.Plans(childComplexity), true
+
+	case "WinBackStep.afterDays":
+		if e.ComplexityRoot.WinBackStep.AfterDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackStep.AfterDays(childComplexity), true
+	case "WinBackStep.body":
+		if e.ComplexityRoot.WinBackStep.Body == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackStep.Body(childComplexity), true
+	case "WinBackStep.subject":
+		if e.ComplexityRoot.WinBackStep.Subject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackStep.Subject(childComplexity), true
+
 	case "WorkspaceUsage.bytes":
 		if e.ComplexityRoot.WorkspaceUsage.Bytes == nil {
 			break
@@ -2953,10 +3195,12 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CancelSubscriptionInput", ec.unmarshalInputCancelSubscriptionInput),
 			graphql.NewInputUnmarshaler("ChangePlanInput", ec.unmarshalInputChangePlanInput),
 			graphql.NewInputUnmarshaler("CreateApiKeyInput", ec.unmarshalInputCreateApiKeyInput),
+			graphql.NewInputUnmarshaler("CreateWinBackCampaignInput", ec.unmarshalInputCreateWinBackCampaignInput),
 			graphql.NewInputUnmarshaler("ImportTenantInput", ec.unmarshalInputImportTenantInput),
 			graphql.NewInputUnmarshaler("OperationOrder", ec.unmarshalInputOperationOrder),
 			graphql.NewInputUnmarshaler("OperationWhereInput", ec.unmarshalInputOperationWhereInput),
 			graphql.NewInputUnmarshaler("PauseSubscriptionInput", ec.unmarshalInputPauseSubscriptionInput),
+			graphql.NewInputUnmarshaler("PauseWinBackCampaignInput", ec.unmarshalInputPauseWinBackCampaignInput),
 			graphql.NewInputUnmarshaler("PlanOrder", ec.unmarshalInputPlanOrder),
 			graphql.NewInputUnmarshaler("PlanWhereInput", ec.unmarshalInputPlanWhereInput),
 			graphql.NewInputUnmarshaler("PurgeTenantInput", ec.unmarshalInputPurgeTenantInput),
@@ -2973,6 +3217,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("TenantWhereInput", ec.unmarshalInputTenantWhereInput),
 			graphql.NewInputUnmarshaler("UndoCancellationInput", ec.unmarshalInputUndoCancellationInput),
 			graphql.NewInputUnmarshaler("UploadDocumentInput", ec.unmarshalInputUploadDocumentInput),
+			graphql.NewInputUnmarshaler("WinBackCampaignOrder", ec.unmarshalInputWinBackCampaignOrder),
+			graphql.NewInputUnmarshaler("WinBackCampaignWhereInput", ec.unmarshalInputWinBackCampaignWhereInput),
+			graphql.NewInputUnmarshaler("WinBackOfferInput", ec.unmarshalInputWinBackOfferInput),
+			graphql.NewInputUnmarshaler("WinBackSegmentInput", ec.unmarshalInputWinBackSegmentInput),
+			graphql.NewInputUnmarshaler("WinBackStepInput", ec.unmarshalInputWinBackStepInput),
 		)
 	}
 	first := true
@@ -3704,6 +3953,86 @@ extend type Tenant {
   scheduledCancellation: ScheduledCancellation
   "A paused tenant resumes by itself at this time."
   pausedUntil: Time
+}
+`, BuiltIn: false},
+	{Name: "../schema/winback.graphqls", Input: `# Win-back campaigns. Creating, pausing and listing campaigns is here; the
+# sweep that sends their mails is not built yet (issue 11).
+
+extend type Mutation {
+  """
+  Create a win-back campaign (admin). Everything is validated first:
+  INVALID_INPUT names the field (an empty segment, an offer outside 1–100 %
+  or 1–36 months, steps not in increasing afterDays, an unknown {{placeholder}}).
+  Templates are plain text with the placeholders {{tenantName}}, {{planName}},
+  {{offer}}, {{reactivateUrl}} and {{unsubscribeUrl}}.
+  """
+  createWinBackCampaign(input: CreateWinBackCampaignInput!): WinBackCampaignPayload!
+  "Pause a win-back campaign (admin): no more of its mails are sent."
+  pauseWinBackCampaign(input: PauseWinBackCampaignInput!): WinBackCampaignPayload!
+}
+
+input CreateWinBackCampaignInput {
+  "1 to 100 characters."
+  name: String!
+  segment: WinBackSegmentInput!
+  "The retention coupon applied when a tenant reactivates through the campaign's link."
+  offer: WinBackOfferInput
+  "1 to 10 mails, in increasing afterDays."
+  steps: [WinBackStepInput!]!
+}
+
+input WinBackSegmentInput {
+  "Tenants canceled within this many days (1 to 365)."
+  canceledWithinDays: Int
+  "Only tenants on these plans (default: any)."
+  plans: [String!]
+  "Only tenants that gave one of these reasons (default: any)."
+  feedback: [CancellationFeedback!]
+}
+
+input WinBackOfferInput {
+  "1 to 100."
+  percentOff: Int!
+  "1 to 36."
+  durationMonths: Int!
+}
+
+input WinBackStepInput {
+  "Days after the cancellation, 0 to canceledWithinDays."
+  afterDays: Int!
+  subject: String!
+  body: String!
+}
+
+input PauseWinBackCampaignInput {
+  id: ID!
+}
+
+type WinBackCampaignPayload {
+  campaign: WinBackCampaign!
+}
+
+type WinBackSegment {
+  canceledWithinDays: Int!
+  plans: [String!]!
+  feedback: [CancellationFeedback!]!
+}
+
+type WinBackOffer {
+  percentOff: Int!
+  durationMonths: Int!
+}
+
+type WinBackStep {
+  afterDays: Int!
+  subject: String!
+  body: String!
+}
+
+extend type WinBackCampaign {
+  segment: WinBackSegment!
+  offer: WinBackOffer
+  steps: [WinBackStep!]!
 }
 `, BuiltIn: false},
 	{Name: "../schema/workspace.graphqls", Input: `# The tenant workspace (documents and search), the activation funnel and the
@@ -4801,6 +5130,40 @@ type Query {
     """
     where: TenantWhereInput
   ): TenantConnection!
+  """
+  Win-back campaigns, newest first unless orderBy says otherwise (admin and partner tokens).
+  """
+  winBackCampaigns(
+    """
+    Returns the elements in the list that come after the specified cursor.
+    """
+    after: Cursor
+
+    """
+    Returns the first _n_ elements from the list.
+    """
+    first: Int
+
+    """
+    Returns the elements in the list that come before the specified cursor.
+    """
+    before: Cursor
+
+    """
+    Returns the last _n_ elements from the list.
+    """
+    last: Int
+
+    """
+    Ordering options for WinBackCampaigns returned from the connection.
+    """
+    orderBy: WinBackCampaignOrder
+
+    """
+    Filtering options for WinBackCampaigns returned from the connection.
+    """
+    where: WinBackCampaignWhereInput
+  ): WinBackCampaignConnection!
 }
 type StateTransition implements Node {
   id: ID!
@@ -5421,6 +5784,171 @@ enum TriggeredBy @goModel(model: "github.com/tenantd/tenantd.Trigger") {
   USER
   SYSTEM
   ADMIN
+}
+type WinBackCampaign implements Node {
+  id: ID!
+  createdAt: Time!
+  updatedAt: Time!
+  name: String!
+  status: WinBackCampaignStatus!
+  """
+  the actor who made it, as the audit trail names them
+  """
+  createdBy: String!
+  pausedAt: Time
+}
+"""
+A connection to a list of items.
+"""
+type WinBackCampaignConnection {
+  """
+  A list of edges.
+  """
+  edges: [WinBackCampaignEdge]
+  """
+  Information to aid in pagination.
+  """
+  pageInfo: PageInfo!
+  """
+  Identifies the total count of items in the connection.
+  """
+  totalCount: Int!
+}
+"""
+An edge in a connection.
+"""
+type WinBackCampaignEdge {
+  """
+  The item at the end of the edge.
+  """
+  node: WinBackCampaign
+  """
+  A cursor for use in pagination.
+  """
+  cursor: Cursor!
+}
+"""
+Ordering options for WinBackCampaign connections
+"""
+input WinBackCampaignOrder {
+  """
+  The ordering direction.
+  """
+  direction: OrderDirection! = ASC
+  """
+  The field by which to order WinBackCampaigns.
+  """
+  field: WinBackCampaignOrderField!
+}
+"""
+Properties by which WinBackCampaign connections can be ordered.
+"""
+enum WinBackCampaignOrderField {
+  CREATED_AT
+  UPDATED_AT
+  NAME
+  STATUS
+}
+"""
+WinBackCampaignStatus is enum for the field status
+"""
+enum WinBackCampaignStatus @goModel(model: "github.com/tenantd/tenantd/ent/winbackcampaign.Status") {
+  ACTIVE
+  PAUSED
+}
+"""
+WinBackCampaignWhereInput is used for filtering WinBackCampaign objects.
+Input was generated by ent.
+"""
+input WinBackCampaignWhereInput {
+  not: WinBackCampaignWhereInput
+  and: [WinBackCampaignWhereInput!]
+  or: [WinBackCampaignWhereInput!]
+  """
+  id field predicates
+  """
+  id: ID
+  idNEQ: ID
+  idIn: [ID!]
+  idNotIn: [ID!]
+  idGT: ID
+  idGTE: ID
+  idLT: ID
+  idLTE: ID
+  """
+  created_at field predicates
+  """
+  createdAt: Time
+  createdAtNEQ: Time
+  createdAtIn: [Time!]
+  createdAtNotIn: [Time!]
+  createdAtGT: Time
+  createdAtGTE: Time
+  createdAtLT: Time
+  createdAtLTE: Time
+  """
+  updated_at field predicates
+  """
+  updatedAt: Time
+  updatedAtNEQ: Time
+  updatedAtIn: [Time!]
+  updatedAtNotIn: [Time!]
+  updatedAtGT: Time
+  updatedAtGTE: Time
+  updatedAtLT: Time
+  updatedAtLTE: Time
+  """
+  name field predicates
+  """
+  name: String
+  nameNEQ: String
+  nameIn: [String!]
+  nameNotIn: [String!]
+  nameGT: String
+  nameGTE: String
+  nameLT: String
+  nameLTE: String
+  nameContains: String
+  nameHasPrefix: String
+  nameHasSuffix: String
+  nameEqualFold: String
+  nameContainsFold: String
+  """
+  status field predicates
+  """
+  status: WinBackCampaignStatus
+  statusNEQ: WinBackCampaignStatus
+  statusIn: [WinBackCampaignStatus!]
+  statusNotIn: [WinBackCampaignStatus!]
+  """
+  created_by field predicates
+  """
+  createdBy: String
+  createdByNEQ: String
+  createdByIn: [String!]
+  createdByNotIn: [String!]
+  createdByGT: String
+  createdByGTE: String
+  createdByLT: String
+  createdByLTE: String
+  createdByContains: String
+  createdByHasPrefix: String
+  createdByHasSuffix: String
+  createdByEqualFold: String
+  createdByContainsFold: String
+  """
+  paused_at field predicates
+  """
+  pausedAt: Time
+  pausedAtNEQ: Time
+  pausedAtIn: [Time!]
+  pausedAtNotIn: [Time!]
+  pausedAtGT: Time
+  pausedAtGTE: Time
+  pausedAtLT: Time
+  pausedAtLTE: Time
+  pausedAtIsNil: Boolean
+  pausedAtNotNil: Boolean
 }
 `, BuiltIn: false},
 }
@@ -6342,6 +6870,96 @@ func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphq
 	return nil, fmt.Errorf("no field named %q was found under type Viewer", field.Name)
 }
 
+func (ec *executionContext) childFields_WinBackCampaign(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_WinBackCampaign_id(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_WinBackCampaign_createdAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_WinBackCampaign_updatedAt(ctx, field)
+	case "name":
+		return ec.fieldContext_WinBackCampaign_name(ctx, field)
+	case "status":
+		return ec.fieldContext_WinBackCampaign_status(ctx, field)
+	case "createdBy":
+		return ec.fieldContext_WinBackCampaign_createdBy(ctx, field)
+	case "pausedAt":
+		return ec.fieldContext_WinBackCampaign_pausedAt(ctx, field)
+	case "segment":
+		return ec.fieldContext_WinBackCampaign_segment(ctx, field)
+	case "offer":
+		return ec.fieldContext_WinBackCampaign_offer(ctx, field)
+	case "steps":
+		return ec.fieldContext_WinBackCampaign_steps(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WinBackCampaign", field.Name)
+}
+
+func (ec *executionContext) childFields_WinBackCampaignConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_WinBackCampaignConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_WinBackCampaignConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_WinBackCampaignConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WinBackCampaignConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_WinBackCampaignEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_WinBackCampaignEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_WinBackCampaignEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WinBackCampaignEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_WinBackCampaignPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "campaign":
+		return ec.fieldContext_WinBackCampaignPayload_campaign(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WinBackCampaignPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_WinBackOffer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "percentOff":
+		return ec.fieldContext_WinBackOffer_percentOff(ctx, field)
+	case "durationMonths":
+		return ec.fieldContext_WinBackOffer_durationMonths(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WinBackOffer", field.Name)
+}
+
+func (ec *executionContext) childFields_WinBackSegment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "canceledWithinDays":
+		return ec.fieldContext_WinBackSegment_canceledWithinDays(ctx, field)
+	case "plans":
+		return ec.fieldContext_WinBackSegment_plans(ctx, field)
+	case "feedback":
+		return ec.fieldContext_WinBackSegment_feedback(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WinBackSegment", field.Name)
+}
+
+func (ec *executionContext) childFields_WinBackStep(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "afterDays":
+		return ec.fieldContext_WinBackStep_afterDays(ctx, field)
+	case "subject":
+		return ec.fieldContext_WinBackStep_subject(ctx, field)
+	case "body":
+		return ec.fieldContext_WinBackStep_body(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WinBackStep", field.Name)
+}
+
 func (ec *executionContext) childFields_WorkspaceUsage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "documents":
@@ -6532,6 +7150,20 @@ func (ec *executionContext) field_Mutation_createApiKey_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_createWinBackCampaign_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (CreateWinBackCampaignInput, error) {
+			return ec.unmarshalNCreateWinBackCampaignInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCreateWinBackCampaignInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_importTenant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6552,6 +7184,20 @@ func (ec *executionContext) field_Mutation_pauseSubscription_args(ctx context.Co
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (PauseSubscriptionInput, error) {
 			return ec.unmarshalNPauseSubscriptionInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐPauseSubscriptionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_pauseWinBackCampaign_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (PauseWinBackCampaignInput, error) {
+			return ec.unmarshalNPauseWinBackCampaignInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐPauseWinBackCampaignInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -6964,6 +7610,60 @@ func (ec *executionContext) field_Query_tenants_args(ctx context.Context, rawArg
 	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
 		func(ctx context.Context, v any) (*ent.TenantWhereInput, error) {
 			return ec.unmarshalOTenantWhereInput2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐTenantWhereInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_winBackCampaigns_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*entgql.Cursor[uuid.UUID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "before",
+		func(ctx context.Context, v any) (*entgql.Cursor[uuid.UUID], error) {
+			return ec.unmarshalOCursor2ᚖentgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["before"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "last",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["last"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*ent.WinBackCampaignOrder, error) {
+			return ec.unmarshalOWinBackCampaignOrder2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐWinBackCampaignOrder(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "where",
+		func(ctx context.Context, v any) (*ent.WinBackCampaignWhereInput, error) {
+			return ec.unmarshalOWinBackCampaignWhereInput2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐWinBackCampaignWhereInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -10422,6 +11122,94 @@ func (ec *executionContext) fieldContext_Mutation_purgeTenant(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_createWinBackCampaign(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createWinBackCampaign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateWinBackCampaign(ctx, fc.Args["input"].(CreateWinBackCampaignInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *WinBackCampaignPayload) graphql.Marshaler {
+			return ec.marshalNWinBackCampaignPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackCampaignPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createWinBackCampaign(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WinBackCampaignPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createWinBackCampaign_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_pauseWinBackCampaign(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_pauseWinBackCampaign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PauseWinBackCampaign(ctx, fc.Args["input"].(PauseWinBackCampaignInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *WinBackCampaignPayload) graphql.Marshaler {
+			return ec.marshalNWinBackCampaignPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackCampaignPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_pauseWinBackCampaign(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WinBackCampaignPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_pauseWinBackCampaign_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_uploadDocument(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12925,6 +13713,50 @@ func (ec *executionContext) fieldContext_Query_tenants(ctx context.Context, fiel
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_tenants_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_winBackCampaigns(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_winBackCampaigns(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().WinBackCampaigns(ctx, fc.Args["after"].(*entgql.Cursor[uuid.UUID]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[uuid.UUID]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.WinBackCampaignOrder), fc.Args["where"].(*ent.WinBackCampaignWhereInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.WinBackCampaignConnection) graphql.Marshaler {
+			return ec.marshalNWinBackCampaignConnection2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐWinBackCampaignConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_winBackCampaigns(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WinBackCampaignConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_winBackCampaigns_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -16435,6 +17267,621 @@ func (ec *executionContext) fieldContext_Viewer_tenant(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _WinBackCampaign_id(ctx context.Context, field graphql.CollectedField, obj *ent.WinBackCampaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackCampaign_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackCampaign_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackCampaign", field, false, false, "ID")
+}
+
+func (ec *executionContext) _WinBackCampaign_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.WinBackCampaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackCampaign_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackCampaign_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackCampaign", field, false, false, "Time")
+}
+
+func (ec *executionContext) _WinBackCampaign_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.WinBackCampaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackCampaign_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackCampaign_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackCampaign", field, false, false, "Time")
+}
+
+func (ec *executionContext) _WinBackCampaign_name(ctx context.Context, field graphql.CollectedField, obj *ent.WinBackCampaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackCampaign_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackCampaign_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackCampaign", field, false, false, "String")
+}
+
+func (ec *executionContext) _WinBackCampaign_status(ctx context.Context, field graphql.CollectedField, obj *ent.WinBackCampaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackCampaign_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v winbackcampaign.Status) graphql.Marshaler {
+			return ec.marshalNWinBackCampaignStatus2githubᚗcomᚋtenantdᚋtenantdᚋentᚋwinbackcampaignᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackCampaign_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackCampaign", field, false, false, "WinBackCampaignStatus")
+}
+
+func (ec *executionContext) _WinBackCampaign_createdBy(ctx context.Context, field graphql.CollectedField, obj *ent.WinBackCampaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackCampaign_createdBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedBy, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackCampaign_createdBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackCampaign", field, false, false, "String")
+}
+
+func (ec *executionContext) _WinBackCampaign_pausedAt(ctx context.Context, field graphql.CollectedField, obj *ent.WinBackCampaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackCampaign_pausedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PausedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackCampaign_pausedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackCampaign", field, false, false, "Time")
+}
+
+func (ec *executionContext) _WinBackCampaign_segment(ctx context.Context, field graphql.CollectedField, obj *ent.WinBackCampaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackCampaign_segment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.WinBackCampaign().Segment(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *WinBackSegment) graphql.Marshaler {
+			return ec.marshalNWinBackSegment2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackSegment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackCampaign_segment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WinBackCampaign",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WinBackSegment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WinBackCampaign_offer(ctx context.Context, field graphql.CollectedField, obj *ent.WinBackCampaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackCampaign_offer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.WinBackCampaign().Offer(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *WinBackOffer) graphql.Marshaler {
+			return ec.marshalOWinBackOffer2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackOffer(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackCampaign_offer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WinBackCampaign",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WinBackOffer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WinBackCampaign_steps(ctx context.Context, field graphql.CollectedField, obj *ent.WinBackCampaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackCampaign_steps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.WinBackCampaign().Steps(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*WinBackStep) graphql.Marshaler {
+			return ec.marshalNWinBackStep2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackStepᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackCampaign_steps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WinBackCampaign",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WinBackStep(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WinBackCampaignConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.WinBackCampaignConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackCampaignConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.WinBackCampaignEdge) graphql.Marshaler {
+			return ec.marshalOWinBackCampaignEdge2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐWinBackCampaignEdge(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackCampaignConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WinBackCampaignConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WinBackCampaignEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WinBackCampaignConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.WinBackCampaignConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackCampaignConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.PageInfo[uuid.UUID]) graphql.Marshaler {
+			return ec.marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackCampaignConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WinBackCampaignConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WinBackCampaignConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.WinBackCampaignConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackCampaignConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackCampaignConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackCampaignConnection", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WinBackCampaignEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.WinBackCampaignEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackCampaignEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.WinBackCampaign) graphql.Marshaler {
+			return ec.marshalOWinBackCampaign2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐWinBackCampaign(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackCampaignEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WinBackCampaignEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WinBackCampaign(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WinBackCampaignEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.WinBackCampaignEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackCampaignEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v entgql.Cursor[uuid.UUID]) graphql.Marshaler {
+			return ec.marshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackCampaignEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackCampaignEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _WinBackCampaignPayload_campaign(ctx context.Context, field graphql.CollectedField, obj *WinBackCampaignPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackCampaignPayload_campaign(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Campaign, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.WinBackCampaign) graphql.Marshaler {
+			return ec.marshalNWinBackCampaign2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐWinBackCampaign(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackCampaignPayload_campaign(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WinBackCampaignPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WinBackCampaign(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WinBackOffer_percentOff(ctx context.Context, field graphql.CollectedField, obj *WinBackOffer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackOffer_percentOff(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PercentOff, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackOffer_percentOff(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackOffer", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WinBackOffer_durationMonths(ctx context.Context, field graphql.CollectedField, obj *WinBackOffer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackOffer_durationMonths(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DurationMonths, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackOffer_durationMonths(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackOffer", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WinBackSegment_canceledWithinDays(ctx context.Context, field graphql.CollectedField, obj *WinBackSegment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackSegment_canceledWithinDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CanceledWithinDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackSegment_canceledWithinDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackSegment", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WinBackSegment_plans(ctx context.Context, field graphql.CollectedField, obj *WinBackSegment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackSegment_plans(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Plans, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackSegment_plans(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackSegment", field, false, false, "String")
+}
+
+func (ec *executionContext) _WinBackSegment_feedback(ctx context.Context, field graphql.CollectedField, obj *WinBackSegment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackSegment_feedback(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Feedback, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []CancellationFeedback) graphql.Marshaler {
+			return ec.marshalNCancellationFeedback2ᚕgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCancellationFeedbackᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackSegment_feedback(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackSegment", field, false, false, "CancellationFeedback")
+}
+
+func (ec *executionContext) _WinBackStep_afterDays(ctx context.Context, field graphql.CollectedField, obj *WinBackStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackStep_afterDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AfterDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackStep_afterDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackStep", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WinBackStep_subject(ctx context.Context, field graphql.CollectedField, obj *WinBackStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackStep_subject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Subject, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackStep_subject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackStep", field, false, false, "String")
+}
+
+func (ec *executionContext) _WinBackStep_body(ctx context.Context, field graphql.CollectedField, obj *WinBackStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackStep_body(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Body, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackStep_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackStep", field, false, false, "String")
+}
+
 func (ec *executionContext) _WorkspaceUsage_documents(ctx context.Context, field graphql.CollectedField, obj *workspace.Usage) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19257,6 +20704,69 @@ func UnmarshalCreateApiKeyInput(ctx context.Context, raw any) (CreateAPIKeyInput
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreateWinBackCampaignInput(ctx context.Context, obj any) (CreateWinBackCampaignInput, error) {
+	var it CreateWinBackCampaignInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "segment", "offer", "steps"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "segment":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("segment"))
+			data, err := ec.unmarshalNWinBackSegmentInput2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackSegmentInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Segment = data
+		case "offer":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offer"))
+			data, err := ec.unmarshalOWinBackOfferInput2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackOfferInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Offer = data
+		case "steps":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("steps"))
+			data, err := ec.unmarshalNWinBackStepInput2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackStepInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Steps = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateWinBackCampaignInput unmarshals raw into the CreateWinBackCampaignInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateWinBackCampaignInput(ctx context.Context, raw any) (CreateWinBackCampaignInput, error) {
+	var out CreateWinBackCampaignInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateWinBackCampaignInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputImportTenantInput(ctx context.Context, obj any) (ImportTenantInput, error) {
 	var it ImportTenantInput
 	if obj == nil {
@@ -20021,6 +21531,48 @@ func (ec *executionContext) unmarshalInputPauseSubscriptionInput(ctx context.Con
 func UnmarshalPauseSubscriptionInput(ctx context.Context, raw any) (PauseSubscriptionInput, error) {
 	var out PauseSubscriptionInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "PauseSubscriptionInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputPauseWinBackCampaignInput(ctx context.Context, obj any) (PauseWinBackCampaignInput, error) {
+	var it PauseWinBackCampaignInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPauseWinBackCampaignInput unmarshals raw into the PauseWinBackCampaignInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPauseWinBackCampaignInput(ctx context.Context, raw any) (PauseWinBackCampaignInput, error) {
+	var out PauseWinBackCampaignInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PauseWinBackCampaignInput", raw, &out)
 	return out, err
 }
 
@@ -23155,6 +24707,724 @@ func UnmarshalUploadDocumentInput(ctx context.Context, raw any) (UploadDocumentI
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputWinBackCampaignOrder(ctx context.Context, obj any) (ent.WinBackCampaignOrder, error) {
+	var it ent.WinBackCampaignOrder
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["direction"]; !present {
+		asMap["direction"] = "ASC"
+	}
+
+	fieldsInOrder := [...]string{"direction", "field"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalNOrderDirection2entgoᚗioᚋcontribᚋentgqlᚐOrderDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "field":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
+			data, err := ec.unmarshalNWinBackCampaignOrderField2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐWinBackCampaignOrderField(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Field = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalWinBackCampaignOrder unmarshals raw into the WinBackCampaignOrder input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalWinBackCampaignOrder(ctx context.Context, raw any) (ent.WinBackCampaignOrder, error) {
+	var out ent.WinBackCampaignOrder
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "WinBackCampaignOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputWinBackCampaignWhereInput(ctx context.Context, obj any) (ent.WinBackCampaignWhereInput, error) {
+	var it ent.WinBackCampaignWhereInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "name", "nameNEQ", "nameIn", "nameNotIn", "nameGT", "nameGTE", "nameLT", "nameLTE", "nameContains", "nameHasPrefix", "nameHasSuffix", "nameEqualFold", "nameContainsFold", "status", "statusNEQ", "statusIn", "statusNotIn", "createdBy", "createdByNEQ", "createdByIn", "createdByNotIn", "createdByGT", "createdByGTE", "createdByLT", "createdByLTE", "createdByContains", "createdByHasPrefix", "createdByHasSuffix", "createdByEqualFold", "createdByContainsFold", "pausedAt", "pausedAtNEQ", "pausedAtIn", "pausedAtNotIn", "pausedAtGT", "pausedAtGTE", "pausedAtLT", "pausedAtLTE", "pausedAtIsNil", "pausedAtNotNil"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "not":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("not"))
+			data, err := ec.unmarshalOWinBackCampaignWhereInput2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐWinBackCampaignWhereInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Not = data
+		case "and":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("and"))
+			data, err := ec.unmarshalOWinBackCampaignWhereInput2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐWinBackCampaignWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.And = data
+		case "or":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("or"))
+			data, err := ec.unmarshalOWinBackCampaignWhereInput2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐWinBackCampaignWhereInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Or = data
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ID = data
+		case "idNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNEQ"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNEQ = data
+		case "idIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDIn = data
+		case "idNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idNotIn"))
+			data, err := ec.unmarshalOID2ᚕgithubᚗcomᚋgoogleᚋuuidᚐUUIDᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDNotIn = data
+		case "idGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGT = data
+		case "idGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idGTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDGTE = data
+		case "idLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLT"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLT = data
+		case "idLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idLTE"))
+			data, err := ec.unmarshalOID2ᚖgithubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IDLTE = data
+		case "createdAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAt = data
+		case "createdAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNEQ = data
+		case "createdAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtIn = data
+		case "createdAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtNotIn = data
+		case "createdAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGT = data
+		case "createdAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtGTE = data
+		case "createdAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLT = data
+		case "createdAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedAtLTE = data
+		case "updatedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAt = data
+		case "updatedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNEQ = data
+		case "updatedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtIn = data
+		case "updatedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtNotIn = data
+		case "updatedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGT = data
+		case "updatedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtGTE = data
+		case "updatedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLT = data
+		case "updatedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("updatedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UpdatedAtLTE = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "nameNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNEQ = data
+		case "nameIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameIn = data
+		case "nameNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameNotIn = data
+		case "nameGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGT = data
+		case "nameGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameGTE = data
+		case "nameLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLT = data
+		case "nameLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameLTE = data
+		case "nameContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContains = data
+		case "nameHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasPrefix = data
+		case "nameHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameHasSuffix = data
+		case "nameEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameEqualFold = data
+		case "nameContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("nameContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NameContainsFold = data
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOWinBackCampaignStatus2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚋwinbackcampaignᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "statusNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNEQ"))
+			data, err := ec.unmarshalOWinBackCampaignStatus2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚋwinbackcampaignᚐStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNEQ = data
+		case "statusIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusIn"))
+			data, err := ec.unmarshalOWinBackCampaignStatus2ᚕgithubᚗcomᚋtenantdᚋtenantdᚋentᚋwinbackcampaignᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusIn = data
+		case "statusNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statusNotIn"))
+			data, err := ec.unmarshalOWinBackCampaignStatus2ᚕgithubᚗcomᚋtenantdᚋtenantdᚋentᚋwinbackcampaignᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StatusNotIn = data
+		case "createdBy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdBy"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedBy = data
+		case "createdByNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByNEQ"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByNEQ = data
+		case "createdByIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByIn = data
+		case "createdByNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByNotIn"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByNotIn = data
+		case "createdByGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByGT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByGT = data
+		case "createdByGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByGTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByGTE = data
+		case "createdByLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByLT"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByLT = data
+		case "createdByLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByLTE"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByLTE = data
+		case "createdByContains":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByContains"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByContains = data
+		case "createdByHasPrefix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByHasPrefix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByHasPrefix = data
+		case "createdByHasSuffix":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByHasSuffix"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByHasSuffix = data
+		case "createdByEqualFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByEqualFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByEqualFold = data
+		case "createdByContainsFold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("createdByContainsFold"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CreatedByContainsFold = data
+		case "pausedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pausedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PausedAt = data
+		case "pausedAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pausedAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PausedAtNEQ = data
+		case "pausedAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pausedAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PausedAtIn = data
+		case "pausedAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pausedAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PausedAtNotIn = data
+		case "pausedAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pausedAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PausedAtGT = data
+		case "pausedAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pausedAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PausedAtGTE = data
+		case "pausedAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pausedAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PausedAtLT = data
+		case "pausedAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pausedAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PausedAtLTE = data
+		case "pausedAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pausedAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PausedAtIsNil = data
+		case "pausedAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pausedAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PausedAtNotNil = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalWinBackCampaignWhereInput unmarshals raw into the WinBackCampaignWhereInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalWinBackCampaignWhereInput(ctx context.Context, raw any) (ent.WinBackCampaignWhereInput, error) {
+	var out ent.WinBackCampaignWhereInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "WinBackCampaignWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputWinBackOfferInput(ctx context.Context, obj any) (WinBackOfferInput, error) {
+	var it WinBackOfferInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"percentOff", "durationMonths"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "percentOff":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("percentOff"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PercentOff = data
+		case "durationMonths":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("durationMonths"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DurationMonths = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalWinBackOfferInput unmarshals raw into the WinBackOfferInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalWinBackOfferInput(ctx context.Context, raw any) (WinBackOfferInput, error) {
+	var out WinBackOfferInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "WinBackOfferInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputWinBackSegmentInput(ctx context.Context, obj any) (WinBackSegmentInput, error) {
+	var it WinBackSegmentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"canceledWithinDays", "plans", "feedback"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "canceledWithinDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("canceledWithinDays"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CanceledWithinDays = data
+		case "plans":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("plans"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Plans = data
+		case "feedback":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("feedback"))
+			data, err := ec.unmarshalOCancellationFeedback2ᚕgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCancellationFeedbackᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Feedback = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalWinBackSegmentInput unmarshals raw into the WinBackSegmentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalWinBackSegmentInput(ctx context.Context, raw any) (WinBackSegmentInput, error) {
+	var out WinBackSegmentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "WinBackSegmentInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputWinBackStepInput(ctx context.Context, obj any) (WinBackStepInput, error) {
+	var it WinBackStepInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"afterDays", "subject", "body"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "afterDays":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("afterDays"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AfterDays = data
+		case "subject":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("subject"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Subject = data
+		case "body":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("body"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Body = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalWinBackStepInput unmarshals raw into the WinBackStepInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalWinBackStepInput(ctx context.Context, raw any) (WinBackStepInput, error) {
+	var out WinBackStepInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "WinBackStepInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -23163,6 +25433,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 	switch obj := (obj).(type) {
 	case nil:
 		return graphql.Null
+	case *ent.WinBackCampaign:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._WinBackCampaign(ctx, sel, obj)
 	case *ent.Tenant:
 		if obj == nil {
 			return graphql.Null
@@ -24368,6 +26643,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "createWinBackCampaign":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createWinBackCampaign(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pauseWinBackCampaign":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_pauseWinBackCampaign(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "uploadDocument":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_uploadDocument(ctx, field)
@@ -25298,6 +27587,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_tenants(ctx, field)
+				})
+		case "winBackCampaigns":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_winBackCampaigns(ctx, field)
 				})
 		case "viewer":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -26698,6 +28993,325 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 	return out
 }
 
+var winBackCampaignImplementors = []string{"WinBackCampaign", "Node"}
+
+func (ec *executionContext) _WinBackCampaign(ctx context.Context, sel ast.SelectionSet, obj *ent.WinBackCampaign) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, winBackCampaignImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WinBackCampaign")
+		case "id":
+			out.Values[i] = ec._WinBackCampaign_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._WinBackCampaign_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._WinBackCampaign_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._WinBackCampaign_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._WinBackCampaign_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdBy":
+			out.Values[i] = ec._WinBackCampaign_createdBy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pausedAt":
+			out.Values[i] = ec._WinBackCampaign_pausedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "segment":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._WinBackCampaign_segment(ctx, field, obj)
+				})
+		case "offer":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._WinBackCampaign_offer(ctx, field, obj)
+				})
+		case "steps":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._WinBackCampaign_steps(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var winBackCampaignConnectionImplementors = []string{"WinBackCampaignConnection"}
+
+func (ec *executionContext) _WinBackCampaignConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.WinBackCampaignConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, winBackCampaignConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WinBackCampaignConnection")
+		case "edges":
+			out.Values[i] = ec._WinBackCampaignConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._WinBackCampaignConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCount":
+			out.Values[i] = ec._WinBackCampaignConnection_totalCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var winBackCampaignEdgeImplementors = []string{"WinBackCampaignEdge"}
+
+func (ec *executionContext) _WinBackCampaignEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.WinBackCampaignEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, winBackCampaignEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WinBackCampaignEdge")
+		case "node":
+			out.Values[i] = ec._WinBackCampaignEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._WinBackCampaignEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var winBackCampaignPayloadImplementors = []string{"WinBackCampaignPayload"}
+
+func (ec *executionContext) _WinBackCampaignPayload(ctx context.Context, sel ast.SelectionSet, obj *WinBackCampaignPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, winBackCampaignPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WinBackCampaignPayload")
+		case "campaign":
+			out.Values[i] = ec._WinBackCampaignPayload_campaign(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var winBackOfferImplementors = []string{"WinBackOffer"}
+
+func (ec *executionContext) _WinBackOffer(ctx context.Context, sel ast.SelectionSet, obj *WinBackOffer) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, winBackOfferImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WinBackOffer")
+		case "percentOff":
+			out.Values[i] = ec._WinBackOffer_percentOff(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "durationMonths":
+			out.Values[i] = ec._WinBackOffer_durationMonths(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var winBackSegmentImplementors = []string{"WinBackSegment"}
+
+func (ec *executionContext) _WinBackSegment(ctx context.Context, sel ast.SelectionSet, obj *WinBackSegment) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, winBackSegmentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WinBackSegment")
+		case "canceledWithinDays":
+			out.Values[i] = ec._WinBackSegment_canceledWithinDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "plans":
+			out.Values[i] = ec._WinBackSegment_plans(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "feedback":
+			out.Values[i] = ec._WinBackSegment_feedback(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var winBackStepImplementors = []string{"WinBackStep"}
+
+func (ec *executionContext) _WinBackStep(ctx context.Context, sel ast.SelectionSet, obj *WinBackStep) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, winBackStepImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WinBackStep")
+		case "afterDays":
+			out.Values[i] = ec._WinBackStep_afterDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "subject":
+			out.Values[i] = ec._WinBackStep_subject(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "body":
+			out.Values[i] = ec._WinBackStep_body(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var workspaceUsageImplementors = []string{"WorkspaceUsage"}
 
 func (ec *executionContext) _WorkspaceUsage(ctx context.Context, sel ast.SelectionSet, obj *workspace.Usage) graphql.Marshaler {
@@ -27230,6 +29844,46 @@ func (ec *executionContext) marshalNCancelSubscriptionPayload2ᚖgithubᚗcomᚋ
 	return ec._CancelSubscriptionPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNCancellationFeedback2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCancellationFeedback(ctx context.Context, v any) (CancellationFeedback, error) {
+	var res CancellationFeedback
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCancellationFeedback2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCancellationFeedback(ctx context.Context, sel ast.SelectionSet, v CancellationFeedback) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNCancellationFeedback2ᚕgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCancellationFeedbackᚄ(ctx context.Context, v any) ([]CancellationFeedback, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]CancellationFeedback, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCancellationFeedback2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCancellationFeedback(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNCancellationFeedback2ᚕgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCancellationFeedbackᚄ(ctx context.Context, sel ast.SelectionSet, v []CancellationFeedback) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCancellationFeedback2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCancellationFeedback(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNChangePlanInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐChangePlanInput(ctx context.Context, v any) (ChangePlanInput, error) {
 	res, err := ec.unmarshalInputChangePlanInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -27274,6 +29928,11 @@ func (ec *executionContext) marshalNCreateApiKeyPayload2ᚖgithubᚗcomᚋtenant
 		return graphql.Null
 	}
 	return ec._CreateApiKeyPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCreateWinBackCampaignInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCreateWinBackCampaignInput(ctx context.Context, v any) (CreateWinBackCampaignInput, error) {
+	res, err := ec.unmarshalInputCreateWinBackCampaignInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNCursor2entgoᚗioᚋcontribᚋentgqlᚐCursor(ctx context.Context, v any) (entgql.Cursor[uuid.UUID], error) {
@@ -27751,6 +30410,11 @@ func (ec *executionContext) marshalNPageInfo2ᚖentgoᚗioᚋcontribᚋentgqlᚐ
 
 func (ec *executionContext) unmarshalNPauseSubscriptionInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐPauseSubscriptionInput(ctx context.Context, v any) (PauseSubscriptionInput, error) {
 	res, err := ec.unmarshalInputPauseSubscriptionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNPauseWinBackCampaignInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐPauseWinBackCampaignInput(ctx context.Context, v any) (PauseWinBackCampaignInput, error) {
+	res, err := ec.unmarshalInputPauseWinBackCampaignInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -28366,6 +31030,115 @@ func (ec *executionContext) marshalNViewer2ᚖgithubᚗcomᚋtenantdᚋtenantd�
 	return ec._Viewer(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNWinBackCampaign2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐWinBackCampaign(ctx context.Context, sel ast.SelectionSet, v *ent.WinBackCampaign) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WinBackCampaign!")
+		return graphql.Null
+	}
+	return ec._WinBackCampaign(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWinBackCampaignConnection2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐWinBackCampaignConnection(ctx context.Context, sel ast.SelectionSet, v *ent.WinBackCampaignConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WinBackCampaignConnection!")
+		return graphql.Null
+	}
+	return ec._WinBackCampaignConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNWinBackCampaignOrderField2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐWinBackCampaignOrderField(ctx context.Context, v any) (*ent.WinBackCampaignOrderField, error) {
+	var res = new(ent.WinBackCampaignOrderField)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWinBackCampaignOrderField2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐWinBackCampaignOrderField(ctx context.Context, sel ast.SelectionSet, v *ent.WinBackCampaignOrderField) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WinBackCampaignOrderField!")
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) marshalNWinBackCampaignPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackCampaignPayload(ctx context.Context, sel ast.SelectionSet, v *WinBackCampaignPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WinBackCampaignPayload!")
+		return graphql.Null
+	}
+	return ec._WinBackCampaignPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNWinBackCampaignStatus2githubᚗcomᚋtenantdᚋtenantdᚋentᚋwinbackcampaignᚐStatus(ctx context.Context, v any) (winbackcampaign.Status, error) {
+	var res winbackcampaign.Status
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWinBackCampaignStatus2githubᚗcomᚋtenantdᚋtenantdᚋentᚋwinbackcampaignᚐStatus(ctx context.Context, sel ast.SelectionSet, v winbackcampaign.Status) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNWinBackCampaignWhereInput2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐWinBackCampaignWhereInput(ctx context.Context, v any) (*ent.WinBackCampaignWhereInput, error) {
+	res, err := ec.unmarshalInputWinBackCampaignWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWinBackSegment2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackSegment(ctx context.Context, sel ast.SelectionSet, v *WinBackSegment) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WinBackSegment!")
+		return graphql.Null
+	}
+	return ec._WinBackSegment(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNWinBackSegmentInput2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackSegmentInput(ctx context.Context, v any) (*WinBackSegmentInput, error) {
+	res, err := ec.unmarshalInputWinBackSegmentInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWinBackStep2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackStepᚄ(ctx context.Context, sel ast.SelectionSet, v []*WinBackStep) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWinBackStep2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackStep(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWinBackStep2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackStep(ctx context.Context, sel ast.SelectionSet, v *WinBackStep) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WinBackStep!")
+		return graphql.Null
+	}
+	return ec._WinBackStep(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNWinBackStepInput2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackStepInputᚄ(ctx context.Context, v any) ([]*WinBackStepInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*WinBackStepInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNWinBackStepInput2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackStepInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNWinBackStepInput2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackStepInput(ctx context.Context, v any) (*WinBackStepInput, error) {
+	res, err := ec.unmarshalInputWinBackStepInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNWorkspaceUsage2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋworkspaceᚐUsage(ctx context.Context, sel ast.SelectionSet, v *workspace.Usage) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "WorkspaceUsage!")
@@ -28681,6 +31454,42 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOCancellationFeedback2ᚕgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCancellationFeedbackᚄ(ctx context.Context, v any) ([]CancellationFeedback, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]CancellationFeedback, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCancellationFeedback2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCancellationFeedback(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOCancellationFeedback2ᚕgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCancellationFeedbackᚄ(ctx context.Context, sel ast.SelectionSet, v []CancellationFeedback) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCancellationFeedback2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCancellationFeedback(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOCancellationFeedback2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐCancellationFeedback(ctx context.Context, v any) (*CancellationFeedback, error) {
@@ -29630,6 +32439,133 @@ func (ec *executionContext) marshalOTriggeredBy2ᚖgithubᚗcomᚋtenantdᚋtena
 		return graphql.Null
 	}
 	return v
+}
+
+func (ec *executionContext) marshalOWinBackCampaign2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐWinBackCampaign(ctx context.Context, sel ast.SelectionSet, v *ent.WinBackCampaign) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._WinBackCampaign(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOWinBackCampaignEdge2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐWinBackCampaignEdge(ctx context.Context, sel ast.SelectionSet, v []*ent.WinBackCampaignEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalOWinBackCampaignEdge2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐWinBackCampaignEdge(ctx, sel, v[i])
+	})
+
+	return ret
+}
+
+func (ec *executionContext) marshalOWinBackCampaignEdge2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐWinBackCampaignEdge(ctx context.Context, sel ast.SelectionSet, v *ent.WinBackCampaignEdge) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._WinBackCampaignEdge(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOWinBackCampaignOrder2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐWinBackCampaignOrder(ctx context.Context, v any) (*ent.WinBackCampaignOrder, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputWinBackCampaignOrder(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOWinBackCampaignStatus2ᚕgithubᚗcomᚋtenantdᚋtenantdᚋentᚋwinbackcampaignᚐStatusᚄ(ctx context.Context, v any) ([]winbackcampaign.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]winbackcampaign.Status, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNWinBackCampaignStatus2githubᚗcomᚋtenantdᚋtenantdᚋentᚋwinbackcampaignᚐStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOWinBackCampaignStatus2ᚕgithubᚗcomᚋtenantdᚋtenantdᚋentᚋwinbackcampaignᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []winbackcampaign.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWinBackCampaignStatus2githubᚗcomᚋtenantdᚋtenantdᚋentᚋwinbackcampaignᚐStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOWinBackCampaignStatus2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚋwinbackcampaignᚐStatus(ctx context.Context, v any) (*winbackcampaign.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(winbackcampaign.Status)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOWinBackCampaignStatus2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚋwinbackcampaignᚐStatus(ctx context.Context, sel ast.SelectionSet, v *winbackcampaign.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOWinBackCampaignWhereInput2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐWinBackCampaignWhereInputᚄ(ctx context.Context, v any) ([]*ent.WinBackCampaignWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*ent.WinBackCampaignWhereInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNWinBackCampaignWhereInput2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐWinBackCampaignWhereInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOWinBackCampaignWhereInput2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐWinBackCampaignWhereInput(ctx context.Context, v any) (*ent.WinBackCampaignWhereInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputWinBackCampaignWhereInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOWinBackOffer2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackOffer(ctx context.Context, sel ast.SelectionSet, v *WinBackOffer) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._WinBackOffer(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOWinBackOfferInput2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackOfferInput(ctx context.Context, v any) (*WinBackOfferInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputWinBackOfferInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOWorkspaceUsage2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋinternalᚋworkspaceᚐUsage(ctx context.Context, sel ast.SelectionSet, v *workspace.Usage) graphql.Marshaler {

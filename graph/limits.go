@@ -116,6 +116,11 @@ func setComplexity(c *ComplexityRoot) {
 	c.Mutation.RequestTenantDeletion = func(child int, _ RequestTenantDeletionInput) int { return mutationCost + child }
 	c.Mutation.RestoreTenant = func(child int, _ RestoreTenantInput) int { return mutationCost + child }
 	c.Mutation.PurgeTenant = func(child int, _ PurgeTenantInput) int { return mutationCost + child }
+	c.Mutation.CreateWinBackCampaign = func(child int, _ CreateWinBackCampaignInput) int { return mutationCost + child }
+	c.Mutation.PauseWinBackCampaign = func(child int, _ PauseWinBackCampaignInput) int { return mutationCost + child }
+	c.Query.WinBackCampaigns = func(child int, _ *entgql.Cursor[uuid.UUID], first *int, _ *entgql.Cursor[uuid.UUID], last *int, _ *ent.WinBackCampaignOrder, _ *ent.WinBackCampaignWhereInput) int {
+		return 1 + pageCost(first, last)*child
+	}
 	c.Mutation.RequestDataExport = func(child int, _ RequestDataExportInput) int { return 2*mutationCost + child }
 	c.Mutation.ImportTenant = func(child int, _ ImportTenantInput) int { return readinessRunCost + child }
 	c.Tenant.Exports = func(child int) int { return 5 + 10*child }

@@ -82,6 +82,16 @@ type CreateAPIKeyPayload struct {
 	APIKey string `json:"apiKey"`
 }
 
+type CreateWinBackCampaignInput struct {
+	// 1 to 100 characters.
+	Name    string               `json:"name"`
+	Segment *WinBackSegmentInput `json:"segment"`
+	// The retention coupon applied when a tenant reactivates through the campaign's link.
+	Offer *WinBackOfferInput `json:"offer,omitempty"`
+	// 1 to 10 mails, in increasing afterDays.
+	Steps []*WinBackStepInput `json:"steps"`
+}
+
 type DataExport struct {
 	ID        uuid.UUID        `json:"id"`
 	Format    ExportFormat     `json:"format"`
@@ -170,6 +180,10 @@ type PauseSubscriptionInput struct {
 	ResumesAt time.Time `json:"resumesAt"`
 	// Why, for the audit trail (at most 500 characters).
 	Reason *string `json:"reason,omitempty"`
+}
+
+type PauseWinBackCampaignInput struct {
+	ID uuid.UUID `json:"id"`
 }
 
 // What a plan change costs and means.
@@ -426,6 +440,50 @@ type Viewer struct {
 	Actor string `json:"actor"`
 	// The tenant of a tenant API key; null for admin and partner tokens.
 	Tenant *ent.Tenant `json:"tenant,omitempty"`
+}
+
+type WinBackCampaignPayload struct {
+	Campaign *ent.WinBackCampaign `json:"campaign"`
+}
+
+type WinBackOffer struct {
+	PercentOff     int `json:"percentOff"`
+	DurationMonths int `json:"durationMonths"`
+}
+
+type WinBackOfferInput struct {
+	// 1 to 100.
+	PercentOff int `json:"percentOff"`
+	// 1 to 36.
+	DurationMonths int `json:"durationMonths"`
+}
+
+type WinBackSegment struct {
+	CanceledWithinDays int                    `json:"canceledWithinDays"`
+	Plans              []string               `json:"plans"`
+	Feedback           []CancellationFeedback `json:"feedback"`
+}
+
+type WinBackSegmentInput struct {
+	// Tenants canceled within this many days (1 to 365).
+	CanceledWithinDays *int `json:"canceledWithinDays,omitempty"`
+	// Only tenants on these plans (default: any).
+	Plans []string `json:"plans,omitempty"`
+	// Only tenants that gave one of these reasons (default: any).
+	Feedback []CancellationFeedback `json:"feedback,omitempty"`
+}
+
+type WinBackStep struct {
+	AfterDays int    `json:"afterDays"`
+	Subject   string `json:"subject"`
+	Body      string `json:"body"`
+}
+
+type WinBackStepInput struct {
+	// Days after the cancellation, 0 to canceledWithinDays.
+	AfterDays int    `json:"afterDays"`
+	Subject   string `json:"subject"`
+	Body      string `json:"body"`
 }
 
 // Stripe's cancellation feedback values.

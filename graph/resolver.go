@@ -21,6 +21,7 @@ import (
 	"github.com/tenantd/tenantd/internal/store"
 	"github.com/tenantd/tenantd/internal/subscription"
 	"github.com/tenantd/tenantd/internal/watch"
+	"github.com/tenantd/tenantd/internal/winback"
 	"github.com/tenantd/tenantd/internal/workspace"
 )
 
@@ -40,6 +41,8 @@ type Resolver struct {
 	PlanChanges *planchange.Service
 	// Retention deletes, restores and purges tenants.
 	Retention *retention.Purger
+	// WinBack keeps win-back campaigns.
+	WinBack *winback.Service
 	// Exports exports and imports tenants' data.
 	Exports *export.Service
 	// ActivationWindow defines an activated tenant for the funnel.

@@ -237,6 +237,18 @@ func (f WebhookEventFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.WebhookEventMutation", m)
 }
 
+// The WinBackCampaignFunc type is an adapter to allow the use of ordinary
+// function as WinBackCampaign mutator.
+type WinBackCampaignFunc func(context.Context, *ent.WinBackCampaignMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f WinBackCampaignFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.WinBackCampaignMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.WinBackCampaignMutation", m)
+}
+
 // The WorkspaceFunc type is an adapter to allow the use of ordinary
 // function as Workspace mutator.
 type WorkspaceFunc func(context.Context, *ent.WorkspaceMutation) (ent.Value, error)

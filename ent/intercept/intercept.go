@@ -28,6 +28,7 @@ import (
 	"github.com/tenantd/tenantd/ent/tenant"
 	"github.com/tenantd/tenantd/ent/tenantstatecount"
 	"github.com/tenantd/tenantd/ent/webhookevent"
+	"github.com/tenantd/tenantd/ent/winbackcampaign"
 	"github.com/tenantd/tenantd/ent/workspace"
 )
 
@@ -600,6 +601,33 @@ func (f TraverseWebhookEvent) Traverse(ctx context.Context, q ent.Query) error {
 	return fmt.Errorf("unexpected query type %T. expect *ent.WebhookEventQuery", q)
 }
 
+// The WinBackCampaignFunc type is an adapter to allow the use of ordinary function as a Querier.
+type WinBackCampaignFunc func(context.Context, *ent.WinBackCampaignQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f WinBackCampaignFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.WinBackCampaignQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.WinBackCampaignQuery", q)
+}
+
+// The TraverseWinBackCampaign type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseWinBackCampaign func(context.Context, *ent.WinBackCampaignQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseWinBackCampaign) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseWinBackCampaign) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.WinBackCampaignQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.WinBackCampaignQuery", q)
+}
+
 // The WorkspaceFunc type is an adapter to allow the use of ordinary function as a Querier.
 type WorkspaceFunc func(context.Context, *ent.WorkspaceQuery) (ent.Value, error)
 
@@ -668,6 +696,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.TenantStateCountQuery, predicate.TenantStateCount, tenantstatecount.OrderOption]{typ: ent.TypeTenantStateCount, tq: q}, nil
 	case *ent.WebhookEventQuery:
 		return &query[*ent.WebhookEventQuery, predicate.WebhookEvent, webhookevent.OrderOption]{typ: ent.TypeWebhookEvent, tq: q}, nil
+	case *ent.WinBackCampaignQuery:
+		return &query[*ent.WinBackCampaignQuery, predicate.WinBackCampaign, winbackcampaign.OrderOption]{typ: ent.TypeWinBackCampaign, tq: q}, nil
 	case *ent.WorkspaceQuery:
 		return &query[*ent.WorkspaceQuery, predicate.Workspace, workspace.OrderOption]{typ: ent.TypeWorkspace, tq: q}, nil
 	default:

@@ -607,6 +607,33 @@ var (
 		Columns:    WebhookEventsColumns,
 		PrimaryKey: []*schema.Column{WebhookEventsColumns[0]},
 	}
+	// WinBackCampaignsColumns holds the columns for the "win_back_campaigns" table.
+	WinBackCampaignsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "name", Type: field.TypeString, Size: 100},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"ACTIVE", "PAUSED"}, Default: "ACTIVE"},
+		{Name: "segment", Type: field.TypeJSON},
+		{Name: "offer_percent_off", Type: field.TypeInt, Nullable: true},
+		{Name: "offer_duration_months", Type: field.TypeInt, Nullable: true},
+		{Name: "steps", Type: field.TypeJSON},
+		{Name: "created_by", Type: field.TypeString},
+		{Name: "paused_at", Type: field.TypeTime, Nullable: true},
+	}
+	// WinBackCampaignsTable holds the schema information for the "win_back_campaigns" table.
+	WinBackCampaignsTable = &schema.Table{
+		Name:       "win_back_campaigns",
+		Columns:    WinBackCampaignsColumns,
+		PrimaryKey: []*schema.Column{WinBackCampaignsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "winbackcampaign_status",
+				Unique:  false,
+				Columns: []*schema.Column{WinBackCampaignsColumns[4]},
+			},
+		},
+	}
 	// WorkspacesColumns holds the columns for the "workspaces" table.
 	WorkspacesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -647,6 +674,7 @@ var (
 		TenantsTable,
 		TenantStateCountsTable,
 		WebhookEventsTable,
+		WinBackCampaignsTable,
 		WorkspacesTable,
 	}
 )

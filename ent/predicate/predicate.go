@@ -63,5 +63,8 @@ type TenantStateCount func(*sql.Selector)
 // WebhookEvent is the predicate function for webhookevent builders.
 type WebhookEvent func(*sql.Selector)
 
+// WinBackCampaign is the predicate function for winbackcampaign builders.
+type WinBackCampaign func(*sql.Selector)
+
 // Workspace is the predicate function for workspace builders.
 type Workspace func(*sql.Selector)

@@ -567,6 +567,30 @@ func (f WebhookEventMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mu
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.WebhookEventMutation", m)
 }
 
+// The WinBackCampaignQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type WinBackCampaignQueryRuleFunc func(context.Context, *ent.WinBackCampaignQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f WinBackCampaignQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.WinBackCampaignQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.WinBackCampaignQuery", q)
+}
+
+// The WinBackCampaignMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type WinBackCampaignMutationRuleFunc func(context.Context, *ent.WinBackCampaignMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f WinBackCampaignMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.WinBackCampaignMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.WinBackCampaignMutation", m)
+}
+
 // The WorkspaceQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type WorkspaceQueryRuleFunc func(context.Context, *ent.WorkspaceQuery) error
@@ -664,6 +688,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.WebhookEventQuery:
 		return q.Filter(), nil
+	case *ent.WinBackCampaignQuery:
+		return q.Filter(), nil
 	case *ent.WorkspaceQuery:
 		return q.Filter(), nil
 	default:
@@ -710,6 +736,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.TenantStateCountMutation:
 		return m.Filter(), nil
 	case *ent.WebhookEventMutation:
+		return m.Filter(), nil
+	case *ent.WinBackCampaignMutation:
 		return m.Filter(), nil
 	case *ent.WorkspaceMutation:
 		return m.Filter(), nil

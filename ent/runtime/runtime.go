@@ -27,6 +27,7 @@ import (
 	"github.com/tenantd/tenantd/ent/tenant"
 	"github.com/tenantd/tenantd/ent/tenantstatecount"
 	"github.com/tenantd/tenantd/ent/webhookevent"
+	"github.com/tenantd/tenantd/ent/winbackcampaign"
 	"github.com/tenantd/tenantd/ent/workspace"
 
 	"entgo.io/ent"
@@ -659,6 +660,40 @@ func init() {
 	webhookeventDescID := webhookeventFields[0].Descriptor()
 	// webhookevent.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	webhookevent.IDValidator = webhookeventDescID.Validators[0].(func(string) error)
+	winbackcampaignMixin := schema.WinBackCampaign{}.Mixin()
+	winbackcampaign.Policy = privacy.NewPolicies(schema.WinBackCampaign{})
+	winbackcampaign.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := winbackcampaign.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	winbackcampaignMixinFields0 := winbackcampaignMixin[0].Fields()
+	_ = winbackcampaignMixinFields0
+	winbackcampaignMixinFields1 := winbackcampaignMixin[1].Fields()
+	_ = winbackcampaignMixinFields1
+	winbackcampaignFields := schema.WinBackCampaign{}.Fields()
+	_ = winbackcampaignFields
+	// winbackcampaignDescCreatedAt is the schema descriptor for created_at field.
+	winbackcampaignDescCreatedAt := winbackcampaignMixinFields1[0].Descriptor()
+	// winbackcampaign.DefaultCreatedAt holds the default value on creation for the created_at field.
+	winbackcampaign.DefaultCreatedAt = winbackcampaignDescCreatedAt.Default.(func() time.Time)
+	// winbackcampaignDescUpdatedAt is the schema descriptor for updated_at field.
+	winbackcampaignDescUpdatedAt := winbackcampaignMixinFields1[1].Descriptor()
+	// winbackcampaign.DefaultUpdatedAt holds the default value on creation for the updated_at field.
+	winbackcampaign.DefaultUpdatedAt = winbackcampaignDescUpdatedAt.Default.(func() time.Time)
+	// winbackcampaign.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
+	winbackcampaign.UpdateDefaultUpdatedAt = winbackcampaignDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// winbackcampaignDescName is the schema descriptor for name field.
+	winbackcampaignDescName := winbackcampaignFields[0].Descriptor()
+	// winbackcampaign.NameValidator is a validator for the "name" field. It is called by the builders before save.
+	winbackcampaign.NameValidator = winbackcampaignDescName.Validators[0].(func(string) error)
+	// winbackcampaignDescID is the schema descriptor for id field.
+	winbackcampaignDescID := winbackcampaignMixinFields0[0].Descriptor()
+	// winbackcampaign.DefaultID holds the default value on creation for the id field.
+	winbackcampaign.DefaultID = winbackcampaignDescID.Default.(func() uuid.UUID)
 	workspaceMixin := schema.Workspace{}.Mixin()
 	workspace.Policy = privacy.NewPolicies(schema.Workspace{})
 	workspace.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -39,6 +39,7 @@ import (
 	"github.com/tenantd/tenantd/internal/subscription"
 	"github.com/tenantd/tenantd/internal/watch"
 	"github.com/tenantd/tenantd/internal/webhooks"
+	"github.com/tenantd/tenantd/internal/winback"
 	"github.com/tenantd/tenantd/internal/workspace"
 )
 
@@ -278,6 +279,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 		Workspaces: s.workspaces, ActivationWindow: cfg.ActivationWindow,
 		Readiness: checker, Subscriptions: subscriptions, PlanChanges: s.planChanges, Retention: purger,
 		Exports: s.exports,
+		WinBack: winback.New(winback.Config{DB: s.db, Clock: s.clock, Logger: log.With("component", "winback")}),
 	}
 	return s, nil
 }
