@@ -234,6 +234,8 @@ func TestReactivation(t *testing.T) {
 	tn, err := srv.DB().Ent.Tenant.Get(sys, id)
 	require.NoError(t, err)
 	require.Equal(t, tenantd.StateCanceled, tn.State, "a declined card leaves the tenant CANCELED")
+	require.Equal(t, tenantd.EUNAUTHENTICATED, srv.Do(t, d.ReactivateTenant.APIKey, `{ viewer { actor } }`, nil).Code(),
+		"the failed reactivation's key is revoked")
 
 	srv.MustDo(t, key, react, map[string]any{"id": id, "pm": "pm_card_visa", "plan": "free"}, &d)
 	waitState(t, srv, id, tenantd.StateActive)

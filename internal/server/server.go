@@ -238,7 +238,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 	// Every operation kind is registered before River is configured: its
 	// rescue of stuck jobs is sized by the longest kind timeout.
 	subscriptions := subscription.New(subscription.Config{DB: s.db, Lifecycle: machine, Billing: provider,
-		Operations: s.operations, Idempotency: s.idempotency(), Logger: log.With("component", "subscription")})
+		Operations: s.operations, Idempotency: s.idempotency(), Events: pub, Logger: log.With("component", "subscription")})
 	s.subscriptions = subscriptions
 	s.exports, err = export.New(export.Config{DB: s.db, Lifecycle: machine, Workspaces: s.workspaces, Operations: s.operations,
 		Events: pub, Idempotency: s.idempotency(), Auth: s.auth, Clock: s.clock, Dir: cfg.ExportDir, TTL: cfg.ExportTTL,

@@ -9,10 +9,12 @@ import (
 
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
+	"github.com/tenantd/tenantd/ent/apikey"
 	entop "github.com/tenantd/tenantd/ent/operation"
 	"github.com/tenantd/tenantd/ent/tenant"
 	"github.com/tenantd/tenantd/internal/auth"
 	"github.com/tenantd/tenantd/internal/billing"
+	"github.com/tenantd/tenantd/internal/events"
 	"github.com/tenantd/tenantd/internal/idempotency"
 	"github.com/tenantd/tenantd/internal/lifecycle"
 	"github.com/tenantd/tenantd/internal/operation"
@@ -616,12 +618,13 @@ func (s *Service) reactivateStart(ctx context.Context, req ReactivateRequest) (*
 		if running {
 			return tenantd.Errorf(tenantd.ECONFLICT, "a reactivation of this tenant is under way; follow its operation")
 		}
-		secret, _, err := auth.IssueAPIKey(ctx, tx.Ent, t.ID, "reactivated", req.Actor.Name)
+		secret, key, err := auth.IssueAPIKey(ctx, tx.Ent, t.ID, "reactivated", req.Actor.Name)
 		if err != nil {
 			return err
 		}
 		params := s.Params(t)
 		params["plan"], params["paymentMethod"], params["reason"] = plan.Key, req.PaymentMethod, req.Reason
+		params["apiKey"] = key.ID.String() // revoked if the reactivation fails
 		op, err := s.startTx(ctx, tx, t.ID, tenantd.OpReactivate, params, req.Actor)
 		if err != nil {
 			return err
@@ -672,3 +675,22 @@ func (s *Service) reactivate(ctx context.Context, tx *store.Tx, r *operation.Run
 
 // ops returns the engine the kinds were registered on.
 func (s *Service) ops() *operation.Engine { return s.engine }
+
+// reactivationFailed revokes the key a failed reactivation issued (a
+// declined card): the tenant stays CANCELED, and the next attempt issues
+// its own.
+func (s *Service) reactivationFailed(ctx context.Context, tx *store.Tx, r *operation.Run, _ operation.Failure) error {
+	id, err := uuid.Parse(fmt.Sprint(r.Op.Params["apiKey"]))
+	if err != nil {
+		return nil // an operation from before keys were recorded
+	}
+	sys := tenantd.SystemContext(ctx)
+	n, err := tx.Ent.APIKey.Update().Where(apikey.ID(id), apikey.RevokedAtIsNil()).SetRevokedAt(s.machine.Now()).Save(sys)
+	if err != nil {
+		return fmt.Errorf("revoke the failed reactivation's key: %w", err)
+	}
+	if n == 0 || s.events == nil {
+		return nil
+	}
+	return s.events.PublishTx(ctx, tx, events.Event{Kind: events.KindKeyRevoked, TenantID: r.Op.TenantID, KeyID: id})
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/tenantd/tenantd/ent"
 	"github.com/tenantd/tenantd/ent/tenant"
 	"github.com/tenantd/tenantd/internal/billing"
+	"github.com/tenantd/tenantd/internal/events"
 	"github.com/tenantd/tenantd/internal/idempotency"
 	"github.com/tenantd/tenantd/internal/lifecycle"
 	"github.com/tenantd/tenantd/internal/operation"
@@ -57,6 +58,7 @@ type Service struct {
 	billing billing.Provider
 	idem    *idempotency.Store
 	engine  *operation.Engine
+	events  *events.Publisher
 	log     *slog.Logger
 }
 
@@ -70,7 +72,9 @@ type Config struct {
 	Operations *operation.Engine
 	// Idempotency keeps the keys of the mutations that carry one.
 	Idempotency *idempotency.Store
-	Logger      *slog.Logger
+	// Events publishes the revocation of a failed reactivation's key.
+	Events *events.Publisher
+	Logger *slog.Logger
 }
 
 // New returns a Service and registers its operation kinds.
@@ -78,7 +82,7 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{db: cfg.DB, machine: cfg.Lifecycle, billing: cfg.Billing, idem: cfg.Idempotency, engine: cfg.Operations, log: cfg.Logger}
+	s := &Service{db: cfg.DB, machine: cfg.Lifecycle, billing: cfg.Billing, idem: cfg.Idempotency, engine: cfg.Operations, events: cfg.Events, log: cfg.Logger}
 	// A failure after the last attempt of CANCEL, PAUSE or RESUME leaves the
 	// tenant where its transition took it: the operation FAILED says the
 	// provider was not told, for an operator to follow up. A REACTIVATE
@@ -87,7 +91,8 @@ func New(cfg Config) *Service {
 	cfg.Operations.Add(operation.Kind{Name: tenantd.OpCancel, Timeout: 30 * time.Second, MaxAttempts: 12,
 		Steps: []operation.Step{{Name: StepCancelBilling, Do: s.CancelBilling}}})
 	cfg.Operations.Add(operation.Kind{Name: tenantd.OpReactivate, Timeout: 30 * time.Second, MaxAttempts: 12,
-		Steps: []operation.Step{{Name: StepReactivateBilling, Do: s.ReactivateBilling}, {Name: StepReactivate, Tx: s.reactivate}}})
+		Steps:  []operation.Step{{Name: StepReactivateBilling, Do: s.ReactivateBilling}, {Name: StepReactivate, Tx: s.reactivate}},
+		OnFail: s.reactivationFailed})
 	cfg.Operations.Add(operation.Kind{Name: tenantd.OpPause, Timeout: 30 * time.Second, MaxAttempts: 12,
 		Steps: []operation.Step{{Name: StepPauseBilling, Do: s.pauseBilling}}})
 	cfg.Operations.Add(operation.Kind{Name: tenantd.OpResume, Timeout: 30 * time.Second, MaxAttempts: 12,
