@@ -19,6 +19,7 @@ import (
 
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
+	entop "github.com/tenantd/tenantd/ent/operation"
 	"github.com/tenantd/tenantd/ent/tenant"
 	"github.com/tenantd/tenantd/internal/billing"
 	"github.com/tenantd/tenantd/internal/events"
@@ -174,6 +175,17 @@ func (s *Service) ReactivateBilling(ctx context.Context, r *operation.Run) (stri
 		return "no subscription to resume", nil
 	}
 	sys := tenantd.SystemContext(ctx)
+	// A cancellation's billing call may not have landed yet (a reactivation
+	// right after a cancel): resuming first would leave it to cancel the
+	// subscription under an ACTIVE tenant. Wait for it.
+	busy, err := s.db.Ent.Operation.Query().Where(entop.TenantID(t.ID), entop.KindEQ(tenantd.OpCancel),
+		entop.StatusIn(tenantd.OpQueued, tenantd.OpRunning)).Exist(sys)
+	if err != nil {
+		return "", err
+	}
+	if busy {
+		return "", operation.Continue(time.Second)
+	}
 	p, err := t.QueryPlan().Only(sys)
 	if err != nil {
 		return "", err
