@@ -564,6 +564,17 @@ func Check(s tenantd.State, ev tenantd.Event, actor Actor) error {
 	return nil
 }
 
+// Visible reads the tenant as the caller in ctx may see it: NOT_FOUND for
+// one it may not see (another tenant's, for a tenant key) or that does not
+// exist. Capabilities validate against it before they write.
+func (m *Machine) Visible(ctx context.Context, id uuid.UUID) (*ent.Tenant, error) {
+	t, err := m.db.Ent.Tenant.Query().Where(tenant.ID(id)).Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, tenantd.Errorf(tenantd.ENOTFOUND, "no tenant with id %s", id)
+	}
+	return t, err
+}
+
 // LockTx reads the tenant in tx and holds its row lock to the end of tx
 // (PostgreSQL SELECT … FOR UPDATE; SQLite write transactions are exclusive),
 // as a transition does: a capability that writes tenant fields beside the

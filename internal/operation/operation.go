@@ -40,6 +40,7 @@ import (
 
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
+	"github.com/tenantd/tenantd/ent/operation"
 	"github.com/tenantd/tenantd/ent/schema"
 	"github.com/tenantd/tenantd/internal/events"
 	"github.com/tenantd/tenantd/internal/store"
@@ -178,6 +179,33 @@ func Continue(after time.Duration) error { return continueError{after} }
 type continueError struct{ after time.Duration }
 
 func (c continueError) Error() string { return fmt.Sprintf("continue in %s", c.after) }
+
+// UnderWay returns the tenant's operation of kind that is QUEUED or
+// RUNNING, or nil if none is: what a capability asks before it starts a
+// second one, or before a step that must come after it.
+func UnderWay(ctx context.Context, client *ent.Client, tenantID uuid.UUID, kind tenantd.OperationKind) (*ent.Operation, error) {
+	op, err := client.Operation.Query().
+		Where(operation.TenantID(tenantID), operation.KindEQ(kind), operation.StatusIn(tenantd.OpQueued, tenantd.OpRunning)).
+		First(tenantd.SystemContext(ctx))
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	return op, err
+}
+
+// WaitFor is what a Do step returns first when it must come after the
+// tenant's operation of kind: Continue(after) while one is under way, nil
+// once none is.
+func (r *Run) WaitFor(ctx context.Context, kind tenantd.OperationKind, after time.Duration) error {
+	op, err := UnderWay(ctx, r.engine.db.Ent, r.Op.TenantID, kind)
+	if err != nil {
+		return err
+	}
+	if op != nil {
+		return Continue(after)
+	}
+	return nil
+}
 
 // Key is the idempotency key of this step of this operation, the same on
 // every attempt: hand it on to other systems so that a step run twice has

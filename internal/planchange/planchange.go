@@ -22,7 +22,6 @@ import (
 
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
-	"github.com/tenantd/tenantd/ent/operation"
 	"github.com/tenantd/tenantd/ent/tenant"
 	"github.com/tenantd/tenantd/internal/billing"
 	"github.com/tenantd/tenantd/internal/idempotency"
@@ -350,14 +349,8 @@ func (s *Service) pending(ctx context.Context, client *ent.Client, t *ent.Tenant
 				*t.ScheduledPlanKey, t.ScheduledPlanAt.Format(time.RFC3339)),
 			Extra: map[string]any{"scheduledPlan": *t.ScheduledPlanKey, "effectiveAt": t.ScheduledPlanAt.Format(time.RFC3339)}}
 	}
-	op, err := client.Operation.Query().
-		Where(operation.TenantID(t.ID), operation.KindEQ(tenantd.OpChangePlan),
-			operation.StatusIn(tenantd.OpQueued, tenantd.OpRunning)).
-		First(ctx)
-	if ent.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
+	op, err := engine.UnderWay(ctx, client, t.ID, tenantd.OpChangePlan)
+	if err != nil || op == nil {
 		return err
 	}
 	to, _ := op.Params["to"].(string)

@@ -12,7 +12,6 @@ import (
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
 	"github.com/tenantd/tenantd/ent/apikey"
-	"github.com/tenantd/tenantd/ent/operation"
 	"github.com/tenantd/tenantd/ent/tenant"
 	"github.com/tenantd/tenantd/internal/auth"
 	"github.com/tenantd/tenantd/internal/events"
@@ -85,7 +84,7 @@ func (p *Purger) RequestDeletion(ctx context.Context, req DeletionRequest) (*lif
 	if days < MinRetentionDays || days > MaxRetentionDays {
 		return nil, tenantd.Invalid("retentionDays", "retentionDays must be %d to %d days, not %d", MinRetentionDays, MaxRetentionDays, days)
 	}
-	t, err := p.visible(ctx, req.TenantID)
+	t, err := p.machine.Visible(ctx, req.TenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -125,15 +124,6 @@ func (p *Purger) RequestDeletion(ctx context.Context, req DeletionRequest) (*lif
 	}
 	p.log.Info("tenant deletion requested", "tenant", t.ID, "purgeAfter", purgeAfter, "by", req.Actor.Name)
 	return res.Unwrap(), nil
-}
-
-// visible reads the tenant as the caller in ctx may see it.
-func (p *Purger) visible(ctx context.Context, id uuid.UUID) (*ent.Tenant, error) {
-	t, err := p.db.Ent.Tenant.Query().Where(tenant.ID(id)).Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, tenantd.Errorf(tenantd.ENOTFOUND, "no tenant with id %s", id)
-	}
-	return t, err
 }
 
 // confirm checks that the caller typed the tenant's slug.
@@ -222,13 +212,8 @@ func (p *Purger) resumeBilling(ctx context.Context, r *ops.Run) (string, error) 
 	// The deletion's cancellation may still be retrying: resuming before
 	// it lands would leave the subscription canceled under an ACTIVE
 	// tenant. Wait for it.
-	busy, err := p.db.Ent.Operation.Query().Where(operation.TenantID(r.Op.TenantID), operation.KindEQ(tenantd.OpDelete),
-		operation.StatusIn(tenantd.OpQueued, tenantd.OpRunning)).Exist(tenantd.SystemContext(ctx))
-	if err != nil {
+	if err := r.WaitFor(ctx, tenantd.OpDelete, 2*time.Second); err != nil {
 		return "", err
-	}
-	if busy {
-		return "", ops.Continue(2 * time.Second)
 	}
 	return p.subscriptions.ReactivateBilling(ctx, r)
 }
@@ -256,7 +241,7 @@ type RestoreResult struct {
 // Returns NOT_FOUND, INVALID_TRANSITION (PURGED: the data is gone),
 // FORBIDDEN.
 func (p *Purger) Restore(ctx context.Context, req RestoreRequest) (*RestoreResult, error) {
-	t, err := p.visible(ctx, req.TenantID)
+	t, err := p.machine.Visible(ctx, req.TenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -304,7 +289,7 @@ func (p *Purger) Restore(ctx context.Context, req RestoreRequest) (*RestoreResul
 // Returns INVALID_INPUT (confirmSlug), NOT_FOUND, INVALID_TRANSITION,
 // FORBIDDEN.
 func (p *Purger) PurgeNow(ctx context.Context, tenantID uuid.UUID, confirmSlug string, actor lifecycle.Actor) (*ent.Tenant, *ent.Operation, error) {
-	t, err := p.visible(ctx, tenantID)
+	t, err := p.machine.Visible(ctx, tenantID)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -169,14 +169,9 @@ func (p *Purger) startTx(ctx context.Context, tx *store.Tx, tenantID uuid.UUID, 
 		}
 		return nil, false, err
 	}
-	running, err := tx.Ent.Operation.Query().
-		Where(operation.TenantID(tenantID), operation.KindEQ(tenantd.OpPurge), operation.StatusIn(tenantd.OpQueued, tenantd.OpRunning)).
-		First(sys)
-	if err == nil {
-		return running, false, nil
-	}
-	if !ent.IsNotFound(err) {
-		return nil, false, err
+	running, err := ops.UnderWay(sys, tx.Ent, tenantID, tenantd.OpPurge)
+	if err != nil || running != nil {
+		return running, false, err
 	}
 	if err := lifecycle.Check(t.State, tenantd.EventPurge, actor); err != nil {
 		return nil, false, err // INVALID_TRANSITION names the state

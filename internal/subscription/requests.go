@@ -10,7 +10,6 @@ import (
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
 	"github.com/tenantd/tenantd/ent/apikey"
-	entop "github.com/tenantd/tenantd/ent/operation"
 	"github.com/tenantd/tenantd/ent/tenant"
 	"github.com/tenantd/tenantd/internal/auth"
 	"github.com/tenantd/tenantd/internal/billing"
@@ -181,7 +180,7 @@ func (s *Service) Cancel(ctx context.Context, req CancelRequest) (*Result, error
 }
 
 func (s *Service) cancelNow(ctx context.Context, req CancelRequest) (*Result, error) {
-	t, err := s.visible(ctx, req.TenantID)
+	t, err := s.machine.Visible(ctx, req.TenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +213,7 @@ func clearScheduledCancel(u *ent.TenantUpdateOne) {
 }
 
 func (s *Service) scheduleCancel(ctx context.Context, req CancelRequest) (*Result, error) {
-	t, err := s.visible(ctx, req.TenantID)
+	t, err := s.machine.Visible(ctx, req.TenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -304,7 +303,7 @@ func (s *Service) UndoCancellation(ctx context.Context, req UndoRequest) (*Resul
 		TenantID uuid.UUID `json:"tenantId"`
 	}{req.TenantID}
 	res, err := s.once(ctx, "undoCancellation", req.IdempotencyKey, req.TenantID, input, func(ctx context.Context) (*Result, error) {
-		if _, err := s.visible(ctx, req.TenantID); err != nil {
+		if _, err := s.machine.Visible(ctx, req.TenantID); err != nil {
 			return nil, err
 		}
 		var out *Result
@@ -416,7 +415,7 @@ func (s *Service) Pause(ctx context.Context, req PauseRequest) (*Result, error) 
 	if req.ResumesAt.After(now.Add(MaxPause)) {
 		return nil, tenantd.Invalid("resumesAt", "a pause lasts at most 90 days: resumesAt must be before %s", now.Add(MaxPause).UTC().Format(time.RFC3339))
 	}
-	t, err := s.visible(ctx, req.TenantID)
+	t, err := s.machine.Visible(ctx, req.TenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -455,7 +454,7 @@ type ResumeRequest struct {
 //
 // Returns NOT_FOUND, INVALID_TRANSITION, FORBIDDEN.
 func (s *Service) Resume(ctx context.Context, req ResumeRequest) (*lifecycle.Result, error) {
-	t, err := s.visible(ctx, req.TenantID)
+	t, err := s.machine.Visible(ctx, req.TenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -571,7 +570,7 @@ func (s *Service) Reactivate(ctx context.Context, req ReactivateRequest) (*Resul
 }
 
 func (s *Service) reactivateStart(ctx context.Context, req ReactivateRequest) (*Result, error) {
-	t, err := s.visible(ctx, req.TenantID)
+	t, err := s.machine.Visible(ctx, req.TenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -610,12 +609,11 @@ func (s *Service) reactivateStart(ctx context.Context, req ReactivateRequest) (*
 		if err := lifecycle.Check(t.State, tenantd.EventReactivate, req.Actor); err != nil {
 			return err
 		}
-		running, err := tx.Ent.Operation.Query().Where(entop.TenantID(t.ID), entop.KindEQ(tenantd.OpReactivate),
-			entop.StatusIn(tenantd.OpQueued, tenantd.OpRunning)).Exist(tenantd.SystemContext(ctx))
+		running, err := operation.UnderWay(ctx, tx.Ent, t.ID, tenantd.OpReactivate)
 		if err != nil {
 			return err
 		}
-		if running {
+		if running != nil {
 			return tenantd.Errorf(tenantd.ECONFLICT, "a reactivation of this tenant is under way; follow its operation")
 		}
 		secret, key, err := auth.IssueAPIKey(ctx, tx.Ent, t.ID, "reactivated", req.Actor.Name)

@@ -15,12 +15,8 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
-	entop "github.com/tenantd/tenantd/ent/operation"
-	"github.com/tenantd/tenantd/ent/tenant"
 	"github.com/tenantd/tenantd/internal/billing"
 	"github.com/tenantd/tenantd/internal/events"
 	"github.com/tenantd/tenantd/internal/idempotency"
@@ -122,15 +118,6 @@ func (s *Service) provider(t *ent.Tenant) billing.Provider {
 	return billing.For(s.billing, t.Synthetic, s.db.Ent)
 }
 
-// visible reads the tenant as the caller in ctx may see it.
-func (s *Service) visible(ctx context.Context, id uuid.UUID) (*ent.Tenant, error) {
-	t, err := s.db.Ent.Tenant.Query().Where(tenant.ID(id)).Only(ctx)
-	if ent.IsNotFound(err) {
-		return nil, tenantd.Errorf(tenantd.ENOTFOUND, "no tenant with id %s", id)
-	}
-	return t, err
-}
-
 // CancelBilling is a Do step: it cancels the subscription named by the
 // operation's parameters (Params) at the provider — now, at the period
 // end, or takes a scheduled cancellation back (the "mode" parameter) —
@@ -178,13 +165,8 @@ func (s *Service) ReactivateBilling(ctx context.Context, r *operation.Run) (stri
 	// A cancellation's billing call may not have landed yet (a reactivation
 	// right after a cancel): resuming first would leave it to cancel the
 	// subscription under an ACTIVE tenant. Wait for it.
-	busy, err := s.db.Ent.Operation.Query().Where(entop.TenantID(t.ID), entop.KindEQ(tenantd.OpCancel),
-		entop.StatusIn(tenantd.OpQueued, tenantd.OpRunning)).Exist(sys)
-	if err != nil {
+	if err := r.WaitFor(ctx, tenantd.OpCancel, time.Second); err != nil {
 		return "", err
-	}
-	if busy {
-		return "", operation.Continue(time.Second)
 	}
 	p, err := t.QueryPlan().Only(sys)
 	if err != nil {
