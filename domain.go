@@ -5,6 +5,8 @@ import (
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // enumValue is the constraint of the string enums below: each knows its
@@ -263,8 +265,32 @@ type WinBackStep struct {
 // WinBackSegment is which canceled tenants a win-back campaign mails: those
 // canceled within the last CanceledWithinDays days, on one of Plans and
 // with one of Feedback (empty: any).
+//
+// A nudge campaign's segment is a funnel step instead: StuckAt
+// ("provisioned" or "first_upload", the milestone reached) and ForHours
+// (how long a tenant has been stuck there before its first mail); its
+// steps' AfterDays count from that moment.
 type WinBackSegment struct {
-	CanceledWithinDays int      `json:"canceledWithinDays"`
+	CanceledWithinDays int      `json:"canceledWithinDays,omitempty"`
 	Plans              []string `json:"plans,omitempty"`
 	Feedback           []string `json:"feedback,omitempty"`
+	StuckAt            string   `json:"stuckAt,omitempty"`
+	ForHours           int      `json:"forHours,omitempty"`
+}
+
+// Nudge reports whether the segment is a funnel step (an activation nudge)
+// rather than canceled tenants.
+func (s WinBackSegment) Nudge() bool { return s.StuckAt != "" }
+
+// WinBackProgress is how far the sweep has gone through one step of a
+// campaign: every tenant at or before the watermark (the anchor time — a
+// cancellation or a milestone — and the row's id, in that order) has been
+// considered for the step. Eligible counts those that matched the segment
+// when the step came due, Skipped those among them that got no mail
+// (unsubscribed, or out of the window).
+type WinBackProgress struct {
+	WatermarkAt time.Time `json:"watermarkAt"`
+	WatermarkID uuid.UUID `json:"watermarkId"`
+	Eligible    int       `json:"eligible"`
+	Skipped     int       `json:"skipped"`
 }

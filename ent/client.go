@@ -36,6 +36,7 @@ import (
 	"github.com/tenantd/tenantd/ent/tenantstatecount"
 	"github.com/tenantd/tenantd/ent/webhookevent"
 	"github.com/tenantd/tenantd/ent/winbackcampaign"
+	"github.com/tenantd/tenantd/ent/winbackmessage"
 	"github.com/tenantd/tenantd/ent/workspace"
 
 	stdsql "database/sql"
@@ -86,6 +87,8 @@ type Client struct {
 	WebhookEvent *WebhookEventClient
 	// WinBackCampaign is the client for interacting with the WinBackCampaign builders.
 	WinBackCampaign *WinBackCampaignClient
+	// WinBackMessage is the client for interacting with the WinBackMessage builders.
+	WinBackMessage *WinBackMessageClient
 	// Workspace is the client for interacting with the Workspace builders.
 	Workspace *WorkspaceClient
 }
@@ -119,6 +122,7 @@ func (c *Client) init() {
 	c.TenantStateCount = NewTenantStateCountClient(c.config)
 	c.WebhookEvent = NewWebhookEventClient(c.config)
 	c.WinBackCampaign = NewWinBackCampaignClient(c.config)
+	c.WinBackMessage = NewWinBackMessageClient(c.config)
 	c.Workspace = NewWorkspaceClient(c.config)
 }
 
@@ -232,6 +236,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		TenantStateCount: NewTenantStateCountClient(cfg),
 		WebhookEvent:     NewWebhookEventClient(cfg),
 		WinBackCampaign:  NewWinBackCampaignClient(cfg),
+		WinBackMessage:   NewWinBackMessageClient(cfg),
 		Workspace:        NewWorkspaceClient(cfg),
 	}, nil
 }
@@ -272,6 +277,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		TenantStateCount: NewTenantStateCountClient(cfg),
 		WebhookEvent:     NewWebhookEventClient(cfg),
 		WinBackCampaign:  NewWinBackCampaignClient(cfg),
+		WinBackMessage:   NewWinBackMessageClient(cfg),
 		Workspace:        NewWorkspaceClient(cfg),
 	}, nil
 }
@@ -305,7 +311,8 @@ func (c *Client) Use(hooks ...Hook) {
 		c.APIKey, c.Activation, c.AdminToken, c.BillingCall, c.Charge, c.Export,
 		c.ExportDownload, c.FunnelCount, c.IdempotencyKey, c.KeySet, c.Milestone,
 		c.Operation, c.OutboxMessage, c.Plan, c.ReadinessCheck, c.StateTransition,
-		c.Tenant, c.TenantStateCount, c.WebhookEvent, c.WinBackCampaign, c.Workspace,
+		c.Tenant, c.TenantStateCount, c.WebhookEvent, c.WinBackCampaign,
+		c.WinBackMessage, c.Workspace,
 	} {
 		n.Use(hooks...)
 	}
@@ -318,7 +325,8 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 		c.APIKey, c.Activation, c.AdminToken, c.BillingCall, c.Charge, c.Export,
 		c.ExportDownload, c.FunnelCount, c.IdempotencyKey, c.KeySet, c.Milestone,
 		c.Operation, c.OutboxMessage, c.Plan, c.ReadinessCheck, c.StateTransition,
-		c.Tenant, c.TenantStateCount, c.WebhookEvent, c.WinBackCampaign, c.Workspace,
+		c.Tenant, c.TenantStateCount, c.WebhookEvent, c.WinBackCampaign,
+		c.WinBackMessage, c.Workspace,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -367,6 +375,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.WebhookEvent.mutate(ctx, m)
 	case *WinBackCampaignMutation:
 		return c.WinBackCampaign.mutate(ctx, m)
+	case *WinBackMessageMutation:
+		return c.WinBackMessage.mutate(ctx, m)
 	case *WorkspaceMutation:
 		return c.Workspace.mutate(ctx, m)
 	default:
@@ -3182,6 +3192,140 @@ func (c *WinBackCampaignClient) mutate(ctx context.Context, m *WinBackCampaignMu
 	}
 }
 
+// WinBackMessageClient is a client for the WinBackMessage schema.
+type WinBackMessageClient struct {
+	config
+}
+
+// NewWinBackMessageClient returns a client for the WinBackMessage from the given config.
+func NewWinBackMessageClient(c config) *WinBackMessageClient {
+	return &WinBackMessageClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `winbackmessage.Hooks(f(g(h())))`.
+func (c *WinBackMessageClient) Use(hooks ...Hook) {
+	c.hooks.WinBackMessage = append(c.hooks.WinBackMessage, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `winbackmessage.Intercept(f(g(h())))`.
+func (c *WinBackMessageClient) Intercept(interceptors ...Interceptor) {
+	c.inters.WinBackMessage = append(c.inters.WinBackMessage, interceptors...)
+}
+
+// Create returns a builder for creating a WinBackMessage entity.
+func (c *WinBackMessageClient) Create() *WinBackMessageCreate {
+	mutation := newWinBackMessageMutation(c.config, OpCreate)
+	return &WinBackMessageCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of WinBackMessage entities.
+func (c *WinBackMessageClient) CreateBulk(builders ...*WinBackMessageCreate) *WinBackMessageCreateBulk {
+	return &WinBackMessageCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *WinBackMessageClient) MapCreateBulk(slice any, setFunc func(*WinBackMessageCreate, int)) *WinBackMessageCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &WinBackMessageCreateBulk{err: fmt.Errorf("calling to WinBackMessageClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*WinBackMessageCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &WinBackMessageCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for WinBackMessage.
+func (c *WinBackMessageClient) Update() *WinBackMessageUpdate {
+	mutation := newWinBackMessageMutation(c.config, OpUpdate)
+	return &WinBackMessageUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *WinBackMessageClient) UpdateOne(_m *WinBackMessage) *WinBackMessageUpdateOne {
+	mutation := newWinBackMessageMutation(c.config, OpUpdateOne, withWinBackMessage(_m))
+	return &WinBackMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *WinBackMessageClient) UpdateOneID(id uuid.UUID) *WinBackMessageUpdateOne {
+	mutation := newWinBackMessageMutation(c.config, OpUpdateOne, withWinBackMessageID(id))
+	return &WinBackMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for WinBackMessage.
+func (c *WinBackMessageClient) Delete() *WinBackMessageDelete {
+	mutation := newWinBackMessageMutation(c.config, OpDelete)
+	return &WinBackMessageDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *WinBackMessageClient) DeleteOne(_m *WinBackMessage) *WinBackMessageDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *WinBackMessageClient) DeleteOneID(id uuid.UUID) *WinBackMessageDeleteOne {
+	builder := c.Delete().Where(winbackmessage.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &WinBackMessageDeleteOne{builder}
+}
+
+// Query returns a query builder for WinBackMessage.
+func (c *WinBackMessageClient) Query() *WinBackMessageQuery {
+	return &WinBackMessageQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeWinBackMessage},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a WinBackMessage entity by its id.
+func (c *WinBackMessageClient) Get(ctx context.Context, id uuid.UUID) (*WinBackMessage, error) {
+	return c.Query().Where(winbackmessage.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *WinBackMessageClient) GetX(ctx context.Context, id uuid.UUID) *WinBackMessage {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *WinBackMessageClient) Hooks() []Hook {
+	hooks := c.hooks.WinBackMessage
+	return append(hooks[:len(hooks):len(hooks)], winbackmessage.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *WinBackMessageClient) Interceptors() []Interceptor {
+	return c.inters.WinBackMessage
+}
+
+func (c *WinBackMessageClient) mutate(ctx context.Context, m *WinBackMessageMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&WinBackMessageCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&WinBackMessageUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&WinBackMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&WinBackMessageDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown WinBackMessage mutation op: %q", m.Op())
+	}
+}
+
 // WorkspaceClient is a client for the Workspace schema.
 type WorkspaceClient struct {
 	config
@@ -3322,13 +3466,13 @@ type (
 		APIKey, Activation, AdminToken, BillingCall, Charge, Export, ExportDownload,
 		FunnelCount, IdempotencyKey, KeySet, Milestone, Operation, OutboxMessage, Plan,
 		ReadinessCheck, StateTransition, Tenant, TenantStateCount, WebhookEvent,
-		WinBackCampaign, Workspace []ent.Hook
+		WinBackCampaign, WinBackMessage, Workspace []ent.Hook
 	}
 	inters struct {
 		APIKey, Activation, AdminToken, BillingCall, Charge, Export, ExportDownload,
 		FunnelCount, IdempotencyKey, KeySet, Milestone, Operation, OutboxMessage, Plan,
 		ReadinessCheck, StateTransition, Tenant, TenantStateCount, WebhookEvent,
-		WinBackCampaign, Workspace []ent.Interceptor
+		WinBackCampaign, WinBackMessage, Workspace []ent.Interceptor
 	}
 )
 

@@ -32,6 +32,7 @@ import (
 	"github.com/tenantd/tenantd/ent/tenantstatecount"
 	"github.com/tenantd/tenantd/ent/webhookevent"
 	"github.com/tenantd/tenantd/ent/winbackcampaign"
+	"github.com/tenantd/tenantd/ent/winbackmessage"
 	"github.com/tenantd/tenantd/ent/workspace"
 )
 
@@ -113,6 +114,7 @@ func checkColumn(t, c string) error {
 			tenantstatecount.Table: tenantstatecount.ValidColumn,
 			webhookevent.Table:     webhookevent.ValidColumn,
 			winbackcampaign.Table:  winbackcampaign.ValidColumn,
+			winbackmessage.Table:   winbackmessage.ValidColumn,
 			workspace.Table:        workspace.ValidColumn,
 		})
 	})

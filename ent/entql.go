@@ -24,6 +24,7 @@ import (
 	"github.com/tenantd/tenantd/ent/tenantstatecount"
 	"github.com/tenantd/tenantd/ent/webhookevent"
 	"github.com/tenantd/tenantd/ent/winbackcampaign"
+	"github.com/tenantd/tenantd/ent/winbackmessage"
 	"github.com/tenantd/tenantd/ent/workspace"
 
 	"entgo.io/ent/dialect/sql"
@@ -34,7 +35,7 @@ import (
 
 // schemaGraph holds a representation of ent/schema at runtime.
 var schemaGraph = func() *sqlgraph.Schema {
-	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 21)}
+	graph := &sqlgraph.Schema{Nodes: make([]*sqlgraph.Node, 22)}
 	graph.Nodes[0] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   apikey.Table,
@@ -430,6 +431,8 @@ var schemaGraph = func() *sqlgraph.Schema {
 			tenant.FieldScheduledCancelRequestedAt: {Type: field.TypeTime, Column: tenant.FieldScheduledCancelRequestedAt},
 			tenant.FieldScheduledCancelRequestedBy: {Type: field.TypeString, Column: tenant.FieldScheduledCancelRequestedBy},
 			tenant.FieldPausedUntil:                {Type: field.TypeTime, Column: tenant.FieldPausedUntil},
+			tenant.FieldCancelFeedback:             {Type: field.TypeEnum, Column: tenant.FieldCancelFeedback},
+			tenant.FieldMarketingUnsubscribedAt:    {Type: field.TypeTime, Column: tenant.FieldMarketingUnsubscribedAt},
 			tenant.FieldSynthetic:                  {Type: field.TypeBool, Column: tenant.FieldSynthetic},
 		},
 	}
@@ -487,9 +490,32 @@ var schemaGraph = func() *sqlgraph.Schema {
 			winbackcampaign.FieldSteps:               {Type: field.TypeJSON, Column: winbackcampaign.FieldSteps},
 			winbackcampaign.FieldCreatedBy:           {Type: field.TypeString, Column: winbackcampaign.FieldCreatedBy},
 			winbackcampaign.FieldPausedAt:            {Type: field.TypeTime, Column: winbackcampaign.FieldPausedAt},
+			winbackcampaign.FieldProgress:            {Type: field.TypeJSON, Column: winbackcampaign.FieldProgress},
 		},
 	}
 	graph.Nodes[20] = &sqlgraph.Node{
+		NodeSpec: sqlgraph.NodeSpec{
+			Table:   winbackmessage.Table,
+			Columns: winbackmessage.Columns,
+			ID: &sqlgraph.FieldSpec{
+				Type:   field.TypeUUID,
+				Column: winbackmessage.FieldID,
+			},
+		},
+		Type: "WinBackMessage",
+		Fields: map[string]*sqlgraph.FieldSpec{
+			winbackmessage.FieldCampaignID:     {Type: field.TypeUUID, Column: winbackmessage.FieldCampaignID},
+			winbackmessage.FieldStep:           {Type: field.TypeInt, Column: winbackmessage.FieldStep},
+			winbackmessage.FieldTenantID:       {Type: field.TypeUUID, Column: winbackmessage.FieldTenantID},
+			winbackmessage.FieldSentAt:         {Type: field.TypeTime, Column: winbackmessage.FieldSentAt},
+			winbackmessage.FieldLinkExpiresAt:  {Type: field.TypeTime, Column: winbackmessage.FieldLinkExpiresAt},
+			winbackmessage.FieldOpenedAt:       {Type: field.TypeTime, Column: winbackmessage.FieldOpenedAt},
+			winbackmessage.FieldConvertedAt:    {Type: field.TypeTime, Column: winbackmessage.FieldConvertedAt},
+			winbackmessage.FieldOperationID:    {Type: field.TypeUUID, Column: winbackmessage.FieldOperationID},
+			winbackmessage.FieldRecoveredCents: {Type: field.TypeInt64, Column: winbackmessage.FieldRecoveredCents},
+		},
+	}
+	graph.Nodes[21] = &sqlgraph.Node{
 		NodeSpec: sqlgraph.NodeSpec{
 			Table:   workspace.Table,
 			Columns: workspace.Columns,
@@ -2232,6 +2258,16 @@ func (f *TenantFilter) WherePausedUntil(p entql.TimeP) {
 	f.Where(p.Field(tenant.FieldPausedUntil))
 }
 
+// WhereCancelFeedback applies the entql string predicate on the cancel_feedback field.
+func (f *TenantFilter) WhereCancelFeedback(p entql.StringP) {
+	f.Where(p.Field(tenant.FieldCancelFeedback))
+}
+
+// WhereMarketingUnsubscribedAt applies the entql time.Time predicate on the marketing_unsubscribed_at field.
+func (f *TenantFilter) WhereMarketingUnsubscribedAt(p entql.TimeP) {
+	f.Where(p.Field(tenant.FieldMarketingUnsubscribedAt))
+}
+
 // WhereSynthetic applies the entql bool predicate on the synthetic field.
 func (f *TenantFilter) WhereSynthetic(p entql.BoolP) {
 	f.Where(p.Field(tenant.FieldSynthetic))
@@ -2498,6 +2534,96 @@ func (f *WinBackCampaignFilter) WherePausedAt(p entql.TimeP) {
 	f.Where(p.Field(winbackcampaign.FieldPausedAt))
 }
 
+// WhereProgress applies the entql json.RawMessage predicate on the progress field.
+func (f *WinBackCampaignFilter) WhereProgress(p entql.BytesP) {
+	f.Where(p.Field(winbackcampaign.FieldProgress))
+}
+
+// addPredicate implements the predicateAdder interface.
+func (_q *WinBackMessageQuery) addPredicate(pred func(s *sql.Selector)) {
+	_q.predicates = append(_q.predicates, pred)
+}
+
+// Filter returns a Filter implementation to apply filters on the WinBackMessageQuery builder.
+func (_q *WinBackMessageQuery) Filter() *WinBackMessageFilter {
+	return &WinBackMessageFilter{config: _q.config, predicateAdder: _q}
+}
+
+// addPredicate implements the predicateAdder interface.
+func (m *WinBackMessageMutation) addPredicate(pred func(s *sql.Selector)) {
+	m.predicates = append(m.predicates, pred)
+}
+
+// Filter returns an entql.Where implementation to apply filters on the WinBackMessageMutation builder.
+func (m *WinBackMessageMutation) Filter() *WinBackMessageFilter {
+	return &WinBackMessageFilter{config: m.config, predicateAdder: m}
+}
+
+// WinBackMessageFilter provides a generic filtering capability at runtime for WinBackMessageQuery.
+type WinBackMessageFilter struct {
+	predicateAdder
+	config
+}
+
+// Where applies the entql predicate on the query filter.
+func (f *WinBackMessageFilter) Where(p entql.P) {
+	f.addPredicate(func(s *sql.Selector) {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+			s.AddError(err)
+		}
+	})
+}
+
+// WhereID applies the entql [16]byte predicate on the id field.
+func (f *WinBackMessageFilter) WhereID(p entql.ValueP) {
+	f.Where(p.Field(winbackmessage.FieldID))
+}
+
+// WhereCampaignID applies the entql [16]byte predicate on the campaign_id field.
+func (f *WinBackMessageFilter) WhereCampaignID(p entql.ValueP) {
+	f.Where(p.Field(winbackmessage.FieldCampaignID))
+}
+
+// WhereStep applies the entql int predicate on the step field.
+func (f *WinBackMessageFilter) WhereStep(p entql.IntP) {
+	f.Where(p.Field(winbackmessage.FieldStep))
+}
+
+// WhereTenantID applies the entql [16]byte predicate on the tenant_id field.
+func (f *WinBackMessageFilter) WhereTenantID(p entql.ValueP) {
+	f.Where(p.Field(winbackmessage.FieldTenantID))
+}
+
+// WhereSentAt applies the entql time.Time predicate on the sent_at field.
+func (f *WinBackMessageFilter) WhereSentAt(p entql.TimeP) {
+	f.Where(p.Field(winbackmessage.FieldSentAt))
+}
+
+// WhereLinkExpiresAt applies the entql time.Time predicate on the link_expires_at field.
+func (f *WinBackMessageFilter) WhereLinkExpiresAt(p entql.TimeP) {
+	f.Where(p.Field(winbackmessage.FieldLinkExpiresAt))
+}
+
+// WhereOpenedAt applies the entql time.Time predicate on the opened_at field.
+func (f *WinBackMessageFilter) WhereOpenedAt(p entql.TimeP) {
+	f.Where(p.Field(winbackmessage.FieldOpenedAt))
+}
+
+// WhereConvertedAt applies the entql time.Time predicate on the converted_at field.
+func (f *WinBackMessageFilter) WhereConvertedAt(p entql.TimeP) {
+	f.Where(p.Field(winbackmessage.FieldConvertedAt))
+}
+
+// WhereOperationID applies the entql [16]byte predicate on the operation_id field.
+func (f *WinBackMessageFilter) WhereOperationID(p entql.ValueP) {
+	f.Where(p.Field(winbackmessage.FieldOperationID))
+}
+
+// WhereRecoveredCents applies the entql int64 predicate on the recovered_cents field.
+func (f *WinBackMessageFilter) WhereRecoveredCents(p entql.Int64P) {
+	f.Where(p.Field(winbackmessage.FieldRecoveredCents))
+}
+
 // addPredicate implements the predicateAdder interface.
 func (_q *WorkspaceQuery) addPredicate(pred func(s *sql.Selector)) {
 	_q.predicates = append(_q.predicates, pred)
@@ -2527,7 +2653,7 @@ type WorkspaceFilter struct {
 // Where applies the entql predicate on the query filter.
 func (f *WorkspaceFilter) Where(p entql.P) {
 	f.addPredicate(func(s *sql.Selector) {
-		if err := schemaGraph.EvalP(schemaGraph.Nodes[20].Type, p, s); err != nil {
+		if err := schemaGraph.EvalP(schemaGraph.Nodes[21].Type, p, s); err != nil {
 			s.AddError(err)
 		}
 	})

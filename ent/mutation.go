@@ -35,6 +35,7 @@ import (
 	"github.com/tenantd/tenantd/ent/tenantstatecount"
 	"github.com/tenantd/tenantd/ent/webhookevent"
 	"github.com/tenantd/tenantd/ent/winbackcampaign"
+	"github.com/tenantd/tenantd/ent/winbackmessage"
 	"github.com/tenantd/tenantd/ent/workspace"
 )
 
@@ -67,6 +68,7 @@ const (
 	TypeTenantStateCount = "TenantStateCount"
 	TypeWebhookEvent     = "WebhookEvent"
 	TypeWinBackCampaign  = "WinBackCampaign"
+	TypeWinBackMessage   = "WinBackMessage"
 	TypeWorkspace        = "Workspace"
 )
 
@@ -14342,6 +14344,8 @@ type TenantMutation struct {
 	scheduled_cancel_requested_at *time.Time
 	scheduled_cancel_requested_by *string
 	paused_until                  *time.Time
+	cancel_feedback               *tenant.CancelFeedback
+	marketing_unsubscribed_at     *time.Time
 	synthetic                     *bool
 	clearedFields                 map[string]struct{}
 	plan                          *uuid.UUID
@@ -15641,6 +15645,104 @@ func (m *TenantMutation) ResetPausedUntil() {
 	delete(m.clearedFields, tenant.FieldPausedUntil)
 }
 
+// SetCancelFeedback sets the "cancel_feedback" field.
+func (m *TenantMutation) SetCancelFeedback(tf tenant.CancelFeedback) {
+	m.cancel_feedback = &tf
+}
+
+// CancelFeedback returns the value of the "cancel_feedback" field in the mutation.
+func (m *TenantMutation) CancelFeedback() (r tenant.CancelFeedback, exists bool) {
+	v := m.cancel_feedback
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCancelFeedback returns the old "cancel_feedback" field's value of the Tenant entity.
+// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantMutation) OldCancelFeedback(ctx context.Context) (v *tenant.CancelFeedback, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCancelFeedback is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCancelFeedback requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCancelFeedback: %w", err)
+	}
+	return oldValue.CancelFeedback, nil
+}
+
+// ClearCancelFeedback clears the value of the "cancel_feedback" field.
+func (m *TenantMutation) ClearCancelFeedback() {
+	m.cancel_feedback = nil
+	m.clearedFields[tenant.FieldCancelFeedback] = struct{}{}
+}
+
+// CancelFeedbackCleared returns if the "cancel_feedback" field was cleared in this mutation.
+func (m *TenantMutation) CancelFeedbackCleared() bool {
+	_, ok := m.clearedFields[tenant.FieldCancelFeedback]
+	return ok
+}
+
+// ResetCancelFeedback resets all changes to the "cancel_feedback" field.
+func (m *TenantMutation) ResetCancelFeedback() {
+	m.cancel_feedback = nil
+	delete(m.clearedFields, tenant.FieldCancelFeedback)
+}
+
+// SetMarketingUnsubscribedAt sets the "marketing_unsubscribed_at" field.
+func (m *TenantMutation) SetMarketingUnsubscribedAt(t time.Time) {
+	m.marketing_unsubscribed_at = &t
+}
+
+// MarketingUnsubscribedAt returns the value of the "marketing_unsubscribed_at" field in the mutation.
+func (m *TenantMutation) MarketingUnsubscribedAt() (r time.Time, exists bool) {
+	v := m.marketing_unsubscribed_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldMarketingUnsubscribedAt returns the old "marketing_unsubscribed_at" field's value of the Tenant entity.
+// If the Tenant object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *TenantMutation) OldMarketingUnsubscribedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldMarketingUnsubscribedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldMarketingUnsubscribedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldMarketingUnsubscribedAt: %w", err)
+	}
+	return oldValue.MarketingUnsubscribedAt, nil
+}
+
+// ClearMarketingUnsubscribedAt clears the value of the "marketing_unsubscribed_at" field.
+func (m *TenantMutation) ClearMarketingUnsubscribedAt() {
+	m.marketing_unsubscribed_at = nil
+	m.clearedFields[tenant.FieldMarketingUnsubscribedAt] = struct{}{}
+}
+
+// MarketingUnsubscribedAtCleared returns if the "marketing_unsubscribed_at" field was cleared in this mutation.
+func (m *TenantMutation) MarketingUnsubscribedAtCleared() bool {
+	_, ok := m.clearedFields[tenant.FieldMarketingUnsubscribedAt]
+	return ok
+}
+
+// ResetMarketingUnsubscribedAt resets all changes to the "marketing_unsubscribed_at" field.
+func (m *TenantMutation) ResetMarketingUnsubscribedAt() {
+	m.marketing_unsubscribed_at = nil
+	delete(m.clearedFields, tenant.FieldMarketingUnsubscribedAt)
+}
+
 // SetSynthetic sets the "synthetic" field.
 func (m *TenantMutation) SetSynthetic(b bool) {
 	m.synthetic = &b
@@ -15900,7 +16002,7 @@ func (m *TenantMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *TenantMutation) Fields() []string {
-	fields := make([]string, 0, 27)
+	fields := make([]string, 0, 29)
 	if m.created_at != nil {
 		fields = append(fields, tenant.FieldCreatedAt)
 	}
@@ -15979,6 +16081,12 @@ func (m *TenantMutation) Fields() []string {
 	if m.paused_until != nil {
 		fields = append(fields, tenant.FieldPausedUntil)
 	}
+	if m.cancel_feedback != nil {
+		fields = append(fields, tenant.FieldCancelFeedback)
+	}
+	if m.marketing_unsubscribed_at != nil {
+		fields = append(fields, tenant.FieldMarketingUnsubscribedAt)
+	}
 	if m.synthetic != nil {
 		fields = append(fields, tenant.FieldSynthetic)
 	}
@@ -16042,6 +16150,10 @@ func (m *TenantMutation) Field(name string) (ent.Value, bool) {
 		return m.ScheduledCancelRequestedBy()
 	case tenant.FieldPausedUntil:
 		return m.PausedUntil()
+	case tenant.FieldCancelFeedback:
+		return m.CancelFeedback()
+	case tenant.FieldMarketingUnsubscribedAt:
+		return m.MarketingUnsubscribedAt()
 	case tenant.FieldSynthetic:
 		return m.Synthetic()
 	}
@@ -16105,6 +16217,10 @@ func (m *TenantMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldScheduledCancelRequestedBy(ctx)
 	case tenant.FieldPausedUntil:
 		return m.OldPausedUntil(ctx)
+	case tenant.FieldCancelFeedback:
+		return m.OldCancelFeedback(ctx)
+	case tenant.FieldMarketingUnsubscribedAt:
+		return m.OldMarketingUnsubscribedAt(ctx)
 	case tenant.FieldSynthetic:
 		return m.OldSynthetic(ctx)
 	}
@@ -16298,6 +16414,20 @@ func (m *TenantMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetPausedUntil(v)
 		return nil
+	case tenant.FieldCancelFeedback:
+		v, ok := value.(tenant.CancelFeedback)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCancelFeedback(v)
+		return nil
+	case tenant.FieldMarketingUnsubscribedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetMarketingUnsubscribedAt(v)
+		return nil
 	case tenant.FieldSynthetic:
 		v, ok := value.(bool)
 		if !ok {
@@ -16401,6 +16531,12 @@ func (m *TenantMutation) ClearedFields() []string {
 	if m.FieldCleared(tenant.FieldPausedUntil) {
 		fields = append(fields, tenant.FieldPausedUntil)
 	}
+	if m.FieldCleared(tenant.FieldCancelFeedback) {
+		fields = append(fields, tenant.FieldCancelFeedback)
+	}
+	if m.FieldCleared(tenant.FieldMarketingUnsubscribedAt) {
+		fields = append(fields, tenant.FieldMarketingUnsubscribedAt)
+	}
 	return fields
 }
 
@@ -16465,6 +16601,12 @@ func (m *TenantMutation) ClearField(name string) error {
 		return nil
 	case tenant.FieldPausedUntil:
 		m.ClearPausedUntil()
+		return nil
+	case tenant.FieldCancelFeedback:
+		m.ClearCancelFeedback()
+		return nil
+	case tenant.FieldMarketingUnsubscribedAt:
+		m.ClearMarketingUnsubscribedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Tenant nullable field %s", name)
@@ -16551,6 +16693,12 @@ func (m *TenantMutation) ResetField(name string) error {
 		return nil
 	case tenant.FieldPausedUntil:
 		m.ResetPausedUntil()
+		return nil
+	case tenant.FieldCancelFeedback:
+		m.ResetCancelFeedback()
+		return nil
+	case tenant.FieldMarketingUnsubscribedAt:
+		m.ResetMarketingUnsubscribedAt()
 		return nil
 	case tenant.FieldSynthetic:
 		m.ResetSynthetic()
@@ -17729,6 +17877,8 @@ type WinBackCampaignMutation struct {
 	appendsteps              []tenantd.WinBackStep
 	created_by               *string
 	paused_at                *time.Time
+	progress                 *[]tenantd.WinBackProgress
+	appendprogress           []tenantd.WinBackProgress
 	clearedFields            map[string]struct{}
 	done                     bool
 	oldValue                 func(context.Context) (*WinBackCampaign, error)
@@ -18295,6 +18445,71 @@ func (m *WinBackCampaignMutation) ResetPausedAt() {
 	delete(m.clearedFields, winbackcampaign.FieldPausedAt)
 }
 
+// SetProgress sets the "progress" field.
+func (m *WinBackCampaignMutation) SetProgress(tbp []tenantd.WinBackProgress) {
+	m.progress = &tbp
+	m.appendprogress = nil
+}
+
+// Progress returns the value of the "progress" field in the mutation.
+func (m *WinBackCampaignMutation) Progress() (r []tenantd.WinBackProgress, exists bool) {
+	v := m.progress
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProgress returns the old "progress" field's value of the WinBackCampaign entity.
+// If the WinBackCampaign object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WinBackCampaignMutation) OldProgress(ctx context.Context) (v []tenantd.WinBackProgress, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProgress is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProgress requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProgress: %w", err)
+	}
+	return oldValue.Progress, nil
+}
+
+// AppendProgress adds tbp to the "progress" field.
+func (m *WinBackCampaignMutation) AppendProgress(tbp []tenantd.WinBackProgress) {
+	m.appendprogress = append(m.appendprogress, tbp...)
+}
+
+// AppendedProgress returns the list of values that were appended to the "progress" field in this mutation.
+func (m *WinBackCampaignMutation) AppendedProgress() ([]tenantd.WinBackProgress, bool) {
+	if len(m.appendprogress) == 0 {
+		return nil, false
+	}
+	return m.appendprogress, true
+}
+
+// ClearProgress clears the value of the "progress" field.
+func (m *WinBackCampaignMutation) ClearProgress() {
+	m.progress = nil
+	m.appendprogress = nil
+	m.clearedFields[winbackcampaign.FieldProgress] = struct{}{}
+}
+
+// ProgressCleared returns if the "progress" field was cleared in this mutation.
+func (m *WinBackCampaignMutation) ProgressCleared() bool {
+	_, ok := m.clearedFields[winbackcampaign.FieldProgress]
+	return ok
+}
+
+// ResetProgress resets all changes to the "progress" field.
+func (m *WinBackCampaignMutation) ResetProgress() {
+	m.progress = nil
+	m.appendprogress = nil
+	delete(m.clearedFields, winbackcampaign.FieldProgress)
+}
+
 // Where appends a list predicates to the WinBackCampaignMutation builder.
 func (m *WinBackCampaignMutation) Where(ps ...predicate.WinBackCampaign) {
 	m.predicates = append(m.predicates, ps...)
@@ -18329,7 +18544,7 @@ func (m *WinBackCampaignMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *WinBackCampaignMutation) Fields() []string {
-	fields := make([]string, 0, 10)
+	fields := make([]string, 0, 11)
 	if m.created_at != nil {
 		fields = append(fields, winbackcampaign.FieldCreatedAt)
 	}
@@ -18360,6 +18575,9 @@ func (m *WinBackCampaignMutation) Fields() []string {
 	if m.paused_at != nil {
 		fields = append(fields, winbackcampaign.FieldPausedAt)
 	}
+	if m.progress != nil {
+		fields = append(fields, winbackcampaign.FieldProgress)
+	}
 	return fields
 }
 
@@ -18388,6 +18606,8 @@ func (m *WinBackCampaignMutation) Field(name string) (ent.Value, bool) {
 		return m.CreatedBy()
 	case winbackcampaign.FieldPausedAt:
 		return m.PausedAt()
+	case winbackcampaign.FieldProgress:
+		return m.Progress()
 	}
 	return nil, false
 }
@@ -18417,6 +18637,8 @@ func (m *WinBackCampaignMutation) OldField(ctx context.Context, name string) (en
 		return m.OldCreatedBy(ctx)
 	case winbackcampaign.FieldPausedAt:
 		return m.OldPausedAt(ctx)
+	case winbackcampaign.FieldProgress:
+		return m.OldProgress(ctx)
 	}
 	return nil, fmt.Errorf("unknown WinBackCampaign field %s", name)
 }
@@ -18496,6 +18718,13 @@ func (m *WinBackCampaignMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetPausedAt(v)
 		return nil
+	case winbackcampaign.FieldProgress:
+		v, ok := value.([]tenantd.WinBackProgress)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProgress(v)
+		return nil
 	}
 	return fmt.Errorf("unknown WinBackCampaign field %s", name)
 }
@@ -18562,6 +18791,9 @@ func (m *WinBackCampaignMutation) ClearedFields() []string {
 	if m.FieldCleared(winbackcampaign.FieldPausedAt) {
 		fields = append(fields, winbackcampaign.FieldPausedAt)
 	}
+	if m.FieldCleared(winbackcampaign.FieldProgress) {
+		fields = append(fields, winbackcampaign.FieldProgress)
+	}
 	return fields
 }
 
@@ -18584,6 +18816,9 @@ func (m *WinBackCampaignMutation) ClearField(name string) error {
 		return nil
 	case winbackcampaign.FieldPausedAt:
 		m.ClearPausedAt()
+		return nil
+	case winbackcampaign.FieldProgress:
+		m.ClearProgress()
 		return nil
 	}
 	return fmt.Errorf("unknown WinBackCampaign nullable field %s", name)
@@ -18622,6 +18857,9 @@ func (m *WinBackCampaignMutation) ResetField(name string) error {
 		return nil
 	case winbackcampaign.FieldPausedAt:
 		m.ResetPausedAt()
+		return nil
+	case winbackcampaign.FieldProgress:
+		m.ResetProgress()
 		return nil
 	}
 	return fmt.Errorf("unknown WinBackCampaign field %s", name)
@@ -18673,6 +18911,919 @@ func (m *WinBackCampaignMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *WinBackCampaignMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown WinBackCampaign edge %s", name)
+}
+
+// WinBackMessageMutation represents an operation that mutates the WinBackMessage nodes in the graph.
+type WinBackMessageMutation struct {
+	config
+	op                 Op
+	typ                string
+	id                 *uuid.UUID
+	campaign_id        *uuid.UUID
+	step               *int
+	addstep            *int
+	tenant_id          *uuid.UUID
+	sent_at            *time.Time
+	link_expires_at    *time.Time
+	opened_at          *time.Time
+	converted_at       *time.Time
+	operation_id       *uuid.UUID
+	recovered_cents    *int64
+	addrecovered_cents *int64
+	clearedFields      map[string]struct{}
+	done               bool
+	oldValue           func(context.Context) (*WinBackMessage, error)
+	predicates         []predicate.WinBackMessage
+}
+
+var _ ent.Mutation = (*WinBackMessageMutation)(nil)
+
+// winbackmessageOption allows management of the mutation configuration using functional options.
+type winbackmessageOption func(*WinBackMessageMutation)
+
+// newWinBackMessageMutation creates new mutation for the WinBackMessage entity.
+func newWinBackMessageMutation(c config, op Op, opts ...winbackmessageOption) *WinBackMessageMutation {
+	m := &WinBackMessageMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeWinBackMessage,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withWinBackMessageID sets the ID field of the mutation.
+func withWinBackMessageID(id uuid.UUID) winbackmessageOption {
+	return func(m *WinBackMessageMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *WinBackMessage
+		)
+		m.oldValue = func(ctx context.Context) (*WinBackMessage, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().WinBackMessage.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withWinBackMessage sets the old WinBackMessage of the mutation.
+func withWinBackMessage(node *WinBackMessage) winbackmessageOption {
+	return func(m *WinBackMessageMutation) {
+		m.oldValue = func(context.Context) (*WinBackMessage, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m WinBackMessageMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m WinBackMessageMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of WinBackMessage entities.
+func (m *WinBackMessageMutation) SetID(id uuid.UUID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *WinBackMessageMutation) ID() (id uuid.UUID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *WinBackMessageMutation) IDs(ctx context.Context) ([]uuid.UUID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []uuid.UUID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().WinBackMessage.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetCampaignID sets the "campaign_id" field.
+func (m *WinBackMessageMutation) SetCampaignID(u uuid.UUID) {
+	m.campaign_id = &u
+}
+
+// CampaignID returns the value of the "campaign_id" field in the mutation.
+func (m *WinBackMessageMutation) CampaignID() (r uuid.UUID, exists bool) {
+	v := m.campaign_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCampaignID returns the old "campaign_id" field's value of the WinBackMessage entity.
+// If the WinBackMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WinBackMessageMutation) OldCampaignID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCampaignID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCampaignID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCampaignID: %w", err)
+	}
+	return oldValue.CampaignID, nil
+}
+
+// ResetCampaignID resets all changes to the "campaign_id" field.
+func (m *WinBackMessageMutation) ResetCampaignID() {
+	m.campaign_id = nil
+}
+
+// SetStep sets the "step" field.
+func (m *WinBackMessageMutation) SetStep(i int) {
+	m.step = &i
+	m.addstep = nil
+}
+
+// Step returns the value of the "step" field in the mutation.
+func (m *WinBackMessageMutation) Step() (r int, exists bool) {
+	v := m.step
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStep returns the old "step" field's value of the WinBackMessage entity.
+// If the WinBackMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WinBackMessageMutation) OldStep(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStep is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStep requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStep: %w", err)
+	}
+	return oldValue.Step, nil
+}
+
+// AddStep adds i to the "step" field.
+func (m *WinBackMessageMutation) AddStep(i int) {
+	if m.addstep != nil {
+		*m.addstep += i
+	} else {
+		m.addstep = &i
+	}
+}
+
+// AddedStep returns the value that was added to the "step" field in this mutation.
+func (m *WinBackMessageMutation) AddedStep() (r int, exists bool) {
+	v := m.addstep
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetStep resets all changes to the "step" field.
+func (m *WinBackMessageMutation) ResetStep() {
+	m.step = nil
+	m.addstep = nil
+}
+
+// SetTenantID sets the "tenant_id" field.
+func (m *WinBackMessageMutation) SetTenantID(u uuid.UUID) {
+	m.tenant_id = &u
+}
+
+// TenantID returns the value of the "tenant_id" field in the mutation.
+func (m *WinBackMessageMutation) TenantID() (r uuid.UUID, exists bool) {
+	v := m.tenant_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTenantID returns the old "tenant_id" field's value of the WinBackMessage entity.
+// If the WinBackMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WinBackMessageMutation) OldTenantID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTenantID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTenantID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTenantID: %w", err)
+	}
+	return oldValue.TenantID, nil
+}
+
+// ResetTenantID resets all changes to the "tenant_id" field.
+func (m *WinBackMessageMutation) ResetTenantID() {
+	m.tenant_id = nil
+}
+
+// SetSentAt sets the "sent_at" field.
+func (m *WinBackMessageMutation) SetSentAt(t time.Time) {
+	m.sent_at = &t
+}
+
+// SentAt returns the value of the "sent_at" field in the mutation.
+func (m *WinBackMessageMutation) SentAt() (r time.Time, exists bool) {
+	v := m.sent_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSentAt returns the old "sent_at" field's value of the WinBackMessage entity.
+// If the WinBackMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WinBackMessageMutation) OldSentAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSentAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSentAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSentAt: %w", err)
+	}
+	return oldValue.SentAt, nil
+}
+
+// ResetSentAt resets all changes to the "sent_at" field.
+func (m *WinBackMessageMutation) ResetSentAt() {
+	m.sent_at = nil
+}
+
+// SetLinkExpiresAt sets the "link_expires_at" field.
+func (m *WinBackMessageMutation) SetLinkExpiresAt(t time.Time) {
+	m.link_expires_at = &t
+}
+
+// LinkExpiresAt returns the value of the "link_expires_at" field in the mutation.
+func (m *WinBackMessageMutation) LinkExpiresAt() (r time.Time, exists bool) {
+	v := m.link_expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLinkExpiresAt returns the old "link_expires_at" field's value of the WinBackMessage entity.
+// If the WinBackMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WinBackMessageMutation) OldLinkExpiresAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLinkExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLinkExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLinkExpiresAt: %w", err)
+	}
+	return oldValue.LinkExpiresAt, nil
+}
+
+// ResetLinkExpiresAt resets all changes to the "link_expires_at" field.
+func (m *WinBackMessageMutation) ResetLinkExpiresAt() {
+	m.link_expires_at = nil
+}
+
+// SetOpenedAt sets the "opened_at" field.
+func (m *WinBackMessageMutation) SetOpenedAt(t time.Time) {
+	m.opened_at = &t
+}
+
+// OpenedAt returns the value of the "opened_at" field in the mutation.
+func (m *WinBackMessageMutation) OpenedAt() (r time.Time, exists bool) {
+	v := m.opened_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOpenedAt returns the old "opened_at" field's value of the WinBackMessage entity.
+// If the WinBackMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WinBackMessageMutation) OldOpenedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOpenedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOpenedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOpenedAt: %w", err)
+	}
+	return oldValue.OpenedAt, nil
+}
+
+// ClearOpenedAt clears the value of the "opened_at" field.
+func (m *WinBackMessageMutation) ClearOpenedAt() {
+	m.opened_at = nil
+	m.clearedFields[winbackmessage.FieldOpenedAt] = struct{}{}
+}
+
+// OpenedAtCleared returns if the "opened_at" field was cleared in this mutation.
+func (m *WinBackMessageMutation) OpenedAtCleared() bool {
+	_, ok := m.clearedFields[winbackmessage.FieldOpenedAt]
+	return ok
+}
+
+// ResetOpenedAt resets all changes to the "opened_at" field.
+func (m *WinBackMessageMutation) ResetOpenedAt() {
+	m.opened_at = nil
+	delete(m.clearedFields, winbackmessage.FieldOpenedAt)
+}
+
+// SetConvertedAt sets the "converted_at" field.
+func (m *WinBackMessageMutation) SetConvertedAt(t time.Time) {
+	m.converted_at = &t
+}
+
+// ConvertedAt returns the value of the "converted_at" field in the mutation.
+func (m *WinBackMessageMutation) ConvertedAt() (r time.Time, exists bool) {
+	v := m.converted_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldConvertedAt returns the old "converted_at" field's value of the WinBackMessage entity.
+// If the WinBackMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WinBackMessageMutation) OldConvertedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldConvertedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldConvertedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldConvertedAt: %w", err)
+	}
+	return oldValue.ConvertedAt, nil
+}
+
+// ClearConvertedAt clears the value of the "converted_at" field.
+func (m *WinBackMessageMutation) ClearConvertedAt() {
+	m.converted_at = nil
+	m.clearedFields[winbackmessage.FieldConvertedAt] = struct{}{}
+}
+
+// ConvertedAtCleared returns if the "converted_at" field was cleared in this mutation.
+func (m *WinBackMessageMutation) ConvertedAtCleared() bool {
+	_, ok := m.clearedFields[winbackmessage.FieldConvertedAt]
+	return ok
+}
+
+// ResetConvertedAt resets all changes to the "converted_at" field.
+func (m *WinBackMessageMutation) ResetConvertedAt() {
+	m.converted_at = nil
+	delete(m.clearedFields, winbackmessage.FieldConvertedAt)
+}
+
+// SetOperationID sets the "operation_id" field.
+func (m *WinBackMessageMutation) SetOperationID(u uuid.UUID) {
+	m.operation_id = &u
+}
+
+// OperationID returns the value of the "operation_id" field in the mutation.
+func (m *WinBackMessageMutation) OperationID() (r uuid.UUID, exists bool) {
+	v := m.operation_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldOperationID returns the old "operation_id" field's value of the WinBackMessage entity.
+// If the WinBackMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WinBackMessageMutation) OldOperationID(ctx context.Context) (v *uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldOperationID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldOperationID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldOperationID: %w", err)
+	}
+	return oldValue.OperationID, nil
+}
+
+// ClearOperationID clears the value of the "operation_id" field.
+func (m *WinBackMessageMutation) ClearOperationID() {
+	m.operation_id = nil
+	m.clearedFields[winbackmessage.FieldOperationID] = struct{}{}
+}
+
+// OperationIDCleared returns if the "operation_id" field was cleared in this mutation.
+func (m *WinBackMessageMutation) OperationIDCleared() bool {
+	_, ok := m.clearedFields[winbackmessage.FieldOperationID]
+	return ok
+}
+
+// ResetOperationID resets all changes to the "operation_id" field.
+func (m *WinBackMessageMutation) ResetOperationID() {
+	m.operation_id = nil
+	delete(m.clearedFields, winbackmessage.FieldOperationID)
+}
+
+// SetRecoveredCents sets the "recovered_cents" field.
+func (m *WinBackMessageMutation) SetRecoveredCents(i int64) {
+	m.recovered_cents = &i
+	m.addrecovered_cents = nil
+}
+
+// RecoveredCents returns the value of the "recovered_cents" field in the mutation.
+func (m *WinBackMessageMutation) RecoveredCents() (r int64, exists bool) {
+	v := m.recovered_cents
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRecoveredCents returns the old "recovered_cents" field's value of the WinBackMessage entity.
+// If the WinBackMessage object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WinBackMessageMutation) OldRecoveredCents(ctx context.Context) (v *int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRecoveredCents is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRecoveredCents requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRecoveredCents: %w", err)
+	}
+	return oldValue.RecoveredCents, nil
+}
+
+// AddRecoveredCents adds i to the "recovered_cents" field.
+func (m *WinBackMessageMutation) AddRecoveredCents(i int64) {
+	if m.addrecovered_cents != nil {
+		*m.addrecovered_cents += i
+	} else {
+		m.addrecovered_cents = &i
+	}
+}
+
+// AddedRecoveredCents returns the value that was added to the "recovered_cents" field in this mutation.
+func (m *WinBackMessageMutation) AddedRecoveredCents() (r int64, exists bool) {
+	v := m.addrecovered_cents
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ClearRecoveredCents clears the value of the "recovered_cents" field.
+func (m *WinBackMessageMutation) ClearRecoveredCents() {
+	m.recovered_cents = nil
+	m.addrecovered_cents = nil
+	m.clearedFields[winbackmessage.FieldRecoveredCents] = struct{}{}
+}
+
+// RecoveredCentsCleared returns if the "recovered_cents" field was cleared in this mutation.
+func (m *WinBackMessageMutation) RecoveredCentsCleared() bool {
+	_, ok := m.clearedFields[winbackmessage.FieldRecoveredCents]
+	return ok
+}
+
+// ResetRecoveredCents resets all changes to the "recovered_cents" field.
+func (m *WinBackMessageMutation) ResetRecoveredCents() {
+	m.recovered_cents = nil
+	m.addrecovered_cents = nil
+	delete(m.clearedFields, winbackmessage.FieldRecoveredCents)
+}
+
+// Where appends a list predicates to the WinBackMessageMutation builder.
+func (m *WinBackMessageMutation) Where(ps ...predicate.WinBackMessage) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the WinBackMessageMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *WinBackMessageMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.WinBackMessage, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *WinBackMessageMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *WinBackMessageMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (WinBackMessage).
+func (m *WinBackMessageMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *WinBackMessageMutation) Fields() []string {
+	fields := make([]string, 0, 9)
+	if m.campaign_id != nil {
+		fields = append(fields, winbackmessage.FieldCampaignID)
+	}
+	if m.step != nil {
+		fields = append(fields, winbackmessage.FieldStep)
+	}
+	if m.tenant_id != nil {
+		fields = append(fields, winbackmessage.FieldTenantID)
+	}
+	if m.sent_at != nil {
+		fields = append(fields, winbackmessage.FieldSentAt)
+	}
+	if m.link_expires_at != nil {
+		fields = append(fields, winbackmessage.FieldLinkExpiresAt)
+	}
+	if m.opened_at != nil {
+		fields = append(fields, winbackmessage.FieldOpenedAt)
+	}
+	if m.converted_at != nil {
+		fields = append(fields, winbackmessage.FieldConvertedAt)
+	}
+	if m.operation_id != nil {
+		fields = append(fields, winbackmessage.FieldOperationID)
+	}
+	if m.recovered_cents != nil {
+		fields = append(fields, winbackmessage.FieldRecoveredCents)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *WinBackMessageMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case winbackmessage.FieldCampaignID:
+		return m.CampaignID()
+	case winbackmessage.FieldStep:
+		return m.Step()
+	case winbackmessage.FieldTenantID:
+		return m.TenantID()
+	case winbackmessage.FieldSentAt:
+		return m.SentAt()
+	case winbackmessage.FieldLinkExpiresAt:
+		return m.LinkExpiresAt()
+	case winbackmessage.FieldOpenedAt:
+		return m.OpenedAt()
+	case winbackmessage.FieldConvertedAt:
+		return m.ConvertedAt()
+	case winbackmessage.FieldOperationID:
+		return m.OperationID()
+	case winbackmessage.FieldRecoveredCents:
+		return m.RecoveredCents()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *WinBackMessageMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case winbackmessage.FieldCampaignID:
+		return m.OldCampaignID(ctx)
+	case winbackmessage.FieldStep:
+		return m.OldStep(ctx)
+	case winbackmessage.FieldTenantID:
+		return m.OldTenantID(ctx)
+	case winbackmessage.FieldSentAt:
+		return m.OldSentAt(ctx)
+	case winbackmessage.FieldLinkExpiresAt:
+		return m.OldLinkExpiresAt(ctx)
+	case winbackmessage.FieldOpenedAt:
+		return m.OldOpenedAt(ctx)
+	case winbackmessage.FieldConvertedAt:
+		return m.OldConvertedAt(ctx)
+	case winbackmessage.FieldOperationID:
+		return m.OldOperationID(ctx)
+	case winbackmessage.FieldRecoveredCents:
+		return m.OldRecoveredCents(ctx)
+	}
+	return nil, fmt.Errorf("unknown WinBackMessage field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *WinBackMessageMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case winbackmessage.FieldCampaignID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCampaignID(v)
+		return nil
+	case winbackmessage.FieldStep:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStep(v)
+		return nil
+	case winbackmessage.FieldTenantID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTenantID(v)
+		return nil
+	case winbackmessage.FieldSentAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSentAt(v)
+		return nil
+	case winbackmessage.FieldLinkExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLinkExpiresAt(v)
+		return nil
+	case winbackmessage.FieldOpenedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOpenedAt(v)
+		return nil
+	case winbackmessage.FieldConvertedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetConvertedAt(v)
+		return nil
+	case winbackmessage.FieldOperationID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetOperationID(v)
+		return nil
+	case winbackmessage.FieldRecoveredCents:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRecoveredCents(v)
+		return nil
+	}
+	return fmt.Errorf("unknown WinBackMessage field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *WinBackMessageMutation) AddedFields() []string {
+	var fields []string
+	if m.addstep != nil {
+		fields = append(fields, winbackmessage.FieldStep)
+	}
+	if m.addrecovered_cents != nil {
+		fields = append(fields, winbackmessage.FieldRecoveredCents)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *WinBackMessageMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case winbackmessage.FieldStep:
+		return m.AddedStep()
+	case winbackmessage.FieldRecoveredCents:
+		return m.AddedRecoveredCents()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *WinBackMessageMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case winbackmessage.FieldStep:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddStep(v)
+		return nil
+	case winbackmessage.FieldRecoveredCents:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRecoveredCents(v)
+		return nil
+	}
+	return fmt.Errorf("unknown WinBackMessage numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *WinBackMessageMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(winbackmessage.FieldOpenedAt) {
+		fields = append(fields, winbackmessage.FieldOpenedAt)
+	}
+	if m.FieldCleared(winbackmessage.FieldConvertedAt) {
+		fields = append(fields, winbackmessage.FieldConvertedAt)
+	}
+	if m.FieldCleared(winbackmessage.FieldOperationID) {
+		fields = append(fields, winbackmessage.FieldOperationID)
+	}
+	if m.FieldCleared(winbackmessage.FieldRecoveredCents) {
+		fields = append(fields, winbackmessage.FieldRecoveredCents)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *WinBackMessageMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *WinBackMessageMutation) ClearField(name string) error {
+	switch name {
+	case winbackmessage.FieldOpenedAt:
+		m.ClearOpenedAt()
+		return nil
+	case winbackmessage.FieldConvertedAt:
+		m.ClearConvertedAt()
+		return nil
+	case winbackmessage.FieldOperationID:
+		m.ClearOperationID()
+		return nil
+	case winbackmessage.FieldRecoveredCents:
+		m.ClearRecoveredCents()
+		return nil
+	}
+	return fmt.Errorf("unknown WinBackMessage nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *WinBackMessageMutation) ResetField(name string) error {
+	switch name {
+	case winbackmessage.FieldCampaignID:
+		m.ResetCampaignID()
+		return nil
+	case winbackmessage.FieldStep:
+		m.ResetStep()
+		return nil
+	case winbackmessage.FieldTenantID:
+		m.ResetTenantID()
+		return nil
+	case winbackmessage.FieldSentAt:
+		m.ResetSentAt()
+		return nil
+	case winbackmessage.FieldLinkExpiresAt:
+		m.ResetLinkExpiresAt()
+		return nil
+	case winbackmessage.FieldOpenedAt:
+		m.ResetOpenedAt()
+		return nil
+	case winbackmessage.FieldConvertedAt:
+		m.ResetConvertedAt()
+		return nil
+	case winbackmessage.FieldOperationID:
+		m.ResetOperationID()
+		return nil
+	case winbackmessage.FieldRecoveredCents:
+		m.ResetRecoveredCents()
+		return nil
+	}
+	return fmt.Errorf("unknown WinBackMessage field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *WinBackMessageMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *WinBackMessageMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *WinBackMessageMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *WinBackMessageMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *WinBackMessageMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *WinBackMessageMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *WinBackMessageMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown WinBackMessage unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *WinBackMessageMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown WinBackMessage edge %s", name)
 }
 
 // WorkspaceMutation represents an operation that mutates the Workspace nodes in the graph.

@@ -72,6 +72,10 @@ type Tenant struct {
 	ScheduledCancelRequestedBy *string `json:"scheduled_cancel_requested_by,omitempty"`
 	// a paused (SUSPENDED) tenant resumes by itself at this time
 	PausedUntil *time.Time `json:"paused_until,omitempty"`
+	// the reason of the tenant's last cancellation, what win-back segments select on
+	CancelFeedback *tenant.CancelFeedback `json:"cancel_feedback,omitempty"`
+	// the owner unsubscribed from win-back and nudge mails
+	MarketingUnsubscribedAt *time.Time `json:"marketing_unsubscribed_at,omitempty"`
 	// made by a readiness check: kept out of the activation funnel
 	Synthetic bool `json:"synthetic,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -148,9 +152,9 @@ func (*Tenant) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case tenant.FieldHistorySeq:
 			values[i] = new(sql.NullInt64)
-		case tenant.FieldName, tenant.FieldSlug, tenant.FieldSlugHash, tenant.FieldEmail, tenant.FieldState, tenant.FieldStateBeforeDeletion, tenant.FieldHistoryHead, tenant.FieldBillingCustomerID, tenant.FieldBillingSubscriptionID, tenant.FieldScheduledPlanKey, tenant.FieldScheduledPlanRequestedBy, tenant.FieldScheduledPlanTrigger, tenant.FieldScheduledCancelFeedback, tenant.FieldScheduledCancelRequestedBy:
+		case tenant.FieldName, tenant.FieldSlug, tenant.FieldSlugHash, tenant.FieldEmail, tenant.FieldState, tenant.FieldStateBeforeDeletion, tenant.FieldHistoryHead, tenant.FieldBillingCustomerID, tenant.FieldBillingSubscriptionID, tenant.FieldScheduledPlanKey, tenant.FieldScheduledPlanRequestedBy, tenant.FieldScheduledPlanTrigger, tenant.FieldScheduledCancelFeedback, tenant.FieldScheduledCancelRequestedBy, tenant.FieldCancelFeedback:
 			values[i] = new(sql.NullString)
-		case tenant.FieldCreatedAt, tenant.FieldUpdatedAt, tenant.FieldStateChangedAt, tenant.FieldPurgeAfter, tenant.FieldPurgedAt, tenant.FieldScheduledPlanAt, tenant.FieldScheduledPlanRequestedAt, tenant.FieldScheduledCancelAt, tenant.FieldScheduledCancelRequestedAt, tenant.FieldPausedUntil:
+		case tenant.FieldCreatedAt, tenant.FieldUpdatedAt, tenant.FieldStateChangedAt, tenant.FieldPurgeAfter, tenant.FieldPurgedAt, tenant.FieldScheduledPlanAt, tenant.FieldScheduledPlanRequestedAt, tenant.FieldScheduledCancelAt, tenant.FieldScheduledCancelRequestedAt, tenant.FieldPausedUntil, tenant.FieldMarketingUnsubscribedAt:
 			values[i] = new(sql.NullTime)
 		case tenant.FieldID, tenant.FieldPlanID:
 			values[i] = new(uuid.UUID)
@@ -348,6 +352,20 @@ func (_m *Tenant) assignValues(columns []string, values []any) error {
 				_m.PausedUntil = new(time.Time)
 				*_m.PausedUntil = value.Time
 			}
+		case tenant.FieldCancelFeedback:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field cancel_feedback", values[i])
+			} else if value.Valid {
+				_m.CancelFeedback = new(tenant.CancelFeedback)
+				*_m.CancelFeedback = tenant.CancelFeedback(value.String)
+			}
+		case tenant.FieldMarketingUnsubscribedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field marketing_unsubscribed_at", values[i])
+			} else if value.Valid {
+				_m.MarketingUnsubscribedAt = new(time.Time)
+				*_m.MarketingUnsubscribedAt = value.Time
+			}
 		case tenant.FieldSynthetic:
 			if value, ok := values[i].(*sql.NullBool); !ok {
 				return fmt.Errorf("unexpected type %T for field synthetic", values[i])
@@ -519,6 +537,16 @@ func (_m *Tenant) String() string {
 	builder.WriteString(", ")
 	if v := _m.PausedUntil; v != nil {
 		builder.WriteString("paused_until=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
+	builder.WriteString(", ")
+	if v := _m.CancelFeedback; v != nil {
+		builder.WriteString("cancel_feedback=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	if v := _m.MarketingUnsubscribedAt; v != nil {
+		builder.WriteString("marketing_unsubscribed_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteString(", ")

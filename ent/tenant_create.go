@@ -369,6 +369,34 @@ func (_c *TenantCreate) SetNillablePausedUntil(v *time.Time) *TenantCreate {
 	return _c
 }
 
+// SetCancelFeedback sets the "cancel_feedback" field.
+func (_c *TenantCreate) SetCancelFeedback(v tenant.CancelFeedback) *TenantCreate {
+	_c.mutation.SetCancelFeedback(v)
+	return _c
+}
+
+// SetNillableCancelFeedback sets the "cancel_feedback" field if the given value is not nil.
+func (_c *TenantCreate) SetNillableCancelFeedback(v *tenant.CancelFeedback) *TenantCreate {
+	if v != nil {
+		_c.SetCancelFeedback(*v)
+	}
+	return _c
+}
+
+// SetMarketingUnsubscribedAt sets the "marketing_unsubscribed_at" field.
+func (_c *TenantCreate) SetMarketingUnsubscribedAt(v time.Time) *TenantCreate {
+	_c.mutation.SetMarketingUnsubscribedAt(v)
+	return _c
+}
+
+// SetNillableMarketingUnsubscribedAt sets the "marketing_unsubscribed_at" field if the given value is not nil.
+func (_c *TenantCreate) SetNillableMarketingUnsubscribedAt(v *time.Time) *TenantCreate {
+	if v != nil {
+		_c.SetMarketingUnsubscribedAt(*v)
+	}
+	return _c
+}
+
 // SetSynthetic sets the "synthetic" field.
 func (_c *TenantCreate) SetSynthetic(v bool) *TenantCreate {
 	_c.mutation.SetSynthetic(v)
@@ -615,6 +643,11 @@ func (_c *TenantCreate) check() error {
 			return &ValidationError{Name: "scheduled_cancel_requested_by", err: fmt.Errorf(`ent: validator failed for field "Tenant.scheduled_cancel_requested_by": %w`, err)}
 		}
 	}
+	if v, ok := _c.mutation.CancelFeedback(); ok {
+		if err := tenant.CancelFeedbackValidator(v); err != nil {
+			return &ValidationError{Name: "cancel_feedback", err: fmt.Errorf(`ent: validator failed for field "Tenant.cancel_feedback": %w`, err)}
+		}
+	}
 	if _, ok := _c.mutation.Synthetic(); !ok {
 		return &ValidationError{Name: "synthetic", err: errors.New(`ent: missing required field "Tenant.synthetic"`)}
 	}
@@ -756,6 +789,14 @@ func (_c *TenantCreate) createSpec() (*Tenant, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.PausedUntil(); ok {
 		_spec.SetField(tenant.FieldPausedUntil, field.TypeTime, value)
 		_node.PausedUntil = &value
+	}
+	if value, ok := _c.mutation.CancelFeedback(); ok {
+		_spec.SetField(tenant.FieldCancelFeedback, field.TypeEnum, value)
+		_node.CancelFeedback = &value
+	}
+	if value, ok := _c.mutation.MarketingUnsubscribedAt(); ok {
+		_spec.SetField(tenant.FieldMarketingUnsubscribedAt, field.TypeTime, value)
+		_node.MarketingUnsubscribedAt = &value
 	}
 	if value, ok := _c.mutation.Synthetic(); ok {
 		_spec.SetField(tenant.FieldSynthetic, field.TypeBool, value)
@@ -1271,6 +1312,42 @@ func (u *TenantUpsert) UpdatePausedUntil() *TenantUpsert {
 // ClearPausedUntil clears the value of the "paused_until" field.
 func (u *TenantUpsert) ClearPausedUntil() *TenantUpsert {
 	u.SetNull(tenant.FieldPausedUntil)
+	return u
+}
+
+// SetCancelFeedback sets the "cancel_feedback" field.
+func (u *TenantUpsert) SetCancelFeedback(v tenant.CancelFeedback) *TenantUpsert {
+	u.Set(tenant.FieldCancelFeedback, v)
+	return u
+}
+
+// UpdateCancelFeedback sets the "cancel_feedback" field to the value that was provided on create.
+func (u *TenantUpsert) UpdateCancelFeedback() *TenantUpsert {
+	u.SetExcluded(tenant.FieldCancelFeedback)
+	return u
+}
+
+// ClearCancelFeedback clears the value of the "cancel_feedback" field.
+func (u *TenantUpsert) ClearCancelFeedback() *TenantUpsert {
+	u.SetNull(tenant.FieldCancelFeedback)
+	return u
+}
+
+// SetMarketingUnsubscribedAt sets the "marketing_unsubscribed_at" field.
+func (u *TenantUpsert) SetMarketingUnsubscribedAt(v time.Time) *TenantUpsert {
+	u.Set(tenant.FieldMarketingUnsubscribedAt, v)
+	return u
+}
+
+// UpdateMarketingUnsubscribedAt sets the "marketing_unsubscribed_at" field to the value that was provided on create.
+func (u *TenantUpsert) UpdateMarketingUnsubscribedAt() *TenantUpsert {
+	u.SetExcluded(tenant.FieldMarketingUnsubscribedAt)
+	return u
+}
+
+// ClearMarketingUnsubscribedAt clears the value of the "marketing_unsubscribed_at" field.
+func (u *TenantUpsert) ClearMarketingUnsubscribedAt() *TenantUpsert {
+	u.SetNull(tenant.FieldMarketingUnsubscribedAt)
 	return u
 }
 
@@ -1790,6 +1867,48 @@ func (u *TenantUpsertOne) UpdatePausedUntil() *TenantUpsertOne {
 func (u *TenantUpsertOne) ClearPausedUntil() *TenantUpsertOne {
 	return u.Update(func(s *TenantUpsert) {
 		s.ClearPausedUntil()
+	})
+}
+
+// SetCancelFeedback sets the "cancel_feedback" field.
+func (u *TenantUpsertOne) SetCancelFeedback(v tenant.CancelFeedback) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetCancelFeedback(v)
+	})
+}
+
+// UpdateCancelFeedback sets the "cancel_feedback" field to the value that was provided on create.
+func (u *TenantUpsertOne) UpdateCancelFeedback() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateCancelFeedback()
+	})
+}
+
+// ClearCancelFeedback clears the value of the "cancel_feedback" field.
+func (u *TenantUpsertOne) ClearCancelFeedback() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearCancelFeedback()
+	})
+}
+
+// SetMarketingUnsubscribedAt sets the "marketing_unsubscribed_at" field.
+func (u *TenantUpsertOne) SetMarketingUnsubscribedAt(v time.Time) *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetMarketingUnsubscribedAt(v)
+	})
+}
+
+// UpdateMarketingUnsubscribedAt sets the "marketing_unsubscribed_at" field to the value that was provided on create.
+func (u *TenantUpsertOne) UpdateMarketingUnsubscribedAt() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateMarketingUnsubscribedAt()
+	})
+}
+
+// ClearMarketingUnsubscribedAt clears the value of the "marketing_unsubscribed_at" field.
+func (u *TenantUpsertOne) ClearMarketingUnsubscribedAt() *TenantUpsertOne {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearMarketingUnsubscribedAt()
 	})
 }
 
@@ -2476,6 +2595,48 @@ func (u *TenantUpsertBulk) UpdatePausedUntil() *TenantUpsertBulk {
 func (u *TenantUpsertBulk) ClearPausedUntil() *TenantUpsertBulk {
 	return u.Update(func(s *TenantUpsert) {
 		s.ClearPausedUntil()
+	})
+}
+
+// SetCancelFeedback sets the "cancel_feedback" field.
+func (u *TenantUpsertBulk) SetCancelFeedback(v tenant.CancelFeedback) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetCancelFeedback(v)
+	})
+}
+
+// UpdateCancelFeedback sets the "cancel_feedback" field to the value that was provided on create.
+func (u *TenantUpsertBulk) UpdateCancelFeedback() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateCancelFeedback()
+	})
+}
+
+// ClearCancelFeedback clears the value of the "cancel_feedback" field.
+func (u *TenantUpsertBulk) ClearCancelFeedback() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearCancelFeedback()
+	})
+}
+
+// SetMarketingUnsubscribedAt sets the "marketing_unsubscribed_at" field.
+func (u *TenantUpsertBulk) SetMarketingUnsubscribedAt(v time.Time) *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.SetMarketingUnsubscribedAt(v)
+	})
+}
+
+// UpdateMarketingUnsubscribedAt sets the "marketing_unsubscribed_at" field to the value that was provided on create.
+func (u *TenantUpsertBulk) UpdateMarketingUnsubscribedAt() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.UpdateMarketingUnsubscribedAt()
+	})
+}
+
+// ClearMarketingUnsubscribedAt clears the value of the "marketing_unsubscribed_at" field.
+func (u *TenantUpsertBulk) ClearMarketingUnsubscribedAt() *TenantUpsertBulk {
+	return u.Update(func(s *TenantUpsert) {
+		s.ClearMarketingUnsubscribedAt()
 	})
 }
 

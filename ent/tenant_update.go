@@ -472,6 +472,46 @@ func (_u *TenantUpdate) ClearPausedUntil() *TenantUpdate {
 	return _u
 }
 
+// SetCancelFeedback sets the "cancel_feedback" field.
+func (_u *TenantUpdate) SetCancelFeedback(v tenant.CancelFeedback) *TenantUpdate {
+	_u.mutation.SetCancelFeedback(v)
+	return _u
+}
+
+// SetNillableCancelFeedback sets the "cancel_feedback" field if the given value is not nil.
+func (_u *TenantUpdate) SetNillableCancelFeedback(v *tenant.CancelFeedback) *TenantUpdate {
+	if v != nil {
+		_u.SetCancelFeedback(*v)
+	}
+	return _u
+}
+
+// ClearCancelFeedback clears the value of the "cancel_feedback" field.
+func (_u *TenantUpdate) ClearCancelFeedback() *TenantUpdate {
+	_u.mutation.ClearCancelFeedback()
+	return _u
+}
+
+// SetMarketingUnsubscribedAt sets the "marketing_unsubscribed_at" field.
+func (_u *TenantUpdate) SetMarketingUnsubscribedAt(v time.Time) *TenantUpdate {
+	_u.mutation.SetMarketingUnsubscribedAt(v)
+	return _u
+}
+
+// SetNillableMarketingUnsubscribedAt sets the "marketing_unsubscribed_at" field if the given value is not nil.
+func (_u *TenantUpdate) SetNillableMarketingUnsubscribedAt(v *time.Time) *TenantUpdate {
+	if v != nil {
+		_u.SetMarketingUnsubscribedAt(*v)
+	}
+	return _u
+}
+
+// ClearMarketingUnsubscribedAt clears the value of the "marketing_unsubscribed_at" field.
+func (_u *TenantUpdate) ClearMarketingUnsubscribedAt() *TenantUpdate {
+	_u.mutation.ClearMarketingUnsubscribedAt()
+	return _u
+}
+
 // SetPlan sets the "plan" edge to the Plan entity.
 func (_u *TenantUpdate) SetPlan(v *Plan) *TenantUpdate {
 	return _u.SetPlanID(v.ID)
@@ -695,6 +735,11 @@ func (_u *TenantUpdate) check() error {
 			return &ValidationError{Name: "scheduled_cancel_requested_by", err: fmt.Errorf(`ent: validator failed for field "Tenant.scheduled_cancel_requested_by": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.CancelFeedback(); ok {
+		if err := tenant.CancelFeedbackValidator(v); err != nil {
+			return &ValidationError{Name: "cancel_feedback", err: fmt.Errorf(`ent: validator failed for field "Tenant.cancel_feedback": %w`, err)}
+		}
+	}
 	if _u.mutation.PlanCleared() && len(_u.mutation.PlanIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Tenant.plan"`)
 	}
@@ -841,6 +886,18 @@ func (_u *TenantUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.PausedUntilCleared() {
 		_spec.ClearField(tenant.FieldPausedUntil, field.TypeTime)
+	}
+	if value, ok := _u.mutation.CancelFeedback(); ok {
+		_spec.SetField(tenant.FieldCancelFeedback, field.TypeEnum, value)
+	}
+	if _u.mutation.CancelFeedbackCleared() {
+		_spec.ClearField(tenant.FieldCancelFeedback, field.TypeEnum)
+	}
+	if value, ok := _u.mutation.MarketingUnsubscribedAt(); ok {
+		_spec.SetField(tenant.FieldMarketingUnsubscribedAt, field.TypeTime, value)
+	}
+	if _u.mutation.MarketingUnsubscribedAtCleared() {
+		_spec.ClearField(tenant.FieldMarketingUnsubscribedAt, field.TypeTime)
 	}
 	if _u.mutation.PlanCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -1465,6 +1522,46 @@ func (_u *TenantUpdateOne) ClearPausedUntil() *TenantUpdateOne {
 	return _u
 }
 
+// SetCancelFeedback sets the "cancel_feedback" field.
+func (_u *TenantUpdateOne) SetCancelFeedback(v tenant.CancelFeedback) *TenantUpdateOne {
+	_u.mutation.SetCancelFeedback(v)
+	return _u
+}
+
+// SetNillableCancelFeedback sets the "cancel_feedback" field if the given value is not nil.
+func (_u *TenantUpdateOne) SetNillableCancelFeedback(v *tenant.CancelFeedback) *TenantUpdateOne {
+	if v != nil {
+		_u.SetCancelFeedback(*v)
+	}
+	return _u
+}
+
+// ClearCancelFeedback clears the value of the "cancel_feedback" field.
+func (_u *TenantUpdateOne) ClearCancelFeedback() *TenantUpdateOne {
+	_u.mutation.ClearCancelFeedback()
+	return _u
+}
+
+// SetMarketingUnsubscribedAt sets the "marketing_unsubscribed_at" field.
+func (_u *TenantUpdateOne) SetMarketingUnsubscribedAt(v time.Time) *TenantUpdateOne {
+	_u.mutation.SetMarketingUnsubscribedAt(v)
+	return _u
+}
+
+// SetNillableMarketingUnsubscribedAt sets the "marketing_unsubscribed_at" field if the given value is not nil.
+func (_u *TenantUpdateOne) SetNillableMarketingUnsubscribedAt(v *time.Time) *TenantUpdateOne {
+	if v != nil {
+		_u.SetMarketingUnsubscribedAt(*v)
+	}
+	return _u
+}
+
+// ClearMarketingUnsubscribedAt clears the value of the "marketing_unsubscribed_at" field.
+func (_u *TenantUpdateOne) ClearMarketingUnsubscribedAt() *TenantUpdateOne {
+	_u.mutation.ClearMarketingUnsubscribedAt()
+	return _u
+}
+
 // SetPlan sets the "plan" edge to the Plan entity.
 func (_u *TenantUpdateOne) SetPlan(v *Plan) *TenantUpdateOne {
 	return _u.SetPlanID(v.ID)
@@ -1701,6 +1798,11 @@ func (_u *TenantUpdateOne) check() error {
 			return &ValidationError{Name: "scheduled_cancel_requested_by", err: fmt.Errorf(`ent: validator failed for field "Tenant.scheduled_cancel_requested_by": %w`, err)}
 		}
 	}
+	if v, ok := _u.mutation.CancelFeedback(); ok {
+		if err := tenant.CancelFeedbackValidator(v); err != nil {
+			return &ValidationError{Name: "cancel_feedback", err: fmt.Errorf(`ent: validator failed for field "Tenant.cancel_feedback": %w`, err)}
+		}
+	}
 	if _u.mutation.PlanCleared() && len(_u.mutation.PlanIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "Tenant.plan"`)
 	}
@@ -1864,6 +1966,18 @@ func (_u *TenantUpdateOne) sqlSave(ctx context.Context) (_node *Tenant, err erro
 	}
 	if _u.mutation.PausedUntilCleared() {
 		_spec.ClearField(tenant.FieldPausedUntil, field.TypeTime)
+	}
+	if value, ok := _u.mutation.CancelFeedback(); ok {
+		_spec.SetField(tenant.FieldCancelFeedback, field.TypeEnum, value)
+	}
+	if _u.mutation.CancelFeedbackCleared() {
+		_spec.ClearField(tenant.FieldCancelFeedback, field.TypeEnum)
+	}
+	if value, ok := _u.mutation.MarketingUnsubscribedAt(); ok {
+		_spec.SetField(tenant.FieldMarketingUnsubscribedAt, field.TypeTime, value)
+	}
+	if _u.mutation.MarketingUnsubscribedAtCleared() {
+		_spec.ClearField(tenant.FieldMarketingUnsubscribedAt, field.TypeTime)
 	}
 	if _u.mutation.PlanCleared() {
 		edge := &sqlgraph.EdgeSpec{

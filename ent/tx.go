@@ -54,6 +54,8 @@ type Tx struct {
 	WebhookEvent *WebhookEventClient
 	// WinBackCampaign is the client for interacting with the WinBackCampaign builders.
 	WinBackCampaign *WinBackCampaignClient
+	// WinBackMessage is the client for interacting with the WinBackMessage builders.
+	WinBackMessage *WinBackMessageClient
 	// Workspace is the client for interacting with the Workspace builders.
 	Workspace *WorkspaceClient
 
@@ -207,6 +209,7 @@ func (tx *Tx) init() {
 	tx.TenantStateCount = NewTenantStateCountClient(tx.config)
 	tx.WebhookEvent = NewWebhookEventClient(tx.config)
 	tx.WinBackCampaign = NewWinBackCampaignClient(tx.config)
+	tx.WinBackMessage = NewWinBackMessageClient(tx.config)
 	tx.Workspace = NewWorkspaceClient(tx.config)
 }
 

@@ -39,7 +39,9 @@ type WinBackCampaign struct {
 	// the actor who made it, as the audit trail names them
 	CreatedBy string `json:"created_by,omitempty"`
 	// PausedAt holds the value of the "paused_at" field.
-	PausedAt     *time.Time `json:"paused_at,omitempty"`
+	PausedAt *time.Time `json:"paused_at,omitempty"`
+	// the sweep's watermark per step, in step order
+	Progress     []tenantd.WinBackProgress `json:"progress,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -48,7 +50,7 @@ func (*WinBackCampaign) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case winbackcampaign.FieldSegment, winbackcampaign.FieldSteps:
+		case winbackcampaign.FieldSegment, winbackcampaign.FieldSteps, winbackcampaign.FieldProgress:
 			values[i] = new([]byte)
 		case winbackcampaign.FieldOfferPercentOff, winbackcampaign.FieldOfferDurationMonths:
 			values[i] = new(sql.NullInt64)
@@ -146,6 +148,14 @@ func (_m *WinBackCampaign) assignValues(columns []string, values []any) error {
 				_m.PausedAt = new(time.Time)
 				*_m.PausedAt = value.Time
 			}
+		case winbackcampaign.FieldProgress:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field progress", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.Progress); err != nil {
+					return fmt.Errorf("unmarshal field progress: %w", err)
+				}
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -217,6 +227,9 @@ func (_m *WinBackCampaign) String() string {
 		builder.WriteString("paused_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("progress=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Progress))
 	builder.WriteByte(')')
 	return builder.String()
 }

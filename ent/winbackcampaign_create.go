@@ -133,6 +133,12 @@ func (_c *WinBackCampaignCreate) SetNillablePausedAt(v *time.Time) *WinBackCampa
 	return _c
 }
 
+// SetProgress sets the "progress" field.
+func (_c *WinBackCampaignCreate) SetProgress(v []tenantd.WinBackProgress) *WinBackCampaignCreate {
+	_c.mutation.SetProgress(v)
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *WinBackCampaignCreate) SetID(v uuid.UUID) *WinBackCampaignCreate {
 	_c.mutation.SetID(v)
@@ -321,6 +327,10 @@ func (_c *WinBackCampaignCreate) createSpec() (*WinBackCampaign, *sqlgraph.Creat
 		_spec.SetField(winbackcampaign.FieldPausedAt, field.TypeTime, value)
 		_node.PausedAt = &value
 	}
+	if value, ok := _c.mutation.Progress(); ok {
+		_spec.SetField(winbackcampaign.FieldProgress, field.TypeJSON, value)
+		_node.Progress = value
+	}
 	return _node, _spec
 }
 
@@ -508,6 +518,24 @@ func (u *WinBackCampaignUpsert) UpdatePausedAt() *WinBackCampaignUpsert {
 // ClearPausedAt clears the value of the "paused_at" field.
 func (u *WinBackCampaignUpsert) ClearPausedAt() *WinBackCampaignUpsert {
 	u.SetNull(winbackcampaign.FieldPausedAt)
+	return u
+}
+
+// SetProgress sets the "progress" field.
+func (u *WinBackCampaignUpsert) SetProgress(v []tenantd.WinBackProgress) *WinBackCampaignUpsert {
+	u.Set(winbackcampaign.FieldProgress, v)
+	return u
+}
+
+// UpdateProgress sets the "progress" field to the value that was provided on create.
+func (u *WinBackCampaignUpsert) UpdateProgress() *WinBackCampaignUpsert {
+	u.SetExcluded(winbackcampaign.FieldProgress)
+	return u
+}
+
+// ClearProgress clears the value of the "progress" field.
+func (u *WinBackCampaignUpsert) ClearProgress() *WinBackCampaignUpsert {
+	u.SetNull(winbackcampaign.FieldProgress)
 	return u
 }
 
@@ -720,6 +748,27 @@ func (u *WinBackCampaignUpsertOne) UpdatePausedAt() *WinBackCampaignUpsertOne {
 func (u *WinBackCampaignUpsertOne) ClearPausedAt() *WinBackCampaignUpsertOne {
 	return u.Update(func(s *WinBackCampaignUpsert) {
 		s.ClearPausedAt()
+	})
+}
+
+// SetProgress sets the "progress" field.
+func (u *WinBackCampaignUpsertOne) SetProgress(v []tenantd.WinBackProgress) *WinBackCampaignUpsertOne {
+	return u.Update(func(s *WinBackCampaignUpsert) {
+		s.SetProgress(v)
+	})
+}
+
+// UpdateProgress sets the "progress" field to the value that was provided on create.
+func (u *WinBackCampaignUpsertOne) UpdateProgress() *WinBackCampaignUpsertOne {
+	return u.Update(func(s *WinBackCampaignUpsert) {
+		s.UpdateProgress()
+	})
+}
+
+// ClearProgress clears the value of the "progress" field.
+func (u *WinBackCampaignUpsertOne) ClearProgress() *WinBackCampaignUpsertOne {
+	return u.Update(func(s *WinBackCampaignUpsert) {
+		s.ClearProgress()
 	})
 }
 
@@ -1099,6 +1148,27 @@ func (u *WinBackCampaignUpsertBulk) UpdatePausedAt() *WinBackCampaignUpsertBulk 
 func (u *WinBackCampaignUpsertBulk) ClearPausedAt() *WinBackCampaignUpsertBulk {
 	return u.Update(func(s *WinBackCampaignUpsert) {
 		s.ClearPausedAt()
+	})
+}
+
+// SetProgress sets the "progress" field.
+func (u *WinBackCampaignUpsertBulk) SetProgress(v []tenantd.WinBackProgress) *WinBackCampaignUpsertBulk {
+	return u.Update(func(s *WinBackCampaignUpsert) {
+		s.SetProgress(v)
+	})
+}
+
+// UpdateProgress sets the "progress" field to the value that was provided on create.
+func (u *WinBackCampaignUpsertBulk) UpdateProgress() *WinBackCampaignUpsertBulk {
+	return u.Update(func(s *WinBackCampaignUpsert) {
+		s.UpdateProgress()
+	})
+}
+
+// ClearProgress clears the value of the "progress" field.
+func (u *WinBackCampaignUpsertBulk) ClearProgress() *WinBackCampaignUpsertBulk {
+	return u.Update(func(s *WinBackCampaignUpsert) {
+		s.ClearProgress()
 	})
 }
 

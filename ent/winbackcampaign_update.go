@@ -179,6 +179,24 @@ func (_u *WinBackCampaignUpdate) ClearPausedAt() *WinBackCampaignUpdate {
 	return _u
 }
 
+// SetProgress sets the "progress" field.
+func (_u *WinBackCampaignUpdate) SetProgress(v []tenantd.WinBackProgress) *WinBackCampaignUpdate {
+	_u.mutation.SetProgress(v)
+	return _u
+}
+
+// AppendProgress appends value to the "progress" field.
+func (_u *WinBackCampaignUpdate) AppendProgress(v []tenantd.WinBackProgress) *WinBackCampaignUpdate {
+	_u.mutation.AppendProgress(v)
+	return _u
+}
+
+// ClearProgress clears the value of the "progress" field.
+func (_u *WinBackCampaignUpdate) ClearProgress() *WinBackCampaignUpdate {
+	_u.mutation.ClearProgress()
+	return _u
+}
+
 // Mutation returns the WinBackCampaignMutation object of the builder.
 func (_u *WinBackCampaignUpdate) Mutation() *WinBackCampaignMutation {
 	return _u.mutation
@@ -305,6 +323,17 @@ func (_u *WinBackCampaignUpdate) sqlSave(ctx context.Context) (_node int, err er
 	}
 	if _u.mutation.PausedAtCleared() {
 		_spec.ClearField(winbackcampaign.FieldPausedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Progress(); ok {
+		_spec.SetField(winbackcampaign.FieldProgress, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedProgress(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, winbackcampaign.FieldProgress, value)
+		})
+	}
+	if _u.mutation.ProgressCleared() {
+		_spec.ClearField(winbackcampaign.FieldProgress, field.TypeJSON)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -476,6 +505,24 @@ func (_u *WinBackCampaignUpdateOne) ClearPausedAt() *WinBackCampaignUpdateOne {
 	return _u
 }
 
+// SetProgress sets the "progress" field.
+func (_u *WinBackCampaignUpdateOne) SetProgress(v []tenantd.WinBackProgress) *WinBackCampaignUpdateOne {
+	_u.mutation.SetProgress(v)
+	return _u
+}
+
+// AppendProgress appends value to the "progress" field.
+func (_u *WinBackCampaignUpdateOne) AppendProgress(v []tenantd.WinBackProgress) *WinBackCampaignUpdateOne {
+	_u.mutation.AppendProgress(v)
+	return _u
+}
+
+// ClearProgress clears the value of the "progress" field.
+func (_u *WinBackCampaignUpdateOne) ClearProgress() *WinBackCampaignUpdateOne {
+	_u.mutation.ClearProgress()
+	return _u
+}
+
 // Mutation returns the WinBackCampaignMutation object of the builder.
 func (_u *WinBackCampaignUpdateOne) Mutation() *WinBackCampaignMutation {
 	return _u.mutation
@@ -632,6 +679,17 @@ func (_u *WinBackCampaignUpdateOne) sqlSave(ctx context.Context) (_node *WinBack
 	}
 	if _u.mutation.PausedAtCleared() {
 		_spec.ClearField(winbackcampaign.FieldPausedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.Progress(); ok {
+		_spec.SetField(winbackcampaign.FieldProgress, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedProgress(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, winbackcampaign.FieldProgress, value)
+		})
+	}
+	if _u.mutation.ProgressCleared() {
+		_spec.ClearField(winbackcampaign.FieldProgress, field.TypeJSON)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &WinBackCampaign{config: _u.config}

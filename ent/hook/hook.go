@@ -249,6 +249,18 @@ func (f WinBackCampaignFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Va
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.WinBackCampaignMutation", m)
 }
 
+// The WinBackMessageFunc type is an adapter to allow the use of ordinary
+// function as WinBackMessage mutator.
+type WinBackMessageFunc func(context.Context, *ent.WinBackMessageMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f WinBackMessageFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.WinBackMessageMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.WinBackMessageMutation", m)
+}
+
 // The WorkspaceFunc type is an adapter to allow the use of ordinary
 // function as Workspace mutator.
 type WorkspaceFunc func(context.Context, *ent.WorkspaceMutation) (ent.Value, error)

@@ -29,6 +29,7 @@ import (
 	"github.com/tenantd/tenantd/ent/tenantstatecount"
 	"github.com/tenantd/tenantd/ent/webhookevent"
 	"github.com/tenantd/tenantd/ent/winbackcampaign"
+	"github.com/tenantd/tenantd/ent/winbackmessage"
 	"github.com/tenantd/tenantd/ent/workspace"
 )
 
@@ -628,6 +629,33 @@ func (f TraverseWinBackCampaign) Traverse(ctx context.Context, q ent.Query) erro
 	return fmt.Errorf("unexpected query type %T. expect *ent.WinBackCampaignQuery", q)
 }
 
+// The WinBackMessageFunc type is an adapter to allow the use of ordinary function as a Querier.
+type WinBackMessageFunc func(context.Context, *ent.WinBackMessageQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f WinBackMessageFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.WinBackMessageQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.WinBackMessageQuery", q)
+}
+
+// The TraverseWinBackMessage type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseWinBackMessage func(context.Context, *ent.WinBackMessageQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseWinBackMessage) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseWinBackMessage) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.WinBackMessageQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.WinBackMessageQuery", q)
+}
+
 // The WorkspaceFunc type is an adapter to allow the use of ordinary function as a Querier.
 type WorkspaceFunc func(context.Context, *ent.WorkspaceQuery) (ent.Value, error)
 
@@ -698,6 +726,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.WebhookEventQuery, predicate.WebhookEvent, webhookevent.OrderOption]{typ: ent.TypeWebhookEvent, tq: q}, nil
 	case *ent.WinBackCampaignQuery:
 		return &query[*ent.WinBackCampaignQuery, predicate.WinBackCampaign, winbackcampaign.OrderOption]{typ: ent.TypeWinBackCampaign, tq: q}, nil
+	case *ent.WinBackMessageQuery:
+		return &query[*ent.WinBackMessageQuery, predicate.WinBackMessage, winbackmessage.OrderOption]{typ: ent.TypeWinBackMessage, tq: q}, nil
 	case *ent.WorkspaceQuery:
 		return &query[*ent.WorkspaceQuery, predicate.Workspace, workspace.OrderOption]{typ: ent.TypeWorkspace, tq: q}, nil
 	default:

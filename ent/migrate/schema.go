@@ -519,6 +519,8 @@ var (
 		{Name: "scheduled_cancel_requested_at", Type: field.TypeTime, Nullable: true},
 		{Name: "scheduled_cancel_requested_by", Type: field.TypeString, Nullable: true, Size: 200},
 		{Name: "paused_until", Type: field.TypeTime, Nullable: true},
+		{Name: "cancel_feedback", Type: field.TypeEnum, Nullable: true, Enums: []string{"customer_service", "low_quality", "missing_features", "other", "switched_service", "too_complex", "too_expensive", "unused"}},
+		{Name: "marketing_unsubscribed_at", Type: field.TypeTime, Nullable: true},
 		{Name: "synthetic", Type: field.TypeBool, Default: false},
 		{Name: "plan_id", Type: field.TypeUUID},
 	}
@@ -530,16 +532,16 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "tenants_plans_plan",
-				Columns:    []*schema.Column{TenantsColumns[27]},
+				Columns:    []*schema.Column{TenantsColumns[29]},
 				RefColumns: []*schema.Column{PlansColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 		},
 		Indexes: []*schema.Index{
 			{
-				Name:    "tenant_state",
+				Name:    "tenant_state_state_changed_at",
 				Unique:  false,
-				Columns: []*schema.Column{TenantsColumns[7]},
+				Columns: []*schema.Column{TenantsColumns[7], TenantsColumns[9]},
 			},
 			{
 				Name:    "tenant_created_at",
@@ -549,7 +551,7 @@ var (
 			{
 				Name:    "tenant_plan_id",
 				Unique:  false,
-				Columns: []*schema.Column{TenantsColumns[27]},
+				Columns: []*schema.Column{TenantsColumns[29]},
 			},
 			{
 				Name:    "tenant_scheduled_plan_at",
@@ -620,6 +622,7 @@ var (
 		{Name: "steps", Type: field.TypeJSON},
 		{Name: "created_by", Type: field.TypeString},
 		{Name: "paused_at", Type: field.TypeTime, Nullable: true},
+		{Name: "progress", Type: field.TypeJSON, Nullable: true},
 	}
 	// WinBackCampaignsTable holds the schema information for the "win_back_campaigns" table.
 	WinBackCampaignsTable = &schema.Table{
@@ -631,6 +634,37 @@ var (
 				Name:    "winbackcampaign_status",
 				Unique:  false,
 				Columns: []*schema.Column{WinBackCampaignsColumns[4]},
+			},
+		},
+	}
+	// WinBackMessagesColumns holds the columns for the "win_back_messages" table.
+	WinBackMessagesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "campaign_id", Type: field.TypeUUID},
+		{Name: "step", Type: field.TypeInt},
+		{Name: "tenant_id", Type: field.TypeUUID},
+		{Name: "sent_at", Type: field.TypeTime},
+		{Name: "link_expires_at", Type: field.TypeTime},
+		{Name: "opened_at", Type: field.TypeTime, Nullable: true},
+		{Name: "converted_at", Type: field.TypeTime, Nullable: true},
+		{Name: "operation_id", Type: field.TypeUUID, Nullable: true},
+		{Name: "recovered_cents", Type: field.TypeInt64, Nullable: true},
+	}
+	// WinBackMessagesTable holds the schema information for the "win_back_messages" table.
+	WinBackMessagesTable = &schema.Table{
+		Name:       "win_back_messages",
+		Columns:    WinBackMessagesColumns,
+		PrimaryKey: []*schema.Column{WinBackMessagesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "winbackmessage_campaign_id_step_tenant_id",
+				Unique:  true,
+				Columns: []*schema.Column{WinBackMessagesColumns[1], WinBackMessagesColumns[2], WinBackMessagesColumns[3]},
+			},
+			{
+				Name:    "winbackmessage_tenant_id",
+				Unique:  false,
+				Columns: []*schema.Column{WinBackMessagesColumns[3]},
 			},
 		},
 	}
@@ -675,6 +709,7 @@ var (
 		TenantStateCountsTable,
 		WebhookEventsTable,
 		WinBackCampaignsTable,
+		WinBackMessagesTable,
 		WorkspacesTable,
 	}
 )

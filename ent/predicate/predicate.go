@@ -66,5 +66,8 @@ type WebhookEvent func(*sql.Selector)
 // WinBackCampaign is the predicate function for winbackcampaign builders.
 type WinBackCampaign func(*sql.Selector)
 
+// WinBackMessage is the predicate function for winbackmessage builders.
+type WinBackMessage func(*sql.Selector)
+
 // Workspace is the predicate function for workspace builders.
 type Workspace func(*sql.Selector)

@@ -591,6 +591,30 @@ func (f WinBackCampaignMutationRuleFunc) EvalMutation(ctx context.Context, m ent
 	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.WinBackCampaignMutation", m)
 }
 
+// The WinBackMessageQueryRuleFunc type is an adapter to allow the use of ordinary
+// functions as a query rule.
+type WinBackMessageQueryRuleFunc func(context.Context, *ent.WinBackMessageQuery) error
+
+// EvalQuery return f(ctx, q).
+func (f WinBackMessageQueryRuleFunc) EvalQuery(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.WinBackMessageQuery); ok {
+		return f(ctx, q)
+	}
+	return Denyf("ent/privacy: unexpected query type %T, expect *ent.WinBackMessageQuery", q)
+}
+
+// The WinBackMessageMutationRuleFunc type is an adapter to allow the use of ordinary
+// functions as a mutation rule.
+type WinBackMessageMutationRuleFunc func(context.Context, *ent.WinBackMessageMutation) error
+
+// EvalMutation calls f(ctx, m).
+func (f WinBackMessageMutationRuleFunc) EvalMutation(ctx context.Context, m ent.Mutation) error {
+	if m, ok := m.(*ent.WinBackMessageMutation); ok {
+		return f(ctx, m)
+	}
+	return Denyf("ent/privacy: unexpected mutation type %T, expect *ent.WinBackMessageMutation", m)
+}
+
 // The WorkspaceQueryRuleFunc type is an adapter to allow the use of ordinary
 // functions as a query rule.
 type WorkspaceQueryRuleFunc func(context.Context, *ent.WorkspaceQuery) error
@@ -690,6 +714,8 @@ func queryFilter(q ent.Query) (Filter, error) {
 		return q.Filter(), nil
 	case *ent.WinBackCampaignQuery:
 		return q.Filter(), nil
+	case *ent.WinBackMessageQuery:
+		return q.Filter(), nil
 	case *ent.WorkspaceQuery:
 		return q.Filter(), nil
 	default:
@@ -738,6 +764,8 @@ func mutationFilter(m ent.Mutation) (Filter, error) {
 	case *ent.WebhookEventMutation:
 		return m.Filter(), nil
 	case *ent.WinBackCampaignMutation:
+		return m.Filter(), nil
+	case *ent.WinBackMessageMutation:
 		return m.Filter(), nil
 	case *ent.WorkspaceMutation:
 		return m.Filter(), nil

@@ -28,6 +28,7 @@ import (
 	"github.com/tenantd/tenantd/ent/tenantstatecount"
 	"github.com/tenantd/tenantd/ent/webhookevent"
 	"github.com/tenantd/tenantd/ent/winbackcampaign"
+	"github.com/tenantd/tenantd/ent/winbackmessage"
 	"github.com/tenantd/tenantd/ent/workspace"
 
 	"entgo.io/ent"
@@ -615,7 +616,7 @@ func init() {
 	// tenant.ScheduledCancelRequestedByValidator is a validator for the "scheduled_cancel_requested_by" field. It is called by the builders before save.
 	tenant.ScheduledCancelRequestedByValidator = tenantDescScheduledCancelRequestedBy.Validators[0].(func(string) error)
 	// tenantDescSynthetic is the schema descriptor for synthetic field.
-	tenantDescSynthetic := tenantFields[24].Descriptor()
+	tenantDescSynthetic := tenantFields[26].Descriptor()
 	// tenant.DefaultSynthetic holds the default value on creation for the synthetic field.
 	tenant.DefaultSynthetic = tenantDescSynthetic.Default.(bool)
 	// tenantDescID is the schema descriptor for id field.
@@ -694,6 +695,28 @@ func init() {
 	winbackcampaignDescID := winbackcampaignMixinFields0[0].Descriptor()
 	// winbackcampaign.DefaultID holds the default value on creation for the id field.
 	winbackcampaign.DefaultID = winbackcampaignDescID.Default.(func() uuid.UUID)
+	winbackmessageMixin := schema.WinBackMessage{}.Mixin()
+	winbackmessage.Policy = privacy.NewPolicies(schema.WinBackMessage{})
+	winbackmessage.Hooks[0] = func(next ent.Mutator) ent.Mutator {
+		return ent.MutateFunc(func(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+			if err := winbackmessage.Policy.EvalMutation(ctx, m); err != nil {
+				return nil, err
+			}
+			return next.Mutate(ctx, m)
+		})
+	}
+	winbackmessageMixinFields0 := winbackmessageMixin[0].Fields()
+	_ = winbackmessageMixinFields0
+	winbackmessageFields := schema.WinBackMessage{}.Fields()
+	_ = winbackmessageFields
+	// winbackmessageDescStep is the schema descriptor for step field.
+	winbackmessageDescStep := winbackmessageFields[1].Descriptor()
+	// winbackmessage.StepValidator is a validator for the "step" field. It is called by the builders before save.
+	winbackmessage.StepValidator = winbackmessageDescStep.Validators[0].(func(int) error)
+	// winbackmessageDescID is the schema descriptor for id field.
+	winbackmessageDescID := winbackmessageMixinFields0[0].Descriptor()
+	// winbackmessage.DefaultID holds the default value on creation for the id field.
+	winbackmessage.DefaultID = winbackmessageDescID.Default.(func() uuid.UUID)
 	workspaceMixin := schema.Workspace{}.Mixin()
 	workspace.Policy = privacy.NewPolicies(schema.Workspace{})
 	workspace.Hooks[0] = func(next ent.Mutator) ent.Mutator {

@@ -79,6 +79,13 @@ func (Tenant) Fields() []ent.Field {
 		field.Time("paused_until").Optional().Nillable().
 			Comment("a paused (SUSPENDED) tenant resumes by itself at this time").
 			Annotations(entgql.Skip()),
+		field.Enum("cancel_feedback").Values("customer_service", "low_quality", "missing_features", "other",
+			"switched_service", "too_complex", "too_expensive", "unused").Optional().Nillable().
+			Comment("the reason of the tenant's last cancellation, what win-back segments select on").
+			Annotations(entgql.Skip()),
+		field.Time("marketing_unsubscribed_at").Optional().Nillable().
+			Comment("the owner unsubscribed from win-back and nudge mails").
+			Annotations(entgql.Skip()),
 		field.Bool("synthetic").Default(false).Immutable().
 			Comment("made by a readiness check: kept out of the activation funnel"),
 	}
@@ -100,7 +107,7 @@ func (Tenant) Edges() []ent.Edge {
 // Indexes of the Tenant.
 func (Tenant) Indexes() []ent.Index {
 	return []ent.Index{
-		index.Fields("state"),
+		index.Fields("state", "state_changed_at"), // win-back sweeps read the canceled tenants by time
 		index.Fields("created_at"),
 		index.Fields("plan_id"),
 		index.Fields("scheduled_plan_at"),

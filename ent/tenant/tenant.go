@@ -73,6 +73,10 @@ const (
 	FieldScheduledCancelRequestedBy = "scheduled_cancel_requested_by"
 	// FieldPausedUntil holds the string denoting the paused_until field in the database.
 	FieldPausedUntil = "paused_until"
+	// FieldCancelFeedback holds the string denoting the cancel_feedback field in the database.
+	FieldCancelFeedback = "cancel_feedback"
+	// FieldMarketingUnsubscribedAt holds the string denoting the marketing_unsubscribed_at field in the database.
+	FieldMarketingUnsubscribedAt = "marketing_unsubscribed_at"
 	// FieldSynthetic holds the string denoting the synthetic field in the database.
 	FieldSynthetic = "synthetic"
 	// EdgePlan holds the string denoting the plan edge name in mutations.
@@ -144,6 +148,8 @@ var Columns = []string{
 	FieldScheduledCancelRequestedAt,
 	FieldScheduledCancelRequestedBy,
 	FieldPausedUntil,
+	FieldCancelFeedback,
+	FieldMarketingUnsubscribedAt,
 	FieldSynthetic,
 }
 
@@ -255,6 +261,35 @@ func ScheduledCancelFeedbackValidator(scf ScheduledCancelFeedback) error {
 		return nil
 	default:
 		return fmt.Errorf("tenant: invalid enum value for scheduled_cancel_feedback field: %q", scf)
+	}
+}
+
+// CancelFeedback defines the type for the "cancel_feedback" enum field.
+type CancelFeedback string
+
+// CancelFeedback values.
+const (
+	CancelFeedbackCustomerService CancelFeedback = "customer_service"
+	CancelFeedbackLowQuality      CancelFeedback = "low_quality"
+	CancelFeedbackMissingFeatures CancelFeedback = "missing_features"
+	CancelFeedbackOther           CancelFeedback = "other"
+	CancelFeedbackSwitchedService CancelFeedback = "switched_service"
+	CancelFeedbackTooComplex      CancelFeedback = "too_complex"
+	CancelFeedbackTooExpensive    CancelFeedback = "too_expensive"
+	CancelFeedbackUnused          CancelFeedback = "unused"
+)
+
+func (cf CancelFeedback) String() string {
+	return string(cf)
+}
+
+// CancelFeedbackValidator is a validator for the "cancel_feedback" field enum values. It is called by the builders before save.
+func CancelFeedbackValidator(cf CancelFeedback) error {
+	switch cf {
+	case CancelFeedbackCustomerService, CancelFeedbackLowQuality, CancelFeedbackMissingFeatures, CancelFeedbackOther, CancelFeedbackSwitchedService, CancelFeedbackTooComplex, CancelFeedbackTooExpensive, CancelFeedbackUnused:
+		return nil
+	default:
+		return fmt.Errorf("tenant: invalid enum value for cancel_feedback field: %q", cf)
 	}
 }
 
@@ -396,6 +431,16 @@ func ByPausedUntil(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldPausedUntil, opts...).ToFunc()
 }
 
+// ByCancelFeedback orders the results by the cancel_feedback field.
+func ByCancelFeedback(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCancelFeedback, opts...).ToFunc()
+}
+
+// ByMarketingUnsubscribedAt orders the results by the marketing_unsubscribed_at field.
+func ByMarketingUnsubscribedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldMarketingUnsubscribedAt, opts...).ToFunc()
+}
+
 // BySynthetic orders the results by the synthetic field.
 func BySynthetic(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldSynthetic, opts...).ToFunc()
@@ -513,6 +558,24 @@ func (e *ScheduledCancelFeedback) UnmarshalGQL(val interface{}) error {
 	*e = ScheduledCancelFeedback(str)
 	if err := ScheduledCancelFeedbackValidator(*e); err != nil {
 		return fmt.Errorf("%s is not a valid ScheduledCancelFeedback", str)
+	}
+	return nil
+}
+
+// MarshalGQL implements graphql.Marshaler interface.
+func (e CancelFeedback) MarshalGQL(w io.Writer) {
+	io.WriteString(w, strconv.Quote(e.String()))
+}
+
+// UnmarshalGQL implements graphql.Unmarshaler interface.
+func (e *CancelFeedback) UnmarshalGQL(val interface{}) error {
+	str, ok := val.(string)
+	if !ok {
+		return fmt.Errorf("enum %T must be a string", val)
+	}
+	*e = CancelFeedback(str)
+	if err := CancelFeedbackValidator(*e); err != nil {
+		return fmt.Errorf("%s is not a valid CancelFeedback", str)
 	}
 	return nil
 }

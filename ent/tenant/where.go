@@ -167,6 +167,11 @@ func PausedUntil(v time.Time) predicate.Tenant {
 	return predicate.Tenant(sql.FieldEQ(FieldPausedUntil, v))
 }
 
+// MarketingUnsubscribedAt applies equality check predicate on the "marketing_unsubscribed_at" field. It's identical to MarketingUnsubscribedAtEQ.
+func MarketingUnsubscribedAt(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldMarketingUnsubscribedAt, v))
+}
+
 // Synthetic applies equality check predicate on the "synthetic" field. It's identical to SyntheticEQ.
 func Synthetic(v bool) predicate.Tenant {
 	return predicate.Tenant(sql.FieldEQ(FieldSynthetic, v))
@@ -1560,6 +1565,86 @@ func PausedUntilIsNil() predicate.Tenant {
 // PausedUntilNotNil applies the NotNil predicate on the "paused_until" field.
 func PausedUntilNotNil() predicate.Tenant {
 	return predicate.Tenant(sql.FieldNotNull(FieldPausedUntil))
+}
+
+// CancelFeedbackEQ applies the EQ predicate on the "cancel_feedback" field.
+func CancelFeedbackEQ(v CancelFeedback) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldCancelFeedback, v))
+}
+
+// CancelFeedbackNEQ applies the NEQ predicate on the "cancel_feedback" field.
+func CancelFeedbackNEQ(v CancelFeedback) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNEQ(FieldCancelFeedback, v))
+}
+
+// CancelFeedbackIn applies the In predicate on the "cancel_feedback" field.
+func CancelFeedbackIn(vs ...CancelFeedback) predicate.Tenant {
+	return predicate.Tenant(sql.FieldIn(FieldCancelFeedback, vs...))
+}
+
+// CancelFeedbackNotIn applies the NotIn predicate on the "cancel_feedback" field.
+func CancelFeedbackNotIn(vs ...CancelFeedback) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotIn(FieldCancelFeedback, vs...))
+}
+
+// CancelFeedbackIsNil applies the IsNil predicate on the "cancel_feedback" field.
+func CancelFeedbackIsNil() predicate.Tenant {
+	return predicate.Tenant(sql.FieldIsNull(FieldCancelFeedback))
+}
+
+// CancelFeedbackNotNil applies the NotNil predicate on the "cancel_feedback" field.
+func CancelFeedbackNotNil() predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotNull(FieldCancelFeedback))
+}
+
+// MarketingUnsubscribedAtEQ applies the EQ predicate on the "marketing_unsubscribed_at" field.
+func MarketingUnsubscribedAtEQ(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldEQ(FieldMarketingUnsubscribedAt, v))
+}
+
+// MarketingUnsubscribedAtNEQ applies the NEQ predicate on the "marketing_unsubscribed_at" field.
+func MarketingUnsubscribedAtNEQ(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNEQ(FieldMarketingUnsubscribedAt, v))
+}
+
+// MarketingUnsubscribedAtIn applies the In predicate on the "marketing_unsubscribed_at" field.
+func MarketingUnsubscribedAtIn(vs ...time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldIn(FieldMarketingUnsubscribedAt, vs...))
+}
+
+// MarketingUnsubscribedAtNotIn applies the NotIn predicate on the "marketing_unsubscribed_at" field.
+func MarketingUnsubscribedAtNotIn(vs ...time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotIn(FieldMarketingUnsubscribedAt, vs...))
+}
+
+// MarketingUnsubscribedAtGT applies the GT predicate on the "marketing_unsubscribed_at" field.
+func MarketingUnsubscribedAtGT(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGT(FieldMarketingUnsubscribedAt, v))
+}
+
+// MarketingUnsubscribedAtGTE applies the GTE predicate on the "marketing_unsubscribed_at" field.
+func MarketingUnsubscribedAtGTE(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldGTE(FieldMarketingUnsubscribedAt, v))
+}
+
+// MarketingUnsubscribedAtLT applies the LT predicate on the "marketing_unsubscribed_at" field.
+func MarketingUnsubscribedAtLT(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLT(FieldMarketingUnsubscribedAt, v))
+}
+
+// MarketingUnsubscribedAtLTE applies the LTE predicate on the "marketing_unsubscribed_at" field.
+func MarketingUnsubscribedAtLTE(v time.Time) predicate.Tenant {
+	return predicate.Tenant(sql.FieldLTE(FieldMarketingUnsubscribedAt, v))
+}
+
+// MarketingUnsubscribedAtIsNil applies the IsNil predicate on the "marketing_unsubscribed_at" field.
+func MarketingUnsubscribedAtIsNil() predicate.Tenant {
+	return predicate.Tenant(sql.FieldIsNull(FieldMarketingUnsubscribedAt))
+}
+
+// MarketingUnsubscribedAtNotNil applies the NotNil predicate on the "marketing_unsubscribed_at" field.
+func MarketingUnsubscribedAtNotNil() predicate.Tenant {
+	return predicate.Tenant(sql.FieldNotNull(FieldMarketingUnsubscribedAt))
 }
 
 // SyntheticEQ applies the EQ predicate on the "synthetic" field.

@@ -470,6 +470,16 @@ func PausedAtNotNil() predicate.WinBackCampaign {
 	return predicate.WinBackCampaign(sql.FieldNotNull(FieldPausedAt))
 }
 
+// ProgressIsNil applies the IsNil predicate on the "progress" field.
+func ProgressIsNil() predicate.WinBackCampaign {
+	return predicate.WinBackCampaign(sql.FieldIsNull(FieldProgress))
+}
+
+// ProgressNotNil applies the NotNil predicate on the "progress" field.
+func ProgressNotNil() predicate.WinBackCampaign {
+	return predicate.WinBackCampaign(sql.FieldNotNull(FieldProgress))
+}
+
 // And groups predicates with the AND operator between them.
 func And(predicates ...predicate.WinBackCampaign) predicate.WinBackCampaign {
 	return predicate.WinBackCampaign(sql.AndPredicates(predicates...))

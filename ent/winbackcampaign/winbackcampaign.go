@@ -38,6 +38,8 @@ const (
 	FieldCreatedBy = "created_by"
 	// FieldPausedAt holds the string denoting the paused_at field in the database.
 	FieldPausedAt = "paused_at"
+	// FieldProgress holds the string denoting the progress field in the database.
+	FieldProgress = "progress"
 	// Table holds the table name of the winbackcampaign in the database.
 	Table = "win_back_campaigns"
 )
@@ -55,6 +57,7 @@ var Columns = []string{
 	FieldSteps,
 	FieldCreatedBy,
 	FieldPausedAt,
+	FieldProgress,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).

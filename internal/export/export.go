@@ -26,7 +26,7 @@ import (
 	"github.com/tenantd/tenantd/ent"
 	entexport "github.com/tenantd/tenantd/ent/export"
 	"github.com/tenantd/tenantd/ent/exportdownload"
-	"github.com/tenantd/tenantd/ent/keyset"
+	"github.com/tenantd/tenantd/internal/auth"
 	"github.com/tenantd/tenantd/internal/events"
 	"github.com/tenantd/tenantd/internal/idempotency"
 	"github.com/tenantd/tenantd/internal/lifecycle"
@@ -300,7 +300,7 @@ func (s *Service) request(ctx context.Context, tenantID uuid.UUID, f Format, act
 		}
 		// Links are signed with the tenant's key, issued by provisioning;
 		// a tenant made before that (or imported) gets one now.
-		if err := ensureKeySet(sys, tx, tenantID); err != nil {
+		if err := auth.EnsureSigningKey(sys, tx.Ent, tenantID); err != nil {
 			return err
 		}
 		op, err = s.ops.StartTx(ctx, tx, tenantID, operation.Spec{
@@ -324,22 +324,6 @@ func (s *Service) request(ctx context.Context, tenantID uuid.UUID, f Format, act
 	}
 	s.log.Info("export requested", "tenant", tenantID, "operation", op.ID, "export", exp.ID, "format", f, "actor", actor.Name)
 	return op.Unwrap(), exp.Unwrap(), nil
-}
-
-// ensureKeySet issues the tenant's signing key if it has none.
-func ensureKeySet(ctx context.Context, tx *store.Tx, tenantID uuid.UUID) error {
-	exists, err := tx.Ent.KeySet.Query().Where(keyset.TenantID(tenantID)).Exist(ctx)
-	if err != nil || exists {
-		return err
-	}
-	key, err := newKey()
-	if err != nil {
-		return err
-	}
-	if err := tx.Ent.KeySet.Create().SetTenantID(tenantID).SetSigningKey(key).Exec(ctx); err != nil {
-		return fmt.Errorf("issue the tenant's signing key: %w", err)
-	}
-	return nil
 }
 
 // ExportOf returns the export made by an EXPORT operation, as the caller

@@ -507,7 +507,7 @@ func (in *importRun) create(ctx context.Context) error {
 			return err
 		}
 		in.ws = wsdriver.Placement{TenantID: in.id, Isolation: w.Isolation, Location: w.Location}
-		return ensureKeySet(sys, tx, in.id)
+		return auth.EnsureSigningKey(sys, tx.Ent, in.id)
 	})
 }
 

@@ -2,11 +2,7 @@ package export
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
 	"embed"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -24,39 +20,18 @@ import (
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
 	entexport "github.com/tenantd/tenantd/ent/export"
-	"github.com/tenantd/tenantd/ent/keyset"
+	"github.com/tenantd/tenantd/internal/auth"
 )
 
 // A download link is /exports/<id>?expires=<unix seconds>&sig=<base64url
-// HMAC-SHA256>. The HMAC is over the export's id and the expiry, keyed
-// with the tenant's signing key (its KeySet, kept in the database: every
-// replica verifies what any replica signed, and a purge, which deletes the
-// key, voids every link of the tenant). Changing the id, or the expiry,
-// breaks the signature.
+// HMAC-SHA256> over the export's id and the expiry, signed as auth.SignLink
+// says. Changing the id, or the expiry, breaks the signature.
 
 // linkContext separates link signatures from anything else the key signs.
 const linkContext = "tenantd export link v1"
 
-func newKey() ([]byte, error) {
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return nil, fmt.Errorf("make a signing key: %w", err)
-	}
-	return key, nil
-}
-
-func sign(key []byte, id uuid.UUID, expires int64) string {
-	mac := hmac.New(sha256.New, key)
-	fmt.Fprintf(mac, "%s\x00%s\x00%d", linkContext, id, expires)
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
-}
-
 func (s *Service) signingKey(ctx context.Context, tenantID uuid.UUID) ([]byte, error) {
-	ks, err := s.db.Ent.KeySet.Query().Where(keyset.TenantID(tenantID)).Only(tenantd.SystemContext(ctx))
-	if err != nil {
-		return nil, notFound(err, "tenant %s has no signing key", tenantID)
-	}
-	return ks.SigningKey, nil
+	return auth.SigningKey(ctx, s.db.Ent, tenantID)
 }
 
 // Link returns the signed download link of a READY export, relative to the
@@ -83,7 +58,7 @@ func (s *Service) LinkContext(ctx context.Context, exp *ent.Export) (string, err
 		return "", err
 	}
 	expires := exp.ExpiresAt.Unix()
-	q := url.Values{"expires": {strconv.FormatInt(expires, 10)}, "sig": {sign(key, exp.ID, expires)}}
+	q := url.Values{"expires": {strconv.FormatInt(expires, 10)}, "sig": {auth.SignLink(key, linkContext, exp.ID, expires)}}
 	return "/exports/" + exp.ID.String() + "?" + q.Encode(), nil
 }
 
@@ -246,7 +221,7 @@ func (s *Service) authorize(r *http.Request, exp *ent.Export, now time.Time) (ac
 	if err != nil {
 		return "", "no signing key"
 	}
-	if !hmac.Equal([]byte(q.Get("sig")), []byte(sign(key, exp.ID, expires))) {
+	if !auth.LinkSignatureValid(key, linkContext, exp.ID, expires, q.Get("sig")) {
 		return "", "bad signature"
 	}
 	return "link:" + exp.ID.String(), ""

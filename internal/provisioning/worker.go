@@ -2,9 +2,6 @@ package provisioning
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"errors"
 	"fmt"
 	"time"
 
@@ -13,9 +10,9 @@ import (
 
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
-	"github.com/tenantd/tenantd/ent/keyset"
 	"github.com/tenantd/tenantd/ent/operation"
 	"github.com/tenantd/tenantd/internal/analytics"
+	"github.com/tenantd/tenantd/internal/auth"
 	"github.com/tenantd/tenantd/internal/lifecycle"
 	"github.com/tenantd/tenantd/internal/mail"
 	ops "github.com/tenantd/tenantd/internal/operation"
@@ -98,14 +95,8 @@ func (s *Service) doStep(ctx context.Context, tx *store.Tx, op *ent.Operation, t
 		}
 		return fmt.Sprintf("%s workspace at %s", ws.Isolation, ws.Location), nil
 	case StepIssueKeys:
-		key := make([]byte, 32)
-		if _, err := rand.Read(key); err != nil {
+		if err := auth.EnsureSigningKey(sys, tx.Ent, t.ID); err != nil {
 			return "", err
-		}
-		err := tx.Ent.KeySet.Create().SetTenantID(t.ID).SetSigningKey(key).
-			OnConflictColumns(keyset.FieldTenantID).DoNothing().Exec(sys)
-		if err != nil && !isNoRows(err) {
-			return "", fmt.Errorf("issue key set: %w", err)
 		}
 		return "signing key issued", nil
 	case StepSendConfirmation:
@@ -170,8 +161,6 @@ func (s *Service) Retry(ctx context.Context, tenantID uuid.UUID, actor lifecycle
 	}
 	return res.Unwrap(), nil
 }
-
-func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
 
 // RerunSteps runs every step of a finished PROVISION operation again, each
 // in its own transaction, without touching the operation: the check that

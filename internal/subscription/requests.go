@@ -199,13 +199,26 @@ func (s *Service) cancelNow(ctx context.Context, req CancelRequest) (*Result, er
 	res, err := s.machine.Fire(ctx, lifecycle.Request{
 		TenantID: req.TenantID, Event: tenantd.EventCancel, Actor: req.Actor, Reason: req.Reason,
 		Metadata: meta, Private: private,
-		Update:    clearScheduledCancel,
+		Update:    canceledFor(string(req.Feedback)),
 		Operation: &operation.Spec{Kind: tenantd.OpCancel, Params: params},
 	})
 	if err != nil {
 		return nil, err
 	}
 	return &Result{Tenant: res.Tenant, Transition: res.Transition, Operation: res.Operation}, nil
+}
+
+// canceledFor is the tenant update of a cancellation: the scheduled one, if
+// any, is done, and the reason is kept for win-back segments.
+func canceledFor(feedback string) func(*ent.TenantUpdateOne) {
+	return func(u *ent.TenantUpdateOne) {
+		clearScheduledCancel(u)
+		if feedback == "" {
+			u.ClearCancelFeedback()
+		} else {
+			u.SetCancelFeedback(tenant.CancelFeedback(feedback))
+		}
+	}
 }
 
 func clearScheduledCancel(u *ent.TenantUpdateOne) {
@@ -379,7 +392,7 @@ func (s *Service) ApplyDueCancellations(ctx context.Context) (int, error) {
 				meta["feedback"] = sc.Feedback
 			}
 			if _, err := s.machine.FireTx(ctx, tx, lifecycle.Request{TenantID: t.ID, Event: tenantd.EventCancel, Actor: actor,
-				Reason: "the billing period ended", Metadata: meta, Update: clearScheduledCancel}); err != nil {
+				Reason: "the billing period ended", Metadata: meta, Update: canceledFor(sc.Feedback)}); err != nil {
 				return err
 			}
 			n++
