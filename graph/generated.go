@@ -221,6 +221,7 @@ type ComplexityRoot struct {
 		PauseSubscription         func(childComplexity int, input PauseSubscriptionInput) int
 		PauseWinBackCampaign      func(childComplexity int, input PauseWinBackCampaignInput) int
 		PurgeTenant               func(childComplexity int, input PurgeTenantInput) int
+		ReactivateFromWinBack     func(childComplexity int, input ReactivateFromWinBackInput) int
 		ReactivateTenant          func(childComplexity int, input ReactivateTenantInput) int
 		RequestDataExport         func(childComplexity int, input RequestDataExportInput) int
 		RequestTenantDeletion     func(childComplexity int, input RequestTenantDeletionInput) int
@@ -232,6 +233,7 @@ type ComplexityRoot struct {
 		SignUp                    func(childComplexity int, input SignUpInput) int
 		SuspendTenant             func(childComplexity int, input TenantTransitionInput) int
 		UndoCancellation          func(childComplexity int, input UndoCancellationInput) int
+		UnsubscribeWinBack        func(childComplexity int, token string) int
 		UploadDocument            func(childComplexity int, input UploadDocumentInput) int
 	}
 
@@ -384,6 +386,7 @@ type ComplexityRoot struct {
 		Tenants               func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.TenantOrder, where *ent.TenantWhereInput) int
 		Viewer                func(childComplexity int) int
 		WinBackCampaigns      func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.WinBackCampaignOrder, where *ent.WinBackCampaignWhereInput) int
+		WinBackOffer          func(childComplexity int, token string) int
 	}
 
 	ReactivateTenantPayload struct {
@@ -568,6 +571,10 @@ type ComplexityRoot struct {
 		Tenant    func(childComplexity int) int
 	}
 
+	UnsubscribeWinBackPayload struct {
+		TenantName func(childComplexity int) int
+	}
+
 	UploadDocumentPayload struct {
 		Document func(childComplexity int) int
 		Usage    func(childComplexity int) int
@@ -582,8 +589,10 @@ type ComplexityRoot struct {
 	WinBackCampaign struct {
 		CreatedAt func(childComplexity int) int
 		CreatedBy func(childComplexity int) int
+		Figures   func(childComplexity int) int
 		ID        func(childComplexity int) int
 		Name      func(childComplexity int) int
+		Nudge     func(childComplexity int) int
 		Offer     func(childComplexity int) int
 		PausedAt  func(childComplexity int) int
 		Segment   func(childComplexity int) int
@@ -607,21 +616,58 @@ type ComplexityRoot struct {
 		Campaign func(childComplexity int) int
 	}
 
+	WinBackDayCount struct {
+		Count func(childComplexity int) int
+		Day   func(childComplexity int) int
+	}
+
+	WinBackFigures struct {
+		ConversionsByDay func(childComplexity int) int
+		Steps            func(childComplexity int) int
+		Total            func(childComplexity int) int
+	}
+
 	WinBackOffer struct {
 		DurationMonths func(childComplexity int) int
 		PercentOff     func(childComplexity int) int
 	}
 
+	WinBackOfferView struct {
+		CampaignName func(childComplexity int) int
+		ExpiresAt    func(childComplexity int) int
+		Offer        func(childComplexity int) int
+		Plan         func(childComplexity int) int
+		PlanName     func(childComplexity int) int
+		PriceCents   func(childComplexity int) int
+		Reactivated  func(childComplexity int) int
+		TenantName   func(childComplexity int) int
+		TenantState  func(childComplexity int) int
+	}
+
 	WinBackSegment struct {
 		CanceledWithinDays func(childComplexity int) int
 		Feedback           func(childComplexity int) int
+		ForHours           func(childComplexity int) int
 		Plans              func(childComplexity int) int
+		StuckAt            func(childComplexity int) int
 	}
 
 	WinBackStep struct {
 		AfterDays func(childComplexity int) int
 		Body      func(childComplexity int) int
 		Subject   func(childComplexity int) int
+	}
+
+	WinBackStepFigures struct {
+		AfterDays                    func(childComplexity int) int
+		ConversionRate               func(childComplexity int) int
+		Converted                    func(childComplexity int) int
+		Eligible                     func(childComplexity int) int
+		MovedOn                      func(childComplexity int) int
+		Opened                       func(childComplexity int) int
+		RecoveredMonthlyRevenueCents func(childComplexity int) int
+		Sent                         func(childComplexity int) int
+		Step                         func(childComplexity int) int
 	}
 
 	WorkspaceUsage struct {
@@ -661,6 +707,8 @@ type MutationResolver interface {
 	PurgeTenant(ctx context.Context, input PurgeTenantInput) (*PurgeTenantPayload, error)
 	CreateWinBackCampaign(ctx context.Context, input CreateWinBackCampaignInput) (*WinBackCampaignPayload, error)
 	PauseWinBackCampaign(ctx context.Context, input PauseWinBackCampaignInput) (*WinBackCampaignPayload, error)
+	ReactivateFromWinBack(ctx context.Context, input ReactivateFromWinBackInput) (*ReactivateTenantPayload, error)
+	UnsubscribeWinBack(ctx context.Context, token string) (*UnsubscribeWinBackPayload, error)
 	UploadDocument(ctx context.Context, input UploadDocumentInput) (*UploadDocumentPayload, error)
 	RunReadinessChecks(ctx context.Context) (*Readiness, error)
 }
@@ -682,6 +730,7 @@ type QueryResolver interface {
 	Tenant(ctx context.Context, id uuid.UUID) (*ent.Tenant, error)
 	Operation(ctx context.Context, id uuid.UUID) (*ent.Operation, error)
 	TenantStateCounts(ctx context.Context) (*StateCounts, error)
+	WinBackOffer(ctx context.Context, token string) (*WinBackOfferView, error)
 	Documents(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int) (*DocumentConnection, error)
 	SearchDocuments(ctx context.Context, query string, first *int) ([]*workspace.Hit, error)
 	ActivationFunnel(ctx context.Context, from *time.Time, to *time.Time, plan *string, cohort *analytics.Cohort, dropOffLimit *int) (*analytics.Funnel, error)
@@ -713,6 +762,8 @@ type TenantResolver interface {
 	Usage(ctx context.Context, obj *ent.Tenant) (*workspace.Usage, error)
 }
 type WinBackCampaignResolver interface {
+	Nudge(ctx context.Context, obj *ent.WinBackCampaign) (bool, error)
+	Figures(ctx context.Context, obj *ent.WinBackCampaign) (*WinBackFigures, error)
 	Segment(ctx context.Context, obj *ent.WinBackCampaign) (*WinBackSegment, error)
 	Offer(ctx context.Context, obj *ent.WinBackCampaign) (*WinBackOffer, error)
 	Steps(ctx context.Context, obj *ent.WinBackCampaign) ([]*WinBackStep, error)
@@ -1436,6 +1487,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PurgeTenant(childComplexity, args["input"].(PurgeTenantInput)), true
+	case "Mutation.reactivateFromWinBack":
+		if e.ComplexityRoot.Mutation.ReactivateFromWinBack == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_reactivateFromWinBack_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReactivateFromWinBack(childComplexity, args["input"].(ReactivateFromWinBackInput)), true
 	case "Mutation.reactivateTenant":
 		if e.ComplexityRoot.Mutation.ReactivateTenant == nil {
 			break
@@ -1552,6 +1614,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UndoCancellation(childComplexity, args["input"].(UndoCancellationInput)), true
+	case "Mutation.unsubscribeWinBack":
+		if e.ComplexityRoot.Mutation.UnsubscribeWinBack == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_unsubscribeWinBack_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UnsubscribeWinBack(childComplexity, args["token"].(string)), true
 	case "Mutation.uploadDocument":
 		if e.ComplexityRoot.Mutation.UploadDocument == nil {
 			break
@@ -2265,6 +2338,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.WinBackCampaigns(childComplexity, args["after"].(*entgql.Cursor[uuid.UUID]), args["first"].(*int), args["before"].(*entgql.Cursor[uuid.UUID]), args["last"].(*int), args["orderBy"].(*ent.WinBackCampaignOrder), args["where"].(*ent.WinBackCampaignWhereInput)), true
+	case "Query.winBackOffer":
+		if e.ComplexityRoot.Query.WinBackOffer == nil {
+			break
+		}
+
+		args, err := ec.field_Query_winBackOffer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.WinBackOffer(childComplexity, args["token"].(string)), true
 
 	case "ReactivateTenantPayload.apiKey":
 		if e.ComplexityRoot.ReactivateTenantPayload.APIKey == nil {
@@ -2958,6 +3042,13 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UndoCancellationPayload.Tenant(childComplexity), true
 
+	case "UnsubscribeWinBackPayload.tenantName":
+		if e.ComplexityRoot.UnsubscribeWinBackPayload.TenantName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UnsubscribeWinBackPayload.TenantName(childComplexity), true
+
 	case "UploadDocumentPayload.document":
 		if e.ComplexityRoot.UploadDocumentPayload.Document == nil {
 			break
@@ -3002,6 +3093,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WinBackCampaign.CreatedBy(childComplexity), true
+	case "WinBackCampaign.figures":
+		if e.ComplexityRoot.WinBackCampaign.Figures == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackCampaign.Figures(childComplexity), true
 	case "WinBackCampaign.id":
 		if e.ComplexityRoot.WinBackCampaign.ID == nil {
 			break
@@ -3014,6 +3111,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WinBackCampaign.Name(childComplexity), true
+	case "WinBackCampaign.nudge":
+		if e.ComplexityRoot.WinBackCampaign.Nudge == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackCampaign.Nudge(childComplexity), true
 	case "WinBackCampaign.offer":
 		if e.ComplexityRoot.WinBackCampaign.Offer == nil {
 			break
@@ -3090,6 +3193,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.WinBackCampaignPayload.Campaign(childComplexity), true
 
+	case "WinBackDayCount.count":
+		if e.ComplexityRoot.WinBackDayCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackDayCount.Count(childComplexity), true
+	case "WinBackDayCount.day":
+		if e.ComplexityRoot.WinBackDayCount.Day == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackDayCount.Day(childComplexity), true
+
+	case "WinBackFigures.conversionsByDay":
+		if e.ComplexityRoot.WinBackFigures.ConversionsByDay == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackFigures.ConversionsByDay(childComplexity), true
+	case "WinBackFigures.steps":
+		if e.ComplexityRoot.WinBackFigures.Steps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackFigures.Steps(childComplexity), true
+	case "WinBackFigures.total":
+		if e.ComplexityRoot.WinBackFigures.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackFigures.Total(childComplexity), true
+
 	case "WinBackOffer.durationMonths":
 		if e.ComplexityRoot.WinBackOffer.DurationMonths == nil {
 			break
@@ -3103,6 +3238,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.WinBackOffer.PercentOff(childComplexity), true
 
+	case "WinBackOfferView.campaignName":
+		if e.ComplexityRoot.WinBackOfferView.CampaignName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackOfferView.CampaignName(childComplexity), true
+	case "WinBackOfferView.expiresAt":
+		if e.ComplexityRoot.WinBackOfferView.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackOfferView.ExpiresAt(childComplexity), true
+	case "WinBackOfferView.offer":
+		if e.ComplexityRoot.WinBackOfferView.Offer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackOfferView.Offer(childComplexity), true
+	case "WinBackOfferView.plan":
+		if e.ComplexityRoot.WinBackOfferView.Plan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackOfferView.Plan(childComplexity), true
+	case "WinBackOfferView.planName":
+		if e.ComplexityRoot.WinBackOfferView.PlanName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackOfferView.PlanName(childComplexity), true
+	case "WinBackOfferView.priceCents":
+		if e.ComplexityRoot.WinBackOfferView.PriceCents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackOfferView.PriceCents(childComplexity), true
+	case "WinBackOfferView.reactivated":
+		if e.ComplexityRoot.WinBackOfferView.Reactivated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackOfferView.Reactivated(childComplexity), true
+	case "WinBackOfferView.tenantName":
+		if e.ComplexityRoot.WinBackOfferView.TenantName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackOfferView.TenantName(childComplexity), true
+	case "WinBackOfferView.tenantState":
+		if e.ComplexityRoot.WinBackOfferView.TenantState == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackOfferView.TenantState(childComplexity), true
+
 	case "WinBackSegment.canceledWithinDays":
 		if e.ComplexityRoot.WinBackSegment.CanceledWithinDays == nil {
 			break
@@ -3115,12 +3305,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WinBackSegment.Feedback(childComplexity), true
+	case "WinBackSegment.forHours":
+		if e.ComplexityRoot.WinBackSegment.ForHours == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackSegment.ForHours(childComplexity), true
 	case "WinBackSegment.plans":
 		if e.ComplexityRoot.WinBackSegment.Plans == nil {
 			break
 		}
 
 		return e.ComplexityRoot.WinBackSegment.Plans(childComplexity), true
+	case "WinBackSegment.stuckAt":
+		if e.ComplexityRoot.WinBackSegment.StuckAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackSegment.StuckAt(childComplexity), true
 
 	case "WinBackStep.afterDays":
 		if e.ComplexityRoot.WinBackStep.AfterDays == nil {
@@ -3140,6 +3342,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.WinBackStep.Subject(childComplexity), true
+
+	case "WinBackStepFigures.afterDays":
+		if e.ComplexityRoot.WinBackStepFigures.AfterDays == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackStepFigures.AfterDays(childComplexity), true
+	case "WinBackStepFigures.conversionRate":
+		if e.ComplexityRoot.WinBackStepFigures.ConversionRate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackStepFigures.ConversionRate(childComplexity), true
+	case "WinBackStepFigures.converted":
+		if e.ComplexityRoot.WinBackStepFigures.Converted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackStepFigures.Converted(childComplexity), true
+	case "WinBackStepFigures.eligible":
+		if e.ComplexityRoot.WinBackStepFigures.Eligible == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackStepFigures.Eligible(childComplexity), true
+	case "WinBackStepFigures.movedOn":
+		if e.ComplexityRoot.WinBackStepFigures.MovedOn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackStepFigures.MovedOn(childComplexity), true
+	case "WinBackStepFigures.opened":
+		if e.ComplexityRoot.WinBackStepFigures.Opened == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackStepFigures.Opened(childComplexity), true
+	case "WinBackStepFigures.recoveredMonthlyRevenueCents":
+		if e.ComplexityRoot.WinBackStepFigures.RecoveredMonthlyRevenueCents == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackStepFigures.RecoveredMonthlyRevenueCents(childComplexity), true
+	case "WinBackStepFigures.sent":
+		if e.ComplexityRoot.WinBackStepFigures.Sent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackStepFigures.Sent(childComplexity), true
+	case "WinBackStepFigures.step":
+		if e.ComplexityRoot.WinBackStepFigures.Step == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WinBackStepFigures.Step(childComplexity), true
 
 	case "WorkspaceUsage.bytes":
 		if e.ComplexityRoot.WorkspaceUsage.Bytes == nil {
@@ -3204,6 +3461,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("PlanOrder", ec.unmarshalInputPlanOrder),
 			graphql.NewInputUnmarshaler("PlanWhereInput", ec.unmarshalInputPlanWhereInput),
 			graphql.NewInputUnmarshaler("PurgeTenantInput", ec.unmarshalInputPurgeTenantInput),
+			graphql.NewInputUnmarshaler("ReactivateFromWinBackInput", ec.unmarshalInputReactivateFromWinBackInput),
 			graphql.NewInputUnmarshaler("ReactivateTenantInput", ec.unmarshalInputReactivateTenantInput),
 			graphql.NewInputUnmarshaler("RequestDataExportInput", ec.unmarshalInputRequestDataExportInput),
 			graphql.NewInputUnmarshaler("RequestTenantDeletionInput", ec.unmarshalInputRequestTenantDeletionInput),
@@ -3955,8 +4213,12 @@ extend type Tenant {
   pausedUntil: Time
 }
 `, BuiltIn: false},
-	{Name: "../schema/winback.graphqls", Input: `# Win-back campaigns. Creating, pausing and listing campaigns is here; the
-# sweep that sends their mails is not built yet (issue 11).
+	{Name: "../schema/winback.graphqls", Input: `# Win-back campaigns and activation nudges. A sweep (every
+# TENANTD_SWEEP_INTERVAL) sends each due step through the mail outbox once
+# per tenant and step. A win-back mail carries a signed reactivation link
+# (winBackOffer, reactivateFromWinBack) and every mail an unsubscribe link
+# (unsubscribeWinBack); those three fields are public: the link's token is
+# the credential.
 
 extend type Mutation {
   """
@@ -3969,6 +4231,64 @@ extend type Mutation {
   createWinBackCampaign(input: CreateWinBackCampaignInput!): WinBackCampaignPayload!
   "Pause a win-back campaign (admin): no more of its mails are sent."
   pauseWinBackCampaign(input: PauseWinBackCampaignInput!): WinBackCampaignPayload!
+  """
+  Reactivate a CANCELED tenant through a win-back mail's link (public: the
+  token is the credential): a REACTIVATE operation applies the campaign's
+  offer as a coupon at the billing provider, and a new API key is issued
+  (shown once). The rest of the answer resolves as that tenant. A second
+  click changes nothing and is charged nothing: INVALID_TRANSITION (already
+  active) or CONFLICT (under way). A tampered or expired link, or one of a
+  tenant that unsubscribed: FORBIDDEN, nothing changes.
+  """
+  reactivateFromWinBack(input: ReactivateFromWinBackInput!): ReactivateTenantPayload!
+  """
+  Stop every win-back and nudge mail to the tenant of a mail's unsubscribe
+  link (public: the token is the credential); its reactivation links stop
+  working too. Doing it twice changes nothing.
+  """
+  unsubscribeWinBack(token: String!): UnsubscribeWinBackPayload!
+}
+
+extend type Query {
+  """
+  What a win-back mail's reactivation link offers (public: the token is the
+  credential). The first call records that the link was opened. FORBIDDEN
+  for a tampered or expired link or an unsubscribed tenant.
+  """
+  winBackOffer(token: String!): WinBackOfferView!
+}
+
+input ReactivateFromWinBackInput {
+  "The token of the mail's reactivation link (at most 200 characters)."
+  token: String!
+  "The payment method to charge from now on (pm_…); without it, the customer's default."
+  paymentMethod: String
+}
+
+type UnsubscribeWinBackPayload {
+  tenantName: String!
+}
+
+type WinBackOfferView {
+  tenantName: String!
+  tenantState: TenantState!
+  plan: String!
+  planName: String!
+  priceCents: Int!
+  campaignName: String!
+  offer: WinBackOffer
+  "When the link stops working."
+  expiresAt: Time!
+  "A reactivation through this link has completed."
+  reactivated: Boolean!
+}
+
+"A funnel step a nudge campaign's tenants are stuck at."
+enum NudgeStep {
+  "Provisioned, no document uploaded yet."
+  PROVISIONED
+  "A document uploaded, no query made yet."
+  FIRST_UPLOAD
 }
 
 input CreateWinBackCampaignInput {
@@ -3988,6 +4308,13 @@ input WinBackSegmentInput {
   plans: [String!]
   "Only tenants that gave one of these reasons (default: any)."
   feedback: [CancellationFeedback!]
+  """
+  An activation nudge instead: tenants stuck at this funnel step for
+  forHours (1 to 720) get the steps, afterDays (0 to 30) counted from then,
+  until they move on. It takes no canceledWithinDays, feedback or offer.
+  """
+  stuckAt: NudgeStep
+  forHours: Int
 }
 
 input WinBackOfferInput {
@@ -4013,9 +4340,47 @@ type WinBackCampaignPayload {
 }
 
 type WinBackSegment {
+  "0 for a nudge campaign."
   canceledWithinDays: Int!
   plans: [String!]!
   feedback: [CancellationFeedback!]!
+  "Set for a nudge campaign."
+  stuckAt: NudgeStep
+  forHours: Int
+}
+
+"One step's results (or, in WinBackFigures.total, the campaign's, counting each tenant once)."
+type WinBackStepFigures {
+  "The step's index, from 0 (-1 in total)."
+  step: Int!
+  afterDays: Int!
+  "Tenants that matched the segment when the step came due."
+  eligible: Int!
+  "Mails sent (eligible tenants that had not unsubscribed)."
+  sent: Int!
+  "Mails whose reactivation link was opened."
+  opened: Int!
+  "Tenants that reactivated through the mail's link."
+  converted: Int!
+  "A nudge: tenants that reached the next funnel step after the mail."
+  movedOn: Int!
+  "converted (a nudge: movedOn) / sent; 0 with nothing sent."
+  conversionRate: Float!
+  "Monthly price of the plans won back, in cents."
+  recoveredMonthlyRevenueCents: Int!
+}
+
+type WinBackDayCount {
+  "The UTC day, at 00:00."
+  day: Time!
+  count: Int!
+}
+
+type WinBackFigures {
+  total: WinBackStepFigures!
+  steps: [WinBackStepFigures!]!
+  "Conversions (a nudge: tenants that moved on) per day, oldest first."
+  conversionsByDay: [WinBackDayCount!]!
 }
 
 type WinBackOffer {
@@ -4030,6 +4395,9 @@ type WinBackStep {
 }
 
 extend type WinBackCampaign {
+  "A nudge campaign (its segment is a funnel step), not a win-back one."
+  nudge: Boolean!
+  figures: WinBackFigures!
   segment: WinBackSegment!
   offer: WinBackOffer
   steps: [WinBackStep!]!
@@ -6848,6 +7216,14 @@ func (ec *executionContext) childFields_UndoCancellationPayload(ctx context.Cont
 	return nil, fmt.Errorf("no field named %q was found under type UndoCancellationPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_UnsubscribeWinBackPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "tenantName":
+		return ec.fieldContext_UnsubscribeWinBackPayload_tenantName(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UnsubscribeWinBackPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_UploadDocumentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "document":
@@ -6886,6 +7262,10 @@ func (ec *executionContext) childFields_WinBackCampaign(ctx context.Context, fie
 		return ec.fieldContext_WinBackCampaign_createdBy(ctx, field)
 	case "pausedAt":
 		return ec.fieldContext_WinBackCampaign_pausedAt(ctx, field)
+	case "nudge":
+		return ec.fieldContext_WinBackCampaign_nudge(ctx, field)
+	case "figures":
+		return ec.fieldContext_WinBackCampaign_figures(ctx, field)
 	case "segment":
 		return ec.fieldContext_WinBackCampaign_segment(ctx, field)
 	case "offer":
@@ -6926,6 +7306,28 @@ func (ec *executionContext) childFields_WinBackCampaignPayload(ctx context.Conte
 	return nil, fmt.Errorf("no field named %q was found under type WinBackCampaignPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_WinBackDayCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "day":
+		return ec.fieldContext_WinBackDayCount_day(ctx, field)
+	case "count":
+		return ec.fieldContext_WinBackDayCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WinBackDayCount", field.Name)
+}
+
+func (ec *executionContext) childFields_WinBackFigures(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "total":
+		return ec.fieldContext_WinBackFigures_total(ctx, field)
+	case "steps":
+		return ec.fieldContext_WinBackFigures_steps(ctx, field)
+	case "conversionsByDay":
+		return ec.fieldContext_WinBackFigures_conversionsByDay(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WinBackFigures", field.Name)
+}
+
 func (ec *executionContext) childFields_WinBackOffer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "percentOff":
@@ -6936,6 +7338,30 @@ func (ec *executionContext) childFields_WinBackOffer(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type WinBackOffer", field.Name)
 }
 
+func (ec *executionContext) childFields_WinBackOfferView(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "tenantName":
+		return ec.fieldContext_WinBackOfferView_tenantName(ctx, field)
+	case "tenantState":
+		return ec.fieldContext_WinBackOfferView_tenantState(ctx, field)
+	case "plan":
+		return ec.fieldContext_WinBackOfferView_plan(ctx, field)
+	case "planName":
+		return ec.fieldContext_WinBackOfferView_planName(ctx, field)
+	case "priceCents":
+		return ec.fieldContext_WinBackOfferView_priceCents(ctx, field)
+	case "campaignName":
+		return ec.fieldContext_WinBackOfferView_campaignName(ctx, field)
+	case "offer":
+		return ec.fieldContext_WinBackOfferView_offer(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_WinBackOfferView_expiresAt(ctx, field)
+	case "reactivated":
+		return ec.fieldContext_WinBackOfferView_reactivated(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WinBackOfferView", field.Name)
+}
+
 func (ec *executionContext) childFields_WinBackSegment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "canceledWithinDays":
@@ -6944,6 +7370,10 @@ func (ec *executionContext) childFields_WinBackSegment(ctx context.Context, fiel
 		return ec.fieldContext_WinBackSegment_plans(ctx, field)
 	case "feedback":
 		return ec.fieldContext_WinBackSegment_feedback(ctx, field)
+	case "stuckAt":
+		return ec.fieldContext_WinBackSegment_stuckAt(ctx, field)
+	case "forHours":
+		return ec.fieldContext_WinBackSegment_forHours(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WinBackSegment", field.Name)
 }
@@ -6958,6 +7388,30 @@ func (ec *executionContext) childFields_WinBackStep(ctx context.Context, field g
 		return ec.fieldContext_WinBackStep_body(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type WinBackStep", field.Name)
+}
+
+func (ec *executionContext) childFields_WinBackStepFigures(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "step":
+		return ec.fieldContext_WinBackStepFigures_step(ctx, field)
+	case "afterDays":
+		return ec.fieldContext_WinBackStepFigures_afterDays(ctx, field)
+	case "eligible":
+		return ec.fieldContext_WinBackStepFigures_eligible(ctx, field)
+	case "sent":
+		return ec.fieldContext_WinBackStepFigures_sent(ctx, field)
+	case "opened":
+		return ec.fieldContext_WinBackStepFigures_opened(ctx, field)
+	case "converted":
+		return ec.fieldContext_WinBackStepFigures_converted(ctx, field)
+	case "movedOn":
+		return ec.fieldContext_WinBackStepFigures_movedOn(ctx, field)
+	case "conversionRate":
+		return ec.fieldContext_WinBackStepFigures_conversionRate(ctx, field)
+	case "recoveredMonthlyRevenueCents":
+		return ec.fieldContext_WinBackStepFigures_recoveredMonthlyRevenueCents(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WinBackStepFigures", field.Name)
 }
 
 func (ec *executionContext) childFields_WorkspaceUsage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7220,6 +7674,20 @@ func (ec *executionContext) field_Mutation_purgeTenant_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_reactivateFromWinBack_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (ReactivateFromWinBackInput, error) {
+			return ec.unmarshalNReactivateFromWinBackInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐReactivateFromWinBackInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_reactivateTenant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7357,6 +7825,20 @@ func (ec *executionContext) field_Mutation_undoCancellation_args(ctx context.Con
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_unsubscribeWinBack_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "token",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["token"] = arg0
 	return args, nil
 }
 
@@ -7669,6 +8151,20 @@ func (ec *executionContext) field_Query_winBackCampaigns_args(ctx context.Contex
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_winBackOffer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "token",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["token"] = arg0
 	return args, nil
 }
 
@@ -11210,6 +11706,94 @@ func (ec *executionContext) fieldContext_Mutation_pauseWinBackCampaign(ctx conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_reactivateFromWinBack(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_reactivateFromWinBack(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReactivateFromWinBack(ctx, fc.Args["input"].(ReactivateFromWinBackInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ReactivateTenantPayload) graphql.Marshaler {
+			return ec.marshalNReactivateTenantPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐReactivateTenantPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_reactivateFromWinBack(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReactivateTenantPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_reactivateFromWinBack_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_unsubscribeWinBack(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_unsubscribeWinBack(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UnsubscribeWinBack(ctx, fc.Args["token"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *UnsubscribeWinBackPayload) graphql.Marshaler {
+			return ec.marshalNUnsubscribeWinBackPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐUnsubscribeWinBackPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_unsubscribeWinBack(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UnsubscribeWinBackPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_unsubscribeWinBack_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_uploadDocument(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13911,6 +14495,50 @@ func (ec *executionContext) fieldContext_Query_tenantStateCounts(_ context.Conte
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_StateCounts(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_winBackOffer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_winBackOffer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().WinBackOffer(ctx, fc.Args["token"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *WinBackOfferView) graphql.Marshaler {
+			return ec.marshalNWinBackOfferView2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackOfferView(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_winBackOffer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WinBackOfferView(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_winBackOffer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -17125,6 +17753,29 @@ func (ec *executionContext) fieldContext_UndoCancellationPayload_operation(_ con
 	return fc, nil
 }
 
+func (ec *executionContext) _UnsubscribeWinBackPayload_tenantName(ctx context.Context, field graphql.CollectedField, obj *UnsubscribeWinBackPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UnsubscribeWinBackPayload_tenantName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TenantName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UnsubscribeWinBackPayload_tenantName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UnsubscribeWinBackPayload", field, false, false, "String")
+}
+
 func (ec *executionContext) _UploadDocumentPayload_document(ctx context.Context, field graphql.CollectedField, obj *UploadDocumentPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17428,6 +18079,61 @@ func (ec *executionContext) fieldContext_WinBackCampaign_pausedAt(_ context.Cont
 	return graphql.NewScalarFieldContext("WinBackCampaign", field, false, false, "Time")
 }
 
+func (ec *executionContext) _WinBackCampaign_nudge(ctx context.Context, field graphql.CollectedField, obj *ent.WinBackCampaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackCampaign_nudge(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.WinBackCampaign().Nudge(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackCampaign_nudge(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackCampaign", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _WinBackCampaign_figures(ctx context.Context, field graphql.CollectedField, obj *ent.WinBackCampaign) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackCampaign_figures(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.WinBackCampaign().Figures(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *WinBackFigures) graphql.Marshaler {
+			return ec.marshalNWinBackFigures2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackFigures(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackCampaign_figures(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WinBackCampaign",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WinBackFigures(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _WinBackCampaign_segment(ctx context.Context, field graphql.CollectedField, obj *ent.WinBackCampaign) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17698,6 +18404,148 @@ func (ec *executionContext) fieldContext_WinBackCampaignPayload_campaign(_ conte
 	return fc, nil
 }
 
+func (ec *executionContext) _WinBackDayCount_day(ctx context.Context, field graphql.CollectedField, obj *WinBackDayCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackDayCount_day(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Day, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackDayCount_day(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackDayCount", field, false, false, "Time")
+}
+
+func (ec *executionContext) _WinBackDayCount_count(ctx context.Context, field graphql.CollectedField, obj *WinBackDayCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackDayCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackDayCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackDayCount", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WinBackFigures_total(ctx context.Context, field graphql.CollectedField, obj *WinBackFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackFigures_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *WinBackStepFigures) graphql.Marshaler {
+			return ec.marshalNWinBackStepFigures2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackStepFigures(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackFigures_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WinBackFigures",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WinBackStepFigures(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WinBackFigures_steps(ctx context.Context, field graphql.CollectedField, obj *WinBackFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackFigures_steps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Steps, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*WinBackStepFigures) graphql.Marshaler {
+			return ec.marshalNWinBackStepFigures2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackStepFiguresᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackFigures_steps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WinBackFigures",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WinBackStepFigures(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WinBackFigures_conversionsByDay(ctx context.Context, field graphql.CollectedField, obj *WinBackFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackFigures_conversionsByDay(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConversionsByDay, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*WinBackDayCount) graphql.Marshaler {
+			return ec.marshalNWinBackDayCount2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackDayCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackFigures_conversionsByDay(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WinBackFigures",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WinBackDayCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _WinBackOffer_percentOff(ctx context.Context, field graphql.CollectedField, obj *WinBackOffer) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17742,6 +18590,222 @@ func (ec *executionContext) _WinBackOffer_durationMonths(ctx context.Context, fi
 }
 func (ec *executionContext) fieldContext_WinBackOffer_durationMonths(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("WinBackOffer", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WinBackOfferView_tenantName(ctx context.Context, field graphql.CollectedField, obj *WinBackOfferView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackOfferView_tenantName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TenantName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackOfferView_tenantName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackOfferView", field, false, false, "String")
+}
+
+func (ec *executionContext) _WinBackOfferView_tenantState(ctx context.Context, field graphql.CollectedField, obj *WinBackOfferView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackOfferView_tenantState(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TenantState, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v tenantd.State) graphql.Marshaler {
+			return ec.marshalNTenantState2githubᚗcomᚋtenantdᚋtenantdᚐState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackOfferView_tenantState(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackOfferView", field, false, false, "TenantState")
+}
+
+func (ec *executionContext) _WinBackOfferView_plan(ctx context.Context, field graphql.CollectedField, obj *WinBackOfferView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackOfferView_plan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Plan, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackOfferView_plan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackOfferView", field, false, false, "String")
+}
+
+func (ec *executionContext) _WinBackOfferView_planName(ctx context.Context, field graphql.CollectedField, obj *WinBackOfferView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackOfferView_planName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PlanName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackOfferView_planName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackOfferView", field, false, false, "String")
+}
+
+func (ec *executionContext) _WinBackOfferView_priceCents(ctx context.Context, field graphql.CollectedField, obj *WinBackOfferView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackOfferView_priceCents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PriceCents, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackOfferView_priceCents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackOfferView", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WinBackOfferView_campaignName(ctx context.Context, field graphql.CollectedField, obj *WinBackOfferView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackOfferView_campaignName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CampaignName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackOfferView_campaignName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackOfferView", field, false, false, "String")
+}
+
+func (ec *executionContext) _WinBackOfferView_offer(ctx context.Context, field graphql.CollectedField, obj *WinBackOfferView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackOfferView_offer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Offer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *WinBackOffer) graphql.Marshaler {
+			return ec.marshalOWinBackOffer2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackOffer(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackOfferView_offer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WinBackOfferView",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WinBackOffer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WinBackOfferView_expiresAt(ctx context.Context, field graphql.CollectedField, obj *WinBackOfferView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackOfferView_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackOfferView_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackOfferView", field, false, false, "Time")
+}
+
+func (ec *executionContext) _WinBackOfferView_reactivated(ctx context.Context, field graphql.CollectedField, obj *WinBackOfferView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackOfferView_reactivated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reactivated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackOfferView_reactivated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackOfferView", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _WinBackSegment_canceledWithinDays(ctx context.Context, field graphql.CollectedField, obj *WinBackSegment) (ret graphql.Marshaler) {
@@ -17813,6 +18877,52 @@ func (ec *executionContext) fieldContext_WinBackSegment_feedback(_ context.Conte
 	return graphql.NewScalarFieldContext("WinBackSegment", field, false, false, "CancellationFeedback")
 }
 
+func (ec *executionContext) _WinBackSegment_stuckAt(ctx context.Context, field graphql.CollectedField, obj *WinBackSegment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackSegment_stuckAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StuckAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *NudgeStep) graphql.Marshaler {
+			return ec.marshalONudgeStep2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐNudgeStep(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackSegment_stuckAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackSegment", field, false, false, "NudgeStep")
+}
+
+func (ec *executionContext) _WinBackSegment_forHours(ctx context.Context, field graphql.CollectedField, obj *WinBackSegment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackSegment_forHours(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ForHours, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackSegment_forHours(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackSegment", field, false, false, "Int")
+}
+
 func (ec *executionContext) _WinBackStep_afterDays(ctx context.Context, field graphql.CollectedField, obj *WinBackStep) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -17880,6 +18990,213 @@ func (ec *executionContext) _WinBackStep_body(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_WinBackStep_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("WinBackStep", field, false, false, "String")
+}
+
+func (ec *executionContext) _WinBackStepFigures_step(ctx context.Context, field graphql.CollectedField, obj *WinBackStepFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackStepFigures_step(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Step, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackStepFigures_step(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackStepFigures", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WinBackStepFigures_afterDays(ctx context.Context, field graphql.CollectedField, obj *WinBackStepFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackStepFigures_afterDays(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AfterDays, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackStepFigures_afterDays(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackStepFigures", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WinBackStepFigures_eligible(ctx context.Context, field graphql.CollectedField, obj *WinBackStepFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackStepFigures_eligible(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Eligible, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackStepFigures_eligible(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackStepFigures", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WinBackStepFigures_sent(ctx context.Context, field graphql.CollectedField, obj *WinBackStepFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackStepFigures_sent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackStepFigures_sent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackStepFigures", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WinBackStepFigures_opened(ctx context.Context, field graphql.CollectedField, obj *WinBackStepFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackStepFigures_opened(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Opened, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackStepFigures_opened(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackStepFigures", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WinBackStepFigures_converted(ctx context.Context, field graphql.CollectedField, obj *WinBackStepFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackStepFigures_converted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Converted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackStepFigures_converted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackStepFigures", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WinBackStepFigures_movedOn(ctx context.Context, field graphql.CollectedField, obj *WinBackStepFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackStepFigures_movedOn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MovedOn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackStepFigures_movedOn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackStepFigures", field, false, false, "Int")
+}
+
+func (ec *executionContext) _WinBackStepFigures_conversionRate(ctx context.Context, field graphql.CollectedField, obj *WinBackStepFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackStepFigures_conversionRate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ConversionRate, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackStepFigures_conversionRate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackStepFigures", field, false, false, "Float")
+}
+
+func (ec *executionContext) _WinBackStepFigures_recoveredMonthlyRevenueCents(ctx context.Context, field graphql.CollectedField, obj *WinBackStepFigures) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WinBackStepFigures_recoveredMonthlyRevenueCents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecoveredMonthlyRevenueCents, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WinBackStepFigures_recoveredMonthlyRevenueCents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("WinBackStepFigures", field, false, false, "Int")
 }
 
 func (ec *executionContext) _WorkspaceUsage_documents(ctx context.Context, field graphql.CollectedField, obj *workspace.Usage) (ret graphql.Marshaler) {
@@ -22434,6 +23751,55 @@ func UnmarshalPurgeTenantInput(ctx context.Context, raw any) (PurgeTenantInput, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputReactivateFromWinBackInput(ctx context.Context, obj any) (ReactivateFromWinBackInput, error) {
+	var it ReactivateFromWinBackInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"token", "paymentMethod"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "token":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("token"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Token = data
+		case "paymentMethod":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("paymentMethod"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PaymentMethod = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalReactivateFromWinBackInput unmarshals raw into the ReactivateFromWinBackInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalReactivateFromWinBackInput(ctx context.Context, raw any) (ReactivateFromWinBackInput, error) {
+	var out ReactivateFromWinBackInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReactivateFromWinBackInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputReactivateTenantInput(ctx context.Context, obj any) (ReactivateTenantInput, error) {
 	var it ReactivateTenantInput
 	if obj == nil {
@@ -25324,7 +26690,7 @@ func (ec *executionContext) unmarshalInputWinBackSegmentInput(ctx context.Contex
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"canceledWithinDays", "plans", "feedback"}
+	fieldsInOrder := [...]string{"canceledWithinDays", "plans", "feedback", "stuckAt", "forHours"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -25352,6 +26718,20 @@ func (ec *executionContext) unmarshalInputWinBackSegmentInput(ctx context.Contex
 				return it, err
 			}
 			it.Feedback = data
+		case "stuckAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stuckAt"))
+			data, err := ec.unmarshalONudgeStep2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐNudgeStep(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StuckAt = data
+		case "forHours":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("forHours"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ForHours = data
 		}
 	}
 	return it, nil
@@ -26657,6 +28037,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "reactivateFromWinBack":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_reactivateFromWinBack(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unsubscribeWinBack":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_unsubscribeWinBack(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "uploadDocument":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_uploadDocument(ctx, field)
@@ -27617,6 +29011,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_tenantStateCounts(ctx, field)
+				})
+		case "winBackOffer":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_winBackOffer(ctx, field)
 				})
 		case "documents":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -28912,6 +30312,39 @@ func (ec *executionContext) _UndoCancellationPayload(ctx context.Context, sel as
 	return out
 }
 
+var unsubscribeWinBackPayloadImplementors = []string{"UnsubscribeWinBackPayload"}
+
+func (ec *executionContext) _UnsubscribeWinBackPayload(ctx context.Context, sel ast.SelectionSet, obj *UnsubscribeWinBackPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, unsubscribeWinBackPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UnsubscribeWinBackPayload")
+		case "tenantName":
+			out.Values[i] = ec._UnsubscribeWinBackPayload_tenantName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var uploadDocumentPayloadImplementors = []string{"UploadDocumentPayload"}
 
 func (ec *executionContext) _UploadDocumentPayload(ctx context.Context, sel ast.SelectionSet, obj *UploadDocumentPayload) graphql.Marshaler {
@@ -29039,6 +30472,18 @@ func (ec *executionContext) _WinBackCampaign(ctx context.Context, sel ast.Select
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "nudge":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._WinBackCampaign_nudge(ctx, field, obj)
+				})
+		case "figures":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._WinBackCampaign_figures(ctx, field, obj)
+				})
 		case "segment":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -29188,6 +30633,87 @@ func (ec *executionContext) _WinBackCampaignPayload(ctx context.Context, sel ast
 	return out
 }
 
+var winBackDayCountImplementors = []string{"WinBackDayCount"}
+
+func (ec *executionContext) _WinBackDayCount(ctx context.Context, sel ast.SelectionSet, obj *WinBackDayCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, winBackDayCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WinBackDayCount")
+		case "day":
+			out.Values[i] = ec._WinBackDayCount_day(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._WinBackDayCount_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var winBackFiguresImplementors = []string{"WinBackFigures"}
+
+func (ec *executionContext) _WinBackFigures(ctx context.Context, sel ast.SelectionSet, obj *WinBackFigures) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, winBackFiguresImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WinBackFigures")
+		case "total":
+			out.Values[i] = ec._WinBackFigures_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "steps":
+			out.Values[i] = ec._WinBackFigures_steps(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "conversionsByDay":
+			out.Values[i] = ec._WinBackFigures_conversionsByDay(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var winBackOfferImplementors = []string{"WinBackOffer"}
 
 func (ec *executionContext) _WinBackOffer(ctx context.Context, sel ast.SelectionSet, obj *WinBackOffer) graphql.Marshaler {
@@ -29206,6 +30732,79 @@ func (ec *executionContext) _WinBackOffer(ctx context.Context, sel ast.Selection
 			}
 		case "durationMonths":
 			out.Values[i] = ec._WinBackOffer_durationMonths(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var winBackOfferViewImplementors = []string{"WinBackOfferView"}
+
+func (ec *executionContext) _WinBackOfferView(ctx context.Context, sel ast.SelectionSet, obj *WinBackOfferView) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, winBackOfferViewImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WinBackOfferView")
+		case "tenantName":
+			out.Values[i] = ec._WinBackOfferView_tenantName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "tenantState":
+			out.Values[i] = ec._WinBackOfferView_tenantState(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "plan":
+			out.Values[i] = ec._WinBackOfferView_plan(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "planName":
+			out.Values[i] = ec._WinBackOfferView_planName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "priceCents":
+			out.Values[i] = ec._WinBackOfferView_priceCents(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "campaignName":
+			out.Values[i] = ec._WinBackOfferView_campaignName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "offer":
+			out.Values[i] = ec._WinBackOfferView_offer(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "expiresAt":
+			out.Values[i] = ec._WinBackOfferView_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reactivated":
+			out.Values[i] = ec._WinBackOfferView_reactivated(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -29252,6 +30851,16 @@ func (ec *executionContext) _WinBackSegment(ctx context.Context, sel ast.Selecti
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "stuckAt":
+			out.Values[i] = ec._WinBackSegment_stuckAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "forHours":
+			out.Values[i] = ec._WinBackSegment_forHours(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -29292,6 +30901,79 @@ func (ec *executionContext) _WinBackStep(ctx context.Context, sel ast.SelectionS
 			}
 		case "body":
 			out.Values[i] = ec._WinBackStep_body(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var winBackStepFiguresImplementors = []string{"WinBackStepFigures"}
+
+func (ec *executionContext) _WinBackStepFigures(ctx context.Context, sel ast.SelectionSet, obj *WinBackStepFigures) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, winBackStepFiguresImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WinBackStepFigures")
+		case "step":
+			out.Values[i] = ec._WinBackStepFigures_step(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "afterDays":
+			out.Values[i] = ec._WinBackStepFigures_afterDays(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "eligible":
+			out.Values[i] = ec._WinBackStepFigures_eligible(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sent":
+			out.Values[i] = ec._WinBackStepFigures_sent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "opened":
+			out.Values[i] = ec._WinBackStepFigures_opened(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "converted":
+			out.Values[i] = ec._WinBackStepFigures_converted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "movedOn":
+			out.Values[i] = ec._WinBackStepFigures_movedOn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "conversionRate":
+			out.Values[i] = ec._WinBackStepFigures_conversionRate(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "recoveredMonthlyRevenueCents":
+			out.Values[i] = ec._WinBackStepFigures_recoveredMonthlyRevenueCents(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -30558,6 +32240,11 @@ func (ec *executionContext) marshalNPurgeTenantPayload2ᚖgithubᚗcomᚋtenantd
 	return ec._PurgeTenantPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNReactivateFromWinBackInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐReactivateFromWinBackInput(ctx context.Context, v any) (ReactivateFromWinBackInput, error) {
+	res, err := ec.unmarshalInputReactivateFromWinBackInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNReactivateTenantInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐReactivateTenantInput(ctx context.Context, v any) (ReactivateTenantInput, error) {
 	res, err := ec.unmarshalInputReactivateTenantInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -31009,6 +32696,14 @@ func (ec *executionContext) marshalNUndoCancellationPayload2ᚖgithubᚗcomᚋte
 	return ec._UndoCancellationPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNUnsubscribeWinBackPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐUnsubscribeWinBackPayload(ctx context.Context, sel ast.SelectionSet, v *UnsubscribeWinBackPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UnsubscribeWinBackPayload!")
+		return graphql.Null
+	}
+	return ec._UnsubscribeWinBackPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNUploadDocumentInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐUploadDocumentInput(ctx context.Context, v any) (UploadDocumentInput, error) {
 	res, err := ec.unmarshalInputUploadDocumentInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -31083,6 +32778,46 @@ func (ec *executionContext) unmarshalNWinBackCampaignWhereInput2ᚖgithubᚗcom�
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNWinBackDayCount2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackDayCountᚄ(ctx context.Context, sel ast.SelectionSet, v []*WinBackDayCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWinBackDayCount2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackDayCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWinBackDayCount2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackDayCount(ctx context.Context, sel ast.SelectionSet, v *WinBackDayCount) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WinBackDayCount!")
+		return graphql.Null
+	}
+	return ec._WinBackDayCount(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWinBackFigures2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackFigures(ctx context.Context, sel ast.SelectionSet, v *WinBackFigures) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WinBackFigures!")
+		return graphql.Null
+	}
+	return ec._WinBackFigures(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWinBackOfferView2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackOfferView(ctx context.Context, sel ast.SelectionSet, v *WinBackOfferView) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WinBackOfferView!")
+		return graphql.Null
+	}
+	return ec._WinBackOfferView(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNWinBackSegment2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackSegment(ctx context.Context, sel ast.SelectionSet, v *WinBackSegment) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "WinBackSegment!")
@@ -31118,6 +32853,30 @@ func (ec *executionContext) marshalNWinBackStep2ᚖgithubᚗcomᚋtenantdᚋtena
 		return graphql.Null
 	}
 	return ec._WinBackStep(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWinBackStepFigures2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackStepFiguresᚄ(ctx context.Context, sel ast.SelectionSet, v []*WinBackStepFigures) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWinBackStepFigures2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackStepFigures(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNWinBackStepFigures2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackStepFigures(ctx context.Context, sel ast.SelectionSet, v *WinBackStepFigures) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WinBackStepFigures!")
+		return graphql.Null
+	}
+	return ec._WinBackStepFigures(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNWinBackStepInput2ᚕᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐWinBackStepInputᚄ(ctx context.Context, v any) ([]*WinBackStepInput, error) {
@@ -31865,6 +33624,22 @@ func (ec *executionContext) marshalONode2githubᚗcomᚋtenantdᚋtenantdᚋent�
 		return graphql.Null
 	}
 	return ec._Node(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalONudgeStep2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐNudgeStep(ctx context.Context, v any) (*NudgeStep, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(NudgeStep)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalONudgeStep2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐNudgeStep(ctx context.Context, sel ast.SelectionSet, v *NudgeStep) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOOperation2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋentᚐOperation(ctx context.Context, sel ast.SelectionSet, v *ent.Operation) graphql.Marshaler {

@@ -49,8 +49,9 @@ type Guard struct {
 	// TokenLimit is the parser's token limit (the executor's own).
 	TokenLimit int
 	// Public are the root fields an anonymous caller may select: signing up
-	// and what the signup page shows. (Introspection has its own switch:
-	// off in production.)
+	// and what the signup page shows, and what a win-back mail's signed
+	// links do (each checks its link's signature before anything else).
+	// (Introspection has its own switch: off in production.)
 	Public []string
 
 	cache *lru.LRU[*docInfo]
@@ -58,12 +59,13 @@ type Guard struct {
 
 // NewGuard returns a Guard with tenantd's limits: 1,000 fields (the
 // complexity limit: every field costs at least 1), 100 items per list (the
-// largest page), 12 levels of input nesting, 500 input values; signUp and
-// plans are public.
+// largest page), 12 levels of input nesting, 500 input values; signUp,
+// plans and the win-back link fields are public.
 func NewGuard(tokenLimit int) *Guard {
 	return &Guard{
 		MaxFields: 1000, MaxListItems: maxPage, MaxInputDepth: 12, MaxInputValues: 500,
-		TokenLimit: tokenLimit, Public: []string{"signUp", "plans", "__typename", "__schema", "__type"},
+		TokenLimit: tokenLimit, Public: []string{"signUp", "plans", "__typename", "__schema", "__type",
+			"winBackOffer", "reactivateFromWinBack", "unsubscribeWinBack"},
 		cache: lru.New[*docInfo](1000),
 	}
 }
@@ -125,9 +127,11 @@ func (g *Guard) MutateOperationParameters(ctx context.Context, p *graphql.RawPar
 			}
 		}
 	}
-	if slices.Contains(op.roots, "signUp") && op.rootFields > 1 {
-		return guardError(tenantd.EINVALID, "signUp",
-			"signUp must be the only field of its mutation: the rest of its answer is resolved as the tenant it creates")
+	for _, f := range assumingFields {
+		if slices.Contains(op.roots, f) && op.rootFields > 1 {
+			return guardError(tenantd.EINVALID, f,
+				f+" must be the only field of its mutation: the rest of its answer is resolved as the tenant it acts on")
+		}
 	}
 	if limit, ok := ctx.Value(largeBodyKey{}).(int64); ok {
 		if roots := withoutTypename(op.roots); len(roots) != 1 || roots[0] != "uploadDocument" {
@@ -387,11 +391,17 @@ func (g *Guard) checkLiteral(v *ast.Value, path string, depth int, budget *int) 
 	return nil
 }
 
-// SignUpScope gives the signUp field — and nothing else — a viewer slot
-// (tenantd.WithViewerSlot): the resolver fills it with the tenant it
-// created, so that the fields of its answer resolve for that tenant, while
-// the rest of the request stays anonymous. (The Guard makes signUp the only
-// root field of its operation, too.)
+// assumingFields are the public mutations whose answer resolves as the
+// tenant they act on: signUp (the tenant it creates) and
+// reactivateFromWinBack (the tenant a signed link brings back, with the
+// new key it issues).
+var assumingFields = []string{"signUp", "reactivateFromWinBack"}
+
+// SignUpScope gives the assumingFields — and nothing else — a viewer slot
+// (tenantd.WithViewerSlot): the resolver fills it with the tenant it acts
+// on, so that the fields of its answer resolve for that tenant, while the
+// rest of the request stays anonymous. (The Guard makes each the only root
+// field of its operation, too.)
 type SignUpScope struct{}
 
 var _ interface {
@@ -408,7 +418,7 @@ func (SignUpScope) Validate(graphql.ExecutableSchema) error { return nil }
 // InterceptField implements graphql.FieldInterceptor. gqlgen resolves a
 // field's children with the context its interceptors passed on.
 func (SignUpScope) InterceptField(ctx context.Context, next graphql.Resolver) (any, error) {
-	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Object == "Mutation" && fc.Field.Name == "signUp" {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Object == "Mutation" && slices.Contains(assumingFields, fc.Field.Name) {
 		if _, ok := tenantd.ViewerFrom(ctx); !ok {
 			ctx = tenantd.WithViewerSlot(ctx)
 		}

@@ -250,6 +250,13 @@ type PurgeTenantPayload struct {
 	Operation *ent.Operation `json:"operation"`
 }
 
+type ReactivateFromWinBackInput struct {
+	// The token of the mail's reactivation link (at most 200 characters).
+	Token string `json:"token"`
+	// The payment method to charge from now on (pm_…); without it, the customer's default.
+	PaymentMethod *string `json:"paymentMethod,omitempty"`
+}
+
 type ReactivateTenantInput struct {
 	TenantID uuid.UUID `json:"tenantId"`
 	// A payment method id (the built-in test provider takes pm_card_visa and pm_card_chargeDeclined); without it the customer's default is charged.
@@ -420,6 +427,10 @@ type UndoCancellationPayload struct {
 	Operation *ent.Operation `json:"operation,omitempty"`
 }
 
+type UnsubscribeWinBackPayload struct {
+	TenantName string `json:"tenantName"`
+}
+
 type UploadDocumentInput struct {
 	// 1 to 500 characters.
 	Title string `json:"title"`
@@ -446,6 +457,19 @@ type WinBackCampaignPayload struct {
 	Campaign *ent.WinBackCampaign `json:"campaign"`
 }
 
+type WinBackDayCount struct {
+	// The UTC day, at 00:00.
+	Day   time.Time `json:"day"`
+	Count int       `json:"count"`
+}
+
+type WinBackFigures struct {
+	Total *WinBackStepFigures   `json:"total"`
+	Steps []*WinBackStepFigures `json:"steps"`
+	// Conversions (a nudge: tenants that moved on) per day, oldest first.
+	ConversionsByDay []*WinBackDayCount `json:"conversionsByDay"`
+}
+
 type WinBackOffer struct {
 	PercentOff     int `json:"percentOff"`
 	DurationMonths int `json:"durationMonths"`
@@ -458,10 +482,28 @@ type WinBackOfferInput struct {
 	DurationMonths int `json:"durationMonths"`
 }
 
+type WinBackOfferView struct {
+	TenantName   string        `json:"tenantName"`
+	TenantState  tenantd.State `json:"tenantState"`
+	Plan         string        `json:"plan"`
+	PlanName     string        `json:"planName"`
+	PriceCents   int           `json:"priceCents"`
+	CampaignName string        `json:"campaignName"`
+	Offer        *WinBackOffer `json:"offer,omitempty"`
+	// When the link stops working.
+	ExpiresAt time.Time `json:"expiresAt"`
+	// A reactivation through this link has completed.
+	Reactivated bool `json:"reactivated"`
+}
+
 type WinBackSegment struct {
+	// 0 for a nudge campaign.
 	CanceledWithinDays int                    `json:"canceledWithinDays"`
 	Plans              []string               `json:"plans"`
 	Feedback           []CancellationFeedback `json:"feedback"`
+	// Set for a nudge campaign.
+	StuckAt  *NudgeStep `json:"stuckAt,omitempty"`
+	ForHours *int       `json:"forHours,omitempty"`
 }
 
 type WinBackSegmentInput struct {
@@ -471,12 +513,38 @@ type WinBackSegmentInput struct {
 	Plans []string `json:"plans,omitempty"`
 	// Only tenants that gave one of these reasons (default: any).
 	Feedback []CancellationFeedback `json:"feedback,omitempty"`
+	// An activation nudge instead: tenants stuck at this funnel step for
+	// forHours (1 to 720) get the steps, afterDays (0 to 30) counted from then,
+	// until they move on. It takes no canceledWithinDays, feedback or offer.
+	StuckAt  *NudgeStep `json:"stuckAt,omitempty"`
+	ForHours *int       `json:"forHours,omitempty"`
 }
 
 type WinBackStep struct {
 	AfterDays int    `json:"afterDays"`
 	Subject   string `json:"subject"`
 	Body      string `json:"body"`
+}
+
+// One step's results (or, in WinBackFigures.total, the campaign's, counting each tenant once).
+type WinBackStepFigures struct {
+	// The step's index, from 0 (-1 in total).
+	Step      int `json:"step"`
+	AfterDays int `json:"afterDays"`
+	// Tenants that matched the segment when the step came due.
+	Eligible int `json:"eligible"`
+	// Mails sent (eligible tenants that had not unsubscribed).
+	Sent int `json:"sent"`
+	// Mails whose reactivation link was opened.
+	Opened int `json:"opened"`
+	// Tenants that reactivated through the mail's link.
+	Converted int `json:"converted"`
+	// A nudge: tenants that reached the next funnel step after the mail.
+	MovedOn int `json:"movedOn"`
+	// converted (a nudge: movedOn) / sent; 0 with nothing sent.
+	ConversionRate float64 `json:"conversionRate"`
+	// Monthly price of the plans won back, in cents.
+	RecoveredMonthlyRevenueCents int `json:"recoveredMonthlyRevenueCents"`
 }
 
 type WinBackStepInput struct {
@@ -723,6 +791,64 @@ func (e *ExportFormat) UnmarshalJSON(b []byte) error {
 }
 
 func (e ExportFormat) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// A funnel step a nudge campaign's tenants are stuck at.
+type NudgeStep string
+
+const (
+	// Provisioned, no document uploaded yet.
+	NudgeStepProvisioned NudgeStep = "PROVISIONED"
+	// A document uploaded, no query made yet.
+	NudgeStepFirstUpload NudgeStep = "FIRST_UPLOAD"
+)
+
+var AllNudgeStep = []NudgeStep{
+	NudgeStepProvisioned,
+	NudgeStepFirstUpload,
+}
+
+func (e NudgeStep) IsValid() bool {
+	switch e {
+	case NudgeStepProvisioned, NudgeStepFirstUpload:
+		return true
+	}
+	return false
+}
+
+func (e NudgeStep) String() string {
+	return string(e)
+}
+
+func (e *NudgeStep) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = NudgeStep(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid NudgeStep", str)
+	}
+	return nil
+}
+
+func (e NudgeStep) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *NudgeStep) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e NudgeStep) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -7,9 +7,11 @@ package graph
 
 import (
 	"context"
+	"strings"
 
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
+	"github.com/tenantd/tenantd/internal/auth"
 	"github.com/tenantd/tenantd/internal/lifecycle"
 	"github.com/tenantd/tenantd/internal/winback"
 )
@@ -27,6 +29,12 @@ func (r *mutationResolver) CreateWinBackCampaign(ctx context.Context, input Crea
 		c.Segment.Plans = input.Segment.Plans
 		for _, f := range input.Segment.Feedback {
 			c.Segment.Feedback = append(c.Segment.Feedback, string(f))
+		}
+		if input.Segment.StuckAt != nil {
+			c.Segment.StuckAt = strings.ToLower(string(*input.Segment.StuckAt))
+		}
+		if input.Segment.ForHours != nil {
+			c.Segment.ForHours = *input.Segment.ForHours
 		}
 	}
 	if input.Offer != nil {
@@ -54,6 +62,71 @@ func (r *mutationResolver) PauseWinBackCampaign(ctx context.Context, input Pause
 	return &WinBackCampaignPayload{Campaign: camp}, nil
 }
 
+// ReactivateFromWinBack is the resolver for the reactivateFromWinBack field.
+func (r *mutationResolver) ReactivateFromWinBack(ctx context.Context, input ReactivateFromWinBackInput) (*ReactivateTenantPayload, error) {
+	res, err := r.WinBack.Reactivate(ctx, input.Token, deref(input.PaymentMethod))
+	if err != nil {
+		return nil, err
+	}
+	// An anonymous caller goes on as the tenant, with its new key, so that
+	// the answer's fields resolve for it (as signUp does).
+	tenantd.Assume(ctx, tenantd.Viewer{Role: tenantd.RoleTenant, TenantID: res.Tenant.ID, TokenID: res.KeyID,
+		Actor: "key:" + auth.Display(res.APIKey)})
+	return &ReactivateTenantPayload{Tenant: res.Tenant, Operation: res.Operation, APIKey: res.APIKey}, nil
+}
+
+// UnsubscribeWinBack is the resolver for the unsubscribeWinBack field.
+func (r *mutationResolver) UnsubscribeWinBack(ctx context.Context, token string) (*UnsubscribeWinBackPayload, error) {
+	name, err := r.WinBack.Unsubscribe(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	return &UnsubscribeWinBackPayload{TenantName: name}, nil
+}
+
+// WinBackOffer is the resolver for the winBackOffer field.
+func (r *queryResolver) WinBackOffer(ctx context.Context, token string) (*WinBackOfferView, error) {
+	v, err := r.WinBack.Offer(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	out := &WinBackOfferView{TenantName: v.TenantName, TenantState: v.TenantState, Plan: v.PlanKey, PlanName: v.PlanName,
+		PriceCents: v.PriceCents, CampaignName: v.CampaignName, ExpiresAt: v.ExpiresAt, Reactivated: v.Reactivated}
+	if v.Offer != nil {
+		out.Offer = &WinBackOffer{PercentOff: v.Offer.PercentOff, DurationMonths: v.Offer.DurationMonths}
+	}
+	return out, nil
+}
+
+// Nudge is the resolver for the nudge field.
+func (r *winBackCampaignResolver) Nudge(ctx context.Context, obj *ent.WinBackCampaign) (bool, error) {
+	return obj.Segment.Nudge(), nil
+}
+
+// Figures is the resolver for the figures field.
+func (r *winBackCampaignResolver) Figures(ctx context.Context, obj *ent.WinBackCampaign) (*WinBackFigures, error) {
+	f, err := r.WinBack.FiguresOf(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	nudge := obj.Segment.Nudge()
+	step := func(sf winback.StepFigures) *WinBackStepFigures {
+		return &WinBackStepFigures{Step: sf.Step, AfterDays: sf.AfterDays, Eligible: sf.Eligible, Sent: sf.Sent,
+			Opened: sf.Opened, Converted: sf.Converted, MovedOn: sf.MovedOn, ConversionRate: sf.Rate(nudge),
+			RecoveredMonthlyRevenueCents: int(sf.RecoveredCents)}
+	}
+	total := f.Total
+	total.Step = -1
+	out := &WinBackFigures{Total: step(total), Steps: []*WinBackStepFigures{}, ConversionsByDay: []*WinBackDayCount{}}
+	for _, sf := range f.Steps {
+		out.Steps = append(out.Steps, step(sf))
+	}
+	for _, d := range f.ConversionsByDay {
+		out.ConversionsByDay = append(out.ConversionsByDay, &WinBackDayCount{Day: d.Day, Count: d.Count})
+	}
+	return out, nil
+}
+
 // Segment is the resolver for the segment field.
 func (r *winBackCampaignResolver) Segment(ctx context.Context, obj *ent.WinBackCampaign) (*WinBackSegment, error) {
 	out := &WinBackSegment{CanceledWithinDays: obj.Segment.CanceledWithinDays, Plans: obj.Segment.Plans, Feedback: []CancellationFeedback{}}
@@ -62,6 +135,11 @@ func (r *winBackCampaignResolver) Segment(ctx context.Context, obj *ent.WinBackC
 	}
 	for _, f := range obj.Segment.Feedback {
 		out.Feedback = append(out.Feedback, CancellationFeedback(f))
+	}
+	if obj.Segment.Nudge() {
+		step := NudgeStep(strings.ToUpper(obj.Segment.StuckAt))
+		hours := obj.Segment.ForHours
+		out.StuckAt, out.ForHours = &step, &hours
 	}
 	return out, nil
 }

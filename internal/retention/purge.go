@@ -29,6 +29,7 @@ import (
 	"github.com/tenantd/tenantd/ent/operation"
 	"github.com/tenantd/tenantd/ent/outboxmessage"
 	"github.com/tenantd/tenantd/ent/tenant"
+	"github.com/tenantd/tenantd/ent/winbackmessage"
 	entworkspace "github.com/tenantd/tenantd/ent/workspace"
 	"github.com/tenantd/tenantd/internal/billing"
 	"github.com/tenantd/tenantd/internal/events"
@@ -393,7 +394,7 @@ func (p *Purger) purge(ctx context.Context, tx *store.Tx, r *ops.Run) (string, e
 				ClearScheduledPlanKey().ClearScheduledPlanAt().ClearScheduledPlanRequestedAt().
 				ClearScheduledPlanRequestedBy().ClearScheduledPlanTrigger().
 				ClearScheduledCancelAt().ClearScheduledCancelFeedback().ClearScheduledCancelRequestedAt().
-				ClearScheduledCancelRequestedBy().ClearPausedUntil()
+				ClearScheduledCancelRequestedBy().ClearPausedUntil().ClearCancelFeedback().ClearMarketingUnsubscribedAt()
 		},
 	})
 	if err != nil {
@@ -439,6 +440,11 @@ func (p *Purger) eraseRecords(ctx context.Context, tx *store.Tx, r *ops.Run) (ma
 	}
 	if rows["milestones"], err = tx.Ent.Milestone.Delete().Where(milestone.TenantID(id)).Exec(ctx); err != nil {
 		return nil, fmt.Errorf("delete milestones: %w", err)
+	}
+	// The win-back mails it was sent go too: a campaign's figures no longer
+	// count a purged tenant.
+	if rows["win_back_messages"], err = tx.Ent.WinBackMessage.Delete().Where(winbackmessage.TenantID(id)).Exec(ctx); err != nil {
+		return nil, fmt.Errorf("delete win-back messages: %w", err)
 	}
 	if rows["workspaces"], err = tx.Ent.Workspace.Delete().Where(entworkspace.TenantID(id)).Exec(ctx); err != nil {
 		return nil, fmt.Errorf("delete the workspace record: %w", err)

@@ -21,7 +21,7 @@ const sweepLockKey = 0x7377_6565 // "swee"
 // startSweeps schedules tenantd's periodic housekeeping every
 // TENANTD_SWEEP_INTERVAL with gocron: expired idempotency keys are deleted,
 // scheduled plan changes and cancellations applied, paused tenants
-// resumed, tenants past their retention window
+// resumed, due win-back and nudge mails sent, tenants past their retention window
 // purged, and the funnel's counter slots of past days are merged (so the funnel
 // query keeps reading few rows). On PostgreSQL only the replica holding an
 // advisory lock runs them.
@@ -45,6 +45,7 @@ func (s *Server) startSweeps() error {
 		{"purge tenants past their retention window", s.purger.SweepDue},
 		{"apply scheduled cancellations", s.subscriptions.ApplyDueCancellations},
 		{"resume paused tenants", s.subscriptions.ResumeDue},
+		{"send due win-back and nudge mails", s.winback.Sweep},
 		{"delete expired export archives", s.exports.Sweep},
 		{"compact funnel counters", func(ctx context.Context) (int, error) {
 			before := tenantd.Now(s.clock).Truncate(24 * time.Hour)

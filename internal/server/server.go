@@ -58,6 +58,7 @@ type Server struct {
 	webhooks      *webhooks.Stripe
 	operations    *operation.Engine
 	purger        *retention.Purger
+	winback       *winback.Service
 	subscriptions *subscription.Service
 	exports       *export.Service
 	planChanges   *planchange.Service
@@ -268,6 +269,8 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 
 	s.webhooks = webhooks.NewStripe(s.db, machine, cfg.StripeWebhookSecret, log.With("component", "webhooks"))
 	s.purger = purger
+	s.winback = winback.New(winback.Config{DB: s.db, Clock: s.clock, Jobs: jobs, Subscriptions: subscriptions,
+		PublicURL: cfg.PublicURL, Logger: log.With("component", "winback")})
 	checker := readiness.New(s.db, machine, s.provisioning, purger, cfg.ActivationWindow, log.With("component", "readiness"))
 	if o.readiness != nil {
 		o.readiness(checker)
@@ -279,7 +282,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 		Workspaces: s.workspaces, ActivationWindow: cfg.ActivationWindow,
 		Readiness: checker, Subscriptions: subscriptions, PlanChanges: s.planChanges, Retention: purger,
 		Exports: s.exports,
-		WinBack: winback.New(winback.Config{DB: s.db, Clock: s.clock, Logger: log.With("component", "winback")}),
+		WinBack: s.winback,
 	}
 	return s, nil
 }
@@ -553,6 +556,9 @@ func (s *Server) Exports() *export.Service { return s.exports }
 
 // Purger returns the purger (PURGE operations).
 func (s *Server) Purger() *retention.Purger { return s.purger }
+
+// WinBack returns the win-back service (campaigns and their sweep).
+func (s *Server) WinBack() *winback.Service { return s.winback }
 
 // Subscribers returns how many event-hub subscriptions this process holds
 // (one per open subscription stream): tests wait on it instead of sleeping.

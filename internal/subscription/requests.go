@@ -11,6 +11,7 @@ import (
 	"github.com/tenantd/tenantd/ent"
 	"github.com/tenantd/tenantd/ent/apikey"
 	"github.com/tenantd/tenantd/ent/tenant"
+	"github.com/tenantd/tenantd/ent/winbackmessage"
 	"github.com/tenantd/tenantd/internal/auth"
 	"github.com/tenantd/tenantd/internal/billing"
 	"github.com/tenantd/tenantd/internal/events"
@@ -551,7 +552,13 @@ type ReactivateRequest struct {
 	PaymentMethod string
 	// Plan, optional, is the plan to come back on: one of the same
 	// isolation as the tenant's (a move of its data is a plan change).
-	Plan           string
+	Plan string
+	// Coupon, optional, is a retention offer the provider applies to the
+	// subscription (a win-back campaign's).
+	Coupon *billing.RetentionCoupon
+	// WinBackMessage, optional, is the win-back mail whose link asked: the
+	// reactivation counts as its conversion when it completes.
+	WinBackMessage uuid.UUID
 	Reason         string
 	Actor          lifecycle.Actor
 	IdempotencyKey string
@@ -636,6 +643,12 @@ func (s *Service) reactivateStart(ctx context.Context, req ReactivateRequest) (*
 		params := s.Params(t)
 		params["plan"], params["paymentMethod"], params["reason"] = plan.Key, req.PaymentMethod, req.Reason
 		params["apiKey"] = key.ID.String() // revoked if the reactivation fails
+		if c := req.Coupon; c != nil {
+			params["coupon"] = map[string]any{"percentOff": c.PercentOff, "durationMonths": c.DurationMonths, "name": c.Name}
+		}
+		if req.WinBackMessage != uuid.Nil {
+			params["winBackMessage"] = req.WinBackMessage.String()
+		}
 		op, err := s.startTx(ctx, tx, t.ID, tenantd.OpReactivate, params, req.Actor)
 		if err != nil {
 			return err
@@ -681,7 +694,50 @@ func (s *Service) reactivate(ctx context.Context, tx *store.Tx, r *operation.Run
 		}
 		return "", err
 	}
+	if err := s.converted(ctx, tx, r); err != nil {
+		return "", err
+	}
 	return "tenant reactivated", nil
+}
+
+// converted records a reactivation through a win-back link as the
+// conversion of its mail, with the monthly revenue won back, in the
+// transaction that makes the tenant ACTIVE.
+func (s *Service) converted(ctx context.Context, tx *store.Tx, r *operation.Run) error {
+	id, err := uuid.Parse(fmt.Sprint(r.Op.Params["winBackMessage"]))
+	if err != nil {
+		return nil // not through a link
+	}
+	sys := tenantd.SystemContext(ctx)
+	t, err := tx.Ent.Tenant.Get(sys, r.Tenant.ID)
+	if err != nil {
+		return err
+	}
+	p, err := tx.Ent.Plan.Get(sys, t.PlanID)
+	if err != nil {
+		return err
+	}
+	return tx.Ent.WinBackMessage.Update().Where(winbackmessage.ID(id), winbackmessage.ConvertedAtIsNil()).
+		SetConvertedAt(s.machine.Now()).SetRecoveredCents(int64(p.PriceCents)).Exec(sys)
+}
+
+// couponOf is the retention coupon of a REACTIVATE operation, or nil.
+func couponOf(r *operation.Run) *billing.RetentionCoupon {
+	c, ok := r.Op.Params["coupon"].(map[string]any)
+	if !ok {
+		return nil
+	}
+	num := func(k string) int {
+		switch v := c[k].(type) {
+		case float64:
+			return int(v)
+		case int:
+			return v
+		}
+		return 0
+	}
+	name, _ := c["name"].(string)
+	return &billing.RetentionCoupon{PercentOff: num("percentOff"), DurationMonths: num("durationMonths"), Name: name}
 }
 
 // ops returns the engine the kinds were registered on.

@@ -185,13 +185,16 @@ func (s *Service) ReactivateBilling(ctx context.Context, r *operation.Run) (stri
 	provider := s.provider(t)
 	res, err := provider.Reactivate(ctx, billing.ReactivateRequest{
 		IdempotencyKey: billing.OperationKey(r.Op.ID, r.Step()), SubscriptionID: sub,
-		PlanKey: p.Key, PriceCents: p.PriceCents, TenantSlug: slug, PaymentMethod: pm,
+		PlanKey: p.Key, PriceCents: p.PriceCents, TenantSlug: slug, PaymentMethod: pm, Coupon: couponOf(r),
 	})
 	if err != nil {
 		if tenantd.ErrorCode(err) == tenantd.EPAYMENTDECLINED || tenantd.ErrorCode(err) == tenantd.EINVALID {
 			return "", operation.Permanent(err) // no retry mends a declined card
 		}
 		return "", fmt.Errorf("reactivate at %s: %w", provider.Name(), err)
+	}
+	if res.CouponID != "" {
+		r.Set("couponId", res.CouponID)
 	}
 	if res.SubscriptionID != "" && res.SubscriptionID != sub {
 		// Subscribed anew: the tenant bills to the new subscription.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
@@ -18,21 +19,25 @@ import (
 	"github.com/tenantd/tenantd/ent/winbackcampaign"
 	"github.com/tenantd/tenantd/internal/billing"
 	"github.com/tenantd/tenantd/internal/lifecycle"
+	"github.com/tenantd/tenantd/internal/mail"
 	"github.com/tenantd/tenantd/internal/plans"
 	"github.com/tenantd/tenantd/internal/store"
+	"github.com/tenantd/tenantd/internal/subscription"
 )
 
 // Limits of a campaign.
 const (
 	MaxSteps              = 10
 	MaxCanceledWithinDays = 365
+	MaxForHours           = 720
 	maxName               = 100
 	maxSubject            = 200
 	maxBody               = 5000
 )
 
 // Placeholders are the names a template may use, as {{name}}.
-var Placeholders = []string{"tenantName", "planName", "offer", "reactivateUrl", "unsubscribeUrl"}
+// reactivateUrl and offer are for win-back campaigns only.
+var Placeholders = []string{"tenantName", "planName", "offer", "reactivateUrl", "unsubscribeUrl", "consoleUrl"}
 
 // placeholder matches {{ name }}; openBrace finds what is left of a
 // malformed one.
@@ -41,18 +46,28 @@ var (
 	openBrace   = regexp.MustCompile(`\{\{|\}\}`)
 )
 
-// Service keeps win-back campaigns.
+// Service keeps win-back campaigns and sends their mails.
 type Service struct {
-	db    *store.DB
-	clock tenantd.Clock
-	log   *slog.Logger
+	db            *store.DB
+	clock         tenantd.Clock
+	jobs          mail.JobInserter
+	subscriptions *subscription.Service
+	publicURL     string
+	log           *slog.Logger
 }
 
 // Config wires a Service.
 type Config struct {
-	DB     *store.DB
-	Clock  tenantd.Clock
-	Logger *slog.Logger
+	DB    *store.DB
+	Clock tenantd.Clock
+	// Jobs inserts the mails' delivery jobs.
+	Jobs mail.JobInserter
+	// Subscriptions reactivates tenants through a mail's link.
+	Subscriptions *subscription.Service
+	// PublicURL is where users reach tenantd: the links in mails start
+	// with it.
+	PublicURL string
+	Logger    *slog.Logger
 }
 
 // New returns a Service.
@@ -60,7 +75,8 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{db: cfg.DB, clock: tenantd.ClockOr(cfg.Clock), log: cfg.Logger}
+	return &Service{db: cfg.DB, clock: tenantd.ClockOr(cfg.Clock), jobs: cfg.Jobs, subscriptions: cfg.Subscriptions,
+		publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), log: cfg.Logger}
 }
 
 // Offer is a campaign's retention coupon.
@@ -94,11 +110,32 @@ func (s *Service) Validate(ctx context.Context, c NewCampaign) error {
 		return err
 	}
 	seg := c.Segment
-	if seg.CanceledWithinDays == 0 && len(seg.Plans) == 0 && len(seg.Feedback) == 0 {
-		return tenantd.Invalid("segment", "the segment is empty: say at least canceledWithinDays (how recent a cancellation must be)")
+	if seg.CanceledWithinDays == 0 && len(seg.Plans) == 0 && len(seg.Feedback) == 0 && seg.StuckAt == "" {
+		return tenantd.Invalid("segment", "the segment is empty: say canceledWithinDays (how recent a cancellation must be) "+
+			"or, for an activation nudge, stuckAt and forHours")
 	}
-	if seg.CanceledWithinDays < 1 || seg.CanceledWithinDays > MaxCanceledWithinDays {
-		return tenantd.Invalid("segment.canceledWithinDays", "canceledWithinDays must be 1 to %d, not %d", MaxCanceledWithinDays, seg.CanceledWithinDays)
+	maxAfter := seg.CanceledWithinDays
+	if seg.Nudge() {
+		if seg.StuckAt != "provisioned" && seg.StuckAt != "first_upload" {
+			return tenantd.Invalid("segment.stuckAt", "stuckAt must be PROVISIONED or FIRST_UPLOAD, not %q", seg.StuckAt)
+		}
+		if seg.ForHours < 1 || seg.ForHours > MaxForHours {
+			return tenantd.Invalid("segment.forHours", "forHours must be 1 to %d, not %d", MaxForHours, seg.ForHours)
+		}
+		if seg.CanceledWithinDays != 0 || len(seg.Feedback) > 0 {
+			return tenantd.Invalid("segment", "a nudge campaign selects tenants stuck in the funnel: it takes no canceledWithinDays or feedback")
+		}
+		if c.Offer != nil {
+			return tenantd.Invalid("offer", "a nudge campaign mails active tenants: it has no reactivation offer")
+		}
+		maxAfter = NudgeLookbackDays
+	} else {
+		if seg.ForHours != 0 {
+			return tenantd.Invalid("segment.forHours", "forHours belongs to a nudge campaign: say stuckAt too, or leave it out")
+		}
+		if seg.CanceledWithinDays < 1 || seg.CanceledWithinDays > MaxCanceledWithinDays {
+			return tenantd.Invalid("segment.canceledWithinDays", "canceledWithinDays must be 1 to %d, not %d", MaxCanceledWithinDays, seg.CanceledWithinDays)
+		}
 	}
 	for _, key := range seg.Plans {
 		if _, err := plans.ByKey(tenantd.SystemContext(ctx), s.db.Ent, key); err != nil {
@@ -124,8 +161,12 @@ func (s *Service) Validate(ctx context.Context, c NewCampaign) error {
 	}
 	for i, st := range c.Steps {
 		field := fmt.Sprintf("steps[%d]", i)
-		if st.AfterDays < 0 || st.AfterDays > seg.CanceledWithinDays {
-			return tenantd.Invalid(field+".afterDays", "afterDays must be 0 to canceledWithinDays (%d), not %d", seg.CanceledWithinDays, st.AfterDays)
+		if st.AfterDays < 0 || st.AfterDays > maxAfter {
+			limit := fmt.Sprintf("canceledWithinDays (%d)", maxAfter)
+			if seg.Nudge() {
+				limit = strconv.Itoa(maxAfter)
+			}
+			return tenantd.Invalid(field+".afterDays", "afterDays must be 0 to %s, not %d", limit, st.AfterDays)
 		}
 		if i > 0 && st.AfterDays <= c.Steps[i-1].AfterDays {
 			return tenantd.Invalid(field+".afterDays", "steps must come in increasing afterDays: %d does not follow %d", st.AfterDays, c.Steps[i-1].AfterDays)
@@ -146,6 +187,10 @@ func (s *Service) Validate(ctx context.Context, c NewCampaign) error {
 			if err := checkTemplate(field+"."+part.name, part.text); err != nil {
 				return err
 			}
+			if seg.Nudge() && usesWinBackOnly(part.text) {
+				return tenantd.Invalid(field+"."+part.name, "{{reactivateUrl}} and {{offer}} belong to win-back campaigns; "+
+					"a nudge mails active tenants (use {{consoleUrl}})")
+			}
 		}
 	}
 	return nil
@@ -162,6 +207,17 @@ func checkTemplate(field, text string) error {
 		return tenantd.Invalid(field, "a placeholder is malformed: write {{name}} with one of %s", strings.Join(Placeholders, ", "))
 	}
 	return nil
+}
+
+// usesWinBackOnly reports whether a template uses a placeholder only a
+// win-back campaign has.
+func usesWinBackOnly(text string) bool {
+	for _, m := range placeholder.FindAllStringSubmatch(text, -1) {
+		if m[1] == "reactivateUrl" || m[1] == "offer" {
+			return true
+		}
+	}
+	return false
 }
 
 func known(name string) bool {
