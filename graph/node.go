@@ -17,6 +17,7 @@ import (
 	"github.com/tenantd/tenantd/ent/privacy"
 	"github.com/tenantd/tenantd/ent/statetransition"
 	"github.com/tenantd/tenantd/ent/tenant"
+	"github.com/tenantd/tenantd/ent/winbackcampaign"
 )
 
 // nodeType finds the table of a UUID by asking each node table in turn,
@@ -38,6 +39,9 @@ func (r *Resolver) nodeType(ctx context.Context, id uuid.UUID) (string, error) {
 		{admintoken.Table, func() (bool, error) { return c.AdminToken.Query().Where(admintoken.ID(id)).Exist(ctx) }},
 		{idempotencykey.Table, func() (bool, error) {
 			return c.IdempotencyKey.Query().Where(idempotencykey.ID(id)).Exist(ctx)
+		}},
+		{winbackcampaign.Table, func() (bool, error) {
+			return c.WinBackCampaign.Query().Where(winbackcampaign.ID(id)).Exist(ctx)
 		}},
 	}
 	for _, p := range probes {

@@ -23,7 +23,8 @@ import (
 // every root query and mutation field,
 //
 //   - asked anonymously, it is UNAUTHENTICATED and nothing runs (but the
-//     public signUp and plans);
+//     public signUp and plans; the public win-back link fields, given a
+//     token that is no link, are FORBIDDEN);
 //   - asked 1,001 times under aliases, it is refused;
 //   - every list in its arguments (input objects walked three levels deep)
 //     given 20,000 items, every string given a NUL, every scalar a malformed
@@ -34,7 +35,8 @@ func TestHostileInputFromSchema(t *testing.T) {
 	t.Parallel()
 	srv := servertest.Start(t, storetest.SQLite)
 	schema := graph.NewSchema(&graph.Resolver{}).Schema()
-	public := []string{"signUp", "plans"}
+	public := graph.NewGuard(0).Public
+	links := []string{"winBackOffer", "reactivateFromWinBack", "unsubscribeWinBack"}
 	cases := 0
 	for _, root := range []*ast.Definition{schema.Query, schema.Mutation} {
 		for _, f := range root.Fields {
@@ -44,7 +46,11 @@ func TestHostileInputFromSchema(t *testing.T) {
 			g := &gen{schema: schema}
 			op := g.operation(root, f)
 			t.Run(root.Name+"."+f.Name, func(t *testing.T) {
-				if !slices.Contains(public, f.Name) {
+				switch {
+				case slices.Contains(links, f.Name):
+					r := srv.Do(t, "", op.query, g.minimalVars(f))
+					require.Equal(t, tenantd.EFORBIDDEN, r.Code(), "anonymous %s with no link: %+v", f.Name, r.Errors)
+				case !slices.Contains(public, f.Name):
 					r := srv.Do(t, "", op.query, g.minimalVars(f))
 					require.Equal(t, tenantd.EUNAUTHENTICATED, r.Code(), "anonymous %s: %+v", f.Name, r.Errors)
 					require.Nil(t, r.Data, "anonymous %s: nothing ran", f.Name)

@@ -270,7 +270,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 	s.webhooks = webhooks.NewStripe(s.db, machine, cfg.StripeWebhookSecret, log.With("component", "webhooks"))
 	s.purger = purger
 	s.winback = winback.New(winback.Config{DB: s.db, Clock: s.clock, Jobs: jobs, Subscriptions: subscriptions,
-		PublicURL: cfg.PublicURL, Logger: log.With("component", "winback")})
+		PublicURL: s.publicURL, Logger: log.With("component", "winback")})
 	checker := readiness.New(s.db, machine, s.provisioning, purger, cfg.ActivationWindow, log.With("component", "readiness"))
 	if o.readiness != nil {
 		o.readiness(checker)

@@ -52,7 +52,7 @@ type Service struct {
 	clock         tenantd.Clock
 	jobs          mail.JobInserter
 	subscriptions *subscription.Service
-	publicURL     string
+	publicURL     func() string
 	log           *slog.Logger
 }
 
@@ -64,9 +64,9 @@ type Config struct {
 	Jobs mail.JobInserter
 	// Subscriptions reactivates tenants through a mail's link.
 	Subscriptions *subscription.Service
-	// PublicURL is where users reach tenantd: the links in mails start
-	// with it.
-	PublicURL string
+	// PublicURL returns where users reach tenantd: the links in mails
+	// start with it.
+	PublicURL func() string
 	Logger    *slog.Logger
 }
 
@@ -75,8 +75,11 @@ func New(cfg Config) *Service {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.PublicURL == nil {
+		cfg.PublicURL = func() string { return "http://localhost:8080" }
+	}
 	return &Service{db: cfg.DB, clock: tenantd.ClockOr(cfg.Clock), jobs: cfg.Jobs, subscriptions: cfg.Subscriptions,
-		publicURL: strings.TrimSuffix(cfg.PublicURL, "/"), log: cfg.Logger}
+		publicURL: cfg.PublicURL, log: cfg.Logger}
 }
 
 // Offer is a campaign's retention coupon.
@@ -229,6 +232,9 @@ func known(name string) bool {
 	return false
 }
 
+// base is the public URL without a trailing slash.
+func (s *Service) base() string { return strings.TrimSuffix(s.publicURL(), "/") }
+
 // Create validates and stores a campaign; it starts ACTIVE.
 //
 // Returns INVALID_INPUT naming the field.
@@ -238,7 +244,8 @@ func (s *Service) Create(ctx context.Context, c NewCampaign) (*ent.WinBackCampai
 	}
 	steps := make([]tenantd.WinBackStep, len(c.Steps))
 	copy(steps, c.Steps)
-	create := s.db.Ent.WinBackCampaign.Create().SetName(strings.TrimSpace(c.Name)).SetSegment(c.Segment).
+	now := tenantd.Now(s.clock) // the watermarks start here: on the injected clock
+	create := s.db.Ent.WinBackCampaign.Create().SetName(strings.TrimSpace(c.Name)).SetSegment(c.Segment).SetCreatedAt(now).SetUpdatedAt(now).
 		SetSteps(steps).SetCreatedBy(c.Actor.Name)
 	if c.Offer != nil {
 		create.SetOfferPercentOff(c.Offer.PercentOff).SetOfferDurationMonths(c.Offer.DurationMonths)

@@ -51,8 +51,8 @@ func (s *Service) links(ctx context.Context, client *ent.Client, tenantID, messa
 		return fmt.Sprintf("%s.%d.%s", messageID, exp, auth.SignLink(key, purpose, messageID, exp))
 	}
 	return mailLinks{
-		reactivate:  s.publicURL + "/#/reactivate?token=" + url.QueryEscape(token(purposeReactivate)),
-		unsubscribe: s.publicURL + "/#/unsubscribe?token=" + url.QueryEscape(token(purposeUnsubscribe)),
+		reactivate:  s.base() + "/#/reactivate?token=" + url.QueryEscape(token(purposeReactivate)),
+		unsubscribe: s.base() + "/#/unsubscribe?token=" + url.QueryEscape(token(purposeUnsubscribe)),
 	}, nil
 }
 

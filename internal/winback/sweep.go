@@ -318,7 +318,7 @@ func (m *mailer) send(ctx context.Context, tx *store.Tx, step int, t *ent.Tenant
 		"tenantName":     t.Name,
 		"planName":       m.plans[t.PlanID].Name,
 		"offer":          offerText(m.camp),
-		"consoleUrl":     m.s.publicURL + "/#/",
+		"consoleUrl":     m.s.base() + "/#/",
 		"reactivateUrl":  links.reactivate,
 		"unsubscribeUrl": links.unsubscribe,
 	}
