@@ -445,3 +445,40 @@ func TestActivationNudges(t *testing.T) {
 	require.Zero(t, steps[1].MovedOn)
 	require.Equal(t, 1, f.Node.Figures.Total.MovedOn)
 }
+
+// TestWinBackSweepKeepsToTheWindow: when no sweep ran for longer than the
+// segment's canceledWithinDays (every replica down), the next sweep does
+// not mail the steps that came due meanwhile to tenants that canceled
+// outside the window; a tenant that canceled inside it gets its step.
+func TestWinBackSweepKeepsToTheWindow(t *testing.T) {
+	t.Parallel()
+	clock := clockwork.NewFakeClockAt(time.Now().UTC().Truncate(time.Second))
+	srv := servertest.StartWith(t, storetest.SQLite, []string{"TENANTD_SWEEP_INTERVAL=1h"}, []server.Option{server.WithClock(clock)})
+	srv.MustDo(t, admin, createCampaignMutation, campaignInput(func(in map[string]any) {
+		in["segment"] = map[string]any{"canceledWithinDays": 10}
+		in["offer"] = nil
+		in["steps"] = []map[string]any{{"afterDays": 0, "subject": "Soon", "body": "{{reactivateUrl}}"},
+			{"afterDays": 10, "subject": "Late", "body": "{{reactivateUrl}}"}}
+	}), nil)
+	cancel := func(slug string) uuid.UUID {
+		a := activeTenant(t, srv, slug, "starter")
+		srv.MustDo(t, a.SignUp.APIKey, cancelMutation, map[string]any{"in": map[string]any{
+			"tenantId": a.SignUp.Tenant.ID, "atPeriodEnd": false, "feedback": "unused"}}, nil)
+		return a.SignUp.Tenant.ID
+	}
+	old := cancel("window-old")
+	clock.Advance(14 * 24 * time.Hour) // no sweep for two weeks
+	recent := cancel("window-recent")
+	clock.Advance(2 * time.Minute)
+	sent, err := srv.WinBack().Sweep(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 1, sent)
+	require.Empty(t, winBackMails(t, srv, old), "canceled 14 days ago: outside the 10-day window")
+	require.Len(t, winBackMails(t, srv, recent), 1)
+	clock.Advance(10 * 24 * time.Hour)
+	sent, err = srv.WinBack().Sweep(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 1, sent, "the day-10 step of the recent tenant, on its day")
+	require.Len(t, winBackMails(t, srv, recent), 2)
+	require.Empty(t, winBackMails(t, srv, old))
+}

@@ -37,15 +37,8 @@ const (
 
 type mailLinks struct{ reactivate, unsubscribe string }
 
-// links signs a mail's two links.
-func (s *Service) links(ctx context.Context, client *ent.Client, tenantID, messageID uuid.UUID, expires time.Time) (mailLinks, error) {
-	if err := auth.EnsureSigningKey(ctx, client, tenantID); err != nil {
-		return mailLinks{}, err
-	}
-	key, err := auth.SigningKey(ctx, client, tenantID)
-	if err != nil {
-		return mailLinks{}, err
-	}
+// links signs a mail's two links with the tenant's signing key.
+func (s *Service) links(key []byte, messageID uuid.UUID, expires time.Time) mailLinks {
 	token := func(purpose string) string {
 		exp := expires.Unix()
 		return fmt.Sprintf("%s.%d.%s", messageID, exp, auth.SignLink(key, purpose, messageID, exp))
@@ -53,7 +46,7 @@ func (s *Service) links(ctx context.Context, client *ent.Client, tenantID, messa
 	return mailLinks{
 		reactivate:  s.base() + "/#/reactivate?token=" + url.QueryEscape(token(purposeReactivate)),
 		unsubscribe: s.base() + "/#/unsubscribe?token=" + url.QueryEscape(token(purposeUnsubscribe)),
-	}, nil
+	}
 }
 
 // errLink is the one answer to every link that is not valid: tampered,

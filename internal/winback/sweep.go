@@ -11,11 +11,13 @@ import (
 
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
+	"github.com/tenantd/tenantd/ent/keyset"
 	"github.com/tenantd/tenantd/ent/milestone"
 	"github.com/tenantd/tenantd/ent/schema"
 	"github.com/tenantd/tenantd/ent/tenant"
 	"github.com/tenantd/tenantd/ent/winbackcampaign"
 	"github.com/tenantd/tenantd/ent/winbackmessage"
+	"github.com/tenantd/tenantd/internal/auth"
 	"github.com/tenantd/tenantd/internal/mail"
 	"github.com/tenantd/tenantd/internal/store"
 )
@@ -50,6 +52,10 @@ const (
 	// its anchor) a moment earlier has committed by then, so the
 	// watermark never passes a tenant that was not yet visible.
 	settle = time.Minute
+	// lateness is how late past the segment's window a step may still be
+	// sent: a step due on the window's last day goes out when a sweep
+	// comes within a day of it.
+	lateness = 24 * time.Hour
 	// NudgeLookbackDays bounds a nudge campaign's steps: a tenant stuck
 	// longer than its forHours plus this many days gets no more nudges.
 	NudgeLookbackDays = 30
@@ -113,6 +119,13 @@ func (s *Service) sweepPage(ctx context.Context, campaignID uuid.UUID, step int)
 		progress := progressOf(camp)
 		p := &progress[step]
 		now := tenantd.Now(s.clock)
+		if floor := now.Add(-window(camp.Segment) - settle - lateness); p.WatermarkAt.Before(floor) {
+			// The sweep fell behind the segment's window (no replica
+			// swept for a long time): a tenant whose anchor is older is
+			// out of the segment now, so the step starts at the window's
+			// edge instead of mailing it late.
+			p.WatermarkAt, p.WatermarkID = floor, uuid.Nil
+		}
 		page, err := s.due(ctx, tx.Ent, camp, step, *p, now)
 		if err != nil {
 			return err
@@ -123,6 +136,9 @@ func (s *Service) sweepPage(ctx context.Context, campaignID uuid.UUID, step int)
 		more = len(page) == sweepPage
 		m, err := s.mailer(ctx, tx, camp)
 		if err != nil {
+			return err
+		}
+		if err := m.loadKeys(ctx, tx.Ent, page); err != nil {
 			return err
 		}
 		for _, c := range page {
@@ -165,6 +181,16 @@ func progressOf(c *ent.WinBackCampaign) []tenantd.WinBackProgress {
 	return out
 }
 
+// window is how far back from now a tenant's anchor may lie for it to be
+// in the segment: its canceledWithinDays, or for a nudge its forHours plus
+// NudgeLookbackDays.
+func window(seg tenantd.WinBackSegment) time.Duration {
+	if seg.Nudge() {
+		return time.Duration(seg.ForHours)*time.Hour + NudgeLookbackDays*24*time.Hour
+	}
+	return time.Duration(seg.CanceledWithinDays) * 24 * time.Hour
+}
+
 // delay is how long after its anchor a step comes due for a tenant.
 func delay(seg tenantd.WinBackSegment, st tenantd.WinBackStep) time.Duration {
 	d := time.Duration(st.AfterDays) * 24 * time.Hour
@@ -181,9 +207,14 @@ func (s *Service) due(ctx context.Context, client *ent.Client, camp *ent.WinBack
 	if !cutoff.After(p.WatermarkAt) {
 		return nil, nil
 	}
+	// The plain lower bound beside the OR is what makes the read one index
+	// range from the watermark: without it PostgreSQL's generic plan for
+	// the prepared statement (and SQLite) scans every CANCELED tenant
+	// before the watermark too.
 	if !camp.Segment.Nudge() {
 		ts, err := client.Tenant.Query().Where(
 			tenant.StateEQ(tenantd.StateCanceled), tenant.StateChangedAtLTE(cutoff),
+			tenant.StateChangedAtGTE(p.WatermarkAt),
 			tenant.Or(tenant.StateChangedAtGT(p.WatermarkAt),
 				tenant.And(tenant.StateChangedAtEQ(p.WatermarkAt), tenant.IDGT(p.WatermarkID))),
 		).Order(ent.Asc(tenant.FieldStateChangedAt), ent.Asc(tenant.FieldID)).Limit(sweepPage).All(ctx)
@@ -198,7 +229,7 @@ func (s *Service) due(ctx context.Context, client *ent.Client, camp *ent.WinBack
 	}
 	name := milestone.Name(camp.Segment.StuckAt)
 	ms, err := client.Milestone.Query().Where(
-		milestone.NameEQ(name), milestone.OccurredAtLTE(cutoff),
+		milestone.NameEQ(name), milestone.OccurredAtLTE(cutoff), milestone.OccurredAtGTE(p.WatermarkAt),
 		milestone.Or(milestone.OccurredAtGT(p.WatermarkAt),
 			milestone.And(milestone.OccurredAtEQ(p.WatermarkAt), milestone.IDGT(p.WatermarkID))),
 	).Order(ent.Asc(milestone.FieldOccurredAt), ent.Asc(milestone.FieldID)).Limit(sweepPage).All(ctx)
@@ -255,6 +286,40 @@ type mailer struct {
 	camp  *ent.WinBackCampaign
 	plans map[uuid.UUID]*ent.Plan
 	only  map[uuid.UUID]bool // the segment's plans; nil: any
+	keys  map[uuid.UUID][]byte
+}
+
+// loadKeys reads the signing keys of a page's tenants in one query.
+func (m *mailer) loadKeys(ctx context.Context, client *ent.Client, page []candidate) error {
+	ids := make([]uuid.UUID, 0, len(page))
+	for _, c := range page {
+		if c.t != nil {
+			ids = append(ids, c.t.ID)
+		}
+	}
+	m.keys = make(map[uuid.UUID][]byte, len(ids))
+	if len(ids) == 0 {
+		return nil
+	}
+	sets, err := client.KeySet.Query().Where(keyset.TenantIDIn(ids...)).All(ctx)
+	if err != nil {
+		return fmt.Errorf("signing keys: %w", err)
+	}
+	for _, ks := range sets {
+		m.keys[ks.TenantID] = ks.SigningKey
+	}
+	return nil
+}
+
+// key is the tenant's signing key, issued now if it has none yet.
+func (m *mailer) key(ctx context.Context, client *ent.Client, tenantID uuid.UUID) ([]byte, error) {
+	if k, ok := m.keys[tenantID]; ok {
+		return k, nil
+	}
+	if err := auth.EnsureSigningKey(ctx, client, tenantID); err != nil {
+		return nil, err
+	}
+	return auth.SigningKey(ctx, client, tenantID)
 }
 
 func (s *Service) mailer(ctx context.Context, tx *store.Tx, camp *ent.WinBackCampaign) (*mailer, error) {
@@ -310,7 +375,11 @@ func (m *mailer) send(ctx context.Context, tx *store.Tx, step int, t *ent.Tenant
 	if err != nil {
 		return false, err
 	}
-	links, err := m.s.links(ctx, tx.Ent, t.ID, id, expires)
+	key, err := m.key(ctx, tx.Ent, t.ID)
+	if err != nil {
+		return false, err
+	}
+	links := m.s.links(key, id, expires)
 	if err != nil {
 		return false, err
 	}
