@@ -18,100 +18,18 @@
 // A screenshot after each major step goes to artifactsDir. Exit 0 on
 // success; on failure it prints what failed, saves failure screenshots and
 // exits 1. CHROMIUM_PATH overrides /usr/bin/chromium.
-import { chromium } from 'playwright-core';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import { harness, check, text, until } from './e2e-harness.mjs';
 
 const [base, adminToken, artifacts] = process.argv.slice(2);
 if (!base || !adminToken || !artifacts) {
   console.error('usage: node console.e2e.mjs <baseURL> <adminToken> <artifactsDir>');
   process.exit(2);
 }
-mkdirSync(artifacts, { recursive: true });
 
-const OVERALL_MS = 170_000; // the Go test kills us at 3 minutes
-const T = 15_000; // default wait
-const started = Date.now();
-let current = 'start';
-let shots = 0;
-const pages = new Map(); // name → page
-const problems = []; // uncaught errors and CSP violations: they fail the run
-const notes = []; // other console errors: printed
-
-const log = (...a) => console.log(`[${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s]`, ...a);
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-
-const watchdog = setTimeout(() => fail(new Error(`the run took longer than ${OVERALL_MS / 1000} s`)), OVERALL_MS);
-
-async function newPage(name) {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, baseURL: base });
-  const page = await context.newPage();
-  page.setDefaultTimeout(T);
-  page.on('pageerror', (err) => problems.push(`${name}: uncaught ${err.message}`));
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error') return;
-    const text = msg.text();
-    if (/Content Security Policy/i.test(text)) problems.push(`${name}: CSP violation: ${text}`);
-    else notes.push(`${name}: console error: ${text}`);
-  });
-  pages.set(name, page);
-  return page;
-}
-
-async function shot(page, name) {
-  shots += 1;
-  const file = path.join(artifacts, `${String(shots).padStart(2, '0')}-${name}.png`);
-  await page.evaluate(() => window.scrollTo(0, 0)); // the sticky header stays on top
-  await page.screenshot({ path: file, fullPage: true });
-  log(`  screenshot ${file}`);
-}
-
-async function step(name, fn) {
-  current = name;
-  const t0 = Date.now();
-  await fn();
-  if (problems.length) throw new Error(`errors in the page:\n  ${problems.join('\n  ')}`);
-  log(`ok  ${name} (${Date.now() - t0} ms)`);
-}
-
-function check(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-/** Waits until fn(arg) is truthy in the page; message says what was expected. */
-async function until(page, message, fn, arg, timeout = T) {
-  try {
-    return await page.waitForFunction(fn, arg, { timeout, polling: 100 });
-  } catch (err) {
-    throw new Error(`${message} (waited ${timeout / 1000} s): ${err.message.split('\n')[0]}`);
-  }
-}
-
-const text = (page, sel) => page.locator(sel).first().textContent({ timeout: T }).then((s) => (s || '').trim());
+// The Go test kills us at 3 minutes.
+const { newPage, shot, step, run, log } = await harness({ base, artifacts, overallMs: 170_000 });
 const count = async (page, sel) => Number(await text(page, sel));
-
-async function fail(err) {
-  clearTimeout(watchdog);
-  console.error(`\nFAIL at step "${current}": ${err && err.stack ? err.stack : err}`);
-  if (problems.length) console.error(`page errors:\n  ${problems.join('\n  ')}`);
-  for (const [name, page] of pages) {
-    try {
-      const file = path.join(artifacts, `failure-${name}.png`);
-      await page.screenshot({ path: file, fullPage: true, timeout: 5000 });
-      console.error(`failure screenshot: ${file} (at ${page.url()})`);
-    } catch (e) {
-      console.error(`no failure screenshot of ${name}: ${e.message}`);
-    }
-  }
-  if (notes.length) console.error(`console errors:\n  ${notes.join('\n  ')}`);
-  try { await browser.close(); } catch { /* ignore */ }
-  process.exit(1);
-}
 
 async function adminAPI(query, variables) {
   const res = await fetch(`${base}/graphql`, {
@@ -129,7 +47,7 @@ const word = `zephyrine${randomUUID().replace(/\D/g, '').slice(0, 6)}`;
 let before;
 let tenantId;
 
-try {
+await run(async () => {
   // (a) The admin signs in and reads the funnel.
   const admin = await newPage('admin');
   await step('admin signs in', async () => {
@@ -745,11 +663,4 @@ try {
     await shot(admin, 'purge-certificate');
   });
 
-  clearTimeout(watchdog);
-  if (notes.length) log(`console errors (not fatal):\n  ${notes.join('\n  ')}`);
-  log(`PASS: ${shots} screenshots in ${artifacts}`);
-  await browser.close();
-  process.exit(0);
-} catch (err) {
-  await fail(err);
-}
+});

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -33,36 +34,54 @@ import (
 // test-artifacts/console/ at the repository root.
 func TestConsoleInBrowser(t *testing.T) {
 	t.Parallel()
+	b := newBrowserRun(t, "console")
+	srv := servertest.Start(t, storetest.SQLite, "TENANTD_MOVE_SOURCE_GRACE=0s")
+	b.node(t, 3*time.Minute, "console.e2e.mjs", srv.URL, servertest.AdminToken, b.artifacts)
+	shots, err := filepath.Glob(filepath.Join(b.artifacts, "*.png"))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(shots), 10, "a screenshot per major step")
+}
+
+// browserRun is what a browser test needs: Node.js, playwright-core in
+// clients/js, Chromium, and its own screenshot directory under
+// test-artifacts/ at the repository root (emptied first).
+type browserRun struct {
+	nodeBin, jsDir, chromium, artifacts string
+}
+
+func newBrowserRun(t *testing.T, name string) *browserRun {
+	t.Helper()
 	repo, err := filepath.Abs(filepath.Join("..", ".."))
 	require.NoError(t, err)
-	jsDir := filepath.Join(repo, "clients", "js")
-
-	node, err := exec.LookPath("node")
+	b := &browserRun{jsDir: filepath.Join(repo, "clients", "js"), artifacts: filepath.Join(repo, "test-artifacts", name)}
+	b.nodeBin, err = exec.LookPath("node")
 	if err != nil {
-		t.Fatal("Node.js 20+ is needed for the console's browser test: install it (Debian: apt-get install -y nodejs npm)")
+		t.Fatal("Node.js 20+ is needed for the console's browser tests: install it (Debian: apt-get install -y nodejs npm)")
 	}
-	if _, err := os.Stat(filepath.Join(jsDir, "node_modules", "playwright-core")); err != nil {
+	if _, err := os.Stat(filepath.Join(b.jsDir, "node_modules", "playwright-core")); err != nil {
 		t.Fatal("playwright-core is not installed in clients/js: run `make js-deps` (npm ci in clients/js)")
 	}
-	chromium := os.Getenv("CHROMIUM_PATH")
-	if chromium == "" {
-		chromium = "/usr/bin/chromium"
+	b.chromium = os.Getenv("CHROMIUM_PATH")
+	if b.chromium == "" {
+		b.chromium = "/usr/bin/chromium"
 	}
-	if _, err := os.Stat(chromium); err != nil {
-		t.Fatalf("Chromium is needed for the console's browser test and is not at %s: install it (Debian: apt-get install -y chromium) or set CHROMIUM_PATH to its binary", chromium)
+	if _, err := os.Stat(b.chromium); err != nil {
+		t.Fatalf("Chromium is needed for the console's browser tests and is not at %s: install it (Debian: apt-get install -y chromium) or set CHROMIUM_PATH to its binary", b.chromium)
 	}
+	require.NoError(t, os.RemoveAll(b.artifacts))
+	require.NoError(t, os.MkdirAll(b.artifacts, 0o755))
+	return b
+}
 
-	artifacts := filepath.Join(repo, "test-artifacts", "console")
-	require.NoError(t, os.RemoveAll(artifacts))
-	require.NoError(t, os.MkdirAll(artifacts, 0o755))
-
-	srv := servertest.Start(t, storetest.SQLite, "TENANTD_MOVE_SOURCE_GRACE=0s")
-
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+// node runs a script of clients/js with Chromium, within limit, and
+// returns its output; the test fails if the script does.
+func (b *browserRun) node(t *testing.T, limit time.Duration, script string, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "console.e2e.mjs", srv.URL, servertest.AdminToken, artifacts)
-	cmd.Dir = jsDir
-	cmd.Env = append(os.Environ(), "CHROMIUM_PATH="+chromium)
+	cmd := exec.CommandContext(ctx, b.nodeBin, append([]string{script}, args...)...)
+	cmd.Dir = b.jsDir
+	cmd.Env = append(os.Environ(), "CHROMIUM_PATH="+b.chromium)
 	// Chromium runs in node's process group: a timeout kills them all.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
@@ -71,14 +90,11 @@ func TestConsoleInBrowser(t *testing.T) {
 	cmd.Stdout = &out
 	cmd.Stderr = &out
 	start := time.Now()
-	err = cmd.Run()
-	t.Logf("node console.e2e.mjs (%s):\n%s", time.Since(start).Round(time.Millisecond), out.String())
+	err := cmd.Run()
+	t.Logf("node %s %s (%s):\n%s", script, strings.Join(args[3:], " "), time.Since(start).Round(time.Millisecond), out.String())
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		t.Fatalf("console.e2e.mjs did not finish within 3 minutes; screenshots in %s", artifacts)
+		t.Fatalf("%s did not finish within %s; screenshots in %s", script, limit, b.artifacts)
 	}
-	require.NoError(t, err, "console.e2e.mjs failed; screenshots in %s", artifacts)
-
-	shots, err := filepath.Glob(filepath.Join(artifacts, "*.png"))
-	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(shots), 10, "a screenshot per major step")
+	require.NoError(t, err, "%s failed; screenshots in %s", script, b.artifacts)
+	return out.String()
 }

@@ -9,6 +9,8 @@ import dashboardView from './views/dashboard.js';
 import tenantsView from './views/tenants.js';
 import tenantView from './views/tenant.js';
 import signupView from './views/signup.js';
+import campaignsView from './views/campaigns.js';
+import { reactivatePage, unsubscribePage } from './views/winback.js';
 
 const STAFF = ['ADMIN', 'PARTNER'];
 
@@ -18,6 +20,10 @@ const routes = [
   { re: /^\/dashboard$/, view: dashboardView, roles: STAFF, title: 'Dashboard' },
   { re: /^\/tenants$/, view: tenantsView, roles: STAFF, title: 'Tenants' },
   { re: /^\/tenants\/([^/]+)$/, view: tenantView, title: 'Tenant' },
+  { re: /^\/campaigns(?:\/([^/]+))?$/, view: campaignsView, roles: STAFF, title: 'Campaigns' },
+  // A win-back mail's links: the token is the credential.
+  { re: /^\/reactivate$/, view: reactivatePage, public: true, title: 'Come back' },
+  { re: /^\/unsubscribe$/, view: unsubscribePage, public: true, title: 'Unsubscribe' },
 ];
 
 const VIEWER_QUERY = 'query Viewer { viewer { role actor tenant { id name slug state } } }';
@@ -101,10 +107,11 @@ function renderHeader() {
   const v = app.viewer;
   const { path } = currentRoute();
   const link = (href, label, testid) => h('a', {
-    href: `#${href}`, testid, 'aria-current': path === href || (href === '/tenants' && path.startsWith('/tenants/') && v && v.role !== 'TENANT') ? 'page' : undefined,
+    href: `#${href}`, testid, 'aria-current': path === href || (href === '/tenants' && path.startsWith('/tenants/') && v && v.role !== 'TENANT') || (href === '/campaigns' && path.startsWith('/campaigns/')) ? 'page' : undefined,
   }, label);
   const links = [];
-  if (v && STAFF.includes(v.role)) links.push(link('/dashboard', 'Dashboard', 'nav-dashboard'), link('/tenants', 'Tenants', 'nav-tenants'));
+  if (v && STAFF.includes(v.role)) links.push(link('/dashboard', 'Dashboard', 'nav-dashboard'), link('/tenants', 'Tenants', 'nav-tenants'),
+    link('/campaigns', 'Campaigns', 'nav-campaigns'));
   if (v && v.role === 'TENANT' && v.tenant) links.push(link(`/tenants/${encodeURIComponent(v.tenant.id)}`, 'My workspace', 'nav-my-tenant'));
   links.push(link('/signup', 'Sign up a tenant', 'nav-signup'));
   mount(navEl, links);
@@ -188,7 +195,7 @@ async function render() {
   const ctx = {
     viewer: app.viewer,
     live: app.viewer ? ensureLive() : null,
-    params: params.slice(1).map(decodeURIComponent),
+    params: params.slice(1).map((p) => (p === undefined ? undefined : decodeURIComponent(p))),
     query,
     go,
     setQuery,

@@ -29,9 +29,9 @@ const FEEDBACK_WORDS = Object.fromEntries(FEEDBACK);
 export const feedbackWords = (f) => FEEDBACK_WORDS[f] || (f ? fmt.enumLabel(f) : '');
 
 /** The payment method choices the reactivation offers; OTHER reveals a free-text id. */
-const OTHER = '__other';
+export const OTHER = '__other';
 const MISSING_ID = new Error('no payment method id');
-const PAYMENT_METHODS = [
+export const PAYMENT_METHODS = [
   ['', 'The customer’s default payment method'],
   ['pm_card_visa', 'Test card that is charged (pm_card_visa)'],
   ['pm_card_chargeDeclined', 'Test card that is declined (pm_card_chargeDeclined)'],
