@@ -4475,7 +4475,10 @@ type DocumentEdge {
 
 type SearchHit {
   document: Document!
-  "Relevance; higher is better."
+  """
+  Relevance relative to the best hit of this search: 1 for the best, lower
+  for the others (down towards 0), on the same scale on every store.
+  """
   score: Float!
   "An excerpt with the matches between [ and ]."
   snippet: String!

@@ -67,6 +67,8 @@ func TestReadinessAllPass(t *testing.T) {
 				require.NotEmpty(t, ch.Title)
 				require.NotEmpty(t, ch.Evidence)
 			}
+			require.Contains(t, c.RunReadinessChecks.Checks[2].Summary, "activation rate 100% (1 of 1 signups of the last 30 days) meets the 70% target",
+				"the rate says what it counts, so it reads right next to a funnel of another window")
 			synthetic := c.RunReadinessChecks.Checks[0].Evidence["tenantId"].(string)
 			sys := tenantd.SystemContext(context.Background())
 			tn, err := srv.DB().Ent.Tenant.Get(sys, uuid.MustParse(synthetic))

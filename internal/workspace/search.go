@@ -19,7 +19,10 @@ import (
 // Hit is one search result.
 type Hit struct {
 	Document *Document
-	// Score is the relevance: higher is better.
+	// Score is the relevance relative to the best hit of the same search:
+	// 1 for the best, down towards 0, the same scale on every store (the
+	// raw ranks are not: SQLite's bm25 of a small workspace is ~1e-6,
+	// PostgreSQL's ts_rank_cd ~0.1).
 	Score float64
 	// Snippet is an excerpt with the matches between [ and ].
 	Snippet string
@@ -195,8 +198,16 @@ func (s *Service) Search(ctx context.Context, tenantID uuid.UUID, query string, 
 		return nil, err
 	}
 	hits := make([]*Hit, len(found))
+	best := 0.0
+	for _, h := range found {
+		best = max(best, h.Score)
+	}
 	for i, h := range found {
-		hits[i] = &Hit{Document: (*Document)(h.Document), Score: h.Score, Snippet: h.Snippet}
+		score := 1.0
+		if best > 0 {
+			score = h.Score / best
+		}
+		hits[i] = &Hit{Document: (*Document)(h.Document), Score: score, Snippet: h.Snippet}
 	}
 	finishSnippets(hits)
 	inMain := false

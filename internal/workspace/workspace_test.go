@@ -131,8 +131,10 @@ func TestUploadListAndSearch(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, hits, 3)
 		require.Equal(t, "Customer interview notes", hits[0].Document.Title, "a title match ranks first")
+		require.Equal(t, 1.0, hits[0].Score, "the best hit scores 1 on every store")
 		for _, h := range hits {
 			require.Positive(t, h.Score)
+			require.LessOrEqual(t, h.Score, 1.0, "scores are relative to the best hit")
 			require.Contains(t, h.Snippet, "[", "snippet %q", h.Snippet)
 		}
 		for i := 1; i < len(hits); i++ {
