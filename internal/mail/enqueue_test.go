@@ -254,3 +254,36 @@ func TestEnqueueWaitsForUncommittedSameKey(t *testing.T) {
 		require.Equal(t, 1, countDeliverJobs(t, db.SQL))
 	})
 }
+
+// TestEnqueueManyWritesEachMessageOnce: a batch with a key stored already
+// and a key repeated in the batch creates each other message once, with
+// one delivery job each, in the caller's transaction; the same batch again
+// creates nothing. A bad message refuses the whole batch.
+func TestEnqueueManyWritesEachMessageOnce(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		jobs := insertClient(t, db)
+		stored := newMessage("winback:stored:" + t.Name())
+		enqueue(t, db, jobs, stored)
+		batch := []mail.NewMessage{stored, newMessage("winback:a:" + t.Name()), newMessage("winback:b:" + t.Name())}
+		batch = append(batch, batch[1]) // repeated
+		for round, want := range []int{2, 0} {
+			require.NoError(t, db.InTx(context.Background(), func(ctx context.Context, tx *store.Tx) error {
+				n, err := mail.EnqueueManyTx(ctx, tx, jobs, batch)
+				require.NoError(t, err)
+				require.Equal(t, want, n, "round %d", round)
+				require.Equal(t, 3, countDeliverJobs(t, tx.SQL), "one job per message, in the caller's transaction")
+				return nil
+			}))
+		}
+		require.Equal(t, 3, countMessages(t, db.Ent))
+		bad := newMessage("winback:bad:" + t.Name())
+		bad.To = ""
+		err := db.InTx(context.Background(), func(ctx context.Context, tx *store.Tx) error {
+			_, err := mail.EnqueueManyTx(ctx, tx, jobs, []mail.NewMessage{newMessage("winback:c:" + t.Name()), bad})
+			return err
+		})
+		require.Equal(t, tenantd.EINVALID, tenantd.ErrorCode(err))
+		require.Equal(t, 3, countMessages(t, db.Ent), "nothing of a refused batch is written")
+	})
+}

@@ -179,3 +179,81 @@ func (m NewMessage) validate() error {
 	}
 	return nil
 }
+
+// BatchJobInserter also inserts many River jobs in one round trip;
+// *river.Client[*sql.Tx] is one.
+type BatchJobInserter interface {
+	JobInserter
+	InsertManyTx(ctx context.Context, tx *sql.Tx, params []river.InsertManyParams) ([]*rivertype.JobInsertResult, error)
+}
+
+// EnqueueManyTx is EnqueueTx for many messages at once, with a few round
+// trips in all instead of a few per message: one read of the keys already
+// stored, one multi-row INSERT … ON CONFLICT (dedupe_key) DO NOTHING, one
+// read of what it wrote, and the delivery jobs in one insert when jobs is
+// a BatchJobInserter. It returns how many messages it created; a message
+// whose key is stored already (or repeated in ms) is created once.
+func EnqueueManyTx(ctx context.Context, tx *store.Tx, jobs JobInserter, ms []NewMessage) (int, error) {
+	if len(ms) == 0 {
+		return 0, nil
+	}
+	keys := make([]string, len(ms))
+	for i, m := range ms {
+		if err := m.validate(); err != nil {
+			return 0, err
+		}
+		keys[i] = m.DedupeKey
+	}
+	sys := tenantd.SystemContext(ctx)
+	stored, err := tx.Ent.OutboxMessage.Query().Where(outboxmessage.DedupeKeyIn(keys...)).
+		Select(outboxmessage.FieldDedupeKey).Strings(sys)
+	if err != nil {
+		return 0, fmt.Errorf("look up outbox messages: %w", err)
+	}
+	seen := make(map[string]bool, len(ms))
+	for _, k := range stored {
+		seen[k] = true
+	}
+	var ids []uuid.UUID
+	var creates []*ent.OutboxMessageCreate
+	for _, m := range ms {
+		if seen[m.DedupeKey] {
+			continue
+		}
+		seen[m.DedupeKey] = true
+		id := schema.NewID()
+		ids = append(ids, id)
+		creates = append(creates, tx.Ent.OutboxMessage.Create().SetID(id).SetNillableTenantID(m.TenantID).
+			SetKind(m.Kind).SetDedupeKey(m.DedupeKey).SetMessageID("<"+id.String()+"@tenantd>").
+			SetToAddress(m.To).SetSubject(m.Subject).SetTextBody(m.Text))
+	}
+	if len(creates) == 0 {
+		return 0, nil
+	}
+	// A key committed by another transaction since the read above makes
+	// its row a no-op, not an error that would abort the transaction.
+	if err := tx.Ent.OutboxMessage.CreateBulk(creates...).
+		OnConflict(entsql.ConflictColumns(outboxmessage.FieldDedupeKey), entsql.DoNothing()).Exec(sys); err != nil {
+		return 0, fmt.Errorf("write %d outbox messages: %w", len(creates), err)
+	}
+	created, err := tx.Ent.OutboxMessage.Query().Where(outboxmessage.IDIn(ids...)).IDs(sys)
+	if err != nil {
+		return 0, fmt.Errorf("read the outbox messages written: %w", err)
+	}
+	if batch, ok := jobs.(BatchJobInserter); ok {
+		params := make([]river.InsertManyParams, len(created))
+		for i, id := range created {
+			params[i] = river.InsertManyParams{Args: DeliverArgs{MessageID: id}}
+		}
+		if _, err := batch.InsertManyTx(ctx, tx.SQL, params); err != nil {
+			return 0, fmt.Errorf("insert %d delivery jobs: %w", len(params), err)
+		}
+		return len(created), nil
+	}
+	for _, id := range created {
+		if _, err := jobs.InsertTx(ctx, tx.SQL, DeliverArgs{MessageID: id}, nil); err != nil {
+			return 0, fmt.Errorf("insert delivery job for outbox message %s: %w", id, err)
+		}
+	}
+	return len(created), nil
+}

@@ -141,6 +141,7 @@ func (s *Service) sweepPage(ctx context.Context, campaignID uuid.UUID, step int)
 		if err := m.loadKeys(ctx, tx.Ent, page); err != nil {
 			return err
 		}
+		var mailTo []*ent.Tenant
 		for _, c := range page {
 			p.WatermarkAt, p.WatermarkID = c.at, c.id
 			if c.t == nil || !m.inSegment(c.t) {
@@ -151,13 +152,10 @@ func (s *Service) sweepPage(ctx context.Context, campaignID uuid.UUID, step int)
 				p.Skipped++
 				continue
 			}
-			created, err := m.send(ctx, tx, step, c.t, now)
-			if err != nil {
-				return fmt.Errorf("mail tenant %s: %w", c.t.ID, err)
-			}
-			if created {
-				sent++
-			}
+			mailTo = append(mailTo, c.t)
+		}
+		if sent, err = m.send(ctx, tx, step, mailTo, now); err != nil {
+			return err
 		}
 		return tx.Ent.WinBackCampaign.UpdateOne(camp).SetProgress(progress).Exec(ctx)
 	})
@@ -360,48 +358,67 @@ func (m *mailer) inSegment(t *ent.Tenant) bool {
 	return true
 }
 
-// send writes the step's message row and its mail, unless the tenant has
-// it already.
-func (m *mailer) send(ctx context.Context, tx *store.Tx, step int, t *ent.Tenant, now time.Time) (bool, error) {
-	id := schema.NewID()
+// send writes the step's message rows and mails for the tenants, but not
+// for those that have them already, a few statements for the whole page:
+// the rows in one INSERT … ON CONFLICT DO NOTHING (the unique (campaign,
+// step, tenant) row is what makes a mail once-only), one read of which
+// were new, and their mails through mail.EnqueueManyTx. It returns how
+// many mails it enqueued.
+func (m *mailer) send(ctx context.Context, tx *store.Tx, step int, ts []*ent.Tenant, now time.Time) (int, error) {
+	if len(ts) == 0 {
+		return 0, nil
+	}
 	expires := now.Add(LinkTTL)
-	err := tx.Ent.WinBackMessage.Create().SetID(id).SetCampaignID(m.camp.ID).SetStep(step).SetTenantID(t.ID).
-		SetSentAt(now).SetLinkExpiresAt(expires).
+	ids := make([]uuid.UUID, len(ts))
+	creates := make([]*ent.WinBackMessageCreate, len(ts))
+	for i, t := range ts {
+		ids[i] = schema.NewID()
+		creates[i] = tx.Ent.WinBackMessage.Create().SetID(ids[i]).SetCampaignID(m.camp.ID).SetStep(step).SetTenantID(t.ID).
+			SetSentAt(now).SetLinkExpiresAt(expires)
+	}
+	if err := tx.Ent.WinBackMessage.CreateBulk(creates...).
 		OnConflictColumns(winbackmessage.FieldCampaignID, winbackmessage.FieldStep, winbackmessage.FieldTenantID).
-		DoNothing().Exec(ctx)
-	if isNoRows(err) {
-		return false, nil // mailed already
+		DoNothing().Exec(ctx); err != nil {
+		return 0, fmt.Errorf("write %d message rows: %w", len(creates), err)
 	}
+	written, err := tx.Ent.WinBackMessage.Query().Where(winbackmessage.IDIn(ids...)).IDs(ctx)
 	if err != nil {
-		return false, err
+		return 0, fmt.Errorf("read the message rows written: %w", err)
 	}
-	key, err := m.key(ctx, tx.Ent, t.ID)
-	if err != nil {
-		return false, err
-	}
-	links := m.s.links(key, id, expires)
-	if err != nil {
-		return false, err
-	}
-	vars := map[string]string{
-		"tenantName":     t.Name,
-		"planName":       m.plans[t.PlanID].Name,
-		"offer":          offerText(m.camp),
-		"consoleUrl":     m.s.base() + "/#/",
-		"reactivateUrl":  links.reactivate,
-		"unsubscribeUrl": links.unsubscribe,
+	isNew := make(map[uuid.UUID]bool, len(written))
+	for _, id := range written {
+		isNew[id] = true
 	}
 	st := m.camp.Steps[step]
-	body := render(st.Body, vars)
-	if !strings.Contains(st.Body, "unsubscribeUrl") {
-		body += "\n\n--\nNo more of these emails: " + links.unsubscribe + "\n"
+	var mails []mail.NewMessage
+	for i, t := range ts {
+		if !isNew[ids[i]] {
+			continue // mailed already
+		}
+		key, err := m.key(ctx, tx.Ent, t.ID)
+		if err != nil {
+			return 0, fmt.Errorf("mail tenant %s: %w", t.ID, err)
+		}
+		links := m.s.links(key, ids[i], expires)
+		vars := map[string]string{
+			"tenantName":     t.Name,
+			"planName":       m.plans[t.PlanID].Name,
+			"offer":          offerText(m.camp),
+			"consoleUrl":     m.s.base() + "/#/",
+			"reactivateUrl":  links.reactivate,
+			"unsubscribeUrl": links.unsubscribe,
+		}
+		body := render(st.Body, vars)
+		if !strings.Contains(st.Body, "unsubscribeUrl") {
+			body += "\n\n--\nNo more of these emails: " + links.unsubscribe + "\n"
+		}
+		mails = append(mails, mail.NewMessage{
+			TenantID: &t.ID, Kind: "winback",
+			DedupeKey: fmt.Sprintf("winback:%s:%d:%s", m.camp.ID, step, t.ID),
+			To:        *t.Email, Subject: render(st.Subject, vars), Text: body,
+		})
 	}
-	_, created, err := mail.EnqueueTx(ctx, tx, m.s.jobs, mail.NewMessage{
-		TenantID: &t.ID, Kind: "winback",
-		DedupeKey: fmt.Sprintf("winback:%s:%d:%s", m.camp.ID, step, t.ID),
-		To:        *t.Email, Subject: render(st.Subject, vars), Text: body,
-	})
-	return created, err
+	return mail.EnqueueManyTx(ctx, tx, m.s.jobs, mails)
 }
 
 // render fills a template's placeholders (validated at creation).
