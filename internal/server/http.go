@@ -17,7 +17,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	coderws "github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -25,6 +24,7 @@ import (
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/graph"
 	"github.com/tenantd/tenantd/internal/console"
+	"github.com/tenantd/tenantd/internal/graphiql"
 )
 
 // Limits of the GraphQL endpoint (the body limits are in graphqlhttp.go).
@@ -49,7 +49,11 @@ func (s *Server) routes() http.Handler {
 		mux.Handle("GET /metrics", s.metricsGuard(s.metricsHandler()))
 	}
 	if s.cfg.IsDevelopment() {
-		mux.Handle("GET /graphiql", playground.Handler("tenantd", "/graphql"))
+		// GraphiQL, embedded (no CDN), with the development admin token
+		// prefilled for a browser on this machine.
+		gi := graphiql.Handler(graphiql.Options{Endpoint: "/graphql", DevToken: func() string { return s.AdminToken }})
+		mux.Handle("GET /graphiql", gi)
+		mux.Handle("GET /graphiql/", gi)
 	}
 	return s.logRequests(s.cors(mux))
 }
