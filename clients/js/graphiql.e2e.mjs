@@ -2,13 +2,15 @@
 // Chromium with playwright-core: the editor loads from the binary's embedded
 // assets with no request to any other origin, the headers editor holds the
 // development admin token's Authorization header, `{ viewer { role } }`
-// answers ADMIN, and the token is not kept in the browser's storage.
+// answers ADMIN, a subscription streams over the server's WebSocket with
+// that header, and the token is not kept in the browser's storage.
 // tenantd's Go test suite runs it (internal/console/graphiql_browser_test.go).
 //
 //   node graphiql.e2e.mjs <baseURL> <devAdminToken> <artifactsDir>
 //
 // Exit 0 on success; on failure it prints what failed, saves failure
 // screenshots and exits 1. CHROMIUM_PATH overrides /usr/bin/chromium.
+import { randomUUID } from 'node:crypto';
 import { harness, check, until } from './e2e-harness.mjs';
 
 const [base, token, artifacts] = process.argv.slice(2);
@@ -62,6 +64,29 @@ await run(async () => {
     const [result] = await editors(page, '.graphiql-response .CodeMirror');
     log(`  result: ${result.replace(/\s+/g, ' ')}`);
     await shot(page, 'viewer-role-admin');
+  });
+
+  await step('a subscription streams over the WebSocket with the headers editor\'s token', async () => {
+    const slug = `gi-${randomUUID().slice(0, 8)}`;
+    const res = await fetch(`${base}/graphql`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        query: 'mutation($in: SignUpInput!) { signUp(input: $in) { tenant { id } } }',
+        variables: { in: { name: 'GraphiQL test', slug, email: `owner@${slug}.example.com`, plan: 'free', paymentMethod: 'pm_card_visa', idempotencyKey: randomUUID() } },
+      }),
+    });
+    const { data, errors } = await res.json();
+    check(!errors, `signUp: ${JSON.stringify(errors)}`);
+    const id = data.signUp.tenant.id;
+    await page.evaluate((q) => document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(q),
+      `subscription { tenantEvents(tenantId: "${id}") { kind tenant { slug } } }`);
+    await page.locator('.graphiql-execute-button').click();
+    await until(page, 'the SNAPSHOT event in the result',
+      (s) => [...document.querySelectorAll('.graphiql-response .CodeMirror')]
+        .some((el) => el.CodeMirror && el.CodeMirror.getValue().includes('"SNAPSHOT"') && el.CodeMirror.getValue().includes(s)), slug);
+    await shot(page, 'subscription');
+    await page.locator('.graphiql-execute-button').click(); // stop it
   });
 
   await step('the documentation explorer reads the schema', async () => {

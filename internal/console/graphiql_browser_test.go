@@ -31,7 +31,7 @@ func TestGraphiQLInBrowser(t *testing.T) {
 	b.node(t, 2*time.Minute, "graphiql.e2e.mjs", srv.URL, srv.AdminToken, b.artifacts)
 	shots, err := filepath.Glob(filepath.Join(b.artifacts, "*.png"))
 	require.NoError(t, err)
-	require.Len(t, shots, 3, "screenshots in %s", b.artifacts)
+	require.Len(t, shots, 4, "screenshots in %s", b.artifacts)
 	for _, s := range shots {
 		st, err := os.Stat(s)
 		require.NoError(t, err)
