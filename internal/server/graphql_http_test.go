@@ -219,6 +219,16 @@ func TestGraphQLOverHTTPStatus(t *testing.T) {
 		}
 	})
 
+	t.Run("a document of several operations needs operationName, and the message says so", func(t *testing.T) {
+		r := srv.Do(t, admin, `query A { plans { key } } query B { plans { key } }`, nil)
+		require.Equal(t, "INVALID_INPUT", r.Code())
+		require.Equal(t, "operationName", r.Errors[0].Extensions["field"])
+		require.Equal(t, "the document holds several operations: name the one to run in operationName", r.Errors[0].Message)
+		body := `{"query": "query A { plans { key } }", "operationName": "Z"}`
+		r = srv.Raw(t, admin, "application/json", []byte(body))
+		require.Equal(t, `operationName "Z" names no operation of the document`, r.Errors[0].Message)
+	})
+
 	t.Run("refused before execution: 4xx by code under graphql-response+json, 200 under application/json", func(t *testing.T) {
 		a := post(t, "", gqlResp, `{"query": "{ tenants { totalCount } }"}`)
 		require.Equal(t, http.StatusUnauthorized, a.status)
