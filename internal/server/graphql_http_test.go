@@ -2,6 +2,8 @@ package server_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -133,8 +135,18 @@ func TestGraphQLOverHTTPStatus(t *testing.T) {
 				require.NotContains(t, a.body, "data")
 			}
 		}
+		// A persisted mutation (automatic persisted queries) over GET too.
+		const persisted = `mutation { runReadinessChecks { status } }`
+		sum := sha256.Sum256([]byte(persisted))
+		ext := `{"persistedQuery": {"version": 1, "sha256Hash": "` + hex.EncodeToString(sum[:]) + `"}}`
+		a := post(t, admin, "", `{"query": "`+persisted+`", "extensions": `+ext+`}`)
+		require.Equal(t, http.StatusOK, a.status, "registered over POST")
+		a = get(t, admin, "", "extensions", ext)
+		require.Equal(t, http.StatusMethodNotAllowed, a.status)
+		require.Equal(t, "POST", a.header.Get("Allow"))
+		require.NotContains(t, a.body, "data")
 		// The query of the same document over GET runs.
-		a := get(t, admin, "", "query", `query Q { plans { key } } mutation M { runReadinessChecks { status } }`, "operationName", "Q")
+		a = get(t, admin, "", "query", `query Q { plans { key } } mutation M { runReadinessChecks { status } }`, "operationName", "Q")
 		require.Equal(t, http.StatusOK, a.status)
 		require.Contains(t, string(a.body["data"]), `"plans"`)
 		// A mutation over POST runs.
