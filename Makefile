@@ -4,7 +4,7 @@ PKGS    ?= ./...
 TIMEOUT ?= 15m
 
 .DEFAULT_GOAL := help
-.PHONY: help run build tools js-deps bench-load test test-race generate check-generated bench lint fmt clean
+.PHONY: help run build tools js-deps graphiql-assets bench-load test test-race generate check-generated bench lint fmt clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -33,6 +33,9 @@ js-deps: clients/js/node_modules/.package-lock.json ## install the JavaScript te
 clients/js/node_modules/.package-lock.json: clients/js/package-lock.json
 	cd clients/js && npm ci --no-audit --no-fund
 
+graphiql-assets: js-deps ## copy GraphiQL and React from the pinned npm packages into internal/graphiql/static/vendor (embedded)
+	./scripts/graphiql-assets.sh
+
 test: tools js-deps ## run the whole suite on SQLite and PostgreSQL (needs PostgreSQL at 127.0.0.1:5432)
 	$(GO) vet $(PKGS)
 	$(GO) test -count=1 -timeout $(TIMEOUT) $(PKGS)
@@ -40,14 +43,14 @@ test: tools js-deps ## run the whole suite on SQLite and PostgreSQL (needs Postg
 test-race: ## the suite with the race detector (slower)
 	$(GO) test -count=1 -race -timeout 30m $(PKGS)
 
-generate: ## regenerate ent, gqlgen and the migrations (needs PostgreSQL for the migration diff)
+generate: graphiql-assets ## regenerate ent, gqlgen, the migrations and the GraphiQL assets (needs PostgreSQL for the migration diff)
 	$(GO) run -mod=mod ./ent/entc.go
 	$(GO) tool gqlgen generate
 	$(GO) run ./migrations/gen.go
 
 check-generated: generate ## fail if generated code is not current
 	@git diff --exit-code --stat -- . || (echo "generated code is stale: run make generate and commit" && exit 1)
-	@test -z "$$(git status --porcelain --untracked-files=all -- ent graph schema migrations)" || (git status --short -- ent graph schema migrations; echo "make generate created files: commit them" && exit 1)
+	@test -z "$$(git status --porcelain --untracked-files=all -- ent graph schema migrations internal/graphiql)" || (git status --short -- ent graph schema migrations internal/graphiql; echo "make generate created files: commit them" && exit 1)
 
 bench: ## run the Go benchmarks and the load tool (figures for the closing notes)
 	$(GO) test -run '^$$' -bench . -benchtime 2s -timeout 60m ./internal/bench/...

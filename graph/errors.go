@@ -120,6 +120,14 @@ func classify(err error, gqlErr *gqlerror.Error) (code, msg string, ext map[stri
 	}
 	var ge *gqlerror.Error
 	if errors.As(err, &ge) && ge.Err == nil {
+		// gqlgen's "operation X not found", said so a person can act on it.
+		if name, ok := strings.CutPrefix(ge.Message, "operation "); ok && strings.HasSuffix(name, " not found") {
+			field := map[string]any{"field": "operationName"}
+			if name = strings.TrimSuffix(name, " not found"); name == " " || name == "" {
+				return tenantd.EINVALID, "the document holds several operations: name the one to run in operationName", field
+			}
+			return tenantd.EINVALID, fmt.Sprintf("operationName %q names no operation of the document", strings.TrimSpace(name)), field
+		}
 		if c, _ := ge.Extensions["code"].(string); requestErrorCodes[c] || ge.Rule != "" {
 			return tenantd.EINVALID, ge.Message, nil
 		} else if c == tenantd.EINVALID {

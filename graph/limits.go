@@ -169,29 +169,39 @@ func (l Limits) MutateOperationContext(_ context.Context, oc *graphql.OperationC
 	if oc.Operation == nil {
 		return nil
 	}
-	return l.walk(oc, oc.Operation.SelectionSet, 1)
+	return l.walk(oc, oc.Operation.SelectionSet, 1, l.MaxDepth)
 }
 
-func (l Limits) walk(oc *graphql.OperationContext, set ast.SelectionSet, depth int) *gqlerror.Error {
+// IntrospectionDepth is the depth limit of a __schema or __type field and
+// what it selects (they answer only in development): the introspection
+// query of graphql-js, which GraphiQL and code generators send, follows a
+// type's ofType chain eleven levels deep.
+const IntrospectionDepth = 16
+
+func (l Limits) walk(oc *graphql.OperationContext, set ast.SelectionSet, depth, maxDepth int) *gqlerror.Error {
 	for _, sel := range set {
 		switch s := sel.(type) {
 		case *ast.Field:
-			if len(s.SelectionSet) > 0 && depth >= l.MaxDepth {
-				return limitError(fmt.Sprintf("the query nests deeper than %d levels (at %q); split it into smaller queries", l.MaxDepth, s.Name), "")
+			limit := maxDepth
+			if s.Name == "__schema" || s.Name == "__type" {
+				limit = max(maxDepth, IntrospectionDepth)
+			}
+			if len(s.SelectionSet) > 0 && depth >= limit {
+				return limitError(fmt.Sprintf("the query nests deeper than %d levels (at %q); split it into smaller queries", limit, s.Name), "")
 			}
 			if err := checkPageArgs(oc, s); err != nil {
 				return err
 			}
-			if err := l.walk(oc, s.SelectionSet, depth+1); err != nil {
+			if err := l.walk(oc, s.SelectionSet, depth+1, limit); err != nil {
 				return err
 			}
 		case *ast.InlineFragment:
-			if err := l.walk(oc, s.SelectionSet, depth); err != nil {
+			if err := l.walk(oc, s.SelectionSet, depth, maxDepth); err != nil {
 				return err
 			}
 		case *ast.FragmentSpread:
 			if s.Definition != nil {
-				if err := l.walk(oc, s.Definition.SelectionSet, depth); err != nil {
+				if err := l.walk(oc, s.Definition.SelectionSet, depth, maxDepth); err != nil {
 					return err
 				}
 			}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,9 +19,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/parser"
 	"golang.org/x/sync/semaphore"
 
 	"github.com/tenantd/tenantd"
@@ -112,11 +113,6 @@ func (s *Server) readParams(ctx context.Context, w http.ResponseWriter, r *http.
 	if r.Method == http.MethodGet {
 		p, err := paramsFromQuery(r.URL.Query())
 		return context.WithValue(ctx, viaGETKey{}, true), p, release, err
-	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		return ctx, nil, release, refuse(http.StatusUnsupportedMediaType, tenantd.EINVALID,
-			"send GraphQL requests as JSON: Content-Type: application/json with a body like {\"query\": \"…\"}")
 	}
 	v, authed := tenantd.ViewerFrom(ctx)
 	limit, max := int64(anonymousBodyLimit), int64(anonymousBodyLimit)
@@ -446,20 +442,26 @@ func (httpTransport) Supports(r *http.Request) bool {
 func (httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	ctx := r.Context()
 	params := ctx.Value(paramsKey{}).(*graphql.RawParams)
-	contentType := responseContentType(r)
-	w.Header().Set("Content-Type", contentType)
+	mediaType := mediaTypeFrom(ctx)
+	w.Header().Set("Content-Type", mediaType+"; charset=utf-8")
 	rc, errs := exec.CreateOperationContext(ctx, params)
 	if errs != nil {
-		w.WriteHeader(statusFor(errs, contentType))
-		writeRefusal(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs))
+		resp := exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
+		status := refusalStatus(resp, mediaType)
+		if status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+		}
+		w.WriteHeader(status)
+		writeRefusal(w, resp)
 		return
 	}
 	if via, _ := ctx.Value(viaGETKey{}).(bool); via && rc.Operation.Operation != ast.Query {
-		// GraphQL over HTTP: a GET request carries a query only.
+		// A persisted query's text is known only now (the endpoint refused
+		// every other mutation over GET before authenticating).
 		w.Header().Set("Allow", "POST")
 		w.WriteHeader(http.StatusMethodNotAllowed)
-		err := &gqlerror.Error{Message: string(rc.Operation.Operation) + " operations need POST with a JSON body; GET carries queries only",
-			Err: &tenantd.Error{Code: tenantd.EINVALID, Message: string(rc.Operation.Operation) + " operations need POST with a JSON body; GET carries queries only"}}
+		msg := getOnlyQueries(rc.Operation.Operation)
+		err := &gqlerror.Error{Message: msg, Err: &tenantd.Error{Code: tenantd.EINVALID, Message: msg}}
 		writeRefusal(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), gqlerror.List{err}))
 		return
 	}
@@ -467,37 +469,129 @@ func (httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 	writeResponse(w, responses(ctx))
 }
 
+// getOnlyQueries is the refusal of a mutation or subscription sent over GET.
+func getOnlyQueries(op ast.Operation) string {
+	if op == ast.Subscription {
+		return "subscriptions need a WebSocket to /graphql (graphql-transport-ws); GET carries queries only"
+	}
+	return string(op) + " operations need POST with a JSON body; GET carries queries only"
+}
+
+// getOperation is the kind of operation a GET request's query and
+// operationName select, or "" when the document does not parse or names
+// no such operation (the request then fails as it would over POST).
+func getOperation(q url.Values) ast.Operation {
+	text := q.Get("query")
+	if text == "" {
+		return ""
+	}
+	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: text}, parserTokenLimit)
+	if err != nil {
+		return ""
+	}
+	name := q.Get("operationName")
+	if name == "" && len(doc.Operations) != 1 {
+		return ""
+	}
+	if op := doc.Operations.ForName(name); op != nil {
+		return op.Operation
+	}
+	return ""
+}
+
 const graphqlResponseJSON = "application/graphql-response+json"
 
-// responseContentType picks application/graphql-response+json when the
-// client asks for it, application/json otherwise.
-func responseContentType(r *http.Request) string {
-	for part := range strings.SplitSeq(r.Header.Get("Accept"), ",") {
-		mt, _, err := mime.ParseMediaType(strings.TrimSpace(part))
-		if err != nil {
-			continue
-		}
-		switch mt {
-		case graphqlResponseJSON:
-			return graphqlResponseJSON
-		case "application/json":
-			return "application/json"
-		}
+type mediaTypeKey struct{}
+
+// mediaTypeFrom is the response media type the endpoint negotiated.
+func mediaTypeFrom(ctx context.Context) string {
+	if mt, ok := ctx.Value(mediaTypeKey{}).(string); ok {
+		return mt
 	}
 	return "application/json"
 }
 
-// statusFor is the status of a request refused before it ran: a parse or
-// validation failure is 400 under application/graphql-response+json and
-// 422 under application/json (as gqlgen answers); other refusals are 200.
-func statusFor(errs gqlerror.List, contentType string) int {
-	if errcode.GetErrorKind(errs) != errcode.KindProtocol {
+// negotiate picks the response media type for an Accept header, following
+// RFC 9110: the supported type with the highest q of its most specific
+// matching range; between equals, the one named first. Wildcards and a
+// missing header mean application/json (GraphQL over HTTP's legacy
+// default, what clients written before application/graphql-response+json
+// expect). It returns "" when Accept allows neither.
+func negotiate(accept string) string {
+	if strings.TrimSpace(accept) == "" {
+		return "application/json"
+	}
+	type match struct {
+		q           float64
+		specificity int // 2 exact, 1 application/*, 0 */*
+		pos         int
+	}
+	best := map[string]match{}
+	for pos, part := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		q := 1.0
+		if v, ok := params["q"]; ok {
+			if q, err = strconv.ParseFloat(v, 64); err != nil || q < 0 || q > 1 {
+				continue
+			}
+		}
+		for _, supported := range []string{"application/json", graphqlResponseJSON} {
+			spec := -1
+			switch mt {
+			case supported:
+				spec = 2
+			case "application/*":
+				spec = 1
+			case "*/*":
+				spec = 0
+			}
+			if m, seen := best[supported]; spec < 0 || seen && m.specificity >= spec {
+				continue
+			}
+			best[supported] = match{q: q, specificity: spec, pos: pos}
+		}
+	}
+	choice, chosen := "", match{}
+	for _, supported := range []string{"application/json", graphqlResponseJSON} {
+		m, ok := best[supported]
+		if !ok || m.q == 0 {
+			continue
+		}
+		better := choice == "" || m.q > chosen.q ||
+			m.q == chosen.q && m.specificity == 2 && (chosen.specificity < 2 || m.pos < chosen.pos)
+		if better {
+			choice, chosen = supported, m
+		}
+	}
+	return choice
+}
+
+// refusalStatus is the status of a request refused before it executed.
+// Under application/json it is 200, as GraphQL over HTTP asks for every
+// well-formed request (clients of that media type read the errors, not
+// the status). Under application/graphql-response+json a response without
+// data must be 4xx or 5xx: 400 for parse, validation and variable errors
+// and for INVALID_INPUT, 401, 403 or 500 for the other codes.
+func refusalStatus(resp *graphql.Response, mediaType string) int {
+	if mediaType != graphqlResponseJSON {
 		return http.StatusOK
 	}
-	if contentType == graphqlResponseJSON {
-		return http.StatusBadRequest
+	code := ""
+	if len(resp.Errors) > 0 {
+		code, _ = resp.Errors[0].Extensions["code"].(string)
 	}
-	return http.StatusUnprocessableEntity
+	switch code {
+	case tenantd.EUNAUTHENTICATED:
+		return http.StatusUnauthorized
+	case tenantd.EFORBIDDEN:
+		return http.StatusForbidden
+	case tenantd.EINTERNAL:
+		return http.StatusInternalServerError
+	}
+	return http.StatusBadRequest
 }
 
 // writeRefusal answers a request that never executed: errors only, no data

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -16,7 +17,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	coderws "github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -24,6 +24,7 @@ import (
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/graph"
 	"github.com/tenantd/tenantd/internal/console"
+	"github.com/tenantd/tenantd/internal/graphiql"
 )
 
 // Limits of the GraphQL endpoint (the body limits are in graphqlhttp.go).
@@ -48,7 +49,11 @@ func (s *Server) routes() http.Handler {
 		mux.Handle("GET /metrics", s.metricsGuard(s.metricsHandler()))
 	}
 	if s.cfg.IsDevelopment() {
-		mux.Handle("GET /graphiql", playground.Handler("tenantd", "/graphql"))
+		// GraphiQL, embedded (no CDN), with the development admin token
+		// prefilled for a browser on this machine.
+		gi := graphiql.Handler(graphiql.Options{Endpoint: "/graphql", DevToken: func() string { return s.AdminToken }})
+		mux.Handle("GET /graphiql", gi)
+		mux.Handle("GET /graphiql/", gi)
 	}
 	return s.logRequests(s.cors(mux))
 }
@@ -102,10 +107,14 @@ func (s *Server) graphqlHandler() *handler.Server {
 	return srv
 }
 
-// graphqlEndpoint guards gqlgen: it authenticates the bearer token first,
-// then reads and decodes the request — only as much body as that caller may
-// send — and times the request by operation. Queries come over GET or POST,
-// everything else over POST with a JSON body.
+// graphqlEndpoint guards gqlgen: it negotiates the response media type,
+// authenticates the bearer token, then reads and decodes the request — only
+// as much body as that caller may send — and times the request by
+// operation. It follows GraphQL over HTTP: queries come over GET or POST,
+// everything else over POST with a JSON body (a mutation over GET is 405);
+// the response is application/json or application/graphql-response+json as
+// Accept asks (406 when it allows neither); a body that is not
+// application/json is 415.
 func (s *Server) graphqlEndpoint() http.Handler {
 	gql := s.graphqlHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -129,6 +138,32 @@ func (s *Server) graphqlEndpoint() http.Handler {
 			writeError(w, http.StatusMethodNotAllowed, tenantd.EINVALID, "use POST with a JSON body (or GET for queries)")
 			return
 		}
+		mediaType := negotiate(r.Header.Get("Accept"))
+		if mediaType == "" {
+			writeError(w, http.StatusNotAcceptable, tenantd.EINVALID,
+				"the Accept header allows neither application/graphql-response+json nor application/json, the only media types of GraphQL answers")
+			return
+		}
+		w.Header().Set("Content-Type", mediaType+"; charset=utf-8")
+		fail := func(status int, code, field, msg string) {
+			s.metrics.Errors.WithLabelValues(code).Inc()
+			if status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", "Bearer")
+			}
+			writeFieldError(w, status, code, field, msg)
+		}
+		if r.Method == http.MethodPost {
+			mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+			if cs := params["charset"]; err != nil || mt != "application/json" || cs != "" && !strings.EqualFold(cs, "utf-8") {
+				fail(http.StatusUnsupportedMediaType, tenantd.EINVALID, "",
+					"send GraphQL requests as UTF-8 JSON: Content-Type: application/json with a body like {\"query\": \"…\"}")
+				return
+			}
+		} else if op := getOperation(r.URL.Query()); op != "" && op != ast.Query {
+			w.Header().Set("Allow", "POST")
+			fail(http.StatusMethodNotAllowed, tenantd.EINVALID, "", getOnlyQueries(op))
+			return
+		}
 		ctx, err := s.authenticate(r)
 		if err != nil {
 			code := tenantd.ErrorCode(err)
@@ -136,10 +171,13 @@ func (s *Server) graphqlEndpoint() http.Handler {
 			if code == tenantd.EINTERNAL {
 				s.log.Error("authenticate", "err", err)
 				status = http.StatusInternalServerError
+			} else {
+				w.Header().Set("WWW-Authenticate", "Bearer")
 			}
 			writeError(w, status, code, tenantd.ErrorMessage(err))
 			return
 		}
+		ctx = context.WithValue(ctx, mediaTypeKey{}, mediaType)
 		ctx, params, release, err := s.readParams(ctx, w, r)
 		defer release()
 		if err != nil {
@@ -147,8 +185,7 @@ func (s *Server) graphqlEndpoint() http.Handler {
 			if !errors.As(err, &re) {
 				re = refuse(http.StatusBadRequest, tenantd.EINVALID, "the request could not be read")
 			}
-			s.metrics.Errors.WithLabelValues(re.code).Inc()
-			writeFieldError(w, re.status, re.code, re.field, re.msg)
+			fail(re.status, re.code, re.field, re.msg)
 			return
 		}
 		info := &opInfo{}
@@ -346,8 +383,12 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 // underlying writer.
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
+// writeJSON answers v as JSON; a Content-Type already set (the GraphQL
+// endpoint's negotiated one) stays.
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
+	if w.Header().Get("Content-Type") == "" {
+		w.Header().Set("Content-Type", "application/json")
+	}
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
