@@ -65,7 +65,20 @@ const relFmt = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
 
 export const fmt = {
   number: (n) => (n === null || n === undefined ? '—' : numberFmt.format(n)),
-  percent: (f, digits = 0) => (f === null || f === undefined || Number.isNaN(f) ? '—' : `${(f * 100).toFixed(digits)}%`),
+  /**
+   * A fraction as a percentage, with one rule everywhere (captions, tables,
+   * charts): one decimal, a trailing .0 dropped (4.5%, 67%, 100%); a value
+   * that rounds to 0% or 100% without being it says so (<0.1%, >99.9%).
+   */
+  percent(f) {
+    if (f === null || f === undefined || Number.isNaN(f)) return '—';
+    const tenths = Math.round(f * 1000);
+    if (tenths === 0 && f > 0) return '<0.1%';
+    if (tenths === 1000 && f < 1) return '>99.9%';
+    return `${fmt.percentPoints(tenths / 10)}%`;
+  },
+  /** A number of percentage points with the percent rule (24.5, 65). */
+  percentPoints: (p) => String(Math.round(p * 10) / 10),
   date: (iso) => (iso ? dateFmt.format(new Date(iso)) : '—'),
   shortDate: (iso) => (iso ? shortDateFmt.format(new Date(iso)) : '—'),
   dateTime: (iso) => (iso ? dateTimeFmt.format(new Date(iso)) : '—'),
@@ -131,15 +144,16 @@ export function loading(text = 'Loading…') {
 
 /**
  * A human-readable error: each error's extensions.code and message, its
- * field and path when given, and an optional Retry button.
+ * field and path when given, and an optional Retry button. codes: false
+ * (pages a customer reads) leaves out the codes, fields and paths.
  */
-export function errorBox(err, { retry, title, testid = 'error' } = {}) {
+export function errorBox(err, { retry, title, testid = 'error', codes = true } = {}) {
   const e = asAPIError(err);
   const items = e.errors.map((x) => h('li', null,
-    h('span', { class: 'code', testid: 'error-code' }, x.code),
+    codes ? h('span', { class: 'code', testid: 'error-code' }, x.code) : null,
     h('span', { testid: 'error-message' }, x.message),
-    x.field ? h('div', { class: 'detail' }, `field: ${x.field}`) : null,
-    x.path ? h('div', { class: 'detail' }, `at: ${x.path}`) : null,
+    codes && x.field ? h('div', { class: 'detail' }, `field: ${x.field}`) : null,
+    codes && x.path ? h('div', { class: 'detail' }, `at: ${x.path}`) : null,
     x.extensions && x.extensions.allowedEvents ? h('div', { class: 'detail' }, `allowed now: ${x.extensions.allowedEvents.join(', ') || 'none'}`) : null,
   ));
   return h('div', { class: 'error-box', role: 'alert', testid },
@@ -226,7 +240,7 @@ export function toast(message, { bad = false, ms = 4500 } = {}) {
  * "Cancel subscription"); null leaves only the confirm button. focus is the
  * element focused first (default: the reason, else the confirm button).
  */
-export function confirmDialog({ title, body, confirmLabel = 'Confirm', cancelLabel = 'Close', danger = false, reason = false,
+export function confirmDialog({ title, body, confirmLabel = 'Confirm', cancelLabel = 'Not now', danger = false, reason = false,
   confirmEnabled = true, focus, onConfirm, onError, testid = 'confirm-dialog' }) {
   return new Promise((resolve) => {
     const errorSlot = h('div', { 'aria-live': 'assertive' });

@@ -49,7 +49,7 @@ function segmentWords(c) {
 }
 
 /** The rate column: converted (a nudge: moved on) of sent. */
-const rate = (f) => (f.sent ? fmt.percent(f.conversionRate, 1) : '—');
+const rate = (f) => (f.sent ? fmt.percent(f.conversionRate) : '—');
 
 export default function campaigns(root, ctx) {
   const admin = ctx.viewer.role === 'ADMIN';
