@@ -281,6 +281,29 @@ await run(async () => {
     check(got.length === 1, `one toast for the resume: ${got.join(' | ')}`);
   });
 
+  await step('one toast per action: a plan change that moves the data, an export', async () => {
+    let t0 = (await toasts(admin)).length;
+    await admin.click('[data-testid=action-change-plan]');
+    await admin.selectOption('[data-testid=change-plan-select]', 'pro');
+    await admin.selectOption('[data-testid=change-plan-effective]', 'IMMEDIATE');
+    await until(admin, 'the preview of Pro', () => /to Pro/.test(document.querySelector('[data-testid=preview-direction]')?.textContent || ''));
+    await admin.click('[data-testid=confirm-dialog] [data-testid=confirm-submit]');
+    await until(admin, 'the data move ends', () => !!document.querySelector('[data-testid=operation][data-kind=CHANGE_PLAN][data-status=SUCCEEDED]'), undefined, 30_000);
+    await until(admin, 'the page shows the Pro plan', () => /^Pro/.test(document.querySelector('[data-testid=tenant-plan]')?.textContent || ''));
+    let got = (await toasts(admin)).slice(t0);
+    check(got.length === 1, `one toast for the plan change: ${got.join(' | ')}`);
+    if (await admin.locator('[data-testid=export-start]').count()) {
+      t0 = (await toasts(admin)).length;
+      await admin.click('[data-testid=export-start]');
+      await admin.locator('[data-testid=export-ready]').waitFor({ timeout: 30_000 });
+      await until(admin, 'the export is listed as ready', () => !!document.querySelector('[data-testid=export-row][data-status=READY]'));
+      got = (await toasts(admin)).slice(t0);
+      check(got.length === 1, `one toast for the export: ${got.join(' | ')}`);
+    } else {
+      log('  this server has no exports: the export is not tried');
+    }
+  });
+
   let secret;
   await step('API keys: list, create (shown once), keep, revoke', async () => {
     const cardSel = '[data-testid=card-api-keys]';

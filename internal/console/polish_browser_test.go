@@ -27,7 +27,7 @@ import (
 func TestConsolePolishInBrowser(t *testing.T) {
 	t.Parallel()
 	b := newBrowserRun(t, "console-polish")
-	srv := servertest.Start(t, storetest.SQLite)
+	srv := servertest.Start(t, storetest.SQLite, "TENANTD_MOVE_SOURCE_GRACE=0s")
 	b.node(t, 2*time.Minute, "polish.e2e.mjs", srv.URL, servertest.AdminToken, b.artifacts)
 	shots, err := filepath.Glob(filepath.Join(b.artifacts, "*.png"))
 	require.NoError(t, err)
