@@ -357,6 +357,11 @@ await run(async () => {
     const tenantPage = await page('tenant');
     await signIn(tenantPage, own);
     await tenantPage.locator('[data-testid=card-api-keys] [data-testid=apikey-row]').first().waitFor();
+    // The workspace's upload form says both of its mistakes at once too.
+    await tenantPage.locator('[data-testid=card-workspace] summary', { hasText: 'Upload a document' }).click();
+    await tenantPage.click('[data-testid=upload-submit]');
+    check(await tenantPage.locator('[data-testid=field-error-title]').isVisible() && await tenantPage.locator('[data-testid=field-error-content]').isVisible(),
+      'a missing title and an empty document are said at once');
     const mine = tenantPage.locator('[data-testid=apikey-row]', { has: tenantPage.locator('[data-testid=apikey-this-browser]') });
     check(await mine.count() === 1 && (await mine.textContent()).includes('My laptop'), 'the key this browser uses is marked');
     await mine.locator('[data-testid=apikey-revoke]').click();

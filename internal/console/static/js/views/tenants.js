@@ -19,6 +19,7 @@ export default function tenants(root, ctx) {
   const f = { q: ctx.query.get('q') || '', state: ctx.query.get('state') || '', plan: ctx.query.get('plan') || '' };
   const paging = { args: { first: PAGE }, page: 1 };
   let seq = 0;
+  let alive = true; // an answer that comes after the user left must not rewrite the next page's URL
   let lastPageInfo = null;
 
   const search = h('input', { type: 'search', id: 'tenant-search', testid: 'tenant-search', placeholder: 'Name or slug', value: f.q, autocomplete: 'off' });
@@ -68,7 +69,7 @@ export default function tenants(root, ctx) {
     if (!tbody.children.length) mount(status, loading('Loading tenants…'));
     try {
       const d = await gql(Q_TENANTS, { ...paging.args, where: where() });
-      if (my !== seq) return;
+      if (my !== seq || !alive) return;
       mount(status);
       const c = d.tenants;
       lastPageInfo = c.pageInfo;
@@ -122,5 +123,5 @@ export default function tenants(root, ctx) {
   });
 
   load();
-  return () => onSearch.cancel();
+  return () => { alive = false; onSearch.cancel(); };
 }
