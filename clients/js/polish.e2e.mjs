@@ -210,6 +210,8 @@ await run(async () => {
     check(fig.table[1] === '33.3%', `a third is 33.3%: ${JSON.stringify(fig)}`);
     check(fig.rate === '33.3%' && fig.cohort === fig.rate, `the activation rate and its cohort agree: ${JSON.stringify(fig)}`);
     check(/by 36\.7 points/.test(fig.verdict), `the gap to 70% is taken from the rate shown: ${fig.verdict}`);
+    const readiness = await text(admin, '[data-testid=readiness-status]');
+    check(readiness === 'NOT RUN', `checks that never ran do not read as failed (got ${readiness})`);
     await shot(admin, 'dashboard-1280');
   });
 
@@ -371,7 +373,8 @@ await run(async () => {
     await shot(tenantPage, 'apikey-revoke-own');
     await dlg.locator('[data-testid=confirm-submit]').click();
     await until(tenantPage, 'the console signs out', () => location.hash.startsWith('#/signin'));
-    check(/My laptop/.test(await tenantPage.locator('main').innerText()), 'the sign-in page says which key was revoked');
+    const notice = await text(tenantPage, '[data-testid=signout-notice]');
+    check(/My laptop/.test(notice) && !/UNAUTHENTICATED/.test(notice), `the sign-in page says in words which key was revoked: ${notice}`);
     const bad = (await toasts(tenantPage)).filter((t) => /stopped/.test(t));
     check(bad.length === 0, `no "live updates stopped" toast for an expected sign-out: ${bad.join(' | ')}`);
     const r = await api(own, '{ viewer { role } }');

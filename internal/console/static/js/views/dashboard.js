@@ -306,7 +306,9 @@ function drawDurations(body, d) {
 
 function drawReadiness(body, r) {
   mount(body,
-    h('p', null, 'Overall ', statusBadge(r.status, 'readiness-status'), ' ',
+    // Checks that never ran have not failed: say so instead of the API's FAIL.
+    h('p', null, 'Overall ', r.ranAt || r.checks.length ? statusBadge(r.status, 'readiness-status')
+      : h('span', { class: 'badge', testid: 'readiness-status', dataset: { status: 'NOT_RUN' } }, 'NOT RUN'), ' ',
       r.ranAt ? h('span', { class: 'hint' }, 'last run ', timeEl(r.ranAt), ` (${fmt.relative(r.ranAt)})`) : h('span', { class: 'hint' }, 'never run yet')),
     r.checks.length
       ? h('ul', { class: 'checks' }, r.checks.map((c) => h('li', { class: 'check', testid: 'readiness-check', dataset: { name: c.name, status: c.status } },

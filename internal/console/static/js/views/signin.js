@@ -21,7 +21,7 @@ export default function signin(root, ctx) {
   if (prior) {
     sessionStorage.removeItem('tenantd.console.signinError');
     const [code, ...rest] = prior.split(': ');
-    mount(errorSlot, errorBox(new APIError([{ message: rest.join(': '), extensions: { code } }]), { title: 'You were signed out' }));
+    mount(errorSlot, errorBox(new APIError([{ message: rest.join(': '), extensions: { code } }]), { title: 'You were signed out', testid: 'signout-notice', codes: false }));
   }
 
   const form = h('form', { class: 'card stack', testid: 'signin-form', novalidate: true },
