@@ -301,6 +301,10 @@ await run(async () => {
       await until(admin, 'the export is listed as ready', () => !!document.querySelector('[data-testid=export-row][data-status=READY]'));
       got = (await toasts(admin)).slice(t0);
       check(got.length === 1, `one toast for the export: ${got.join(' | ')}`);
+      await admin.setViewportSize({ width: 390, height: 900 });
+      const cut = await clippedCells(admin, '[data-testid=exports-table]');
+      check(cut.length === 0, `the exports table at 390 px: ${cut.join('; ')}`);
+      await admin.setViewportSize({ width: 1280, height: 900 });
     } else {
       log('  this server has no exports: the export is not tried');
     }

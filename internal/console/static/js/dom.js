@@ -210,6 +210,30 @@ export function field({ label, input, help, name }) {
   };
 }
 
+/**
+ * stackable(table): on a phone (under 640 px) each row of table shows as
+ * "label: value" lines (CSS table.stack-narrow), the labels taken from its
+ * column headings; rows added later are labelled too. The first cell of a
+ * row is its title. Returns table.
+ */
+export function stackable(table) {
+  table.classList.add('stack-narrow');
+  const label = () => {
+    const heads = [...table.querySelectorAll('thead th')].map((th) => th.textContent.trim());
+    for (const tr of table.querySelectorAll('tbody tr')) {
+      [...tr.children].forEach((c, i) => {
+        if (i === 0 || c.hasAttribute('colspan')) return;
+        if (heads[i] && !c.dataset.label) c.dataset.label = heads[i];
+        // One box for the value, next to its label.
+        if (c.childNodes.length > 1) { const box = document.createElement('span'); box.append(...c.childNodes); c.append(box); }
+      });
+    }
+  };
+  label();
+  new MutationObserver(label).observe(table, { childList: true, subtree: true });
+  return table;
+}
+
 /** A card: <section> with a heading, optional header tools and a body. */
 export function card({ title, tools, testid, cls, headingId }) {
   const id = headingId || `h-${Math.random().toString(36).slice(2)}`;

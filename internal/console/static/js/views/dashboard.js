@@ -3,7 +3,7 @@
 // events live and refreshes the figures (debounced) when they arrive.
 
 import { gql } from '../api.js';
-import { h, mount, fmt, card, loading, errorBox, statusBadge, timeEl, confirmDialog, toast, segmented } from '../dom.js';
+import { h, mount, fmt, card, loading, errorBox, statusBadge, timeEl, confirmDialog, toast, segmented, stackable } from '../dom.js';
 import { barChart, funnelChart, gauge, columnChart, bins } from '../charts.js';
 
 const TARGET = 0.7;
@@ -214,13 +214,13 @@ function drawFunnel(body, f) {
     title: `${fmt.date(c.start)}: ${c.activated} of ${c.signedUp} activated (${fmt.percent(c.activationRate)})`,
   }));
   const cohortTable = h('details', null, h('summary', null, `Cohorts by ${f.cohorts.length && isWeek(f) ? 'week' : 'day'} (table)`),
-    h('div', { class: 'table-wrap' }, h('table', { testid: 'cohort-table' },
+    h('div', { class: 'table-wrap' }, stackable(h('table', { testid: 'cohort-table' },
       h('thead', null, h('tr', null, ['Cohort', 'Signed up', 'Provisioned', 'Upload', 'Query', 'Activated', 'Rate'].map((t, i) => h('th', { scope: 'col', class: i ? 'num' : '' }, t)))),
       h('tbody', null, f.cohorts.map((c) => h('tr', null,
         h('th', { scope: 'row' }, fmt.date(c.start)),
         h('td', { class: 'num' }, String(c.signedUp)), h('td', { class: 'num' }, String(c.provisioned)),
         h('td', { class: 'num' }, String(c.firstUpload)), h('td', { class: 'num' }, String(c.firstQuery)),
-        h('td', { class: 'num' }, String(c.activated)), h('td', { class: 'num' }, fmt.percent(c.activationRate))))))));
+        h('td', { class: 'num' }, String(c.activated)), h('td', { class: 'num' }, fmt.percent(c.activationRate)))))))));
 
   const drops = f.dropOff.map((d) => {
     const more = d.count - d.tenants.length;
