@@ -55,8 +55,9 @@ await run(async () => {
     await until(admin, 'an unauthenticated visit lands on the sign-in page', () => location.hash.startsWith('#/signin'));
     await admin.fill('[data-testid=signin-token]', 'tda_not_a_real_token_0000000000');
     await admin.click('[data-testid=signin-submit]');
-    await admin.locator('[data-testid=signin-error] [data-testid=error-code]').first().waitFor();
-    check(await text(admin, '[data-testid=signin-error] [data-testid=error-code]') === 'UNAUTHENTICATED', 'a bad token shows UNAUTHENTICATED');
+    await admin.locator('[data-testid=signin-error] [data-testid=error-message]').first().waitFor();
+    const refusal = await text(admin, '[data-testid=signin-error]');
+    check(/not valid/.test(refusal) && !/UNAUTHENTICATED/.test(refusal), `a bad token is said in words, without a code: ${refusal}`);
     await admin.fill('[data-testid=signin-token]', adminToken);
     await admin.click('[data-testid=signin-submit]');
     await until(admin, 'the sign-in answers', () => location.hash.startsWith('#/dashboard') || !!document.querySelector('[data-testid=signin-error]'));
