@@ -39,6 +39,7 @@ export function apiKeysCard({ tenant, viewer, onSignOut, beforeRevokeOwn = () =>
     h('p', { class: 'hint' }, 'Keys let programs call the API as this tenant. A key’s secret is shown once, when it is made; tenantd keeps only a hash.'),
     list);
   let keys = [];
+  let total = 0;
   const mine = (k) => viewer.role === 'TENANT' && viewer.actor === `key:${k.prefix}`;
 
   async function load() {
@@ -46,6 +47,7 @@ export function apiKeysCard({ tenant, viewer, onSignOut, beforeRevokeOwn = () =>
     try {
       const d = await gql(Q_KEYS, { id: current.id });
       keys = (d.tenant.apiKeys.edges || []).filter((e) => e && e.node).map((e) => e.node);
+      total = d.tenant.apiKeys.totalCount;
       draw();
     } catch (err) {
       mount(list, errorBox(err, { retry: load, title: 'Could not load the API keys' }));
@@ -54,7 +56,8 @@ export function apiKeysCard({ tenant, viewer, onSignOut, beforeRevokeOwn = () =>
 
   function draw() {
     if (!keys.length) { mount(list, h('p', { class: 'empty', testid: 'apikey-empty' }, 'No API keys.')); return; }
-    mount(list, h('div', { class: 'table-wrap' }, h('table', { class: 'stack-narrow', testid: 'apikey-table' },
+    mount(list, total > keys.length ? h('p', { class: 'hint', testid: 'apikey-more' }, `The ${keys.length} newest of ${total} keys.`) : null,
+      h('div', { class: 'table-wrap' }, h('table', { class: 'stack-narrow', testid: 'apikey-table' },
       h('caption', { class: 'visually-hidden' }, 'API keys, newest first'),
       h('thead', null, h('tr', null, ['Name', 'Key', 'Created', 'Last used', 'Status', ''].map((t) => h('th', { scope: 'col' }, t ? t : h('span', { class: 'visually-hidden' }, 'Actions'))))),
       h('tbody', null, keys.map((k) => h('tr', { testid: 'apikey-row', dataset: { keyId: k.id, prefix: k.prefix, revoked: k.revokedAt ? 'true' : 'false' } },
@@ -91,6 +94,7 @@ export function apiKeysCard({ tenant, viewer, onSignOut, beforeRevokeOwn = () =>
       },
     });
     if (!made) { createBtn.focus(); return; }
+    if (!keys.some((k) => k.id === made.key.id)) total += 1;
     keys = [made.key, ...keys.filter((k) => k.id !== made.key.id)];
     draw();
     await confirmDialog({
