@@ -55,8 +55,9 @@ await run(async () => {
     await until(admin, 'an unauthenticated visit lands on the sign-in page', () => location.hash.startsWith('#/signin'));
     await admin.fill('[data-testid=signin-token]', 'tda_not_a_real_token_0000000000');
     await admin.click('[data-testid=signin-submit]');
-    await admin.locator('[data-testid=signin-error] [data-testid=error-code]').first().waitFor();
-    check(await text(admin, '[data-testid=signin-error] [data-testid=error-code]') === 'UNAUTHENTICATED', 'a bad token shows UNAUTHENTICATED');
+    await admin.locator('[data-testid=signin-error] [data-testid=error-message]').first().waitFor();
+    const refusal = await text(admin, '[data-testid=signin-error]');
+    check(/not valid/.test(refusal) && !/UNAUTHENTICATED/.test(refusal), `a bad token is said in words, without a code: ${refusal}`);
     await admin.fill('[data-testid=signin-token]', adminToken);
     await admin.click('[data-testid=signin-submit]');
     await until(admin, 'the sign-in answers', () => location.hash.startsWith('#/dashboard') || !!document.querySelector('[data-testid=signin-error]'));
@@ -98,12 +99,13 @@ await run(async () => {
     await visitor.selectOption('[data-testid=signup-plan]', 'starter');
     await visitor.click('[data-testid=signup-submit]');
     await visitor.locator('[data-testid=field-error-slug]').waitFor({ state: 'visible' });
-    check(await text(visitor, '[data-testid=signup-error] [data-testid=error-code]') === 'INVALID_INPUT', 'a bad slug is INVALID_INPUT');
+    check(/lower-case letters/.test(await text(visitor, '[data-testid=field-error-slug]')), 'a bad slug is said in words at its field');
     await visitor.fill('[data-testid=signup-slug]', slug);
     await visitor.selectOption('[data-testid=signup-payment]', 'pm_card_chargeDeclined');
     await visitor.click('[data-testid=signup-submit]');
-    await until(visitor, 'a declined card shows PAYMENT_DECLINED',
-      () => document.querySelector('[data-testid=signup-error] [data-testid=error-code]')?.textContent === 'PAYMENT_DECLINED');
+    await until(visitor, 'a declined card is said at the payment method',
+      () => /declined/.test(document.querySelector('[data-testid=field-error-paymentMethod]')?.textContent || ''));
+    check(!/PAYMENT_DECLINED|INVALID_INPUT/.test(await visitor.locator('main').innerText()), 'no error code on the signup page');
     await shot(visitor, 'wizard-errors');
   });
 
@@ -575,7 +577,7 @@ await run(async () => {
   await step('restore: back to ACTIVE with a new API key, shown once', async () => {
     await admin.click('[data-testid=banner-restore]');
     await dialog.waitFor({ state: 'visible' });
-    check(await text(admin, '[data-testid=confirm-dialog] [data-testid=confirm-cancel]') === 'Close', 'the way out says "Close"');
+    check(await text(admin, '[data-testid=confirm-dialog] [data-testid=confirm-cancel]') === 'Keep deleted', 'the way out says "Keep deleted"');
     await admin.fill('[data-testid=confirm-reason]', 'e2e: deleted by mistake');
     await admin.click('[data-testid=confirm-dialog] [data-testid=confirm-submit]');
     const keyDialog = admin.locator('[data-testid=api-key-dialog]');

@@ -140,7 +140,7 @@ await run(async () => {
     check(await cell('step-sent') === '2', 'step 1: two sent');
     check(await cell('step-opened') === '1', 'step 1: one opened');
     check(await cell('step-converted') === '1', 'step 1: one converted');
-    check(await cell('step-rate') === '50.0%', 'step 1: a 50.0% rate');
+    check(await cell('step-rate') === '50%', 'step 1: a 50% rate');
     check(await text(admin, '[data-testid=campaign-total-converted]') === '1', 'one conversion in all');
     check((await text(admin, '[data-testid=campaign-total-revenue]')).startsWith('$'), 'the recovered monthly revenue');
     check(await admin.locator('[data-testid=campaign-conversions-chart] rect.bar').count() === 1, 'the chart has one day of conversions');

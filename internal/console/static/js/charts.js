@@ -119,7 +119,7 @@ export function gauge(value, target, { label = 'Rate', testid } = {}) {
     const w = width - pad * 2;
     const v = Math.max(0, Math.min(1, value || 0));
     const cls = v >= target ? 'ok' : v >= target * 0.8 ? 'warn' : 'bad';
-    const root = frame(width, height, `${label}: ${fmt.percent(v, 1)}, target ${fmt.percent(target)}`);
+    const root = frame(width, height, `${label}: ${fmt.percent(v)}, target ${fmt.percent(target)}`);
     const tx = pad + target * w;
     root.append(
       svg('rect', { class: 'track', x: pad, y: 10, width: w, height: 16, rx: 8 }),
@@ -134,9 +134,10 @@ export function gauge(value, target, { label = 'Rate', testid } = {}) {
 
 /**
  * Vertical bars with a y axis: points [{value, title, cls}], optional
- * reference lines [{value, label, cls}] and x labels at the ends.
+ * reference lines [{value, label, cls}] and x labels at the ends. integer:
+ * the values are counts, so the axis has whole-number ticks only.
  */
-export function columnChart(points, { label = 'Chart', yFmt = fmt.number, refLines = [], yMax, xStart, xEnd, height = 190, testid } = {}) {
+export function columnChart(points, { label = 'Chart', yFmt = fmt.number, refLines = [], yMax, xStart, xEnd, height = 190, integer = false, testid } = {}) {
   return responsive((width) => {
     if (!points.length) {
       const root = frame(width, 60, `${label}: no data yet`);
@@ -148,7 +149,7 @@ export function columnChart(points, { label = 'Chart', yFmt = fmt.number, refLin
     const pw = width - m.l - m.r;
     const ph = height - m.t - m.b;
     const max = Math.max(...points.map((p) => p.value), ...refLines.map((r) => r.value));
-    const step = yMax ? yMax / 4 : niceStep(Math.max(max, 1e-9) / 4);
+    const step = yMax ? yMax / 4 : niceStep(Math.max(max, 1e-9) / 4, integer);
     const ticks = yMax ? 4 : Math.max(1, Math.ceil((max * 1.05) / step));
     const top = step * ticks;
     const y = (v) => m.t + ph - (Math.max(0, v) / top) * ph;
@@ -197,9 +198,15 @@ export function bins(values, n = 12) {
   return out;
 }
 
-/** The smallest 1, 2, 2.5 or 5 × 10^k at least v: a readable tick step. */
-function niceStep(v) {
+/**
+ * The smallest 1, 2, 2.5 or 5 × 10^k at least v: a readable tick step. For
+ * counts (integer) it is a whole number: at least 1, and no 2.5 × 10^k
+ * below 25.
+ */
+export function niceStep(v, integer = false) {
+  if (integer && v <= 1) return 1;
   const exp = 10 ** Math.floor(Math.log10(v));
-  for (const f of [1, 2, 2.5, 5, 10]) if (f * exp >= v) return f * exp;
+  const factors = integer && exp < 10 ? [1, 2, 5, 10] : [1, 2, 2.5, 5, 10];
+  for (const f of factors) if (f * exp >= v) return f * exp;
   return 10 * exp;
 }

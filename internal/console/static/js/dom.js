@@ -65,7 +65,20 @@ const relFmt = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
 
 export const fmt = {
   number: (n) => (n === null || n === undefined ? '—' : numberFmt.format(n)),
-  percent: (f, digits = 0) => (f === null || f === undefined || Number.isNaN(f) ? '—' : `${(f * 100).toFixed(digits)}%`),
+  /**
+   * A fraction as a percentage, with one rule everywhere (captions, tables,
+   * charts): one decimal, a trailing .0 dropped (4.5%, 67%, 100%); a value
+   * that rounds to 0% or 100% without being it says so (<0.1%, >99.9%).
+   */
+  percent(f) {
+    if (f === null || f === undefined || Number.isNaN(f)) return '—';
+    const tenths = Math.round(f * 1000);
+    if (tenths === 0 && f > 0) return '<0.1%';
+    if (tenths === 1000 && f < 1) return '>99.9%';
+    return `${fmt.percentPoints(tenths / 10)}%`;
+  },
+  /** A number of percentage points with the percent rule (24.5, 65). */
+  percentPoints: (p) => String(Math.round(p * 10) / 10),
   date: (iso) => (iso ? dateFmt.format(new Date(iso)) : '—'),
   shortDate: (iso) => (iso ? shortDateFmt.format(new Date(iso)) : '—'),
   dateTime: (iso) => (iso ? dateTimeFmt.format(new Date(iso)) : '—'),
@@ -131,15 +144,16 @@ export function loading(text = 'Loading…') {
 
 /**
  * A human-readable error: each error's extensions.code and message, its
- * field and path when given, and an optional Retry button.
+ * field and path when given, and an optional Retry button. codes: false
+ * (pages a customer reads) leaves out the codes, fields and paths.
  */
-export function errorBox(err, { retry, title, testid = 'error' } = {}) {
+export function errorBox(err, { retry, title, testid = 'error', codes = true } = {}) {
   const e = asAPIError(err);
   const items = e.errors.map((x) => h('li', null,
-    h('span', { class: 'code', testid: 'error-code' }, x.code),
+    codes ? h('span', { class: 'code', testid: 'error-code' }, x.code) : null,
     h('span', { testid: 'error-message' }, x.message),
-    x.field ? h('div', { class: 'detail' }, `field: ${x.field}`) : null,
-    x.path ? h('div', { class: 'detail' }, `at: ${x.path}`) : null,
+    codes && x.field ? h('div', { class: 'detail' }, `field: ${x.field}`) : null,
+    codes && x.path ? h('div', { class: 'detail' }, `at: ${x.path}`) : null,
     x.extensions && x.extensions.allowedEvents ? h('div', { class: 'detail' }, `allowed now: ${x.extensions.allowedEvents.join(', ') || 'none'}`) : null,
   ));
   return h('div', { class: 'error-box', role: 'alert', testid },
@@ -196,6 +210,30 @@ export function field({ label, input, help, name }) {
   };
 }
 
+/**
+ * stackable(table): on a phone (under 640 px) each row of table shows as
+ * "label: value" lines (CSS table.stack-narrow), the labels taken from its
+ * column headings; rows added later are labelled too. The first cell of a
+ * row is its title. Returns table.
+ */
+export function stackable(table) {
+  table.classList.add('stack-narrow');
+  const label = () => {
+    const heads = [...table.querySelectorAll('thead th')].map((th) => th.textContent.trim());
+    for (const tr of table.querySelectorAll('tbody tr')) {
+      [...tr.children].forEach((c, i) => {
+        if (i === 0 || c.hasAttribute('colspan')) return;
+        if (heads[i] && !c.dataset.label) c.dataset.label = heads[i];
+        // One box for the value, next to its label.
+        if (c.childNodes.length > 1) { const box = document.createElement('span'); box.append(...c.childNodes); c.append(box); }
+      });
+    }
+  };
+  label();
+  new MutationObserver(label).observe(table, { childList: true, subtree: true });
+  return table;
+}
+
 /** A card: <section> with a heading, optional header tools and a body. */
 export function card({ title, tools, testid, cls, headingId }) {
   const id = headingId || `h-${Math.random().toString(36).slice(2)}`;
@@ -226,7 +264,7 @@ export function toast(message, { bad = false, ms = 4500 } = {}) {
  * "Cancel subscription"); null leaves only the confirm button. focus is the
  * element focused first (default: the reason, else the confirm button).
  */
-export function confirmDialog({ title, body, confirmLabel = 'Confirm', cancelLabel = 'Close', danger = false, reason = false,
+export function confirmDialog({ title, body, confirmLabel = 'Confirm', cancelLabel = 'Not now', danger = false, reason = false,
   confirmEnabled = true, focus, onConfirm, onError, testid = 'confirm-dialog' }) {
   return new Promise((resolve) => {
     const errorSlot = h('div', { 'aria-live': 'assertive' });

@@ -4,7 +4,7 @@
 // exports (no Tenant.exports in its schema) gets no card at all.
 
 import { gql, uuid, asAPIError } from './api.js';
-import { h, mount, fmt, card, loading, errorBox, statusBadge, progressBar, timeEl, segmented, toast } from './dom.js';
+import { h, mount, fmt, card, loading, errorBox, statusBadge, progressBar, timeEl, segmented, toast, stackable } from './dom.js';
 import { OP_FIELDS } from './fragments.js';
 import { inWords } from './retention.js';
 
@@ -185,7 +185,7 @@ export function exportsCard({ tenant, viewer, onOperation }) {
     const rows = [...list].sort((a, b) => new Date(b.createdAt) - new Date(a.createdAt));
     if (!rows.length) { mount(listSlot, h('p', { class: 'empty', testid: 'exports-empty' }, 'No exports yet.')); return; }
     const now = Date.now();
-    mount(listSlot, h('div', { class: 'table-wrap' }, h('table', { testid: 'exports-table' },
+    mount(listSlot, h('div', { class: 'table-wrap' }, stackable(h('table', { testid: 'exports-table' },
       h('caption', { class: 'visually-hidden' }, 'The tenant’s exports, newest first'),
       h('thead', null, h('tr', null,
         h('th', { scope: 'col' }, 'Requested'), h('th', { scope: 'col' }, 'Format'), h('th', { scope: 'col' }, 'Status'),
@@ -205,7 +205,7 @@ export function exportsCard({ tenant, viewer, onOperation }) {
           h('td', null, x.downloadUrl && !expired
             ? h('a', { href: x.downloadUrl, download: '', rel: 'noopener', testid: 'export-row-download', 'aria-label': `Download the ${x.format} export of ${fmt.dateTime(x.createdAt)}` }, 'Download')
             : null));
-      })))));
+      }))))));
   }
 
   function downloadsOf(x) {

@@ -197,7 +197,7 @@ export async function restoreDialog(tenant, { guard = (send) => send() } = {}) {
       h('p', null, `It returns to ${stateWords(tenant.stateBeforeDeletion)} with its data intact, and its billing resumes.`),
       h('p', null, 'Its old API keys stay revoked: tenantd makes a new key and shows it once, on the next screen.')),
     confirmLabel: 'Restore tenant',
-    cancelLabel: 'Close',
+    cancelLabel: 'Keep deleted',
     reason: 'e.g. deleted by mistake, the customer is staying',
     onError: showInWords({}, tenant.slug),
     onConfirm: async ({ reason }) => {

@@ -32,10 +32,11 @@ export const feedbackWords = (f) => FEEDBACK_WORDS[f] || (f ? fmt.enumLabel(f) :
 export const OTHER = '__other';
 const MISSING_ID = new Error('no payment method id');
 export const PAYMENT_METHODS = [
-  ['', 'The customer’s default payment method'],
-  ['pm_card_visa', 'Test card that is charged (pm_card_visa)'],
-  ['pm_card_chargeDeclined', 'Test card that is declined (pm_card_chargeDeclined)'],
-  [OTHER, 'Another payment method id…'],
+  // Short labels: a phone's dialog is about 320 px wide.
+  ['', 'The default payment method'],
+  ['pm_card_visa', 'Test card, charged'],
+  ['pm_card_chargeDeclined', 'Test card, declined'],
+  [OTHER, 'Another payment method…'],
 ];
 
 /** The longest pause the API accepts, and the comment's length. */
@@ -346,12 +347,12 @@ export async function reactivateDialog(tenant, { self = false, uuid, guard = (se
   const pmEl = h('select', { name: 'paymentMethod', testid: 'reactivate-payment' },
     PAYMENT_METHODS.map(([v, label]) => h('option', { value: v }, label)));
   const pm = field({ label: 'Payment method', input: pmEl, name: 'paymentMethod',
-    help: 'Charged for the plan before the tenant is active again. The test ids work with the built-in test provider and Stripe’s test mode.' });
+    help: 'Charged for the plan before the tenant is active again. The test cards (pm_card_visa, pm_card_chargeDeclined) work with the built-in test provider and Stripe’s test mode.' });
   const otherEl = h('input', { type: 'text', name: 'paymentMethodId', maxlength: 255, autocomplete: 'off', spellcheck: 'false', placeholder: 'pm_…', testid: 'reactivate-payment-other' });
   const other = field({ label: 'Payment method id', input: otherEl, name: 'paymentMethodId', help: 'A payment method of the customer at the billing provider.' });
   other.wrap.hidden = true;
   const planEl = h('select', { name: 'plan', testid: 'reactivate-plan' },
-    plans.map((p) => h('option', { value: p.key, selected: p.key === tenant.plan.key }, `${p.name} · ${price(p)}${p.key === tenant.plan.key ? ' (its plan when canceled)' : ''}`)));
+    plans.map((p) => h('option', { value: p.key, selected: p.key === tenant.plan.key }, `${p.name} · ${price(p)}${p.key === tenant.plan.key ? ' (its plan)' : ''}`)));
   const plan = field({ label: 'Plan', input: planEl, name: 'plan',
     help: `Only plans that keep the data where it is (${where(tenant.plan.isolation)}) are offered; change the plan afterwards for the others.` });
   pmEl.addEventListener('change', () => { other.wrap.hidden = pmEl.value !== OTHER; pm.setError(''); other.setError(''); if (pmEl.value === OTHER) otherEl.focus(); });

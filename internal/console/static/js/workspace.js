@@ -1,7 +1,8 @@
 // Workspace components shared by the activation wizard and the tenant page:
 // upload a document, search the documents, show usage against the quotas.
 
-import { gql, uuid } from './api.js';
+import { gql, uuid, APIError, asAPIError } from './api.js';
+import { sentence } from './retention.js';
 import { h, mount, fmt, field, errorBox, highlighted } from './dom.js';
 
 export const USAGE_FIELDS = 'documents bytes queriesThisMonth maxDocuments maxBytes maxQueriesPerMonth';
@@ -74,8 +75,10 @@ export function uploadForm({ token, onUploaded, sample = true }) {
     fTitle.setError('');
     fContent.setError('');
     mount(errorSlot);
-    if (!title.value.trim()) { fTitle.setError('Give the document a title.'); title.focus(); return; }
-    if (!content.value.trim()) { fContent.setError('The document is empty.'); content.focus(); return; }
+    // Both fields at once: every mistake is said in one go.
+    if (!content.value.trim()) { fContent.setError('The document is empty.'); content.focus(); }
+    if (!title.value.trim()) { fTitle.setError('Give the document a title.'); title.focus(); }
+    if (!title.value.trim() || !content.value.trim()) return;
     submit.disabled = true;
     mount(submit, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Uploading…');
     try {
@@ -86,9 +89,15 @@ export function uploadForm({ token, onUploaded, sample = true }) {
         usageMeters(usage, { testid: 'upload-usage' })));
       if (onUploaded) onUploaded(d.uploadDocument);
     } catch (err) {
-      if (err.field === 'title') fTitle.setError(err.errors.find((e) => e.field === 'title').message);
-      else if (err.field === 'content') fContent.setError(err.errors.find((e) => e.field === 'content').message);
-      mount(errorSlot, errorBox(err, { title: 'Upload failed', testid: 'upload-error' }));
+      // In words at the field it concerns, else above the button; no codes
+      // (the wizard is the customer's page).
+      const e = asAPIError(err);
+      const rest = e.errors.filter((x) => {
+        const f = x.field === 'title' ? fTitle : x.field === 'content' ? fContent : null;
+        if (f) f.setError(sentence(x.message));
+        return !f;
+      });
+      if (rest.length) mount(errorSlot, errorBox(new APIError(rest.map((x) => ({ message: sentence(x.message), extensions: x.extensions }))), { title: 'The upload did not go through', testid: 'upload-error', codes: false }));
     } finally {
       submit.disabled = false;
       mount(submit, 'Upload document');
@@ -123,7 +132,7 @@ export function searchPanel({ token, onSearched, first = 5, initial = '' }) {
         : h('p', { class: 'empty', testid: 'search-empty' }, `No document matches “${query}”.`));
       if (onSearched) onSearched(hits);
     } catch (err) {
-      mount(results, errorBox(err, { title: 'Search failed', testid: 'search-error' }));
+      mount(results, errorBox(err, { title: 'The search did not go through', testid: 'search-error', codes: false }));
     } finally {
       submit.disabled = false;
       mount(submit, 'Search');

@@ -8,7 +8,7 @@
 // partners read.
 
 import { gql, asAPIError } from '../api.js';
-import { h, mount, fmt, field, card, loading, errorBox, confirmDialog, toast, segmented } from '../dom.js';
+import { h, mount, fmt, field, card, loading, errorBox, confirmDialog, toast, segmented, stackable } from '../dom.js';
 import { columnChart } from '../charts.js';
 import { sentence, wordsBox } from '../retention.js';
 import { FEEDBACK, feedbackWords } from '../subscription.js';
@@ -49,7 +49,7 @@ function segmentWords(c) {
 }
 
 /** The rate column: converted (a nudge: moved on) of sent. */
-const rate = (f) => (f.sent ? fmt.percent(f.conversionRate, 1) : '—');
+const rate = (f) => (f.sent ? fmt.percent(f.conversionRate) : '—');
 
 export default function campaigns(root, ctx) {
   const admin = ctx.viewer.role === 'ADMIN';
@@ -69,13 +69,13 @@ function listPage(root, ctx, admin) {
     newBtn ? h('div', { class: 'toolbar' }, newBtn) : null),
     formSlot,
     h('section', { class: 'card' }, status,
-      h('div', { class: 'table-wrap' }, h('table', { testid: 'campaign-table' },
+      h('div', { class: 'table-wrap' }, stackable(h('table', { testid: 'campaign-table' },
         h('caption', { class: 'visually-hidden' }, 'Campaigns, newest first'),
         h('thead', null, h('tr', null,
           h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Who'), h('th', { scope: 'col' }, 'Status'),
           h('th', { scope: 'col', class: 'num' }, 'Sent'), h('th', { scope: 'col', class: 'num' }, 'Converted'),
           h('th', { scope: 'col', class: 'num' }, 'Rate'), h('th', { scope: 'col' }, 'Created'))),
-        tbody))));
+        tbody)))));
 
   if (newBtn) {
     newBtn.addEventListener('click', () => {
@@ -395,7 +395,7 @@ function campaignPage(root, ctx, id, admin) {
         stat(moved ? 'Moved on' : 'Converted', fmt.number(moved ? t.movedOn : t.converted), 'campaign-total-converted'),
         stat('Rate', rate(t), 'campaign-total-rate'),
         moved ? null : stat('Recovered monthly revenue', money(t.recoveredMonthlyRevenueCents), 'campaign-total-revenue')),
-      h('div', { class: 'table-wrap' }, h('table', { testid: 'campaign-step-table' },
+      h('div', { class: 'table-wrap' }, stackable(h('table', { testid: 'campaign-step-table' },
         h('caption', { class: 'visually-hidden' }, 'Results per step'),
         h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Step'), h('th', { scope: 'col', class: 'num' }, 'Days after'),
           h('th', { scope: 'col', class: 'num' }, 'Eligible'), h('th', { scope: 'col', class: 'num' }, 'Sent'),
@@ -410,14 +410,14 @@ function campaignPage(root, ctx, id, admin) {
           moved ? null : h('td', { class: 'num', testid: 'step-opened' }, fmt.number(s.opened)),
           h('td', { class: 'num', testid: 'step-converted' }, fmt.number(moved ? s.movedOn : s.converted)),
           h('td', { class: 'num', testid: 'step-rate' }, rate(s)),
-          moved ? null : h('td', { class: 'num' }, money(s.recoveredMonthlyRevenueCents))))))),
+          moved ? null : h('td', { class: 'num' }, money(s.recoveredMonthlyRevenueCents)))))))),
       h('p', { class: 'hint' }, 'Eligible: tenants in the segment when the step came due; sent leaves out those that unsubscribed. ',
         moved ? 'Moved on: tenants that reached the next funnel step after the mail.' : 'Converted: tenants that reactivated through the mail’s link; the revenue is their plan’s monthly price.'));
 
     const chart = card({ title: moved ? 'Tenants that moved on, per day' : 'Conversions per day', testid: 'campaign-chart' });
     const byDay = everyDay(f.conversionsByDay);
     mount(chart.body, columnChart(byDay.map((d) => ({ value: d.count, title: `${fmt.date(d.day)}: ${fmt.number(d.count)}` })), {
-      label: moved ? 'Tenants that moved on per day' : 'Conversions per day', yFmt: fmt.number,
+      label: moved ? 'Tenants that moved on per day' : 'Conversions per day', yFmt: fmt.number, integer: true,
       yMax: 4 * Math.max(1, Math.ceil(Math.max(0, ...byDay.map((d) => d.count)) / 4)), // whole-number ticks
       xStart: byDay.length ? fmt.shortDate(byDay[0].day) : '', xEnd: byDay.length > 1 ? fmt.shortDate(byDay[byDay.length - 1].day) : '', testid: 'campaign-conversions-chart',
     }), h('table', { class: 'visually-hidden' }, h('caption', null, 'Conversions per day'),

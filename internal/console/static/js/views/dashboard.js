@@ -3,7 +3,7 @@
 // events live and refreshes the figures (debounced) when they arrive.
 
 import { gql } from '../api.js';
-import { h, mount, fmt, card, loading, errorBox, statusBadge, timeEl, confirmDialog, toast, segmented } from '../dom.js';
+import { h, mount, fmt, card, loading, errorBox, statusBadge, timeEl, confirmDialog, toast, segmented, stackable } from '../dom.js';
 import { barChart, funnelChart, gauge, columnChart, bins } from '../charts.js';
 
 const TARGET = 0.7;
@@ -149,6 +149,7 @@ export default function dashboard(root, ctx) {
       title: 'Run the readiness checks now?',
       body: h('p', null, 'This signs up a synthetic tenant end to end, measures provisioning, recomputes the funnel and replays a provisioning job. It takes a few seconds; synthetic tenants stay out of the funnel.'),
       confirmLabel: 'Run checks',
+      cancelLabel: 'Not now',
       onConfirm: async () => {
         const d = await gql(M_RUN_CHECKS);
         drawReadiness(readiness.body, d.runReadinessChecks);
@@ -190,21 +191,22 @@ function drawFunnel(body, f) {
   }));
   const signedUp = f.steps[0]?.count ?? 0;
   const meets = f.activationRate >= TARGET;
-  const gap = Math.abs(f.activationRate - TARGET) * 100;
+  // The gap from the rate as shown, so the two figures agree (4.5% is 65.5 points below 70%).
+  const gap = fmt.percentPoints(Math.abs(TARGET * 100 - Math.round(f.activationRate * 1000) / 10));
 
-  const table = h('div', { class: 'table-wrap' }, h('table', { testid: 'funnel-table' },
+  const table = h('div', { class: 'table-wrap' }, h('table', { testid: 'funnel-table', class: 'stack-narrow' },
     h('caption', { class: 'visually-hidden' }, 'Funnel steps'),
     h('thead', null, h('tr', null,
       h('th', { scope: 'col' }, 'Step'), h('th', { scope: 'col', class: 'num' }, 'Tenants'),
       h('th', { scope: 'col', class: 'num' }, 'From previous'), h('th', { scope: 'col', class: 'num' }, 'From signup'),
-      h('th', { scope: 'col', class: 'num' }, 'Median from previous'), h('th', { scope: 'col', class: 'num hide-narrow' }, 'p90'))),
+      h('th', { scope: 'col', class: 'num' }, 'Median from previous'), h('th', { scope: 'col', class: 'num' }, 'p90'))),
     h('tbody', null, f.steps.map((s) => h('tr', { testid: 'funnel-step', dataset: { step: s.name } },
       h('th', { scope: 'row' }, STEP_LABELS[s.name] || s.name),
-      h('td', { class: 'num', testid: `funnel-count-${s.name}`, dataset: { count: s.count } }, String(s.count)),
-      h('td', { class: 'num' }, fmt.percent(s.conversionFromPrevious, 1)),
-      h('td', { class: 'num' }, fmt.percent(s.conversionFromStart, 1)),
-      h('td', { class: 'num' }, secs(s.medianSecondsFromPrevious)),
-      h('td', { class: 'num hide-narrow' }, secs(s.p90SecondsFromPrevious)))))));
+      h('td', { class: 'num', testid: `funnel-count-${s.name}`, dataset: { count: s.count, label: 'Tenants' } }, String(s.count)),
+      h('td', { class: 'num', testid: 'funnel-from-previous', dataset: { label: 'From previous' } }, fmt.percent(s.conversionFromPrevious)),
+      h('td', { class: 'num', dataset: { label: 'From signup' } }, fmt.percent(s.conversionFromStart)),
+      h('td', { class: 'num', dataset: { label: 'Median from previous' } }, secs(s.medianSecondsFromPrevious)),
+      h('td', { class: 'num', dataset: { label: 'p90' } }, secs(s.p90SecondsFromPrevious)))))));
 
   const cohortPoints = f.cohorts.map((c) => ({
     value: c.activationRate,
@@ -212,13 +214,13 @@ function drawFunnel(body, f) {
     title: `${fmt.date(c.start)}: ${c.activated} of ${c.signedUp} activated (${fmt.percent(c.activationRate)})`,
   }));
   const cohortTable = h('details', null, h('summary', null, `Cohorts by ${f.cohorts.length && isWeek(f) ? 'week' : 'day'} (table)`),
-    h('div', { class: 'table-wrap' }, h('table', { testid: 'cohort-table' },
+    h('div', { class: 'table-wrap' }, stackable(h('table', { testid: 'cohort-table' },
       h('thead', null, h('tr', null, ['Cohort', 'Signed up', 'Provisioned', 'Upload', 'Query', 'Activated', 'Rate'].map((t, i) => h('th', { scope: 'col', class: i ? 'num' : '' }, t)))),
       h('tbody', null, f.cohorts.map((c) => h('tr', null,
         h('th', { scope: 'row' }, fmt.date(c.start)),
         h('td', { class: 'num' }, String(c.signedUp)), h('td', { class: 'num' }, String(c.provisioned)),
         h('td', { class: 'num' }, String(c.firstUpload)), h('td', { class: 'num' }, String(c.firstQuery)),
-        h('td', { class: 'num' }, String(c.activated)), h('td', { class: 'num' }, fmt.percent(c.activationRate))))))));
+        h('td', { class: 'num' }, String(c.activated)), h('td', { class: 'num' }, fmt.percent(c.activationRate)))))))));
 
   const drops = f.dropOff.map((d) => {
     const more = d.count - d.tenants.length;
@@ -242,14 +244,14 @@ function drawFunnel(body, f) {
         table),
       h('div', { class: 'stack' },
         h('div', { class: 'stats' },
-          stat('Activation rate', fmt.percent(f.activationRate, 1), 'activation-rate'),
+          stat('Activation rate', fmt.percent(f.activationRate), 'activation-rate'),
           stat('Activated', `${fmt.number(f.activated)}`, 'activated-count', `of ${fmt.number(signedUp)}`),
-          stat('Overall', fmt.percent(f.overallConversion, 1), 'overall-conversion')),
+          stat('Overall', fmt.percent(f.overallConversion), 'overall-conversion')),
         gauge(f.activationRate, TARGET, { label: 'Activation rate against the 70% target', testid: 'activation-gauge' }),
         h('p', { class: 'hint', testid: 'activation-verdict' },
           signedUp === 0 ? 'No signups in this window yet.'
-            : meets ? `Meets the ${fmt.percent(TARGET)} target (by ${gap.toFixed(1)} points).`
-              : `Below the ${fmt.percent(TARGET)} target by ${gap.toFixed(1)} points.`,
+            : meets ? `Meets the ${fmt.percent(TARGET)} target (by ${gap} points).`
+              : `Below the ${fmt.percent(TARGET)} target by ${gap} points.`,
           ` Activated = first query within ${f.activationWindowHours} h of signup.`),
         h('h3', null, 'Activation rate by cohort'),
         columnChart(cohortPoints, {
@@ -285,7 +287,7 @@ function drawDurations(body, d) {
     } else {
       const b = bins(recent.map((r) => r.durationMs), 10);
       mount(chartSlot, columnChart(b.map((x) => ({ value: x.count, title: `${fmt.duration(x.from)} – ${fmt.duration(x.to)}: ${x.count}` })), {
-        label: 'Distribution of provisioning durations', testid: 'durations-histogram',
+        label: 'Distribution of provisioning durations', testid: 'durations-histogram', integer: true,
         xStart: b.length ? fmt.duration(b[0].from) : '', xEnd: b.length ? fmt.duration(b[b.length - 1].to) : '',
       }));
     }
@@ -304,7 +306,9 @@ function drawDurations(body, d) {
 
 function drawReadiness(body, r) {
   mount(body,
-    h('p', null, 'Overall ', statusBadge(r.status, 'readiness-status'), ' ',
+    // Checks that never ran have not failed: say so instead of the API's FAIL.
+    h('p', null, 'Overall ', r.ranAt || r.checks.length ? statusBadge(r.status, 'readiness-status')
+      : h('span', { class: 'badge', testid: 'readiness-status', dataset: { status: 'NOT_RUN' } }, 'NOT RUN'), ' ',
       r.ranAt ? h('span', { class: 'hint' }, 'last run ', timeEl(r.ranAt), ` (${fmt.relative(r.ranAt)})`) : h('span', { class: 'hint' }, 'never run yet')),
     r.checks.length
       ? h('ul', { class: 'checks' }, r.checks.map((c) => h('li', { class: 'check', testid: 'readiness-check', dataset: { name: c.name, status: c.status } },

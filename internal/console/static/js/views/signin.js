@@ -1,6 +1,7 @@
 // Sign in: paste an admin token (tda_…) or a tenant API key (tdk_…).
 
-import { auth, gql, APIError } from '../api.js';
+import { auth, gql, APIError, asAPIError } from '../api.js';
+import { sentence } from '../retention.js';
 import { h, mount, field, errorBox } from '../dom.js';
 
 export default function signin(root, ctx) {
@@ -21,7 +22,7 @@ export default function signin(root, ctx) {
   if (prior) {
     sessionStorage.removeItem('tenantd.console.signinError');
     const [code, ...rest] = prior.split(': ');
-    mount(errorSlot, errorBox(new APIError([{ message: rest.join(': '), extensions: { code } }]), { title: 'You were signed out' }));
+    mount(errorSlot, errorBox(new APIError([{ message: rest.join(': '), extensions: { code } }]), { title: 'You were signed out', testid: 'signout-notice', codes: false }));
   }
 
   const form = h('form', { class: 'card stack', testid: 'signin-form', novalidate: true },
@@ -56,7 +57,12 @@ export default function signin(root, ctx) {
       else if (v.role === 'TENANT' && v.tenant) ctx.go(`/tenants/${encodeURIComponent(v.tenant.id)}`);
       else ctx.go('/dashboard');
     } catch (err) {
-      mount(errorSlot, errorBox(err, { title: 'Sign-in failed', testid: 'signin-error' }));
+      // In words, no code: tenants (customers) sign in here too.
+      const e = asAPIError(err);
+      const words = e.code === 'UNAUTHENTICATED'
+        ? `${sentence(e.message)} Check that you copied the whole token, or ask for a new one.`
+        : e.code === 'NETWORK_ERROR' ? e.message : 'tenantd could not check the token. Try again in a moment.';
+      mount(errorSlot, h('div', { class: 'error-box', role: 'alert', testid: 'signin-error' }, h('p', { class: 'words', testid: 'error-message' }, words)));
       submit.disabled = false;
       mount(submit, 'Sign in');
       input.focus();

@@ -1,10 +1,70 @@
 // The activation wizard (public): sign up → watch provisioning live → upload
 // a first document → run a first query → done.
 
-import { auth, gql, uuid, wsURL, APIError } from '../api.js';
+import { auth, gql, uuid, wsURL, APIError, asAPIError } from '../api.js';
+import { sentence } from '../retention.js';
 import { createClient } from '../ws.js';
 import { h, mount, fmt, field, errorBox, progressBar, stepList, statusBadge, copyText, toast } from '../dom.js';
 import { uploadForm, searchPanel } from '../workspace.js';
+
+/** The test payment methods: value, label (short: it must fit a phone), what it does. */
+const PAYMENTS = [
+  ['pm_card_visa', 'Visa test card', 'A test card that is charged successfully (pm_card_visa).'],
+  ['pm_card_chargeDeclined', 'Declined test card', 'A test card whose charge is declined, to see what a customer sees (pm_card_chargeDeclined).'],
+];
+const SLUG_RE = /^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$/;
+const RESERVED = new Set(['admin', 'api', 'www', 'graphql', 'console', 'app', 'tenantd', 'status', 'mail', 'support']);
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+/** "Shared tables · 250,000 documents · 10,000 queries a month" */
+function planWords(p) {
+  return [p.isolation === 'SILO' ? 'Its own database' : 'Shared tables',
+    p.maxDocuments ? `${fmt.number(p.maxDocuments)} documents` : 'unlimited documents',
+    p.maxQueriesPerMonth ? `${fmt.number(p.maxQueriesPerMonth)} queries a month` : 'unlimited queries'].join(' · ') + '.';
+}
+
+/**
+ * The signup's mistakes, every field at once, as the server checks them:
+ * {field: message}; {} when it may be sent.
+ */
+export function checkSignup(input, plans = []) {
+  const p = {};
+  if (!input.name) p.name = 'Enter your company name.';
+  else if (input.name.length > 100) p.name = 'The company name is too long: 100 characters at most.';
+  else if (CONTROL.test(input.name)) p.name = 'The company name must be one line of text.';
+  if (!input.slug) p.slug = 'Choose a workspace URL name, e.g. acme-inc.';
+  else if (input.slug.length < 3 || input.slug.length > 63) p.slug = 'The URL name must be 3 to 63 characters long.';
+  else if (!SLUG_RE.test(input.slug)) p.slug = 'Use only lower-case letters, digits and hyphens, starting and ending with a letter or digit (e.g. acme-inc).';
+  else if (RESERVED.has(input.slug)) p.slug = `“${input.slug}” is reserved: choose another URL name.`;
+  if (!input.email) p.email = 'Enter the owner’s email address.';
+  else if (input.email.length > 254 || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(input.email)) p.email = 'Enter an email address like owner@example.com.';
+  if (!input.plan) p.plan = 'Choose a plan.';
+  else if (plans.length && !plans.some((x) => x.key === input.plan)) p.plan = 'This plan is not offered: choose another.';
+  if (!PAYMENTS.some(([v]) => v === input.paymentMethod)) p.paymentMethod = 'Choose a payment method.';
+  return p;
+}
+
+/** A signup error in words: {field, message}; field is '' when it concerns no one field. */
+function signupWords(err) {
+  const e = asAPIError(err).errors[0];
+  switch (e.code) {
+    case 'INVALID_INPUT':
+      if (e.field === 'idempotencyKey') return { field: '', message: 'Something went wrong on this page. Reload it and try again.' };
+      return { field: e.field, message: sentence(e.message) };
+    case 'PAYMENT_DECLINED':
+      return { field: 'paymentMethod', message: 'The card was declined, and nothing was charged. Choose another payment method.' };
+    case 'NOT_FOUND':
+      return { field: 'plan', message: 'This plan is not offered any more: choose another.' };
+    case 'CONFLICT':
+    case 'IDEMPOTENCY_MISMATCH':
+      return { field: '', message: 'This sign-up is already under way. Wait a moment, then try again.' };
+    case 'NETWORK_ERROR':
+      return { field: '', message: e.message };
+    default:
+      return { field: '', message: 'tenantd could not complete the sign-up. Try again in a moment; nothing was charged twice.' };
+  }
+}
 
 const STEPS = ['Sign up', 'Provisioning', 'Upload', 'First query', 'Done'];
 const STORE = 'tenantd.console.wizard';
@@ -70,32 +130,47 @@ export default function signup(root, ctx) {
   let lastAttempt = null; // {key, input, network}
   function stepSignup() {
     const name = h('input', { type: 'text', name: 'name', maxlength: 100, required: true, autocomplete: 'organization', testid: 'signup-name' });
-    const slug = h('input', { type: 'text', name: 'slug', maxlength: 63, required: true, autocomplete: 'off', spellcheck: 'false', testid: 'signup-slug' });
+    const slug = h('input', { type: 'text', name: 'slug', maxlength: 63, required: true, autocomplete: 'off', autocapitalize: 'off', spellcheck: 'false', testid: 'signup-slug' });
     const email = h('input', { type: 'email', name: 'email', required: true, autocomplete: 'email', testid: 'signup-email' });
     const plan = h('select', { name: 'plan', required: true, testid: 'signup-plan' }, h('option', { value: '' }, 'Loading plans…'));
+    // Short labels, so the choice is never cut off (a phone is 390 px wide);
+    // what each one means is said under the field.
     const payment = h('select', { name: 'paymentMethod', testid: 'signup-payment' },
-      h('option', { value: 'pm_card_visa' }, 'Visa test card — succeeds (pm_card_visa)'),
-      h('option', { value: 'pm_card_chargeDeclined' }, 'Test card — declined (pm_card_chargeDeclined)'));
+      PAYMENTS.map(([value, label]) => h('option', { value }, label)));
+    const planHelp = h('span', { testid: 'signup-plan-help' }, '');
+    const paymentHelp = h('span', { testid: 'signup-payment-help' }, '');
     const fields = {
       name: field({ label: 'Company name', input: name, name: 'name', help: '1 to 100 characters.' }),
       slug: field({ label: 'Workspace URL name (slug)', input: slug, name: 'slug', help: '3 to 63 lower-case letters, digits and hyphens.' }),
       email: field({ label: 'Owner email', input: email, name: 'email' }),
-      plan: field({ label: 'Plan', input: plan, name: 'plan' }),
-      paymentMethod: field({ label: 'Payment method', input: payment, name: 'paymentMethod', help: 'Test payment methods of the built-in billing provider.' }),
+      plan: field({ label: 'Plan', input: plan, name: 'plan', help: planHelp }),
+      paymentMethod: field({ label: 'Payment method', input: payment, name: 'paymentMethod', help: paymentHelp }),
     };
     const errorSlot = h('div', { 'aria-live': 'assertive' });
     const submit = h('button', { type: 'submit', class: 'primary', testid: 'signup-submit' }, 'Sign up');
     let slugEdited = false;
     name.addEventListener('input', () => { if (!slugEdited) slug.value = slugify(name.value); });
     slug.addEventListener('input', () => { slugEdited = slug.value !== ''; });
+    // A mistake stays said until its field changes.
+    for (const f of Object.values(fields)) f.input.addEventListener(f.input.tagName === 'SELECT' ? 'change' : 'input', () => f.setError(''));
+    const describePayment = () => { paymentHelp.textContent = (PAYMENTS.find(([v]) => v === payment.value) || [])[2] || ''; };
+    payment.addEventListener('change', describePayment);
+    describePayment();
 
+    let plans = [];
+    const describePlan = () => {
+      const p = plans.find((x) => x.key === plan.value);
+      planHelp.textContent = p ? planWords(p) : '';
+    };
+    plan.addEventListener('change', describePlan);
     gql(Q_PLANS, {}, { token: '' }).then((d) => {
-      mount(plan, d.plans.map((p) => h('option', { value: p.key },
-        `${p.name} — ${p.priceCents ? `$${(p.priceCents / 100).toFixed(0)}/mo` : 'free'} · ${p.isolation === 'SILO' ? 'dedicated database' : 'shared'}${p.maxDocuments ? ` · ${fmt.number(p.maxDocuments)} docs` : ' · unlimited'}`)));
+      plans = d.plans;
+      mount(plan, d.plans.map((p) => h('option', { value: p.key }, `${p.name} · ${p.priceCents ? `$${(p.priceCents / 100).toFixed(0)}/mo` : 'free'}`)));
       plan.value = d.plans.some((p) => p.key === 'starter') ? 'starter' : d.plans[0]?.key || '';
+      describePlan();
     }, (err) => {
       mount(plan, h('option', { value: '' }, 'Plans unavailable'));
-      mount(errorSlot, errorBox(err, { title: 'Could not load the plans' }));
+      fields.plan.setError(`The plans could not be loaded: ${signupWords(err).message} Reload the page to try again.`);
     });
 
     const signedInAs = auth.token
@@ -108,15 +183,26 @@ export default function signup(root, ctx) {
       h('div', { class: 'inline-fields' }, fields.plan.wrap, fields.paymentMethod.wrap),
       errorSlot, h('div', { class: 'wizard-nav' }, h('span'), submit));
 
+    /** Says each problem at its field; focuses the first. */
+    const showProblems = (problems) => {
+      let first = null;
+      for (const [k, msg] of Object.entries(problems)) {
+        fields[k].setError(msg);
+        if (!first) first = fields[k].input;
+      }
+      if (first) first.focus();
+    };
+
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
       for (const f of Object.values(fields)) f.setError('');
       mount(errorSlot);
       const input = { name: name.value.trim(), slug: slug.value.trim(), email: email.value.trim(), plan: plan.value, paymentMethod: payment.value };
-      const missing = Object.entries({ name: 'Enter your company name.', slug: 'Choose a slug.', email: 'Enter the owner’s email.', plan: 'Choose a plan.' }).filter(([k]) => !input[k]);
-      if (missing.length) {
-        for (const [k, msg] of missing) fields[k].setError(msg);
-        fields[missing[0][0]].input.focus();
+      // Every field is checked at once, as the server would, so all the
+      // mistakes are said in one go.
+      const problems = checkSignup(input, plans);
+      if (Object.keys(problems).length) {
+        showProblems(problems);
         return;
       }
       // A fresh idempotency key per attempt; the same one only to retry an
@@ -134,17 +220,22 @@ export default function signup(root, ctx) {
         st = { step: 2, tenant: p.tenant, operationId: p.operation.id, operation: p.operation };
         go(2);
       } catch (err) {
-        const e = err instanceof APIError ? err : new APIError([{ message: String(err), extensions: { code: 'CLIENT_ERROR' } }]);
+        const e = asAPIError(err);
         if (e.code === 'NETWORK_ERROR') lastAttempt.network = true;
-        let focused = false;
+        // The server's mistakes in words, each at the field it names; the
+        // rest above the button. No error codes: this page is the customer's.
+        const atFields = {};
+        const general = [];
         for (const x of e.errors) {
-          const f = fields[x.field];
-          if (f) {
-            f.setError(x.message);
-            if (!focused) { f.input.focus(); focused = true; }
-          }
+          const w = signupWords(new APIError([{ message: x.message, extensions: x.extensions }]));
+          if (w.field && fields[w.field] && !atFields[w.field]) atFields[w.field] = w.message;
+          else if (!general.includes(w.message)) general.push(w.message);
         }
-        mount(errorSlot, errorBox(e, { title: e.code === 'PAYMENT_DECLINED' ? 'The payment was declined' : 'Sign-up failed', testid: 'signup-error' }));
+        showProblems(atFields);
+        if (general.length) {
+          mount(errorSlot, h('div', { class: 'error-box', role: 'alert', testid: 'signup-error' },
+            h('strong', null, 'The sign-up did not go through.'), general.map((m) => h('p', { class: 'words', testid: 'error-message' }, m))));
+        }
         submit.disabled = false;
         mount(submit, 'Sign up');
       }
@@ -184,7 +275,7 @@ export default function signup(root, ctx) {
         mount(errorSlot, h('p', { testid: 'provision-done' }, h('strong', null, '✓ Your workspace is ready.'), ' ', st.tenant.name, ' is ACTIVE.'));
       } else if (op.status === 'FAILED' || op.status === 'CANCELED') {
         mount(errorSlot, errorBox(new APIError([{ message: op.error ? op.error.message : `provisioning ${op.status.toLowerCase()}`, extensions: { code: op.error ? op.error.code : op.status } }]),
-          { title: 'Provisioning did not finish. An operator can retry it from the tenant page; nothing was charged twice.', testid: 'provision-error' }));
+          { title: 'Provisioning did not finish. An operator can retry it from the tenant page; nothing was charged twice.', testid: 'provision-error', codes: false }));
       }
     };
     if (st.operation) draw(st.operation);
@@ -204,7 +295,7 @@ export default function signup(root, ctx) {
     }
     unsubscribe = client.subscribe({ query: S_PROGRESS, variables: { id: st.operationId } }, {
       next: (msg) => {
-        if (msg.errors && msg.errors.length) { mount(errorSlot, errorBox(new APIError(msg.errors))); return; }
+        if (msg.errors && msg.errors.length) { mount(errorSlot, errorBox(new APIError(msg.errors), { codes: false })); return; }
         const op = msg.data && msg.data.operationProgress;
         if (!op) return;
         messages += 1;
@@ -214,7 +305,7 @@ export default function signup(root, ctx) {
         save();
         draw(op);
       },
-      error: (err) => mount(errorSlot, errorBox(err, { title: 'Live progress failed', retry: () => render() })),
+      error: (err) => mount(errorSlot, errorBox(err, { title: 'Live progress stopped', retry: () => render(), codes: false })),
       complete: () => { unsubscribe = null; },
     });
   }

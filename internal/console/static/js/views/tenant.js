@@ -10,6 +10,7 @@ import { usageMeters, uploadForm, searchPanel, USAGE_FIELDS } from '../workspace
 import { OP_FIELDS, TR_FIELDS, TENANT_HEAD } from '../fragments.js';
 import { CERT_FIELDS, deletionDialog, restoreDialog, showKeyOnce, purgeDialog, stateBanner, certificateCard } from '../retention.js';
 import { exportsCard } from '../exports.js';
+import { apiKeysCard } from '../apikeys.js';
 import { cancelDialog, undoCancellation, pauseDialog, reactivateDialog, reactivationProgress, subscriptionBanner, feedbackWords, reactivationFailedWords, subscriptionWords } from '../subscription.js';
 
 const Q_TENANT = `query TenantPage($id: ID!) {
@@ -66,7 +67,7 @@ const ACTIONS = [
   // A paused tenant's banner offers its Resume (which also resumes billing).
   { event: 'resume', mutation: 'resumeTenant', label: 'Resume', keep: 'Keep suspended', to: 'ACTIVE', roles: ['ADMIN'], when: (t) => !t.pausedUntil,
     explain: 'The tenant becomes ACTIVE again.' },
-  { event: 'provision', mutation: 'retryProvisioning', label: 'Retry provisioning', keep: 'Close', to: 'PROVISIONING', roles: ['ADMIN'], when: (t) => t.state === 'PROVISIONING_FAILED',
+  { event: 'provision', mutation: 'retryProvisioning', label: 'Retry provisioning', keep: 'Not now', to: 'PROVISIONING', roles: ['ADMIN'], when: (t) => t.state === 'PROVISIONING_FAILED',
     explain: 'Provisioning resumes at the step that failed.' },
 ];
 
@@ -102,7 +103,8 @@ export default function tenantPage(root, ctx) {
 
   // ---- built once the tenant is known ----
   let stateSlot; let actionsSlot; let allowedSlot; let stateSinceSlot; let scheduledSlot; let planSlot; let headPlanSlot; let retentionSlot;
-  let usageCard; let opsCard; let timelineCard; let exportsPart = null;
+  let usageCard; let opsCard; let timelineCard; let exportsPart = null; let keysPart = null;
+  let signingOut = false; // this page revoked the browser's own key: the live stream's end is expected
   const ops = new Map(); // id → op
   const opListeners = new Map(); // id → Set of fn(op): a dialog following an operation
   const opSubs = new Map(); // id → unsubscribe
@@ -131,6 +133,7 @@ export default function tenantPage(root, ctx) {
     ops.clear();
     Object.assign(timeline, { items: [], lastSeq: 0, hasNext: false, endCursor: null, loading: false, maxSeen: 0, total: 0 });
     exportsPart = null;
+    keysPart = null;
     loadTenant();
   }
 
@@ -180,6 +183,16 @@ export default function tenantPage(root, ctx) {
       ? [certificateCard(tenant.purgeCertificate), details.el, opsCard.el]
       : [details.el, usageCard.el, opsCard.el, exportsPart.el];
     if (!purged && viewer.role === 'TENANT' && viewer.tenant && viewer.tenant.id === tenant.id) cards.push(workspaceCard());
+    keysPart = !purged && (viewer.role === 'ADMIN' || own()) ? apiKeysCard({
+      tenant, viewer,
+      beforeRevokeOwn: () => { signingOut = true; },
+      onSignOut: (message) => {
+        sessionStorage.setItem('tenantd.console.signinError', `UNAUTHENTICATED: ${message}`);
+        auth.clear();
+        ctx.go('/signin');
+      },
+    }) : null;
+    if (keysPart) cards.push(keysPart.el);
     cards.push(timelineCard.el);
     mount(body, h('div', { class: 'grid' }, cards));
 
@@ -215,6 +228,7 @@ export default function tenantPage(root, ctx) {
     renderScheduled();
     renderRetention();
     if (exportsPart) exportsPart.setTenant(tenant);
+    if (keysPart) keysPart.setTenant(tenant);
     if (changed) {
       if (expecting.has(tenant.state)) expecting.delete(tenant.state);
       else if (!quiet) toast(`${name} is now ${tenant.state}`);
@@ -484,7 +498,7 @@ export default function tenantPage(root, ctx) {
     const select = h('select', { name: 'plan', testid: 'change-plan-select' },
       plans.map((p) => h('option', { value: p.key }, `${p.name} · ${p.priceCents ? `$${(p.priceCents / 100).toFixed(2)}/mo` : 'free'} · ${p.isolation === 'SILO' ? 'own database' : 'shared tables'}`)));
     const when = h('select', { name: 'effective', testid: 'change-plan-effective' },
-      h('option', { value: '' }, 'Default (upgrade now, downgrade at the period end)'),
+      h('option', { value: '' }, 'Default timing'),
       h('option', { value: 'IMMEDIATE' }, 'Now, prorated'),
       h('option', { value: 'PERIOD_END' }, 'At the end of the billing period'));
     const previewSlot = h('div', { class: 'preview', testid: 'change-plan-preview', 'aria-live': 'polite' });
@@ -515,6 +529,7 @@ export default function tenantPage(root, ctx) {
       body: h('div', { class: 'stack' },
         h('label', null, 'New plan ', select),
         h('label', null, 'When ', when),
+        h('p', { class: 'hint' }, 'By default an upgrade takes effect now (prorated) and a downgrade at the end of the billing period.'),
         previewSlot),
       confirmLabel: 'Change plan',
       cancelLabel: 'Keep current plan',
@@ -764,7 +779,7 @@ export default function tenantPage(root, ctx) {
           upsertOp(ev.operation);
         }
       },
-      error: (err) => toast(`Live updates stopped: ${err.code} ${err.message}`, { bad: true }),
+      error: (err) => { if (!signingOut) toast(`Live updates stopped: ${err.code} ${err.message}`, { bad: true }); },
       reconnected: () => { loadOperations(); },
     });
     disposers.push(unsub);

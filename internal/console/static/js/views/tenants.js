@@ -19,6 +19,7 @@ export default function tenants(root, ctx) {
   const f = { q: ctx.query.get('q') || '', state: ctx.query.get('state') || '', plan: ctx.query.get('plan') || '' };
   const paging = { args: { first: PAGE }, page: 1 };
   let seq = 0;
+  let alive = true; // an answer that comes after the user left must not rewrite the next page's URL
   let lastPageInfo = null;
 
   const search = h('input', { type: 'search', id: 'tenant-search', testid: 'tenant-search', placeholder: 'Name or slug', value: f.q, autocomplete: 'off' });
@@ -31,7 +32,7 @@ export default function tenants(root, ctx) {
   const status = h('div');
   const prev = h('button', { type: 'button', testid: 'page-prev', disabled: true }, '← Previous');
   const next = h('button', { type: 'button', testid: 'page-next', disabled: true }, 'Next →');
-  const table = h('div', { class: 'table-wrap' }, h('table', { testid: 'tenant-table' },
+  const table = h('div', { class: 'table-wrap' }, h('table', { testid: 'tenant-table', class: 'stack-narrow' },
     h('caption', { class: 'visually-hidden' }, 'Tenants, newest first'),
     h('thead', null, h('tr', null,
       h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Slug'), h('th', { scope: 'col' }, 'Plan'),
@@ -68,7 +69,7 @@ export default function tenants(root, ctx) {
     if (!tbody.children.length) mount(status, loading('Loading tenants…'));
     try {
       const d = await gql(Q_TENANTS, { ...paging.args, where: where() });
-      if (my !== seq) return;
+      if (my !== seq || !alive) return;
       mount(status);
       const c = d.tenants;
       lastPageInfo = c.pageInfo;
@@ -92,10 +93,10 @@ export default function tenants(root, ctx) {
     return h('tr', { testid: 'tenant-row', dataset: { tenantId: t.id, slug: t.slug || '' } },
       h('td', null, h('a', { href: `#/tenants/${encodeURIComponent(t.id)}`, testid: 'tenant-link' }, t.name || '(purged)'),
         t.synthetic ? h('span', { class: 'chip', title: 'Made by a readiness check' }, 'synthetic') : null),
-      h('td', { class: 'mono' }, t.slug || '—'),
-      h('td', null, t.plan ? t.plan.name : '—'),
-      h('td', null, stateBadge(t.state, 'tenant-row-state')),
-      h('td', null, h('time', { datetime: t.createdAt, title: fmt.dateTime(t.createdAt) }, fmt.relative(t.createdAt))));
+      h('td', { class: 'mono', dataset: { label: 'Slug' } }, t.slug || '—'),
+      h('td', { dataset: { label: 'Plan' } }, t.plan ? t.plan.name : '—'),
+      h('td', { dataset: { label: 'State' } }, stateBadge(t.state, 'tenant-row-state')),
+      h('td', { dataset: { label: 'Created' } }, h('time', { datetime: t.createdAt, title: fmt.dateTime(t.createdAt) }, fmt.relative(t.createdAt))));
   }
 
   function reset() {
@@ -122,5 +123,5 @@ export default function tenants(root, ctx) {
   });
 
   load();
-  return () => onSearch.cancel();
+  return () => { alive = false; onSearch.cancel(); };
 }
