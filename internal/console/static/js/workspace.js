@@ -127,7 +127,7 @@ export function searchPanel({ token, onSearched, first = 5, initial = '' }) {
         ? h('div', null,
           h('p', { class: 'hint', testid: 'search-count' }, `${hits.length} hit${hits.length === 1 ? '' : 's'} for “${query}”, best first`),
           h('ol', { class: 'hits' }, hits.map((hit) => h('li', { class: 'hit', testid: 'search-hit', dataset: { documentId: hit.document.id } },
-            h('div', { class: 'hit-head' }, h('strong', null, hit.document.title), h('span', { class: 'score', title: 'Relevance; higher is better' }, `score ${scoreText(hit.score)}`)),
+            h('div', { class: 'hit-head' }, h('strong', null, hit.document.title), h('span', { class: 'score', title: 'Relevance, relative to the best hit of this search (1.00)' }, `score ${scoreText(hit.score)}`)),
             h('p', { class: 'snippet', testid: 'search-snippet' }, highlighted(hit.snippet))))))
         : h('p', { class: 'empty', testid: 'search-empty' }, `No document matches “${query}”.`));
       if (onSearched) onSearched(hits);
@@ -141,7 +141,8 @@ export function searchPanel({ token, onSearched, first = 5, initial = '' }) {
   return { el: form, input: q };
 }
 
+/** The score is relative to the best hit (1): shown as "1.00", "0.42", "<0.01". */
 function scoreText(s) {
   if (typeof s !== 'number' || Number.isNaN(s)) return '—';
-  return s !== 0 && Math.abs(s) < 0.01 ? s.toExponential(2) : s.toFixed(3);
+  return s > 0 && s < 0.005 ? '<0.01' : s.toFixed(2);
 }
