@@ -9,11 +9,17 @@ TIMEOUT ?= 15m
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-run: ## run tenantd on embedded SQLite in ./data (zero configuration)
-	$(GO) run ./cmd/tenantd serve
+# The version tenantd --version and /healthz report.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS := -X github.com/tenantd/tenantd/internal/version.Version=$(VERSION)
+
+run: ## build bin/tenantd (if the sources changed), then run it on embedded SQLite in ./data
+	@test -x bin/tenantd || echo "building bin/tenantd (the first build takes about 3½ min on 2 cores; later ones only recompile what changed)…"
+	@$(GO) build -ldflags '$(LDFLAGS)' -o bin/tenantd ./cmd/tenantd
+	bin/tenantd serve
 
 build: ## build bin/tenantd
-	$(GO) build -o bin/tenantd ./cmd/tenantd
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/tenantd ./cmd/tenantd
 
 # Test peers, pinned: Stripe's own API mock and Mailpit (SMTP + HTTP API).
 STRIPE_MOCK_VERSION ?= v0.203.0
