@@ -13,13 +13,11 @@ help: ## list the targets
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X github.com/tenantd/tenantd/internal/version.Version=$(VERSION)
 
-run: ## build bin/tenantd (if the sources changed), then run it on embedded SQLite in ./data
-	@test -x bin/tenantd || echo "building bin/tenantd (the first build takes about 3½ min on 2 cores; later ones only recompile what changed)…"
-	@$(GO) build -ldflags '$(LDFLAGS)' -o bin/tenantd ./cmd/tenantd
+run: build ## build bin/tenantd (if the sources changed), then run it on embedded SQLite in ./data
 	bin/tenantd serve
 
-build: ## build bin/tenantd
-	$(GO) build -ldflags '$(LDFLAGS)' -o bin/tenantd ./cmd/tenantd
+build: ## build bin/tenantd (the first time with a progress count; then only what changed)
+	@GO='$(GO)' LDFLAGS='$(LDFLAGS)' ./scripts/build-bin.sh
 
 # Test peers, pinned: Stripe's own API mock and Mailpit (SMTP + HTTP API).
 STRIPE_MOCK_VERSION ?= v0.203.0
