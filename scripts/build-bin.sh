@@ -4,11 +4,12 @@
 # (the first build, 3½ minutes on 2 cores with an empty build cache) it says
 # so and shows the packages it compiles as a count.
 #
-# Environment: GO (default go), LDFLAGS (passed to go build -ldflags).
+# Environment: GO (default go), LDFLAGS (passed to go build -ldflags), OUT
+# (default bin/tenantd).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO="${GO:-go}"
-out=bin/tenantd
+out="${OUT:-bin/tenantd}"
 if [ -x "$out" ]; then
   exec "$GO" build -ldflags "${LDFLAGS:-}" -o "$out" ./cmd/tenantd
 fi

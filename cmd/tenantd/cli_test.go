@@ -362,3 +362,25 @@ func TestMakeRunStopsCleanly(t *testing.T) {
 	_, err = os.Stat(filepath.Join(root, "bin", "tenantd"))
 	require.NoError(t, err)
 }
+
+// TestFirstBuildSaysWhatItDoes: the build behind make run says when it
+// builds the binary for the first time, and is quiet when it only checks.
+func TestFirstBuildSaysWhatItDoes(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	require.NoError(t, err)
+	bin := filepath.Join(t.TempDir(), "tenantd")
+	build := func() string {
+		cmd := exec.Command(filepath.Join(root, "scripts", "build-bin.sh"))
+		cmd.Env = append(os.Environ(), "OUT="+bin)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		return string(out)
+	}
+	out := build()
+	require.Contains(t, out, "building "+bin+" (the first build takes about 3½ min on 2 cores; later ones only recompile what changed)…\n")
+	require.Regexp(t, `built .*tenantd in \d+s\n$`, out)
+	require.Empty(t, build(), "an up-to-date binary: nothing to say")
+	b, err := exec.Command(bin, "--version").Output()
+	require.NoError(t, err)
+	require.True(t, strings.HasPrefix(string(b), "tenantd "))
+}
