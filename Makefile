@@ -9,11 +9,15 @@ TIMEOUT ?= 15m
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-run: ## run tenantd on embedded SQLite in ./data (zero configuration)
-	$(GO) run ./cmd/tenantd serve
+# The version tenantd --version and /healthz report.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS := -X github.com/tenantd/tenantd/internal/version.Version=$(VERSION)
 
-build: ## build bin/tenantd
-	$(GO) build -o bin/tenantd ./cmd/tenantd
+run: build ## build bin/tenantd (if the sources changed), then run it on embedded SQLite in ./data
+	bin/tenantd serve
+
+build: ## build bin/tenantd (the first time with a progress count; then only what changed)
+	@GO='$(GO)' LDFLAGS='$(LDFLAGS)' ./scripts/build-bin.sh
 
 # Test peers, pinned: Stripe's own API mock and Mailpit (SMTP + HTTP API).
 STRIPE_MOCK_VERSION ?= v0.203.0

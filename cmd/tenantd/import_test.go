@@ -74,7 +74,7 @@ func TestImportCommand(t *testing.T) {
 	dataDir := []string{"--data-dir", srv.DataDir()}
 	code, out, errOut := runCLI(t, "import", "--help")
 	require.Equal(t, 0, code)
-	require.Contains(t, out, "Usage: tenantd import ARCHIVE")
+	require.Contains(t, out, "Usage:\n  tenantd import ARCHIVE [flags]")
 	code, _, errOut = runCLI(t, append([]string{"import", archive}, dataDir...)...)
 	require.Equal(t, 1, code, "the archive's slug is taken")
 	require.Contains(t, errOut, "--slug")

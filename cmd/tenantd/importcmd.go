@@ -41,7 +41,7 @@ func importArchive(ctx context.Context, c *cli) int {
 		return 1
 	}
 	path, _ := filepath.Abs(c.args[0])
-	res, err := svc.ImportFile(ctx, path, export.ImportOptions{Slug: flagString(c.fs, "slug"),
+	res, err := svc.ImportFile(ctx, path, export.ImportOptions{Slug: flagString(c.flags, "slug"),
 		Actor: lifecycle.Actor{By: tenantd.TriggerSystem, Name: "cli:import"}})
 	if err != nil {
 		fmt.Fprintf(c.stderr, "tenantd import: %s\n", tenantd.ErrorMessage(err))

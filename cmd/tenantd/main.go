@@ -6,15 +6,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent/admintoken"
@@ -26,171 +29,213 @@ import (
 	"github.com/tenantd/tenantd/internal/plans"
 	"github.com/tenantd/tenantd/internal/server"
 	"github.com/tenantd/tenantd/internal/store"
+	"github.com/tenantd/tenantd/internal/version"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
-}
-
-const usage = `tenantd — the tenant lifecycle control plane.
-
-Usage:
-  tenantd [serve] [flags]             run the API server (the default command)
-  tenantd migrate [flags]             apply database migrations, then exit
-  tenantd token create --role R       create an admin or partner token and print it once
-  tenantd token list | revoke         list admin tokens, or revoke one (--token <prefix or id>)
-  tenantd audit verify [flags]        verify every tenant's hash-chained history
-  tenantd check [flags]               run the readiness checks; exit 1 if one fails
-  tenantd import ARCHIVE [--slug s]   make a new tenant from a data export archive
-  tenantd bench signup [flags]        load test: signups followed live to ACTIVE
-  tenantd bench subscriptions [flags] load test: 10,000 held subscriptions and event delivery
-
-Run "tenantd <command> --help" for a command's flags.
-`
-
-// command is one CLI command.
-type command struct {
-	name  string
-	about string
-	// args names the command's arguments ("ARCHIVE"); empty: it takes none.
-	args  string
-	flags func(fs *flag.FlagSet) // adds the command's own flags
-	run   func(ctx context.Context, c *cli) int
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 // cli is what a command runs with.
 type cli struct {
 	cfg    *config.Config
-	fs     *flag.FlagSet
+	flags  *pflag.FlagSet
 	args   []string // the command's arguments, flags aside
 	log    *slog.Logger
 	stdout io.Writer
 	stderr io.Writer
 }
 
-var commands = []command{
-	{name: "serve", about: "Run the API server until SIGINT or SIGTERM.", run: serve},
-	{name: "migrate", about: "Apply tenantd's and River's migrations, then exit.", run: migrate},
-	{name: "token create", about: "Create an admin or partner token and print it once.",
-		flags: func(fs *flag.FlagSet) {
-			fs.String("role", "", "admin (read and write) or partner (read-only); required")
-			fs.String("name", "", "a name to tell the token apart")
-		}, run: tokenCreate},
-	{name: "token list", about: "List the admin and partner tokens (prefixes only: secrets are never stored).", run: tokenList},
-	{name: "token revoke", about: "Revoke an admin or partner token by its id or display prefix (tda_…).",
-		flags: func(fs *flag.FlagSet) {
-			fs.String("token", "", "the token's id or display prefix, as `tenantd token list` shows it; required")
-		}, run: tokenRevoke},
-	{name: "audit verify", about: "Walk every tenant's history chain; exit 1 and name the first broken row.", run: auditVerify},
-	{name: "check", about: "Run the four readiness checks on a running tenantd (runReadinessChecks) and print them;\nexit 0 when none fails, 1 otherwise.",
-		flags: func(fs *flag.FlagSet) {
-			fs.String("url", "", "tenantd to check (default http://<TENANTD_ADDR>)")
-			fs.String("token", "", "admin token (default TENANTD_ADMIN_TOKEN)")
-			fs.Bool("json", false, "print the result as JSON")
-		}, run: check},
-	{name: "import", args: "ARCHIVE", about: "Make a new tenant from a data export archive (a ZIP that requestDataExport made), ACTIVE on the\n" +
-		"archive's plan with its documents, query log and milestones, and print its new owner API key once.\n" +
-		"Every checksum of the archive's manifest is verified first: a tampered or truncated archive is refused,\n" +
-		"naming the file, and nothing is written.",
-		flags: func(fs *flag.FlagSet) {
-			fs.String("slug", "", "the new tenant's slug (default the archive's; needed when that one is taken)")
-		}, run: importArchive},
-	{name: "bench signup", about: "Drive signups against a running tenantd, follow each to ACTIVE over a subscription,\nand report signup → ACTIVE latency (p50/p95/p99) and sustained signups per second.",
-		flags: func(fs *flag.FlagSet) {
-			fs.String("url", "", "tenantd to drive (default http://<TENANTD_ADDR>)")
-			fs.Float64("rate", 20, "signups started per second")
-			fs.Duration("duration", 30*time.Second, "how long to start signups")
-			fs.String("plans", "starter,pro", "comma-separated plans, run one after the other (starter: pool, pro: silo)")
-			fs.String("token", "", "admin token: follow operations over one shared WebSocket (default: one per signup, with its new API key)")
-			fs.Bool("json", false, "print the reports as JSON")
-		}, run: benchSignup},
-	{name: "bench subscriptions", about: "Hold many idle subscriptions on a running tenantd, report the server memory they\ntake, then fire transitions and report event delivery latency.",
-		flags: func(fs *flag.FlagSet) {
-			fs.String("url", "", "tenantd to drive (default http://<TENANTD_ADDR>)")
-			fs.String("token", "", "admin token (default TENANTD_ADMIN_TOKEN)")
-			fs.Int("subscriptions", 10_000, "subscriptions to hold")
-			fs.Int("per-conn", 100, "subscriptions per WebSocket")
-			fs.Int("tenants", 100, "tenants the subscriptions are spread over")
-			fs.Int("events", 200, "transitions to fire while they are held")
-			fs.Duration("interval", 50*time.Millisecond, "time between transitions")
-			fs.Bool("json", false, "print the report as JSON")
-		}, run: benchSubscriptions},
+// exitCode ends a command with a status after it printed why.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// The configuration flags each kind of command takes; the environment sets
+// every variable for every command.
+var (
+	storeFlags  = []string{"data-dir", "database-url", "owner-database-url"}
+	importFlags = append(slices.Clone(storeFlags), "export-dir", "max-document-bytes")
+)
+
+// newCommand makes a command that loads the configuration (the environment,
+// then the given configuration flags) and runs fn with it.
+func newCommand(use, short, long string, configFlags []string, fn func(ctx context.Context, c *cli) int) *cobra.Command {
+	cmd := &cobra.Command{Use: use, Short: short, Long: long, Args: cobra.NoArgs}
+	if configFlags != nil { // empty: every configuration flag
+		config.Flags(cmd.Flags(), configFlags...)
+	}
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		cfg, err := config.Load(os.Environ(), cmd.Flags())
+		if err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "tenantd: configuration: %v\n", err)
+			return exitCode(2)
+		}
+		c := &cli{cfg: cfg, flags: cmd.Flags(), args: args, log: newLogger(cfg, cmd.ErrOrStderr()),
+			stdout: cmd.OutOrStdout(), stderr: cmd.ErrOrStderr()}
+		if code := fn(cmd.Context(), c); code != 0 {
+			return exitCode(code)
+		}
+		return nil
+	}
+	return cmd
 }
+
+// group is a command that only holds subcommands.
+func group(use, short string, subs ...*cobra.Command) *cobra.Command {
+	cmd := &cobra.Command{Use: use, Short: short, Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())
+			}
+			return cmd.Help()
+		}}
+	cmd.AddCommand(subs...)
+	return cmd
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "tenantd",
+		Short: "tenantd — the tenant lifecycle control plane",
+		Long: "tenantd — the tenant lifecycle control plane: a GraphQL API over an audited tenant state machine.\n\n" +
+			"Without a command, tenantd serves (tenantd [serve] [flags]). The configuration comes from\n" +
+			"TENANTD_* environment variables (see \"tenantd help environment\"); each command takes the\n" +
+			"ones it uses as flags too.",
+		Version:       version.String(),
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetVersionTemplate("tenantd {{.Version}}\n")
+	root.CompletionOptions.HiddenDefaultCmd = true
+
+	serveCmd := newCommand("serve", "Run the API server (the default command)",
+		"Run the API server until SIGINT or SIGTERM, then drain requests and stop (exit status 0).\n"+
+			"It listens first, then applies the migrations: a busy port stops it before the database is touched.\n"+
+			"Every configuration variable is a flag here; \"tenantd help environment\" describes them.",
+		[]string{}, serve) // every configuration flag
+
+	tokenCreate := newCommand("create", "Create an admin or partner token and print it once", "", storeFlags, tokenCreate)
+	tokenCreate.Flags().String("role", "", "admin (read and write) or partner (read-only); required")
+	tokenCreate.Flags().String("name", "", "a name to tell the token apart")
+	tokenRevoke := newCommand("revoke", "Revoke an admin or partner token by its id or display prefix (tda_…)", "", storeFlags, tokenRevoke)
+	tokenRevoke.Flags().String("token", "", "the token's id or display prefix, as \"tenantd token list\" shows them; required")
+
+	check := newCommand("check", "Run the readiness checks on a running tenantd; exit 1 if one fails",
+		"Run the four readiness checks on a running tenantd (runReadinessChecks) and print them;\n"+
+			"exit 0 when none fails, 1 otherwise. The admin token is --token, else TENANTD_ADMIN_TOKEN,\n"+
+			"else (in development) the token the server generated for its store in the data dir\n"+
+			"(./data/dev-admin-token on SQLite; with DATABASE_URL, the PostgreSQL database's file there).",
+		[]string{"data-dir", "database-url"}, check)
+	check.Flags().String("url", "", "tenantd to check (default http://<TENANTD_ADDR>)")
+	check.Flags().String("token", "", "admin token (default TENANTD_ADMIN_TOKEN, then the development token of the data dir)")
+	check.Flags().Bool("json", false, "print the result as JSON")
+
+	importCmd := newCommand("import ARCHIVE", "Make a new tenant from a data export archive",
+		"Make a new tenant from a data export archive (a ZIP that requestDataExport made), ACTIVE on the\n"+
+			"archive's plan with its documents, query log and milestones, and print its new owner API key once.\n"+
+			"Every checksum of the archive's manifest is verified first: a tampered or truncated archive is refused,\n"+
+			"naming the file, and nothing is written.",
+		importFlags, importArchive)
+	importCmd.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) != 1 {
+			return errors.New("give the archive: tenantd import ARCHIVE [--slug s]")
+		}
+		return nil
+	}
+	importCmd.Flags().String("slug", "", "the new tenant's slug (default the archive's; needed when that one is taken)")
+
+	benchSignup := newCommand("signup", "Load test: signups followed live to ACTIVE",
+		"Drive signups against a running tenantd, follow each to ACTIVE over a subscription,\n"+
+			"and report signup → ACTIVE latency (p50/p95/p99) and sustained signups per second.", nil, benchSignup)
+	fs := benchSignup.Flags()
+	fs.String("url", "", "tenantd to drive (default http://<TENANTD_ADDR>)")
+	fs.Float64("rate", 20, "signups started per second")
+	fs.Duration("duration", 30*time.Second, "how long to start signups")
+	fs.String("plans", "starter,pro", "comma-separated plans, run one after the other (starter: pool, pro: silo)")
+	fs.String("token", "", "admin token: follow operations over one shared WebSocket (default: one per signup, with its new API key)")
+	fs.Bool("json", false, "print the reports as JSON")
+
+	benchSubs := newCommand("subscriptions", "Load test: hold many subscriptions, report memory and event delivery",
+		"Hold many idle subscriptions on a running tenantd, report the server memory they\n"+
+			"take, then fire transitions and report event delivery latency.", nil, benchSubscriptions)
+	fs = benchSubs.Flags()
+	fs.String("url", "", "tenantd to drive (default http://<TENANTD_ADDR>)")
+	fs.String("token", "", "admin token (default TENANTD_ADMIN_TOKEN, then the development token of ./data)")
+	fs.Int("subscriptions", 10_000, "subscriptions to hold")
+	fs.Int("per-conn", 100, "subscriptions per WebSocket")
+	fs.Int("tenants", 100, "tenants the subscriptions are spread over")
+	fs.Int("events", 200, "transitions to fire while they are held")
+	fs.Duration("interval", 50*time.Millisecond, "time between transitions")
+	fs.Bool("json", false, "print the report as JSON")
+
+	root.AddCommand(
+		serveCmd,
+		newCommand("migrate", "Apply tenantd's and River's migrations and seed the plans, then exit", "", storeFlags, migrate),
+		group("token", "Create, list and revoke admin and partner tokens",
+			tokenCreate,
+			newCommand("list", "List the admin and partner tokens (prefixes only: secrets are never stored)", "", storeFlags, tokenList),
+			tokenRevoke),
+		group("audit", "Verify the audit trail",
+			newCommand("verify", "Walk every tenant's history chain; exit 1 and name the first broken row", "", storeFlags, auditVerify)),
+		check,
+		importCmd,
+		group("bench", "Load tests against a running tenantd", benchSignup, benchSubs),
+		&cobra.Command{Use: "environment", Short: "The configuration variables (TENANTD_*, DATABASE_URL, STRIPE_*, SMTP_URL)",
+			Long: config.Usage()},
+	)
+	// The root's help lists every command; the commands keep cobra's own.
+	commandUsage := (&cobra.Command{}).UsageTemplate()
+	for _, c := range root.Commands() {
+		c.SetUsageTemplate(commandUsage)
+	}
+	root.SetUsageTemplate(rootUsage)
+	return root
+}
+
+// rootUsage is tenantd --help: every command with its subcommands.
+const rootUsage = `Usage:
+  tenantd [command] [flags]
+
+Commands:{{range .Commands}}{{if .IsAvailableCommand}}{{if .HasAvailableSubCommands}}{{range .Commands}}{{if .IsAvailableCommand}}
+  {{rpad .CommandPath 30}} {{.Short}}{{end}}{{end}}{{else}}
+  {{rpad .CommandPath 30}} {{.Short}}{{end}}{{end}}{{end}}
+
+Flags:
+{{.LocalFlags.FlagUsages | trimTrailingWhitespaces}}
+
+Help topics:{{range .Commands}}{{if .IsAdditionalHelpTopicCommand}}
+  tenantd help {{rpad .Name 17}} {{.Short}}{{end}}{{end}}
+
+Run "tenantd [command] --help" for a command's flags.
+`
+
+// rootFlags are the flags of tenantd itself; any other flag without a
+// command is the default command's (tenantd --addr … serves).
+var rootFlags = map[string]bool{"-h": true, "--help": true, "-v": true, "--version": true}
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-		fmt.Fprint(stdout, usage)
+	if len(args) == 0 || (strings.HasPrefix(args[0], "-") && !rootFlags[args[0]]) {
+		args = append([]string{"serve"}, args...)
+	}
+	root := newRoot()
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	cmd, err := root.ExecuteContextC(ctx)
+	var code exitCode
+	switch {
+	case err == nil:
 		return 0
-	}
-	cmd, rest, err := pick(args)
-	if err != nil {
-		fmt.Fprintf(stderr, "tenantd: %v\n\n%s", err, usage)
+	case errors.As(err, &code):
+		return int(code)
+	default: // a usage error: unknown command or flag, bad arguments
+		fmt.Fprintf(stderr, "tenantd: %v\nRun \"%s --help\" for usage.\n", err, cmd.CommandPath())
 		return 2
 	}
-	fs := config.FlagSet("tenantd " + cmd.name)
-	fs.SetOutput(stderr)
-	if cmd.flags != nil {
-		cmd.flags(fs)
-	}
-	fs.Usage = func() {
-		fmt.Fprintf(stdout, "Usage: tenantd %s [flags]\n\n%s\n\n", strings.TrimSpace(cmd.name+" "+cmd.args), cmd.about)
-		if cmd.flags != nil {
-			own := flag.NewFlagSet(cmd.name, flag.ContinueOnError)
-			own.SetOutput(stdout)
-			cmd.flags(own)
-			fmt.Fprintln(stdout, "Flags:")
-			own.PrintDefaults()
-			fmt.Fprintln(stdout)
-		}
-		fmt.Fprint(stdout, config.Usage())
-	}
-	var positional []string
-	for {
-		if err := fs.Parse(rest); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return 0
-			}
-			return 2
-		}
-		// Arguments may come before flags: parse on after each one.
-		if cmd.args == "" || fs.NArg() == 0 {
-			break
-		}
-		positional, rest = append(positional, fs.Arg(0)), fs.Args()[1:]
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "tenantd %s: unexpected argument %q\n", cmd.name, fs.Arg(0))
-		return 2
-	}
-	cfg, err := config.Load(os.Environ(), fs)
-	if err != nil {
-		fmt.Fprintf(stderr, "tenantd: configuration: %v\n", err)
-		return 2
-	}
-	return cmd.run(ctx, &cli{cfg: cfg, fs: fs, args: positional, log: newLogger(cfg, stderr), stdout: stdout, stderr: stderr})
-}
-
-// pick finds the command named by the leading words of args.
-func pick(args []string) (command, []string, error) {
-	var words []string
-	for _, a := range args {
-		if strings.HasPrefix(a, "-") {
-			break
-		}
-		words = append(words, a)
-	}
-	if len(words) == 0 {
-		return commands[0], args, nil
-	}
-	for _, c := range commands {
-		n := len(strings.Fields(c.name))
-		if len(words) >= n && strings.Join(words[:n], " ") == c.name {
-			return c, args[n:], nil
-		}
-	}
-	return command{}, nil, fmt.Errorf("unknown command %q", strings.Join(words, " "))
 }
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
@@ -202,14 +247,21 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 }
 
 func serve(ctx context.Context, c *cli) int {
-	c.log.Info("starting tenantd", "config", c.cfg)
+	c.log.Info("starting tenantd", "version", version.String(), "config", c.cfg)
 	opts, opened, err := crashPoint(c.cfg)
 	if err != nil {
 		c.log.Error("start-up failed", "err", err)
 		return 1
 	}
-	srv, err := server.Open(ctx, c.cfg, c.log, opts...)
+	// Listen before migrating: a busy port is reported at once.
+	lns, err := server.Listen(c.cfg)
 	if err != nil {
+		c.log.Error("start-up failed", "err", err)
+		return 1
+	}
+	srv, err := server.Open(ctx, c.cfg, c.log, append(opts, server.WithListeners(lns))...)
+	if err != nil {
+		lns.Close()
 		c.log.Error("start-up failed", "err", err)
 		return 1
 	}
@@ -264,7 +316,7 @@ func migrate(ctx context.Context, c *cli) int {
 }
 
 func tokenCreate(ctx context.Context, c *cli) int {
-	role := strings.ToUpper(c.fs.Lookup("role").Value.String())
+	role := strings.ToUpper(flagString(c.flags, "role"))
 	if role != "ADMIN" && role != "PARTNER" {
 		fmt.Fprintln(c.stderr, "tenantd token create: --role must be admin or partner")
 		return 2
@@ -279,7 +331,7 @@ func tokenCreate(ctx context.Context, c *cli) int {
 		c.log.Error("token create", "err", err)
 		return 1
 	}
-	secret, t, err := authService(db).CreateAdminToken(ctx, admintoken.Role(role), c.fs.Lookup("name").Value.String())
+	secret, t, err := authService(db).CreateAdminToken(ctx, admintoken.Role(role), flagString(c.flags, "name"))
 	if err != nil {
 		c.log.Error("token create", "err", err)
 		return 1
@@ -322,21 +374,46 @@ func auditVerify(ctx context.Context, c *cli) int {
 	return 0
 }
 
-func flagString(fs *flag.FlagSet, name string) string { return fs.Lookup(name).Value.String() }
+func flagString(fs *pflag.FlagSet, name string) string { v, _ := fs.GetString(name); return v }
 
-func flagValue[T any](fs *flag.FlagSet, name string) T {
-	return fs.Lookup(name).Value.(flag.Getter).Get().(T)
+func flagBool(fs *pflag.FlagSet, name string) bool { v, _ := fs.GetBool(name); return v }
+
+func flagFloat(fs *pflag.FlagSet, name string) float64 { v, _ := fs.GetFloat64(name); return v }
+
+func flagInt(fs *pflag.FlagSet, name string) int { v, _ := fs.GetInt(name); return v }
+
+func flagDuration(fs *pflag.FlagSet, name string) time.Duration {
+	v, _ := fs.GetDuration(name)
+	return v
+}
+
+// adminToken is the admin token a client command uses: its --token, else
+// TENANTD_ADMIN_TOKEN, else in development the token a server generated for
+// the configured store (config.DevTokenPath).
+func adminToken(c *cli) string {
+	if t := flagString(c.flags, "token"); t != "" {
+		return t
+	}
+	if c.cfg.AdminToken != "" {
+		return c.cfg.AdminToken
+	}
+	if c.cfg.IsDevelopment() {
+		if b, err := os.ReadFile(c.cfg.DevTokenPath()); err == nil {
+			return strings.TrimSpace(string(b))
+		}
+	}
+	return ""
 }
 
 func benchURL(c *cli) string {
-	if u := flagString(c.fs, "url"); u != "" {
+	if u := flagString(c.flags, "url"); u != "" {
 		return strings.TrimSuffix(u, "/")
 	}
 	return "http://" + c.cfg.Addr
 }
 
 func printReport(c *cli, rep any) {
-	if flagValue[bool](c.fs, "json") {
+	if flagBool(c.flags, "json") {
 		b, _ := json.MarshalIndent(rep, "", "  ")
 		fmt.Fprintln(c.stdout, string(b))
 		return
@@ -346,12 +423,12 @@ func printReport(c *cli, rep any) {
 
 func benchSignup(ctx context.Context, c *cli) int {
 	url := benchURL(c)
-	for _, plan := range strings.Split(flagString(c.fs, "plans"), ",") {
+	for _, plan := range strings.Split(flagString(c.flags, "plans"), ",") {
 		plan = strings.TrimSpace(plan)
-		fmt.Fprintf(c.stderr, "signups on %s: plan %s, %.1f/s for %s\n", url, plan, flagValue[float64](c.fs, "rate"), flagValue[time.Duration](c.fs, "duration"))
+		fmt.Fprintf(c.stderr, "signups on %s: plan %s, %.1f/s for %s\n", url, plan, flagFloat(c.flags, "rate"), flagDuration(c.flags, "duration"))
 		rep, err := load.Signups(ctx, load.SignupConfig{
-			URL: url, Rate: flagValue[float64](c.fs, "rate"), Duration: flagValue[time.Duration](c.fs, "duration"),
-			Plan: plan, Token: flagString(c.fs, "token"), Progress: c.stderr,
+			URL: url, Rate: flagFloat(c.flags, "rate"), Duration: flagDuration(c.flags, "duration"),
+			Plan: plan, Token: flagString(c.flags, "token"), Progress: c.stderr,
 		})
 		if err != nil {
 			fmt.Fprintf(c.stderr, "tenantd bench signup: %v\n", err)
@@ -363,15 +440,12 @@ func benchSignup(ctx context.Context, c *cli) int {
 }
 
 func benchSubscriptions(ctx context.Context, c *cli) int {
-	token := flagString(c.fs, "token")
-	if token == "" {
-		token = c.cfg.AdminToken
-	}
+	token := adminToken(c)
 	rep, err := load.Subscriptions(ctx, load.SubscriptionConfig{
 		URL: benchURL(c), Token: token,
-		Subscriptions: flagValue[int](c.fs, "subscriptions"), PerConnection: flagValue[int](c.fs, "per-conn"),
-		Tenants: flagValue[int](c.fs, "tenants"), Events: flagValue[int](c.fs, "events"),
-		EventInterval: flagValue[time.Duration](c.fs, "interval"), Progress: c.stderr,
+		Subscriptions: flagInt(c.flags, "subscriptions"), PerConnection: flagInt(c.flags, "per-conn"),
+		Tenants: flagInt(c.flags, "tenants"), Events: flagInt(c.flags, "events"),
+		EventInterval: flagDuration(c.flags, "interval"), Progress: c.stderr,
 	})
 	if err != nil {
 		fmt.Fprintf(c.stderr, "tenantd bench subscriptions: %v\n", err)
@@ -382,12 +456,10 @@ func benchSubscriptions(ctx context.Context, c *cli) int {
 }
 
 func check(ctx context.Context, c *cli) int {
-	token := flagString(c.fs, "token")
+	token := adminToken(c)
 	if token == "" {
-		token = c.cfg.AdminToken
-	}
-	if token == "" {
-		fmt.Fprintln(c.stderr, "tenantd check: an admin token is needed: --token or TENANTD_ADMIN_TOKEN")
+		fmt.Fprintf(c.stderr, "tenantd check: an admin token is needed: --token, TENANTD_ADMIN_TOKEN, or in development the token a server keeps in %s (there is none)\n",
+			c.cfg.DevTokenPath())
 		return 2
 	}
 	rep, err := load.RunReadinessChecks(ctx, benchURL(c), token)
@@ -395,7 +467,7 @@ func check(ctx context.Context, c *cli) int {
 		fmt.Fprintf(c.stderr, "tenantd check: %v\n", err)
 		return 1
 	}
-	if flagValue[bool](c.fs, "json") {
+	if flagBool(c.flags, "json") {
 		printReport(c, rep)
 	} else {
 		for _, ch := range rep.Checks {
@@ -433,7 +505,7 @@ func tokenList(ctx context.Context, c *cli) int {
 }
 
 func tokenRevoke(ctx context.Context, c *cli) int {
-	ref := flagString(c.fs, "token")
+	ref := flagString(c.flags, "token")
 	if ref == "" {
 		fmt.Fprintln(c.stderr, "tenantd token revoke: --token <id or prefix> is required")
 		return 2

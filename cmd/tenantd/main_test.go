@@ -36,15 +36,19 @@ func TestHelpAndUsageErrors(t *testing.T) {
 	for _, cmd := range [][]string{{"serve"}, {"migrate"}, {"token", "create"}, {"audit", "verify"}} {
 		code, out, _ := runCLI(t, append(cmd, "--help")...)
 		require.Equal(t, 0, code, cmd)
-		require.Contains(t, out, "Usage: tenantd "+strings.Join(cmd, " "))
-		require.Contains(t, out, "TENANTD_DATA_DIR")
+		require.Contains(t, out, "Usage:\n  tenantd "+strings.Join(cmd, " ")+" [flags]")
+		require.Contains(t, out, "--data-dir string")
+		require.Contains(t, out, "(env TENANTD_DATA_DIR)")
 	}
 	code, _, errOut := runCLI(t, "frobnicate")
 	require.Equal(t, 2, code)
 	require.Contains(t, errOut, `unknown command "frobnicate"`)
-	code, _, errOut = runCLI(t, "migrate", "--addr", "nonsense")
+	code, _, errOut = runCLI(t, "migrate", "--data-dir", " ")
 	require.Equal(t, 2, code)
-	require.Contains(t, errOut, "--addr")
+	require.Contains(t, errOut, "invalid --data-dir: must not be empty")
+	code, _, errOut = runCLI(t, "migrate", "--addr", "127.0.0.1:1")
+	require.Equal(t, 2, code)
+	require.Contains(t, errOut, "unknown flag: --addr", "migrate does not listen: TENANTD_ADDR is not its flag")
 	code, _, errOut = runCLI(t, "token", "create", "--role", "root", "--data-dir", t.TempDir())
 	require.Equal(t, 2, code)
 	require.Contains(t, errOut, "--role must be admin or partner")
@@ -183,7 +187,7 @@ func TestCheckCommand(t *testing.T) {
 	require.Contains(t, out, "FAIL  Provisioning speed")
 	require.Contains(t, out, "readiness: FAIL")
 
-	code, _, errOut = runCLI(t, "check", "--url", healthy.URL)
+	code, _, errOut = runCLI(t, "check", "--url", healthy.URL, "--data-dir", t.TempDir())
 	require.Equal(t, 2, code)
 	require.Contains(t, errOut, "admin token")
 }

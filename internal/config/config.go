@@ -5,7 +5,6 @@ package config
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -17,6 +16,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/agnivade/levenshtein"
+	"github.com/spf13/pflag"
 )
 
 // Environments.
@@ -323,21 +325,24 @@ func checkAddr(v string) error {
 	return nil
 }
 
-// FlagSet returns a flag set carrying every configuration flag, for a
-// command that adds flags of its own. Call Load with it after Parse.
-func FlagSet(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+// Flags adds the flags of the named variables (by environment name,
+// "TENANTD_ADDR", or flag name, "addr") to fs; with no names, every
+// variable's. A command offers the flags of the settings it uses; the
+// environment sets them all. Call Load with fs after parsing.
+func Flags(fs *pflag.FlagSet, names ...string) {
 	for _, v := range variables {
-		def := v.def
-		fs.String(v.flag, "", fmt.Sprintf("%s (env %s, default %q)", v.usage, v.env, def))
+		if len(names) > 0 && !slices.Contains(names, v.env) && !slices.Contains(names, v.flag) {
+			continue
+		}
+		fs.String(v.flag, v.def, fmt.Sprintf("%s (env %s)", v.usage, v.env))
 	}
-	return fs
 }
 
 // Load builds the configuration from environ (os.Environ() form) and the
-// parsed flags of fs (which may be nil). Unknown TENANTD_* variables and
-// malformed values are errors that name the variable.
-func Load(environ []string, fs *flag.FlagSet) (*Config, error) {
+// parsed flags of fs (which may be nil; only its configuration flags that
+// were set count). Unknown TENANTD_* variables and malformed values are
+// errors that name the variable.
+func Load(environ []string, fs *pflag.FlagSet) (*Config, error) {
 	env := map[string]string{}
 	for _, kv := range environ {
 		k, v, _ := strings.Cut(kv, "=")
@@ -355,11 +360,11 @@ func Load(environ []string, fs *flag.FlagSet) (*Config, error) {
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return nil, fmt.Errorf("unknown variable %s; tenantd knows %s", strings.Join(unknown, ", "), strings.Join(envNames(), ", "))
+		return nil, unknownError(unknown)
 	}
 	flagged := map[string]string{}
 	if fs != nil {
-		fs.Visit(func(f *flag.Flag) { flagged[f.Name] = f.Value.String() })
+		fs.Visit(func(f *pflag.Flag) { flagged[f.Name] = f.Value.String() })
 	}
 	c := &Config{}
 	for _, v := range variables {
@@ -387,6 +392,55 @@ func Load(environ []string, fs *flag.FlagSet) (*Config, error) {
 		return nil, errors.New("invalid STRIPE_API_BASE: set only together with STRIPE_SECRET_KEY")
 	}
 	return c, nil
+}
+
+// unknownError names each unknown variable with the known one it most
+// likely misspells.
+func unknownError(unknown []string) error {
+	var parts []string
+	guessed := true
+	for _, k := range unknown {
+		if s := suggest(k); s != "" {
+			parts = append(parts, fmt.Sprintf("%s (did you mean %s?)", k, s))
+		} else {
+			parts, guessed = append(parts, k), false
+		}
+	}
+	msg := "unknown variable " + strings.Join(parts, ", ")
+	if len(unknown) > 1 {
+		msg = "unknown variables " + strings.Join(parts, ", ")
+	}
+	if !guessed {
+		msg += "; tenantd knows " + strings.Join(envNames(), ", ") + " (see `tenantd help environment`)"
+	}
+	return errors.New(msg)
+}
+
+// aliases are names people try for a setting that has another name.
+var aliases = map[string]string{
+	"TENANTD_PORT": "TENANTD_ADDR", "TENANTD_HOST": "TENANTD_ADDR", "TENANTD_LISTEN": "TENANTD_ADDR",
+	"TENANTD_LISTEN_ADDR": "TENANTD_ADDR", "TENANTD_BIND": "TENANTD_ADDR", "TENANTD_ENVIRONMENT": "TENANTD_ENV",
+}
+
+// suggest returns the known variable closest to name: the same name without
+// the TENANTD_ prefix (TENANTD_DATABASE_URL: DATABASE_URL), or one a few
+// edits away (TENANTD_ADRR: TENANTD_ADDR); "" if none is close.
+func suggest(name string) string {
+	if a, ok := aliases[name]; ok {
+		return a
+	}
+	bare := strings.TrimPrefix(name, "TENANTD_")
+	best, bestDist := "", 0
+	for _, v := range variables {
+		d := min(levenshtein.ComputeDistance(name, v.env), levenshtein.ComputeDistance(bare, strings.TrimPrefix(v.env, "TENANTD_")))
+		if best == "" || d < bestDist {
+			best, bestDist = v.env, d
+		}
+	}
+	if bestDist > max(2, len(bare)/4) {
+		return ""
+	}
+	return best
 }
 
 // FromEnv loads the configuration from the process environment alone.
@@ -425,16 +479,48 @@ func redact(name, val string) string {
 	return "[redacted]"
 }
 
-// Usage describes every variable, for --help.
+// Usage describes every variable, for `tenantd help environment`.
 func Usage() string {
 	var b strings.Builder
-	b.WriteString("Configuration (environment variable, or the flag of the same name):\n")
+	b.WriteString("tenantd reads its configuration from these environment variables; the commands that use a\n" +
+		"setting also take it as the flag of the same name (TENANTD_ADDR: --addr), and a flag wins.\n" +
+		"An unknown TENANTD_* variable or a malformed value stops tenantd with a message naming it.\n\n")
 	for _, v := range variables {
 		def := ""
 		if v.def != "" {
 			def = fmt.Sprintf(" (default %s)", v.def)
 		}
-		fmt.Fprintf(&b, "  %-24s --%-22s %s%s\n", v.env, v.flag, v.usage, def)
+		fmt.Fprintf(&b, "  %s, --%s\n      %s%s\n", v.env, v.flag, v.usage, def)
 	}
 	return b.String()
+}
+
+// DevTokenPath is the file where a development server keeps the admin token
+// it generated, in the data dir, one per store: dev-admin-token for the
+// embedded SQLite database, dev-admin-token.postgres-<host>-<port>-<database>
+// for a PostgreSQL database, so that one checkout run on both keeps a token
+// for each. `tenantd check` reads it too.
+func (c *Config) DevTokenPath() string {
+	name := "dev-admin-token"
+	if c.DatabaseURL != "" {
+		u, _ := url.Parse(c.DatabaseURL) // validated by Load
+		host, port := u.Hostname(), u.Port()
+		if host == "" {
+			host = "localhost"
+		}
+		if port == "" {
+			port = "5432"
+		}
+		db := strings.TrimPrefix(u.Path, "/")
+		if db == "" {
+			db = u.User.Username()
+		}
+		name += ".postgres-" + strings.Map(func(r rune) rune {
+			if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-' {
+				return r
+			}
+			return '_'
+		}, host+"-"+port+"-"+db)
+	}
+	return filepath.Join(c.DataDir, name)
 }

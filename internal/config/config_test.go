@@ -5,8 +5,61 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/require"
 )
+
+func flags() *pflag.FlagSet {
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	Flags(fs)
+	return fs
+}
+
+func TestPortOutOfRange(t *testing.T) {
+	_, err := Load([]string{"TENANTD_ADDR=127.0.0.1:99999"}, nil)
+	require.EqualError(t, err, `invalid TENANTD_ADDR: the port "99999" is not a number from 0 to 65535`)
+	fs := flags()
+	require.NoError(t, fs.Parse([]string{"--addr", "localhost:65536"}))
+	_, err = Load(nil, fs)
+	require.EqualError(t, err, `invalid --addr: the port "65536" is not a number from 0 to 65535`)
+	c, err := Load([]string{"TENANTD_ADDR=0.0.0.0:65535"}, nil)
+	require.NoError(t, err)
+	require.Equal(t, "0.0.0.0:65535", c.Addr)
+}
+
+func TestUnknownVariableSuggestsTheKnownOne(t *testing.T) {
+	cases := map[string]string{
+		"TENANTD_ADRR":         "unknown variable TENANTD_ADRR (did you mean TENANTD_ADDR?)",
+		"TENANTD_DATADIR":      "unknown variable TENANTD_DATADIR (did you mean TENANTD_DATA_DIR?)",
+		"TENANTD_DATABASE_URL": "unknown variable TENANTD_DATABASE_URL (did you mean DATABASE_URL?)",
+		"TENANTD_SMTP_URL":     "unknown variable TENANTD_SMTP_URL (did you mean SMTP_URL?)",
+		"TENANTD_PORT":         "unknown variable TENANTD_PORT (did you mean TENANTD_ADDR?)",
+		"TENANTD_LOGLEVEL":     "unknown variable TENANTD_LOGLEVEL (did you mean TENANTD_LOG_LEVEL?)",
+	}
+	for name, want := range cases {
+		_, err := Load([]string{name + "=x"}, nil)
+		require.EqualError(t, err, want, name)
+	}
+	// Nothing close: the known names are listed.
+	_, err := Load([]string{"TENANTD_FROBNICATE=1", "TENANTD_ADRR=x"}, nil)
+	require.ErrorContains(t, err, "unknown variables TENANTD_ADRR (did you mean TENANTD_ADDR?), TENANTD_FROBNICATE; tenantd knows TENANTD_ADDR, ")
+	require.ErrorContains(t, err, "tenantd help environment")
+}
+
+func TestDevTokenPathPerStore(t *testing.T) {
+	c, err := Load([]string{"TENANTD_DATA_DIR=/srv/data"}, nil)
+	require.NoError(t, err)
+	require.Equal(t, "/srv/data/dev-admin-token", c.DevTokenPath())
+	for url, want := range map[string]string{
+		"postgres://app:secret@127.0.0.1:5432/tenantd?sslmode=disable": "/srv/data/dev-admin-token.postgres-127.0.0.1-5432-tenantd",
+		"postgresql://db.internal/other":                               "/srv/data/dev-admin-token.postgres-db.internal-5432-other",
+		"postgres://bob@[::1]:6543":                                    "/srv/data/dev-admin-token.postgres-__1-6543-bob",
+	} {
+		c, err := Load([]string{"TENANTD_DATA_DIR=/srv/data", "DATABASE_URL=" + url}, nil)
+		require.NoError(t, err)
+		require.Equal(t, want, c.DevTokenPath(), url)
+	}
+}
 
 func TestDefaults(t *testing.T) {
 	c, err := Load(nil, nil)
@@ -38,6 +91,8 @@ func TestMalformedValuesNameTheVariable(t *testing.T) {
 		"TENANTD_EXPORT_DIR= ":                     "TENANTD_EXPORT_DIR",
 		"TENANTD_EXPORT_TTL=forever":               "TENANTD_EXPORT_TTL",
 		"TENANTD_EXPORT_TTL=1m":                    "TENANTD_EXPORT_TTL",
+		"TENANTD_ADDR=127.0.0.1:99999":             "TENANTD_ADDR",
+		"TENANTD_METRICS_ADDR=127.0.0.1:70000":     "TENANTD_METRICS_ADDR",
 	}
 	for kv, name := range cases {
 		_, err := Load([]string{kv}, nil)
@@ -51,7 +106,7 @@ func TestExportStore(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "/var/lib/tenantd/exports", c.ExportDir, "under the data dir by default")
 	require.Equal(t, 7*24*time.Hour, c.ExportTTL)
-	fs := FlagSet("test")
+	fs := flags()
 	require.NoError(t, fs.Parse([]string{"--export-ttl", "48h"}))
 	c, err = Load([]string{"TENANTD_EXPORT_DIR=/mnt/shared/exports"}, fs)
 	require.NoError(t, err)
@@ -60,7 +115,7 @@ func TestExportStore(t *testing.T) {
 }
 
 func TestFlagsOverrideEnvironment(t *testing.T) {
-	fs := FlagSet("test")
+	fs := flags()
 	require.NoError(t, fs.Parse([]string{"--addr", "127.0.0.1:9999", "--env", "production"}))
 	c, err := Load([]string{"TENANTD_ADDR=127.0.0.1:1111", "TENANTD_ALLOWED_ORIGINS=https://a.example.com, http://localhost:5173"}, fs)
 	require.NoError(t, err)
@@ -68,7 +123,7 @@ func TestFlagsOverrideEnvironment(t *testing.T) {
 	require.Equal(t, Production, c.Env)
 	require.Equal(t, []string{"https://a.example.com", "http://localhost:5173"}, c.AllowedOrigins)
 
-	bad := FlagSet("test")
+	bad := flags()
 	require.NoError(t, bad.Parse([]string{"--env", "qa"}))
 	_, err = Load(nil, bad)
 	require.ErrorContains(t, err, "--env")

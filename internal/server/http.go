@@ -25,6 +25,7 @@ import (
 	"github.com/tenantd/tenantd/graph"
 	"github.com/tenantd/tenantd/internal/console"
 	"github.com/tenantd/tenantd/internal/graphiql"
+	"github.com/tenantd/tenantd/internal/version"
 )
 
 // Limits of the GraphQL endpoint (the body limits are in graphqlhttp.go).
@@ -39,7 +40,7 @@ func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", s.graphqlEndpoint())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": version.String()})
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("/webhooks/stripe", s.webhooks)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/go-co-op/gocron/v2"
@@ -96,6 +97,47 @@ type options struct {
 	initTimeout             time.Duration
 	revocationInterval      time.Duration
 	noRevocationClose       bool
+	listeners               *Listeners
+}
+
+// Listeners are the sockets a server serves on, opened before it migrates
+// the database so that a busy port is reported first.
+type Listeners struct {
+	API     net.Listener
+	Metrics net.Listener // nil without TENANTD_METRICS_ADDR
+}
+
+// Listen opens the listeners of cfg: TENANTD_ADDR and TENANTD_METRICS_ADDR.
+func Listen(cfg *config.Config) (*Listeners, error) {
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("listen on %s (TENANTD_ADDR): %w; another process holds the port: stop it, or choose another port with TENANTD_ADDR=127.0.0.1:PORT or --addr", cfg.Addr, err)
+		}
+		return nil, fmt.Errorf("listen on %s (TENANTD_ADDR): %w", cfg.Addr, err)
+	}
+	l := &Listeners{API: ln}
+	if cfg.MetricsAddr != "" {
+		if l.Metrics, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("listen on %s (TENANTD_METRICS_ADDR): %w", cfg.MetricsAddr, err)
+		}
+	}
+	return l, nil
+}
+
+// Close closes the listeners (when the server is not started on them).
+func (l *Listeners) Close() {
+	l.API.Close()
+	if l.Metrics != nil {
+		l.Metrics.Close()
+	}
+}
+
+// WithListeners makes Start serve on listeners opened by Listen instead of
+// listening itself.
+func WithListeners(l *Listeners) Option {
+	return func(o *options) { o.listeners = l }
 }
 
 // WithWebSocketInitTimeout sets how long a WebSocket may take to send
@@ -174,6 +216,9 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 		s.initTimeout = o.initTimeout
 	}
 	s.clock = tenantd.ClockOr(o.clock)
+	if o.listeners != nil {
+		s.listener, s.metricsLn = o.listeners.API, o.listeners.Metrics
+	}
 	s.large = newLargeBodies(cfg.MaxDocument + 1<<20)
 	s.guard = graph.NewGuard(parserTokenLimit)
 	sopts := store.Options{DatabaseURL: cfg.DatabaseURL, OwnerURL: cfg.OwnerURL, DataDir: cfg.DataDir, Logger: log}
@@ -385,8 +430,13 @@ func (s *Server) publicURL() string {
 	return s.URL()
 }
 
+// devTokenName names the admin tokens a development server generates.
+const devTokenName = "development (generated at start)"
+
 // bootstrapAdmin registers TENANTD_ADMIN_TOKEN, or in development without it
-// makes (once per data dir) a random admin token and keeps it for later starts.
+// makes a random admin token and keeps it for later starts, one per store
+// (config.DevTokenPath). A new one replaces the store's earlier generated
+// ones: they are revoked.
 func (s *Server) bootstrapAdmin(ctx context.Context) error {
 	if s.cfg.AdminToken != "" {
 		return s.auth.EnsureAdminToken(ctx, s.cfg.AdminToken, "bootstrap (TENANTD_ADMIN_TOKEN)")
@@ -395,7 +445,7 @@ func (s *Server) bootstrapAdmin(ctx context.Context) error {
 		s.log.Warn("no TENANTD_ADMIN_TOKEN: create admin tokens with `tenantd token create --role admin`")
 		return nil
 	}
-	path := filepath.Join(s.cfg.DataDir, "dev-admin-token")
+	path := s.cfg.DevTokenPath()
 	if b, err := os.ReadFile(path); err == nil {
 		tok := strings.TrimSpace(string(b))
 		if _, err := s.auth.Authenticate(ctx, tok); err == nil {
@@ -403,7 +453,7 @@ func (s *Server) bootstrapAdmin(ctx context.Context) error {
 			return nil
 		}
 	}
-	tok, _, err := s.auth.CreateAdminToken(ctx, "ADMIN", "development (generated at start)")
+	tok, created, err := s.auth.CreateAdminToken(ctx, "ADMIN", devTokenName)
 	if err != nil {
 		return err
 	}
@@ -414,25 +464,35 @@ func (s *Server) bootstrapAdmin(ctx context.Context) error {
 		return fmt.Errorf("keep development admin token: %w", err)
 	}
 	s.AdminToken = tok
+	all, err := s.auth.AdminTokens(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range all {
+		if t.Name == devTokenName && t.RevokedAt == nil && t.ID != created.ID {
+			if _, err := s.auth.RevokeAdminToken(ctx, t.ID.String()); err != nil {
+				return fmt.Errorf("revoke the replaced development admin token: %w", err)
+			}
+			s.log.Info("revoked the development admin token the new one replaces", "prefix", t.Prefix)
+		}
+	}
 	return nil
 }
 
 // Start listens on the configured address and serves in the background.
 func (s *Server) Start(ctx context.Context) error {
-	ln, err := net.Listen("tcp", s.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s (TENANTD_ADDR): %w", s.cfg.Addr, err)
-	}
-	s.listener = ln
-	if s.cfg.MetricsAddr != "" {
-		mln, err := net.Listen("tcp", s.cfg.MetricsAddr)
+	if s.listener == nil {
+		l, err := Listen(s.cfg)
 		if err != nil {
-			ln.Close()
-			return fmt.Errorf("listen on %s (TENANTD_METRICS_ADDR): %w", s.cfg.MetricsAddr, err)
+			return err
 		}
+		s.listener, s.metricsLn = l.API, l.Metrics
+	}
+	ln := s.listener
+	if mln := s.metricsLn; mln != nil {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", s.metricsHandler())
-		s.metricsLn, s.metricsServer = mln, &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		s.metricsServer = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := s.metricsServer.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				s.log.Error("metrics server stopped", "err", err)
