@@ -85,7 +85,7 @@ type FunnelStep struct {
 	ConversionFromStart float64
 	// MedianSecondsFromPrevious and P90SecondsFromPrevious estimate the
 	// time from the previous step, in seconds, from the duration histogram
-	// (within 10%, see NumBuckets); nil for the first step or when no
+	// (within 10% from a millisecond to 200 days, see MinBucket); nil for the first step or when no
 	// tenant got here from the previous step.
 	MedianSecondsFromPrevious, P90SecondsFromPrevious *float64
 }
@@ -223,7 +223,7 @@ func Compute(ctx context.Context, client *ent.Client, q Query, window time.Durat
 
 	var (
 		perDay map[time.Time]*stepCounts
-		hists  map[string]*histogram
+		hists  map[string]histogram
 		stuck  [3][]*StuckTenant
 	)
 	tasks := []func(context.Context) error{
@@ -362,7 +362,7 @@ func readStepCounts(ctx context.Context, client *ent.Client, q Query) (map[time.
 }
 
 // readHistograms sums the duration histograms over the range, per metric.
-func readHistograms(ctx context.Context, client *ent.Client, q Query) (map[string]*histogram, error) {
+func readHistograms(ctx context.Context, client *ent.Client, q Query) (map[string]histogram, error) {
 	var rows []struct {
 		Metric string `json:"metric"`
 		Bucket int    `json:"bucket"`
@@ -377,14 +377,14 @@ func readHistograms(ctx context.Context, client *ent.Client, q Query) (map[strin
 	if err != nil {
 		return nil, fmt.Errorf("read funnel histograms: %w", err)
 	}
-	out := map[string]*histogram{}
+	out := map[string]histogram{}
 	for _, r := range rows {
-		if r.Bucket < 0 || r.Bucket >= NumBuckets {
+		if _, _, ok := BucketBounds(r.Bucket); !ok {
 			continue
 		}
 		h := out[r.Metric]
 		if h == nil {
-			h = &histogram{}
+			h = histogram{}
 			out[r.Metric] = h
 		}
 		h[r.Bucket] += r.Sum
