@@ -64,7 +64,7 @@ func (r *queryResolver) Tenants(ctx context.Context, after *entgql.Cursor[uuid.U
 	}
 	first = defaultPage(first, last)
 	return r.client().Tenant.Query().
-		Paginate(ctx, after, first, before, last, ent.WithTenantOrder(orderBy), ent.WithTenantFilter(where.Filter))
+		Paginate(ctx, after, first, before, last, ent.WithTenantOrder(orderBy), ent.WithTenantFilter(tenantFilter(where)))
 }
 
 // WinBackCampaigns is the resolver for the winBackCampaigns field.

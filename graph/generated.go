@@ -378,11 +378,11 @@ type ComplexityRoot struct {
 		Nodes                 func(childComplexity int, ids []uuid.UUID) int
 		Operation             func(childComplexity int, id uuid.UUID) int
 		Plans                 func(childComplexity int) int
-		ProvisioningDurations func(childComplexity int, last *int) int
+		ProvisioningDurations func(childComplexity int, last *int, includeSynthetic *bool) int
 		Readiness             func(childComplexity int) int
 		SearchDocuments       func(childComplexity int, query string, first *int) int
 		Tenant                func(childComplexity int, id uuid.UUID) int
-		TenantStateCounts     func(childComplexity int) int
+		TenantStateCounts     func(childComplexity int, includeSynthetic *bool) int
 		Tenants               func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.TenantOrder, where *ent.TenantWhereInput) int
 		Viewer                func(childComplexity int) int
 		WinBackCampaigns      func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.WinBackCampaignOrder, where *ent.WinBackCampaignWhereInput) int
@@ -729,13 +729,13 @@ type QueryResolver interface {
 	Viewer(ctx context.Context) (*Viewer, error)
 	Tenant(ctx context.Context, id uuid.UUID) (*ent.Tenant, error)
 	Operation(ctx context.Context, id uuid.UUID) (*ent.Operation, error)
-	TenantStateCounts(ctx context.Context) (*StateCounts, error)
+	TenantStateCounts(ctx context.Context, includeSynthetic *bool) (*StateCounts, error)
 	WinBackOffer(ctx context.Context, token string) (*WinBackOfferView, error)
 	Documents(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int) (*DocumentConnection, error)
 	SearchDocuments(ctx context.Context, query string, first *int) ([]*workspace.Hit, error)
 	ActivationFunnel(ctx context.Context, from *time.Time, to *time.Time, plan *string, cohort *analytics.Cohort, dropOffLimit *int) (*analytics.Funnel, error)
 	Readiness(ctx context.Context) (*Readiness, error)
-	ProvisioningDurations(ctx context.Context, last *int) (*provisioning.Durations, error)
+	ProvisioningDurations(ctx context.Context, last *int, includeSynthetic *bool) (*provisioning.Durations, error)
 }
 type ReadinessCheckResolver interface {
 	Title(ctx context.Context, obj *ent.ReadinessCheck) (string, error)
@@ -2275,7 +2275,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.ProvisioningDurations(childComplexity, args["last"].(*int)), true
+		return e.ComplexityRoot.Query.ProvisioningDurations(childComplexity, args["last"].(*int), args["includeSynthetic"].(*bool)), true
 	case "Query.readiness":
 		if e.ComplexityRoot.Query.Readiness == nil {
 			break
@@ -2309,7 +2309,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Query.TenantStateCounts(childComplexity), true
+		args, err := ec.field_Query_tenantStateCounts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.TenantStateCounts(childComplexity, args["includeSynthetic"].(*bool)), true
 	case "Query.tenants":
 		if e.ComplexityRoot.Query.Tenants == nil {
 			break
@@ -3791,8 +3796,12 @@ extend type Query {
   tenant(id: ID!): Tenant
   "One operation, with its steps and progress."
   operation(id: ID!): Operation
-  "The state audit: how many tenants are in each state. Read from counters, never a table scan."
-  tenantStateCounts: StateCounts!
+  """
+  The state audit: how many tenants are in each state. Read from counters,
+  never a table scan. Synthetic tenants (readiness checks' and load tests')
+  are left out unless includeSynthetic is true.
+  """
+  tenantStateCounts(includeSynthetic: Boolean = false): StateCounts!
 }
 
 type Mutation {
@@ -3883,6 +3892,14 @@ input SignUpInput {
   paymentMethod: String!
   "A fresh random string (a UUID) per signup, 8 to 255 characters."
   idempotencyKey: String!
+  """
+  Marks a test tenant (a load test's, a smoke test's): it never charges a
+  live payment provider, and it is left out of every figure and list by
+  default (tenants, tenantStateCounts, activationFunnel,
+  provisioningDurations). Only an admin token may set it; ` + "`" + `tenantd bench
+  signup --token` + "`" + ` does.
+  """
+  synthetic: Boolean = false
 }
 
 type SignUpPayload {
@@ -4425,8 +4442,13 @@ extend type Query {
   activationFunnel(from: Time, to: Time, plan: String, cohort: Cohort = DAY, dropOffLimit: Int = 20): ActivationFunnel!
   "The readiness checks as they last ran. Admin and partner tokens."
   readiness: Readiness!
-  "How long recent PROVISION operations took. Admin and partner tokens."
-  provisioningDurations(last: Int = 100): ProvisioningDurations!
+  """
+  How long the last PROVISION operations took (created to finished), with
+  nearest-rank percentiles like activationFunnel's. Synthetic tenants
+  (readiness checks' and load tests') are left out unless includeSynthetic
+  is true. Admin and partner tokens.
+  """
+  provisioningDurations(last: Int = 100, includeSynthetic: Boolean = false): ProvisioningDurations!
 }
 
 extend type Mutation {
@@ -5465,7 +5487,7 @@ type Query {
   """
   plans: [Plan!]!
   """
-  Tenants visible to the caller, newest first unless orderBy says otherwise.
+  Tenants visible to the caller, newest first unless orderBy says otherwise. Synthetic tenants (readiness checks' and load tests') are left out unless where names synthetic: where: {synthetic: true} lists them.
   """
   tenants(
     """
@@ -5797,7 +5819,7 @@ type Tenant implements Node {
   purgeAfter: Time
   purgedAt: Time
   """
-  made by a readiness check: kept out of the activation funnel
+  a test tenant, made by a readiness check or a load test (signUp synthetic: true): kept out of the funnel, the counts and the lists by default
   """
   synthetic: Boolean!
   plan: Plan!
@@ -8007,6 +8029,14 @@ func (ec *executionContext) field_Query_provisioningDurations_args(ctx context.C
 		return nil, err
 	}
 	args["last"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "includeSynthetic",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeSynthetic"] = arg1
 	return args, nil
 }
 
@@ -8029,6 +8059,20 @@ func (ec *executionContext) field_Query_searchDocuments_args(ctx context.Context
 		return nil, err
 	}
 	args["first"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_tenantStateCounts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "includeSynthetic",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeSynthetic"] = arg0
 	return args, nil
 }
 
@@ -14476,7 +14520,8 @@ func (ec *executionContext) _Query_tenantStateCounts(ctx context.Context, field 
 			return ec.fieldContext_Query_tenantStateCounts(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Query().TenantStateCounts(ctx)
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().TenantStateCounts(ctx, fc.Args["includeSynthetic"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *StateCounts) graphql.Marshaler {
@@ -14486,7 +14531,7 @@ func (ec *executionContext) _Query_tenantStateCounts(ctx context.Context, field 
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Query_tenantStateCounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Query_tenantStateCounts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
@@ -14495,6 +14540,17 @@ func (ec *executionContext) fieldContext_Query_tenantStateCounts(_ context.Conte
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_StateCounts(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_tenantStateCounts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -14717,7 +14773,7 @@ func (ec *executionContext) _Query_provisioningDurations(ctx context.Context, fi
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().ProvisioningDurations(ctx, fc.Args["last"].(*int))
+			return ec.Resolvers.Query().ProvisioningDurations(ctx, fc.Args["last"].(*int), fc.Args["includeSynthetic"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *provisioning.Durations) graphql.Marshaler {
@@ -24095,7 +24151,11 @@ func (ec *executionContext) unmarshalInputSignUpInput(ctx context.Context, obj a
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "slug", "email", "plan", "paymentMethod", "idempotencyKey"}
+	if _, present := asMap["synthetic"]; !present {
+		asMap["synthetic"] = false
+	}
+
+	fieldsInOrder := [...]string{"name", "slug", "email", "plan", "paymentMethod", "idempotencyKey", "synthetic"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -24144,6 +24204,13 @@ func (ec *executionContext) unmarshalInputSignUpInput(ctx context.Context, obj a
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "synthetic":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("synthetic"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Synthetic = data
 		}
 	}
 	return it, nil

@@ -118,9 +118,16 @@ func (r *mutationResolver) ReactivateTenant(ctx context.Context, input Reactivat
 
 // SignUp is the resolver for the signUp field.
 func (r *mutationResolver) SignUp(ctx context.Context, input SignUpInput) (*SignUpPayload, error) {
+	synthetic := input.Synthetic != nil && *input.Synthetic
+	if synthetic {
+		if v, _ := tenantd.ViewerFrom(ctx); !v.IsAdmin() {
+			return nil, tenantd.Errorf(tenantd.EFORBIDDEN,
+				"only an admin token may sign up a synthetic (test) tenant: leave synthetic out, or send the admin token")
+		}
+	}
 	res, err := r.Provisioning.SignUp(ctx, provisioning.SignUpInput{
 		Name: input.Name, Slug: input.Slug, Email: input.Email, Plan: input.Plan,
-		PaymentMethod: input.PaymentMethod, IdempotencyKey: input.IdempotencyKey,
+		PaymentMethod: input.PaymentMethod, IdempotencyKey: input.IdempotencyKey, Synthetic: synthetic,
 	})
 	if err != nil {
 		return nil, err
@@ -295,13 +302,22 @@ func (r *queryResolver) Operation(ctx context.Context, id uuid.UUID) (*ent.Opera
 }
 
 // TenantStateCounts is the resolver for the tenantStateCounts field.
-func (r *queryResolver) TenantStateCounts(ctx context.Context) (*StateCounts, error) {
+func (r *queryResolver) TenantStateCounts(ctx context.Context, includeSynthetic *bool) (*StateCounts, error) {
 	if err := requireOperator(ctx); err != nil {
 		return nil, err
 	}
 	counts, err := lifecycle.StateCounts(ctx, r.client())
 	if err != nil {
 		return nil, err
+	}
+	if includeSynthetic == nil || !*includeSynthetic {
+		synthetic, err := lifecycle.SyntheticStateCounts(ctx, r.client())
+		if err != nil {
+			return nil, err
+		}
+		for s, n := range synthetic {
+			counts[s] = max(counts[s]-n, 0)
+		}
 	}
 	out := &StateCounts{}
 	for _, s := range tenantd.AllStates {

@@ -147,7 +147,7 @@ func (r *queryResolver) Readiness(ctx context.Context) (*Readiness, error) {
 }
 
 // ProvisioningDurations is the resolver for the provisioningDurations field.
-func (r *queryResolver) ProvisioningDurations(ctx context.Context, last *int) (*provisioning.Durations, error) {
+func (r *queryResolver) ProvisioningDurations(ctx context.Context, last *int, includeSynthetic *bool) (*provisioning.Durations, error) {
 	if err := requireOperator(ctx); err != nil {
 		return nil, err
 	}
@@ -155,7 +155,7 @@ func (r *queryResolver) ProvisioningDurations(ctx context.Context, last *int) (*
 	if last != nil {
 		n = *last
 	}
-	return provisioning.RecentDurations(ctx, r.client(), n, r.Lifecycle.Now())
+	return provisioning.RecentDurations(ctx, r.client(), n, r.Lifecycle.Now(), includeSynthetic != nil && *includeSynthetic)
 }
 
 // Title is the resolver for the title field.
