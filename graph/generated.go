@@ -44,9 +44,11 @@ type ResolverRoot interface {
 	Document() DocumentResolver
 	Mutation() MutationResolver
 	Operation() OperationResolver
+	OperationStep() OperationStepResolver
 	ProvisioningDuration() ProvisioningDurationResolver
 	Query() QueryResolver
 	ReadinessCheck() ReadinessCheckResolver
+	StateTransition() StateTransitionResolver
 	StuckTenant() StuckTenantResolver
 	Subscription() SubscriptionResolver
 	Tenant() TenantResolver
@@ -713,9 +715,15 @@ type MutationResolver interface {
 	RunReadinessChecks(ctx context.Context) (*Readiness, error)
 }
 type OperationResolver interface {
+	Result(ctx context.Context, obj *ent.Operation) (map[string]any, error)
+	RequestedBy(ctx context.Context, obj *ent.Operation) (string, error)
+
 	Export(ctx context.Context, obj *ent.Operation) (*DataExport, error)
 	Progress(ctx context.Context, obj *ent.Operation) (*OperationProgress, error)
 	Error(ctx context.Context, obj *ent.Operation) (*OperationError, error)
+}
+type OperationStepResolver interface {
+	Detail(ctx context.Context, obj *tenantd.OperationStep) (*string, error)
 }
 type ProvisioningDurationResolver interface {
 	Tenant(ctx context.Context, obj *provisioning.Duration) (*ent.Tenant, error)
@@ -741,6 +749,9 @@ type ReadinessCheckResolver interface {
 	Title(ctx context.Context, obj *ent.ReadinessCheck) (string, error)
 
 	RanAt(ctx context.Context, obj *ent.ReadinessCheck) (*time.Time, error)
+}
+type StateTransitionResolver interface {
+	Actor(ctx context.Context, obj *ent.StateTransition) (string, error)
 }
 type StuckTenantResolver interface {
 	Tenant(ctx context.Context, obj *analytics.StuckTenant) (*ent.Tenant, error)
@@ -3991,7 +4002,12 @@ type StateCount {
 }
 
 extend type Tenant {
-  "The events legal in the tenant's current state."
+  """
+  The events legal in the tenant's current state that the caller may fire:
+  an admin token the admin's (and the system's none), a tenant key the
+  customer's own (cancel, reactivate, request_deletion, restore,
+  change_plan), a partner token none (it is read-only).
+  """
   allowedEvents: [LifecycleEvent!]!
 }
 
@@ -12139,7 +12155,7 @@ func (ec *executionContext) _Operation_result(ctx context.Context, field graphql
 			return ec.fieldContext_Operation_result(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Result, nil
+			return ec.Resolvers.Operation().Result(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
@@ -12150,7 +12166,7 @@ func (ec *executionContext) _Operation_result(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Operation_result(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Operation", field, false, false, "Map")
+	return graphql.NewScalarFieldContext("Operation", field, true, true, "Map")
 }
 
 func (ec *executionContext) _Operation_requestedBy(ctx context.Context, field graphql.CollectedField, obj *ent.Operation) (ret graphql.Marshaler) {
@@ -12162,7 +12178,7 @@ func (ec *executionContext) _Operation_requestedBy(ctx context.Context, field gr
 			return ec.fieldContext_Operation_requestedBy(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.RequestedBy, nil
+			return ec.Resolvers.Operation().RequestedBy(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -12173,7 +12189,7 @@ func (ec *executionContext) _Operation_requestedBy(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Operation_requestedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Operation", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Operation", field, true, true, "String")
 }
 
 func (ec *executionContext) _Operation_startedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Operation) (ret graphql.Marshaler) {
@@ -12846,18 +12862,18 @@ func (ec *executionContext) _OperationStep_detail(ctx context.Context, field gra
 			return ec.fieldContext_OperationStep_detail(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Detail, nil
+			return ec.Resolvers.OperationStep().Detail(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_OperationStep_detail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("OperationStep", field, false, false, "String")
+	return graphql.NewScalarFieldContext("OperationStep", field, true, true, "String")
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[uuid.UUID]) (ret graphql.Marshaler) {
@@ -16204,7 +16220,7 @@ func (ec *executionContext) _StateTransition_actor(ctx context.Context, field gr
 			return ec.fieldContext_StateTransition_actor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Actor, nil
+			return ec.Resolvers.StateTransition().Actor(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -16215,7 +16231,7 @@ func (ec *executionContext) _StateTransition_actor(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_StateTransition_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("StateTransition", field, false, false, "String")
+	return graphql.NewScalarFieldContext("StateTransition", field, true, true, "String")
 }
 
 func (ec *executionContext) _StateTransition_reason(ctx context.Context, field graphql.CollectedField, obj *ent.StateTransition) (ret graphql.Marshaler) {
@@ -28206,15 +28222,17 @@ func (ec *executionContext) _Operation(ctx context.Context, sel ast.SelectionSet
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "result":
-			out.Values[i] = ec._Operation_result(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Operation_result(ctx, field, obj)
+				})
 		case "requestedBy":
-			out.Values[i] = ec._Operation_requestedBy(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Operation_requestedBy(ctx, field, obj)
+				})
 		case "startedAt":
 			out.Values[i] = ec._Operation_startedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -28472,28 +28490,29 @@ func (ec *executionContext) _OperationStep(ctx context.Context, sel ast.Selectio
 		case "name":
 			out.Values[i] = ec._OperationStep_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
 			out.Values[i] = ec._OperationStep_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "startedAt":
 			out.Values[i] = ec._OperationStep_startedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "finishedAt":
 			out.Values[i] = ec._OperationStep_finishedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "detail":
-			out.Values[i] = ec._OperationStep_detail(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OperationStep_detail(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -29774,10 +29793,11 @@ func (ec *executionContext) _StateTransition(ctx context.Context, sel ast.Select
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "actor":
-			out.Values[i] = ec._StateTransition_actor(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StateTransition_actor(ctx, field, obj)
+				})
 		case "reason":
 			out.Values[i] = ec._StateTransition_reason(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -34000,18 +34020,6 @@ func (ec *executionContext) unmarshalOStateTransitionWhereInput2ᚖgithubᚗcom�
 	}
 	res, err := ec.unmarshalInputStateTransitionWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {
-	res, err := graphql.UnmarshalString(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalOString2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
-	_ = sel
-	_ = ctx
-	res := graphql.MarshalString(v)
-	return res
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
