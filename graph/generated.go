@@ -4004,9 +4004,10 @@ type StateCount {
 extend type Tenant {
   """
   The events legal in the tenant's current state that the caller may fire:
-  an admin token the admin's (and the system's none), a tenant key the
+  for an admin token those an admin may cause, for a tenant key the
   customer's own (cancel, reactivate, request_deletion, restore,
-  change_plan), a partner token none (it is read-only).
+  change_plan), for a partner token none (it is read-only). Events only
+  tenantd itself causes (activate, fail) are never listed.
   """
   allowedEvents: [LifecycleEvent!]!
 }
