@@ -4006,7 +4006,8 @@ extend type Tenant {
   The events legal in the tenant's current state that the caller may fire:
   for an admin token those an admin may cause, for a tenant key the
   customer's own (cancel, reactivate, request_deletion, restore,
-  change_plan), for a partner token none (it is read-only). Events only
+  change_plan, and suspend by pauseSubscription), for a partner token none
+  (it is read-only). Events only
   tenantd itself causes (activate, fail) are never listed.
   """
   allowedEvents: [LifecycleEvent!]!

@@ -78,14 +78,19 @@ func AllowedEvents(s tenantd.State) []tenantd.Event {
 	return out
 }
 
+// onBehalfOfUser are the events tenantd fires for a tenant that asks:
+// pauseSubscription suspends (as the system, the history naming who asked).
+var onBehalfOfUser = []tenantd.Event{tenantd.EventSuspend}
+
 // AllowedEventsBy returns the events legal in state s that trigger by may
-// cause (Rule.By), in table order: what a tenant key (TriggerUser) or an
-// admin (TriggerAdmin) may fire. Signup, which creates the tenant, is never
-// among them.
+// cause (Rule.By, and for TriggerUser the events fired on its behalf), in
+// table order: what a tenant key (TriggerUser) or an admin (TriggerAdmin)
+// may fire. Signup, which creates the tenant, is never among them.
 func AllowedEventsBy(s tenantd.State, by tenantd.Trigger) []tenantd.Event {
 	out := []tenantd.Event{}
 	for _, r := range Table {
-		if slices.Contains(r.From, s) && slices.Contains(r.By, by) {
+		may := slices.Contains(r.By, by) || (by == tenantd.TriggerUser && slices.Contains(onBehalfOfUser, r.Event))
+		if slices.Contains(r.From, s) && may {
 			out = append(out, r.Event)
 		}
 	}

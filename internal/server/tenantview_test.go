@@ -150,17 +150,12 @@ func TestTenantSeesOnlyWhatIsAboutIt(t *testing.T) {
 			require.NotContains(t, details, "/")
 
 			// Allowed events: an ACTIVE tenant with a scheduled cancellation.
-			require.ElementsMatch(t, []string{"cancel", "request_deletion", "change_plan"}, own.Tenant.AllowedEvents)
+			// suspend: the tenant pauses its subscription.
+			require.ElementsMatch(t, []string{"suspend", "cancel", "request_deletion", "change_plan"}, own.Tenant.AllowedEvents)
 			require.ElementsMatch(t, []string{"suspend", "cancel", "request_deletion", "change_plan"}, adm.Tenant.AllowedEvents)
 			var p tenantViewAnswer
 			srv.MustDo(t, partnerOf(t, srv), `query($id: ID!) { tenant(id: $id) { allowedEvents } }`, vars, &p)
 			require.Empty(t, p.Tenant.AllowedEvents, "partner tokens are read-only")
-
-			// An illegal event names only what the tenant may fire.
-			r := srv.Do(t, key, reactivateMutation, vars)
-			require.Equal(t, "INVALID_TRANSITION", r.Code())
-			require.ElementsMatch(t, []any{"cancel", "request_deletion", "change_plan"}, r.Errors[0].Extensions["allowedEvents"])
-			require.NotContains(t, r.Errors[0].Message, "suspend")
 
 			// Filtering by actor would spell out a token prefix.
 			filter := `query($id: ID!, $w: StateTransitionWhereInput) { tenant(id: $id) { transitions(where: $w) { totalCount } } }`
@@ -168,7 +163,7 @@ func TestTenantSeesOnlyWhatIsAboutIt(t *testing.T) {
 				{"actorHasPrefix": "admin:tda_"},
 				{"or": []any{map[string]any{"event": "suspend"}, map[string]any{"not": map[string]any{"actorContains": "tda"}}}},
 			} {
-				r = srv.Do(t, key, filter, map[string]any{"id": id, "w": w})
+				r := srv.Do(t, key, filter, map[string]any{"id": id, "w": w})
 				require.Equal(t, "INVALID_INPUT", r.Code(), "%v", w)
 				require.Contains(t, r.Errors[0].Message, "cannot filter by actor")
 			}
@@ -179,6 +174,19 @@ func TestTenantSeesOnlyWhatIsAboutIt(t *testing.T) {
 			require.Equal(t, 2, n.Tenant.Transitions.TotalCount, "suspend and resume")
 			srv.MustDo(t, key, filter, map[string]any{"id": id, "w": map[string]any{"event": "suspend"}}, &n)
 			require.Equal(t, 1, n.Tenant.Transitions.TotalCount)
+
+			// SUSPENDED: resume is the admin's; an illegal event names only
+			// what the tenant may fire.
+			srv.MustDo(t, admin, fmt.Sprintf(transitionMutation, "suspendTenant"), map[string]any{"id": id, "reason": "again"}, nil)
+			events := `query($id: ID!) { tenant(id: $id) { allowedEvents } }`
+			srv.MustDo(t, key, events, vars, &own)
+			srv.MustDo(t, admin, events, vars, &adm)
+			require.ElementsMatch(t, []string{"cancel", "request_deletion"}, own.Tenant.AllowedEvents)
+			require.ElementsMatch(t, []string{"resume", "cancel", "request_deletion"}, adm.Tenant.AllowedEvents)
+			r := srv.Do(t, key, reactivateMutation, vars)
+			require.Equal(t, "INVALID_TRANSITION", r.Code())
+			require.ElementsMatch(t, []any{"cancel", "request_deletion"}, r.Errors[0].Extensions["allowedEvents"])
+			require.NotContains(t, r.Errors[0].Message, "resume")
 		})
 	}
 }
