@@ -74,7 +74,7 @@ func (r *queryResolver) Tenants(ctx context.Context, after *entgql.Cursor[uuid.U
 	}
 	first = defaultPage(first, last)
 	return r.client().Tenant.Query().
-		Paginate(ctx, after, first, before, last, ent.WithTenantOrder(orderBy), ent.WithTenantFilter(tenantFilter(where)))
+		Paginate(ctx, after, first, before, last, ent.WithTenantOrder(orderBy), ent.WithTenantFilter(tenantFilter(ctx, where)))
 }
 
 // WinBackCampaigns is the resolver for the winBackCampaigns field.

@@ -119,6 +119,11 @@ func TestSyntheticTenantsLeftOutOfFigures(t *testing.T) {
 			require.Equal(t, 1, def.ActivationFunnel.DropOff[1].Count, "the tenant that never uploaded, not the load tenant")
 			require.Equal(t, 2, def.ProvisioningDurations.Count)
 
+			// The load tenant's own key lists its own tenant.
+			var mine struct{ Tenants struct{ TotalCount int } }
+			srv.MustDo(t, l.SignUp.APIKey, `{ tenants { totalCount } }`, nil, &mine)
+			require.Equal(t, 1, mine.Tenants.TotalCount)
+
 			var all syntheticFigures
 			srv.MustDo(t, admin, syntheticFiguresQuery, map[string]any{"inc": true}, &all)
 			require.Equal(t, 4, all.TenantStateCounts.Total)
