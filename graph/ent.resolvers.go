@@ -16,6 +16,11 @@ import (
 	"github.com/tenantd/tenantd/ent/plan"
 )
 
+// Params is the resolver for the params field.
+func (r *operationResolver) Params(ctx context.Context, obj *ent.Operation) (map[string]any, error) {
+	return scrubMapFor(ctx, obj.Params), nil
+}
+
 // Result is the resolver for the result field.
 func (r *operationResolver) Result(ctx context.Context, obj *ent.Operation) (map[string]any, error) {
 	return scrubMapFor(ctx, obj.Result), nil
@@ -93,6 +98,11 @@ func (r *queryResolver) WinBackCampaigns(ctx context.Context, after *entgql.Curs
 // Actor is the resolver for the actor field.
 func (r *stateTransitionResolver) Actor(ctx context.Context, obj *ent.StateTransition) (string, error) {
 	return transitionActorFor(ctx, obj.Actor, obj.TriggeredBy), nil
+}
+
+// Metadata is the resolver for the metadata field.
+func (r *stateTransitionResolver) Metadata(ctx context.Context, obj *ent.StateTransition) (map[string]any, error) {
+	return scrubMapFor(ctx, obj.Metadata), nil
 }
 
 // Transitions is the resolver for the transitions field.

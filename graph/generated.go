@@ -715,6 +715,7 @@ type MutationResolver interface {
 	RunReadinessChecks(ctx context.Context) (*Readiness, error)
 }
 type OperationResolver interface {
+	Params(ctx context.Context, obj *ent.Operation) (map[string]any, error)
 	Result(ctx context.Context, obj *ent.Operation) (map[string]any, error)
 	RequestedBy(ctx context.Context, obj *ent.Operation) (string, error)
 
@@ -752,6 +753,8 @@ type ReadinessCheckResolver interface {
 }
 type StateTransitionResolver interface {
 	Actor(ctx context.Context, obj *ent.StateTransition) (string, error)
+
+	Metadata(ctx context.Context, obj *ent.StateTransition) (map[string]any, error)
 }
 type StuckTenantResolver interface {
 	Tenant(ctx context.Context, obj *analytics.StuckTenant) (*ent.Tenant, error)
@@ -12134,7 +12137,7 @@ func (ec *executionContext) _Operation_params(ctx context.Context, field graphql
 			return ec.fieldContext_Operation_params(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Params, nil
+			return ec.Resolvers.Operation().Params(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
@@ -12145,7 +12148,7 @@ func (ec *executionContext) _Operation_params(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Operation_params(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Operation", field, false, false, "Map")
+	return graphql.NewScalarFieldContext("Operation", field, true, true, "Map")
 }
 
 func (ec *executionContext) _Operation_result(ctx context.Context, field graphql.CollectedField, obj *ent.Operation) (ret graphql.Marshaler) {
@@ -16268,7 +16271,7 @@ func (ec *executionContext) _StateTransition_metadata(ctx context.Context, field
 			return ec.fieldContext_StateTransition_metadata(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Metadata, nil
+			return ec.Resolvers.StateTransition().Metadata(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
@@ -16279,7 +16282,7 @@ func (ec *executionContext) _StateTransition_metadata(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_StateTransition_metadata(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("StateTransition", field, false, false, "Map")
+	return graphql.NewScalarFieldContext("StateTransition", field, true, true, "Map")
 }
 
 func (ec *executionContext) _StateTransition_occurredAt(ctx context.Context, field graphql.CollectedField, obj *ent.StateTransition) (ret graphql.Marshaler) {
@@ -28219,10 +28222,11 @@ func (ec *executionContext) _Operation(ctx context.Context, sel ast.SelectionSet
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "params":
-			out.Values[i] = ec._Operation_params(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Operation_params(ctx, field, obj)
+				})
 		case "result":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -29806,10 +29810,11 @@ func (ec *executionContext) _StateTransition(ctx context.Context, sel ast.Select
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "metadata":
-			out.Values[i] = ec._StateTransition_metadata(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StateTransition_metadata(ctx, field, obj)
+				})
 		case "occurredAt":
 			out.Values[i] = ec._StateTransition_occurredAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {

@@ -77,32 +77,42 @@ func scrubFor(ctx context.Context, s string) string {
 	return serverPath.ReplaceAllString(s, "(server path)")
 }
 
-// scrubMapFor is scrubFor over the strings of a JSON object.
+// actorKeys are the keys of JSON objects (transition metadata, operation
+// params) whose values are actor names.
+var actorKeys = map[string]bool{"actor": true, "requestedBy": true}
+
+// scrubMapFor is how a tenant key sees a JSON object of tenantd's (a
+// transition's metadata, an operation's params or result): actor names by
+// role (actorFor) and every other string without server paths (scrubFor).
+// Operators see it whole.
 func scrubMapFor(ctx context.Context, m map[string]any) map[string]any {
 	if m == nil || !tenantView(ctx) {
 		return m
 	}
-	var walk func(v any) any
-	walk = func(v any) any {
+	var walk func(key string, v any) any
+	walk = func(key string, v any) any {
 		switch x := v.(type) {
 		case string:
+			if actorKeys[key] {
+				return actorFor(ctx, x)
+			}
 			return scrubFor(ctx, x)
 		case map[string]any:
 			out := make(map[string]any, len(x))
 			for k, e := range x {
-				out[k] = walk(e)
+				out[k] = walk(k, e)
 			}
 			return out
 		case []any:
 			out := make([]any, len(x))
 			for i, e := range x {
-				out[i] = walk(e)
+				out[i] = walk(key, e)
 			}
 			return out
 		}
 		return v
 	}
-	return walk(m).(map[string]any)
+	return walk("", m).(map[string]any)
 }
 
 // hiddenFilter refuses, for a tenant key, a where input that filters on a

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -175,9 +176,38 @@ func TestTenantSeesOnlyWhatIsAboutIt(t *testing.T) {
 			srv.MustDo(t, key, filter, map[string]any{"id": id, "w": map[string]any{"event": "suspend"}}, &n)
 			require.Equal(t, 1, n.Tenant.Transitions.TotalCount)
 
+			// The admin pauses the tenant: the transition's metadata names
+			// who asked. An operation's params name an actor and a path.
+			resumes := srv.Clock().Now().Add(72 * time.Hour).UTC().Format(time.RFC3339)
+			srv.MustDo(t, admin, `mutation($id: ID!, $at: Time!) { pauseSubscription(input: {tenantId: $id, resumesAt: $at}) { tenant { state } } }`,
+				map[string]any{"id": id, "at": resumes}, nil)
+			require.NoError(t, srv.DB().Ent.Operation.UpdateOne(op).
+				SetParams(map[string]any{"actor": "admin:tda_0123abcd", "file": "/var/lib/tenantd/exports/x.zip"}).Exec(sys))
+			meta := `query($id: ID!) { tenant(id: $id) {
+				transitions(where: {event: suspend}) { edges { node { metadata } } }
+				operations(where: {kind: PROVISION}) { edges { node { params } } } } }`
+			var mo, ma struct {
+				Tenant struct {
+					Transitions struct {
+						Edges []struct{ Node struct{ Metadata map[string]any } }
+					}
+					Operations struct {
+						Edges []struct{ Node struct{ Params map[string]any } }
+					}
+				}
+			}
+			srv.MustDo(t, key, meta, vars, &mo)
+			srv.MustDo(t, admin, meta, vars, &ma)
+			last := func(edges []struct{ Node struct{ Metadata map[string]any } }) map[string]any {
+				return edges[len(edges)-1].Node.Metadata
+			}
+			require.Equal(t, "admin", last(mo.Tenant.Transitions.Edges)["requestedBy"])
+			require.Contains(t, last(ma.Tenant.Transitions.Edges)["requestedBy"], "admin:tda_")
+			require.Equal(t, map[string]any{"actor": "admin", "file": "(server path)"}, mo.Tenant.Operations.Edges[0].Node.Params)
+			require.Equal(t, "/var/lib/tenantd/exports/x.zip", ma.Tenant.Operations.Edges[0].Node.Params["file"])
+
 			// SUSPENDED: resume is the admin's; an illegal event names only
 			// what the tenant may fire.
-			srv.MustDo(t, admin, fmt.Sprintf(transitionMutation, "suspendTenant"), map[string]any{"id": id, "reason": "again"}, nil)
 			events := `query($id: ID!) { tenant(id: $id) { allowedEvents } }`
 			srv.MustDo(t, key, events, vars, &own)
 			srv.MustDo(t, admin, events, vars, &adm)
