@@ -189,16 +189,22 @@ func TestTenantSeesOnlyWhatIsAboutIt(t *testing.T) {
 			var mo, ma struct {
 				Tenant struct {
 					Transitions struct {
-						Edges []struct{ Node struct{ Metadata map[string]any } }
+						Edges []struct {
+							Node struct{ Metadata map[string]any }
+						}
 					}
 					Operations struct {
-						Edges []struct{ Node struct{ Params map[string]any } }
+						Edges []struct {
+							Node struct{ Params map[string]any }
+						}
 					}
 				}
 			}
 			srv.MustDo(t, key, meta, vars, &mo)
 			srv.MustDo(t, admin, meta, vars, &ma)
-			last := func(edges []struct{ Node struct{ Metadata map[string]any } }) map[string]any {
+			last := func(edges []struct {
+				Node struct{ Metadata map[string]any }
+			}) map[string]any {
 				return edges[len(edges)-1].Node.Metadata
 			}
 			require.Equal(t, "admin", last(mo.Tenant.Transitions.Edges)["requestedBy"])
