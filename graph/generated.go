@@ -374,7 +374,7 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		ActivationFunnel      func(childComplexity int, from *time.Time, to *time.Time, plan *string, cohort *analytics.Cohort, dropOffLimit *int) int
+		ActivationFunnel      func(childComplexity int, from *time.Time, to *time.Time, plan *string, cohort *analytics.Cohort, dropOffLimit *int, includeSynthetic *bool) int
 		Documents             func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int) int
 		Node                  func(childComplexity int, id uuid.UUID) int
 		Nodes                 func(childComplexity int, ids []uuid.UUID) int
@@ -742,7 +742,7 @@ type QueryResolver interface {
 	WinBackOffer(ctx context.Context, token string) (*WinBackOfferView, error)
 	Documents(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int) (*DocumentConnection, error)
 	SearchDocuments(ctx context.Context, query string, first *int) ([]*workspace.Hit, error)
-	ActivationFunnel(ctx context.Context, from *time.Time, to *time.Time, plan *string, cohort *analytics.Cohort, dropOffLimit *int) (*analytics.Funnel, error)
+	ActivationFunnel(ctx context.Context, from *time.Time, to *time.Time, plan *string, cohort *analytics.Cohort, dropOffLimit *int, includeSynthetic *bool) (*analytics.Funnel, error)
 	Readiness(ctx context.Context) (*Readiness, error)
 	ProvisioningDurations(ctx context.Context, last *int, includeSynthetic *bool) (*provisioning.Durations, error)
 }
@@ -2227,7 +2227,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.ActivationFunnel(childComplexity, args["from"].(*time.Time), args["to"].(*time.Time), args["plan"].(*string), args["cohort"].(*analytics.Cohort), args["dropOffLimit"].(*int)), true
+		return e.ComplexityRoot.Query.ActivationFunnel(childComplexity, args["from"].(*time.Time), args["to"].(*time.Time), args["plan"].(*string), args["cohort"].(*analytics.Cohort), args["dropOffLimit"].(*int), args["includeSynthetic"].(*bool)), true
 	case "Query.documents":
 		if e.ComplexityRoot.Query.Documents == nil {
 			break
@@ -4458,9 +4458,11 @@ extend type Query {
   The activation funnel signup → provisioned → first upload → first query for
   tenants who signed up in [from, to) (whole UTC days; default the last 30
   days), optionally of one plan, with cohorts by signup DAY or WEEK and the
-  tenants stuck at each step, oldest first. Admin and partner tokens.
+  tenants stuck at each step, oldest first. Synthetic tenants (readiness
+  checks' and load tests') are in no figure or list unless includeSynthetic
+  is true. Admin and partner tokens.
   """
-  activationFunnel(from: Time, to: Time, plan: String, cohort: Cohort = DAY, dropOffLimit: Int = 20): ActivationFunnel!
+  activationFunnel(from: Time, to: Time, plan: String, cohort: Cohort = DAY, dropOffLimit: Int = 20, includeSynthetic: Boolean = false): ActivationFunnel!
   "The readiness checks as they last ran. Admin and partner tokens."
   readiness: Readiness!
   """
@@ -7956,6 +7958,14 @@ func (ec *executionContext) field_Query_activationFunnel_args(ctx context.Contex
 		return nil, err
 	}
 	args["dropOffLimit"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "includeSynthetic",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeSynthetic"] = arg5
 	return args, nil
 }
 
@@ -14718,7 +14728,7 @@ func (ec *executionContext) _Query_activationFunnel(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().ActivationFunnel(ctx, fc.Args["from"].(*time.Time), fc.Args["to"].(*time.Time), fc.Args["plan"].(*string), fc.Args["cohort"].(*analytics.Cohort), fc.Args["dropOffLimit"].(*int))
+			return ec.Resolvers.Query().ActivationFunnel(ctx, fc.Args["from"].(*time.Time), fc.Args["to"].(*time.Time), fc.Args["plan"].(*string), fc.Args["cohort"].(*analytics.Cohort), fc.Args["dropOffLimit"].(*int), fc.Args["includeSynthetic"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *analytics.Funnel) graphql.Marshaler {

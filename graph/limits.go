@@ -84,7 +84,7 @@ func setComplexity(c *ComplexityRoot) {
 		}
 		return searchCost + n*child
 	}
-	c.Query.ActivationFunnel = func(child int, _, _ *time.Time, _ *string, _ *analytics.Cohort, dropOffLimit *int) int {
+	c.Query.ActivationFunnel = func(child int, _, _ *time.Time, _ *string, _ *analytics.Cohort, dropOffLimit *int, _ *bool) int {
 		n := 20
 		if dropOffLimit != nil {
 			n = max(*dropOffLimit, 1)

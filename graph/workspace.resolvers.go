@@ -111,7 +111,7 @@ func (r *queryResolver) SearchDocuments(ctx context.Context, query string, first
 }
 
 // ActivationFunnel is the resolver for the activationFunnel field.
-func (r *queryResolver) ActivationFunnel(ctx context.Context, from *time.Time, to *time.Time, plan *string, cohort *analytics.Cohort, dropOffLimit *int) (*analytics.Funnel, error) {
+func (r *queryResolver) ActivationFunnel(ctx context.Context, from *time.Time, to *time.Time, plan *string, cohort *analytics.Cohort, dropOffLimit *int, includeSynthetic *bool) (*analytics.Funnel, error) {
 	if err := requireOperator(ctx); err != nil {
 		return nil, err
 	}
@@ -131,6 +131,7 @@ func (r *queryResolver) ActivationFunnel(ctx context.Context, from *time.Time, t
 	if dropOffLimit != nil {
 		q.DropOffLimit = *dropOffLimit
 	}
+	q.IncludeSynthetic = includeSynthetic != nil && *includeSynthetic
 	return analytics.Compute(ctx, r.client(), q, r.ActivationWindow)
 }
 

@@ -45,6 +45,9 @@ type Query struct {
 	// Now is "today" for the default range (zero: the wall time); the
 	// caller passes its clock's time.
 	Now time.Time
+	// IncludeSynthetic counts the synthetic tenants (readiness checks' and
+	// load tests') too; by default they are in no figure or list.
+	IncludeSynthetic bool
 }
 
 // Funnel is the activation funnel: the GraphQL type ActivationFunnel.
@@ -151,6 +154,9 @@ func (q Query) normalize(now time.Time) (Query, error) {
 	case CohortDay, CohortWeek:
 	default:
 		return q, tenantd.Invalid("cohort", "%q is not a cohort; expected DAY or WEEK", q.Cohort)
+	}
+	if strings.HasPrefix(q.Plan, syntheticPlanPrefix) {
+		return q, tenantd.Invalid("plan", "%q is not a plan key: give the plan's key, and includeSynthetic to count synthetic tenants", q.Plan)
 	}
 	if q.DropOffLimit < 0 || q.DropOffLimit > MaxDropOffLimit {
 		return q, tenantd.Invalid("dropOffLimit", "dropOffLimit must be between 0 and %d, got %d", MaxDropOffLimit, q.DropOffLimit)
@@ -323,11 +329,17 @@ func Compute(ctx context.Context, client *ent.Client, q Query, window time.Durat
 	return f, nil
 }
 
-// countRange restricts counters to q's days and plan.
+// countRange restricts counters to q's days and plan, and to real tenants
+// unless q.IncludeSynthetic.
 func countRange(q Query) []predicate.FunnelCount {
 	ps := []predicate.FunnelCount{funnelcount.DayGTE(q.From), funnelcount.DayLT(q.To)}
-	if q.Plan != "" {
+	switch {
+	case q.Plan != "" && q.IncludeSynthetic:
+		ps = append(ps, funnelcount.PlanKeyIn(q.Plan, syntheticPlanPrefix+q.Plan))
+	case q.Plan != "":
 		ps = append(ps, funnelcount.PlanKey(q.Plan))
+	case !q.IncludeSynthetic:
+		ps = append(ps, funnelcount.Not(funnelcount.PlanKeyHasPrefix(syntheticPlanPrefix)))
 	}
 	return ps
 }
@@ -406,8 +418,13 @@ func readStuck(ctx context.Context, client *ent.Client, q Query, m Milestone) ([
 	case FirstUpload:
 		ps = append(ps, activation.FirstUploadAtNotNil(), activation.FirstQueryAtIsNil())
 	}
-	if q.Plan != "" {
+	switch {
+	case q.Plan != "" && q.IncludeSynthetic:
+		ps = append(ps, activation.PlanKeyIn(q.Plan, syntheticPlanPrefix+q.Plan))
+	case q.Plan != "":
 		ps = append(ps, activation.PlanKey(q.Plan))
+	case !q.IncludeSynthetic:
+		ps = append(ps, activation.Not(activation.PlanKeyHasPrefix(syntheticPlanPrefix)))
 	}
 	as, err := client.Activation.Query().Where(ps...).
 		Order(activation.BySignedUpAt(), activation.ByID()).

@@ -15,7 +15,7 @@ const syntheticFiguresQuery = `query($inc: Boolean) {
   tenants(first: 50) { totalCount edges { node { id synthetic } } }
   syntheticTenants: tenants(first: 50, where: {synthetic: true}) { totalCount edges { node { id synthetic } } }
   tenantStateCounts(includeSynthetic: $inc) { total states { state count } }
-  activationFunnel(dropOffLimit: 50) { steps { name count } dropOff { step count tenants { tenant { id } } } }
+  activationFunnel(dropOffLimit: 50, includeSynthetic: $inc) { steps { name count } dropOff { step count tenants { tenant { id } } } }
   provisioningDurations(includeSynthetic: $inc) { count }
 }`
 
@@ -130,6 +130,12 @@ func TestSyntheticTenantsLeftOutOfFigures(t *testing.T) {
 			require.Equal(t, 3, all.state(tenantd.StateActive), "%+v", all.TenantStateCounts.States)
 			require.Equal(t, 1, all.state(tenantd.StatePurged))
 			require.Equal(t, 3, all.ProvisioningDurations.Count, "the purge took the tombstone's operations")
+			require.Equal(t, 4, all.ActivationFunnel.Steps[0].Count, "the funnel with the load tenant and the readiness tenant")
+			listed := false
+			for _, tn := range all.ActivationFunnel.DropOff[1].Tenants {
+				listed = listed || tn.Tenant.ID == l.SignUp.Tenant.ID
+			}
+			require.True(t, listed, "the load tenant is stuck at PROVISIONED")
 		})
 	}
 }
