@@ -64,8 +64,9 @@ func transitionActorFor(ctx context.Context, actor string, by tenantd.Trigger) s
 
 // serverPath matches a file path in a text: an absolute path, or a relative
 // one of two or more parts ending in a file name with an extension
-// (data/workspaces/<id>.db).
-var serverPath = regexp.MustCompile(`(?:[A-Za-z]:)?(?:/[\w.+@-]+){2,}/?|(?:[\w.+@-]+/)+[\w+@-]+\.[A-Za-z0-9]{1,8}\b`)
+// (data/workspaces/<id>.db). URLs match too, first, so that they are kept
+// whole: a link is meant for the reader.
+var serverPath = regexp.MustCompile(`[a-z][a-z0-9+.-]*://\S+|(?:[A-Za-z]:)?(?:/[\w.+@-]+){2,}/?|(?:[\w.+@-]+/)+[\w+@-]+\.[A-Za-z0-9]{1,8}\b`)
 
 // scrubFor removes server file paths from a text the caller will read when
 // the caller is a tenant key (operators see it whole). Details written
@@ -74,7 +75,12 @@ func scrubFor(ctx context.Context, s string) string {
 	if !tenantView(ctx) {
 		return s
 	}
-	return serverPath.ReplaceAllString(s, "(server path)")
+	return serverPath.ReplaceAllStringFunc(s, func(m string) string {
+		if strings.Contains(m, "://") {
+			return m
+		}
+		return "(server path)"
+	})
 }
 
 // actorKeys are the keys of JSON objects (transition metadata, operation
