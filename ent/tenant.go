@@ -76,7 +76,7 @@ type Tenant struct {
 	CancelFeedback *tenant.CancelFeedback `json:"cancel_feedback,omitempty"`
 	// the owner unsubscribed from win-back and nudge mails
 	MarketingUnsubscribedAt *time.Time `json:"marketing_unsubscribed_at,omitempty"`
-	// made by a readiness check: kept out of the activation funnel
+	// a test tenant, made by a readiness check or a load test (signUp synthetic: true): kept out of the funnel, the counts and the lists by default
 	Synthetic bool `json:"synthetic,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the TenantQuery when eager-loading is set.

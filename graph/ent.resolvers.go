@@ -16,6 +16,21 @@ import (
 	"github.com/tenantd/tenantd/ent/plan"
 )
 
+// Params is the resolver for the params field.
+func (r *operationResolver) Params(ctx context.Context, obj *ent.Operation) (map[string]any, error) {
+	return scrubMapFor(ctx, obj.Params), nil
+}
+
+// Result is the resolver for the result field.
+func (r *operationResolver) Result(ctx context.Context, obj *ent.Operation) (map[string]any, error) {
+	return scrubMapFor(ctx, obj.Result), nil
+}
+
+// RequestedBy is the resolver for the requestedBy field.
+func (r *operationResolver) RequestedBy(ctx context.Context, obj *ent.Operation) (string, error) {
+	return actorFor(ctx, obj.RequestedBy), nil
+}
+
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id uuid.UUID) (ent.Noder, error) {
 	if _, err := viewer(ctx); err != nil {
@@ -64,7 +79,7 @@ func (r *queryResolver) Tenants(ctx context.Context, after *entgql.Cursor[uuid.U
 	}
 	first = defaultPage(first, last)
 	return r.client().Tenant.Query().
-		Paginate(ctx, after, first, before, last, ent.WithTenantOrder(orderBy), ent.WithTenantFilter(where.Filter))
+		Paginate(ctx, after, first, before, last, ent.WithTenantOrder(orderBy), ent.WithTenantFilter(tenantFilter(ctx, where)))
 }
 
 // WinBackCampaigns is the resolver for the winBackCampaigns field.
@@ -80,8 +95,23 @@ func (r *queryResolver) WinBackCampaigns(ctx context.Context, after *entgql.Curs
 		Paginate(ctx, after, first, before, last, ent.WithWinBackCampaignOrder(orderBy), ent.WithWinBackCampaignFilter(where.Filter))
 }
 
+// Actor is the resolver for the actor field.
+func (r *stateTransitionResolver) Actor(ctx context.Context, obj *ent.StateTransition) (string, error) {
+	return transitionActorFor(ctx, obj.Actor, obj.TriggeredBy), nil
+}
+
+// Metadata is the resolver for the metadata field.
+func (r *stateTransitionResolver) Metadata(ctx context.Context, obj *ent.StateTransition) (map[string]any, error) {
+	return scrubMapFor(ctx, obj.Metadata), nil
+}
+
 // Transitions is the resolver for the transitions field.
 func (r *tenantResolver) Transitions(ctx context.Context, obj *ent.Tenant, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.StateTransitionOrder, where *ent.StateTransitionWhereInput) (*ent.StateTransitionConnection, error) {
+	if where != nil {
+		if err := hiddenFilter(ctx, where, "actor", "where"); err != nil {
+			return nil, err
+		}
+	}
 	if orderBy == nil {
 		orderBy = &ent.StateTransitionOrder{Direction: entgql.OrderDirectionAsc, Field: ent.StateTransitionOrderFieldSeq}
 	}
@@ -92,6 +122,11 @@ func (r *tenantResolver) Transitions(ctx context.Context, obj *ent.Tenant, after
 
 // Operations is the resolver for the operations field.
 func (r *tenantResolver) Operations(ctx context.Context, obj *ent.Tenant, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.OperationOrder, where *ent.OperationWhereInput) (*ent.OperationConnection, error) {
+	if where != nil {
+		if err := hiddenFilter(ctx, where, "requestedBy", "where"); err != nil {
+			return nil, err
+		}
+	}
 	if orderBy == nil {
 		orderBy = &ent.OperationOrder{Direction: entgql.OrderDirectionDesc, Field: ent.OperationOrderFieldCreatedAt}
 	}
@@ -113,6 +148,9 @@ func (r *Resolver) Operation() OperationResolver { return &operationResolver{r} 
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// StateTransition returns StateTransitionResolver implementation.
+func (r *Resolver) StateTransition() StateTransitionResolver { return &stateTransitionResolver{r} }
+
 // Tenant returns TenantResolver implementation.
 func (r *Resolver) Tenant() TenantResolver { return &tenantResolver{r} }
 
@@ -122,6 +160,7 @@ func (r *Resolver) WinBackCampaign() WinBackCampaignResolver { return &winBackCa
 type (
 	operationResolver       struct{ *Resolver }
 	queryResolver           struct{ *Resolver }
+	stateTransitionResolver struct{ *Resolver }
 	tenantResolver          struct{ *Resolver }
 	winBackCampaignResolver struct{ *Resolver }
 )

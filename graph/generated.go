@@ -44,9 +44,11 @@ type ResolverRoot interface {
 	Document() DocumentResolver
 	Mutation() MutationResolver
 	Operation() OperationResolver
+	OperationStep() OperationStepResolver
 	ProvisioningDuration() ProvisioningDurationResolver
 	Query() QueryResolver
 	ReadinessCheck() ReadinessCheckResolver
+	StateTransition() StateTransitionResolver
 	StuckTenant() StuckTenantResolver
 	Subscription() SubscriptionResolver
 	Tenant() TenantResolver
@@ -372,17 +374,17 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		ActivationFunnel      func(childComplexity int, from *time.Time, to *time.Time, plan *string, cohort *analytics.Cohort, dropOffLimit *int) int
+		ActivationFunnel      func(childComplexity int, from *time.Time, to *time.Time, plan *string, cohort *analytics.Cohort, dropOffLimit *int, includeSynthetic *bool) int
 		Documents             func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int) int
 		Node                  func(childComplexity int, id uuid.UUID) int
 		Nodes                 func(childComplexity int, ids []uuid.UUID) int
 		Operation             func(childComplexity int, id uuid.UUID) int
 		Plans                 func(childComplexity int) int
-		ProvisioningDurations func(childComplexity int, last *int) int
+		ProvisioningDurations func(childComplexity int, last *int, includeSynthetic *bool) int
 		Readiness             func(childComplexity int) int
 		SearchDocuments       func(childComplexity int, query string, first *int) int
 		Tenant                func(childComplexity int, id uuid.UUID) int
-		TenantStateCounts     func(childComplexity int) int
+		TenantStateCounts     func(childComplexity int, includeSynthetic *bool) int
 		Tenants               func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.TenantOrder, where *ent.TenantWhereInput) int
 		Viewer                func(childComplexity int) int
 		WinBackCampaigns      func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.WinBackCampaignOrder, where *ent.WinBackCampaignWhereInput) int
@@ -713,9 +715,16 @@ type MutationResolver interface {
 	RunReadinessChecks(ctx context.Context) (*Readiness, error)
 }
 type OperationResolver interface {
+	Params(ctx context.Context, obj *ent.Operation) (map[string]any, error)
+	Result(ctx context.Context, obj *ent.Operation) (map[string]any, error)
+	RequestedBy(ctx context.Context, obj *ent.Operation) (string, error)
+
 	Export(ctx context.Context, obj *ent.Operation) (*DataExport, error)
 	Progress(ctx context.Context, obj *ent.Operation) (*OperationProgress, error)
 	Error(ctx context.Context, obj *ent.Operation) (*OperationError, error)
+}
+type OperationStepResolver interface {
+	Detail(ctx context.Context, obj *tenantd.OperationStep) (*string, error)
 }
 type ProvisioningDurationResolver interface {
 	Tenant(ctx context.Context, obj *provisioning.Duration) (*ent.Tenant, error)
@@ -729,18 +738,23 @@ type QueryResolver interface {
 	Viewer(ctx context.Context) (*Viewer, error)
 	Tenant(ctx context.Context, id uuid.UUID) (*ent.Tenant, error)
 	Operation(ctx context.Context, id uuid.UUID) (*ent.Operation, error)
-	TenantStateCounts(ctx context.Context) (*StateCounts, error)
+	TenantStateCounts(ctx context.Context, includeSynthetic *bool) (*StateCounts, error)
 	WinBackOffer(ctx context.Context, token string) (*WinBackOfferView, error)
 	Documents(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int) (*DocumentConnection, error)
 	SearchDocuments(ctx context.Context, query string, first *int) ([]*workspace.Hit, error)
-	ActivationFunnel(ctx context.Context, from *time.Time, to *time.Time, plan *string, cohort *analytics.Cohort, dropOffLimit *int) (*analytics.Funnel, error)
+	ActivationFunnel(ctx context.Context, from *time.Time, to *time.Time, plan *string, cohort *analytics.Cohort, dropOffLimit *int, includeSynthetic *bool) (*analytics.Funnel, error)
 	Readiness(ctx context.Context) (*Readiness, error)
-	ProvisioningDurations(ctx context.Context, last *int) (*provisioning.Durations, error)
+	ProvisioningDurations(ctx context.Context, last *int, includeSynthetic *bool) (*provisioning.Durations, error)
 }
 type ReadinessCheckResolver interface {
 	Title(ctx context.Context, obj *ent.ReadinessCheck) (string, error)
 
 	RanAt(ctx context.Context, obj *ent.ReadinessCheck) (*time.Time, error)
+}
+type StateTransitionResolver interface {
+	Actor(ctx context.Context, obj *ent.StateTransition) (string, error)
+
+	Metadata(ctx context.Context, obj *ent.StateTransition) (map[string]any, error)
 }
 type StuckTenantResolver interface {
 	Tenant(ctx context.Context, obj *analytics.StuckTenant) (*ent.Tenant, error)
@@ -2213,7 +2227,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.ActivationFunnel(childComplexity, args["from"].(*time.Time), args["to"].(*time.Time), args["plan"].(*string), args["cohort"].(*analytics.Cohort), args["dropOffLimit"].(*int)), true
+		return e.ComplexityRoot.Query.ActivationFunnel(childComplexity, args["from"].(*time.Time), args["to"].(*time.Time), args["plan"].(*string), args["cohort"].(*analytics.Cohort), args["dropOffLimit"].(*int), args["includeSynthetic"].(*bool)), true
 	case "Query.documents":
 		if e.ComplexityRoot.Query.Documents == nil {
 			break
@@ -2275,7 +2289,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.ProvisioningDurations(childComplexity, args["last"].(*int)), true
+		return e.ComplexityRoot.Query.ProvisioningDurations(childComplexity, args["last"].(*int), args["includeSynthetic"].(*bool)), true
 	case "Query.readiness":
 		if e.ComplexityRoot.Query.Readiness == nil {
 			break
@@ -2309,7 +2323,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Query.TenantStateCounts(childComplexity), true
+		args, err := ec.field_Query_tenantStateCounts_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.TenantStateCounts(childComplexity, args["includeSynthetic"].(*bool)), true
 	case "Query.tenants":
 		if e.ComplexityRoot.Query.Tenants == nil {
 			break
@@ -3791,8 +3810,12 @@ extend type Query {
   tenant(id: ID!): Tenant
   "One operation, with its steps and progress."
   operation(id: ID!): Operation
-  "The state audit: how many tenants are in each state. Read from counters, never a table scan."
-  tenantStateCounts: StateCounts!
+  """
+  The state audit: how many tenants are in each state. Read from counters,
+  never a table scan. Synthetic tenants (readiness checks' and load tests')
+  are left out unless includeSynthetic is true.
+  """
+  tenantStateCounts(includeSynthetic: Boolean = false): StateCounts!
 }
 
 type Mutation {
@@ -3883,6 +3906,14 @@ input SignUpInput {
   paymentMethod: String!
   "A fresh random string (a UUID) per signup, 8 to 255 characters."
   idempotencyKey: String!
+  """
+  Marks a test tenant (a load test's, a smoke test's): it never charges a
+  live payment provider, and it is left out of every figure and list by
+  default (tenants, tenantStateCounts, activationFunnel,
+  provisioningDurations). Only an admin token may set it; ` + "`" + `tenantd bench
+  signup --token` + "`" + ` does.
+  """
+  synthetic: Boolean = false
 }
 
 type SignUpPayload {
@@ -3974,7 +4005,14 @@ type StateCount {
 }
 
 extend type Tenant {
-  "The events legal in the tenant's current state."
+  """
+  The events legal in the tenant's current state that the caller may fire:
+  for an admin token those an admin may cause, for a tenant key the
+  customer's own (cancel, reactivate, request_deletion, restore,
+  change_plan, and suspend by pauseSubscription), for a partner token none
+  (it is read-only). Events only
+  tenantd itself causes (activate, fail) are never listed.
+  """
   allowedEvents: [LifecycleEvent!]!
 }
 
@@ -4420,13 +4458,20 @@ extend type Query {
   The activation funnel signup → provisioned → first upload → first query for
   tenants who signed up in [from, to) (whole UTC days; default the last 30
   days), optionally of one plan, with cohorts by signup DAY or WEEK and the
-  tenants stuck at each step, oldest first. Admin and partner tokens.
+  tenants stuck at each step, oldest first. Synthetic tenants (readiness
+  checks' and load tests') are in no figure or list unless includeSynthetic
+  is true. Admin and partner tokens.
   """
-  activationFunnel(from: Time, to: Time, plan: String, cohort: Cohort = DAY, dropOffLimit: Int = 20): ActivationFunnel!
+  activationFunnel(from: Time, to: Time, plan: String, cohort: Cohort = DAY, dropOffLimit: Int = 20, includeSynthetic: Boolean = false): ActivationFunnel!
   "The readiness checks as they last ran. Admin and partner tokens."
   readiness: Readiness!
-  "How long recent PROVISION operations took. Admin and partner tokens."
-  provisioningDurations(last: Int = 100): ProvisioningDurations!
+  """
+  How long the last PROVISION operations took (created to finished), with
+  nearest-rank percentiles like activationFunnel's. Synthetic tenants
+  (readiness checks' and load tests') are left out unless includeSynthetic
+  is true. Admin and partner tokens.
+  """
+  provisioningDurations(last: Int = 100, includeSynthetic: Boolean = false): ProvisioningDurations!
 }
 
 extend type Mutation {
@@ -5468,7 +5513,7 @@ type Query {
   """
   plans: [Plan!]!
   """
-  Tenants visible to the caller, newest first unless orderBy says otherwise.
+  Tenants visible to the caller, newest first unless orderBy says otherwise. Synthetic tenants (readiness checks' and load tests') are left out unless where names synthetic: where: {synthetic: true} lists them.
   """
   tenants(
     """
@@ -5800,7 +5845,7 @@ type Tenant implements Node {
   purgeAfter: Time
   purgedAt: Time
   """
-  made by a readiness check: kept out of the activation funnel
+  a test tenant, made by a readiness check or a load test (signUp synthetic: true): kept out of the funnel, the counts and the lists by default
   """
   synthetic: Boolean!
   plan: Plan!
@@ -7916,6 +7961,14 @@ func (ec *executionContext) field_Query_activationFunnel_args(ctx context.Contex
 		return nil, err
 	}
 	args["dropOffLimit"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "includeSynthetic",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeSynthetic"] = arg5
 	return args, nil
 }
 
@@ -8010,6 +8063,14 @@ func (ec *executionContext) field_Query_provisioningDurations_args(ctx context.C
 		return nil, err
 	}
 	args["last"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "includeSynthetic",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeSynthetic"] = arg1
 	return args, nil
 }
 
@@ -8032,6 +8093,20 @@ func (ec *executionContext) field_Query_searchDocuments_args(ctx context.Context
 		return nil, err
 	}
 	args["first"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_tenantStateCounts_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "includeSynthetic",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeSynthetic"] = arg0
 	return args, nil
 }
 
@@ -12075,7 +12150,7 @@ func (ec *executionContext) _Operation_params(ctx context.Context, field graphql
 			return ec.fieldContext_Operation_params(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Params, nil
+			return ec.Resolvers.Operation().Params(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
@@ -12086,7 +12161,7 @@ func (ec *executionContext) _Operation_params(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Operation_params(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Operation", field, false, false, "Map")
+	return graphql.NewScalarFieldContext("Operation", field, true, true, "Map")
 }
 
 func (ec *executionContext) _Operation_result(ctx context.Context, field graphql.CollectedField, obj *ent.Operation) (ret graphql.Marshaler) {
@@ -12098,7 +12173,7 @@ func (ec *executionContext) _Operation_result(ctx context.Context, field graphql
 			return ec.fieldContext_Operation_result(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Result, nil
+			return ec.Resolvers.Operation().Result(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
@@ -12109,7 +12184,7 @@ func (ec *executionContext) _Operation_result(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Operation_result(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Operation", field, false, false, "Map")
+	return graphql.NewScalarFieldContext("Operation", field, true, true, "Map")
 }
 
 func (ec *executionContext) _Operation_requestedBy(ctx context.Context, field graphql.CollectedField, obj *ent.Operation) (ret graphql.Marshaler) {
@@ -12121,7 +12196,7 @@ func (ec *executionContext) _Operation_requestedBy(ctx context.Context, field gr
 			return ec.fieldContext_Operation_requestedBy(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.RequestedBy, nil
+			return ec.Resolvers.Operation().RequestedBy(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -12132,7 +12207,7 @@ func (ec *executionContext) _Operation_requestedBy(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Operation_requestedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Operation", field, false, false, "String")
+	return graphql.NewScalarFieldContext("Operation", field, true, true, "String")
 }
 
 func (ec *executionContext) _Operation_startedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Operation) (ret graphql.Marshaler) {
@@ -12805,18 +12880,18 @@ func (ec *executionContext) _OperationStep_detail(ctx context.Context, field gra
 			return ec.fieldContext_OperationStep_detail(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Detail, nil
+			return ec.Resolvers.OperationStep().Detail(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalOString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
 		false,
 	)
 }
 func (ec *executionContext) fieldContext_OperationStep_detail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("OperationStep", field, false, false, "String")
+	return graphql.NewScalarFieldContext("OperationStep", field, true, true, "String")
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[uuid.UUID]) (ret graphql.Marshaler) {
@@ -14479,7 +14554,8 @@ func (ec *executionContext) _Query_tenantStateCounts(ctx context.Context, field 
 			return ec.fieldContext_Query_tenantStateCounts(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Query().TenantStateCounts(ctx)
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().TenantStateCounts(ctx, fc.Args["includeSynthetic"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *StateCounts) graphql.Marshaler {
@@ -14489,7 +14565,7 @@ func (ec *executionContext) _Query_tenantStateCounts(ctx context.Context, field 
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Query_tenantStateCounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Query_tenantStateCounts(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
@@ -14498,6 +14574,17 @@ func (ec *executionContext) fieldContext_Query_tenantStateCounts(_ context.Conte
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_StateCounts(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_tenantStateCounts_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -14644,7 +14731,7 @@ func (ec *executionContext) _Query_activationFunnel(ctx context.Context, field g
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().ActivationFunnel(ctx, fc.Args["from"].(*time.Time), fc.Args["to"].(*time.Time), fc.Args["plan"].(*string), fc.Args["cohort"].(*analytics.Cohort), fc.Args["dropOffLimit"].(*int))
+			return ec.Resolvers.Query().ActivationFunnel(ctx, fc.Args["from"].(*time.Time), fc.Args["to"].(*time.Time), fc.Args["plan"].(*string), fc.Args["cohort"].(*analytics.Cohort), fc.Args["dropOffLimit"].(*int), fc.Args["includeSynthetic"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *analytics.Funnel) graphql.Marshaler {
@@ -14720,7 +14807,7 @@ func (ec *executionContext) _Query_provisioningDurations(ctx context.Context, fi
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().ProvisioningDurations(ctx, fc.Args["last"].(*int))
+			return ec.Resolvers.Query().ProvisioningDurations(ctx, fc.Args["last"].(*int), fc.Args["includeSynthetic"].(*bool))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *provisioning.Durations) graphql.Marshaler {
@@ -16151,7 +16238,7 @@ func (ec *executionContext) _StateTransition_actor(ctx context.Context, field gr
 			return ec.fieldContext_StateTransition_actor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Actor, nil
+			return ec.Resolvers.StateTransition().Actor(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -16162,7 +16249,7 @@ func (ec *executionContext) _StateTransition_actor(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_StateTransition_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("StateTransition", field, false, false, "String")
+	return graphql.NewScalarFieldContext("StateTransition", field, true, true, "String")
 }
 
 func (ec *executionContext) _StateTransition_reason(ctx context.Context, field graphql.CollectedField, obj *ent.StateTransition) (ret graphql.Marshaler) {
@@ -16197,7 +16284,7 @@ func (ec *executionContext) _StateTransition_metadata(ctx context.Context, field
 			return ec.fieldContext_StateTransition_metadata(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Metadata, nil
+			return ec.Resolvers.StateTransition().Metadata(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
@@ -16208,7 +16295,7 @@ func (ec *executionContext) _StateTransition_metadata(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_StateTransition_metadata(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("StateTransition", field, false, false, "Map")
+	return graphql.NewScalarFieldContext("StateTransition", field, true, true, "Map")
 }
 
 func (ec *executionContext) _StateTransition_occurredAt(ctx context.Context, field graphql.CollectedField, obj *ent.StateTransition) (ret graphql.Marshaler) {
@@ -24098,7 +24185,11 @@ func (ec *executionContext) unmarshalInputSignUpInput(ctx context.Context, obj a
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"name", "slug", "email", "plan", "paymentMethod", "idempotencyKey"}
+	if _, present := asMap["synthetic"]; !present {
+		asMap["synthetic"] = false
+	}
+
+	fieldsInOrder := [...]string{"name", "slug", "email", "plan", "paymentMethod", "idempotencyKey", "synthetic"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -24147,6 +24238,13 @@ func (ec *executionContext) unmarshalInputSignUpInput(ctx context.Context, obj a
 				return it, err
 			}
 			it.IdempotencyKey = data
+		case "synthetic":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("synthetic"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Synthetic = data
 		}
 	}
 	return it, nil
@@ -28137,20 +28235,23 @@ func (ec *executionContext) _Operation(ctx context.Context, sel ast.SelectionSet
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "params":
-			out.Values[i] = ec._Operation_params(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Operation_params(ctx, field, obj)
+				})
 		case "result":
-			out.Values[i] = ec._Operation_result(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Operation_result(ctx, field, obj)
+				})
 		case "requestedBy":
-			out.Values[i] = ec._Operation_requestedBy(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Operation_requestedBy(ctx, field, obj)
+				})
 		case "startedAt":
 			out.Values[i] = ec._Operation_startedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -28408,28 +28509,29 @@ func (ec *executionContext) _OperationStep(ctx context.Context, sel ast.Selectio
 		case "name":
 			out.Values[i] = ec._OperationStep_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
 			out.Values[i] = ec._OperationStep_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "startedAt":
 			out.Values[i] = ec._OperationStep_startedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "finishedAt":
 			out.Values[i] = ec._OperationStep_finishedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "detail":
-			out.Values[i] = ec._OperationStep_detail(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OperationStep_detail(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -29710,20 +29812,22 @@ func (ec *executionContext) _StateTransition(ctx context.Context, sel ast.Select
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "actor":
-			out.Values[i] = ec._StateTransition_actor(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StateTransition_actor(ctx, field, obj)
+				})
 		case "reason":
 			out.Values[i] = ec._StateTransition_reason(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "metadata":
-			out.Values[i] = ec._StateTransition_metadata(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StateTransition_metadata(ctx, field, obj)
+				})
 		case "occurredAt":
 			out.Values[i] = ec._StateTransition_occurredAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -33936,18 +34040,6 @@ func (ec *executionContext) unmarshalOStateTransitionWhereInput2ᚖgithubᚗcom�
 	}
 	res, err := ec.unmarshalInputStateTransitionWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) unmarshalOString2string(ctx context.Context, v any) (string, error) {
-	res, err := graphql.UnmarshalString(v)
-	return res, graphql.ErrorOnPath(ctx, err)
-}
-
-func (ec *executionContext) marshalOString2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
-	_ = sel
-	_ = ctx
-	res := graphql.MarshalString(v)
-	return res
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

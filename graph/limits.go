@@ -84,14 +84,14 @@ func setComplexity(c *ComplexityRoot) {
 		}
 		return searchCost + n*child
 	}
-	c.Query.ActivationFunnel = func(child int, _, _ *time.Time, _ *string, _ *analytics.Cohort, dropOffLimit *int) int {
+	c.Query.ActivationFunnel = func(child int, _, _ *time.Time, _ *string, _ *analytics.Cohort, dropOffLimit *int, _ *bool) int {
 		n := 20
 		if dropOffLimit != nil {
 			n = max(*dropOffLimit, 1)
 		}
 		return funnelCost + child + n
 	}
-	c.Query.ProvisioningDurations = func(child int, last *int) int {
+	c.Query.ProvisioningDurations = func(child int, last *int, _ *bool) int {
 		n := 100
 		if last != nil {
 			n = max(*last, 1)
@@ -99,7 +99,7 @@ func setComplexity(c *ComplexityRoot) {
 		return 5 + n/10 + child
 	}
 	c.Query.Readiness = func(child int) int { return 5 + child }
-	c.Query.TenantStateCounts = func(child int) int { return 5 + child }
+	c.Query.TenantStateCounts = func(child int, _ *bool) int { return 5 + child }
 	c.Mutation.RunReadinessChecks = func(child int) int { return readinessRunCost + child }
 	c.Tenant.Usage = func(child int) int { return usageCost + child }
 	c.Mutation.SignUp = func(child int, _ SignUpInput) int { return 5*mutationCost + child }

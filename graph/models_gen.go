@@ -369,6 +369,12 @@ type SignUpInput struct {
 	PaymentMethod string `json:"paymentMethod"`
 	// A fresh random string (a UUID) per signup, 8 to 255 characters.
 	IdempotencyKey string `json:"idempotencyKey"`
+	// Marks a test tenant (a load test's, a smoke test's): it never charges a
+	// live payment provider, and it is left out of every figure and list by
+	// default (tenants, tenantStateCounts, activationFunnel,
+	// provisioningDurations). Only an admin token may set it; `tenantd bench
+	// signup --token` does.
+	Synthetic *bool `json:"synthetic,omitempty"`
 }
 
 type SignUpPayload struct {

@@ -38,7 +38,7 @@ func deref(p *string) string {
 }
 
 // scheduledCancellationOf is a tenant's scheduled cancellation for the API.
-func scheduledCancellationOf(sc *subscription.Scheduled) *ScheduledCancellation {
+func scheduledCancellationOf(ctx context.Context, sc *subscription.Scheduled) *ScheduledCancellation {
 	if sc == nil {
 		return nil
 	}
@@ -51,7 +51,8 @@ func scheduledCancellationOf(sc *subscription.Scheduled) *ScheduledCancellation 
 		out.RequestedAt = &sc.RequestedAt
 	}
 	if sc.RequestedBy != "" {
-		out.RequestedBy = &sc.RequestedBy
+		by := actorFor(ctx, sc.RequestedBy)
+		out.RequestedBy = &by
 	}
 	return out
 }

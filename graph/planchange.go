@@ -42,7 +42,7 @@ func (r *Resolver) scheduledOf(ctx context.Context, sc *planchange.Scheduled) (*
 	if err != nil {
 		return nil, err
 	}
-	return &ScheduledPlanChange{Plan: p, EffectiveAt: sc.EffectiveAt, RequestedAt: sc.RequestedAt, RequestedBy: sc.RequestedBy}, nil
+	return &ScheduledPlanChange{Plan: p, EffectiveAt: sc.EffectiveAt, RequestedAt: sc.RequestedAt, RequestedBy: actorFor(ctx, sc.RequestedBy)}, nil
 }
 
 // scheduledPlanChange is Tenant.scheduledPlanChange.

@@ -65,7 +65,7 @@ func (r *mutationResolver) CancelSubscription(ctx context.Context, input CancelS
 		return nil, err
 	}
 	return &CancelSubscriptionPayload{Tenant: res.Tenant, Transition: res.Transition, Operation: res.Operation,
-		ScheduledCancellation: scheduledCancellationOf(subscription.ScheduledOf(res.Tenant))}, nil
+		ScheduledCancellation: scheduledCancellationOf(ctx, subscription.ScheduledOf(res.Tenant))}, nil
 }
 
 // UndoCancellation is the resolver for the undoCancellation field.
@@ -118,9 +118,16 @@ func (r *mutationResolver) ReactivateTenant(ctx context.Context, input Reactivat
 
 // SignUp is the resolver for the signUp field.
 func (r *mutationResolver) SignUp(ctx context.Context, input SignUpInput) (*SignUpPayload, error) {
+	synthetic := input.Synthetic != nil && *input.Synthetic
+	if synthetic {
+		if v, _ := tenantd.ViewerFrom(ctx); !v.IsAdmin() {
+			return nil, tenantd.Errorf(tenantd.EFORBIDDEN,
+				"only an admin token may sign up a synthetic (test) tenant: leave synthetic out, or send the admin token")
+		}
+	}
 	res, err := r.Provisioning.SignUp(ctx, provisioning.SignUpInput{
 		Name: input.Name, Slug: input.Slug, Email: input.Email, Plan: input.Plan,
-		PaymentMethod: input.PaymentMethod, IdempotencyKey: input.IdempotencyKey,
+		PaymentMethod: input.PaymentMethod, IdempotencyKey: input.IdempotencyKey, Synthetic: synthetic,
 	})
 	if err != nil {
 		return nil, err
@@ -256,9 +263,18 @@ func (r *operationResolver) Error(ctx context.Context, obj *ent.Operation) (*Ope
 	}
 	e := &OperationError{Code: *obj.ErrorCode}
 	if obj.ErrorMessage != nil {
-		e.Message = *obj.ErrorMessage
+		e.Message = scrubFor(ctx, *obj.ErrorMessage)
 	}
 	return e, nil
+}
+
+// Detail is the resolver for the detail field.
+func (r *operationStepResolver) Detail(ctx context.Context, obj *tenantd.OperationStep) (*string, error) {
+	if obj.Detail == "" {
+		return nil, nil
+	}
+	d := scrubFor(ctx, obj.Detail)
+	return &d, nil
 }
 
 // Viewer is the resolver for the viewer field.
@@ -295,13 +311,22 @@ func (r *queryResolver) Operation(ctx context.Context, id uuid.UUID) (*ent.Opera
 }
 
 // TenantStateCounts is the resolver for the tenantStateCounts field.
-func (r *queryResolver) TenantStateCounts(ctx context.Context) (*StateCounts, error) {
+func (r *queryResolver) TenantStateCounts(ctx context.Context, includeSynthetic *bool) (*StateCounts, error) {
 	if err := requireOperator(ctx); err != nil {
 		return nil, err
 	}
 	counts, err := lifecycle.StateCounts(ctx, r.client())
 	if err != nil {
 		return nil, err
+	}
+	if includeSynthetic == nil || !*includeSynthetic {
+		synthetic, err := lifecycle.SyntheticStateCounts(ctx, r.client())
+		if err != nil {
+			return nil, err
+		}
+		for s, n := range synthetic {
+			counts[s] = max(counts[s]-n, 0)
+		}
 	}
 	out := &StateCounts{}
 	for _, s := range tenantd.AllStates {
@@ -337,7 +362,19 @@ func (r *subscriptionResolver) TenantEvents(ctx context.Context, tenantID *uuid.
 
 // AllowedEvents is the resolver for the allowedEvents field.
 func (r *tenantResolver) AllowedEvents(ctx context.Context, obj *ent.Tenant) ([]tenantd.Event, error) {
-	return lifecycle.AllowedEvents(obj.State), nil
+	v, err := viewer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch v.Role {
+	case tenantd.RoleTenant:
+		return lifecycle.AllowedEventsBy(obj.State, tenantd.TriggerUser), nil
+	case tenantd.RoleAdmin:
+		return lifecycle.AllowedEventsBy(obj.State, tenantd.TriggerAdmin), nil
+	case tenantd.RoleSystem:
+		return lifecycle.AllowedEvents(obj.State), nil
+	}
+	return []tenantd.Event{}, nil // partner tokens are read-only
 }
 
 // ScheduledPlanChange is the resolver for the scheduledPlanChange field.
@@ -347,16 +384,20 @@ func (r *tenantResolver) ScheduledPlanChange(ctx context.Context, obj *ent.Tenan
 
 // ScheduledCancellation is the resolver for the scheduledCancellation field.
 func (r *tenantResolver) ScheduledCancellation(ctx context.Context, obj *ent.Tenant) (*ScheduledCancellation, error) {
-	return scheduledCancellationOf(subscription.ScheduledOf(obj)), nil
+	return scheduledCancellationOf(ctx, subscription.ScheduledOf(obj)), nil
 }
 
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
+// OperationStep returns OperationStepResolver implementation.
+func (r *Resolver) OperationStep() OperationStepResolver { return &operationStepResolver{r} }
+
 // Subscription returns SubscriptionResolver implementation.
 func (r *Resolver) Subscription() SubscriptionResolver { return &subscriptionResolver{r} }
 
 type (
-	mutationResolver     struct{ *Resolver }
-	subscriptionResolver struct{ *Resolver }
+	mutationResolver      struct{ *Resolver }
+	operationStepResolver struct{ *Resolver }
+	subscriptionResolver  struct{ *Resolver }
 )

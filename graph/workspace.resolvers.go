@@ -111,7 +111,7 @@ func (r *queryResolver) SearchDocuments(ctx context.Context, query string, first
 }
 
 // ActivationFunnel is the resolver for the activationFunnel field.
-func (r *queryResolver) ActivationFunnel(ctx context.Context, from *time.Time, to *time.Time, plan *string, cohort *analytics.Cohort, dropOffLimit *int) (*analytics.Funnel, error) {
+func (r *queryResolver) ActivationFunnel(ctx context.Context, from *time.Time, to *time.Time, plan *string, cohort *analytics.Cohort, dropOffLimit *int, includeSynthetic *bool) (*analytics.Funnel, error) {
 	if err := requireOperator(ctx); err != nil {
 		return nil, err
 	}
@@ -131,6 +131,7 @@ func (r *queryResolver) ActivationFunnel(ctx context.Context, from *time.Time, t
 	if dropOffLimit != nil {
 		q.DropOffLimit = *dropOffLimit
 	}
+	q.IncludeSynthetic = includeSynthetic != nil && *includeSynthetic
 	return analytics.Compute(ctx, r.client(), q, r.ActivationWindow)
 }
 
@@ -147,7 +148,7 @@ func (r *queryResolver) Readiness(ctx context.Context) (*Readiness, error) {
 }
 
 // ProvisioningDurations is the resolver for the provisioningDurations field.
-func (r *queryResolver) ProvisioningDurations(ctx context.Context, last *int) (*provisioning.Durations, error) {
+func (r *queryResolver) ProvisioningDurations(ctx context.Context, last *int, includeSynthetic *bool) (*provisioning.Durations, error) {
 	if err := requireOperator(ctx); err != nil {
 		return nil, err
 	}
@@ -155,7 +156,7 @@ func (r *queryResolver) ProvisioningDurations(ctx context.Context, last *int) (*
 	if last != nil {
 		n = *last
 	}
-	return provisioning.RecentDurations(ctx, r.client(), n, r.Lifecycle.Now())
+	return provisioning.RecentDurations(ctx, r.client(), n, r.Lifecycle.Now(), includeSynthetic != nil && *includeSynthetic)
 }
 
 // Title is the resolver for the title field.

@@ -573,6 +573,14 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{TenantsColumns[25]},
 			},
+			{
+				Name:    "tenant_synthetic_state",
+				Unique:  false,
+				Columns: []*schema.Column{TenantsColumns[7]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "synthetic",
+				},
+			},
 		},
 	}
 	// TenantStateCountsColumns holds the columns for the "tenant_state_counts" table.

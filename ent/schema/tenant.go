@@ -3,6 +3,7 @@ package schema
 import (
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
@@ -87,7 +88,7 @@ func (Tenant) Fields() []ent.Field {
 			Comment("the owner unsubscribed from win-back and nudge mails").
 			Annotations(entgql.Skip()),
 		field.Bool("synthetic").Default(false).Immutable().
-			Comment("made by a readiness check: kept out of the activation funnel"),
+			Comment("a test tenant, made by a readiness check or a load test (signUp synthetic: true): kept out of the funnel, the counts and the lists by default"),
 	}
 }
 
@@ -114,6 +115,9 @@ func (Tenant) Indexes() []ent.Index {
 		index.Fields("purge_after"), // the purge sweep reads the due tenants only
 		index.Fields("scheduled_cancel_at"),
 		index.Fields("paused_until"),
+		// tenantStateCounts subtracts the synthetic tenants' states, read
+		// through this index (of synthetic tenants only).
+		index.Fields("state").StorageKey("tenant_synthetic_state").Annotations(entsql.IndexWhere("synthetic")),
 	}
 }
 
@@ -121,7 +125,7 @@ func (Tenant) Indexes() []ent.Index {
 func (Tenant) Annotations() []schema.Annotation {
 	return []schema.Annotation{
 		entgql.RelayConnection(),
-		entgql.QueryField("tenants").Description("Tenants visible to the caller, newest first unless orderBy says otherwise."),
+		entgql.QueryField("tenants").Description("Tenants visible to the caller, newest first unless orderBy says otherwise. Synthetic tenants (readiness checks' and load tests') are left out unless where names synthetic: where: {synthetic: true} lists them."),
 	}
 }
 

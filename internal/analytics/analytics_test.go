@@ -170,7 +170,7 @@ func expect(seed []*seedTenant, q analytics.Query, window time.Duration) (*analy
 	cohorts := map[time.Time]*analytics.FunnelCohort{}
 	for _, s := range seed {
 		signup := *s.times[0]
-		if s.synthetic || signup.Before(q.From) || !signup.Before(q.To) || (q.Plan != "" && s.plan != q.Plan) {
+		if (s.synthetic && !q.IncludeSynthetic) || signup.Before(q.From) || !signup.Before(q.To) || (q.Plan != "" && s.plan != q.Plan) {
 			continue
 		}
 		start := cohortStart(signup, q.Cohort)
@@ -319,23 +319,36 @@ func TestFunnel(t *testing.T) {
 			require.Positive(t, n, "some tenants stop at %s", analytics.Milestones[i])
 		}
 
-		// Synthetic tenants have milestones but no activation.
+		// Synthetic tenants have milestones and an activation under their
+		// plan key marked "synthetic:" (the funnel leaves them out unless
+		// asked: checkFunnel's expect does the same).
 		n, err := db.Ent.Activation.Query().Count(sysCtx)
 		require.NoError(t, err)
-		require.Equal(t, len(population)-synthetic, n)
+		require.Equal(t, len(population), n)
 		for _, s := range population {
+			a, err := db.Ent.Activation.Get(sysCtx, s.id)
+			require.NoError(t, err)
 			if !s.synthetic {
+				require.Equal(t, s.plan, a.PlanKey)
 				continue
 			}
-			_, err := db.Ent.Activation.Get(sysCtx, s.id)
-			require.True(t, ent.IsNotFound(err))
+			require.Equal(t, "synthetic:"+s.plan, a.PlanKey)
 			ms, err := db.Ent.Milestone.Query().Where(milestone.TenantID(s.id)).Count(sysCtx)
 			require.NoError(t, err)
 			require.Positive(t, ms)
 		}
 
 		all := analytics.Query{From: base.AddDate(0, 0, -1), To: base.AddDate(0, 0, 16), DropOffLimit: 5}
-		checkFunnel(t, db.Ent, population, all, window)
+		real := checkFunnel(t, db.Ent, population, all, window)
+		// includeSynthetic counts them too, with or without a plan.
+		withSynthetic := all
+		withSynthetic.IncludeSynthetic, withSynthetic.DropOffLimit = true, 100
+		every := checkFunnel(t, db.Ent, population, withSynthetic, window)
+		require.Equal(t, real.Steps[0].Count+synthetic, every.Steps[0].Count)
+		withSynthetic.Plan = plans.Starter
+		checkFunnel(t, db.Ent, population, withSynthetic, window)
+		_, err = analytics.Compute(context.Background(), db.Ent, analytics.Query{Plan: "synthetic:free"}, window)
+		require.Equal(t, tenantd.EINVALID, tenantd.ErrorCode(err))
 		all.Cohort = analytics.CohortWeek
 		all.DropOffLimit = 100
 		full := checkFunnel(t, db.Ent, population, all, window)

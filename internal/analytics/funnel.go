@@ -45,6 +45,9 @@ type Query struct {
 	// Now is "today" for the default range (zero: the wall time); the
 	// caller passes its clock's time.
 	Now time.Time
+	// IncludeSynthetic counts the synthetic tenants (readiness checks' and
+	// load tests') too; by default they are in no figure or list.
+	IncludeSynthetic bool
 }
 
 // Funnel is the activation funnel: the GraphQL type ActivationFunnel.
@@ -85,7 +88,7 @@ type FunnelStep struct {
 	ConversionFromStart float64
 	// MedianSecondsFromPrevious and P90SecondsFromPrevious estimate the
 	// time from the previous step, in seconds, from the duration histogram
-	// (within 10%, see NumBuckets); nil for the first step or when no
+	// (within 10% from a millisecond to 200 days, see MinBucket); nil for the first step or when no
 	// tenant got here from the previous step.
 	MedianSecondsFromPrevious, P90SecondsFromPrevious *float64
 }
@@ -151,6 +154,9 @@ func (q Query) normalize(now time.Time) (Query, error) {
 	case CohortDay, CohortWeek:
 	default:
 		return q, tenantd.Invalid("cohort", "%q is not a cohort; expected DAY or WEEK", q.Cohort)
+	}
+	if strings.HasPrefix(q.Plan, syntheticPlanPrefix) {
+		return q, tenantd.Invalid("plan", "%q is not a plan key: give the plan's key, and includeSynthetic to count synthetic tenants", q.Plan)
 	}
 	if q.DropOffLimit < 0 || q.DropOffLimit > MaxDropOffLimit {
 		return q, tenantd.Invalid("dropOffLimit", "dropOffLimit must be between 0 and %d, got %d", MaxDropOffLimit, q.DropOffLimit)
@@ -223,7 +229,7 @@ func Compute(ctx context.Context, client *ent.Client, q Query, window time.Durat
 
 	var (
 		perDay map[time.Time]*stepCounts
-		hists  map[string]*histogram
+		hists  map[string]histogram
 		stuck  [3][]*StuckTenant
 	)
 	tasks := []func(context.Context) error{
@@ -323,11 +329,17 @@ func Compute(ctx context.Context, client *ent.Client, q Query, window time.Durat
 	return f, nil
 }
 
-// countRange restricts counters to q's days and plan.
+// countRange restricts counters to q's days and plan, and to real tenants
+// unless q.IncludeSynthetic.
 func countRange(q Query) []predicate.FunnelCount {
 	ps := []predicate.FunnelCount{funnelcount.DayGTE(q.From), funnelcount.DayLT(q.To)}
-	if q.Plan != "" {
+	switch {
+	case q.Plan != "" && q.IncludeSynthetic:
+		ps = append(ps, funnelcount.PlanKeyIn(q.Plan, syntheticPlanPrefix+q.Plan))
+	case q.Plan != "":
 		ps = append(ps, funnelcount.PlanKey(q.Plan))
+	case !q.IncludeSynthetic:
+		ps = append(ps, funnelcount.Not(funnelcount.PlanKeyHasPrefix(syntheticPlanPrefix)))
 	}
 	return ps
 }
@@ -362,7 +374,7 @@ func readStepCounts(ctx context.Context, client *ent.Client, q Query) (map[time.
 }
 
 // readHistograms sums the duration histograms over the range, per metric.
-func readHistograms(ctx context.Context, client *ent.Client, q Query) (map[string]*histogram, error) {
+func readHistograms(ctx context.Context, client *ent.Client, q Query) (map[string]histogram, error) {
 	var rows []struct {
 		Metric string `json:"metric"`
 		Bucket int    `json:"bucket"`
@@ -377,14 +389,14 @@ func readHistograms(ctx context.Context, client *ent.Client, q Query) (map[strin
 	if err != nil {
 		return nil, fmt.Errorf("read funnel histograms: %w", err)
 	}
-	out := map[string]*histogram{}
+	out := map[string]histogram{}
 	for _, r := range rows {
-		if r.Bucket < 0 || r.Bucket >= NumBuckets {
+		if _, _, ok := BucketBounds(r.Bucket); !ok {
 			continue
 		}
 		h := out[r.Metric]
 		if h == nil {
-			h = &histogram{}
+			h = histogram{}
 			out[r.Metric] = h
 		}
 		h[r.Bucket] += r.Sum
@@ -406,8 +418,13 @@ func readStuck(ctx context.Context, client *ent.Client, q Query, m Milestone) ([
 	case FirstUpload:
 		ps = append(ps, activation.FirstUploadAtNotNil(), activation.FirstQueryAtIsNil())
 	}
-	if q.Plan != "" {
+	switch {
+	case q.Plan != "" && q.IncludeSynthetic:
+		ps = append(ps, activation.PlanKeyIn(q.Plan, syntheticPlanPrefix+q.Plan))
+	case q.Plan != "":
 		ps = append(ps, activation.PlanKey(q.Plan))
+	case !q.IncludeSynthetic:
+		ps = append(ps, activation.Not(activation.PlanKeyHasPrefix(syntheticPlanPrefix)))
 	}
 	as, err := client.Activation.Query().Where(ps...).
 		Order(activation.BySignedUpAt(), activation.ByID()).

@@ -11,6 +11,7 @@ import (
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
 	"github.com/tenantd/tenantd/ent/activation"
+	"github.com/tenantd/tenantd/ent/funnelcount"
 	"github.com/tenantd/tenantd/internal/store"
 )
 
@@ -38,7 +39,7 @@ func Rebuild(ctx context.Context, db *store.DB, window time.Duration) error {
 // rebuildSQL aggregates the activations into the counters. The inner query
 // gives, per activation, its cohort day, which steps it reached, whether it
 // activated ($1: the window in microseconds) and the bucket of each step's
-// duration (width_bucket over the bucket bounds is bucketOf). The grouping
+// duration (bucketSQL is bucketOf). The grouping
 // sets count, in one pass, the steps per (day, plan) and each duration
 // histogram per (day, plan, bucket); GROUPING(bp, bu, bq) tells the sets
 // apart (7: no bucket, 3: bp, 5: bu, 6: bq). The lateral VALUES unpivots
@@ -60,9 +61,9 @@ FROM (
 			first_upload_at IS NOT NULL AS u,
 			first_query_at IS NOT NULL AS q,
 			COALESCE((extract(epoch FROM first_query_at - signed_up_at) * 1000000)::bigint <= $1, false) AS act,
-			width_bucket((extract(epoch FROM provisioned_at - signed_up_at) * 1000000)::bigint, ` + bucketArraySQL + `) AS bp,
-			width_bucket((extract(epoch FROM first_upload_at - provisioned_at) * 1000000)::bigint, ` + bucketArraySQL + `) AS bu,
-			width_bucket((extract(epoch FROM first_query_at - first_upload_at) * 1000000)::bigint, ` + bucketArraySQL + `) AS bq
+			` + bucketSQL("(extract(epoch FROM provisioned_at - signed_up_at) * 1000000)::bigint") + ` AS bp,
+			` + bucketSQL("(extract(epoch FROM first_upload_at - provisioned_at) * 1000000)::bigint") + ` AS bu,
+			` + bucketSQL("(extract(epoch FROM first_query_at - first_upload_at) * 1000000)::bigint") + ` AS bq
 		FROM activations
 	) a
 	GROUP BY GROUPING SETS ((day, plan_key), (day, plan_key, bp), (day, plan_key, bu), (day, plan_key, bq))
@@ -147,4 +148,22 @@ func rebuildGo(ctx context.Context, tx *store.Tx, window time.Duration) error {
 		}
 	}
 	return nil
+}
+
+// RebuildLegacy runs Rebuild when the counters hold duration samples of the
+// first histogram scheme, whose buckets were coarse under a second and above
+// 58.8 days (see MinBucket), and reports whether it did. The server calls it
+// at start: it costs one indexed look-up when there is nothing to re-bucket.
+func RebuildLegacy(ctx context.Context, db *store.DB, window time.Duration) (rebuilt bool, err error) {
+	ctx = tenantd.SystemContext(ctx)
+	legacy, err := db.Ent.FunnelCount.Query().
+		Where(funnelcount.MetricHasPrefix(durPrefix), funnelcount.BucketIn(legacySubSecond, legacyTop)).
+		Exist(ctx)
+	if err != nil {
+		return false, fmt.Errorf("look for legacy funnel buckets: %w", err)
+	}
+	if !legacy {
+		return false, nil
+	}
+	return true, Rebuild(ctx, db, window)
 }

@@ -26,6 +26,12 @@ const countSlots = 8
 // slotOf is the counter slot of a tenant.
 func slotOf(id uuid.UUID) int { return int(id[15]) % countSlots }
 
+// syntheticPlanPrefix marks the Activation rows and counters of synthetic
+// tenants (readiness checks', load tests'): their plan key is
+// "synthetic:<plan>", so the funnel leaves them out by default and counts
+// them with Query.IncludeSynthetic, from the same rollup.
+const syntheticPlanPrefix = "synthetic:"
+
 // The counter metrics.
 const (
 	metricActivated = "activated"
@@ -108,18 +114,18 @@ func countersOf(r funnelRow, m Milestone, window time.Duration) []counterKey {
 //
 //   - the Milestone row (tenant, name unique). If it already existed nothing
 //     else happens and recorded is false.
-//   - unless the tenant is synthetic, the Activation row: created on
-//     SignedUp with the plan key of the tenant's plan, its *_at column set
-//     by the later milestones.
+//   - the Activation row: created on SignedUp with the plan key of the
+//     tenant's plan ("synthetic:<plan>" for a synthetic tenant, see
+//     syntheticPlanPrefix), its *_at column set by the later milestones.
 //   - the FunnelCount counters of the tenant's signup day and plan: the
 //     step; on FirstQuery, "activated" when first_query − signed_up ≤ window;
 //     and the time since the previous step in that step's duration
 //     histogram. A milestone whose previous step is missing (which should
 //     not happen) is recorded but adds no duration sample.
 //
-// Later milestones of a tenant without an Activation row — synthetic
-// tenants (Tenant.synthetic is immutable, and SignedUp checks it) and
-// tenants whose signup predates the funnel — write the Milestone row only.
+// Later milestones of a tenant without an Activation row (its signup
+// predates the funnel) write the Milestone row only. Tenant.synthetic is
+// immutable, so the plan key's mark set at SignedUp holds.
 // Times are stored in UTC to the microsecond.
 //
 // The counters are upserted in a fixed order, each into one of 8 slots
@@ -153,14 +159,15 @@ func RecordTx(ctx context.Context, tx *store.Tx, tenantID uuid.UUID, m Milestone
 		if err != nil {
 			return false, fmt.Errorf("record milestone %s: read tenant: %w", m, err)
 		}
-		if t.Synthetic {
-			return true, nil
-		}
 		p, err := tx.Ent.Plan.Get(ctx, t.PlanID)
 		if err != nil {
 			return false, fmt.Errorf("record milestone %s: read plan: %w", m, err)
 		}
-		a, err := tx.Ent.Activation.Create().SetID(tenantID).SetPlanKey(p.Key).SetSignedUpAt(at).Save(ctx)
+		key := p.Key
+		if t.Synthetic {
+			key = syntheticPlanPrefix + key
+		}
+		a, err := tx.Ent.Activation.Create().SetID(tenantID).SetPlanKey(key).SetSignedUpAt(at).Save(ctx)
 		if err != nil {
 			return false, fmt.Errorf("record milestone %s: create activation: %w", m, err)
 		}
@@ -180,7 +187,7 @@ func RecordTx(ctx context.Context, tx *store.Tx, tenantID uuid.UUID, m Milestone
 		}
 		a, err := upd.Save(ctx)
 		if ent.IsNotFound(err) {
-			return true, nil // synthetic, or signed up before the funnel existed
+			return true, nil // signed up before the funnel existed
 		}
 		if err != nil {
 			return false, fmt.Errorf("record milestone %s: update activation: %w", m, err)

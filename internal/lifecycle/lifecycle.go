@@ -290,7 +290,7 @@ func (m *Machine) FireTx(ctx context.Context, tx *store.Tx, req Request) (*Resul
 	sys := tenantd.SystemContext(ctx)
 	to, ok := Target(t.State, req.Event, t.StateBeforeDeletion)
 	if !ok {
-		return nil, invalidTransition(t.State, req.Event)
+		return nil, invalidTransition(t.State, req.Event, req.Actor.By)
 	}
 	now := m.Now()
 	from := t.State
@@ -521,15 +521,19 @@ func checkActor(r Rule, a Actor) error {
 	return tenantd.Errorf(tenantd.EFORBIDDEN, "%s may not be caused by %s (allowed: %s)", r.Event, a.By, joinTriggers(r.By))
 }
 
-func invalidTransition(s tenantd.State, ev tenantd.Event) error {
-	allowed := AllowedEvents(s)
+func invalidTransition(s tenantd.State, ev tenantd.Event, by tenantd.Trigger) error {
+	allowed := AllowedEventsFor(s, by)
 	names := make([]string, len(allowed))
 	for i, e := range allowed {
 		names[i] = string(e)
 	}
 	list := strings.Join(names, ", ")
-	if list == "" {
+	switch {
+	case list != "":
+	case len(AllowedEvents(s)) == 0:
 		list = "none: " + string(s) + " is final"
+	default:
+		list = "none that you may fire"
 	}
 	return &tenantd.Error{
 		Code:    tenantd.EINVALIDTRANSITION,
@@ -559,7 +563,7 @@ func Check(s tenantd.State, ev tenantd.Event, actor Actor) error {
 		return err
 	}
 	if !Legal(s, ev) {
-		return invalidTransition(s, ev)
+		return invalidTransition(s, ev, actor.By)
 	}
 	return nil
 }

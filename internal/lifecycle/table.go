@@ -78,6 +78,35 @@ func AllowedEvents(s tenantd.State) []tenantd.Event {
 	return out
 }
 
+// onBehalfOfUser are the events tenantd fires for a tenant that asks:
+// pauseSubscription suspends (as the system, the history naming who asked).
+var onBehalfOfUser = []tenantd.Event{tenantd.EventSuspend}
+
+// AllowedEventsBy returns the events legal in state s that trigger by may
+// cause (Rule.By, and for TriggerUser the events fired on its behalf), in
+// table order: what a tenant key (TriggerUser) or an admin (TriggerAdmin)
+// may fire. Signup, which creates the tenant, is never among them.
+func AllowedEventsBy(s tenantd.State, by tenantd.Trigger) []tenantd.Event {
+	out := []tenantd.Event{}
+	for _, r := range Table {
+		may := slices.Contains(r.By, by) || (by == tenantd.TriggerUser && slices.Contains(onBehalfOfUser, r.Event))
+		if slices.Contains(r.From, s) && may {
+			out = append(out, r.Event)
+		}
+	}
+	return out
+}
+
+// AllowedEventsFor is what an INVALID_TRANSITION error lists to a caller
+// of trigger by: a tenant (TriggerUser) the events it may fire itself
+// (AllowedEventsBy), operators and tenantd every legal event.
+func AllowedEventsFor(s tenantd.State, by tenantd.Trigger) []tenantd.Event {
+	if by == tenantd.TriggerUser {
+		return AllowedEventsBy(s, by)
+	}
+	return AllowedEvents(s)
+}
+
 // Legal reports whether ev may fire in state s.
 func Legal(s tenantd.State, ev tenantd.Event) bool {
 	r, ok := rule(ev)

@@ -35,4 +35,17 @@ func TestLoadTool(t *testing.T) {
 	require.Equal(t, 6*20, srep.Expected)
 	require.Equal(t, srep.Expected, srep.Delivered, "every subscriber gets every event of its tenant")
 	require.Positive(t, srep.HeapAfter)
+
+	// With the admin token the load tenants are synthetic: out of the
+	// tenant list, in where: {synthetic: true}. The run without a token
+	// signed up real ones.
+	rep, err = load.Signups(ctx, load.SignupConfig{URL: srv.URL, Rate: 5, Duration: time.Second, Plan: "free", Token: servertest.AdminToken})
+	require.NoError(t, err)
+	require.Equal(t, 5, rep.Active, "errors: %v", rep.Errors)
+	var lists struct {
+		Real, Synthetic struct{ TotalCount int }
+	}
+	srv.MustDo(t, servertest.AdminToken, `{ real: tenants { totalCount } synthetic: tenants(where: {synthetic: true}) { totalCount } }`, nil, &lists)
+	require.Equal(t, 10, lists.Real.TotalCount)
+	require.Equal(t, 5+3, lists.Synthetic.TotalCount, "the token run's signups and the subscription run's tenants")
 }

@@ -140,7 +140,9 @@ type SignUpInput struct {
 	Plan           string `json:"plan"`
 	PaymentMethod  string `json:"paymentMethod"`
 	IdempotencyKey string `json:"-"`
-	// Synthetic marks a readiness check's tenant: kept out of the funnel.
+	// Synthetic marks a test tenant (a readiness check's, a load test's):
+	// never charged through a live provider, kept out of the figures and
+	// lists by default. The API lets only admin tokens set it.
 	Synthetic bool `json:"synthetic,omitempty"`
 }
 

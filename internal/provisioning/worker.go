@@ -93,7 +93,9 @@ func (s *Service) doStep(ctx context.Context, tx *store.Tx, op *ent.Operation, t
 		if err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("%s workspace at %s", ws.Isolation, ws.Location), nil
+		// The location (a file path, a schema name) stays out: the detail
+		// is shown to the tenant.
+		return fmt.Sprintf("%s workspace ready", ws.Isolation), nil
 	case StepIssueKeys:
 		if err := auth.EnsureSigningKey(sys, tx.Ent, t.ID); err != nil {
 			return "", err

@@ -206,10 +206,13 @@ func (c *Checker) purge(ctx context.Context, tenantID uuid.UUID) error {
 }
 
 // purgeLeftovers purges the synthetic tenants of earlier runs that could not
-// be purged then (their provisioning had not finished).
+// be purged then (their provisioning had not finished). Only the checks'
+// own (their email is at syntheticDomain): a load test's synthetic tenants
+// are not the checks' to purge.
 func (c *Checker) purgeLeftovers(ctx context.Context) {
 	left, err := c.db.Ent.Tenant.Query().
-		Where(tenant.Synthetic(true), tenant.StateNotIn(tenantd.StatePurged, tenantd.StatePending, tenantd.StateProvisioning)).
+		Where(tenant.Synthetic(true), tenant.EmailHasSuffix("@"+syntheticDomain),
+			tenant.StateNotIn(tenantd.StatePurged, tenantd.StatePending, tenantd.StateProvisioning)).
 		All(tenantd.SystemContext(ctx))
 	if err != nil {
 		c.log.Warn("readiness: list leftover synthetic tenants", "err", err)

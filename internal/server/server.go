@@ -22,6 +22,7 @@ import (
 
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/graph"
+	"github.com/tenantd/tenantd/internal/analytics"
 	"github.com/tenantd/tenantd/internal/auth"
 	"github.com/tenantd/tenantd/internal/billing"
 	"github.com/tenantd/tenantd/internal/config"
@@ -243,6 +244,11 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 	}
 	if err := plans.Seed(ctx, s.db.Ent); err != nil {
 		return nil, err
+	}
+	if rebuilt, err := analytics.RebuildLegacy(ctx, s.db, cfg.ActivationWindow); err != nil {
+		return nil, err
+	} else if rebuilt {
+		log.Info("funnel counters rebuilt with the 10% duration buckets of every scale")
 	}
 
 	pub := events.NewPublisher(s.hub)
