@@ -215,6 +215,26 @@ await run(async () => {
     await shot(admin, 'dashboard-1280');
   });
 
+  await step('test tenants: out of the list and the figures unless asked for', async () => {
+    const slug = `pol-test-${run36}`;
+    const d = await must(adminToken, M_SIGNUP, { in: { name: `Polish test ${run36}`, slug, email: `owner@${slug}.example.com`, plan: 'starter', paymentMethod: 'pm_card_visa', idempotencyKey: randomUUID(), synthetic: true } });
+    check(d.signUp.tenant.id, 'an admin signs up a test tenant');
+    await admin.locator('[data-testid=dashboard-include-test]').check();
+    await until(admin, 'with test tenants the funnel counts four signups', () => document.querySelector('[data-testid=funnel-count-SIGNED_UP]')?.dataset.count === '4', null, 15_000);
+    await admin.locator('[data-testid=dashboard-include-test]').uncheck();
+    await until(admin, 'without them, three again', () => document.querySelector('[data-testid=funnel-count-SIGNED_UP]')?.dataset.count === '3');
+    await admin.locator('[data-testid=nav-tenants]').click();
+    await until(admin, 'the tenant list loads', () => document.querySelectorAll('[data-testid=tenant-row]').length >= 3);
+    const slugs = () => admin.evaluate(() => [...document.querySelectorAll('[data-testid=tenant-row]')].map((r) => r.dataset.slug));
+    check(!(await slugs()).includes(slug), 'the test tenant is not listed among the customers');
+    await admin.selectOption('[data-testid=tenant-kind-filter]', 'test');
+    await until(admin, 'the kind filter lists the test tenant', (s) => [...document.querySelectorAll('[data-testid=tenant-row]')].some((r) => r.dataset.slug === s), slug);
+    check((await slugs()).every((x) => x === slug || x.startsWith('pol-test-') || !x.startsWith('pol-')), 'only test tenants under that filter');
+    await shot(admin, 'tenants-test-filter');
+    await admin.locator('[data-testid=nav-dashboard]').click();
+    await admin.locator('[data-testid=funnel-count-SIGNED_UP]').waitFor();
+  });
+
   await step('390 px: no column of the funnel table or the tenant table is cut off', async () => {
     await admin.setViewportSize({ width: 390, height: 900 });
     await admin.locator('[data-testid=funnel-table]').waitFor();

@@ -15,18 +15,18 @@ const DROP_LABELS = {
   FIRST_UPLOAD: 'Uploaded, no query yet',
 };
 
-const Q_COUNTS = 'query DashboardStateCounts { tenantStateCounts { total states { state count } } }';
+const Q_COUNTS = 'query DashboardStateCounts($all: Boolean) { tenantStateCounts(includeSynthetic: $all) { total states { state count } } }';
 const Q_PLANS = 'query DashboardPlans { plans { key name } }';
-const Q_FUNNEL = `query DashboardFunnel($plan: String, $cohort: Cohort) {
-  activationFunnel(plan: $plan, cohort: $cohort) {
+const Q_FUNNEL = `query DashboardFunnel($plan: String, $cohort: Cohort, $all: Boolean) {
+  activationFunnel(plan: $plan, cohort: $cohort, includeSynthetic: $all) {
     from to plan activationWindowHours activated activationRate overallConversion
     steps { name count conversionFromPrevious conversionFromStart medianSecondsFromPrevious p90SecondsFromPrevious }
     cohorts { start signedUp provisioned firstUpload firstQuery activated activationRate }
     dropOff { step count tenants { signedUpAt reachedAt tenant { id name slug state } } }
   }
 }`;
-const Q_DURATIONS = `query DashboardProvisioning {
-  provisioningDurations(last: 100) {
+const Q_DURATIONS = `query DashboardProvisioning($all: Boolean) {
+  provisioningDurations(last: 100, includeSynthetic: $all) {
     count p50Ms p95Ms maxMs inFlight oldestInFlightMs
     recent { durationMs finishedAt tenant { id name slug } operation { id } }
   }
@@ -39,11 +39,16 @@ const S_EVENTS = 'subscription DashboardEvents { tenantEvents { kind tenant { id
 export default function dashboard(root, ctx) {
   const { viewer, live } = ctx;
   const disposers = [];
-  const settings = { plan: ctx.query.get('plan') || '', cohort: ctx.query.get('cohort') === 'WEEK' ? 'WEEK' : 'DAY' };
+  const settings = { plan: ctx.query.get('plan') || '', cohort: ctx.query.get('cohort') === 'WEEK' ? 'WEEK' : 'DAY', all: ctx.query.get('test') === 'include' };
 
   const updated = h('span', { class: 'hint', testid: 'dashboard-updated', 'aria-live': 'polite' }, '');
   const refreshBtn = h('button', { type: 'button', testid: 'dashboard-refresh', on: { click: () => refreshAll(true) } }, 'Refresh');
   const liveNote = h('span', { class: 'hint', testid: 'dashboard-live' }, '');
+  // Readiness checks' and load tests' tenants are left out of every figure
+  // unless asked for.
+  const allBox = h('input', { type: 'checkbox', id: 'dashboard-include-test', testid: 'dashboard-include-test', checked: settings.all });
+  allBox.addEventListener('change', () => { settings.all = allBox.checked; syncQuery(); refreshAll(); });
+  const allToggle = h('label', { class: 'check-label', for: 'dashboard-include-test', title: 'Tenants made by readiness checks and load tests' }, allBox, 'Include test tenants');
 
   // ---- cards ----
   const counts = card({ title: 'Tenants by state', testid: 'card-states' });
@@ -62,7 +67,7 @@ export default function dashboard(root, ctx) {
   mount(root,
     h('div', { class: 'page-head' },
       h('div', null, h('h1', null, 'Dashboard'), h('p', { class: 'sub' }, 'Tenant states, activation and provisioning, live.')),
-      h('div', { class: 'toolbar' }, liveNote, updated, refreshBtn)),
+      h('div', { class: 'toolbar' }, liveNote, updated, allToggle, refreshBtn)),
     h('div', { class: 'grid two' }, counts.el, prov.el, funnel.el, readiness.el));
 
   // ---- loaders: each card loads on its own, so one failure stays in its card ----
@@ -88,9 +93,9 @@ export default function dashboard(root, ctx) {
     };
   }
 
-  const loadCounts = loader(counts, () => gql(Q_COUNTS), (d) => drawCounts(counts.body, d.tenantStateCounts));
-  const loadFunnel = loader(funnel, () => gql(Q_FUNNEL, { plan: settings.plan || null, cohort: settings.cohort }), (d) => drawFunnel(funnel.body, d.activationFunnel));
-  const loadDurations = loader(prov, () => gql(Q_DURATIONS), (d) => drawDurations(prov.body, d.provisioningDurations));
+  const loadCounts = loader(counts, () => gql(Q_COUNTS, { all: settings.all }), (d) => drawCounts(counts.body, d.tenantStateCounts));
+  const loadFunnel = loader(funnel, () => gql(Q_FUNNEL, { plan: settings.plan || null, cohort: settings.cohort, all: settings.all }), (d) => drawFunnel(funnel.body, d.activationFunnel));
+  const loadDurations = loader(prov, () => gql(Q_DURATIONS, { all: settings.all }), (d) => drawDurations(prov.body, d.provisioningDurations));
   const loadReadiness = loader(readiness, () => gql(Q_READINESS), (d) => drawReadiness(readiness.body, d.readiness));
 
   async function refreshAll(withReadiness = false) {
@@ -101,7 +106,7 @@ export default function dashboard(root, ctx) {
   }
 
   function syncQuery() {
-    ctx.setQuery({ plan: settings.plan, cohort: settings.cohort === 'DAY' ? '' : settings.cohort });
+    ctx.setQuery({ plan: settings.plan, cohort: settings.cohort === 'DAY' ? '' : settings.cohort, test: settings.all ? 'include' : '' });
   }
 
   gql(Q_PLANS).then((d) => {

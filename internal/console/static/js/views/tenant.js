@@ -152,7 +152,7 @@ export default function tenantPage(root, ctx) {
     mount(head,
       h('div', null,
         h('div', { class: 'tenant-title' }, titleEl, stateSlot,
-          tenant.synthetic ? h('span', { class: 'chip', title: 'Made by a readiness check; kept out of the funnel' }, 'synthetic') : null),
+          tenant.synthetic ? h('span', { class: 'chip', title: 'A test tenant (readiness check or load test): left out of the figures' }, 'test') : null),
         h('p', { class: 'sub' }, h('span', { class: 'mono', testid: 'tenant-slug' }, tenant.slug || '—'), ' · ', headPlanSlot)),
       actionsSlot);
     if (hadFocus) titleEl.focus();

@@ -16,7 +16,7 @@ const Q_TENANTS = `query TenantList($first: Int, $after: Cursor, $last: Int, $be
 }`;
 
 export default function tenants(root, ctx) {
-  const f = { q: ctx.query.get('q') || '', state: ctx.query.get('state') || '', plan: ctx.query.get('plan') || '' };
+  const f = { q: ctx.query.get('q') || '', state: ctx.query.get('state') || '', plan: ctx.query.get('plan') || '', kind: ctx.query.get('kind') === 'test' ? 'test' : '' };
   const paging = { args: { first: PAGE }, page: 1 };
   let seq = 0;
   let alive = true; // an answer that comes after the user left must not rewrite the next page's URL
@@ -27,6 +27,10 @@ export default function tenants(root, ctx) {
     h('option', { value: '' }, 'Any state'), STATES.map((s) => h('option', { value: s }, fmt.enumLabel(s))));
   stateSel.value = f.state;
   const planSel = h('select', { id: 'tenant-plan-filter', testid: 'tenant-plan-filter' }, h('option', { value: '' }, 'Any plan'));
+  // Readiness checks' and load tests' tenants are listed only when asked for.
+  const kindSel = h('select', { id: 'tenant-kind-filter', testid: 'tenant-kind-filter' },
+    h('option', { value: '' }, 'Customers'), h('option', { value: 'test' }, 'Test tenants (readiness checks, load tests)'));
+  kindSel.value = f.kind;
   const summary = h('p', { class: 'hint', testid: 'tenant-summary', 'aria-live': 'polite' });
   const tbody = h('tbody', { testid: 'tenant-rows' });
   const status = h('div');
@@ -45,7 +49,8 @@ export default function tenants(root, ctx) {
       h('form', { class: 'inline-fields', role: 'search', on: { submit: (ev) => { ev.preventDefault(); reset(); } } },
         h('div', { class: 'field' }, h('label', { for: 'tenant-search' }, 'Search'), search),
         h('div', { class: 'field' }, h('label', { for: 'tenant-state-filter' }, 'State'), stateSel),
-        h('div', { class: 'field' }, h('label', { for: 'tenant-plan-filter' }, 'Plan'), planSel)),
+        h('div', { class: 'field' }, h('label', { for: 'tenant-plan-filter' }, 'Plan'), planSel),
+        h('div', { class: 'field' }, h('label', { for: 'tenant-kind-filter' }, 'Kind'), kindSel)),
       h('div', { class: 'stack' }, summary, status, table),
       h('div', { class: 'pager' }, prev, h('span', { class: 'hint', testid: 'page-number' }, ''), next)));
 
@@ -60,6 +65,7 @@ export default function tenants(root, ctx) {
     if (q) w.or = [{ nameContainsFold: q }, { slugContainsFold: q }];
     if (f.state) w.state = f.state;
     if (f.plan) w.hasPlanWith = [{ key: f.plan }];
+    if (f.kind === 'test') w.synthetic = true;
     return Object.keys(w).length ? w : null;
   }
 
@@ -74,12 +80,12 @@ export default function tenants(root, ctx) {
       const c = d.tenants;
       lastPageInfo = c.pageInfo;
       const rows = (c.edges || []).filter((e) => e && e.node).map((e) => e.node);
-      mount(tbody, rows.length ? rows.map(row) : h('tr', null, h('td', { colspan: 5, class: 'empty', testid: 'tenant-empty' }, f.q || f.state || f.plan ? 'No tenant matches these filters.' : 'No tenants yet.')));
+      mount(tbody, rows.length ? rows.map(row) : h('tr', null, h('td', { colspan: 5, class: 'empty', testid: 'tenant-empty' }, f.q || f.state || f.plan || f.kind ? 'No tenant matches these filters.' : 'No tenants yet.')));
       const start = rows.length ? (paging.page - 1) * PAGE + 1 : 0;
       summary.textContent = rows.length ? `Showing ${start}–${start + rows.length - 1} of ${fmt.number(c.totalCount)} tenant${c.totalCount === 1 ? '' : 's'}` : `0 of ${fmt.number(c.totalCount)}`;
       prev.disabled = !c.pageInfo.hasPreviousPage && paging.page <= 1;
       next.disabled = !c.pageInfo.hasNextPage;
-      ctx.setQuery({ q: f.q.trim(), state: f.state, plan: f.plan });
+      ctx.setQuery({ q: f.q.trim(), state: f.state, plan: f.plan, kind: f.kind });
       root.querySelector('[data-testid=page-number]').textContent = `Page ${paging.page}`;
     } catch (err) {
       if (my !== seq) return;
@@ -92,7 +98,7 @@ export default function tenants(root, ctx) {
   function row(t) {
     return h('tr', { testid: 'tenant-row', dataset: { tenantId: t.id, slug: t.slug || '' } },
       h('td', null, h('a', { href: `#/tenants/${encodeURIComponent(t.id)}`, testid: 'tenant-link' }, t.name || '(purged)'),
-        t.synthetic ? h('span', { class: 'chip', title: 'Made by a readiness check' }, 'synthetic') : null),
+        t.synthetic ? h('span', { class: 'chip', title: 'A test tenant (readiness check or load test): left out of the figures' }, 'test') : null),
       h('td', { class: 'mono', dataset: { label: 'Slug' } }, t.slug || '—'),
       h('td', { dataset: { label: 'Plan' } }, t.plan ? t.plan.name : '—'),
       h('td', { dataset: { label: 'State' } }, stateBadge(t.state, 'tenant-row-state')),
@@ -109,6 +115,7 @@ export default function tenants(root, ctx) {
   search.addEventListener('input', onSearch);
   stateSel.addEventListener('change', () => { f.state = stateSel.value; reset(); });
   planSel.addEventListener('change', () => { f.plan = planSel.value; reset(); });
+  kindSel.addEventListener('change', () => { f.kind = kindSel.value; reset(); });
   next.addEventListener('click', () => {
     if (!lastPageInfo || !lastPageInfo.endCursor) return;
     paging.args = { first: PAGE, after: lastPageInfo.endCursor };
