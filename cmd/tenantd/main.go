@@ -156,7 +156,7 @@ func newRoot() *cobra.Command {
 	fs.Float64("rate", 20, "signups started per second")
 	fs.Duration("duration", 30*time.Second, "how long to start signups")
 	fs.String("plans", "starter,pro", "comma-separated plans, run one after the other (starter: pool, pro: silo)")
-	fs.String("token", "", "admin token: follow operations over one shared WebSocket (default: one per signup, with its new API key)")
+	fs.String("token", "", "admin token: marks the tenants as test tenants (out of the figures) and follows them over one shared WebSocket (without --url: default TENANTD_ADMIN_TOKEN, else the development token; without a token the signups are anonymous and count as customers)")
 	fs.Bool("json", false, "print the reports as JSON")
 
 	benchSubs := newCommand("subscriptions", "Load test: hold many subscriptions, report memory and event delivery",
@@ -423,12 +423,16 @@ func printReport(c *cli, rep any) {
 
 func benchSignup(ctx context.Context, c *cli) int {
 	url := benchURL(c)
+	token := flagString(c.flags, "token")
+	if token == "" && flagString(c.flags, "url") == "" {
+		token = adminToken(c) // the configured server's own token
+	}
 	for _, plan := range strings.Split(flagString(c.flags, "plans"), ",") {
 		plan = strings.TrimSpace(plan)
 		fmt.Fprintf(c.stderr, "signups on %s: plan %s, %.1f/s for %s\n", url, plan, flagFloat(c.flags, "rate"), flagDuration(c.flags, "duration"))
 		rep, err := load.Signups(ctx, load.SignupConfig{
 			URL: url, Rate: flagFloat(c.flags, "rate"), Duration: flagDuration(c.flags, "duration"),
-			Plan: plan, Token: flagString(c.flags, "token"), Progress: c.stderr,
+			Plan: plan, Token: token, Progress: c.stderr,
 		})
 		if err != nil {
 			fmt.Fprintf(c.stderr, "tenantd bench signup: %v\n", err)
