@@ -308,18 +308,7 @@ func checkFunnel(b *testing.B, db *store.DB, q analytics.Query, days int) {
 
 // explainDB returns PostgreSQL's plan for q.
 func explainDB(b *testing.B, db *store.DB, q string) string {
-	b.Helper()
-	rows, err := db.SQL.QueryContext(context.Background(), "EXPLAIN "+q)
-	require.NoError(b, err)
-	defer rows.Close()
-	var out string
-	for rows.Next() {
-		var l string
-		require.NoError(b, rows.Scan(&l))
-		out += l + "\n"
-	}
-	require.NoError(b, rows.Err())
-	return out
+	return textRows(b, db.SQL, "EXPLAIN "+q)
 }
 
 // checkFunnelTarget logs when Compute misses its target; machines differ,

@@ -3,6 +3,7 @@ package bench_test
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -42,6 +43,25 @@ func rebind(pg bool, q string) string {
 		sb.WriteRune(c)
 	}
 	return sb.String()
+}
+
+// textRows runs q and returns the rows of its one text column, a line
+// each: an EXPLAIN's plan.
+func textRows(b testing.TB, db interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}, q string, args ...any) string {
+	b.Helper()
+	rows, err := db.QueryContext(context.Background(), q, args...)
+	require.NoError(b, err)
+	defer rows.Close()
+	var lines []string
+	for rows.Next() {
+		var l string
+		require.NoError(b, rows.Scan(&l))
+		lines = append(lines, l)
+	}
+	require.NoError(b, rows.Err())
+	return strings.Join(lines, "\n")
 }
 
 // signup creates a PENDING tenant through lifecycle, as the API's signup does.

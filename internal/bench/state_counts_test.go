@@ -168,18 +168,7 @@ func loadTenants(b *testing.B, srv *servertest.Server, n int) {
 
 // explain returns PostgreSQL's plan for q.
 func explain(b *testing.B, srv *servertest.Server, q string) string {
-	b.Helper()
-	rows, err := srv.DB().SQL.QueryContext(context.Background(), "EXPLAIN "+q)
-	require.NoError(b, err)
-	defer rows.Close()
-	var lines []string
-	for rows.Next() {
-		var l string
-		require.NoError(b, rows.Scan(&l))
-		lines = append(lines, l)
-	}
-	require.NoError(b, rows.Err())
-	return strings.Join(lines, "\n")
+	return textRows(b, srv.DB().SQL, "EXPLAIN "+q)
 }
 
 // wantStateCounts is what loadTenants leaves: n spread over the states.

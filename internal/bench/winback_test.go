@@ -327,18 +327,7 @@ func logDuePlans(b *testing.B, db *store.DB, p winBackPopulation, where string, 
 
 // explainAnalyze runs EXPLAIN (ANALYZE, BUFFERS) of q on PostgreSQL.
 func explainAnalyze(b *testing.B, db *store.DB, q string, args ...any) string {
-	b.Helper()
-	rows, err := db.SQL.QueryContext(context.Background(), "EXPLAIN (ANALYZE, BUFFERS) "+q, args...)
-	require.NoError(b, err)
-	defer rows.Close()
-	var lines []string
-	for rows.Next() {
-		var l string
-		require.NoError(b, rows.Scan(&l))
-		lines = append(lines, l)
-	}
-	require.NoError(b, rows.Err())
-	return strings.Join(lines, "\n")
+	return textRows(b, db.SQL, "EXPLAIN (ANALYZE, BUFFERS) "+q, args...)
 }
 
 // explainGeneric runs EXPLAIN (ANALYZE, BUFFERS) of q as a prepared
@@ -371,17 +360,7 @@ func explainGeneric(b *testing.B, db *store.DB, q string, args ...any) string {
 	_, err = conn.ExecContext(ctx, "PREPARE bench_winback_due("+strings.Join(types, ", ")+") AS "+q)
 	require.NoError(b, err)
 	defer func() { _, _ = conn.ExecContext(ctx, `DEALLOCATE bench_winback_due`) }()
-	rows, err := conn.QueryContext(ctx, "EXPLAIN (ANALYZE, BUFFERS) EXECUTE bench_winback_due("+strings.Join(lits, ", ")+")")
-	require.NoError(b, err)
-	defer rows.Close()
-	var lines []string
-	for rows.Next() {
-		var l string
-		require.NoError(b, rows.Scan(&l))
-		lines = append(lines, l)
-	}
-	require.NoError(b, rows.Err())
-	return strings.Join(lines, "\n")
+	return textRows(b, conn, "EXPLAIN (ANALYZE, BUFFERS) EXECUTE bench_winback_due("+strings.Join(lits, ", ")+")")
 }
 
 // pageTimes is the benchmark's log handler: it passes records on and

@@ -37,9 +37,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	b := newBrowserRun(t, "console")
 	srv := servertest.Start(t, storetest.SQLite, "TENANTD_MOVE_SOURCE_GRACE=0s")
 	b.node(t, 3*time.Minute, "console.e2e.mjs", srv.URL, servertest.AdminToken, b.artifacts)
-	shots, err := filepath.Glob(filepath.Join(b.artifacts, "*.png"))
-	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(shots), 10, "a screenshot per major step")
+	b.atLeastShots(t, 10)
 }
 
 // browserRun is what a browser test needs: Node.js, playwright-core in
@@ -97,4 +95,14 @@ func (b *browserRun) node(t *testing.T, limit time.Duration, script string, args
 	}
 	require.NoError(t, err, "%s failed; screenshots in %s", script, b.artifacts)
 	return out.String()
+}
+
+// atLeastShots checks that the run left at least n screenshots and
+// returns them.
+func (b *browserRun) atLeastShots(t *testing.T, n int) []string {
+	t.Helper()
+	shots, err := filepath.Glob(filepath.Join(b.artifacts, "*.png"))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(shots), n, "a screenshot per major step in %s", b.artifacts)
+	return shots
 }

@@ -3,11 +3,8 @@
 package console_test
 
 import (
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/require"
 
 	"github.com/tenantd/tenantd/internal/servertest"
 	"github.com/tenantd/tenantd/internal/storetest"
@@ -29,7 +26,5 @@ func TestConsolePolishInBrowser(t *testing.T) {
 	b := newBrowserRun(t, "console-polish")
 	srv := servertest.Start(t, storetest.SQLite, "TENANTD_MOVE_SOURCE_GRACE=0s")
 	b.node(t, 2*time.Minute, "polish.e2e.mjs", srv.URL, servertest.AdminToken, b.artifacts)
-	shots, err := filepath.Glob(filepath.Join(b.artifacts, "*.png"))
-	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(shots), 10, "a screenshot per major step")
+	b.atLeastShots(t, 10)
 }

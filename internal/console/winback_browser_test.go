@@ -5,7 +5,6 @@ package console_test
 import (
 	"context"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -60,9 +59,7 @@ func TestWinBackInBrowser(t *testing.T) {
 			require.NotNil(t, tn.MarketingUnsubscribedAt, "unsubscribed through the page")
 		}
 	}
-	shots, err := filepath.Glob(filepath.Join(b.artifacts, "*.png"))
-	require.NoError(t, err)
-	require.GreaterOrEqual(t, len(shots), 6, "a screenshot per major step")
+	b.atLeastShots(t, 6)
 }
 
 // canceledTenant signs up an ACTIVE starter tenant and cancels it now, for

@@ -120,16 +120,7 @@ func EnqueueTx(ctx context.Context, tx *store.Tx, jobs JobInserter, m NewMessage
 		return existing, false, err
 	}
 
-	id := schema.NewID()
-	create := tx.Ent.OutboxMessage.Create().
-		SetID(id).
-		SetNillableTenantID(m.TenantID).
-		SetKind(m.Kind).
-		SetDedupeKey(m.DedupeKey).
-		SetMessageID("<" + id.String() + "@tenantd>").
-		SetToAddress(m.To).
-		SetSubject(m.Subject).
-		SetTextBody(m.Text)
+	create := m.create(tx.Ent, schema.NewID())
 	// ON CONFLICT (dedupe_key) DO NOTHING: a message with the same key
 	// committed since the lookup above makes the insert a no-op (and the
 	// RETURNING clause return no row) instead of an error that would abort a
@@ -150,6 +141,20 @@ func EnqueueTx(ctx context.Context, tx *store.Tx, jobs JobInserter, m NewMessage
 		return nil, false, fmt.Errorf("insert delivery job for outbox message %s: %w", msg.ID, err)
 	}
 	return msg, true, nil
+}
+
+// create is the outbox row of m with the given id; its Message-ID header
+// is made from the id, once, so every delivery attempt carries the same.
+func (m NewMessage) create(client *ent.Client, id uuid.UUID) *ent.OutboxMessageCreate {
+	return client.OutboxMessage.Create().
+		SetID(id).
+		SetNillableTenantID(m.TenantID).
+		SetKind(m.Kind).
+		SetDedupeKey(m.DedupeKey).
+		SetMessageID("<" + id.String() + "@tenantd>").
+		SetToAddress(m.To).
+		SetSubject(m.Subject).
+		SetTextBody(m.Text)
 }
 
 func findByDedupeKey(ctx context.Context, client *ent.Client, key string) (*ent.OutboxMessage, error) {
@@ -223,9 +228,7 @@ func EnqueueManyTx(ctx context.Context, tx *store.Tx, jobs JobInserter, ms []New
 		seen[m.DedupeKey] = true
 		id := schema.NewID()
 		ids = append(ids, id)
-		creates = append(creates, tx.Ent.OutboxMessage.Create().SetID(id).SetNillableTenantID(m.TenantID).
-			SetKind(m.Kind).SetDedupeKey(m.DedupeKey).SetMessageID("<"+id.String()+"@tenantd>").
-			SetToAddress(m.To).SetSubject(m.Subject).SetTextBody(m.Text))
+		creates = append(creates, m.create(tx.Ent, id))
 	}
 	if len(creates) == 0 {
 		return 0, nil

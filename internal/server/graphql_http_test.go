@@ -8,9 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -28,12 +26,7 @@ import (
 // anonymous caller.
 func TestGraphQLOverHTTPAudit(t *testing.T) {
 	t.Parallel()
-	node, err := exec.LookPath("node")
-	require.NoError(t, err, "Node.js is needed for the GraphQL over HTTP audit")
-	dir, err := filepath.Abs(filepath.Join("..", "..", "clients", "js"))
-	require.NoError(t, err)
-	_, err = os.Stat(filepath.Join(dir, "node_modules", "graphql-http"))
-	require.NoError(t, err, "the JavaScript clients are not installed: run `make js-deps` (npm ci in clients/js)")
+	node, dir := jsClients(t, "graphql-http")
 
 	srv := servertest.Start(t, storetest.SQLite)
 	for _, c := range []struct{ name, token string }{{"admin", servertest.AdminToken}, {"anonymous", ""}} {

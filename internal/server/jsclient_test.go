@@ -22,12 +22,7 @@ import (
 // follows operationProgress to the end.
 func TestJavaScriptClient(t *testing.T) {
 	t.Parallel()
-	node, err := exec.LookPath("node")
-	require.NoError(t, err, "Node.js is needed for the JavaScript client test")
-	dir, err := filepath.Abs(filepath.Join("..", "..", "clients", "js"))
-	require.NoError(t, err)
-	_, err = os.Stat(filepath.Join(dir, "node_modules", "graphql-ws"))
-	require.NoError(t, err, "the JavaScript clients are not installed: run `make js-deps` (npm ci in clients/js)")
+	node, dir := jsClients(t, "graphql-ws")
 
 	for _, k := range storetest.Kinds(t) {
 		t.Run(string(k), func(t *testing.T) {
@@ -68,4 +63,17 @@ func TestJavaScriptClient(t *testing.T) {
 			}
 		})
 	}
+}
+
+// jsClients returns Node.js and the clients/js directory, failing the test
+// unless the npm package pkg is installed there.
+func jsClients(t *testing.T, pkg string) (node, dir string) {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	require.NoError(t, err, "Node.js 20+ is needed to run the JavaScript clients")
+	dir, err = filepath.Abs(filepath.Join("..", "..", "clients", "js"))
+	require.NoError(t, err)
+	_, err = os.Stat(filepath.Join(dir, "node_modules", pkg))
+	require.NoError(t, err, "the JavaScript clients are not installed: run `make js-deps` (npm ci in clients/js)")
+	return node, dir
 }

@@ -226,10 +226,9 @@ func TestReadmeExamples(t *testing.T) {
 					require.NotEmpty(t, r.Data, "README.md:%d", ex.line)
 
 				case ex.lang == "js" && hasAttr(ex, "node"):
-					node, err := exec.LookPath("node")
-					require.NoError(t, err, "Node.js 20+ runs the README's JavaScript example")
+					node, dir := jsClients(t, "graphql-ws")
 					// Beside clients/js's package.json, so its imports resolve.
-					file := filepath.Join("..", "..", "clients", "js", ".readme-example-"+string(k)+".mjs")
+					file := filepath.Join(dir, ".readme-example-"+string(k)+".mjs")
 					require.NoError(t, os.WriteFile(file, []byte(localize(ex.body)), 0o600))
 					t.Cleanup(func() { os.Remove(file) })
 					ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
