@@ -252,19 +252,46 @@ func (s *Service) write(ctx context.Context, tenantID uuid.UUID, fn func(ctx con
 // any transaction, beside the writer. A positive timeout bounds fn
 // (wsdriver.ViewOptions).
 func (s *Service) read(ctx context.Context, tenantID uuid.UUID, timeout time.Duration, fn func(ctx context.Context, r wsdriver.Reader, ti *tenantInfo) error) error {
-	generation, err := s.readOnce(ctx, tenantID, timeout, fn)
-	if err != nil && generation > 0 && tenantd.ErrorCode(err) == tenantd.EINTERNAL && ctx.Err() == nil {
-		// A move switched the placement while this read was on the old
-		// one, whose copy was then destroyed: read again, at the new one.
-		if p, perr := s.Placement(ctx, tenantID); perr == nil && p.Generation != generation {
-			_, err = s.readOnce(ctx, tenantID, timeout, fn)
+	for attempt := 1; ; attempt++ {
+		generation, err := s.readOnce(ctx, tenantID, timeout, fn)
+		if attempt == maxReadAttempts || ctx.Err() != nil {
+			if errors.Is(err, errSwitched) {
+				return tenantd.Errorf(tenantd.ECONFLICT, "the workspace moved %d times during this read; try again", attempt)
+			}
+			return err
 		}
+		switch {
+		case errors.Is(err, errSwitched):
+			// A move switched the placement while this read was on the
+			// old one, which may have been emptied meanwhile (a pool's
+			// rows are deleted, not dropped: the read sees nothing and
+			// no error): read again, at the new one.
+			continue
+		case err != nil && generation > 0 && tenantd.ErrorCode(err) == tenantd.EINTERNAL:
+			// The same, when the old copy was dropped under the read (a
+			// silo's schema or file is gone).
+			if p, perr := s.Placement(ctx, tenantID); perr == nil && p.Generation != generation {
+				continue
+			}
+		}
+		return err
 	}
-	return err
 }
 
+// maxReadAttempts bounds the reads again of a read that a move's switch
+// overtook; two moves within one read are already rare.
+const maxReadAttempts = 3
+
+// errSwitched: the placement a read used is no longer the committed one.
+var errSwitched = errors.New("the workspace switched placement during the read")
+
 // readOnce is read at the placement committed now; it returns that
-// placement's generation (0 if it read none).
+// placement's generation (0 if it read none), and errSwitched when the
+// placement changed before the read ended. The check after the read is
+// what makes the result trustworthy at any source grace: if the placement
+// read afterwards is still the one the read used, no switch committed
+// before the read's last statement, and a source is only destroyed after
+// its switch.
 func (s *Service) readOnce(ctx context.Context, tenantID uuid.UUID, timeout time.Duration, fn func(ctx context.Context, r wsdriver.Reader, ti *tenantInfo) error) (int, error) {
 	generation := 0
 	err := s.router.read(ctx, tenantID, func(ctx context.Context, main *store.Tx, q querier, p *Placement) error {
@@ -280,10 +307,24 @@ func (s *Service) readOnce(ctx context.Context, tenantID uuid.UUID, timeout time
 		if err != nil {
 			return err
 		}
-		return d.View(ctx, main, p.Placement, wsdriver.ViewOptions{Timeout: timeout}, func(ctx context.Context, r wsdriver.Reader) error {
+		err = d.View(ctx, main, p.Placement, wsdriver.ViewOptions{Timeout: timeout}, func(ctx context.Context, r wsdriver.Reader) error {
 			return fn(ctx, r, ti)
 		})
+		if err != nil {
+			return err
+		}
+		now, err := s.router.placement(ctx, q, tenantID)
+		if err != nil {
+			return err
+		}
+		if now.Generation != p.Generation {
+			return errSwitched
+		}
+		return nil
 	})
+	if errors.Is(err, errSwitched) {
+		return generation, err
+	}
 	return generation, s.explain(ctx, tenantID, err)
 }
 

@@ -65,6 +65,9 @@ type router interface {
 	// the tenant's row where the database can, so that a suspension waits
 	// for a write in flight rather than overtaking it.
 	tenant(ctx context.Context, q querier, tenantID uuid.UUID, lock bool) (*tenantInfo, error)
+	// placement reads the committed placement on q, as it is at this
+	// statement (q is read's querier).
+	placement(ctx context.Context, q querier, tenantID uuid.UUID) (*Placement, error)
 }
 
 // placementQuery reads a placement; the caller appends a lock clause.
@@ -127,6 +130,12 @@ func (r *postgresRouter) route(ctx context.Context, tenantID uuid.UUID, lock str
 		}
 		return fn(ctx, tx, tx.SQL, p)
 	})
+}
+
+// placement reads the newest committed placement: the transactions of
+// read are READ COMMITTED, so each statement sees the commits before it.
+func (r *postgresRouter) placement(ctx context.Context, q querier, tenantID uuid.UUID) (*Placement, error) {
+	return scanPlacement(q.QueryRowContext(ctx, fmt.Sprintf(placementQuery, "$1"), tenantID), tenantID)
 }
 
 func (r *postgresRouter) read(ctx context.Context, tenantID uuid.UUID, fn func(ctx context.Context, main *store.Tx, q querier, p *Placement) error) error {

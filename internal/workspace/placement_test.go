@@ -279,3 +279,62 @@ func TestAbandonedMove(t *testing.T) {
 		require.EqualValues(t, 2, count(t, b.ws, p.Placement))
 	})
 }
+
+// TestReadOvertakenBySwitch switches a pool tenant to a silo and empties
+// the pool's copy in the middle of a search, after the search read its
+// placement — what a source grace of zero, or a read slower than the
+// grace, allows. A pool's copy is emptied by deleting rows, so the search
+// would find nothing and no error: the read sees that the placement moved
+// under it and reads again at the new one.
+func TestReadOvertakenBySwitch(t *testing.T) {
+	t.Parallel()
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		b := setup(t, db)
+		id := b.tenant(t, plans.Starter)
+		for i := range 3 {
+			_, _, err := b.ws.Upload(ctx, id, fmt.Sprintf("doc %d", i), fmt.Sprintf("overtaken words %d", i))
+			require.NoError(t, err)
+		}
+		m, err := b.ws.BeginMove(ctx, id, tenantd.IsolationSilo)
+		require.NoError(t, err)
+		for _, phase := range []func(context.Context, *workspace.Placement, workspace.MoveCursor) (workspace.MoveCursor, workspace.MoveStats, error){b.ws.CopyBatch, b.ws.VerifyBatch} {
+			for cur := (workspace.MoveCursor{}); !cur.Done; {
+				cur, _, err = phase(ctx, m, cur)
+				require.NoError(t, err)
+			}
+		}
+		require.NoError(t, b.ws.CatchUpAll(ctx, m))
+
+		// Another replica does the switch and the destruction, so that
+		// this Service's hook is the only thing that knows of it.
+		mover := workspace.New(db, workspace.Config{DataDir: b.dataDir})
+		t.Cleanup(func() { mover.Close() })
+		var switched sync.Once
+		reads := 0
+		b.ws.SetSearchReadHook(func(ctx context.Context, _ uuid.UUID, _ workspace.Querier) error {
+			reads++
+			switched.Do(func() {
+				res, err := mover.Switch(context.Background(), id, m.Generation, nil)
+				require.NoError(t, err)
+				require.Equal(t, tenantd.IsolationPool, res.From.Isolation)
+				var cleanup func() error
+				require.NoError(t, db.InTx(context.Background(), func(ctx context.Context, tx *store.Tx) error {
+					var err error
+					_, cleanup, err = mover.DestroyAtTx(ctx, tx, res.From)
+					return err
+				}))
+				require.NoError(t, cleanup())
+				require.Zero(t, count(t, mover, res.From), "the pool's copy is empty")
+			})
+			return nil
+		})
+		hits, err := b.ws.Search(ctx, id, "overtaken", 10)
+		require.NoError(t, err)
+		require.Len(t, hits, 3, "every document found, at the new placement")
+		require.Equal(t, 2, reads, "read once at the old placement, once at the new")
+		p, err := b.ws.Placement(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, tenantd.IsolationSilo, p.Isolation)
+	})
+}
