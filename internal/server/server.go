@@ -486,7 +486,7 @@ func (s *Server) bootstrapAdmin(ctx context.Context) error {
 }
 
 // Start listens on the configured address and serves in the background.
-func (s *Server) Start(ctx context.Context) error {
+func (s *Server) Start(ctx context.Context) (err error) {
 	if s.listener == nil {
 		l, err := Listen(s.cfg)
 		if err != nil {
@@ -495,6 +495,13 @@ func (s *Server) Start(ctx context.Context) error {
 		s.listener, s.metricsLn = l.API, l.Metrics
 	}
 	ln := s.listener
+	defer func() {
+		// A start that fails serves nothing: the API's socket is closed
+		// here, the metrics server and what else started by Shutdown.
+		if err != nil {
+			ln.Close()
+		}
+	}()
 	if mln := s.metricsLn; mln != nil {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", s.metricsHandler())
@@ -525,11 +532,9 @@ func (s *Server) Start(ctx context.Context) error {
 			return err
 		}
 		if err := s.river.Start(context.WithoutCancel(ctx)); err != nil {
-			ln.Close()
 			return fmt.Errorf("start river: %w", err)
 		}
 		if err := s.startSweeps(); err != nil {
-			ln.Close()
 			return err
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -525,4 +526,31 @@ func ctxTimeout(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// TestFailedStartServesNothing: a Start that fails (here its context is
+// canceled before it resumes a crashed process's jobs) leaves nothing
+// listening once Shutdown ran — neither the API's socket nor the metrics
+// server's.
+func TestFailedStartServesNothing(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Load([]string{"TENANTD_ADDR=127.0.0.1:0", "TENANTD_METRICS_ADDR=127.0.0.1:0",
+		"TENANTD_DATA_DIR=" + t.TempDir(), "TENANTD_ADMIN_TOKEN=" + admin}, nil)
+	require.NoError(t, err)
+	lns, err := server.Listen(cfg)
+	require.NoError(t, err)
+	api, metrics := lns.API.Addr().String(), lns.Metrics.Addr().String()
+	srv, err := server.Open(context.Background(), cfg, servertest.Logger(), server.WithListeners(lns))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	require.Error(t, srv.Start(ctx))
+	_ = srv.Shutdown(context.Background())
+	for _, addr := range []string{api, metrics} {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+		}
+		require.Error(t, err, "nothing listens on %s after a failed start", addr)
+	}
 }
