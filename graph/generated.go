@@ -520,6 +520,7 @@ type ComplexityRoot struct {
 	Tenant struct {
 		APIKeys               func(childComplexity int, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.APIKeyOrder, where *ent.APIKeyWhereInput) int
 		AllowedEvents         func(childComplexity int) int
+		BillingPeriodEnd      func(childComplexity int) int
 		CreatedAt             func(childComplexity int) int
 		Email                 func(childComplexity int) int
 		Exports               func(childComplexity int) int
@@ -773,6 +774,7 @@ type TenantResolver interface {
 	ScheduledPlanChange(ctx context.Context, obj *ent.Tenant) (*ScheduledPlanChange, error)
 	ScheduledCancellation(ctx context.Context, obj *ent.Tenant) (*ScheduledCancellation, error)
 
+	BillingPeriodEnd(ctx context.Context, obj *ent.Tenant) (*time.Time, error)
 	Usage(ctx context.Context, obj *ent.Tenant) (*workspace.Usage, error)
 }
 type WinBackCampaignResolver interface {
@@ -2829,6 +2831,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Tenant.AllowedEvents(childComplexity), true
+	case "Tenant.billingPeriodEnd":
+		if e.ComplexityRoot.Tenant.BillingPeriodEnd == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Tenant.BillingPeriodEnd(childComplexity), true
 	case "Tenant.createdAt":
 		if e.ComplexityRoot.Tenant.CreatedAt == nil {
 			break
@@ -4249,6 +4257,14 @@ extend type Tenant {
   scheduledCancellation: ScheduledCancellation
   "A paused tenant resumes by itself at this time."
   pausedUntil: Time
+  """
+  The end of the current billing period, as the billing provider has it
+  now: when a cancellation at the period end (cancelSubscription with
+  atPeriodEnd) would take effect. Null without a subscription, or once it is
+  canceled. Each one is a call to the provider, so one request may ask for it
+  of at most 10 tenants.
+  """
+  billingPeriodEnd: Time
 }
 `, BuiltIn: false},
 	{Name: "../schema/winback.graphqls", Input: `# Win-back campaigns and activation nudges. A sweep (every
@@ -7200,6 +7216,8 @@ func (ec *executionContext) childFields_Tenant(ctx context.Context, field graphq
 		return ec.fieldContext_Tenant_scheduledCancellation(ctx, field)
 	case "pausedUntil":
 		return ec.fieldContext_Tenant_pausedUntil(ctx, field)
+	case "billingPeriodEnd":
+		return ec.fieldContext_Tenant_billingPeriodEnd(ctx, field)
 	case "usage":
 		return ec.fieldContext_Tenant_usage(ctx, field)
 	}
@@ -17388,6 +17406,29 @@ func (ec *executionContext) _Tenant_pausedUntil(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_Tenant_pausedUntil(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Tenant", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Tenant_billingPeriodEnd(ctx context.Context, field graphql.CollectedField, obj *ent.Tenant) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Tenant_billingPeriodEnd(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Tenant().BillingPeriodEnd(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Tenant_billingPeriodEnd(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Tenant", field, true, true, "Time")
 }
 
 func (ec *executionContext) _Tenant_usage(ctx context.Context, field graphql.CollectedField, obj *ent.Tenant) (ret graphql.Marshaler) {
@@ -30186,6 +30227,12 @@ func (ec *executionContext) _Tenant(ctx context.Context, sel ast.SelectionSet, o
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "billingPeriodEnd":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Tenant_billingPeriodEnd(ctx, field, obj)
+				})
 		case "usage":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,

@@ -67,6 +67,9 @@ const (
 	usageCost = 5
 	// mutationCost is a lifecycle mutation: a transaction.
 	mutationCost = 10
+	// providerCallCost is a field read from the billing provider (a call
+	// over the network to Stripe): at most 10 in one request.
+	providerCallCost = 100
 )
 
 // setComplexity makes a connection cost its page size times the cost of
@@ -74,6 +77,7 @@ const (
 // fields with costly resolvers their cost.
 func setComplexity(c *ComplexityRoot) {
 	c.Document.Content = func(int) int { return contentCost }
+	c.Tenant.BillingPeriodEnd = func(int) int { return providerCallCost }
 	c.Query.Documents = func(child int, _ *entgql.Cursor[uuid.UUID], first *int, _ *entgql.Cursor[uuid.UUID], last *int) int {
 		return 1 + pageCost(first, last)*child
 	}

@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/tenantd/tenantd"
@@ -385,6 +386,11 @@ func (r *tenantResolver) ScheduledPlanChange(ctx context.Context, obj *ent.Tenan
 // ScheduledCancellation is the resolver for the scheduledCancellation field.
 func (r *tenantResolver) ScheduledCancellation(ctx context.Context, obj *ent.Tenant) (*ScheduledCancellation, error) {
 	return scheduledCancellationOf(ctx, subscription.ScheduledOf(obj)), nil
+}
+
+// BillingPeriodEnd is the resolver for the billingPeriodEnd field.
+func (r *tenantResolver) BillingPeriodEnd(ctx context.Context, obj *ent.Tenant) (*time.Time, error) {
+	return r.Subscriptions.PeriodEnd(ctx, obj)
 }
 
 // Mutation returns MutationResolver implementation.

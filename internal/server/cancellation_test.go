@@ -90,6 +90,14 @@ func TestCancellationAtPeriodEnd(t *testing.T) {
 			}
 			require.Zero(t, billingCalls(t, srv, billingcall.CallCancel), "refused input tells the provider nothing")
 
+			// What the cancellation dialog shows before anything is done:
+			// the date an at-period-end cancellation would take effect.
+			var pe struct {
+				Tenant struct{ BillingPeriodEnd *time.Time }
+			}
+			srv.MustDo(t, key, `query($id: ID!) { tenant(id: $id) { billingPeriodEnd } }`, map[string]any{"id": id}, &pe)
+			require.NotNil(t, pe.Tenant.BillingPeriodEnd)
+
 			var c cancelAnswer
 			srv.MustDo(t, key, cancelMutation, map[string]any{"in": map[string]any{"tenantId": id, "feedback": "too_expensive",
 				"comment": "Ada: the price doubled"}}, &c)
@@ -99,6 +107,7 @@ func TestCancellationAtPeriodEnd(t *testing.T) {
 			require.NotNil(t, sc)
 			require.Equal(t, "too_expensive", sc.Feedback)
 			first := sc.EffectiveAt
+			require.True(t, first.Equal(*pe.Tenant.BillingPeriodEnd), "the cancellation takes effect at the billingPeriodEnd shown before: %v, %v", first, *pe.Tenant.BillingPeriodEnd)
 			require.True(t, first.After(start.Add(27*24*time.Hour)), "the end of a monthly period: %v", first)
 			require.Equal(t, "CANCEL", c.CancelSubscription.Operation.Kind)
 			opsDone(t, srv, id, tenantd.OpCancel, 1)
@@ -137,6 +146,8 @@ func TestCancellationAtPeriodEnd(t *testing.T) {
 				return err == nil && tn.State == tenantd.StateCanceled
 			})
 			require.False(t, clock.Now().Before(second), "not before the period end")
+			srv.MustDo(t, servertest.AdminToken, `query($id: ID!) { tenant(id: $id) { billingPeriodEnd } }`, map[string]any{"id": id}, &pe)
+			require.Nil(t, pe.Tenant.BillingPeriodEnd, "a canceled tenant has no period ahead")
 			tr, err := srv.DB().Ent.StateTransition.Query().Where(statetransition.TenantID(id), statetransition.EventEQ(tenantd.EventCancel)).Only(sys)
 			require.NoError(t, err)
 			require.Equal(t, "unused", tr.Metadata["feedback"])

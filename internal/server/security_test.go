@@ -345,6 +345,17 @@ func TestCostlyFieldsCostMore(t *testing.T) {
 	r = srv.Do(t, a.SignUp.APIKey, b.String(), nil)
 	require.Equal(t, tenantd.EINVALID, r.Code(), "searchDocuments costs by its first")
 	require.Contains(t, r.Errors[0].Message, "complexity")
+
+	// billingPeriodEnd is a call to the billing provider per tenant: a
+	// page of them is refused before any call is made.
+	r = srv.Do(t, admin, `{ tenants(first: 20) { edges { node { billingPeriodEnd } } } }`, nil)
+	require.Equal(t, tenantd.EINVALID, r.Code(), "billingPeriodEnd costs a provider call")
+	require.Contains(t, r.Errors[0].Message, "complexity")
+	var few struct {
+		Tenants struct{ Edges []struct{ Node struct{ BillingPeriodEnd *time.Time } } }
+	}
+	srv.MustDo(t, admin, `{ tenants(first: 5) { edges { node { billingPeriodEnd } } } }`, nil, &few)
+	require.NotEmpty(t, few.Tenants.Edges)
 }
 
 // Finding 9: the smaller ones.

@@ -216,3 +216,23 @@ func (s *Service) ReactivateBilling(ctx context.Context, r *operation.Run) (stri
 	}
 	return "subscription resumed at " + provider.Name(), nil
 }
+
+// PeriodEnd returns the end of the tenant's current billing period as its
+// billing provider has it now (one call to the provider), or nil when the
+// tenant has no subscription or the subscription no period ahead (it was
+// canceled). It is the time a cancellation at the period end would take
+// effect.
+func (s *Service) PeriodEnd(ctx context.Context, t *ent.Tenant) (*time.Time, error) {
+	if t.BillingSubscriptionID == nil || t.State == tenantd.StateCanceled || t.State == tenantd.StatePurged {
+		return nil, nil
+	}
+	st, err := s.provider(t).SubscriptionState(ctx, *t.BillingSubscriptionID)
+	if err != nil {
+		return nil, fmt.Errorf("read the billing period of tenant %s: %w", t.ID, err)
+	}
+	if st.CurrentPeriodEnd.IsZero() {
+		return nil, nil
+	}
+	end := st.CurrentPeriodEnd.UTC()
+	return &end, nil
+}

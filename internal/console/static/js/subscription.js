@@ -57,11 +57,7 @@ const M_REACTIVATE = `mutation ReactivateTenant($input: ReactivateTenantInput!) 
   reactivateTenant(input: $input) { tenant { ${TENANT_HEAD} } operation { ${OP_FIELDS} } apiKey }
 }`;
 const Q_PLANS = 'query SubscriptionPlans { plans { key name isolation priceCents } }';
-// The end of the billing period is not on Tenant: a dry run of a plan
-// change (which changes and charges nothing) carries it as preview.periodEnd.
-const M_PERIOD_END = `mutation BillingPeriodEnd($input: ChangePlanInput!) {
-  changePlan(input: $input) { preview { periodEnd } }
-}`;
+const Q_PERIOD_END = 'query BillingPeriodEnd($id: ID!) { tenant(id: $id) { billingPeriodEnd } }';
 
 const DAY_MS = 86_400_000;
 const timeFmt = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
@@ -166,16 +162,14 @@ function choiceGroup({ legend, name, options, value, help }) {
 }
 
 /**
- * The end of the current billing period of an ACTIVE tenant, or null when
- * it cannot be told (another state, a plan change pending, no other plan).
+ * The end of the current billing period of an ACTIVE tenant (when a
+ * cancellation at the period end takes effect), or null when it cannot be
+ * told (another state, no subscription, the provider not answering).
  */
 async function periodEndOf(tenant) {
   if (tenant.state !== 'ACTIVE') return null;
   try {
-    const other = (await gql(Q_PLANS)).plans.find((p) => p.key !== tenant.plan.key);
-    if (!other) return null;
-    const d = await gql(M_PERIOD_END, { input: { tenantId: tenant.id, plan: other.key, dryRun: true } });
-    return d.changePlan.preview.periodEnd || null;
+    return (await gql(Q_PERIOD_END, { id: tenant.id })).tenant.billingPeriodEnd || null;
   } catch {
     return null;
   }
