@@ -352,7 +352,11 @@ func TestCostlyFieldsCostMore(t *testing.T) {
 	require.Equal(t, tenantd.EINVALID, r.Code(), "billingPeriodEnd costs a provider call")
 	require.Contains(t, r.Errors[0].Message, "complexity")
 	var few struct {
-		Tenants struct{ Edges []struct{ Node struct{ BillingPeriodEnd *time.Time } } }
+		Tenants struct {
+			Edges []struct {
+				Node struct{ BillingPeriodEnd *time.Time }
+			}
+		}
 	}
 	srv.MustDo(t, admin, `{ tenants(first: 5) { edges { node { billingPeriodEnd } } } }`, nil, &few)
 	require.NotEmpty(t, few.Tenants.Edges)
