@@ -227,6 +227,7 @@ type ComplexityRoot struct {
 		ReactivateTenant          func(childComplexity int, input ReactivateTenantInput) int
 		RequestDataExport         func(childComplexity int, input RequestDataExportInput) int
 		RequestTenantDeletion     func(childComplexity int, input RequestTenantDeletionInput) int
+		RestoreFromLink           func(childComplexity int, input RestoreFromLinkInput) int
 		RestoreTenant             func(childComplexity int, input RestoreTenantInput) int
 		ResumeTenant              func(childComplexity int, input TenantTransitionInput) int
 		RetryProvisioning         func(childComplexity int, input TenantTransitionInput) int
@@ -382,6 +383,7 @@ type ComplexityRoot struct {
 		Plans                 func(childComplexity int) int
 		ProvisioningDurations func(childComplexity int, last *int, includeSynthetic *bool) int
 		Readiness             func(childComplexity int) int
+		RestoreLink           func(childComplexity int, token string) int
 		SearchDocuments       func(childComplexity int, query string, first *int) int
 		Tenant                func(childComplexity int, id uuid.UUID) int
 		TenantStateCounts     func(childComplexity int, includeSynthetic *bool) int
@@ -424,6 +426,12 @@ type ComplexityRoot struct {
 		PurgeAfter func(childComplexity int) int
 		Tenant     func(childComplexity int) int
 		Transition func(childComplexity int) int
+	}
+
+	RestoreLinkView struct {
+		PurgeAfter func(childComplexity int) int
+		State      func(childComplexity int) int
+		TenantName func(childComplexity int) int
 	}
 
 	RestoreTenantPayload struct {
@@ -707,6 +715,7 @@ type MutationResolver interface {
 	ImportTenant(ctx context.Context, input ImportTenantInput) (*ImportTenantPayload, error)
 	RequestTenantDeletion(ctx context.Context, input RequestTenantDeletionInput) (*RequestTenantDeletionPayload, error)
 	RestoreTenant(ctx context.Context, input RestoreTenantInput) (*RestoreTenantPayload, error)
+	RestoreFromLink(ctx context.Context, input RestoreFromLinkInput) (*RestoreTenantPayload, error)
 	PurgeTenant(ctx context.Context, input PurgeTenantInput) (*PurgeTenantPayload, error)
 	CreateWinBackCampaign(ctx context.Context, input CreateWinBackCampaignInput) (*WinBackCampaignPayload, error)
 	PauseWinBackCampaign(ctx context.Context, input PauseWinBackCampaignInput) (*WinBackCampaignPayload, error)
@@ -736,6 +745,7 @@ type QueryResolver interface {
 	Plans(ctx context.Context) ([]*ent.Plan, error)
 	Tenants(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.TenantOrder, where *ent.TenantWhereInput) (*ent.TenantConnection, error)
 	WinBackCampaigns(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.WinBackCampaignOrder, where *ent.WinBackCampaignWhereInput) (*ent.WinBackCampaignConnection, error)
+	RestoreLink(ctx context.Context, token string) (*RestoreLinkView, error)
 	Viewer(ctx context.Context) (*Viewer, error)
 	Tenant(ctx context.Context, id uuid.UUID) (*ent.Tenant, error)
 	Operation(ctx context.Context, id uuid.UUID) (*ent.Operation, error)
@@ -1547,6 +1557,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RequestTenantDeletion(childComplexity, args["input"].(RequestTenantDeletionInput)), true
+	case "Mutation.restoreFromLink":
+		if e.ComplexityRoot.Mutation.RestoreFromLink == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_restoreFromLink_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RestoreFromLink(childComplexity, args["input"].(RestoreFromLinkInput)), true
 	case "Mutation.restoreTenant":
 		if e.ComplexityRoot.Mutation.RestoreTenant == nil {
 			break
@@ -2298,6 +2319,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Readiness(childComplexity), true
+	case "Query.restoreLink":
+		if e.ComplexityRoot.Query.RestoreLink == nil {
+			break
+		}
+
+		args, err := ec.field_Query_restoreLink_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.RestoreLink(childComplexity, args["token"].(string)), true
 	case "Query.searchDocuments":
 		if e.ComplexityRoot.Query.SearchDocuments == nil {
 			break
@@ -2495,6 +2527,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RequestTenantDeletionPayload.Transition(childComplexity), true
+
+	case "RestoreLinkView.purgeAfter":
+		if e.ComplexityRoot.RestoreLinkView.PurgeAfter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreLinkView.PurgeAfter(childComplexity), true
+	case "RestoreLinkView.state":
+		if e.ComplexityRoot.RestoreLinkView.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreLinkView.State(childComplexity), true
+	case "RestoreLinkView.tenantName":
+		if e.ComplexityRoot.RestoreLinkView.TenantName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RestoreLinkView.TenantName(childComplexity), true
 
 	case "RestoreTenantPayload.apiKey":
 		if e.ComplexityRoot.RestoreTenantPayload.APIKey == nil {
@@ -3492,6 +3543,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ReactivateTenantInput", ec.unmarshalInputReactivateTenantInput),
 			graphql.NewInputUnmarshaler("RequestDataExportInput", ec.unmarshalInputRequestDataExportInput),
 			graphql.NewInputUnmarshaler("RequestTenantDeletionInput", ec.unmarshalInputRequestTenantDeletionInput),
+			graphql.NewInputUnmarshaler("RestoreFromLinkInput", ec.unmarshalInputRestoreFromLinkInput),
 			graphql.NewInputUnmarshaler("RestoreTenantInput", ec.unmarshalInputRestoreTenantInput),
 			graphql.NewInputUnmarshaler("RevokeApiKeyInput", ec.unmarshalInputRevokeApiKeyInput),
 			graphql.NewInputUnmarshaler("SignUpInput", ec.unmarshalInputSignUpInput),
@@ -3728,6 +3780,16 @@ extend type Mutation {
   """
   restoreTenant(input: RestoreTenantInput!): RestoreTenantPayload!
   """
+  Restore the tenant of a deletion email's restore link, as restoreTenant
+  does, by the customer itself (public: the link's token is the credential,
+  since the deletion revoked the tenant's keys). The answer resolves as the
+  restored tenant, with its new API key shown once; it must be the only field
+  of its mutation. Errors: FORBIDDEN (a tampered or unknown link, one of an
+  earlier deletion request, an expired one, a purged tenant's),
+  INVALID_TRANSITION (restored already: nothing changes).
+  """
+  restoreFromLink(input: RestoreFromLinkInput!): RestoreTenantPayload!
+  """
   Purge a PENDING_DELETION tenant at once (admin), for an erasure request that
   cannot wait for the retention window: a PURGE operation destroys its data
   and leaves a tombstone with a purge certificate.
@@ -3751,6 +3813,29 @@ type RequestTenantDeletionPayload {
   "The DELETE operation that cancels the billing subscription."
   operation: Operation!
   "When the tenant will be purged unless restored."
+  purgeAfter: Time!
+}
+
+extend type Query {
+  """
+  What a deletion email's restore link restores (public: the token is the
+  credential). FORBIDDEN as for restoreFromLink; a tenant restored already
+  answers with its state.
+  """
+  restoreLink(token: String!): RestoreLinkView!
+}
+
+input RestoreFromLinkInput {
+  "The link's token (its token= parameter)."
+  token: String!
+}
+
+"What the restore page shows before the customer confirms."
+type RestoreLinkView {
+  tenantName: String!
+  "PENDING_DELETION while the link can restore; the tenant's state once it was restored."
+  state: TenantState!
+  "When the data is purged unless restored; the link works until then."
   purgeAfter: Time!
 }
 
@@ -6996,6 +7081,18 @@ func (ec *executionContext) childFields_RequestTenantDeletionPayload(ctx context
 	return nil, fmt.Errorf("no field named %q was found under type RequestTenantDeletionPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_RestoreLinkView(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "tenantName":
+		return ec.fieldContext_RestoreLinkView_tenantName(ctx, field)
+	case "state":
+		return ec.fieldContext_RestoreLinkView_state(ctx, field)
+	case "purgeAfter":
+		return ec.fieldContext_RestoreLinkView_purgeAfter(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RestoreLinkView", field.Name)
+}
+
 func (ec *executionContext) childFields_RestoreTenantPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "tenant":
@@ -7796,6 +7893,20 @@ func (ec *executionContext) field_Mutation_requestTenantDeletion_args(ctx contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_restoreFromLink_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (RestoreFromLinkInput, error) {
+			return ec.unmarshalNRestoreFromLinkInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐRestoreFromLinkInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_restoreTenant_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -8089,6 +8200,20 @@ func (ec *executionContext) field_Query_provisioningDurations_args(ctx context.C
 		return nil, err
 	}
 	args["includeSynthetic"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_restoreLink_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "token",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["token"] = arg0
 	return args, nil
 }
 
@@ -11670,6 +11795,50 @@ func (ec *executionContext) fieldContext_Mutation_restoreTenant(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_restoreFromLink(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_restoreFromLink(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RestoreFromLink(ctx, fc.Args["input"].(RestoreFromLinkInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *RestoreTenantPayload) graphql.Marshaler {
+			return ec.marshalNRestoreTenantPayload2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐRestoreTenantPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_restoreFromLink(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreTenantPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_restoreFromLink_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_purgeTenant(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14443,6 +14612,50 @@ func (ec *executionContext) fieldContext_Query_winBackCampaigns(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_restoreLink(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_restoreLink(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().RestoreLink(ctx, fc.Args["token"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *RestoreLinkView) graphql.Marshaler {
+			return ec.marshalNRestoreLinkView2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐRestoreLinkView(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_restoreLink(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RestoreLinkView(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_restoreLink_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_viewer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15474,6 +15687,75 @@ func (ec *executionContext) _RequestTenantDeletionPayload_purgeAfter(ctx context
 }
 func (ec *executionContext) fieldContext_RequestTenantDeletionPayload_purgeAfter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RequestTenantDeletionPayload", field, false, false, "Time")
+}
+
+func (ec *executionContext) _RestoreLinkView_tenantName(ctx context.Context, field graphql.CollectedField, obj *RestoreLinkView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreLinkView_tenantName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TenantName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreLinkView_tenantName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreLinkView", field, false, false, "String")
+}
+
+func (ec *executionContext) _RestoreLinkView_state(ctx context.Context, field graphql.CollectedField, obj *RestoreLinkView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreLinkView_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v tenantd.State) graphql.Marshaler {
+			return ec.marshalNTenantState2githubᚗcomᚋtenantdᚋtenantdᚐState(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreLinkView_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreLinkView", field, false, false, "TenantState")
+}
+
+func (ec *executionContext) _RestoreLinkView_purgeAfter(ctx context.Context, field graphql.CollectedField, obj *RestoreLinkView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RestoreLinkView_purgeAfter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PurgeAfter, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RestoreLinkView_purgeAfter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RestoreLinkView", field, false, false, "Time")
 }
 
 func (ec *executionContext) _RestoreTenantPayload_tenant(ctx context.Context, field graphql.CollectedField, obj *RestoreTenantPayload) (ret graphql.Marshaler) {
@@ -24124,6 +24406,48 @@ func UnmarshalRequestTenantDeletionInput(ctx context.Context, raw any) (RequestT
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRestoreFromLinkInput(ctx context.Context, obj any) (RestoreFromLinkInput, error) {
+	var it RestoreFromLinkInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"token"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "token":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("token"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Token = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRestoreFromLinkInput unmarshals raw into the RestoreFromLinkInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRestoreFromLinkInput(ctx context.Context, raw any) (RestoreFromLinkInput, error) {
+	var out RestoreFromLinkInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RestoreFromLinkInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRestoreTenantInput(ctx context.Context, obj any) (RestoreTenantInput, error) {
 	var it RestoreTenantInput
 	if obj == nil {
@@ -28158,6 +28482,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "restoreFromLink":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_restoreFromLink(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "purgeTenant":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_purgeTenant(ctx, field)
@@ -29134,6 +29465,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_winBackCampaigns(ctx, field)
 				})
+		case "restoreLink":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_restoreLink(ctx, field)
+				})
 		case "viewer":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -29447,6 +29784,49 @@ func (ec *executionContext) _RequestTenantDeletionPayload(ctx context.Context, s
 			}
 		case "purgeAfter":
 			out.Values[i] = ec._RequestTenantDeletionPayload_purgeAfter(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var restoreLinkViewImplementors = []string{"RestoreLinkView"}
+
+func (ec *executionContext) _RestoreLinkView(ctx context.Context, sel ast.SelectionSet, obj *RestoreLinkView) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, restoreLinkViewImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RestoreLinkView")
+		case "tenantName":
+			out.Values[i] = ec._RestoreLinkView_tenantName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "state":
+			out.Values[i] = ec._RestoreLinkView_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "purgeAfter":
+			out.Values[i] = ec._RestoreLinkView_purgeAfter(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -32468,6 +32848,19 @@ func (ec *executionContext) marshalNRequestTenantDeletionPayload2ᚖgithubᚗcom
 		return graphql.Null
 	}
 	return ec._RequestTenantDeletionPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRestoreFromLinkInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐRestoreFromLinkInput(ctx context.Context, v any) (RestoreFromLinkInput, error) {
+	res, err := ec.unmarshalInputRestoreFromLinkInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRestoreLinkView2ᚖgithubᚗcomᚋtenantdᚋtenantdᚋgraphᚐRestoreLinkView(ctx context.Context, sel ast.SelectionSet, v *RestoreLinkView) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RestoreLinkView!")
+		return graphql.Null
+	}
+	return ec._RestoreLinkView(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRestoreTenantInput2githubᚗcomᚋtenantdᚋtenantdᚋgraphᚐRestoreTenantInput(ctx context.Context, v any) (RestoreTenantInput, error) {

@@ -60,12 +60,12 @@ type Guard struct {
 // NewGuard returns a Guard with tenantd's limits: 1,000 fields (the
 // complexity limit: every field costs at least 1), 100 items per list (the
 // largest page), 12 levels of input nesting, 500 input values; signUp,
-// plans and the win-back link fields are public.
+// plans, the win-back link fields and the restore link fields are public.
 func NewGuard(tokenLimit int) *Guard {
 	return &Guard{
 		MaxFields: 1000, MaxListItems: maxPage, MaxInputDepth: 12, MaxInputValues: 500,
 		TokenLimit: tokenLimit, Public: []string{"signUp", "plans", "__typename", "__schema", "__type",
-			"winBackOffer", "reactivateFromWinBack", "unsubscribeWinBack"},
+			"winBackOffer", "reactivateFromWinBack", "unsubscribeWinBack", "restoreLink", "restoreFromLink"},
 		cache: lru.New[*docInfo](1000),
 	}
 }
@@ -393,9 +393,9 @@ func (g *Guard) checkLiteral(v *ast.Value, path string, depth int, budget *int) 
 
 // assumingFields are the public mutations whose answer resolves as the
 // tenant they act on: signUp (the tenant it creates) and
-// reactivateFromWinBack (the tenant a signed link brings back, with the
-// new key it issues).
-var assumingFields = []string{"signUp", "reactivateFromWinBack"}
+// reactivateFromWinBack and restoreFromLink (the tenant a signed link
+// brings back, with the new key it issues).
+var assumingFields = []string{"signUp", "reactivateFromWinBack", "restoreFromLink"}
 
 // SignUpScope gives the assumingFields — and nothing else — a viewer slot
 // (tenantd.WithViewerSlot): the resolver fills it with the tenant it acts

@@ -316,6 +316,20 @@ type RequestTenantDeletionPayload struct {
 	PurgeAfter time.Time `json:"purgeAfter"`
 }
 
+type RestoreFromLinkInput struct {
+	// The link's token (its token= parameter).
+	Token string `json:"token"`
+}
+
+// What the restore page shows before the customer confirms.
+type RestoreLinkView struct {
+	TenantName string `json:"tenantName"`
+	// PENDING_DELETION while the link can restore; the tenant's state once it was restored.
+	State tenantd.State `json:"state"`
+	// When the data is purged unless restored; the link works until then.
+	PurgeAfter time.Time `json:"purgeAfter"`
+}
+
 type RestoreTenantInput struct {
 	TenantID uuid.UUID `json:"tenantId"`
 	// Why, for the audit trail (at most 500 characters).

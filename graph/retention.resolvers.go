@@ -8,7 +8,9 @@ package graph
 import (
 	"context"
 
+	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
+	"github.com/tenantd/tenantd/internal/auth"
 	"github.com/tenantd/tenantd/internal/lifecycle"
 	"github.com/tenantd/tenantd/internal/retention"
 )
@@ -52,6 +54,19 @@ func (r *mutationResolver) RestoreTenant(ctx context.Context, input RestoreTenan
 	return &RestoreTenantPayload{Tenant: res.Tenant, Transition: res.Transition, Operation: res.Operation, APIKey: res.APIKey}, nil
 }
 
+// RestoreFromLink is the resolver for the restoreFromLink field.
+func (r *mutationResolver) RestoreFromLink(ctx context.Context, input RestoreFromLinkInput) (*RestoreTenantPayload, error) {
+	res, err := r.Retention.RestoreFromLink(ctx, input.Token)
+	if err != nil {
+		return nil, err
+	}
+	// An anonymous caller goes on as the tenant, with its new key, so that
+	// the answer's fields resolve for it (as reactivateFromWinBack does).
+	tenantd.Assume(ctx, tenantd.Viewer{Role: tenantd.RoleTenant, TenantID: res.Tenant.ID, TokenID: res.KeyID,
+		Actor: "key:" + auth.Display(res.APIKey)})
+	return &RestoreTenantPayload{Tenant: res.Tenant, Transition: res.Transition, Operation: res.Operation, APIKey: res.APIKey}, nil
+}
+
 // PurgeTenant is the resolver for the purgeTenant field.
 func (r *mutationResolver) PurgeTenant(ctx context.Context, input PurgeTenantInput) (*PurgeTenantPayload, error) {
 	if err := requireAdmin(ctx, input.TenantID); err != nil {
@@ -62,6 +77,15 @@ func (r *mutationResolver) PurgeTenant(ctx context.Context, input PurgeTenantInp
 		return nil, err
 	}
 	return &PurgeTenantPayload{Tenant: t, Operation: op}, nil
+}
+
+// RestoreLink is the resolver for the restoreLink field.
+func (r *queryResolver) RestoreLink(ctx context.Context, token string) (*RestoreLinkView, error) {
+	v, err := r.Retention.RestoreLink(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	return &RestoreLinkView{TenantName: v.TenantName, State: v.State, PurgeAfter: v.PurgeAfter}, nil
 }
 
 // PurgeCertificate is the resolver for the purgeCertificate field.

@@ -166,6 +166,13 @@ func (p *Purger) mailDeletion(ctx context.Context, tx *store.Tx, t *ent.Tenant, 
 	if t.Slug != nil {
 		slug = *t.Slug
 	}
+	if err := auth.EnsureSigningKey(ctx, tx.Ent, t.ID); err != nil {
+		return err
+	}
+	key, err := auth.SigningKey(ctx, tx.Ent, t.ID)
+	if err != nil {
+		return err
+	}
 	text := fmt.Sprintf(`Hello,
 
 the deletion of your workspace %q (%s) was requested.
@@ -173,12 +180,16 @@ the deletion of your workspace %q (%s) was requested.
 Its API keys no longer work and its data can no longer be used. On %s
 all of its data will be permanently deleted (purged); this cannot be undone.
 
-Until then the workspace can be restored, with its data intact: ask your
-administrator to restore tenant %s.
+Until then the workspace can be restored, with its data intact and a new
+API key, through this link (it works until the purge):
+
+  %s
+
+or by asking your administrator to restore tenant %s.
 
 — tenantd
-`, t.Name, slug, purgeAfter.UTC().Format(dateLayout), t.ID)
-	_, _, err := mail.EnqueueTx(ctx, tx, p.jobs, mail.NewMessage{
+`, t.Name, slug, purgeAfter.UTC().Format(dateLayout), p.restoreLink(key, t.ID, purgeAfter), t.ID)
+	_, _, err = mail.EnqueueTx(ctx, tx, p.jobs, mail.NewMessage{
 		TenantID: &t.ID, Kind: "deletion_requested", DedupeKey: fmt.Sprintf("deletion_requested:%s:%d", t.ID, seq),
 		To: *t.Email, Subject: fmt.Sprintf("Your workspace %q will be deleted on %s", t.Name, purgeAfter.UTC().Format("2006-01-02")),
 		Text: text,
@@ -231,6 +242,8 @@ type RestoreResult struct {
 	// APIKey is the secret of the tenant's new API key, shown once: its
 	// keys were revoked when its deletion was requested.
 	APIKey string
+	// KeyID is that key's id.
+	KeyID uuid.UUID
 }
 
 // Restore brings a PENDING_DELETION tenant back to the state it had before
@@ -268,11 +281,11 @@ func (p *Purger) Restore(ctx context.Context, req RestoreRequest) (*RestoreResul
 		if err != nil {
 			return err
 		}
-		secret, _, err := auth.IssueAPIKey(ctx, tx.Ent, t.ID, "restored", req.Actor.Name)
+		secret, k, err := auth.IssueAPIKey(ctx, tx.Ent, t.ID, "restored", req.Actor.Name)
 		if err != nil {
 			return err
 		}
-		out.Result, out.APIKey = res, secret
+		out.Result, out.APIKey, out.KeyID = res, secret, k.ID
 		return nil
 	})
 	if err != nil {

@@ -72,6 +72,7 @@ type Purger struct {
 	subscriptions *subscription.Service
 	jobs          mail.JobInserter
 	exports       ExportStore
+	publicURL     func() string
 	log           *slog.Logger
 }
 
@@ -92,7 +93,10 @@ type Config struct {
 	Jobs mail.JobInserter
 	// Exports removes a purged tenant's export archives; nil: none kept.
 	Exports ExportStore
-	Logger  *slog.Logger
+	// PublicURL returns where users reach tenantd: the deletion email's
+	// restore link points there.
+	PublicURL func() string
+	Logger    *slog.Logger
 }
 
 // NewPurger returns a Purger and registers the DELETE, RESTORE and PURGE
@@ -101,8 +105,11 @@ func NewPurger(cfg Config) *Purger {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.PublicURL == nil {
+		cfg.PublicURL = func() string { return "http://localhost:8080" }
+	}
 	p := &Purger{db: cfg.DB, machine: cfg.Lifecycle, workspaces: cfg.Workspaces, ops: cfg.Operations, events: cfg.Events,
-		billing: cfg.Billing, subscriptions: cfg.Subscriptions, jobs: cfg.Jobs, exports: cfg.Exports, log: cfg.Logger}
+		billing: cfg.Billing, subscriptions: cfg.Subscriptions, jobs: cfg.Jobs, exports: cfg.Exports, publicURL: cfg.PublicURL, log: cfg.Logger}
 	p.ops.Add(p.kind())
 	p.ops.Add(p.deleteKind())
 	p.ops.Add(p.restoreKind())

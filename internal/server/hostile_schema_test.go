@@ -36,7 +36,7 @@ func TestHostileInputFromSchema(t *testing.T) {
 	srv := servertest.Start(t, storetest.SQLite)
 	schema := graph.NewSchema(&graph.Resolver{}).Schema()
 	public := graph.NewGuard(0).Public
-	links := []string{"winBackOffer", "reactivateFromWinBack", "unsubscribeWinBack"}
+	links := []string{"winBackOffer", "reactivateFromWinBack", "unsubscribeWinBack", "restoreLink", "restoreFromLink"}
 	cases := 0
 	for _, root := range []*ast.Definition{schema.Query, schema.Mutation} {
 		for _, f := range root.Fields {

@@ -300,7 +300,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 	}
 	purger := retention.NewPurger(retention.Config{DB: s.db, Lifecycle: machine, Workspaces: s.workspaces,
 		Operations: s.operations, Events: pub, Billing: provider, Subscriptions: subscriptions, Jobs: jobs, Exports: s.exports,
-		Logger: log.With("component", "retention")})
+		PublicURL: s.publicURL, Logger: log.With("component", "retention")})
 	s.planChanges = planchange.New(planchange.Config{DB: s.db, Lifecycle: machine, Operations: s.operations,
 		Billing: provider, Usage: s.workspaces, Idempotency: s.idempotency(), Workspaces: s.workspaces,
 		SourceGrace: sourceGrace(cfg.MoveSourceGrace), Clock: s.clock, Logger: log.With("component", "planchange")})
