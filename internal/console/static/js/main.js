@@ -11,6 +11,7 @@ import tenantView from './views/tenant.js';
 import signupView from './views/signup.js';
 import campaignsView from './views/campaigns.js';
 import { reactivatePage, unsubscribePage } from './views/winback.js';
+import { restorePage } from './views/restore.js';
 
 const STAFF = ['ADMIN', 'PARTNER'];
 
@@ -24,6 +25,8 @@ const routes = [
   // A win-back mail's links: the token is the credential.
   { re: /^\/reactivate$/, view: reactivatePage, public: true, title: 'Come back' },
   { re: /^\/unsubscribe$/, view: unsubscribePage, public: true, title: 'Unsubscribe' },
+  // A deletion email's restore link: the token is the credential.
+  { re: /^\/restore$/, view: restorePage, public: true, title: 'Restore your workspace' },
 ];
 
 const VIEWER_QUERY = 'query Viewer { viewer { role actor tenant { id name slug state } } }';
