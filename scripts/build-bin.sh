@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds bin/tenantd (make build, make run). go build is incremental: when
 # nothing changed it only checks, in about a second. Without a binary yet
-# (the first build, 3½ minutes on 2 cores with an empty build cache) it says
-# so and shows the packages it compiles as a count.
+# (the first build, about 1½ minutes on 2 idle cores with an empty build
+# cache) it says so and shows the packages it compiles as a count.
 #
 # Environment: GO (default go), LDFLAGS (passed to go build -ldflags), OUT
 # (default bin/tenantd).
@@ -13,7 +13,7 @@ out="${OUT:-bin/tenantd}"
 if [ -x "$out" ]; then
   exec "$GO" build -ldflags "${LDFLAGS:-}" -o "$out" ./cmd/tenantd
 fi
-echo "building $out (the first build takes about 3½ min on 2 cores; later ones only recompile what changed)…"
+echo "building $out (the first build takes about 1½ min on 2 cores; later ones only recompile what changed)…"
 total=$("$GO" list -deps ./cmd/tenantd | wc -l)
 start=$SECONDS
 # -v names each package as it is compiled; anything else (a compile error)

@@ -380,7 +380,7 @@ func TestFirstBuildSaysWhatItDoes(t *testing.T) {
 		return string(out)
 	}
 	out := build()
-	require.Contains(t, out, "building "+bin+" (the first build takes about 3½ min on 2 cores; later ones only recompile what changed)…\n")
+	require.Contains(t, out, "building "+bin+" (the first build takes about 1½ min on 2 cores; later ones only recompile what changed)…\n")
 	require.Regexp(t, `built .*tenantd in \d+s\n$`, out)
 	require.Empty(t, build(), "an up-to-date binary: nothing to say")
 	b, err := exec.Command(bin, "--version").Output()
