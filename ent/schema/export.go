@@ -72,7 +72,7 @@ func (ExportDownload) Fields() []ent.Field {
 		field.String("actor").Immutable().
 			Comment("who downloaded: the credential as the audit trail names it, or link:<export> for a signed link"),
 		field.Int64("bytes").Default(0).NonNegative().Immutable(),
-		field.Time("downloaded_at").Default(Now).Immutable(),
+		field.Time("downloaded_at").Default(Unset).Immutable(),
 	}
 }
 

@@ -21,7 +21,7 @@ func (Milestone) Fields() []ent.Field {
 	return []ent.Field{
 		field.UUID("tenant_id", uuid.UUID{}).Immutable(),
 		field.Enum("name").Values("signed_up", "provisioned", "first_upload", "first_query").Immutable(),
-		field.Time("occurred_at").Default(Now).Immutable(),
+		field.Time("occurred_at").Default(Unset).Immutable(),
 	}
 }
 

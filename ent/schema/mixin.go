@@ -21,6 +21,14 @@ func NewID() uuid.UUID { return uuid.Must(uuid.NewV7()) }
 // PostgreSQL and the hash chain's canonical encoding keep.
 func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
 
+// Unset is the default of the time fields a row records of itself
+// (created_at, updated_at, occurred_at, …): the zero time, which the
+// client's hook (store.clockDefaults) replaces with the store's clock, the
+// server's injected one, so that a row made under a fake clock carries the
+// fake time. A default function cannot see the clock of the client it runs
+// in. A time set explicitly keeps its value.
+func Unset() time.Time { return time.Time{} }
+
 // IDMixin gives an entity a UUID primary key.
 type IDMixin struct{ mixin.Schema }
 
@@ -37,9 +45,9 @@ type TimeMixin struct{ mixin.Schema }
 // Fields of the TimeMixin.
 func (TimeMixin) Fields() []ent.Field {
 	return []ent.Field{
-		field.Time("created_at").Default(Now).Immutable().
+		field.Time("created_at").Default(Unset).Immutable().
 			Annotations(entgql.OrderField("CREATED_AT")),
-		field.Time("updated_at").Default(Now).UpdateDefault(Now).
+		field.Time("updated_at").Default(Unset).UpdateDefault(Unset).
 			Annotations(entgql.OrderField("UPDATED_AT")),
 	}
 }

@@ -53,7 +53,7 @@ func (StateTransition) Fields() []ent.Field {
 			Comment("hex SHA-256 over text_salt and the canonical reason and private: what the chain holds of the text"),
 		field.Time("erased_at").Optional().Nillable().Immutable().Annotations(entgql.Skip()).
 			Comment("when the erasable text was erased (purge)"),
-		field.Time("occurred_at").Default(Now).Immutable().
+		field.Time("occurred_at").Default(Unset).Immutable().
 			Annotations(entgql.OrderField("OCCURRED_AT")),
 		field.String("prev_hash").Immutable().Comment("hash of the previous row; empty for seq 1"),
 		field.String("hash").Immutable().Comment("hex SHA-256 over prev_hash and the canonical row"),

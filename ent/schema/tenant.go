@@ -40,7 +40,7 @@ func (Tenant) Fields() []ent.Field {
 		field.Enum("state_before_deletion").GoType(tenantd.State("")).Optional().Nillable().
 			Annotations(entgql.Type("TenantState")).
 			Comment("where restore returns to"),
-		field.Time("state_changed_at").Default(Now).
+		field.Time("state_changed_at").Default(Unset).
 			Annotations(entgql.OrderField("STATE_CHANGED_AT")),
 		field.UUID("plan_id", uuid.UUID{}),
 		field.Int("history_seq").Default(0).NonNegative().

@@ -18,7 +18,7 @@ func (WebhookEvent) Fields() []ent.Field {
 		field.String("provider").Immutable(),
 		field.String("type").Immutable(),
 		field.String("outcome").Immutable().Comment("what tenantd did, for the log"),
-		field.Time("received_at").Default(Now).Immutable(),
+		field.Time("received_at").Default(Unset).Immutable(),
 	}
 }
 

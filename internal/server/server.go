@@ -222,7 +222,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 	}
 	s.large = newLargeBodies(cfg.MaxDocument + 1<<20)
 	s.guard = graph.NewGuard(parserTokenLimit)
-	sopts := store.Options{DatabaseURL: cfg.DatabaseURL, OwnerURL: cfg.OwnerURL, DataDir: cfg.DataDir, Logger: log}
+	sopts := store.Options{DatabaseURL: cfg.DatabaseURL, OwnerURL: cfg.OwnerURL, DataDir: cfg.DataDir, Clock: s.clock, Logger: log}
 	res, err := store.Migrate(ctx, sopts)
 	if err != nil {
 		return nil, err

@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
+	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
 	_ "github.com/tenantd/tenantd/ent/runtime" // registers hooks and privacy policies
 )
@@ -40,7 +41,10 @@ type Options struct {
 	DataDir string
 	// MaxConns caps the PostgreSQL pool (default 20).
 	MaxConns int32
-	Logger   *slog.Logger
+	// Clock gives the rows' recorded times (created_at and the like) that
+	// are not set explicitly; nil: the real clock.
+	Clock  tenantd.Clock
+	Logger *slog.Logger
 }
 
 // DB is an open tenantd database.
@@ -122,7 +126,7 @@ func openPostgres(ctx context.Context, opts Options) (*DB, error) {
 	return &DB{
 		SQL:          sqlDB,
 		Read:         sqlDB,
-		Ent:          newClient(dialect.Postgres, sqlDB),
+		Ent:          newClient(dialect.Postgres, sqlDB, opts.Clock),
 		Pool:         pool,
 		Dialect:      dialect.Postgres,
 		URL:          opts.DatabaseURL,
@@ -177,7 +181,7 @@ func openSQLite(ctx context.Context, opts Options) (*DB, error) {
 	return &DB{
 		SQL:     sqlDB,
 		Read:    readDB,
-		Ent:     newClient(dialect.SQLite, sqlDB),
+		Ent:     newClient(dialect.SQLite, sqlDB, opts.Clock),
 		Dialect: dialect.SQLite,
 		Path:    path,
 		log:     opts.Logger,
@@ -274,9 +278,12 @@ func (db *DB) InTx(ctx context.Context, fn func(ctx context.Context, tx *Tx) err
 }
 
 // newClient returns an ent client whose transactions expose their *sql.Tx,
-// so that River can insert jobs into them.
-func newClient(dialectName string, db *sql.DB) *ent.Client {
-	return ent.NewClient(ent.Driver(captureDriver{entsql.OpenDB(dialectName, db)}))
+// so that River can insert jobs into them, and whose rows take their
+// recorded times from clock (clockDefaults).
+func newClient(dialectName string, db *sql.DB, clock tenantd.Clock) *ent.Client {
+	c := ent.NewClient(ent.Driver(captureDriver{entsql.OpenDB(dialectName, db)}))
+	c.Use(clockDefaults(tenantd.ClockOr(clock)))
+	return c
 }
 
 type txCaptureKey struct{}
