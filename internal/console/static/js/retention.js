@@ -168,8 +168,8 @@ export async function deletionDialog(tenant, { guard = (send) => send() } = {}) 
         h('ul', { class: 'consequences' },
           h('li', null, 'its API keys stop working and its live connections close;'),
           h('li', null, 'its workspace can no longer be read or written;'),
-          h('li', null, 'its billing subscription is canceled, and the owner is emailed the purge date.')),
-        h('p', null, 'Until the purge date it can be restored with its data intact. Then everything is destroyed for good and only a tombstone with a purge certificate remains.'),
+          h('li', null, 'its billing subscription is canceled, and the owner is emailed the purge date with a link to restore it.')),
+        h('p', null, 'Until the purge date it can be restored with its data intact, by an administrator or by the owner through that link. Then everything is destroyed for good and only a tombstone with a purge certificate remains.'),
         slugField.wrap, slugStatus, daysField.wrap, purgeDate, reasonField.wrap);
     },
     confirmLabel: 'Delete tenant',
