@@ -117,7 +117,7 @@ func (p *Purger) RequestDeletion(ctx context.Context, req DeletionRequest) (*lif
 		if _, err := p.revokeKeysTx(ctx, tx, t.ID); err != nil {
 			return err
 		}
-		return p.mailDeletion(ctx, tx, res.Tenant, res.Transition.Seq, purgeAfter)
+		return p.mailDeletion(ctx, tx, res.Tenant, res.Transition.Seq, purgeAfter, req.Actor.By == tenantd.TriggerUser)
 	})
 	if err != nil {
 		return nil, err
@@ -157,8 +157,10 @@ func (p *Purger) revokeKeysTx(ctx context.Context, tx *store.Tx, tenantID uuid.U
 }
 
 // mailDeletion queues the email that confirms a deletion and names the
-// purge date.
-func (p *Purger) mailDeletion(ctx context.Context, tx *store.Tx, t *ent.Tenant, seq int, purgeAfter time.Time) error {
+// purge date. When the customer asked for it (selfService), it carries the
+// restore link, so the customer can take its own deletion back; an
+// operator's deletion only an operator takes back.
+func (p *Purger) mailDeletion(ctx context.Context, tx *store.Tx, t *ent.Tenant, seq int, purgeAfter time.Time, selfService bool) error {
 	if t.Email == nil || p.jobs == nil {
 		return nil
 	}
@@ -166,12 +168,22 @@ func (p *Purger) mailDeletion(ctx context.Context, tx *store.Tx, t *ent.Tenant, 
 	if t.Slug != nil {
 		slug = *t.Slug
 	}
-	if err := auth.EnsureSigningKey(ctx, tx.Ent, t.ID); err != nil {
-		return err
-	}
-	key, err := auth.SigningKey(ctx, tx.Ent, t.ID)
-	if err != nil {
-		return err
+	restore := fmt.Sprintf(`Until then an administrator can restore the workspace, with its data
+intact: ask yours to restore tenant %s.`, t.ID)
+	if selfService {
+		if err := auth.EnsureSigningKey(ctx, tx.Ent, t.ID); err != nil {
+			return err
+		}
+		key, err := auth.SigningKey(ctx, tx.Ent, t.ID)
+		if err != nil {
+			return err
+		}
+		restore = fmt.Sprintf(`Until then the workspace can be restored, with its data intact and a new
+API key, through this link (it works until the purge):
+
+  %s
+
+or by asking your administrator to restore tenant %s.`, p.restoreLink(key, t.ID, purgeAfter), t.ID)
 	}
 	text := fmt.Sprintf(`Hello,
 
@@ -180,16 +192,11 @@ the deletion of your workspace %q (%s) was requested.
 Its API keys no longer work and its data can no longer be used. On %s
 all of its data will be permanently deleted (purged); this cannot be undone.
 
-Until then the workspace can be restored, with its data intact and a new
-API key, through this link (it works until the purge):
-
-  %s
-
-or by asking your administrator to restore tenant %s.
+%s
 
 — tenantd
-`, t.Name, slug, purgeAfter.UTC().Format(dateLayout), p.restoreLink(key, t.ID, purgeAfter), t.ID)
-	_, _, err = mail.EnqueueTx(ctx, tx, p.jobs, mail.NewMessage{
+`, t.Name, slug, purgeAfter.UTC().Format(dateLayout), restore)
+	_, _, err := mail.EnqueueTx(ctx, tx, p.jobs, mail.NewMessage{
 		TenantID: &t.ID, Kind: "deletion_requested", DedupeKey: fmt.Sprintf("deletion_requested:%s:%d", t.ID, seq),
 		To: *t.Email, Subject: fmt.Sprintf("Your workspace %q will be deleted on %s", t.Name, purgeAfter.UTC().Format("2006-01-02")),
 		Text: text,

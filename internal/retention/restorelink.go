@@ -12,13 +12,15 @@ import (
 
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
+	"github.com/tenantd/tenantd/ent/statetransition"
 	"github.com/tenantd/tenantd/internal/auth"
 	"github.com/tenantd/tenantd/internal/lifecycle"
 )
 
-// The deletion email carries a restore link, so that the customer, whose
-// keys the deletion revoked, can take its deletion back without an
-// administrator. Its token is "<tenant id>.<purge after>.<sig>": the
+// The email of a deletion the customer asked for carries a restore link,
+// so that the customer, whose keys the deletion revoked, can take it back
+// without an administrator (an operator's deletion only an operator takes
+// back). Its token is "<tenant id>.<purge after>.<sig>": the
 // tenant, the purge time of the deletion it belongs to in Unix seconds
 // (which is also when the link expires), and an HMAC of both under the
 // tenant's signing key (auth.SignLink). Binding the link to the purge time
@@ -103,6 +105,20 @@ func (p *Purger) openRestoreLink(ctx context.Context, token string) (*ent.Tenant
 	if t.PurgeAfter != nil && abs(t.PurgeAfter.Unix()-exp) > 1 {
 		p.log.Info("restore link refused", "tenant", id, "reason", "of an earlier deletion")
 		return nil, time.Time{}, errRestoreLink
+	}
+	if t.State == tenantd.StatePendingDeletion {
+		// Only the customer's own deletion mails a link; this holds even if
+		// an operator's deletion came to purge in the same second.
+		del, err := p.db.Ent.StateTransition.Query().
+			Where(statetransition.TenantID(id), statetransition.EventEQ(tenantd.EventRequestDeletion)).
+			Order(ent.Desc(statetransition.FieldSeq)).First(sys)
+		if err != nil {
+			return nil, time.Time{}, fmt.Errorf("read the deletion request: %w", err)
+		}
+		if del.TriggeredBy != tenantd.TriggerUser {
+			return nil, time.Time{}, tenantd.Errorf(tenantd.EFORBIDDEN,
+				"an administrator deleted this workspace, so only an administrator can restore it; ask yours")
+		}
 	}
 	return t, purgeAfter, nil
 }

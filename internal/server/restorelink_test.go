@@ -56,12 +56,13 @@ func restoreToken(t *testing.T, srv *servertest.Server, id uuid.UUID) string {
 	return ""
 }
 
-// TestRestoreThroughTheEmailLink: the deletion email carries a signed
-// restore link, so a customer whose keys the deletion revoked takes it
-// back itself. The link shows what it restores, restores once (as the
-// customer, with a new key and the data intact), is refused tampered, is
-// void for a later deletion, and says so once the tenant is purged or the
-// link has expired — and a refused link changes nothing.
+// TestRestoreThroughTheEmailLink: the email of a deletion the customer
+// asked for carries a signed restore link, so a customer whose keys the
+// deletion revoked takes it back itself. The link shows what it restores,
+// restores once (as the customer, with a new key and the data intact), is
+// refused tampered, is void for a later deletion, and says so once the
+// tenant is purged or the link has expired — and a refused link changes
+// nothing. An operator's deletion mails no link.
 func TestRestoreThroughTheEmailLink(t *testing.T) {
 	t.Parallel()
 	for _, k := range storetest.Kinds(t) {
@@ -160,6 +161,21 @@ func TestRestoreThroughTheEmailLink(t *testing.T) {
 				"the link of an earlier deletion")
 			srv.MustDo(t, "", restoreLinkQuery, map[string]any{"t": second}, &view)
 			require.Equal(t, "PENDING_DELETION", view.RestoreLink.State)
+
+			// An operator's deletion mails no link: only an operator takes it
+			// back. (The admin restores first, so that it can delete.)
+			srv.MustDo(t, admin, restoreMutation, map[string]any{"id": id}, nil)
+			finishedOp(t, srv, id, tenantd.OpRestore)
+			clock.Advance(2 * time.Hour)
+			srv.MustDo(t, admin, requestDeletionMutation, deletionInput(id, slug, 30), &d)
+			msgs, err := srv.DB().Ent.OutboxMessage.Query().Where(outboxmessage.TenantID(id), outboxmessage.Kind("deletion_requested")).
+				Order(outboxmessage.ByCreatedAt()).All(sys)
+			require.NoError(t, err)
+			require.Len(t, msgs, 3)
+			require.NotContains(t, msgs[2].TextBody, "/#/restore?token=", "no restore link for an operator's deletion")
+			require.Contains(t, msgs[2].TextBody, "an administrator can restore")
+			require.Equal(t, tenantd.EFORBIDDEN, srv.Do(t, "", restoreFromLinkMutation, map[string]any{"t": second}).Code(),
+				"the customer's link of its own earlier deletion does not undo the operator's")
 
 			srv.MustDo(t, admin, purgeMutation, map[string]any{"id": id, "slug": slug}, nil)
 			require.Eventually(t, func() bool {

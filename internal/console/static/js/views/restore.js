@@ -22,7 +22,7 @@ function linkWords(err) {
   if (e.code === 'FORBIDDEN' && /purged/.test(msg) && !/expired/.test(msg)) {
     return 'This workspace was purged: its data no longer exists and cannot be restored. Sign up again to start a new one.';
   }
-  if (e.code === 'FORBIDDEN' && /expired/.test(msg)) return sentence(msg);
+  if (e.code === 'FORBIDDEN' && (/expired/.test(msg) || /administrator deleted/.test(msg))) return sentence(msg);
   if (e.code === 'FORBIDDEN') {
     return 'This restore link is not valid. If the workspace was deleted more than once, use the link of the newest email; otherwise ask your administrator to restore it.';
   }
