@@ -363,10 +363,15 @@ func TestMoveVerificationFailure(t *testing.T) {
 			require.Equal(t, tenantd.IsolationPool, p.Isolation, "the tenant stays on its source")
 			require.Equal(t, 1, p.Generation)
 			require.Nil(t, p.Target)
-			require.Error(t, ws.ViewAt(ctx, target, func(ctx context.Context, r wsdriver.Reader) error {
-				_, err := r.Count(ctx)
-				return err
-			}), "the target is removed")
+			// An SQLite target's file is removed once the failure has
+			// committed (a file is not part of the transaction): wait for
+			// it. A PostgreSQL schema is dropped in the transaction.
+			require.Eventually(t, func() bool {
+				return ws.ViewAt(ctx, target, func(ctx context.Context, r wsdriver.Reader) error {
+					_, err := r.Count(ctx)
+					return err
+				}) != nil
+			}, 10*time.Second, 10*time.Millisecond, "the target is removed")
 			docs := documentsAt(t, ws, p.Placement)
 			require.Len(t, docs, 50)
 			require.NotEqual(t, "corrupted", docs[corrupted].Content, "the source is intact")
