@@ -469,16 +469,18 @@ func TestWinBackSweepKeepsToTheWindow(t *testing.T) {
 	old := cancel("window-old")
 	clock.Advance(14 * 24 * time.Hour) // no sweep for two weeks
 	recent := cancel("window-recent")
+	// The server's own sweep also runs on the clock, so it may send a
+	// step before this one does: the mails sent are counted, not what
+	// this sweep returns. Once it returns, every sweep due has run (they
+	// take turns on the campaign's lock).
 	clock.Advance(2 * time.Minute)
-	sent, err := srv.WinBack().Sweep(context.Background())
+	_, err := srv.WinBack().Sweep(context.Background())
 	require.NoError(t, err)
-	require.Equal(t, 1, sent)
 	require.Empty(t, winBackMails(t, srv, old), "canceled 14 days ago: outside the 10-day window")
 	require.Len(t, winBackMails(t, srv, recent), 1)
 	clock.Advance(10 * 24 * time.Hour)
-	sent, err = srv.WinBack().Sweep(context.Background())
+	_, err = srv.WinBack().Sweep(context.Background())
 	require.NoError(t, err)
-	require.Equal(t, 1, sent, "the day-10 step of the recent tenant, on its day")
-	require.Len(t, winBackMails(t, srv, recent), 2)
+	require.Len(t, winBackMails(t, srv, recent), 2, "the day-10 step of the recent tenant, on its day")
 	require.Empty(t, winBackMails(t, srv, old))
 }
