@@ -13,7 +13,6 @@ import (
 	"github.com/tenantd/tenantd"
 	"github.com/tenantd/tenantd/ent"
 	"github.com/tenantd/tenantd/ent/outboxmessage"
-	"github.com/tenantd/tenantd/ent/schema"
 )
 
 // Retry backoff of delivery jobs: 1s after the first failure, doubling, at
@@ -48,6 +47,7 @@ type Worker struct {
 	client *ent.Client
 	sender Sender
 	from   string
+	clock  tenantd.Clock
 	log    *slog.Logger
 }
 
@@ -59,7 +59,14 @@ func NewWorker(client *ent.Client, sender Sender, from string, log *slog.Logger)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Worker{client: client, sender: sender, from: from, log: log}
+	return &Worker{client: client, sender: sender, from: from, clock: tenantd.RealClock(), log: log}
+}
+
+// WithClock makes w record sent_at on clock (the server's injected one)
+// and returns w.
+func (w *Worker) WithClock(clock tenantd.Clock) *Worker {
+	w.clock = tenantd.ClockOr(clock)
+	return w
 }
 
 // Register adds w to workers. The River client must also run Queue.
@@ -105,7 +112,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[DeliverArgs]) error {
 	defer cancel()
 	upd := w.client.OutboxMessage.Update().Where(outboxmessage.ID(msg.ID)).AddAttempts(1)
 	if sendErr == nil {
-		if err := upd.SetStatus(outboxmessage.StatusSENT).SetSentAt(schema.Now()).Exec(mctx); err != nil {
+		if err := upd.SetStatus(outboxmessage.StatusSENT).SetSentAt(tenantd.Now(w.clock)).Exec(mctx); err != nil {
 			log.Error("outbox message delivered but not marked sent; a retry will deliver it again with the same Message-ID",
 				"message_id", msg.MessageID, "err", err)
 			return fmt.Errorf("mark outbox message %s sent: %w", msg.ID, err)

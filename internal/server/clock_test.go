@@ -12,6 +12,7 @@ import (
 	"github.com/tenantd/tenantd/ent/apikey"
 	"github.com/tenantd/tenantd/ent/milestone"
 	"github.com/tenantd/tenantd/ent/operation"
+	"github.com/tenantd/tenantd/ent/outboxmessage"
 	"github.com/tenantd/tenantd/ent/statetransition"
 	"github.com/tenantd/tenantd/internal/server"
 	"github.com/tenantd/tenantd/internal/servertest"
@@ -67,6 +68,16 @@ func TestRecordedTimesFollowTheClock(t *testing.T) {
 			for _, m := range ms {
 				near("milestone occurred_at", m.OccurredAt, start)
 			}
+
+			// The signup's confirmation mail: queued and sent on the clock.
+			require.Eventually(t, func() bool {
+				m, err := srv.DB().Ent.OutboxMessage.Query().Where(outboxmessage.TenantID(id), outboxmessage.Kind("signup_confirmation")).Only(sys)
+				return err == nil && m.SentAt != nil
+			}, 30*time.Second, 20*time.Millisecond, "the confirmation mail is sent")
+			m, err := srv.DB().Ent.OutboxMessage.Query().Where(outboxmessage.TenantID(id), outboxmessage.Kind("signup_confirmation")).Only(sys)
+			require.NoError(t, err)
+			near("mail created_at", m.CreatedAt, start)
+			near("mail sent_at", *m.SentAt, start)
 
 			later := start.Add(10 * 24 * time.Hour)
 			clock.Advance(later.Sub(start))

@@ -307,7 +307,7 @@ func Open(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...Opt
 	workers := river.NewWorkers()
 	s.operations.Register(workers)
 	provisioning.Register(workers, s.provisioning) // jobs queued before the engine
-	mail.Register(workers, mail.NewWorker(s.db.Ent, sender, mailFrom, log.With("component", "mail")))
+	mail.Register(workers, mail.NewWorker(s.db.Ent, sender, mailFrom, log.With("component", "mail")).WithClock(s.clock))
 	rcfg := s.riverConfig(workers)
 	if s.noWorkers {
 		rcfg.Queues = nil // insert-only
