@@ -418,6 +418,10 @@ export function reactivationProgress(tenant, { operation, apiKey, watch }) {
     });
     const button = (label, cls, testid, fn) => h('button', { type: 'button', class: cls, testid, on: { click: fn } }, label);
     const render = (op) => {
+      // An outcome is final: an older update arriving after it (the
+      // subscription's first snapshot, a page refresh of the operations)
+      // must not turn the dialog back to "Working…".
+      if (state !== 'running') return;
       dlg.dataset.status = op.status;
       if (!FINAL.has(op.status)) {
         mount(body,
@@ -427,7 +431,6 @@ export function reactivationProgress(tenant, { operation, apiKey, watch }) {
         mount(actions, h('button', { type: 'button', disabled: true, testid: 'reactivate-wait' }, h('span', { class: 'spinner', 'aria-hidden': 'true' }), 'Working…'));
         return;
       }
-      if (state !== 'running') return;
       if (op.status === 'SUCCEEDED') {
         state = 'done';
         title.textContent = `${tenant.name || tenant.slug} is active again`;
