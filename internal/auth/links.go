@@ -9,6 +9,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/google/uuid"
 
@@ -66,4 +68,33 @@ func SignLink(key []byte, purpose string, id uuid.UUID, expires int64) string {
 // SignLink(key, purpose, id, expires).
 func LinkSignatureValid(key []byte, purpose string, id uuid.UUID, expires int64, sig string) bool {
 	return hmac.Equal([]byte(sig), []byte(SignLink(key, purpose, id, expires)))
+}
+
+// LinkToken is the token of a signed link carried in one URL parameter:
+// "<id>.<expires>.<sig>", with sig = SignLink(key, purpose, id, expires).
+// The win-back and restore links use it.
+func LinkToken(key []byte, purpose string, id uuid.UUID, expires int64) string {
+	return fmt.Sprintf("%s.%d.%s", id, expires, SignLink(key, purpose, id, expires))
+}
+
+// ParseLinkToken splits a LinkToken, refusing one longer than maxLen before
+// any other work; ok is false for anything that is not one. It checks the
+// form only: LinkSignatureValid checks the signature.
+func ParseLinkToken(token string, maxLen int) (id uuid.UUID, expires int64, sig string, ok bool) {
+	if len(token) > maxLen {
+		return uuid.Nil, 0, "", false
+	}
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return uuid.Nil, 0, "", false
+	}
+	id, err := uuid.Parse(parts[0])
+	if err != nil {
+		return uuid.Nil, 0, "", false
+	}
+	expires, err = strconv.ParseInt(parts[1], 10, 64)
+	if err != nil {
+		return uuid.Nil, 0, "", false
+	}
+	return id, expires, parts[2], true
 }

@@ -66,6 +66,16 @@ func TestWinBackInBrowser(t *testing.T) {
 // being too expensive, with its own key.
 func canceledTenant(t *testing.T, srv *servertest.Server, slug string) uuid.UUID {
 	t.Helper()
+	id, key := activeTenant(t, srv, slug)
+	srv.MustDo(t, key, `mutation($in: CancelSubscriptionInput!) { cancelSubscription(input: $in) { tenant { state } } }`,
+		map[string]any{"in": map[string]any{"tenantId": id, "atPeriodEnd": false, "feedback": "too_expensive"}}, nil)
+	return id
+}
+
+// activeTenant signs up a starter tenant, waits until it is ACTIVE and
+// returns its id and API key.
+func activeTenant(t *testing.T, srv *servertest.Server, slug string) (uuid.UUID, string) {
+	t.Helper()
 	var a struct {
 		SignUp struct {
 			APIKey string
@@ -82,26 +92,32 @@ func canceledTenant(t *testing.T, srv *servertest.Server, slug string) uuid.UUID
 		tn, err := srv.DB().Ent.Tenant.Get(sys, id)
 		return err == nil && tn.State == tenantd.StateActive
 	}, 30*time.Second, 20*time.Millisecond, "%s never became ACTIVE", slug)
-	srv.MustDo(t, a.SignUp.APIKey, `mutation($in: CancelSubscriptionInput!) { cancelSubscription(input: $in) { tenant { state } } }`,
-		map[string]any{"in": map[string]any{"tenantId": id, "atPeriodEnd": false, "feedback": "too_expensive"}}, nil)
-	return id
+	return id, a.SignUp.APIKey
 }
 
 // mailLink is the link of the given kind (reactivate, unsubscribe) in the
 // tenant's win-back mail.
 func mailLink(t *testing.T, srv *servertest.Server, id uuid.UUID, kind string) string {
 	t.Helper()
-	msg, err := srv.DB().Ent.OutboxMessage.Query().Where(outboxmessage.TenantID(id), outboxmessage.Kind("winback")).
+	return outboxLink(t, srv, id, "winback", kind)
+}
+
+// outboxLink is the link to the console page (reactivate, unsubscribe,
+// restore) in the tenant's one outbox mail of the given kind; it checks
+// that the link points at the server.
+func outboxLink(t *testing.T, srv *servertest.Server, id uuid.UUID, mailKind, page string) string {
+	t.Helper()
+	msg, err := srv.DB().Ent.OutboxMessage.Query().Where(outboxmessage.TenantID(id), outboxmessage.Kind(mailKind)).
 		Only(tenantd.SystemContext(context.Background()))
 	require.NoError(t, err)
 	for _, word := range strings.Fields(msg.TextBody) {
-		if strings.Contains(word, "/#/"+kind+"?token=") {
+		if strings.Contains(word, "/#/"+page+"?token=") {
 			u, err := url.Parse(word)
 			require.NoError(t, err)
 			require.Equal(t, srv.URL, u.Scheme+"://"+u.Host, "the link points at the server")
 			return word
 		}
 	}
-	t.Fatalf("no %s link in the mail:\n%s", kind, msg.TextBody)
+	t.Fatalf("no %s link in the mail:\n%s", page, msg.TextBody)
 	return ""
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -37,8 +36,7 @@ const (
 // restoreLink is the console's restore page for the tenant's deletion that
 // purges at purgeAfter, signed with key.
 func (p *Purger) restoreLink(key []byte, tenantID uuid.UUID, purgeAfter time.Time) string {
-	exp := purgeAfter.Unix()
-	token := fmt.Sprintf("%s.%d.%s", tenantID, exp, auth.SignLink(key, purposeRestore, tenantID, exp))
+	token := auth.LinkToken(key, purposeRestore, tenantID, purgeAfter.Unix())
 	return strings.TrimSuffix(p.publicURL(), "/") + "/#/restore?token=" + url.QueryEscape(token)
 }
 
@@ -62,19 +60,8 @@ type RestoreLinkView struct {
 // Returns FORBIDDEN: a tampered or unknown link, one of an earlier
 // deletion, an expired one or a purged tenant's (the last two say so).
 func (p *Purger) openRestoreLink(ctx context.Context, token string) (*ent.Tenant, time.Time, error) {
-	if len(token) > maxRestoreToken {
-		return nil, time.Time{}, errRestoreLink
-	}
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return nil, time.Time{}, errRestoreLink
-	}
-	id, err := uuid.Parse(parts[0])
-	if err != nil {
-		return nil, time.Time{}, errRestoreLink
-	}
-	exp, err := strconv.ParseInt(parts[1], 10, 64)
-	if err != nil {
+	id, exp, sig, ok := auth.ParseLinkToken(token, maxRestoreToken)
+	if !ok {
 		return nil, time.Time{}, errRestoreLink
 	}
 	purgeAfter := time.Unix(exp, 0).UTC()
@@ -96,7 +83,7 @@ func (p *Purger) openRestoreLink(ctx context.Context, token string) (*ent.Tenant
 	if err != nil {
 		return nil, time.Time{}, errRestoreLink
 	}
-	if !auth.LinkSignatureValid(key, purposeRestore, id, exp, parts[2]) {
+	if !auth.LinkSignatureValid(key, purposeRestore, id, exp, sig) {
 		p.log.Info("restore link refused", "tenant", id, "reason", "bad signature")
 		return nil, time.Time{}, errRestoreLink
 	}

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -40,8 +38,7 @@ type mailLinks struct{ reactivate, unsubscribe string }
 // links signs a mail's two links with the tenant's signing key.
 func (s *Service) links(key []byte, messageID uuid.UUID, expires time.Time) mailLinks {
 	token := func(purpose string) string {
-		exp := expires.Unix()
-		return fmt.Sprintf("%s.%d.%s", messageID, exp, auth.SignLink(key, purpose, messageID, exp))
+		return auth.LinkToken(key, purpose, messageID, expires.Unix())
 	}
 	return mailLinks{
 		reactivate:  s.base() + "/#/reactivate?token=" + url.QueryEscape(token(purposeReactivate)),
@@ -55,19 +52,8 @@ var errLink = tenantd.Errorf(tenantd.EFORBIDDEN, "this link is not valid or has 
 
 // verify checks a token and returns its message; FORBIDDEN otherwise.
 func (s *Service) verify(ctx context.Context, token, purpose string) (*ent.WinBackMessage, error) {
-	if len(token) > maxToken {
-		return nil, errLink
-	}
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return nil, errLink
-	}
-	id, err := uuid.Parse(parts[0])
-	if err != nil {
-		return nil, errLink
-	}
-	exp, err := strconv.ParseInt(parts[1], 10, 64)
-	if err != nil {
+	id, exp, sig, ok := auth.ParseLinkToken(token, maxToken)
+	if !ok {
 		return nil, errLink
 	}
 	if !tenantd.Now(s.clock).Before(time.Unix(exp, 0)) {
@@ -82,7 +68,7 @@ func (s *Service) verify(ctx context.Context, token, purpose string) (*ent.WinBa
 	if err != nil {
 		return nil, errLink
 	}
-	if !auth.LinkSignatureValid(key, purpose, id, exp, parts[2]) {
+	if !auth.LinkSignatureValid(key, purpose, id, exp, sig) {
 		s.log.Info("win-back link refused", "message", id, "reason", "bad signature")
 		return nil, errLink
 	}
