@@ -596,6 +596,14 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("stop metrics server: %w", err))
 		}
 	}
+	// An http.Server closes only the listeners its Serve goroutine has
+	// begun serving; one that has not run yet would close its listener
+	// later. Close both now (a second Close does nothing).
+	for _, ln := range []net.Listener{s.listener, s.metricsLn} {
+		if ln != nil {
+			_ = ln.Close()
+		}
+	}
 	if err := s.stopSweeps(); err != nil {
 		errs = append(errs, fmt.Errorf("stop sweeps: %w", err))
 	}
